@@ -1,0 +1,10 @@
+//! reconcile: a declarative schema-drift reconciler for PostgreSQL.
+//!
+//! The pipeline (see DESIGN.md): YAML and the live catalog both produce a [`model::Schema`];
+//! normalisation makes the two comparable; later stages diff, plan, render and apply.
+
+pub mod ident;
+pub mod model;
+pub mod load;
+pub mod normalise;
+pub mod throwaway;

@@ -1,0 +1,117 @@
+//! Load errors that point at the text: file, line, column, the line itself, and what to do.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where in the desired state something was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Origin {
+    pub fn new(file: &Path, line: u32, column: u32) -> Self {
+        Self {
+            file: file.to_owned(),
+            line,
+            column,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.file.display())
+        } else {
+            write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+        }
+    }
+}
+
+/// One problem in the desired state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub origin: Origin,
+    pub message: String,
+    pub help: Option<String>,
+    /// The source line the error points at, when known.
+    pub source_line: Option<String>,
+}
+
+impl LoadError {
+    pub fn new(origin: Origin, message: impl Into<String>) -> Self {
+        Self {
+            origin,
+            message: message.into(),
+            help: None,
+            source_line: None,
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        writeln!(f, "  --> {}", self.origin)?;
+        if let Some(line) = &self.source_line {
+            let number = self.origin.line.to_string();
+            let pad = " ".repeat(number.len());
+            let caret_at = line
+                .chars()
+                .take(self.origin.column.saturating_sub(1) as usize)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect::<String>();
+            writeln!(f, "{pad} |")?;
+            writeln!(f, "{number} | {line}")?;
+            writeln!(f, "{pad} | {caret_at}^")?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found, in file order; the CLI prints them and exits 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+/// Printing more than this many errors no longer fits a screen; the rest are counted.
+const SHOWN: usize = 8;
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        if self.0.len() > SHOWN {
+            writeln!(f, "\n... and {} more errors", self.0.len() - SHOWN)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+/// Attaches the source line to each error that has a position in `source`.
+pub(super) fn with_source_lines(errors: &mut [LoadError], file: &Path, source: &str) {
+    for error in errors.iter_mut().filter(|e| e.origin.file == file) {
+        if error.origin.line > 0 && error.source_line.is_none() {
+            error.source_line = source
+                .lines()
+                .nth(error.origin.line as usize - 1)
+                .map(str::to_owned);
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The desired-state file format, as serde sees it.
+//!
+//! These types mirror the YAML one to one; they carry source positions (`Spanned`) where a
+//! later check may need to point at the text. Turning them into the model happens in
+//! [`super::resolve`]. Short forms (`email: text`, `primary_key: [id]`) are accepted through
+//! [`ShortOr`], which keeps serde's precise error positions (no untagged enums).
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// A YAML mapping kept in source order, with the position of every key.
+#[derive(Debug)]
+pub struct Entries<V>(pub Vec<(Spanned<String>, V)>);
+
+impl<V> Default for Entries<V> {
+    fn default() -> Self {
+        Entries(Vec::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<V> {
+            type Value = Entries<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping of names to definitions")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Entries(Vec::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    out.push((key, map.next_value()?));
+                }
+                Ok(Entries(out))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor(PhantomData))
+    }
+}
+
+/// Either the short form `S` (a scalar or a list) or the full mapping `L`.
+#[derive(Debug)]
+pub enum ShortOr<S, L> {
+    Short(S),
+    Long(L),
+}
+
+/// What a short form can be built from.
+pub trait ShortForm: Sized {
+    fn from_scalar(text: String) -> Option<Self>;
+    fn from_list(items: Vec<String>) -> Option<Self>;
+    const EXPECTING: &'static str;
+}
+
+impl ShortForm for String {
+    fn from_scalar(text: String) -> Option<Self> {
+        Some(text)
+    }
+    fn from_list(_: Vec<String>) -> Option<Self> {
+        None
+    }
+    const EXPECTING: &'static str = "a string or a mapping";
+}
+
+impl ShortForm for Vec<String> {
+    fn from_scalar(_: String) -> Option<Self> {
+        None
+    }
+    fn from_list(items: Vec<String>) -> Option<Self> {
+        Some(items)
+    }
+    const EXPECTING: &'static str = "a list of column names or a mapping";
+}
+
+impl<'de, S: ShortForm, L: Deserialize<'de>> Deserialize<'de> for ShortOr<S, L> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShortVisitor<S, L>(PhantomData<(S, L)>);
+        impl<S: ShortForm, L> ShortVisitor<S, L> {
+            fn scalar<E: de::Error>(text: String) -> Result<ShortOr<S, L>, E> {
+                S::from_scalar(text.clone())
+                    .map(ShortOr::Short)
+                    .ok_or_else(|| E::invalid_type(de::Unexpected::Str(&text), &S::EXPECTING))
+            }
+        }
+        impl<'de, S: ShortForm, L: Deserialize<'de>> Visitor<'de> for ShortVisitor<S, L> {
+            type Value = ShortOr<S, L>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(S::EXPECTING)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Self::scalar(v.to_owned())
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Self::scalar(v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Self::scalar(v.to_string())
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Self::scalar(v.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Self::scalar(v.to_string())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                S::from_list(items)
+                    .map(ShortOr::Short)
+                    .ok_or_else(|| de::Error::invalid_type(de::Unexpected::Seq, &S::EXPECTING))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                L::deserialize(de::value::MapAccessDeserializer::new(map)).map(ShortOr::Long)
+            }
+        }
+        deserializer.deserialize_any(ShortVisitor(PhantomData))
+    }
+}
+
+/// An expression or literal as written: `0`, `true` and `now()` are all accepted as text.
+#[derive(Debug, Clone)]
+pub struct ExprText(pub String);
+
+impl<'de> Deserialize<'de> for ExprText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ExprVisitor;
+        impl Visitor<'_> for ExprVisitor {
+            type Value = ExprText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a SQL expression (as a string, number or boolean)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ExprText(v.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(ExprText(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(ExprText(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(ExprText(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(ExprText(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(ExprVisitor)
+    }
+}
+
+/// One desired-state file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// The schema of every object in this file (default `public`).
+    pub schema: Option<Spanned<String>>,
+    #[serde(default)]
+    pub extensions: Vec<Spanned<ShortOr<String, ExtensionSpec>>>,
+    #[serde(default)]
+    pub enums: Entries<Vec<String>>,
+    #[serde(default)]
+    pub domains: Entries<DomainSpec>,
+    #[serde(default)]
+    pub sequences: Entries<SequenceSpec>,
+    #[serde(default)]
+    pub tables: Entries<TableSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionSpec {
+    pub name: String,
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainSpec {
+    #[serde(rename = "type")]
+    pub data_type: Spanned<String>,
+    #[serde(default)]
+    pub not_null: bool,
+    pub default: Option<Spanned<ExprText>>,
+    pub collation: Option<String>,
+    #[serde(default)]
+    pub checks: Entries<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceSpec {
+    #[serde(rename = "type")]
+    pub data_type: Option<Spanned<String>>,
+    pub start: Option<i64>,
+    pub increment: Option<i64>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub cache: Option<i64>,
+    pub cycle: Option<bool>,
+    /// `table.column` (table in this file's schema) or `schema.table.column`.
+    pub owned_by: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    pub columns: Entries<Spanned<ShortOr<String, ColumnSpec>>>,
+    pub primary_key: Option<Spanned<ShortOr<Vec<String>, KeySpec>>>,
+    #[serde(default)]
+    pub unique: Vec<Spanned<ShortOr<Vec<String>, KeySpec>>>,
+    #[serde(default)]
+    pub checks: Entries<Spanned<ShortOr<String, CheckSpec>>>,
+    #[serde(default)]
+    pub foreign_keys: Vec<Spanned<ForeignKeySpec>>,
+    #[serde(default)]
+    pub indexes: Vec<Spanned<IndexSpec>>,
+    /// Exclusion constraints by name, as `EXCLUDE USING ...` text.
+    #[serde(default)]
+    pub exclusions: Entries<Spanned<String>>,
+    #[serde(default)]
+    pub row_level_security: bool,
+    #[serde(default)]
+    pub force_row_level_security: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    #[serde(rename = "type")]
+    pub data_type: Spanned<String>,
+    #[serde(default)]
+    pub not_null: bool,
+    pub default: Option<Spanned<ExprText>>,
+    pub identity: Option<Spanned<ShortOr<String, IdentitySpec>>>,
+    pub generated: Option<Spanned<String>>,
+    pub collation: Option<Spanned<String>>,
+    #[serde(default)]
+    pub primary_key: bool,
+    #[serde(default)]
+    pub unique: bool,
+    pub references: Option<Spanned<ShortOr<String, ReferenceSpec>>>,
+    pub check: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySpec {
+    pub generated: Spanned<String>,
+    pub start: Option<i64>,
+    pub increment: Option<i64>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub cache: Option<i64>,
+    pub cycle: Option<bool>,
+}
+
+/// A primary key or unique constraint in its long form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySpec {
+    pub name: Option<Spanned<String>>,
+    pub columns: Vec<String>,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub nulls_not_distinct: bool,
+    #[serde(default)]
+    pub deferrable: bool,
+    #[serde(default)]
+    pub initially_deferred: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    pub expression: Spanned<String>,
+    #[serde(default)]
+    pub no_inherit: bool,
+}
+
+/// Column-level `references:` in its long form (serde's `flatten` would lose both strictness
+/// and positions, so the foreign-key options are spelled out in both specs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSpec {
+    pub table: String,
+    pub schema: Option<String>,
+    pub column: Option<String>,
+    pub name: Option<Spanned<String>>,
+    pub on_delete: Option<Spanned<String>>,
+    pub on_update: Option<Spanned<String>>,
+    #[serde(rename = "match")]
+    pub match_type: Option<Spanned<String>>,
+    #[serde(default)]
+    pub deferrable: bool,
+    #[serde(default)]
+    pub initially_deferred: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForeignKeySpec {
+    pub columns: Vec<String>,
+    pub references: Spanned<ShortOr<String, TargetSpec>>,
+    pub name: Option<Spanned<String>>,
+    pub on_delete: Option<Spanned<String>>,
+    pub on_update: Option<Spanned<String>>,
+    #[serde(rename = "match")]
+    pub match_type: Option<Spanned<String>>,
+    #[serde(default)]
+    pub deferrable: bool,
+    #[serde(default)]
+    pub initially_deferred: bool,
+}
+
+/// The long form of a referenced table, for names that contain `.` or parentheses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub table: String,
+    pub schema: Option<String>,
+    #[serde(default)]
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexSpec {
+    pub name: Option<Spanned<String>>,
+    pub columns: Vec<Spanned<ShortOr<String, IndexKeySpec>>>,
+    pub using: Option<String>,
+    #[serde(default)]
+    pub unique: bool,
+    #[serde(rename = "where")]
+    pub predicate: Option<Spanned<String>>,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub nulls_not_distinct: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexKeySpec {
+    pub column: Option<String>,
+    pub expression: Option<Spanned<String>>,
+    pub order: Option<Spanned<String>>,
+    pub nulls: Option<Spanned<String>>,
+    pub opclass: Option<String>,
+    pub collation: Option<String>,
+}

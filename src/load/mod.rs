@@ -1,0 +1,121 @@
+//! YAML desired state → [`Schema`].
+//!
+//! Reads every `.yaml`/`.yml` file under a folder (sorted by path, so the result never depends
+//! on directory order), parses each strictly (unknown keys, duplicate keys, tabs and wrong
+//! shapes are errors with a position), then resolves them together so that duplicates and
+//! references across files are caught. Nothing here touches a database.
+
+mod error;
+mod format;
+mod resolve;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{LoadError, LoadErrors, Origin};
+
+use crate::model::Schema;
+
+/// Loads the desired state from `dir` (recursively).
+pub fn from_dir(dir: &Path) -> Result<Schema, LoadErrors> {
+    let files = yaml_files(dir)?;
+    let sources: Vec<(PathBuf, String)> = files
+        .into_iter()
+        .map(|path| {
+            std::fs::read_to_string(&path)
+                .map(|text| (path.clone(), text))
+                .map_err(|e| single(Origin::new(&path, 0, 0), format!("cannot read the file: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    from_sources(&sources)
+}
+
+/// Loads the desired state from in-memory files (path, content), in the given order.
+pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors> {
+    let mut errors = Vec::new();
+    let mut parsed = Vec::new();
+    for (path, text) in sources {
+        match parse_file(path, text) {
+            Ok(spec) => parsed.push(resolve::ParsedFile {
+                path: path.clone(),
+                spec,
+            }),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        match resolve::build(&parsed) {
+            Ok(schema) => return Ok(schema),
+            Err(found) => errors = found,
+        }
+    }
+    for (path, text) in sources {
+        error::with_source_lines(&mut errors, path, text);
+    }
+    Err(LoadErrors(errors))
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<format::FileSpec, LoadError> {
+    if text.trim().lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Err(LoadError::new(Origin::new(path, 0, 0), "the file is empty").help(
+            "add `tables:` (and other sections) to it, or delete the file",
+        ));
+    }
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+    };
+    serde_saphyr::from_str_with_options::<format::FileSpec>(text, options).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map_or((0, 0), |l| (l.line() as u32, l.column() as u32));
+        LoadError::new(Origin::new(path, line, column), yaml_message(&e)).help(
+            "see the desired-state format in docs/schema-format.md",
+        )
+    })
+}
+
+/// serde-saphyr's message without its own position prefix (we print file:line:col).
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let text = e.without_snippet().to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.split_once(": ") {
+        Some((prefix, rest)) if prefix.starts_with("line ") => rest.to_owned(),
+        _ => first.to_owned(),
+    }
+}
+
+fn single(origin: Origin, message: String) -> LoadErrors {
+    LoadErrors(vec![LoadError::new(origin, message)])
+}
+
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        let entries = std::fs::read_dir(&current).map_err(|e| {
+            single(
+                Origin::new(&current, 0, 0),
+                format!("cannot read the desired-state folder: {e}"),
+            )
+        })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(LoadErrors(vec![
+            LoadError::new(Origin::new(dir, 0, 0), "no .yaml or .yml files found")
+                .help("point --schema at the folder that holds your desired-state YAML"),
+        ]));
+    }
+    Ok(files)
+}

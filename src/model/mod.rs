@@ -1,0 +1,240 @@
+//! The one schema model that both producers fill: the YAML loader (desired state) and the
+//! catalog introspector (live state).
+//!
+//! Everything is keyed by name in sorted maps, so two models compare with `==`, iterate in a
+//! stable order and render deterministically. Types and expressions are kept as the text
+//! PostgreSQL itself prints (`format_type`, `pg_get_expr` under `search_path = public`);
+//! [`crate::normalise`] and [`crate::canon`] bring user-written text to that form.
+
+mod sequence;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+pub use crate::ident::{Ident, QualifiedName};
+pub use sequence::{SequenceOptions, SequenceType};
+
+/// A whole database (or the part of it reconcile manages).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Schema {
+    /// Schemas (namespaces) that must exist.
+    pub schemas: BTreeSet<Ident>,
+    pub extensions: BTreeMap<Ident, Extension>,
+    pub enums: BTreeMap<QualifiedName, EnumType>,
+    pub domains: BTreeMap<QualifiedName, Domain>,
+    /// Standalone sequences, including those OWNED BY a column (serial and pg_dump style);
+    /// identity sequences belong to their column instead.
+    pub sequences: BTreeMap<QualifiedName, Sequence>,
+    pub tables: BTreeMap<QualifiedName, Table>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Extension {
+    /// The schema the extension's objects live in.
+    pub schema: Ident,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnumType {
+    /// Labels in sort order (the order matters to PostgreSQL).
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Domain {
+    pub data_type: String,
+    pub default: Option<String>,
+    pub not_null: bool,
+    pub collation: Option<String>,
+    /// Check expressions by constraint name, using `VALUE`.
+    pub checks: BTreeMap<Ident, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sequence {
+    pub options: SequenceOptions,
+    /// `OWNED BY table.column`: the sequence is dropped with the column.
+    pub owned_by: Option<(QualifiedName, Ident)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Table {
+    /// In attribute order; the order is part of the table's shape.
+    pub columns: Vec<Column>,
+    pub constraints: BTreeMap<Ident, Constraint>,
+    /// Indexes that do not back a constraint (those belong to their constraint).
+    pub indexes: BTreeMap<Ident, Index>,
+    pub row_level_security: bool,
+    pub force_row_level_security: bool,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name.as_str() == name)
+    }
+
+    pub fn primary_key(&self) -> Option<(&Ident, &Constraint)> {
+        self.constraints
+            .iter()
+            .find(|(_, c)| matches!(c.kind, ConstraintKind::PrimaryKey { .. }))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: Ident,
+    /// Canonical type text, e.g. `character varying(255)`, `integer[]`, `lead_status`.
+    pub data_type: String,
+    pub not_null: bool,
+    pub default: Option<String>,
+    pub identity: Option<Identity>,
+    /// Expression of a `GENERATED ALWAYS AS (...) STORED` column.
+    pub generated: Option<String>,
+    /// Only when it differs from the type's default collation.
+    pub collation: Option<String>,
+}
+
+impl Column {
+    pub fn new(name: Ident, data_type: impl Into<String>) -> Self {
+        Self {
+            name,
+            data_type: data_type.into(),
+            not_null: false,
+            default: None,
+            identity: None,
+            generated: None,
+            collation: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    pub always: bool,
+    pub options: SequenceOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Constraint {
+    pub kind: ConstraintKind,
+    pub deferrable: bool,
+    pub initially_deferred: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ConstraintKind {
+    PrimaryKey {
+        columns: Vec<Ident>,
+        include: Vec<Ident>,
+    },
+    Unique {
+        columns: Vec<Ident>,
+        include: Vec<Ident>,
+        nulls_not_distinct: bool,
+    },
+    Check {
+        expression: String,
+        no_inherit: bool,
+    },
+    ForeignKey(ForeignKey),
+    /// Kept verbatim (`EXCLUDE USING gist (...)`) so it round-trips; not planned yet.
+    Exclusion {
+        definition: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignKey {
+    pub columns: Vec<Ident>,
+    pub references: QualifiedName,
+    pub referenced_columns: Vec<Ident>,
+    pub on_delete: FkAction,
+    pub on_update: FkAction,
+    pub match_full: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum FkAction {
+    #[default]
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl FkAction {
+    pub fn sql(self) -> &'static str {
+        match self {
+            FkAction::NoAction => "NO ACTION",
+            FkAction::Restrict => "RESTRICT",
+            FkAction::Cascade => "CASCADE",
+            FkAction::SetNull => "SET NULL",
+            FkAction::SetDefault => "SET DEFAULT",
+        }
+    }
+
+    /// The YAML spelling.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            FkAction::NoAction => "no_action",
+            FkAction::Restrict => "restrict",
+            FkAction::Cascade => "cascade",
+            FkAction::SetNull => "set_null",
+            FkAction::SetDefault => "set_default",
+        }
+    }
+
+    pub const ALL: [FkAction; 5] = [
+        FkAction::NoAction,
+        FkAction::Restrict,
+        FkAction::Cascade,
+        FkAction::SetNull,
+        FkAction::SetDefault,
+    ];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Index {
+    pub unique: bool,
+    /// Access method: btree, gin, gist, hash, brin, spgist, or an extension's.
+    pub method: String,
+    pub keys: Vec<IndexKey>,
+    pub include: Vec<Ident>,
+    pub predicate: Option<String>,
+    pub nulls_not_distinct: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexKey {
+    pub target: IndexTarget,
+    /// Only when not the default operator class for the type and method.
+    pub opclass: Option<String>,
+    /// Only when it differs from the column's collation.
+    pub collation: Option<String>,
+    pub descending: bool,
+    /// Effective NULLS FIRST (the default is NULLS FIRST for DESC, NULLS LAST for ASC).
+    pub nulls_first: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum IndexTarget {
+    Column(Ident),
+    Expression(String),
+}
+
+/// True when the only differences between the names of the two models' objects are absent —
+/// used in tests and by callers that want a quick "same shape" answer.
+pub fn object_count(schema: &Schema) -> usize {
+    schema.schemas.len()
+        + schema.extensions.len()
+        + schema.enums.len()
+        + schema.domains.len()
+        + schema.sequences.len()
+        + schema
+            .tables
+            .values()
+            .map(|t| 1 + t.columns.len() + t.constraints.len() + t.indexes.len())
+            .sum::<usize>()
+}
