@@ -5,6 +5,7 @@
 
 pub mod ident;
 pub mod model;
+pub mod introspect;
 pub mod load;
 pub mod normalise;
 pub mod throwaway;

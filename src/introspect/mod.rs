@@ -1,0 +1,422 @@
+//! Live catalog → [`Schema`].
+//!
+//! Reads `pg_catalog` (not `information_schema`, which is slow and has no indexes) with one
+//! query per object kind, each filtered to the schemas in scope inside the SQL, so the number
+//! of round trips is the same for 10 tables or 10,000. The queries live in `sql/` beside this
+//! file. Everything runs in one REPEATABLE READ, READ ONLY transaction (one consistent
+//! snapshot, no write locks) with `search_path = public`, which fixes how the server prints
+//! type and expression text: objects in `public` unqualified, everything else qualified.
+//!
+//! Object kinds that come in later issues (views, functions, triggers, policies, partitions,
+//! inheritance children) are skipped and listed in [`Introspected::skipped`], never an error.
+
+mod index;
+mod rows;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::{Connection, PgConnection, Row};
+
+use crate::ident::QualifiedName;
+use crate::model::{
+    Column, Constraint, ConstraintKind, Domain, EnumType, Extension, FkAction, ForeignKey,
+    Ident, Identity, Schema, Sequence, SequenceOptions, SequenceType, Table,
+};
+
+/// Which schemas to read.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// `None` means every non-system schema.
+    pub schemas: Option<Vec<String>>,
+    /// Schemas never read (e.g. Supabase's `auth`, `storage`).
+    pub ignore: Vec<String>,
+}
+
+impl Scope {
+    /// The schemas a desired state names.
+    pub fn of(desired: &Schema, ignore: &[String]) -> Self {
+        Self {
+            schemas: Some(desired.schemas.iter().map(|s| s.as_str().to_owned()).collect()),
+            ignore: ignore.to_vec(),
+        }
+    }
+}
+
+/// Something in scope that reconcile does not manage yet, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub object: String,
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Introspected {
+    pub schema: Schema,
+    pub skipped: Vec<Skipped>,
+    /// Estimated rows per table (the planner's `reltuples`; -1 when never analysed).
+    pub estimated_rows: BTreeMap<QualifiedName, f64>,
+    /// Catalog queries issued (not counting BEGIN/SET/COMMIT).
+    pub catalog_queries: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntrospectError {
+    #[error("while reading the catalog ({query}): {source}")]
+    Query {
+        query: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("while reading the catalog: {0}")]
+    Unexpected(String),
+}
+
+struct Reader<'c> {
+    conn: &'c mut PgConnection,
+    queries: usize,
+}
+
+impl Reader<'_> {
+    async fn rows(
+        &mut self,
+        name: &'static str,
+        sql: &'static str,
+        schemas: &[String],
+    ) -> Result<Vec<sqlx::postgres::PgRow>, IntrospectError> {
+        self.queries += 1;
+        sqlx::query(sql)
+            .bind(schemas)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|source| IntrospectError::Query { query: name, source })
+    }
+}
+
+fn q(query: &'static str) -> impl Fn(sqlx::Error) -> IntrospectError {
+    move |source| IntrospectError::Query { query, source }
+}
+
+/// Reads the schemas in `scope` from the database behind `conn`.
+pub async fn schema(conn: &mut PgConnection, scope: &Scope) -> Result<Introspected, IntrospectError> {
+    let mut tx = conn.begin().await.map_err(q("begin"))?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(q("set transaction"))?;
+    sqlx::query("SET LOCAL search_path = public")
+        .execute(&mut *tx)
+        .await
+        .map_err(q("search_path"))?;
+    let mut reader = Reader {
+        conn: &mut tx,
+        queries: 0,
+    };
+    let result = read(&mut reader, scope).await;
+    let queries = reader.queries;
+    tx.rollback().await.map_err(q("rollback"))?;
+    let mut introspected = result?;
+    introspected.catalog_queries = queries;
+    Ok(introspected)
+}
+
+async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, IntrospectError> {
+    let schema_rows = {
+        r.queries += 1;
+        sqlx::query(include_str!("sql/schemas.sql"))
+            .bind(scope.schemas.as_deref())
+            .bind(&scope.ignore)
+            .fetch_all(&mut *r.conn)
+            .await
+            .map_err(q("schemas"))?
+    };
+    let names: Vec<String> = schema_rows
+        .iter()
+        .map(|row| row.try_get::<String, _>("name"))
+        .collect::<Result<_, _>>()
+        .map_err(q("schemas"))?;
+    let mut out = Introspected {
+        schema: Schema::default(),
+        skipped: Vec::new(),
+        estimated_rows: BTreeMap::new(),
+        catalog_queries: 0,
+    };
+    out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();
+
+    for row in r.rows("extensions", include_str!("sql/extensions.sql"), &names).await? {
+        let name: String = row.try_get("name").map_err(q("extensions"))?;
+        let schema: String = row.try_get("schema").map_err(q("extensions"))?;
+        out.schema.extensions.insert(
+            Ident::from_catalog(name),
+            Extension {
+                schema: Ident::from_catalog(schema),
+            },
+        );
+    }
+    for row in r.rows("enums", include_str!("sql/enums.sql"), &names).await? {
+        let e = rows::EnumRow::read(&row).map_err(q("enums"))?;
+        out.schema
+            .enums
+            .insert(qualified(e.schema, e.name), EnumType { values: e.labels });
+    }
+    for row in r.rows("domains", include_str!("sql/domains.sql"), &names).await? {
+        let d = rows::DomainRow::read(&row).map_err(q("domains"))?;
+        let checks = d
+            .check_names
+            .into_iter()
+            .zip(d.check_defs)
+            .map(|(name, def)| (Ident::from_catalog(name), check_body(&def)))
+            .collect();
+        out.schema.domains.insert(
+            qualified(d.schema, d.name),
+            Domain {
+                data_type: d.data_type,
+                default: d.default_expr,
+                not_null: d.not_null,
+                collation: d.collation,
+                checks,
+            },
+        );
+    }
+    let mut sequences = Vec::new();
+    for row in r.rows("sequences", include_str!("sql/sequences.sql"), &names).await? {
+        sequences.push(rows::SequenceRow::read(&row).map_err(q("sequences"))?);
+    }
+
+    // Tables first, so columns, constraints and indexes can be attached by oid.
+    let mut tables: BTreeMap<i64, (QualifiedName, Table)> = BTreeMap::new();
+    let mut skipped_oids = BTreeSet::new();
+    for row in r.rows("tables", include_str!("sql/tables.sql"), &names).await? {
+        let t = rows::TableRow::read(&row).map_err(q("tables"))?;
+        let name = qualified(t.schema, t.name);
+        let reason = if t.kind == "p" {
+            Some("partitioned tables are not managed yet")
+        } else if t.is_partition {
+            Some("partitions are not managed yet")
+        } else if t.inherits {
+            Some("tables that inherit from another table are not managed yet")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            out.skipped.push(Skipped {
+                object: format!("table {name}"),
+                reason,
+            });
+            skipped_oids.insert(t.oid);
+            continue;
+        }
+        out.estimated_rows.insert(name.clone(), t.estimated_rows);
+        let table = Table {
+            row_level_security: t.rls,
+            force_row_level_security: t.force_rls,
+            ..Table::default()
+        };
+        tables.insert(t.oid, (name, table));
+    }
+    for row in r.rows("columns", include_str!("sql/columns.sql"), &names).await? {
+        let c = rows::ColumnRow::read(&row).map_err(q("columns"))?;
+        let Some((_, table)) = tables.get_mut(&c.table_oid) else {
+            continue;
+        };
+        table.columns.push(column(c)?);
+    }
+    for row in r.rows("constraints", include_str!("sql/constraints.sql"), &names).await? {
+        let c = rows::ConstraintRow::read(&row).map_err(q("constraints"))?;
+        let Some((table_name, table)) = tables.get_mut(&c.table_oid) else {
+            continue;
+        };
+        if !c.validated {
+            // A NOT VALID constraint is half-applied; report it rather than model it.
+            out.skipped.push(Skipped {
+                object: format!("constraint {} on {table_name}", c.name),
+                reason: "NOT VALID constraints are not modelled yet",
+            });
+            continue;
+        }
+        let name = Ident::from_catalog(c.name.clone());
+        table.constraints.insert(name, constraint(c)?);
+    }
+    for row in r.rows("indexes", include_str!("sql/indexes.sql"), &names).await? {
+        let i = rows::IndexRow::read(&row).map_err(q("indexes"))?;
+        let Some((table_name, table)) = tables.get_mut(&i.table_oid) else {
+            continue;
+        };
+        if !i.valid {
+            out.skipped.push(Skipped {
+                object: format!("index {} on {table_name}", i.name),
+                reason: "the index is INVALID (a failed concurrent build)",
+            });
+            continue;
+        }
+        let name = Ident::from_catalog(i.name.clone());
+        let index = index::from_row(i, table).map_err(IntrospectError::Unexpected)?;
+        table.indexes.insert(name, index);
+    }
+
+    out.schema.tables = tables.into_values().collect();
+    drop_dangling_foreign_keys(&mut out);
+    for s in sequences {
+        let name = qualified(s.schema.clone(), s.name.clone());
+        let owned_by = match (s.owner_schema, s.owner_table, s.owner_column) {
+            (Some(schema), Some(table), Some(column)) => {
+                Some((qualified(schema, table), Ident::from_catalog(column)))
+            }
+            _ => None,
+        };
+        let owned_by = owned_by.filter(|(table, _)| out.schema.tables.contains_key(table));
+        let data_type = SequenceType::from_type(&s.data_type).ok_or_else(|| {
+            IntrospectError::Unexpected(format!("sequence {name} has type {}", s.data_type))
+        })?;
+        out.schema.sequences.insert(
+            name,
+            Sequence {
+                options: SequenceOptions {
+                    data_type,
+                    start: s.start,
+                    increment: s.increment,
+                    min_value: s.min_value,
+                    max_value: s.max_value,
+                    cache: s.cache,
+                    cycle: s.cycle,
+                },
+                owned_by,
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn qualified(schema: String, name: String) -> QualifiedName {
+    QualifiedName::new(Ident::from_catalog(schema), Ident::from_catalog(name))
+}
+
+/// `CHECK ((VALUE > 0))` → `(VALUE > 0)`, the same text `pg_get_expr` gives for a table check.
+fn check_body(definition: &str) -> String {
+    let body = definition.strip_prefix("CHECK ").unwrap_or(definition);
+    let body = body.strip_suffix(" NOT VALID").unwrap_or(body);
+    body.strip_prefix('(')
+        .and_then(|b| b.strip_suffix(')'))
+        .unwrap_or(body)
+        .to_owned()
+}
+
+fn column(c: rows::ColumnRow) -> Result<Column, IntrospectError> {
+    let mut column = Column::new(Ident::from_catalog(c.name), c.data_type);
+    column.not_null = c.not_null;
+    column.collation = c.collation;
+    match c.generated.as_str() {
+        "s" => column.generated = c.default_expr,
+        _ => column.default = c.default_expr,
+    }
+    if !c.identity.is_empty() {
+        let seq = c.seq;
+        let options = match seq {
+            Some(s) => SequenceOptions {
+                data_type: SequenceType::from_type(&s.data_type).ok_or_else(|| {
+                    IntrospectError::Unexpected(format!("identity of type {}", s.data_type))
+                })?,
+                start: s.start,
+                increment: s.increment,
+                min_value: s.min_value,
+                max_value: s.max_value,
+                cache: s.cache,
+                cycle: s.cycle,
+            },
+            None => {
+                return Err(IntrospectError::Unexpected(format!(
+                    "identity column {} has no sequence",
+                    column.name
+                )));
+            }
+        };
+        column.identity = Some(Identity {
+            always: c.identity == "a",
+            options,
+        });
+    }
+    Ok(column)
+}
+
+fn action(code: &str) -> FkAction {
+    match code {
+        "r" => FkAction::Restrict,
+        "c" => FkAction::Cascade,
+        "n" => FkAction::SetNull,
+        "d" => FkAction::SetDefault,
+        _ => FkAction::NoAction,
+    }
+}
+
+fn idents(names: Vec<String>) -> Vec<Ident> {
+    names.into_iter().map(Ident::from_catalog).collect()
+}
+
+fn constraint(c: rows::ConstraintRow) -> Result<Constraint, IntrospectError> {
+    let kind = match c.kind.as_str() {
+        "p" => ConstraintKind::PrimaryKey {
+            columns: idents(c.columns),
+            include: idents(c.include),
+        },
+        "u" => ConstraintKind::Unique {
+            columns: idents(c.columns),
+            include: idents(c.include),
+            nulls_not_distinct: c.nulls_not_distinct,
+        },
+        "c" => ConstraintKind::Check {
+            expression: c.check_expr.unwrap_or_default(),
+            no_inherit: c.no_inherit,
+        },
+        "f" => ConstraintKind::ForeignKey(ForeignKey {
+            columns: idents(c.columns),
+            references: qualified(
+                c.ref_schema.unwrap_or_default(),
+                c.ref_table.unwrap_or_default(),
+            ),
+            referenced_columns: idents(c.ref_columns),
+            on_delete: action(&c.on_delete),
+            on_update: action(&c.on_update),
+            match_full: c.match_type == "f",
+        }),
+        "x" => ConstraintKind::Exclusion {
+            definition: c.definition.unwrap_or_default(),
+        },
+        other => {
+            return Err(IntrospectError::Unexpected(format!(
+                "constraint {} of unknown kind {other}",
+                c.name
+            )));
+        }
+    };
+    Ok(Constraint {
+        kind,
+        deferrable: c.deferrable,
+        initially_deferred: c.deferred,
+    })
+}
+
+/// A foreign key to a table that was skipped (say, a partitioned table) cannot be modelled
+/// without its target; it is reported instead.
+fn drop_dangling_foreign_keys(out: &mut Introspected) {
+    let known: BTreeSet<QualifiedName> = out.schema.tables.keys().cloned().collect();
+    let managed: BTreeSet<Ident> = out.schema.schemas.clone();
+    for (table_name, table) in &mut out.schema.tables {
+        let dangling: Vec<Ident> = table
+            .constraints
+            .iter()
+            .filter(|(_, c)| match &c.kind {
+                ConstraintKind::ForeignKey(fk) => {
+                    managed.contains(&fk.references.schema) && !known.contains(&fk.references)
+                }
+                _ => false,
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in dangling {
+            table.constraints.remove(&name);
+            out.skipped.push(Skipped {
+                object: format!("constraint {name} on {table_name}"),
+                reason: "it references a table that is not managed yet",
+            });
+        }
+    }
+}
