@@ -8,4 +8,5 @@ pub mod model;
 pub mod introspect;
 pub mod load;
 pub mod normalise;
+pub mod pull;
 pub mod throwaway;

@@ -19,7 +19,7 @@ use sqlx::{Connection, PgConnection, Row};
 
 use crate::ident::QualifiedName;
 use crate::model::{
-    Column, Constraint, ConstraintKind, Domain, EnumType, Extension, FkAction, ForeignKey,
+    Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, Domain, EnumType, Extension, FkAction, ForeignKey,
     Ident, Identity, Schema, Sequence, SequenceOptions, SequenceType, Table,
 };
 
@@ -176,6 +176,23 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
                 checks,
             },
         );
+    }
+    for row in r.rows("composites", include_str!("sql/composites.sql"), &names).await? {
+        let c = rows::CompositeRow::read(&row).map_err(q("composites"))?;
+        let attributes = c
+            .attribute_names
+            .into_iter()
+            .zip(c.attribute_types)
+            .zip(c.attribute_collations)
+            .map(|((name, data_type), collation)| CompositeAttribute {
+                name: Ident::from_catalog(name),
+                data_type,
+                collation,
+            })
+            .collect();
+        out.schema
+            .composites
+            .insert(qualified(c.schema, c.name), CompositeType { attributes });
     }
     let mut sequences = Vec::new();
     for row in r.rows("sequences", include_str!("sql/sequences.sql"), &names).await? {

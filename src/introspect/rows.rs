@@ -239,3 +239,23 @@ impl IndexRow {
         })
     }
 }
+
+pub struct CompositeRow {
+    pub schema: String,
+    pub name: String,
+    pub attribute_names: Vec<String>,
+    pub attribute_types: Vec<String>,
+    pub attribute_collations: Vec<Option<String>>,
+}
+
+impl CompositeRow {
+    pub fn read(row: &PgRow) -> R<Self> {
+        Ok(Self {
+            schema: row.try_get("schema")?,
+            name: row.try_get("name")?,
+            attribute_names: row.try_get("attribute_names")?,
+            attribute_types: row.try_get("attribute_types")?,
+            attribute_collations: row.try_get("attribute_collations")?,
+        })
+    }
+}

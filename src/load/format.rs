@@ -170,6 +170,9 @@ pub struct FileSpec {
     pub enums: Entries<Vec<String>>,
     #[serde(default)]
     pub domains: Entries<DomainSpec>,
+    /// Composite types: attribute name → type (or `{type, collation}`).
+    #[serde(default)]
+    pub composites: Entries<Entries<Spanned<ShortOr<String, AttributeSpec>>>>,
     #[serde(default)]
     pub sequences: Entries<SequenceSpec>,
     #[serde(default)]
@@ -194,6 +197,14 @@ pub struct DomainSpec {
     pub collation: Option<String>,
     #[serde(default)]
     pub checks: Entries<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeSpec {
+    #[serde(rename = "type")]
+    pub data_type: Spanned<String>,
+    pub collation: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

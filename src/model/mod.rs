@@ -23,6 +23,8 @@ pub struct Schema {
     pub extensions: BTreeMap<Ident, Extension>,
     pub enums: BTreeMap<QualifiedName, EnumType>,
     pub domains: BTreeMap<QualifiedName, Domain>,
+    /// Composite types (`CREATE TYPE t AS (...)`).
+    pub composites: BTreeMap<QualifiedName, CompositeType>,
     /// Standalone sequences, including those OWNED BY a column (serial and pg_dump style);
     /// identity sequences belong to their column instead.
     pub sequences: BTreeMap<QualifiedName, Sequence>,
@@ -39,6 +41,18 @@ pub struct Extension {
 pub struct EnumType {
     /// Labels in sort order (the order matters to PostgreSQL).
     pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompositeType {
+    pub attributes: Vec<CompositeAttribute>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompositeAttribute {
+    pub name: Ident,
+    pub data_type: String,
+    pub collation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -231,6 +245,7 @@ pub fn object_count(schema: &Schema) -> usize {
         + schema.extensions.len()
         + schema.enums.len()
         + schema.domains.len()
+        + schema.composites.len()
         + schema.sequences.len()
         + schema
             .tables

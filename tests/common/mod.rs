@@ -21,6 +21,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod drift;
+
 use reconcile::throwaway::{self, Cluster};
 use sqlx::Connection;
 

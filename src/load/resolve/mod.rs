@@ -18,7 +18,7 @@ use super::error::{LoadError, Origin};
 use super::format::{DomainSpec, FileSpec, SequenceSpec, ShortOr};
 use crate::ident::QualifiedName;
 use crate::model::{
-    Domain, EnumType, Extension, Ident, Schema, Sequence, SequenceOptions, SequenceType,
+    CompositeAttribute, CompositeType, Domain, EnumType, Extension, Ident, Schema, Sequence, SequenceOptions, SequenceType,
 };
 use crate::normalise::validate_expression;
 
@@ -88,9 +88,10 @@ pub(super) fn build(files: &[ParsedFile]) -> Result<Schema, Vec<LoadError>> {
         file_schemas.push(schema);
     }
     for (file, schema) in files.iter().zip(&file_schemas) {
-        r.extensions(file);
+        r.extensions(file, schema);
         r.enums(file, schema);
         r.domains(file, schema);
+        r.composites(file, schema);
     }
     for (file, schema) in files.iter().zip(&file_schemas) {
         for (name, spec) in &file.spec.tables.0 {
@@ -158,11 +159,18 @@ impl Resolver {
         }
     }
 
-    /// Types are declared before anything uses them, whatever the file order.
+    /// Types are declared before anything uses them, whatever the file order. Every table
+    /// is also a type (its row type), which domains and columns may use.
     fn declare_types(&mut self, file: &ParsedFile, schema: &Ident) {
+        for (name, _) in &file.spec.tables.0 {
+            if let Ok(ident) = Ident::new(name.value.clone()) {
+                self.user_types.insert(QualifiedName::new(schema.clone(), ident));
+            }
+        }
         let names = file.spec.enums.0.iter().map(|(n, _)| ("type", n));
         let domains = file.spec.domains.0.iter().map(|(n, _)| ("type", n));
-        for (kind, name) in names.chain(domains).collect::<Vec<_>>() {
+        let composites = file.spec.composites.0.iter().map(|(n, _)| ("type", n));
+        for (kind, name) in names.chain(domains).chain(composites).collect::<Vec<_>>() {
             let origin = self.origin(&file.path, name);
             let Some(ident) = self.ident(&name.value, &origin, kind) else {
                 continue;
@@ -175,7 +183,8 @@ impl Resolver {
         }
     }
 
-    fn extensions(&mut self, file: &ParsedFile) {
+    /// A short-form extension lives in the file's schema.
+    fn extensions(&mut self, file: &ParsedFile, file_schema: &Ident) {
         for spec in &file.spec.extensions {
             let origin = self.origin(&file.path, spec);
             let (name, schema) = match &spec.value {
@@ -190,7 +199,7 @@ impl Resolver {
                     Some(s) => s,
                     None => continue,
                 },
-                None => Ident::from_catalog("public".into()),
+                None => file_schema.clone(),
             };
             let key = QualifiedName::new(Ident::from_catalog(String::new()), name.clone());
             if let Err(e) = self.declared.declare("extension", &key, &origin) {
@@ -245,6 +254,40 @@ impl Resolver {
                     .domains
                     .insert(QualifiedName::new(schema.clone(), ident), domain);
             }
+        }
+    }
+
+    fn composites(&mut self, file: &ParsedFile, schema: &Ident) {
+        for (name, attributes) in &file.spec.composites.0 {
+            let Ok(ident) = Ident::new(name.value.clone()) else {
+                continue;
+            };
+            let mut out: Vec<CompositeAttribute> = Vec::new();
+            for (attr_name, spec) in &attributes.0 {
+                let origin = self.origin(&file.path, attr_name);
+                let Some(attr) = self.ident(&attr_name.value, &origin, "attribute") else {
+                    continue;
+                };
+                let (type_text, collation, type_origin) = match &spec.value {
+                    ShortOr::Short(t) => (t.as_str(), None, self.origin(&file.path, spec)),
+                    ShortOr::Long(l) => (
+                        l.data_type.value.as_str(),
+                        l.collation.as_deref(),
+                        self.origin(&file.path, &l.data_type),
+                    ),
+                };
+                if let Some(data_type) = self.resolve_type(type_text, schema, &type_origin) {
+                    out.push(CompositeAttribute {
+                        name: attr,
+                        data_type,
+                        collation: collation.map(names::collation),
+                    });
+                }
+            }
+            self.schema.composites.insert(
+                QualifiedName::new(schema.clone(), ident),
+                CompositeType { attributes: out },
+            );
         }
     }
 

@@ -51,12 +51,6 @@ impl Resolver {
             },
             column_pk: Vec::new(),
         };
-        if spec.columns.0.is_empty() {
-            self.error(
-                LoadError::new(origin.clone(), format!("table {qualified} has no columns"))
-                    .help("add a `columns:` mapping with at least one column"),
-            );
-        }
         for (column_name, column) in &spec.columns.0 {
             self.column(&mut builder, column_name, column);
         }
@@ -770,6 +764,12 @@ impl Resolver {
     /// referenced columns (the target's primary key when none are named).
     pub(super) fn resolve_references(&mut self) {
         for pending in std::mem::take(&mut self.pending) {
+            if !self.schema.schemas.contains(&pending.target.schema) {
+                // A table in a schema this desired state does not manage (Supabase's
+                // `auth.users`): it cannot be checked here, so its columns must be named.
+                self.external_reference(pending);
+                continue;
+            }
             let Some(target) = self.schema.tables.get(&pending.target) else {
                 self.error(
                     LoadError::new(
@@ -847,6 +847,40 @@ impl Resolver {
                 }
                 fk.referenced_columns = referenced;
             }
+        }
+    }
+}
+
+impl Resolver {
+    fn external_reference(&mut self, pending: Pending) {
+        if pending.target_columns.is_empty() {
+            self.error(
+                LoadError::new(
+                    pending.origin,
+                    format!(
+                        "foreign key {} references {}, outside the schemas of this desired state, without naming its columns",
+                        pending.constraint, pending.target
+                    ),
+                )
+                .help("name the referenced columns, e.g. `references: auth.users(id)`"),
+            );
+            return;
+        }
+        let referenced = pending
+            .target_columns
+            .iter()
+            .map(|c| Ident::from_catalog(c.clone()))
+            .collect();
+        if let Some(Constraint {
+            kind: ConstraintKind::ForeignKey(fk),
+            ..
+        }) = self
+            .schema
+            .tables
+            .get_mut(&pending.table)
+            .and_then(|t| t.constraints.get_mut(&pending.constraint))
+        {
+            fk.referenced_columns = referenced;
         }
     }
 }

@@ -1,0 +1,65 @@
+//! The zero-false-drift check shared by the fixture and corpus tests:
+//! introspect → pull to YAML → load the YAML → the two models must be equal.
+
+use std::path::PathBuf;
+
+use reconcile::introspect::{self, Introspected, Scope};
+use reconcile::model::Schema;
+
+/// What one round trip found.
+pub struct RoundTrip {
+    pub live: Introspected,
+    pub loaded: Schema,
+    pub files: Vec<(PathBuf, String)>,
+}
+
+impl RoundTrip {
+    /// A readable difference, or `None` when the models are equal.
+    pub fn difference(&self) -> Option<String> {
+        if self.live.schema == self.loaded {
+            return None;
+        }
+        let a = format!("{:#?}", self.live.schema);
+        let b = format!("{:#?}", self.loaded);
+        let diff = similar::TextDiff::from_lines(&a, &b);
+        let mut out = String::new();
+        for group in diff.grouped_ops(3) {
+            for op in group {
+                for change in diff.iter_changes(&op) {
+                    let sign = match change.tag() {
+                        similar::ChangeTag::Delete => "-live ",
+                        similar::ChangeTag::Insert => "+yaml ",
+                        similar::ChangeTag::Equal => "      ",
+                    };
+                    out.push_str(sign);
+                    out.push_str(change.value());
+                }
+            }
+            out.push_str("      ...\n");
+        }
+        Some(out)
+    }
+}
+
+/// Pulls the database behind `conn` and loads the result back.
+pub async fn round_trip(conn: &mut sqlx::PgConnection, scope: &Scope) -> Result<RoundTrip, String> {
+    let live = introspect::schema(conn, scope)
+        .await
+        .map_err(|e| format!("introspection failed: {e}"))?;
+    let files: Vec<(PathBuf, String)> = reconcile::pull::render(&live.schema)
+        .into_iter()
+        .map(|(name, text)| (PathBuf::from("pulled").join(name), text))
+        .collect();
+    let loaded = reconcile::load::from_sources(&files).map_err(|e| {
+        let dump: Vec<String> = files
+            .iter()
+            .map(|(p, t)| format!("--- {}\n{t}", p.display()))
+            .collect();
+        format!("the pulled YAML does not load:\n{e}\n{}", dump.join("\n"))
+    })?;
+    Ok(RoundTrip {
+        live,
+        loaded,
+        files,
+    })
+}
