@@ -3,10 +3,13 @@
 //! The pipeline (see DESIGN.md): YAML and the live catalog both produce a [`model::Schema`];
 //! normalisation makes the two comparable; later stages diff, plan, render and apply.
 
+pub mod canon;
+pub mod ddl;
+pub mod diff;
 pub mod ident;
-pub mod model;
 pub mod introspect;
 pub mod load;
+pub mod model;
 pub mod normalise;
 pub mod pull;
 pub mod throwaway;

@@ -16,7 +16,10 @@ fn corpus_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("the corpus is missing at {} and CI=true: it must be there", dir.display());
+        panic!(
+            "the corpus is missing at {} and CI=true: it must be there",
+            dir.display()
+        );
     }
     eprintln!(
         "\n########## SKIPPED: corpus not found at {} — corpus tests did not run ##########\n",
@@ -44,7 +47,9 @@ fn newest(dir: &Path, prefix: &str) -> PathBuf {
         })
         .collect();
     files.sort();
-    files.pop().unwrap_or_else(|| panic!("no {prefix}*.sql in {}", dir.display()))
+    files
+        .pop()
+        .unwrap_or_else(|| panic!("no {prefix}*.sql in {}", dir.display()))
 }
 
 fn real_world_cases(corpus: &Path) -> Vec<Case> {
@@ -57,7 +62,10 @@ fn real_world_cases(corpus: &Path) -> Vec<Case> {
     vec![
         case("pagila", newest(&rw.join("pagila"), "pagila-schema")),
         case("chinook", rw.join("chinook/chinook-schema.sql")),
-        case("supabase-auth", rw.join("supabase-auth/auth_migrations_concat.sql")),
+        case(
+            "supabase-auth",
+            rw.join("supabase-auth/auth_migrations_concat.sql"),
+        ),
         case("danbooru", newest(&rw.join("danbooru"), "structure")),
         Case {
             drop_lines_matching: Some("pg_partman"),
@@ -69,14 +77,16 @@ fn real_world_cases(corpus: &Path) -> Vec<Case> {
 /// Every pgschema case whose desired side (`new.sql`) loads on PostgreSQL 15, per the
 /// corpus' own pgschema.json, plus the real application dumps.
 fn pgschema_cases(corpus: &Path) -> (Vec<Case>, Vec<(String, String)>) {
-    let index = std::fs::read_to_string(corpus.join("peer-suites/pgschema.json"))
-        .expect("pgschema.json");
+    let index =
+        std::fs::read_to_string(corpus.join("peer-suites/pgschema.json")).expect("pgschema.json");
     let mut cases = Vec::new();
     let mut not_loadable = Vec::new();
     let index: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&index).expect("pgschema.json is a JSON object");
     for (key, sides) in index {
-        let Some(key) = key.strip_prefix("pgschema:") else { continue };
+        let Some(key) = key.strip_prefix("pgschema:") else {
+            continue;
+        };
         let new_status = sides["new"].as_str().unwrap_or("missing").to_owned();
         let dir = corpus.join("peer-suites/pgschema/diff").join(key);
         if new_status == "ok" {
@@ -100,7 +110,10 @@ fn pgschema_cases(corpus: &Path) -> (Vec<Case>, Vec<(String, String)>) {
             let file = dir.join("pgdump.sql");
             if file.is_file() {
                 cases.push(Case {
-                    name: format!("pgschema-dump/{}", dir.file_name().unwrap().to_string_lossy()),
+                    name: format!(
+                        "pgschema-dump/{}",
+                        dir.file_name().unwrap().to_string_lossy()
+                    ),
                     files: vec![file],
                     drop_lines_matching: None,
                 });
@@ -118,13 +131,18 @@ async fn prove(case: &Case) -> Result<(usize, usize), String> {
             Some(pattern) => {
                 let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
                 let kept: Vec<&str> = text.lines().filter(|l| !l.contains(pattern)).collect();
-                let tmp = std::env::temp_dir().join(format!("{}-{}.sql", db.name, case.name.replace('/', "_")));
+                let tmp = std::env::temp_dir().join(format!(
+                    "{}-{}.sql",
+                    db.name,
+                    case.name.replace('/', "_")
+                ));
                 std::fs::write(&tmp, kept.join("\n")).map_err(|e| e.to_string())?;
                 tmp
             }
             None => file.clone(),
         };
-        db.psql_file(&path).map_err(|e| format!("loading {}: {e}", path.display()))?;
+        db.psql_file(&path)
+            .map_err(|e| format!("loading {}: {e}", path.display()))?;
     }
     let mut conn = db.connect().await;
     let trip = common::drift::round_trip(&mut conn, &Scope::default()).await?;
@@ -188,6 +206,10 @@ async fn pgschema_desired_schemas_have_no_false_drift() {
     for (name, reason) in &not_loadable {
         eprintln!("pgschema/{name}: not run — new.sql does not load on PostgreSQL 15 ({reason})");
     }
-    assert!(cases.len() >= 190, "expected the pgschema suite, found {} cases", cases.len());
+    assert!(
+        cases.len() >= 190,
+        "expected the pgschema suite, found {} cases",
+        cases.len()
+    );
     prove_all("pgschema", cases).await;
 }

@@ -19,8 +19,9 @@ use sqlx::{Connection, PgConnection, Row};
 
 use crate::ident::QualifiedName;
 use crate::model::{
-    Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, Domain, EnumType, Extension, FkAction, ForeignKey,
-    Ident, Identity, Schema, Sequence, SequenceOptions, SequenceType, Table,
+    Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, Domain, EnumType,
+    Extension, FkAction, ForeignKey, Ident, Identity, Schema, Sequence, SequenceOptions,
+    SequenceType, Table,
 };
 
 /// Which schemas to read.
@@ -36,7 +37,13 @@ impl Scope {
     /// The schemas a desired state names.
     pub fn of(desired: &Schema, ignore: &[String]) -> Self {
         Self {
-            schemas: Some(desired.schemas.iter().map(|s| s.as_str().to_owned()).collect()),
+            schemas: Some(
+                desired
+                    .schemas
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect(),
+            ),
             ignore: ignore.to_vec(),
         }
     }
@@ -88,7 +95,10 @@ impl Reader<'_> {
             .bind(schemas)
             .fetch_all(&mut *self.conn)
             .await
-            .map_err(|source| IntrospectError::Query { query: name, source })
+            .map_err(|source| IntrospectError::Query {
+                query: name,
+                source,
+            })
     }
 }
 
@@ -97,7 +107,10 @@ fn q(query: &'static str) -> impl Fn(sqlx::Error) -> IntrospectError {
 }
 
 /// Reads the schemas in `scope` from the database behind `conn`.
-pub async fn schema(conn: &mut PgConnection, scope: &Scope) -> Result<Introspected, IntrospectError> {
+pub async fn schema(
+    conn: &mut PgConnection,
+    scope: &Scope,
+) -> Result<Introspected, IntrospectError> {
     let mut tx = conn.begin().await.map_err(q("begin"))?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
@@ -107,13 +120,20 @@ pub async fn schema(conn: &mut PgConnection, scope: &Scope) -> Result<Introspect
         .execute(&mut *tx)
         .await
         .map_err(q("search_path"))?;
-    let mut reader = Reader {
-        conn: &mut tx,
-        queries: 0,
-    };
+    let result = read_in_transaction(&mut tx, scope).await;
+    tx.rollback().await.map_err(q("rollback"))?;
+    result
+}
+
+/// Reads the catalog inside a transaction the caller owns (used to read objects that were
+/// just created and will be rolled back). The caller sets `search_path = public`.
+pub async fn read_in_transaction(
+    conn: &mut PgConnection,
+    scope: &Scope,
+) -> Result<Introspected, IntrospectError> {
+    let mut reader = Reader { conn, queries: 0 };
     let result = read(&mut reader, scope).await;
     let queries = reader.queries;
-    tx.rollback().await.map_err(q("rollback"))?;
     let mut introspected = result?;
     introspected.catalog_queries = queries;
     Ok(introspected)
@@ -142,7 +162,10 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
     };
     out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();
 
-    for row in r.rows("extensions", include_str!("sql/extensions.sql"), &names).await? {
+    for row in r
+        .rows("extensions", include_str!("sql/extensions.sql"), &names)
+        .await?
+    {
         let name: String = row.try_get("name").map_err(q("extensions"))?;
         let schema: String = row.try_get("schema").map_err(q("extensions"))?;
         out.schema.extensions.insert(
@@ -152,13 +175,19 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
             },
         );
     }
-    for row in r.rows("enums", include_str!("sql/enums.sql"), &names).await? {
+    for row in r
+        .rows("enums", include_str!("sql/enums.sql"), &names)
+        .await?
+    {
         let e = rows::EnumRow::read(&row).map_err(q("enums"))?;
         out.schema
             .enums
             .insert(qualified(e.schema, e.name), EnumType { values: e.labels });
     }
-    for row in r.rows("domains", include_str!("sql/domains.sql"), &names).await? {
+    for row in r
+        .rows("domains", include_str!("sql/domains.sql"), &names)
+        .await?
+    {
         let d = rows::DomainRow::read(&row).map_err(q("domains"))?;
         let checks = d
             .check_names
@@ -177,7 +206,10 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
             },
         );
     }
-    for row in r.rows("composites", include_str!("sql/composites.sql"), &names).await? {
+    for row in r
+        .rows("composites", include_str!("sql/composites.sql"), &names)
+        .await?
+    {
         let c = rows::CompositeRow::read(&row).map_err(q("composites"))?;
         let attributes = c
             .attribute_names
@@ -195,14 +227,20 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
             .insert(qualified(c.schema, c.name), CompositeType { attributes });
     }
     let mut sequences = Vec::new();
-    for row in r.rows("sequences", include_str!("sql/sequences.sql"), &names).await? {
+    for row in r
+        .rows("sequences", include_str!("sql/sequences.sql"), &names)
+        .await?
+    {
         sequences.push(rows::SequenceRow::read(&row).map_err(q("sequences"))?);
     }
 
     // Tables first, so columns, constraints and indexes can be attached by oid.
     let mut tables: BTreeMap<i64, (QualifiedName, Table)> = BTreeMap::new();
     let mut skipped_oids = BTreeSet::new();
-    for row in r.rows("tables", include_str!("sql/tables.sql"), &names).await? {
+    for row in r
+        .rows("tables", include_str!("sql/tables.sql"), &names)
+        .await?
+    {
         let t = rows::TableRow::read(&row).map_err(q("tables"))?;
         let name = qualified(t.schema, t.name);
         let reason = if t.kind == "p" {
@@ -230,14 +268,20 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         };
         tables.insert(t.oid, (name, table));
     }
-    for row in r.rows("columns", include_str!("sql/columns.sql"), &names).await? {
+    for row in r
+        .rows("columns", include_str!("sql/columns.sql"), &names)
+        .await?
+    {
         let c = rows::ColumnRow::read(&row).map_err(q("columns"))?;
         let Some((_, table)) = tables.get_mut(&c.table_oid) else {
             continue;
         };
         table.columns.push(column(c)?);
     }
-    for row in r.rows("constraints", include_str!("sql/constraints.sql"), &names).await? {
+    for row in r
+        .rows("constraints", include_str!("sql/constraints.sql"), &names)
+        .await?
+    {
         let c = rows::ConstraintRow::read(&row).map_err(q("constraints"))?;
         let Some((table_name, table)) = tables.get_mut(&c.table_oid) else {
             continue;
@@ -253,7 +297,10 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let name = Ident::from_catalog(c.name.clone());
         table.constraints.insert(name, constraint(c)?);
     }
-    for row in r.rows("indexes", include_str!("sql/indexes.sql"), &names).await? {
+    for row in r
+        .rows("indexes", include_str!("sql/indexes.sql"), &names)
+        .await?
+    {
         let i = rows::IndexRow::read(&row).map_err(q("indexes"))?;
         let Some((table_name, table)) = tables.get_mut(&i.table_oid) else {
             continue;

@@ -23,7 +23,12 @@ pub fn from_dir(dir: &Path) -> Result<Schema, LoadErrors> {
         .map(|path| {
             std::fs::read_to_string(&path)
                 .map(|text| (path.clone(), text))
-                .map_err(|e| single(Origin::new(&path, 0, 0), format!("cannot read the file: {e}")))
+                .map_err(|e| {
+                    single(
+                        Origin::new(&path, 0, 0),
+                        format!("cannot read the file: {e}"),
+                    )
+                })
         })
         .collect::<Result<_, _>>()?;
     from_sources(&sources)
@@ -55,10 +60,13 @@ pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors>
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<format::FileSpec, LoadError> {
-    if text.trim().lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
-        return Err(LoadError::new(Origin::new(path, 0, 0), "the file is empty").help(
-            "add `tables:` (and other sections) to it, or delete the file",
-        ));
+    if text
+        .trim()
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(LoadError::new(Origin::new(path, 0, 0), "the file is empty")
+            .help("add `tables:` (and other sections) to it, or delete the file"));
     }
     let options = serde_saphyr::options! {
         strict_booleans: true,
@@ -67,9 +75,8 @@ fn parse_file(path: &Path, text: &str) -> Result<format::FileSpec, LoadError> {
         let (line, column) = e
             .location()
             .map_or((0, 0), |l| (l.line() as u32, l.column() as u32));
-        LoadError::new(Origin::new(path, line, column), yaml_message(&e)).help(
-            "see the desired-state format in docs/schema-format.md",
-        )
+        LoadError::new(Origin::new(path, line, column), yaml_message(&e))
+            .help("see the desired-state format in docs/schema-format.md")
     })
 }
 

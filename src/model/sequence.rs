@@ -92,7 +92,11 @@ impl SequenceOptions {
         let base = Self::defaults(data_type, increment.unwrap_or(1));
         let min_value = min_value.unwrap_or(base.min_value);
         let max_value = max_value.unwrap_or(base.max_value);
-        let start = start.unwrap_or(if base.increment < 0 { max_value } else { min_value });
+        let start = start.unwrap_or(if base.increment < 0 {
+            max_value
+        } else {
+            min_value
+        });
         Self {
             start,
             min_value,
@@ -115,13 +119,32 @@ mod tests {
 
     #[test]
     fn descending_defaults_start_at_max() {
-        let o = SequenceOptions::with(SequenceType::Integer, Some(-1), None, None, None, None, None);
-        assert_eq!((o.min_value, o.max_value, o.start), (i64::from(i32::MIN), -1, -1));
+        let o = SequenceOptions::with(
+            SequenceType::Integer,
+            Some(-1),
+            None,
+            None,
+            None,
+            None,
+            None,
+        );
+        assert_eq!(
+            (o.min_value, o.max_value, o.start),
+            (i64::from(i32::MIN), -1, -1)
+        );
     }
 
     #[test]
     fn explicit_min_moves_default_start() {
-        let o = SequenceOptions::with(SequenceType::Bigint, None, Some(100), None, None, None, None);
+        let o = SequenceOptions::with(
+            SequenceType::Bigint,
+            None,
+            Some(100),
+            None,
+            None,
+            None,
+            None,
+        );
         assert_eq!(o.start, 100);
         assert!(!o.is_default());
     }

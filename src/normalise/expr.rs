@@ -69,9 +69,11 @@ pub fn validate_expression(text: &str) -> Result<String, ExprError> {
     if !one_target_select {
         return Err(ExprError::NotOneExpression);
     }
-    let named_target = parsed.protobuf.nodes().iter().any(
-        |(node, ..)| matches!(node, NodeRef::ResTarget(r) if !r.name.is_empty()),
-    );
+    let named_target = parsed
+        .protobuf
+        .nodes()
+        .iter()
+        .any(|(node, ..)| matches!(node, NodeRef::ResTarget(r) if !r.name.is_empty()));
     if named_target {
         return Err(ExprError::NotOneExpression);
     }
@@ -108,12 +110,27 @@ mod tests {
 
     #[test]
     fn smuggled_statements_are_rejected() {
-        assert_eq!(validate_expression("1); DROP TABLE t; --"), Err(ExprError::Semicolon));
+        assert_eq!(
+            validate_expression("1); DROP TABLE t; --"),
+            Err(ExprError::Semicolon)
+        );
         assert_eq!(validate_expression("1) --"), Err(ExprError::Comment));
-        assert_eq!(validate_expression("1; DROP TABLE t"), Err(ExprError::Semicolon));
-        assert!(matches!(validate_expression("1) OR (1"), Err(ExprError::Syntax(_))));
-        assert_eq!(validate_expression("1, 2"), Err(ExprError::NotOneExpression));
-        assert_eq!(validate_expression("1 FROM pg_class"), Err(ExprError::NotOneExpression));
+        assert_eq!(
+            validate_expression("1; DROP TABLE t"),
+            Err(ExprError::Semicolon)
+        );
+        assert!(matches!(
+            validate_expression("1) OR (1"),
+            Err(ExprError::Syntax(_))
+        ));
+        assert_eq!(
+            validate_expression("1, 2"),
+            Err(ExprError::NotOneExpression)
+        );
+        assert_eq!(
+            validate_expression("1 FROM pg_class"),
+            Err(ExprError::NotOneExpression)
+        );
         assert_eq!(validate_expression("(SELECT 1)"), Err(ExprError::SubQuery));
         assert_eq!(validate_expression("x /* hi */"), Err(ExprError::Comment));
         assert_eq!(validate_expression("  "), Err(ExprError::Empty));

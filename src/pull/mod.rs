@@ -33,7 +33,10 @@ pub fn render(schema: &Schema) -> BTreeMap<String, String> {
             }
             name = format!("{name}_{n}");
         }
-        files.insert(format!("{name}.yaml"), render_schema(schema, namespace, &serials));
+        files.insert(
+            format!("{name}.yaml"),
+            render_schema(schema, namespace, &serials),
+        );
     }
     files
 }
@@ -53,20 +56,32 @@ pub fn write_dir(schema: &Schema, dir: &Path) -> std::io::Result<Vec<std::path::
 fn file_stem(schema: &str) -> String {
     let stem: String = schema
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if stem.is_empty() { "_".into() } else { stem }
 }
 
 /// Columns that are exactly what `serial`/`bigserial`/`smallserial` creates, with the
 /// sequence that goes away into the shorthand.
-fn serial_columns(schema: &Schema) -> BTreeMap<(QualifiedName, Ident), (SequenceType, QualifiedName)> {
+fn serial_columns(
+    schema: &Schema,
+) -> BTreeMap<(QualifiedName, Ident), (SequenceType, QualifiedName)> {
     let mut out = BTreeMap::new();
     for (seq_name, sequence) in &schema.sequences {
         let Some((table_name, column_name)) = &sequence.owned_by else {
             continue;
         };
-        let Some(column) = schema.tables.get(table_name).and_then(|t| t.column(column_name.as_str())) else {
+        let Some(column) = schema
+            .tables
+            .get(table_name)
+            .and_then(|t| t.column(column_name.as_str()))
+        else {
             continue;
         };
         let expected_name =
@@ -84,7 +99,10 @@ fn serial_columns(schema: &Schema) -> BTreeMap<(QualifiedName, Ident), (Sequence
             && kind == Some(sequence.options.data_type)
             && sequence.options == SequenceOptions::defaults(sequence.options.data_type, 1);
         if let (true, Some(kind)) = (matches, kind) {
-            out.insert((table_name.clone(), column_name.clone()), (kind, seq_name.clone()));
+            out.insert(
+                (table_name.clone(), column_name.clone()),
+                (kind, seq_name.clone()),
+            );
         }
     }
     out
@@ -94,7 +112,10 @@ type Serials = BTreeMap<(QualifiedName, Ident), (SequenceType, QualifiedName)>;
 
 fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# Desired state for schema {namespace}, pulled by reconcile.");
+    let _ = writeln!(
+        out,
+        "# Desired state for schema {namespace}, pulled by reconcile."
+    );
     let _ = writeln!(out, "# Format: docs/schema-format.md");
     let _ = writeln!(out, "schema: {}", scalar(namespace.as_str()));
     let in_schema = |name: &QualifiedName| &name.schema == namespace;
@@ -117,11 +138,20 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
         let _ = writeln!(out, "\nenums:");
         for (name, e) in enums {
             let values: Vec<String> = e.values.iter().map(|v| scalar(v)).collect();
-            let _ = writeln!(out, "  {}: [{}]", scalar(name.name.as_str()), values.join(", "));
+            let _ = writeln!(
+                out,
+                "  {}: [{}]",
+                scalar(name.name.as_str()),
+                values.join(", ")
+            );
         }
     }
 
-    let domains: Vec<_> = schema.domains.iter().filter(|(n, _)| in_schema(n)).collect();
+    let domains: Vec<_> = schema
+        .domains
+        .iter()
+        .filter(|(n, _)| in_schema(n))
+        .collect();
     if !domains.is_empty() {
         let _ = writeln!(out, "\ndomains:");
         for (name, d) in domains {
@@ -129,7 +159,11 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
         }
     }
 
-    let composites: Vec<_> = schema.composites.iter().filter(|(n, _)| in_schema(n)).collect();
+    let composites: Vec<_> = schema
+        .composites
+        .iter()
+        .filter(|(n, _)| in_schema(n))
+        .collect();
     if !composites.is_empty() {
         let _ = writeln!(out, "\ncomposites:");
         for (name, c) in composites {
@@ -156,7 +190,12 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
     if !sequences.is_empty() {
         let _ = writeln!(out, "\nsequences:");
         for (name, s) in sequences {
-            let _ = writeln!(out, "  {}: {}", scalar(name.name.as_str()), sequence(name, s));
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                scalar(name.name.as_str()),
+                sequence(name, s)
+            );
         }
     }
 
@@ -180,7 +219,11 @@ fn render_domain(out: &mut String, name: &QualifiedName, d: &Domain) {
         let _ = writeln!(out, "    default: {}", quoted(default));
     }
     if let Some(collation) = &d.collation {
-        let _ = writeln!(out, "    collation: {}", scalar(&unquote_collation(collation)));
+        let _ = writeln!(
+            out,
+            "    collation: {}",
+            scalar(&unquote_collation(collation))
+        );
     }
     if !d.checks.is_empty() {
         let _ = writeln!(out, "    checks:");
@@ -190,7 +233,11 @@ fn render_domain(out: &mut String, name: &QualifiedName, d: &Domain) {
     }
 }
 
-fn sequence_options(pairs: &mut Vec<(&'static str, String)>, o: &SequenceOptions, type_default: SequenceType) {
+fn sequence_options(
+    pairs: &mut Vec<(&'static str, String)>,
+    o: &SequenceOptions,
+    type_default: SequenceType,
+) {
     let d = SequenceOptions::defaults(o.data_type, o.increment);
     if o.data_type != type_default {
         pairs.push(("type", o.data_type.sql().to_owned()));
@@ -204,7 +251,11 @@ fn sequence_options(pairs: &mut Vec<(&'static str, String)>, o: &SequenceOptions
     if o.max_value != d.max_value {
         pairs.push(("max", o.max_value.to_string()));
     }
-    let start_default = if o.increment < 0 { o.max_value } else { o.min_value };
+    let start_default = if o.increment < 0 {
+        o.max_value
+    } else {
+        o.min_value
+    };
     if o.start != start_default {
         pairs.push(("start", o.start.to_string()));
     }
@@ -227,7 +278,11 @@ fn sequence(name: &QualifiedName, s: &Sequence) -> String {
         };
         pairs.push(("owned_by", scalar(&owner)));
     }
-    if pairs.is_empty() { "{}".into() } else { flow(&pairs) }
+    if pairs.is_empty() {
+        "{}".into()
+    } else {
+        flow(&pairs)
+    }
 }
 
 /// `"C"` → `C`: YAML collation names are literal.
@@ -245,7 +300,9 @@ fn render_table(out: &mut String, name: &QualifiedName, table: &Table, serials: 
     let pk_default = default_object_name(table_name, None, "pkey");
     let column_pk = match table.primary_key() {
         Some((pk_name, c)) if pk_name.as_str() == pk_default && !c.deferrable => match &c.kind {
-            ConstraintKind::PrimaryKey { columns, include } if columns.len() == 1 && include.is_empty() => {
+            ConstraintKind::PrimaryKey { columns, include }
+                if columns.len() == 1 && include.is_empty() =>
+            {
                 Some(columns[0].clone())
             }
             _ => None,
@@ -253,7 +310,13 @@ fn render_table(out: &mut String, name: &QualifiedName, table: &Table, serials: 
         _ => None,
     };
     let pk_columns: BTreeSet<&Ident> = match table.primary_key() {
-        Some((_, Constraint { kind: ConstraintKind::PrimaryKey { columns, .. }, .. })) => columns.iter().collect(),
+        Some((
+            _,
+            Constraint {
+                kind: ConstraintKind::PrimaryKey { columns, .. },
+                ..
+            },
+        )) => columns.iter().collect(),
         _ => BTreeSet::new(),
     };
     if table.columns.is_empty() {
@@ -262,7 +325,9 @@ fn render_table(out: &mut String, name: &QualifiedName, table: &Table, serials: 
         let _ = writeln!(out, "    columns:");
     }
     for column in &table.columns {
-        let serial = serials.get(&(name.clone(), column.name.clone())).map(|(k, _)| *k);
+        let serial = serials
+            .get(&(name.clone(), column.name.clone()))
+            .map(|(k, _)| *k);
         let is_pk = column_pk.as_ref() == Some(&column.name);
         let _ = writeln!(
             out,
@@ -287,19 +352,32 @@ fn render_table(out: &mut String, name: &QualifiedName, table: &Table, serials: 
                 let _ = writeln!(out, "    primary_key: {value}");
             }
             ConstraintKind::PrimaryKey { .. } => {}
-            ConstraintKind::Unique { columns, include, nulls_not_distinct } => {
+            ConstraintKind::Unique {
+                columns,
+                include,
+                nulls_not_distinct,
+            } => {
                 let joined: Vec<&str> = columns.iter().map(Ident::as_str).collect();
                 let default = default_object_name(table_name, Some(&joined.join("_")), "key");
-                let short = cname.as_str() == default && include.is_empty() && !nulls_not_distinct && !c.deferrable;
+                let short = cname.as_str() == default
+                    && include.is_empty()
+                    && !nulls_not_distinct
+                    && !c.deferrable;
                 uniques.push(if short {
                     list(joined)
                 } else {
                     key_long(cname, columns, include, *nulls_not_distinct, c)
                 });
             }
-            ConstraintKind::Check { expression, no_inherit } => {
+            ConstraintKind::Check {
+                expression,
+                no_inherit,
+            } => {
                 let value = if *no_inherit {
-                    flow(&[("expression", quoted(expression)), ("no_inherit", "true".into())])
+                    flow(&[
+                        ("expression", quoted(expression)),
+                        ("no_inherit", "true".into()),
+                    ])
                 } else {
                     quoted(expression)
                 };
@@ -307,7 +385,11 @@ fn render_table(out: &mut String, name: &QualifiedName, table: &Table, serials: 
             }
             ConstraintKind::ForeignKey(fk) => fks.push(foreign_key(name, cname, fk, c)),
             ConstraintKind::Exclusion { definition } => {
-                exclusions.push(format!("{}: {}", scalar(cname.as_str()), quoted(definition)));
+                exclusions.push(format!(
+                    "{}: {}",
+                    scalar(cname.as_str()),
+                    quoted(definition)
+                ));
             }
         }
     }
@@ -343,7 +425,12 @@ fn section(out: &mut String, key: &str, items: &[String], is_list: bool) {
     }
 }
 
-fn render_column(column: &Column, serial: Option<SequenceType>, is_pk: bool, in_pk: bool) -> String {
+fn render_column(
+    column: &Column,
+    serial: Option<SequenceType>,
+    is_pk: bool,
+    in_pk: bool,
+) -> String {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     let type_text = match serial {
         Some(SequenceType::Smallint) => "smallserial".to_owned(),
@@ -362,8 +449,13 @@ fn render_column(column: &Column, serial: Option<SequenceType>, is_pk: bool, in_
         pairs.push(("default", quoted(default)));
     }
     if let Some(identity) = &column.identity {
-        let kind = if identity.always { "always" } else { "by_default" };
-        let sequence_type = SequenceType::from_type(&column.data_type).unwrap_or(SequenceType::Bigint);
+        let kind = if identity.always {
+            "always"
+        } else {
+            "by_default"
+        };
+        let sequence_type =
+            SequenceType::from_type(&column.data_type).unwrap_or(SequenceType::Bigint);
         let mut options = Vec::new();
         sequence_options(&mut options, &identity.options, sequence_type);
         if options.is_empty() {
@@ -390,7 +482,13 @@ fn render_column(column: &Column, serial: Option<SequenceType>, is_pk: bool, in_
     }
 }
 
-fn key_long(name: &Ident, columns: &[Ident], include: &[Ident], nnd: bool, c: &Constraint) -> String {
+fn key_long(
+    name: &Ident,
+    columns: &[Ident],
+    include: &[Ident],
+    nnd: bool,
+    c: &Constraint,
+) -> String {
     let mut pairs = vec![
         ("name", scalar(name.as_str())),
         ("columns", list(columns.iter().map(Ident::as_str))),
@@ -415,9 +513,7 @@ fn deferrable(pairs: &mut Vec<(&str, String)>, c: &Constraint) {
 
 /// Names that the short `schema.table(col)` form can carry unambiguously.
 fn short_safe(name: &str) -> bool {
-    !name.is_empty()
-        && name.trim() == name
-        && !name.contains(['.', '(', ')', ',', '"', '\''])
+    !name.is_empty() && name.trim() == name && !name.contains(['.', '(', ')', ',', '"', '\''])
 }
 
 fn foreign_key(table: &QualifiedName, name: &Ident, fk: &ForeignKey, c: &Constraint) -> String {
@@ -481,7 +577,10 @@ fn render_index(table: &str, name: &Ident, index: &Index) -> String {
             pairs.push(("order", "desc".into()));
         }
         if key.nulls_first != key.descending {
-            pairs.push(("nulls", if key.nulls_first { "first" } else { "last" }.into()));
+            pairs.push((
+                "nulls",
+                if key.nulls_first { "first" } else { "last" }.into(),
+            ));
         }
         if let Some(opclass) = &key.opclass {
             pairs.push(("opclass", scalar(&unquote_collation(opclass))));

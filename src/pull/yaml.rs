@@ -64,7 +64,10 @@ mod tests {
     #[test]
     fn scalars_quote_only_when_needed() {
         assert_eq!(scalar("leads"), "leads");
-        assert_eq!(scalar("timestamp with time zone"), "timestamp with time zone");
+        assert_eq!(
+            scalar("timestamp with time zone"),
+            "timestamp with time zone"
+        );
         assert_eq!(scalar("numeric(12,2)"), "\"numeric(12,2)\"");
         assert_eq!(scalar("yes"), "\"yes\"");
         assert_eq!(scalar("Upper Case"), "Upper Case");

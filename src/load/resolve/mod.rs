@@ -18,7 +18,8 @@ use super::error::{LoadError, Origin};
 use super::format::{DomainSpec, FileSpec, SequenceSpec, ShortOr};
 use crate::ident::QualifiedName;
 use crate::model::{
-    CompositeAttribute, CompositeType, Domain, EnumType, Extension, Ident, Schema, Sequence, SequenceOptions, SequenceType,
+    CompositeAttribute, CompositeType, Domain, EnumType, Extension, Ident, Schema, Sequence,
+    SequenceOptions, SequenceType,
 };
 use crate::normalise::validate_expression;
 
@@ -44,9 +45,7 @@ impl Declarations {
             let help = if first.file == origin.file {
                 "rename or remove one of them".to_owned()
             } else {
-                format!(
-                    "it is already declared in {first}; keep one of the two declarations",
-                )
+                format!("it is already declared in {first}; keep one of the two declarations",)
             };
             return Err(LoadError::new(
                 origin.clone(),
@@ -140,9 +139,10 @@ impl Resolver {
         match validate_expression(text) {
             Ok(expr) => Some(expr),
             Err(e) => {
-                self.error(LoadError::new(origin.clone(), format!("invalid {what}: {e}")).help(
-                    "write exactly one SQL expression, e.g. `now()` or `price > 0`",
-                ));
+                self.error(
+                    LoadError::new(origin.clone(), format!("invalid {what}: {e}"))
+                        .help("write exactly one SQL expression, e.g. `now()` or `price > 0`"),
+                );
                 None
             }
         }
@@ -164,7 +164,8 @@ impl Resolver {
     fn declare_types(&mut self, file: &ParsedFile, schema: &Ident) {
         for (name, _) in &file.spec.tables.0 {
             if let Ok(ident) = Ident::new(name.value.clone()) {
-                self.user_types.insert(QualifiedName::new(schema.clone(), ident));
+                self.user_types
+                    .insert(QualifiedName::new(schema.clone(), ident));
             }
         }
         let names = file.spec.enums.0.iter().map(|(n, _)| ("type", n));

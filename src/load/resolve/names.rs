@@ -71,7 +71,10 @@ mod tests {
                 columns: vec!["id".into(), "region".into()],
             })
         );
-        assert_eq!(parse_target("companies").map(|t| t.table), Some("companies".into()));
+        assert_eq!(
+            parse_target("companies").map(|t| t.table),
+            Some("companies".into())
+        );
         assert_eq!(parse_target("companies(").map(|t| t.table), None);
         assert_eq!(parse_target("(id)"), None);
     }

@@ -88,7 +88,10 @@ impl Resolver {
         if b.table.column(column_name.as_str()).is_some() {
             self.error(LoadError::new(
                 origin,
-                format!("column \"{column_name}\" is declared twice in table {}", b.name),
+                format!(
+                    "column \"{column_name}\" is declared twice in table {}",
+                    b.name
+                ),
             ));
             return;
         }
@@ -158,8 +161,11 @@ impl Resolver {
             let origin = self.origin(b.file, default);
             if is_serial {
                 self.error(
-                    LoadError::new(origin, "a serial column takes its default from its sequence")
-                        .help("remove `default`, or use an integer type with an explicit default"),
+                    LoadError::new(
+                        origin,
+                        "a serial column takes its default from its sequence",
+                    )
+                    .help("remove `default`, or use an integer type with an explicit default"),
                 );
             } else {
                 column.default = self.expression(&default.value.0, &origin, "default");
@@ -201,7 +207,12 @@ impl Resolver {
                 include: Vec::new(),
                 nulls_not_distinct: false,
             };
-            self.add_constraint(b, Ident::from_catalog(constraint), plain(kind), type_origin.clone());
+            self.add_constraint(
+                b,
+                Ident::from_catalog(constraint),
+                plain(kind),
+                type_origin.clone(),
+            );
         }
         if let Some(check) = &spec.check {
             let origin = self.origin(b.file, check);
@@ -219,11 +230,7 @@ impl Resolver {
             let origin = self.origin(b.file, reference);
             let (target, target_columns, options) = match &reference.value {
                 ShortOr::Short(text) => match names::parse_target(text) {
-                    Some(t) => (
-                        (t.schema, t.table),
-                        t.columns,
-                        FkOptions::default(),
-                    ),
+                    Some(t) => ((t.schema, t.table), t.columns, FkOptions::default()),
                     None => {
                         self.error(bad_target(&origin, text));
                         return;
@@ -242,7 +249,14 @@ impl Resolver {
                     },
                 ),
             };
-            self.add_foreign_key(b, vec![name.as_str().to_owned()], target, target_columns, options, origin);
+            self.add_foreign_key(
+                b,
+                vec![name.as_str().to_owned()],
+                target,
+                target_columns,
+                options,
+                origin,
+            );
         }
     }
 
@@ -256,7 +270,9 @@ impl Resolver {
             self.error(
                 LoadError::new(
                     origin.clone(),
-                    format!("an identity column must be smallint, integer or bigint, not {data_type}"),
+                    format!(
+                        "an identity column must be smallint, integer or bigint, not {data_type}"
+                    ),
                 )
                 .help("change the column type to bigint"),
             );
@@ -442,7 +458,14 @@ impl Resolver {
                 deferrable: fk.value.deferrable,
                 initially_deferred: fk.value.initially_deferred,
             };
-            self.add_foreign_key(b, fk.value.columns.clone(), target, columns, options, origin);
+            self.add_foreign_key(
+                b,
+                fk.value.columns.clone(),
+                target,
+                columns,
+                options,
+                origin,
+            );
         }
     }
 
@@ -459,7 +482,10 @@ impl Resolver {
             return;
         };
         if columns.is_empty() {
-            self.error(LoadError::new(origin, "a foreign key needs at least one column"));
+            self.error(LoadError::new(
+                origin,
+                "a foreign key needs at least one column",
+            ));
             return;
         }
         let schema = match schema {
@@ -518,8 +544,11 @@ impl Resolver {
             None => {
                 let origin = self.origin(file, text);
                 self.error(
-                    LoadError::new(origin, format!("unknown foreign-key action `{}`", text.value))
-                        .help("use one of no_action, restrict, cascade, set_null, set_default"),
+                    LoadError::new(
+                        origin,
+                        format!("unknown foreign-key action `{}`", text.value),
+                    )
+                    .help("use one of no_action, restrict, cascade, set_null, set_default"),
                 );
                 FkAction::NoAction
             }
@@ -532,7 +561,9 @@ impl Resolver {
             Some(t) if t == "simple" => false,
             Some(t) if t == "full" => true,
             Some(other) => {
-                let origin = text.map(|t| self.origin(file, t)).unwrap_or_else(|| Origin::new(file, 0, 0));
+                let origin = text
+                    .map(|t| self.origin(file, t))
+                    .unwrap_or_else(|| Origin::new(file, 0, 0));
                 self.error(
                     LoadError::new(origin, format!("unknown match type `{other}`"))
                         .help("use `simple` (the default) or `full`"),
@@ -582,39 +613,45 @@ impl Resolver {
                             IndexTarget::Expression(expr)
                         }
                         _ => {
-                            self.error(
-                                LoadError::new(
-                                    key_origin,
-                                    "an index key needs exactly one of `column` or `expression`",
-                                ),
-                            );
+                            self.error(LoadError::new(
+                                key_origin,
+                                "an index key needs exactly one of `column` or `expression`",
+                            ));
                             continue;
                         }
                     };
-                    let descending = match long.order.as_ref().map(|o| o.value.to_ascii_lowercase()) {
+                    let descending = match long.order.as_ref().map(|o| o.value.to_ascii_lowercase())
+                    {
                         None => false,
                         Some(o) if o == "asc" => false,
                         Some(o) if o == "desc" => true,
                         Some(other) => {
                             self.error(
-                                LoadError::new(key_origin.clone(), format!("unknown order `{other}`"))
-                                    .help("use `asc` or `desc`"),
+                                LoadError::new(
+                                    key_origin.clone(),
+                                    format!("unknown order `{other}`"),
+                                )
+                                .help("use `asc` or `desc`"),
                             );
                             false
                         }
                     };
-                    let nulls_first = match long.nulls.as_ref().map(|o| o.value.to_ascii_lowercase()) {
-                        None => descending,
-                        Some(o) if o == "first" => true,
-                        Some(o) if o == "last" => false,
-                        Some(other) => {
-                            self.error(
-                                LoadError::new(key_origin.clone(), format!("unknown nulls order `{other}`"))
+                    let nulls_first =
+                        match long.nulls.as_ref().map(|o| o.value.to_ascii_lowercase()) {
+                            None => descending,
+                            Some(o) if o == "first" => true,
+                            Some(o) if o == "last" => false,
+                            Some(other) => {
+                                self.error(
+                                    LoadError::new(
+                                        key_origin.clone(),
+                                        format!("unknown nulls order `{other}`"),
+                                    )
                                     .help("use `first` or `last`"),
-                            );
-                            descending
-                        }
-                    };
+                                );
+                                descending
+                            }
+                        };
                     keys.push(IndexKey {
                         target,
                         opclass: long.opclass.as_deref().map(names::opclass),
@@ -626,7 +663,10 @@ impl Resolver {
             }
         }
         if spec.columns.is_empty() {
-            self.error(LoadError::new(origin.clone(), "an index needs at least one column or expression"));
+            self.error(LoadError::new(
+                origin.clone(),
+                "an index needs at least one column or expression",
+            ));
             return;
         }
         let Some(include) = self.column_list(b, &spec.include, &origin) else {
@@ -656,10 +696,17 @@ impl Resolver {
                 "idx",
             )),
         };
-        self.relation(&QualifiedName::new(b.name.schema.clone(), name.clone()), &origin);
+        self.relation(
+            &QualifiedName::new(b.name.schema.clone(), name.clone()),
+            &origin,
+        );
         let index = Index {
             unique: spec.unique,
-            method: spec.using.as_deref().unwrap_or("btree").to_ascii_lowercase(),
+            method: spec
+                .using
+                .as_deref()
+                .unwrap_or("btree")
+                .to_ascii_lowercase(),
             keys,
             include,
             predicate,
@@ -681,7 +728,10 @@ impl Resolver {
                         || t.token == pg_query::protobuf::Token::CComment as i32
                 })
             })
-            && definition.trim_start().to_ascii_uppercase().starts_with("EXCLUDE");
+            && definition
+                .trim_start()
+                .to_ascii_uppercase()
+                .starts_with("EXCLUDE");
         if ok {
             Some(definition.trim().to_owned())
         } else {
@@ -755,7 +805,10 @@ impl Resolver {
                 | ConstraintKind::Exclusion { .. }
         ) {
             // These constraints create an index of the same name.
-            self.relation(&QualifiedName::new(b.name.schema.clone(), name.clone()), &origin);
+            self.relation(
+                &QualifiedName::new(b.name.schema.clone(), name.clone()),
+                &origin,
+            );
         }
         b.table.constraints.insert(name, constraint);
     }
@@ -782,14 +835,22 @@ impl Resolver {
             };
             let referenced: Vec<Ident> = if pending.target_columns.is_empty() {
                 match target.primary_key() {
-                    Some((_, Constraint { kind: ConstraintKind::PrimaryKey { columns, .. }, .. })) => columns.clone(),
+                    Some((
+                        _,
+                        Constraint {
+                            kind: ConstraintKind::PrimaryKey { columns, .. },
+                            ..
+                        },
+                    )) => columns.clone(),
                     _ => {
                         self.error(
                             LoadError::new(
                                 pending.origin.clone(),
                                 format!("{} has no primary key to reference", pending.target),
                             )
-                            .help("name the referenced columns, e.g. `references: companies(code)`"),
+                            .help(
+                                "name the referenced columns, e.g. `references: companies(code)`",
+                            ),
                         );
                         continue;
                     }
@@ -842,7 +903,8 @@ impl Resolver {
                         fk.columns.len(),
                         referenced.len()
                     );
-                    self.errors.push(LoadError::new(pending.origin.clone(), message));
+                    self.errors
+                        .push(LoadError::new(pending.origin.clone(), message));
                     continue;
                 }
                 fk.referenced_columns = referenced;
@@ -917,7 +979,11 @@ fn bad_target(origin: &Origin, text: &str) -> LoadError {
 }
 
 fn join(columns: &[Ident]) -> String {
-    columns.iter().map(Ident::as_str).collect::<Vec<_>>().join(", ")
+    columns
+        .iter()
+        .map(Ident::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// True when `columns` (as a set) are a primary key, unique constraint or full unique index.
@@ -937,7 +1003,9 @@ fn is_unique_key(table: &Table, columns: &[Ident]) -> bool {
     }) || table.indexes.values().any(|i| {
         i.unique
             && i.predicate.is_none()
-            && i.keys.iter().all(|k| matches!(k.target, IndexTarget::Column(_)))
+            && i.keys
+                .iter()
+                .all(|k| matches!(k.target, IndexTarget::Column(_)))
             && same(
                 &i.keys
                     .iter()

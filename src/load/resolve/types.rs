@@ -14,7 +14,12 @@ const EXTENSION_TYPES: &[(&str, &[&str])] = &[
     ("ltree", &["ltree", "lquery", "ltxtquery"]),
     ("cube", &["cube"]),
     ("seg", &["seg"]),
-    ("isn", &["ean13", "isbn", "isbn13", "ismn", "ismn13", "issn", "issn13", "upc"]),
+    (
+        "isn",
+        &[
+            "ean13", "isbn", "isbn13", "ismn", "ismn13", "issn", "issn13", "upc",
+        ],
+    ),
     ("vector", &["vector", "halfvec", "sparsevec"]),
     ("postgis", &["geometry", "geography", "box2d", "box3d"]),
     ("pg_trgm", &[]),
@@ -32,8 +37,20 @@ const EXTENSION_TYPES: &[(&str, &[&str])] = &[
 
 /// Spellings people reach for, offered in "did you mean" hints alongside the built-ins.
 const COMMON_SPELLINGS: &[&str] = &[
-    "int", "bigint", "smallint", "text", "varchar", "timestamptz", "timestamp", "bool",
-    "serial", "bigserial", "jsonb", "uuid", "numeric", "date",
+    "int",
+    "bigint",
+    "smallint",
+    "text",
+    "varchar",
+    "timestamptz",
+    "timestamp",
+    "bool",
+    "serial",
+    "bigserial",
+    "jsonb",
+    "uuid",
+    "numeric",
+    "date",
 ];
 
 impl Resolver {
@@ -60,7 +77,13 @@ impl Resolver {
             .text
             .find('(')
             .map(|i| spec.text[i..].to_owned())
-            .unwrap_or_else(|| if spec.is_array { "[]".into() } else { String::new() });
+            .unwrap_or_else(|| {
+                if spec.is_array {
+                    "[]".into()
+                } else {
+                    String::new()
+                }
+            });
         let candidates: Vec<QualifiedName> = match type_schema {
             Some(s) => vec![qualified(s, name)],
             None => vec![qualified(schema.as_str(), name), qualified("public", name)],
@@ -84,7 +107,10 @@ impl Resolver {
 
     fn extension_provides(&self, type_name: &str) -> bool {
         self.schema.extensions.keys().any(|ext| {
-            match EXTENSION_TYPES.iter().find(|(name, _)| *name == ext.as_str()) {
+            match EXTENSION_TYPES
+                .iter()
+                .find(|(name, _)| *name == ext.as_str())
+            {
                 Some((_, types)) => types.contains(&type_name),
                 // An extension we know nothing about may add any type; the server decides.
                 None => true,
@@ -138,8 +164,14 @@ mod tests {
     #[test]
     fn typos_get_a_suggestion() {
         assert_eq!(suggestion("txt", std::iter::empty()), Some("text".into()));
-        assert_eq!(suggestion("jsonbb", std::iter::empty()), Some("jsonb".into()));
-        assert_eq!(suggestion("timestampz", std::iter::empty()), Some("timestamptz".into()));
+        assert_eq!(
+            suggestion("jsonbb", std::iter::empty()),
+            Some("jsonb".into())
+        );
+        assert_eq!(
+            suggestion("timestampz", std::iter::empty()),
+            Some("timestamptz".into())
+        );
         assert_eq!(suggestion("completely_different", std::iter::empty()), None);
     }
 }

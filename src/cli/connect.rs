@@ -1,0 +1,92 @@
+//! Where the database is: a URL, the libpq `PG*` variables, or an empty throwaway cluster.
+//! Descriptions shown to the user never contain a password.
+
+use anyhow::Context;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, PgConnection};
+
+use reconcile::throwaway::Cluster;
+
+/// A connected target and what to call it in messages.
+pub struct Target {
+    pub conn: PgConnection,
+    pub description: String,
+    /// Keeps a throwaway cluster alive for as long as the target is used.
+    pub _cluster: Option<Cluster>,
+    pub throwaway: bool,
+}
+
+fn describe(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("(default database)")
+    )
+}
+
+/// True when the libpq environment names a server.
+fn libpq_env_present() -> bool {
+    ["PGHOST", "PGDATABASE", "PGPORT", "PGUSER", "PGSERVICE"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+pub async fn start_throwaway() -> anyhow::Result<Cluster> {
+    tokio::task::spawn_blocking(Cluster::start)
+        .await
+        .context("the throwaway PostgreSQL task failed")?
+        .context("cannot start a throwaway PostgreSQL")
+}
+
+async fn connect_options(options: PgConnectOptions) -> anyhow::Result<PgConnection> {
+    let description = describe(&options);
+    options
+        .application_name("reconcile")
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {description}"))
+}
+
+/// Connects to the target named by the global options, or starts a throwaway one.
+pub async fn target(database_url: Option<&str>) -> anyhow::Result<Target> {
+    let options = match database_url {
+        Some(url) if !url.trim().is_empty() => {
+            Some(url.parse::<PgConnectOptions>().map_err(|_| {
+                anyhow::anyhow!("--database-url / DATABASE_URL is not a valid PostgreSQL URL")
+            })?)
+        }
+        _ if libpq_env_present() => Some(PgConnectOptions::new()),
+        _ => None,
+    };
+    match options {
+        Some(options) => {
+            let description = describe(&options);
+            Ok(Target {
+                conn: connect_options(options).await?,
+                description,
+                _cluster: None,
+                throwaway: false,
+            })
+        }
+        None => {
+            let cluster = start_throwaway().await?;
+            let options: PgConnectOptions =
+                cluster.url("postgres").parse().context("throwaway URL")?;
+            Ok(Target {
+                conn: connect_options(options).await?,
+                description: format!("an empty throwaway PostgreSQL on port {}", cluster.port()),
+                _cluster: Some(cluster),
+                throwaway: true,
+            })
+        }
+    }
+}
+
+/// An empty scratch database for canonicalisation: a throwaway cluster's `postgres` database.
+pub async fn scratch() -> anyhow::Result<(Cluster, PgConnection)> {
+    let cluster = start_throwaway().await?;
+    let options: PgConnectOptions = cluster.url("postgres").parse().context("throwaway URL")?;
+    let conn = connect_options(options).await?;
+    Ok((cluster, conn))
+}

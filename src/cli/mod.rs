@@ -1,0 +1,120 @@
+//! Argument parsing, the shared options, and the commands.
+
+mod connect;
+mod plan;
+mod pull;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit codes scripts depend on (README, "Exit codes").
+pub mod exit {
+    pub const IN_SYNC: u8 = 0;
+    pub const PENDING: u8 = 2;
+    pub const DRIFT: u8 = 3;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "reconcile",
+    version,
+    about = "Declarative schema-drift reconciler for PostgreSQL"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// PostgreSQL URL (the libpq PG* variables are used when it is absent). Without either,
+    /// commands that need a database use an empty throwaway PostgreSQL.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Folder of desired-state YAML files.
+    #[arg(long, default_value = "schema", global = true)]
+    pub schema: PathBuf,
+    /// Schemas never read or changed (repeatable), e.g. Supabase's auth and storage.
+    #[arg(long = "ignore-schema", global = true, value_name = "SCHEMA")]
+    pub ignore_schemas: Vec<String>,
+    /// More logging (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Colour output (NO_COLOR is honoured by `auto`).
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare the desired state with the database and show what would be created.
+    Plan,
+    /// Write a live database's schema as desired-state YAML.
+    Pull(pull::PullArgs),
+}
+
+pub fn init_tracing(global: &Global) {
+    let level = if global.quiet {
+        "error"
+    } else {
+        match global.verbose {
+            0 => "warn",
+            1 => "info,sqlx=warn",
+            2 => "debug,sqlx=info",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(global.color.enabled())
+        .try_init();
+}
+
+pub async fn run(args: Args) -> anyhow::Result<u8> {
+    match args.command {
+        Command::Plan => plan::run(&args.global).await,
+        Command::Pull(pull) => pull::run(&args.global, &pull).await,
+    }
+}
+
+/// The message for an error; load errors already carry their own layout.
+pub fn render_error(e: &anyhow::Error) -> String {
+    if let Some(load) = e.downcast_ref::<reconcile::load::LoadErrors>() {
+        return load.to_string().trim_end().to_owned();
+    }
+    let mut out = format!("error: {e}");
+    for cause in e.chain().skip(1) {
+        out.push_str(&format!("\n  caused by: {cause}"));
+    }
+    out
+}

@@ -1,0 +1,45 @@
+//! `reconcile pull`: the live schema as desired-state YAML.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use reconcile::introspect::{self, Scope};
+
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// Folder to write the YAML files into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Schemas to pull (repeatable); default: every non-system schema.
+    #[arg(long = "schema-name", value_name = "SCHEMA")]
+    pub schema_names: Vec<String>,
+}
+
+pub async fn run(global: &super::Global, args: &PullArgs) -> anyhow::Result<u8> {
+    let mut target = super::connect::target(global.database_url.as_deref()).await?;
+    if target.throwaway {
+        eprintln!(
+            "note: no database URL given; pulling from {} (it is empty)",
+            target.description
+        );
+    }
+    let scope = Scope {
+        schemas: (!args.schema_names.is_empty()).then(|| args.schema_names.clone()),
+        ignore: global.ignore_schemas.clone(),
+    };
+    let live = introspect::schema(&mut target.conn, &scope).await?;
+    for skipped in &live.skipped {
+        tracing::warn!("skipped {}: {}", skipped.object, skipped.reason);
+    }
+    let written = reconcile::pull::write_dir(&live.schema, &args.out)
+        .with_context(|| format!("cannot write into {}", args.out.display()))?;
+    eprintln!(
+        "pulled {} tables from {} into {} file(s) under {}",
+        live.schema.tables.len(),
+        target.description,
+        written.len(),
+        args.out.display()
+    );
+    Ok(super::exit::IN_SYNC)
+}

@@ -1,0 +1,83 @@
+//! SQL that creates model objects, one generator per object kind.
+//!
+//! Every identifier goes through [`crate::ident`]'s quoting; types, expressions and
+//! definitions were validated by the loader (or printed by the server) before they got here.
+//! The statements assume `search_path = public`, the setting under which the model's type and
+//! expression text was produced. [`create_all`] orders them so an empty database accepts them.
+
+mod constraint;
+mod index;
+mod table;
+mod types;
+
+pub use constraint::{add_constraint, constraint_body};
+pub use index::create_index;
+pub use table::{column_definition, create_table, enable_rls, sequence_owned_by};
+pub use types::{
+    create_composite, create_domain, create_enum, create_extension, create_schema, create_sequence,
+};
+
+use crate::model::{ConstraintKind, Schema};
+
+/// One statement and the object it creates (for error messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub object: String,
+    pub sql: String,
+}
+
+/// Everything in `schema` as CREATE statements, in an order an empty database accepts:
+/// schemas, extensions, types, sequences, tables (with keys and checks), sequence ownership,
+/// indexes, foreign keys, row-level security.
+pub fn create_all(schema: &Schema) -> Vec<Statement> {
+    let mut out = Vec::new();
+    let mut push = |object: String, sql: String| out.push(Statement { object, sql });
+    for name in &schema.schemas {
+        push(format!("schema {name}"), create_schema(name));
+    }
+    for (name, ext) in &schema.extensions {
+        push(format!("extension {name}"), create_extension(name, ext));
+    }
+    for (name, e) in &schema.enums {
+        push(format!("type {name}"), create_enum(name, e));
+    }
+    for (name, c) in &schema.composites {
+        push(format!("type {name}"), create_composite(name, c));
+    }
+    for (name, d) in &schema.domains {
+        push(format!("domain {name}"), create_domain(name, d));
+    }
+    for (name, s) in &schema.sequences {
+        push(format!("sequence {name}"), create_sequence(name, s));
+    }
+    for (name, t) in &schema.tables {
+        push(format!("table {name}"), create_table(name, t));
+    }
+    for (name, s) in &schema.sequences {
+        if let Some(sql) = sequence_owned_by(name, s) {
+            push(format!("sequence {name} ownership"), sql);
+        }
+    }
+    for (table_name, t) in &schema.tables {
+        for (index_name, index) in &t.indexes {
+            push(
+                format!("index {index_name} on {table_name}"),
+                create_index(table_name, index_name, index, false),
+            );
+        }
+    }
+    for (table_name, t) in &schema.tables {
+        for (constraint_name, c) in &t.constraints {
+            if matches!(c.kind, ConstraintKind::ForeignKey(_)) {
+                push(
+                    format!("constraint {constraint_name} on {table_name}"),
+                    add_constraint(table_name, constraint_name, c),
+                );
+            }
+        }
+        if let Some(sql) = enable_rls(table_name, t) {
+            push(format!("row-level security on {table_name}"), sql);
+        }
+    }
+    out
+}
