@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use reconcile::load::{LoadErrors, from_dir};
 
-/// Cases whose errors have no position in any file: the file has no YAML node at all, or the
-/// folder has no YAML file.
-const NO_POSITION: &[&str] = &["empty_file", "only_comments", "no_yaml_files"];
+/// Cases whose errors have no position in any file: the file has no YAML node at all, cannot
+/// be read as text, or the folder has no YAML file.
+const NO_POSITION: &[&str] = &["empty_file", "only_comments", "not_utf8", "no_yaml_files"];
 
 /// Cases whose message must name every YAML file of the case (the error is about both).
 const NAMES_EVERY_FILE: &[&str] = &["duplicate_table_across_files"];
@@ -24,7 +24,18 @@ const NAMES_EVERY_FILE: &[&str] = &["duplicate_table_across_files"];
 /// Cases the loader gets wrong today (see the report of the loader owner); they are skipped by
 /// `catalogue` and checked by the ignored test `known_loader_gaps`. Remove a case from here
 /// once the loader handles it, and write its snapshot.
-const KNOWN_LOADER_GAPS: &[&str] = &[];
+const KNOWN_LOADER_GAPS: &[&str] = &[
+    // Rejected, but the report takes 57 lines: eight errors of seven lines each.
+    "many_errors",
+    // Rejected, but without a position.
+    "sequence_increment_zero",
+    // Accepted by the loader, rejected by PostgreSQL.
+    "empty_collation",
+    "enum_and_table_same_name",
+    "identity_increment_zero",
+    "primary_key_repeats_column",
+    "sequence_min_above_max",
+];
 
 /// The most lines an error report may take: one terminal screen.
 const SCREEN_LINES: usize = 40;
@@ -79,9 +90,9 @@ fn annotations(files: &[PathBuf]) -> (String, Vec<String>) {
     let mut description = String::new();
     let mut expected = Vec::new();
     for file in files {
-        let text =
-            std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        for line in text.lines() {
+        // Lossy: a case may hold a file that is not UTF-8 on purpose.
+        let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for line in String::from_utf8_lossy(&bytes).lines() {
             if let Some(e) = line.strip_prefix("# expect: ") {
                 expected.push(e.trim().to_owned());
             } else if let Some(d) = line.strip_prefix("# ")

@@ -85,7 +85,7 @@ impl fmt::Display for LoadError {
 pub struct LoadErrors(pub Vec<LoadError>);
 
 /// Printing more than this many errors no longer fits a screen; the rest are counted.
-const SHOWN: usize = 8;
+const SHOWN: usize = 5;
 
 impl fmt::Display for LoadErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -133,11 +133,18 @@ fn suggestion<'a>(name: &str, user_types: impl Iterator<Item = &'a str>) -> Opti
         .copied()
         .chain(COMMON_SPELLINGS.iter().copied())
         .chain(user_types);
+    // On equal distance, prefer a candidate the input is a subsequence of: a typo that
+    // dropped a letter (`timestampz`) is likelier than one that added one.
     known
-        .map(|k| (edit_distance(name, k), k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .map(|k| (edit_distance(name, k), !is_subsequence(name, k), k))
+        .filter(|(d, _, k)| *d <= 2.max(k.len() / 4))
         .min()
-        .map(|(_, k)| k.to_owned())
+        .map(|(_, _, k)| k.to_owned())
+}
+
+fn is_subsequence(needle: &str, haystack: &str) -> bool {
+    let mut rest = haystack.chars();
+    needle.chars().all(|c| rest.any(|h| h == c))
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
