@@ -96,7 +96,10 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
     };
     message
         .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
-        .replace("; use from_str_multiple or from_str_multiple_with_options", "")
+        .replace(
+            "; use from_str_multiple or from_str_multiple_with_options",
+            "",
+        )
 }
 
 fn single(origin: Origin, message: String) -> LoadErrors {

@@ -245,13 +245,52 @@ fn builtin(name: &str, mods: &[i32]) -> Option<TypeSpec> {
         "timestamptz" => zoned("timestamp", "with time zone"),
         "time" => zoned("time", "without time zone"),
         "timetz" => zoned("time", "with time zone"),
-        // Interval field restrictions are encoded in the modifier; leave those to the server.
-        "interval" if mods.is_empty() => "interval".to_owned(),
+        "interval" => interval(mods)?,
         "char" => "\"char\"".to_owned(),
         other if mods.is_empty() && BUILTIN_TYPES.contains(&other) => other.to_owned(),
         _ => return None,
     };
     Some(builtin_spec(text))
+}
+
+/// `interval [fields] [(p)]`: the grammar encodes the fields as a bit mask in the first
+/// modifier (`INTERVAL_MASK` in the server's datetime.h), the precision in the second.
+fn interval(mods: &[i32]) -> Option<String> {
+    const FULL_RANGE: i32 = 0x7FFF;
+    const YEAR: i32 = 1 << 2;
+    const MONTH: i32 = 1 << 1;
+    const DAY: i32 = 1 << 3;
+    const HOUR: i32 = 1 << 10;
+    const MINUTE: i32 = 1 << 11;
+    const SECOND: i32 = 1 << 12;
+    let (mask, precision) = match mods {
+        [] => (FULL_RANGE, None),
+        [mask] => (*mask, None),
+        [mask, p] => (*mask, Some(*p)),
+        _ => return None,
+    };
+    let fields = match mask {
+        FULL_RANGE => "",
+        YEAR => " year",
+        MONTH => " month",
+        DAY => " day",
+        HOUR => " hour",
+        MINUTE => " minute",
+        SECOND => " second",
+        m if m == YEAR | MONTH => " year to month",
+        m if m == DAY | HOUR => " day to hour",
+        m if m == DAY | HOUR | MINUTE => " day to minute",
+        m if m == DAY | HOUR | MINUTE | SECOND => " day to second",
+        m if m == HOUR | MINUTE => " hour to minute",
+        m if m == HOUR | MINUTE | SECOND => " hour to second",
+        m if m == MINUTE | SECOND => " minute to second",
+        _ => return None,
+    };
+    Some(match precision {
+        Some(p) if fields.is_empty() => format!("interval({p})"),
+        Some(p) => format!("interval{fields}({p})"),
+        None => format!("interval{fields}"),
+    })
 }
 
 fn user_type(schema: Option<&str>, name: &str, mods: &[i32]) -> TypeSpec {
