@@ -215,6 +215,8 @@ const DOT: &str = "with.dot";
 const TRAILING: &str = "trailing space ";
 const DOLLAR: &str = "$dollar";
 const BACKSLASH: &str = "a\\b";
+/// A collation (in public) whose name needs quoting and contains a dot.
+const COLLATION: &str = "Coll \"a.b\"";
 /// A schema name with quotes, a dot, spaces, upper case and an injection attempt.
 const HOSTILE_SCHEMA: &str = "Hostile \"Schema\". x'); DROP SCHEMA public; --";
 
@@ -297,6 +299,7 @@ fn hostile_schema_sql(schema: &str) -> String {
     let quote_label = lit(QUOTE);
     let upper_label = lit(UPPER);
     let backslash_text = lit(BACKSLASH);
+    let collation = qi(COLLATION);
     format!(
         r#"
 -- types: enum "a""b" (every hostile name as a label), enum "trailing space " (labels YAML
@@ -339,7 +342,11 @@ CREATE TABLE {s}.{l} (
   {backslash} text UNIQUE,
   {dollar} bigint DEFAULT nextval({dollar_seq}::regclass),
   {reserved} integer REFERENCES {s}.{l} ({l}),
-  {trailing} text DEFAULT {backslash_text}
+  {trailing} text DEFAULT {backslash_text},
+  {quote} box,
+  {upper} integer GENERATED ALWAYS AS ({reserved} * 2) STORED,
+  {unicode} text COLLATE public.{collation},
+  EXCLUDE USING gist ({quote} WITH &&) WHERE ({reserved} > 0)
 );
 CREATE INDEX ON {s}.{l} ({backslash}, {dollar});
 
@@ -365,6 +372,7 @@ async fn hostile_identifiers_round_trip() {
     let db = common::fresh_db();
     let long = long63();
     let mut sql = String::from("CREATE TABLE public.t (id int);\n");
+    let _ = writeln!(sql, "CREATE COLLATION public.{} FROM \"C\";", qi(COLLATION));
     let _ = writeln!(sql, "CREATE SCHEMA {};", qi(HOSTILE_SCHEMA));
     for schema in ["public", HOSTILE_SCHEMA] {
         sql.push_str(&hostile_schema_sql(schema));
@@ -574,6 +582,23 @@ async fn hostile_identifiers_round_trip() {
                 .column(TRAILING)
                 .and_then(|c| c.default.as_deref()),
             Some("'a\\b'::text")
+        );
+        assert_eq!(
+            long_table
+                .column(UPPER)
+                .and_then(|c| c.generated.as_deref()),
+            Some("(\"select\" * 2)")
+        );
+        assert_eq!(
+            long_table.column(UNICODE).and_then(|c| c.collation.clone()),
+            Some(qi(COLLATION))
+        );
+        assert!(
+            long_table.constraints.values().any(
+                |c| matches!(&c.kind, ConstraintKind::Exclusion { definition }
+                    if definition.contains("\"a\"\"b\" WITH &&"))
+            ),
+            "the exclusion constraint on \"a\"\"b\""
         );
     }
 
@@ -833,6 +858,10 @@ async fn catalog_queries_do_not_grow_with_the_schema() {
 
     let small_live = introspect(&small, &Scope::default()).await;
     let large_live = introspect(&large, &Scope::default()).await;
+    eprintln!(
+        "catalog queries: {} for 10 tables, {} for 1,000 tables",
+        small_live.catalog_queries, large_live.catalog_queries
+    );
     assert_eq!(small_live.schema.tables.len(), 10);
     assert_eq!(large_live.schema.tables.len(), 1_000);
     assert!(small_live.catalog_queries > 0, "no catalog queries counted");
@@ -1179,4 +1208,223 @@ CREATE TABLE public.notes (id int PRIMARY KEY);
         names(&all.schema),
         vec!["app.profiles", "app.teams", "auth.users", "public.notes"]
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Known bugs in src/ (each test fails today; see the ignore reasons)
+// ---------------------------------------------------------------------------------------
+
+/// Introspects, pulls and loads back; `Err` describes what went wrong.
+async fn try_round_trip(db: &TestDb, scope: &Scope) -> Result<RoundTrip, String> {
+    let mut conn = db.connect().await;
+    let trip = round_trip(&mut conn, scope).await?;
+    match trip.difference() {
+        None => Ok(trip),
+        Some(diff) => Err(format!("false drift:\n{diff}\n{}", dump(&trip))),
+    }
+}
+
+/// A user type whose name is also a built-in type name or alias: `format_type()` prints
+/// `public.text` (pg_catalog comes first on the search path) and `"integer"` (a user type;
+/// PostgreSQL has no type called `integer`, the keyword means `int4`).
+#[tokio::test]
+#[ignore = "reason: bug in src/normalise/types.rs canonical()/builtin()/user_type() and \
+            src/load/resolve/types.rs resolve_type(): `public.text` is shortened to `text` \
+            (the built-in) and the quoted identifier `\"integer\"` is mapped to the \
+            built-in `integer`, so a user type named like a built-in drifts"]
+async fn user_types_named_like_builtins_round_trip() {
+    let db = common::fresh_db();
+    run_sql(
+        &db,
+        r#"
+CREATE TYPE public.text AS ENUM ('a');
+CREATE TYPE public."integer" AS ENUM ('b');
+CREATE TABLE t (x public.text, y public."integer", z text, w integer);
+"#,
+    );
+    try_round_trip(&db, &Scope::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// `CREATE TYPE e AS ENUM ()` is legal; `enums.sql` inner-joins `pg_enum`, so the enum is
+/// not read and a column of that type no longer loads.
+#[tokio::test]
+#[ignore = "reason: bug in src/introspect/sql/enums.sql: `JOIN pg_catalog.pg_enum` drops \
+            enums without labels, so the pulled YAML names an unknown type"]
+async fn enum_without_labels_round_trips() {
+    let db = common::fresh_db();
+    run_sql(&db, "CREATE TYPE e AS ENUM (); CREATE TABLE t (x e);");
+    let trip = try_round_trip(&db, &Scope::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(trip.loaded.enums[&qn("public", "e")].values.len(), 0);
+}
+
+/// `CREATE TYPE c AS ()` is legal; pull writes `c:` (a YAML null), which the loader rejects.
+#[tokio::test]
+#[ignore = "reason: bug in src/pull/mod.rs render_schema(): a composite type without \
+            attributes is written as `c:` (null) where the loader expects a mapping \
+            (`c: {}`), so the pulled YAML does not load (`expected mapping start`)"]
+async fn composite_without_attributes_round_trips() {
+    let db = common::fresh_db();
+    run_sql(&db, "CREATE TYPE c AS ();");
+    try_round_trip(&db, &Scope::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A column of a user-defined range (or multirange) type: range types are neither modelled
+/// nor reported as skipped, so the pulled YAML names a type the loader does not know.
+#[tokio::test]
+#[ignore = "reason: bug in src/introspect (no range-type query, nothing added to `skipped`) \
+            + src/load/resolve/types.rs resolve_type(): a column of a user-defined range \
+            type is pulled as `floatrange`, which does not load (`unknown type`)"]
+async fn user_range_types_round_trip() {
+    let db = common::fresh_db();
+    run_sql(
+        &db,
+        "CREATE TYPE floatrange AS RANGE (subtype = float8);
+         CREATE TABLE r (x floatrange, y floatmultirange);",
+    );
+    try_round_trip(&db, &Scope::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A managed table with a column of the row type of a relation reconcile skips (a
+/// partitioned table, a view): the type is not declared in the pulled YAML.
+#[tokio::test]
+#[ignore = "reason: bug in src/introspect/mod.rs (skipped relations are dropped, but \
+            columns typed with their row types are kept, with no `skipped` entry) + \
+            src/load/resolve/types.rs resolve_type(): the pulled YAML names the row type \
+            `p`/`v` of an unmanaged relation and does not load (`unknown type`)"]
+async fn row_types_of_skipped_relations_round_trip() {
+    let db = common::fresh_db();
+    run_sql(
+        &db,
+        "CREATE TABLE p (id int) PARTITION BY RANGE (id);
+         CREATE TABLE a (id int);
+         CREATE VIEW v AS SELECT id FROM a;
+         CREATE TABLE holder (x p, y v);",
+    );
+    try_round_trip(&db, &Scope::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// intarray adds the column type `query_int`.
+#[tokio::test]
+#[ignore = "reason: bug in src/load/resolve/types.rs EXTENSION_TYPES: intarray is listed \
+            with no types, but it creates `query_int` (and `intbig_gkey`), so a \
+            `query_int` column does not load (`unknown type`)"]
+async fn intarray_query_int_round_trips() {
+    let db = common::fresh_db();
+    run_sql(
+        &db,
+        "CREATE EXTENSION intarray; CREATE TABLE q (x query_int, y int[]);",
+    );
+    try_round_trip(&db, &Scope::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A table in scope whose column type lives in a schema out of scope: an enum of an
+/// ignored schema, or an extension type whose extension lives out of scope.
+#[tokio::test]
+#[ignore = "reason: bug in src/load/resolve/types.rs resolve_type(): a type from a schema \
+            outside the desired state (`auth.factor`, or `citext` whose extension is in \
+            an out-of-scope public) is `unknown type`, unlike foreign keys, which \
+            resolve_references() accepts as external; a scoped pull does not load"]
+async fn scope_with_types_from_unmanaged_schemas_round_trips() {
+    let db = common::fresh_db();
+    run_sql(
+        &db,
+        r#"
+CREATE EXTENSION citext;
+CREATE SCHEMA app;
+CREATE SCHEMA auth;
+CREATE TYPE auth.factor AS ENUM ('totp');
+CREATE TABLE app.users (id int PRIMARY KEY, factor auth.factor, email citext);
+"#,
+    );
+    let mut failures = Vec::new();
+    for scope in [
+        Scope {
+            schemas: Some(vec!["app".into()]),
+            ignore: vec![],
+        },
+        Scope {
+            schemas: None,
+            ignore: vec!["auth".into(), "public".into()],
+        },
+    ] {
+        if let Err(e) = try_round_trip(&db, &scope).await {
+            failures.push(format!("{scope:?}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Collations and operator classes outside public/pg_catalog print schema-qualified
+/// (`app.mycoll`, `"My Ext".gin_trgm_ops`); pull strips one pair of outer quotes and the
+/// loader re-quotes the whole text as one identifier.
+#[tokio::test]
+#[ignore = "reason: bug in src/pull/mod.rs unquote_collation() + \
+            src/load/resolve/names.rs collation()/opclass(): a schema-qualified collation \
+            `app.mycoll` loads as `\"app.mycoll\"` and an opclass \
+            `\"My Ext\".gin_trgm_ops` as `\"\"\"My Ext\"\"\".gin_trgm_ops`"]
+async fn qualified_collations_and_opclasses_round_trip() {
+    let db = common::fresh_db();
+    run_sql(
+        &db,
+        r#"
+CREATE SCHEMA app;
+CREATE COLLATION app.mycoll FROM "C";
+CREATE COLLATION app."Co ll" FROM "C";
+CREATE SCHEMA "My Ext";
+CREATE EXTENSION pg_trgm SCHEMA "My Ext";
+CREATE DOMAIN dom AS text COLLATE app.mycoll;
+CREATE TYPE comp AS (a text COLLATE app."Co ll");
+CREATE TABLE t (x text COLLATE app.mycoll, y text);
+CREATE INDEX t_y_idx ON t (y COLLATE app."Co ll");
+CREATE INDEX t_y_trgm_idx ON t USING gin (y "My Ext".gin_trgm_ops);
+"#,
+    );
+    try_round_trip(&db, &Scope::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The introspector's module documentation says views, functions, triggers and policies
+/// "are skipped and listed in [`Introspected::skipped`]"; only tables, NOT VALID
+/// constraints, invalid indexes and dangling foreign keys are listed.
+#[tokio::test]
+#[ignore = "reason: src/introspect/mod.rs does not do what its module doc promises: views, \
+            materialized views, functions, triggers and policies are silently left out, \
+            never listed in `Introspected::skipped`"]
+async fn views_functions_triggers_and_policies_are_listed_as_skipped() {
+    let db = common::fresh_db();
+    run_sql(
+        &db,
+        r#"
+CREATE TABLE a (id int PRIMARY KEY, owner text);
+CREATE VIEW v AS SELECT id FROM a;
+CREATE MATERIALIZED VIEW mv AS SELECT id FROM a;
+CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER tr BEFORE INSERT ON a FOR EACH ROW EXECUTE FUNCTION f();
+ALTER TABLE a ENABLE ROW LEVEL SECURITY;
+CREATE POLICY p ON a USING (owner = current_user);
+"#,
+    );
+    let live = introspect(&db, &Scope::default()).await;
+    let skipped: Vec<&str> = live.skipped.iter().map(|s| s.object.as_str()).collect();
+    for word in ["v", "mv", "f", "tr", "p"] {
+        assert!(
+            skipped
+                .iter()
+                .any(|o| o.split(['.', ' ']).any(|part| part == word)),
+            "{word} is not listed as skipped: {skipped:?}"
+        );
+    }
 }
