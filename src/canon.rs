@@ -63,16 +63,7 @@ pub async fn canonicalise(
             }
         }
     }
-    let scope = Scope {
-        schemas: Some(
-            desired
-                .schemas
-                .iter()
-                .map(|s| s.as_str().to_owned())
-                .collect(),
-        ),
-        ignore: Vec::new(),
-    };
+    let scope = Scope::of(desired, &[]);
     let read = introspect::read_in_transaction(&mut tx, &scope).await;
     tx.rollback().await?;
     let mut schema = read?.schema;

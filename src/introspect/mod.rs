@@ -20,8 +20,7 @@ use sqlx::{Connection, PgConnection, Row};
 use crate::ident::QualifiedName;
 use crate::model::{
     Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, Domain, EnumType,
-    Extension, FkAction, ForeignKey, Ident, Identity, Schema, Sequence, SequenceOptions,
-    SequenceType, Table,
+    Extension, FkAction, ForeignKey, Ident, Identity, Schema, Sequence, Table,
 };
 
 /// Which schemas to read.
@@ -328,24 +327,13 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
             _ => None,
         };
         let owned_by = owned_by.filter(|(table, _)| out.schema.tables.contains_key(table));
-        let data_type = SequenceType::from_type(&s.data_type).ok_or_else(|| {
-            IntrospectError::Unexpected(format!("sequence {name} has type {}", s.data_type))
-        })?;
-        out.schema.sequences.insert(
-            name,
-            Sequence {
-                options: SequenceOptions {
-                    data_type,
-                    start: s.start,
-                    increment: s.increment,
-                    min_value: s.min_value,
-                    max_value: s.max_value,
-                    cache: s.cache,
-                    cycle: s.cycle,
-                },
-                owned_by,
-            },
-        );
+        let options = s
+            .values
+            .options()
+            .map_err(|e| IntrospectError::Unexpected(format!("sequence {name}: {e}")))?;
+        out.schema
+            .sequences
+            .insert(name, Sequence { options, owned_by });
     }
     Ok(out)
 }
@@ -373,26 +361,11 @@ fn column(c: rows::ColumnRow) -> Result<Column, IntrospectError> {
         _ => column.default = c.default_expr,
     }
     if !c.identity.is_empty() {
-        let seq = c.seq;
-        let options = match seq {
-            Some(s) => SequenceOptions {
-                data_type: SequenceType::from_type(&s.data_type).ok_or_else(|| {
-                    IntrospectError::Unexpected(format!("identity of type {}", s.data_type))
-                })?,
-                start: s.start,
-                increment: s.increment,
-                min_value: s.min_value,
-                max_value: s.max_value,
-                cache: s.cache,
-                cycle: s.cycle,
-            },
-            None => {
-                return Err(IntrospectError::Unexpected(format!(
-                    "identity column {} has no sequence",
-                    column.name
-                )));
-            }
-        };
+        let options = c
+            .seq
+            .ok_or_else(|| format!("identity column {} has no sequence", column.name))
+            .and_then(|s| s.options())
+            .map_err(IntrospectError::Unexpected)?;
         column.identity = Some(Identity {
             always: c.identity == "a",
             options,

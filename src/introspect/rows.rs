@@ -3,6 +3,8 @@
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
+use crate::model::{SequenceOptions, SequenceType};
+
 type R<T> = Result<T, sqlx::Error>;
 
 pub struct EnumRow {
@@ -57,16 +59,39 @@ pub struct SeqValues {
     pub cycle: bool,
 }
 
+impl SeqValues {
+    /// Reads the `seq_*` columns shared by sequences.sql and columns.sql.
+    fn read(row: &PgRow, data_type: String) -> R<Self> {
+        Ok(Self {
+            data_type,
+            start: row.try_get("seq_start")?,
+            increment: row.try_get("seq_increment")?,
+            min_value: row.try_get("seq_min")?,
+            max_value: row.try_get("seq_max")?,
+            cache: row.try_get("seq_cache")?,
+            cycle: row.try_get("seq_cycle")?,
+        })
+    }
+
+    pub fn options(&self) -> Result<SequenceOptions, String> {
+        Ok(SequenceOptions {
+            data_type: SequenceType::from_type(&self.data_type)
+                .ok_or_else(|| format!("a sequence of type {}", self.data_type))?,
+            start: self.start,
+            increment: self.increment,
+            min_value: self.min_value,
+            max_value: self.max_value,
+            cache: self.cache,
+            cycle: self.cycle,
+        })
+    }
+}
+
+/// A standalone sequence; its options use the same `seq_*` columns as identity columns.
 pub struct SequenceRow {
     pub schema: String,
     pub name: String,
-    pub data_type: String,
-    pub start: i64,
-    pub increment: i64,
-    pub min_value: i64,
-    pub max_value: i64,
-    pub cache: i64,
-    pub cycle: bool,
+    pub values: SeqValues,
     pub owner_schema: Option<String>,
     pub owner_table: Option<String>,
     pub owner_column: Option<String>,
@@ -77,13 +102,7 @@ impl SequenceRow {
         Ok(Self {
             schema: row.try_get("schema")?,
             name: row.try_get("name")?,
-            data_type: row.try_get("data_type")?,
-            start: row.try_get("start")?,
-            increment: row.try_get("increment")?,
-            min_value: row.try_get("min_value")?,
-            max_value: row.try_get("max_value")?,
-            cache: row.try_get("cache")?,
-            cycle: row.try_get("cycle")?,
+            values: SeqValues::read(row, row.try_get("seq_type")?)?,
             owner_schema: row.try_get("owner_schema")?,
             owner_table: row.try_get("owner_table")?,
             owner_column: row.try_get("owner_column")?,
@@ -134,18 +153,7 @@ pub struct ColumnRow {
 impl ColumnRow {
     pub fn read(row: &PgRow) -> R<Self> {
         let seq_type: Option<String> = row.try_get("seq_type")?;
-        let seq = match seq_type {
-            Some(data_type) => Some(SeqValues {
-                data_type,
-                start: row.try_get("seq_start")?,
-                increment: row.try_get("seq_increment")?,
-                min_value: row.try_get("seq_min")?,
-                max_value: row.try_get("seq_max")?,
-                cache: row.try_get("seq_cache")?,
-                cycle: row.try_get("seq_cycle")?,
-            }),
-            None => None,
-        };
+        let seq = seq_type.map(|t| SeqValues::read(row, t)).transpose()?;
         Ok(Self {
             table_oid: row.try_get("table_oid")?,
             name: row.try_get("name")?,

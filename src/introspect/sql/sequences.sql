@@ -1,8 +1,8 @@
 -- Standalone sequences (identity sequences belong to their column; see columns.sql).
 SELECT n.nspname::text AS schema, c.relname::text AS name,
-       pg_catalog.format_type(s.seqtypid, NULL) AS data_type,
-       s.seqstart AS start, s.seqincrement AS increment, s.seqmin AS min_value,
-       s.seqmax AS max_value, s.seqcache AS cache, s.seqcycle AS cycle,
+       pg_catalog.format_type(s.seqtypid, NULL) AS seq_type,
+       s.seqstart AS seq_start, s.seqincrement AS seq_increment, s.seqmin AS seq_min,
+       s.seqmax AS seq_max, s.seqcache AS seq_cache, s.seqcycle AS seq_cycle,
        owner_ns.nspname::text AS owner_schema, owner.relname::text AS owner_table,
        owner_col.attname::text AS owner_column
 FROM pg_catalog.pg_sequence s
