@@ -4,6 +4,7 @@
 //! normalisation makes the two comparable; later stages diff, plan, render and apply.
 
 pub mod canon;
+pub mod classify;
 pub mod ddl;
 pub mod diff;
 pub mod ident;
@@ -11,5 +12,7 @@ pub mod introspect;
 pub mod load;
 pub mod model;
 pub mod normalise;
+pub mod plan;
+pub mod render;
 pub mod pull;
 pub mod throwaway;

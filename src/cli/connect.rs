@@ -83,10 +83,34 @@ pub async fn target(database_url: Option<&str>) -> anyhow::Result<Target> {
     }
 }
 
-/// An empty scratch database for canonicalisation: a throwaway cluster's `postgres` database.
-pub async fn scratch() -> anyhow::Result<(Cluster, PgConnection)> {
+/// An empty scratch database for canonicalisation (nothing is ever committed there): the
+/// `--dev-url` database when given, else a database on the target's throwaway cluster when
+/// there is one, else a new throwaway cluster.
+pub async fn scratch(
+    dev_url: Option<&str>,
+    target_cluster: Option<&Cluster>,
+) -> anyhow::Result<(Option<Cluster>, PgConnection)> {
+    if let Some(url) = dev_url.filter(|u| !u.trim().is_empty()) {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--dev-url / RECONCILE_DEV_URL is not a valid PostgreSQL URL"))?;
+        return Ok((None, connect_options(options).await?));
+    }
+    if let Some(cluster) = target_cluster {
+        let options: PgConnectOptions = cluster.url("postgres").parse().context("throwaway URL")?;
+        let mut admin = connect_options(options).await?;
+        sqlx::raw_sql("CREATE DATABASE reconcile_scratch")
+            .execute(&mut admin)
+            .await
+            .context("cannot create a scratch database on the throwaway PostgreSQL")?;
+        let options: PgConnectOptions = cluster
+            .url("reconcile_scratch")
+            .parse()
+            .context("throwaway URL")?;
+        return Ok((None, connect_options(options).await?));
+    }
     let cluster = start_throwaway().await?;
     let options: PgConnectOptions = cluster.url("postgres").parse().context("throwaway URL")?;
     let conn = connect_options(options).await?;
-    Ok((cluster, conn))
+    Ok((Some(cluster), conn))
 }

@@ -46,6 +46,11 @@ pub struct Global {
     /// Only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// An empty database where the desired state is built (in a transaction that is always
+    /// rolled back) to learn PostgreSQL's canonical forms. Default: a throwaway local
+    /// PostgreSQL.
+    #[arg(long, env = "RECONCILE_DEV_URL", global = true, hide_env_values = true)]
+    pub dev_url: Option<String>,
     /// Colour output (NO_COLOR is honoured by `auto`).
     #[arg(long, value_enum, default_value = "auto", global = true)]
     pub color: ColorChoice,
@@ -74,8 +79,12 @@ impl ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Compare the desired state with the database and show what would be created.
-    Plan,
+    /// Compare the desired state with the database: the ordered additive SQL that would run,
+    /// and every other difference (reported, never run).
+    Plan(plan::PlanArgs),
+    /// Read-only drift audit for schedules and CI gates: same comparison, exit code says
+    /// in sync (0), pending additive changes (2) or other drift (3).
+    Verify(plan::ReportArgs),
     /// Write a live database's schema as desired-state YAML.
     Pull(pull::PullArgs),
 }
@@ -102,7 +111,8 @@ pub fn init_tracing(global: &Global) {
 
 pub async fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
-        Command::Plan => plan::run(&args.global).await,
+        Command::Plan(plan) => plan::run_plan(&args.global, &plan).await,
+        Command::Verify(verify) => plan::run_verify(&args.global, &verify).await,
         Command::Pull(pull) => pull::run(&args.global, &pull).await,
     }
 }

@@ -1,65 +1,150 @@
-//! `reconcile plan`: load, canonicalise, introspect, diff, print.
+//! `reconcile plan` and `reconcile verify`: load, canonicalise, introspect, diff, plan,
+//! render. Verify is the same pipeline on a read-only session.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 
+use anyhow::Context as _;
+use clap::ValueEnum;
+
+use reconcile::diff::{self, Severity};
 use reconcile::introspect::{self, Scope};
-use reconcile::{canon, diff, load};
+use reconcile::plan::{self, Plan};
+use reconcile::render::{self, Format, Report};
+use reconcile::{canon, load};
 
-pub async fn run(global: &super::Global) -> anyhow::Result<u8> {
+/// What makes `plan`/`verify` exit non-zero (besides errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any finding exits 3; pending additive steps exit 2.
+    Any,
+    /// Only destructive findings exit 3; pending steps exit 2.
+    Destructive,
+    /// Report only: exit 0 unless something fails.
+    None,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the output to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// What fails the command: exit 3 for findings, 2 for pending steps (see README).
+    #[arg(long, value_enum, default_value = "any")]
+    pub fail_on: FailOn,
+    /// Add a missing column even when an extra column of the same type could be its old name.
+    #[arg(long)]
+    pub no_rename_hints: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Build indexes on existing tables without CONCURRENTLY (blocks writes while building).
+    #[arg(long)]
+    pub no_concurrently: bool,
+}
+
+pub async fn run_plan(global: &super::Global, args: &PlanArgs) -> anyhow::Result<u8> {
+    pipeline(global, &args.report, "plan", !args.no_concurrently, false).await
+}
+
+pub async fn run_verify(global: &super::Global, args: &ReportArgs) -> anyhow::Result<u8> {
+    pipeline(global, args, "verify", true, true).await
+}
+
+async fn pipeline(
+    global: &super::Global,
+    args: &ReportArgs,
+    command: &str,
+    concurrently: bool,
+    read_only: bool,
+) -> anyhow::Result<u8> {
     // Bad input stops here, before any connection is made.
     let desired = load::from_dir(&global.schema)?;
     let mut target = super::connect::target(global.database_url.as_deref()).await?;
     if target.throwaway {
         eprintln!(
-            "note: no --database-url or DATABASE_URL given; planning against {}",
+            "note: no --database-url or DATABASE_URL given; using {}",
             target.description
         );
     }
+    if read_only {
+        // Belt and braces: introspection already runs in a READ ONLY transaction.
+        sqlx::raw_sql("SET default_transaction_read_only = on")
+            .execute(&mut target.conn)
+            .await
+            .context("cannot make the session read-only")?;
+    }
     let scope = Scope::of(&desired, &global.ignore_schemas);
     let live = introspect::schema(&mut target.conn, &scope).await?;
-    let (_scratch_cluster, mut scratch) = super::connect::scratch().await?;
+    let (_scratch_cluster, mut scratch) =
+        super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref()).await?;
     let canonical = canon::canonicalise(&desired, &mut scratch).await?;
     for (object, why) in &canonical.unverified {
         tracing::warn!("{object} could not be checked on the scratch database: {why}");
     }
-    let result = diff::diff(&live.schema, &canonical.schema);
-
-    let color = global.color.enabled();
-    let bold = |s: &str| {
-        if color {
-            format!("\x1b[1m{s}\x1b[0m")
-        } else {
-            s.to_owned()
-        }
+    let diff_options = diff::Options {
+        rename_hints: !args.no_rename_hints,
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    writeln!(out, "{}", bold(&format!("Plan for {}", target.description)))?;
-    if result.additive.is_empty() {
-        writeln!(out, "\nNo changes to apply.")?;
-    } else {
-        writeln!(out, "\n{}", bold("Additive changes:"))?;
-        for (i, change) in result.additive.iter().enumerate() {
-            writeln!(out, "\n-- {}. {}\n{};", i + 1, change.object, change.sql)?;
+    let result = diff::diff(&live.schema, &canonical.schema, &diff_options);
+    let context = plan::Context {
+        live: &live.schema,
+        estimated_rows: &live.estimated_rows,
+        concurrently,
+    };
+    let plan = plan::build(&result, &context)?;
+    let report = Report {
+        command,
+        target: &target.description,
+        plan: &plan,
+        live: &live.schema,
+        desired: &canonical.schema,
+        skipped: &live.skipped,
+    };
+    match &args.out {
+        Some(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let mut out = BufWriter::new(file);
+            render::render(args.format, &report, false, &mut out)?;
+            out.flush()
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "wrote the {command} to {}: {}",
+                path.display(),
+                render::Summary::of(&plan).line()
+            );
+        }
+        None => {
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            render::render(args.format, &report, global.color.enabled(), &mut out)?;
+            out.flush()?;
         }
     }
-    if !result.findings.is_empty() {
-        writeln!(out, "\n{}", bold("Reported, never executed:"))?;
-        for f in &result.findings {
-            writeln!(out, "  {} {}: {}", f.code, f.object, f.message)?;
-        }
-    }
-    writeln!(
-        out,
-        "\n{} additive change(s), {} finding(s)",
-        result.additive.len(),
-        result.findings.len()
-    )?;
-    out.flush()?;
-    Ok(if !result.findings.is_empty() {
+    Ok(exit_code(&plan, args.fail_on))
+}
+
+/// 3 when a finding fails the run, else 2 when steps are pending, else 0.
+pub fn exit_code(plan: &Plan, fail_on: FailOn) -> u8 {
+    let failing_finding = match fail_on {
+        FailOn::Any => !plan.findings.is_empty(),
+        FailOn::Destructive => plan
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Destructive),
+        FailOn::None => return super::exit::IN_SYNC,
+    };
+    if failing_finding {
         super::exit::DRIFT
-    } else if !result.additive.is_empty() {
+    } else if !plan.steps.is_empty() {
         super::exit::PENDING
     } else {
         super::exit::IN_SYNC
-    })
+    }
 }

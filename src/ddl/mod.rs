@@ -15,6 +15,7 @@ pub use index::create_index;
 pub use table::{column_definition, create_table, enable_rls, sequence_owned_by};
 pub use types::{
     create_composite, create_domain, create_enum, create_extension, create_schema, create_sequence,
+    identity_options,
 };
 
 use crate::model::{ConstraintKind, Schema};

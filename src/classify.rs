@@ -1,0 +1,1 @@
+//! Statement classification with the real PostgreSQL parser (placeholder, filled in below).

@@ -1,0 +1,123 @@
+//! The closed set of changes reconcile may make.
+//!
+//! Every variant *adds* something; there is no variant that could drop, retype, rename or
+//! tighten an existing object. The planner turns these, and only these, into SQL — so
+//! "reconcile never executes a destructive statement" holds by construction: a destructive
+//! difference is a [`super::Finding`], a different type with no path to a step.
+
+use serde::Serialize;
+
+use crate::model::{
+    Column, CompositeType, Constraint, Domain, EnumType, Extension, Ident, Index, QualifiedName,
+    Sequence, Table,
+};
+
+/// Where a new enum label goes relative to an existing (or earlier added) one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnumPosition {
+    Before(String),
+    After(String),
+    /// At the end (the type had no label we keep).
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    CreateSchema {
+        name: Ident,
+    },
+    CreateExtension {
+        name: Ident,
+        extension: Extension,
+    },
+    CreateEnum {
+        name: QualifiedName,
+        definition: EnumType,
+    },
+    AddEnumValue {
+        type_name: QualifiedName,
+        value: String,
+        position: EnumPosition,
+    },
+    CreateComposite {
+        name: QualifiedName,
+        definition: CompositeType,
+    },
+    CreateDomain {
+        name: QualifiedName,
+        definition: Domain,
+    },
+    /// The sequence itself; its `OWNED BY` is a separate [`Change::SetSequenceOwner`]
+    /// because the owning table may not exist yet.
+    CreateSequence {
+        name: QualifiedName,
+        definition: Sequence,
+    },
+    SetSequenceOwner {
+        name: QualifiedName,
+        table: QualifiedName,
+        column: Ident,
+    },
+    /// A new table with its columns, keys, checks and exclusions inline; its foreign keys and
+    /// indexes come as their own changes.
+    CreateTable {
+        name: QualifiedName,
+        definition: Table,
+    },
+    AddColumn {
+        table: QualifiedName,
+        column: Column,
+    },
+    CreateIndex {
+        table: QualifiedName,
+        name: Ident,
+        index: Index,
+        /// The table is created by the same plan (so it is empty and nobody uses it).
+        new_table: bool,
+    },
+    AddConstraint {
+        table: QualifiedName,
+        name: Ident,
+        constraint: Constraint,
+        new_table: bool,
+    },
+    EnableRowLevelSecurity {
+        table: QualifiedName,
+        enable: bool,
+        force: bool,
+        new_table: bool,
+    },
+}
+
+impl Change {
+    /// A short human name of the object the change creates.
+    pub fn object(&self) -> String {
+        match self {
+            Change::CreateSchema { name } => format!("schema {name}"),
+            Change::CreateExtension { name, .. } => format!("extension {name}"),
+            Change::CreateEnum { name, .. } | Change::CreateComposite { name, .. } => {
+                format!("type {name}")
+            }
+            Change::AddEnumValue {
+                type_name, value, ..
+            } => format!(
+                "value {} of type {type_name}",
+                crate::ident::quote_literal(value)
+            ),
+            Change::CreateDomain { name, .. } => format!("domain {name}"),
+            Change::CreateSequence { name, .. } => format!("sequence {name}"),
+            Change::SetSequenceOwner { name, .. } => format!("ownership of sequence {name}"),
+            Change::CreateTable { name, .. } => format!("table {name}"),
+            Change::AddColumn { table, column } => {
+                format!("column {table}.{}", column.name.quoted())
+            }
+            Change::CreateIndex { table, name, .. } => format!("index {name} on {table}"),
+            Change::AddConstraint { table, name, .. } => format!("constraint {name} on {table}"),
+            Change::EnableRowLevelSecurity { table, .. } => {
+                format!("row-level security on {table}")
+            }
+        }
+    }
+}

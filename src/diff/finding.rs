@@ -1,0 +1,222 @@
+//! Differences reconcile reports and never executes.
+//!
+//! Each has a stable code (CI allows or denies by code, so codes are never reused), a
+//! severity, and — where one exists — the SQL a human *could* run, as [`Suggestion`]: plain
+//! text that nothing in the crate executes or turns into a plan step.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// How bad acting on (or ignoring) the difference is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Resolving it by hand loses data (dropping a column, narrowing a type, ...).
+    Destructive,
+    /// Resolving it changes behaviour, takes strong locks, or may fail on existing rows.
+    Risky,
+    /// No effect on data or behaviour (e.g. the same index under another name).
+    Cosmetic,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Destructive => "destructive",
+            Severity::Risky => "risky",
+            Severity::Cosmetic => "cosmetic",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Stable finding codes. The number is the contract; the name documents it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    ExtraTable,
+    ExtraColumn,
+    ExtraIndex,
+    ExtraConstraint,
+    ExtraEnumValue,
+    ExtraType,
+    ExtraSequence,
+    ColumnType,
+    Nullability,
+    ColumnDefault,
+    Identity,
+    Generated,
+    ColumnCollation,
+    IndexDefinition,
+    ConstraintDefinition,
+    EnumOrder,
+    DomainDefinition,
+    CompositeDefinition,
+    SequenceDefinition,
+    ExtensionSchema,
+    RowLevelSecurityDisabled,
+    ForceRowLevelSecurityDisabled,
+    PossibleRename,
+    ConstraintNamedDifferently,
+    IndexNamedDifferently,
+}
+
+impl Code {
+    pub const ALL: [Code; 25] = [
+        Code::ExtraTable,
+        Code::ExtraColumn,
+        Code::ExtraIndex,
+        Code::ExtraConstraint,
+        Code::ExtraEnumValue,
+        Code::ExtraType,
+        Code::ExtraSequence,
+        Code::ColumnType,
+        Code::Nullability,
+        Code::ColumnDefault,
+        Code::Identity,
+        Code::Generated,
+        Code::ColumnCollation,
+        Code::IndexDefinition,
+        Code::ConstraintDefinition,
+        Code::EnumOrder,
+        Code::DomainDefinition,
+        Code::CompositeDefinition,
+        Code::SequenceDefinition,
+        Code::ExtensionSchema,
+        Code::RowLevelSecurityDisabled,
+        Code::ForceRowLevelSecurityDisabled,
+        Code::PossibleRename,
+        Code::ConstraintNamedDifferently,
+        Code::IndexNamedDifferently,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::ExtraTable => "D100",
+            Code::ExtraColumn => "D101",
+            Code::ExtraIndex => "D102",
+            Code::ExtraConstraint => "D103",
+            Code::ExtraEnumValue => "D104",
+            Code::ExtraType => "D105",
+            Code::ExtraSequence => "D106",
+            Code::ColumnType => "D110",
+            Code::Nullability => "D111",
+            Code::ColumnDefault => "D112",
+            Code::Identity => "D113",
+            Code::Generated => "D114",
+            Code::ColumnCollation => "D115",
+            Code::IndexDefinition => "D120",
+            Code::ConstraintDefinition => "D121",
+            Code::EnumOrder => "D130",
+            Code::DomainDefinition => "D131",
+            Code::CompositeDefinition => "D132",
+            Code::SequenceDefinition => "D133",
+            Code::ExtensionSchema => "D134",
+            Code::RowLevelSecurityDisabled => "D140",
+            Code::ForceRowLevelSecurityDisabled => "D141",
+            Code::PossibleRename => "D150",
+            Code::ConstraintNamedDifferently => "D151",
+            Code::IndexNamedDifferently => "D152",
+        }
+    }
+
+    /// One line for documentation and `--help`-style listings.
+    pub fn title(self) -> &'static str {
+        match self {
+            Code::ExtraTable => "table in the database, not in the desired state",
+            Code::ExtraColumn => "column in the database, not in the desired state",
+            Code::ExtraIndex => "index in the database, not in the desired state",
+            Code::ExtraConstraint => "constraint in the database, not in the desired state",
+            Code::ExtraEnumValue => "enum label in the database, not in the desired state",
+            Code::ExtraType => "type or domain in the database, not in the desired state",
+            Code::ExtraSequence => "sequence in the database, not in the desired state",
+            Code::ColumnType => "column type differs",
+            Code::Nullability => "column nullability differs",
+            Code::ColumnDefault => "column default differs",
+            Code::Identity => "identity differs",
+            Code::Generated => "generated expression differs",
+            Code::ColumnCollation => "column collation differs",
+            Code::IndexDefinition => "index definition differs under the same name",
+            Code::ConstraintDefinition => "constraint definition differs under the same name",
+            Code::EnumOrder => "enum labels in a different order",
+            Code::DomainDefinition => "domain definition differs",
+            Code::CompositeDefinition => "composite type definition differs",
+            Code::SequenceDefinition => "sequence options or ownership differ",
+            Code::ExtensionSchema => "extension installed in another schema",
+            Code::RowLevelSecurityDisabled => {
+                "row-level security enabled in the database, disabled in the desired state"
+            }
+            Code::ForceRowLevelSecurityDisabled => {
+                "FORCE row-level security in the database, not in the desired state"
+            }
+            Code::PossibleRename => "missing column next to an extra one of the same type",
+            Code::ConstraintNamedDifferently => "the same constraint exists under another name",
+            Code::IndexNamedDifferently => "the same index exists under another name",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// SQL a human could run to resolve a finding. Text for reading only: nothing in reconcile
+/// executes it, and no conversion to a plan step exists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Suggestion(String);
+
+impl Suggestion {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self(sql.into())
+    }
+
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    /// e.g. `column public.leads.score`.
+    pub object: String,
+    pub message: String,
+    pub suggestion: Option<Suggestion>,
+}
+
+impl Finding {
+    pub fn new(code: Code, severity: Severity, object: String, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            severity,
+            object,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+
+    pub fn suggest(mut self, sql: impl Into<String>) -> Self {
+        self.suggestion = Some(Suggestion::new(sql));
+        self
+    }
+
+    /// Stable order for output: by object, then code.
+    pub(crate) fn sort_key(&self) -> (&str, Code, &str) {
+        (&self.object, self.code, &self.message)
+    }
+}

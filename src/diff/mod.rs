@@ -1,0 +1,289 @@
+//! Live model vs desired model → additive changes and findings. Pure: no database, no I/O.
+//!
+//! Additive changes ([`Change`]) are the only thing the planner can turn into SQL; everything
+//! that would need a destructive or non-additive statement is a [`Finding`] — a different
+//! type, with a stable code, a severity and suggested SQL as text only. No function anywhere
+//! converts a finding into a change.
+//!
+//! Both models must be canonical (introspected, or canonicalised by [`crate::canon`]), so a
+//! plain `==` between two objects means "the server would print them the same".
+
+mod change;
+mod column_type;
+mod finding;
+mod table;
+
+pub use change::{Change, EnumPosition};
+pub use column_type::{TypeChange, classify as classify_type_change};
+pub use finding::{Code, Finding, Severity, Suggestion};
+
+use std::collections::BTreeSet;
+
+use crate::ddl;
+use crate::ident::quote_literal;
+use crate::model::{QualifiedName, Schema};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Pair a missing column with an extra column of the same type as a possible rename
+    /// (reported, and the column is not added) instead of adding the new column.
+    pub rename_hints: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { rename_hints: true }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diff {
+    pub additive: Vec<Change>,
+    pub findings: Vec<Finding>,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.additive.is_empty() && self.findings.is_empty()
+    }
+}
+
+/// Compares `live` with `desired` (both canonical).
+pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
+    let mut out = Diff::default();
+    for name in desired.schemas.difference(&live.schemas) {
+        out.additive
+            .push(Change::CreateSchema { name: name.clone() });
+    }
+    for (name, ext) in &desired.extensions {
+        match live.extensions.get(name) {
+            None => out.additive.push(Change::CreateExtension {
+                name: name.clone(),
+                extension: ext.clone(),
+            }),
+            Some(l) if l.schema != ext.schema => out.findings.push(
+                Finding::new(
+                    Code::ExtensionSchema,
+                    Severity::Risky,
+                    format!("extension {name}"),
+                    format!(
+                        "installed in schema {}; the desired state puts it in {}",
+                        l.schema, ext.schema
+                    ),
+                )
+                .suggest(format!(
+                    "ALTER EXTENSION {} SET SCHEMA {}",
+                    name.quoted(),
+                    ext.schema.quoted()
+                )),
+            ),
+            Some(_) => {}
+        }
+    }
+    enums(live, desired, &mut out);
+    user_types(live, desired, &mut out);
+    sequences(live, desired, &mut out);
+    table::tables(live, desired, options, &mut out);
+    out.findings
+        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    out
+}
+
+fn enums(live: &Schema, desired: &Schema, out: &mut Diff) {
+    for (name, wanted) in &desired.enums {
+        let Some(existing) = live.enums.get(name) else {
+            out.additive.push(Change::CreateEnum {
+                name: name.clone(),
+                definition: wanted.clone(),
+            });
+            continue;
+        };
+        let object = format!("type {name}");
+        let removed: Vec<&String> = existing
+            .values
+            .iter()
+            .filter(|v| !wanted.values.contains(v))
+            .collect();
+        for value in &removed {
+            out.findings.push(Finding::new(
+                Code::ExtraEnumValue,
+                Severity::Destructive,
+                object.clone(),
+                format!(
+                    "label {} is in the database but not in the desired state; PostgreSQL \
+                     cannot drop an enum label — the type must be rebuilt",
+                    quote_literal(value)
+                ),
+            ));
+        }
+        let kept_live: Vec<&String> = existing
+            .values
+            .iter()
+            .filter(|v| wanted.values.contains(v))
+            .collect();
+        let kept_wanted: Vec<&String> = wanted
+            .values
+            .iter()
+            .filter(|v| existing.values.contains(v))
+            .collect();
+        if kept_live != kept_wanted {
+            out.findings.push(Finding::new(
+                Code::EnumOrder,
+                Severity::Risky,
+                object.clone(),
+                format!(
+                    "labels are ordered ({}) in the database but ({}) in the desired state; \
+                     reordering needs the type rebuilt",
+                    join_literals(&kept_live),
+                    join_literals(&kept_wanted)
+                ),
+            ));
+        }
+        for (i, value) in wanted.values.iter().enumerate() {
+            if existing.values.contains(value) {
+                continue;
+            }
+            let position = if i > 0 {
+                EnumPosition::After(wanted.values[i - 1].clone())
+            } else if let Some(first_kept) = kept_wanted.first() {
+                EnumPosition::Before((*first_kept).clone())
+            } else {
+                EnumPosition::End
+            };
+            out.additive.push(Change::AddEnumValue {
+                type_name: name.clone(),
+                value: value.clone(),
+                position,
+            });
+        }
+    }
+    extra_types(live.enums.keys(), desired, out);
+}
+
+fn join_literals(values: &[&String]) -> String {
+    values
+        .iter()
+        .map(|v| quote_literal(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn user_types(live: &Schema, desired: &Schema, out: &mut Diff) {
+    for (name, wanted) in &desired.composites {
+        match live.composites.get(name) {
+            None => out.additive.push(Change::CreateComposite {
+                name: name.clone(),
+                definition: wanted.clone(),
+            }),
+            Some(existing) if existing != wanted => out.findings.push(
+                Finding::new(
+                    Code::CompositeDefinition,
+                    Severity::Risky,
+                    format!("type {name}"),
+                    "attributes differ",
+                )
+                .suggest(format!(
+                    "-- database: {}\n-- desired:  {}",
+                    ddl::create_composite(name, existing),
+                    ddl::create_composite(name, wanted)
+                )),
+            ),
+            Some(_) => {}
+        }
+    }
+    for (name, wanted) in &desired.domains {
+        match live.domains.get(name) {
+            None => out.additive.push(Change::CreateDomain {
+                name: name.clone(),
+                definition: wanted.clone(),
+            }),
+            Some(existing) if existing != wanted => out.findings.push(
+                Finding::new(
+                    Code::DomainDefinition,
+                    Severity::Risky,
+                    format!("domain {name}"),
+                    "base type, default, NOT NULL or checks differ",
+                )
+                .suggest(format!(
+                    "-- database: {}\n-- desired:  {}",
+                    ddl::create_domain(name, existing),
+                    ddl::create_domain(name, wanted)
+                )),
+            ),
+            Some(_) => {}
+        }
+    }
+    extra_types(live.composites.keys().chain(live.domains.keys()), desired, out);
+}
+
+/// Types in a managed schema that the desired state does not declare.
+fn extra_types<'a>(
+    live: impl Iterator<Item = &'a QualifiedName>,
+    desired: &Schema,
+    out: &mut Diff,
+) {
+    for name in live {
+        let declared = desired.enums.contains_key(name)
+            || desired.composites.contains_key(name)
+            || desired.domains.contains_key(name);
+        if !declared && desired.schemas.contains(&name.schema) {
+            out.findings.push(
+                Finding::new(
+                    Code::ExtraType,
+                    Severity::Risky,
+                    format!("type {name}"),
+                    "in the database, not in the desired state",
+                )
+                .suggest(format!("DROP TYPE {}", name.quoted())),
+            );
+        }
+    }
+}
+
+fn sequences(live: &Schema, desired: &Schema, out: &mut Diff) {
+    for (name, wanted) in &desired.sequences {
+        match live.sequences.get(name) {
+            None => {
+                out.additive.push(Change::CreateSequence {
+                    name: name.clone(),
+                    definition: wanted.clone(),
+                });
+                if let Some((table, column)) = &wanted.owned_by {
+                    out.additive.push(Change::SetSequenceOwner {
+                        name: name.clone(),
+                        table: table.clone(),
+                        column: column.clone(),
+                    });
+                }
+            }
+            Some(existing) if existing != wanted => out.findings.push(
+                Finding::new(
+                    Code::SequenceDefinition,
+                    Severity::Risky,
+                    format!("sequence {name}"),
+                    "options or OWNED BY differ",
+                )
+                .suggest(format!(
+                    "-- database: {}\n-- desired:  {}",
+                    ddl::create_sequence(name, existing),
+                    ddl::create_sequence(name, wanted)
+                )),
+            ),
+            Some(_) => {}
+        }
+    }
+    let desired_schemas: BTreeSet<_> = desired.schemas.iter().collect();
+    for name in live.sequences.keys() {
+        if !desired.sequences.contains_key(name) && desired_schemas.contains(&name.schema) {
+            out.findings.push(
+                Finding::new(
+                    Code::ExtraSequence,
+                    Severity::Risky,
+                    format!("sequence {name}"),
+                    "in the database, not in the desired state",
+                )
+                .suggest(format!("DROP SEQUENCE {}", name.quoted())),
+            );
+        }
+    }
+}

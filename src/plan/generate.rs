@@ -1,0 +1,648 @@
+//! One generator per change kind: the SQL of its step(s), their transaction shape, locks,
+//! hazards, and the keys they provide and require.
+
+use super::guard;
+use super::refs;
+use super::step::{Hazard, HazardCode, LockLevel, StepKind, TableLock, Transaction};
+use super::{Context, Draft, Key};
+use crate::ddl;
+use crate::diff::{Change, EnumPosition};
+use crate::ident::quote_literal;
+use crate::model::{
+    Column, Constraint, ConstraintKind, Ident, Index, IndexKey, IndexTarget, QualifiedName, Table,
+};
+
+/// Stages of the natural order; dependencies still decide, these only break ties.
+const CATALOG: u8 = 0;
+const NEW_TABLES: u8 = 1;
+const SHORT_LOCKS: u8 = 2;
+const INDEX_BUILDS: u8 = 3;
+const KEYS: u8 = 4;
+const FOREIGN_KEYS: u8 = 5;
+const VALIDATIONS: u8 = 6;
+
+pub(super) fn drafts(changes: &[Change], context: &Context) -> Vec<Draft> {
+    let mut out = Vec::with_capacity(changes.len());
+    for change in changes {
+        generate(change, context, &mut out);
+    }
+    out
+}
+
+struct Builder {
+    draft: Draft,
+}
+
+impl Builder {
+    fn new(kind: StepKind, stage: u8, table: Option<&QualifiedName>, object: String) -> Self {
+        let table_key = table.map(QualifiedName::quoted).unwrap_or_default();
+        Self {
+            draft: Draft {
+                kind,
+                sort_key: (stage, table_key, kind, object.clone()),
+                object,
+                sql: String::new(),
+                transaction: Transaction::Grouped,
+                locks: Vec::new(),
+                hazards: Vec::new(),
+                provides: Vec::new(),
+                requires: Vec::new(),
+            },
+        }
+    }
+
+    fn sql(mut self, sql: String) -> Self {
+        self.draft.sql = sql;
+        self
+    }
+
+    fn transaction(mut self, t: Transaction) -> Self {
+        self.draft.transaction = t;
+        self
+    }
+
+    fn lock(mut self, table: &QualifiedName, level: LockLevel) -> Self {
+        self.draft.locks.push(TableLock {
+            table: table.clone(),
+            level,
+        });
+        self
+    }
+
+    fn hazard(mut self, code: HazardCode, message: String) -> Self {
+        self.draft.hazards.push(Hazard { code, message });
+        self
+    }
+
+    fn provides(mut self, key: Key) -> Self {
+        self.draft.provides.push(key);
+        self
+    }
+
+    fn requires(mut self, key: Key) -> Self {
+        self.draft.requires.push(key);
+        self
+    }
+
+    fn requires_all(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
+        self.draft.requires.extend(keys);
+        self
+    }
+
+    fn push(self, out: &mut Vec<Draft>) {
+        out.push(self.draft);
+    }
+}
+
+/// `~1,234 rows`, or why there is no number.
+fn rows(context: &Context, table: &QualifiedName) -> String {
+    match context.estimated_rows.get(table) {
+        Some(n) if *n >= 0.0 => {
+            let n = n.round() as u64;
+            let digits = n.to_string();
+            let mut grouped = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    grouped.push(',');
+                }
+                grouped.push(c);
+            }
+            format!("table has ~{grouped} rows")
+        }
+        _ => "row count unknown (table never analysed)".to_owned(),
+    }
+}
+
+fn may_have_rows(context: &Context, table: &QualifiedName) -> bool {
+    context.estimated_rows.get(table).is_none_or(|n| *n != 0.0)
+}
+
+fn access_exclusive(table: &QualifiedName) -> String {
+    format!(
+        "takes an ACCESS EXCLUSIVE lock on {table} (briefly, but it queues behind running \
+         queries and blocks everything queued after it)"
+    )
+}
+
+/// Keys for the user types and sequences a column needs first.
+fn column_requirements(column: &Column) -> Vec<Key> {
+    let mut keys = Vec::new();
+    if let Some(t) = refs::type_name(&column.data_type) {
+        keys.push(Key::Type(t));
+    }
+    for expression in column.default.iter().chain(&column.generated) {
+        keys.extend(refs::sequences(expression).into_iter().map(Key::Sequence));
+    }
+    keys
+}
+
+fn table_requirements(name: &QualifiedName, table: &Table) -> Vec<Key> {
+    let mut keys = vec![Key::Schema(name.schema.clone()), Key::Extensions];
+    for column in &table.columns {
+        keys.extend(column_requirements(column));
+    }
+    keys
+}
+
+fn generate(change: &Change, context: &Context, out: &mut Vec<Draft>) {
+    let object = change.object();
+    match change {
+        Change::CreateSchema { name } => {
+            Builder::new(StepKind::CreateSchema, CATALOG, None, object)
+                .sql(ddl::create_schema(name))
+                .provides(Key::Schema(name.clone()))
+                .push(out);
+        }
+        Change::CreateExtension { name, extension } => {
+            Builder::new(StepKind::CreateExtension, CATALOG, None, object)
+                .sql(ddl::create_extension(name, extension))
+                .requires(Key::Schema(extension.schema.clone()))
+                .provides(Key::Extensions)
+                .push(out);
+        }
+        Change::CreateEnum { name, definition } => {
+            Builder::new(StepKind::CreateType, CATALOG, None, object)
+                .sql(guard::unless_exists(
+                    &guard::type_exists(name),
+                    &ddl::create_enum(name, definition),
+                ))
+                .requires(Key::Schema(name.schema.clone()))
+                .provides(Key::Type(name.clone()))
+                .push(out);
+        }
+        Change::AddEnumValue {
+            type_name,
+            value,
+            position,
+        } => {
+            let (clause, anchor) = match position {
+                EnumPosition::Before(v) => (format!(" BEFORE {}", quote_literal(v)), Some(v)),
+                EnumPosition::After(v) => (format!(" AFTER {}", quote_literal(v)), Some(v)),
+                EnumPosition::End => (String::new(), None),
+            };
+            let mut b = Builder::new(StepKind::AddEnumValue, CATALOG, None, object)
+                .sql(format!(
+                    "ALTER TYPE {} ADD VALUE IF NOT EXISTS {}{clause}",
+                    type_name.quoted(),
+                    quote_literal(value)
+                ))
+                .transaction(Transaction::Alone)
+                .hazard(
+                    HazardCode::EnumLabelCommit,
+                    "the new label is usable only after its transaction commits, and \
+                     PostgreSQL cannot remove it later"
+                        .to_owned(),
+                )
+                .provides(Key::Type(type_name.clone()))
+                .provides(Key::EnumLabel(type_name.clone(), value.clone()));
+            if let Some(anchor) = anchor {
+                b = b.requires(Key::EnumLabel(type_name.clone(), anchor.clone()));
+            }
+            b.push(out);
+        }
+        Change::CreateComposite { name, definition } => {
+            Builder::new(StepKind::CreateType, CATALOG, None, object)
+                .sql(guard::unless_exists(
+                    &guard::type_exists(name),
+                    &ddl::create_composite(name, definition),
+                ))
+                .requires(Key::Schema(name.schema.clone()))
+                .requires(Key::Extensions)
+                .requires_all(
+                    definition
+                        .attributes
+                        .iter()
+                        .filter_map(|a| refs::type_name(&a.data_type))
+                        .filter(|t| t != name)
+                        .map(Key::Type),
+                )
+                .provides(Key::Type(name.clone()))
+                .push(out);
+        }
+        Change::CreateDomain { name, definition } => {
+            Builder::new(StepKind::CreateDomain, CATALOG, None, object)
+                .sql(guard::unless_exists(
+                    &guard::type_exists(name),
+                    &ddl::create_domain(name, definition),
+                ))
+                .requires(Key::Schema(name.schema.clone()))
+                .requires(Key::Extensions)
+                .requires_all(refs::type_name(&definition.data_type).map(Key::Type))
+                .provides(Key::Type(name.clone()))
+                .push(out);
+        }
+        Change::CreateSequence { name, definition } => {
+            let mut plain = definition.clone();
+            plain.owned_by = None;
+            Builder::new(StepKind::CreateSequence, CATALOG, None, object)
+                .sql(ddl::create_sequence(name, &plain))
+                .requires(Key::Schema(name.schema.clone()))
+                .provides(Key::Sequence(name.clone()))
+                .push(out);
+        }
+        Change::SetSequenceOwner {
+            name,
+            table,
+            column,
+        } => {
+            Builder::new(StepKind::SetSequenceOwner, NEW_TABLES, Some(table), object)
+                .sql(format!(
+                    "ALTER SEQUENCE {} OWNED BY {}.{}",
+                    name.quoted(),
+                    table.quoted(),
+                    column.quoted()
+                ))
+                .requires(Key::Sequence(name.clone()))
+                .requires(Key::Table(table.clone()))
+                .requires(Key::NewColumns(table.clone()))
+                .push(out);
+        }
+        Change::CreateTable { name, definition } => {
+            Builder::new(StepKind::CreateTable, NEW_TABLES, Some(name), object)
+                .sql(ddl::create_table(name, definition))
+                .requires_all(table_requirements(name, definition))
+                .provides(Key::Table(name.clone()))
+                .provides(Key::Keys(name.clone()))
+                .push(out);
+        }
+        Change::AddColumn { table, column } => add_column(table, column, context, object, out),
+        Change::CreateIndex {
+            table,
+            name,
+            index,
+            new_table,
+        } => create_index(table, name, index, *new_table, context, object, out),
+        Change::AddConstraint {
+            table,
+            name,
+            constraint,
+            new_table,
+        } => add_constraint(table, name, constraint, *new_table, context, object, out),
+        Change::EnableRowLevelSecurity {
+            table,
+            enable,
+            force,
+            new_table,
+        } => {
+            let mut actions = Vec::new();
+            if *enable {
+                actions.push("ENABLE ROW LEVEL SECURITY");
+            }
+            if *force {
+                actions.push("FORCE ROW LEVEL SECURITY");
+            }
+            let stage = if *new_table { NEW_TABLES } else { SHORT_LOCKS };
+            let mut b = Builder::new(StepKind::EnableRowLevelSecurity, stage, Some(table), object)
+                .sql(format!("ALTER TABLE {} {}", table.quoted(), actions.join(", ")))
+                .requires(Key::Table(table.clone()));
+            if !new_table {
+                b = b
+                    .lock(table, LockLevel::AccessExclusive)
+                    .hazard(HazardCode::AccessExclusiveLock, access_exclusive(table));
+            }
+            b.push(out);
+        }
+    }
+}
+
+fn add_column(
+    table: &QualifiedName,
+    column: &Column,
+    context: &Context,
+    object: String,
+    out: &mut Vec<Draft>,
+) {
+    let mut b = Builder::new(StepKind::AddColumn, SHORT_LOCKS, Some(table), object)
+        .sql(format!(
+            "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {}",
+            table.quoted(),
+            ddl::column_definition(column)
+        ))
+        .lock(table, LockLevel::AccessExclusive)
+        .hazard(HazardCode::AccessExclusiveLock, access_exclusive(table))
+        .requires(Key::Table(table.clone()))
+        .requires(Key::Extensions)
+        .requires_all(column_requirements(column))
+        .provides(Key::NewColumns(table.clone()));
+    let fills_itself =
+        column.default.is_some() || column.identity.is_some() || column.generated.is_some();
+    if column.not_null && !fills_itself && may_have_rows(context, table) {
+        b = b.hazard(
+            HazardCode::NotNullWithoutDefault,
+            format!(
+                "adds a NOT NULL column without a default: fails unless {table} is empty ({})",
+                rows(context, table)
+            ),
+        );
+    }
+    let rewrite = if column.identity.is_some() {
+        Some("an identity column")
+    } else if column.generated.is_some() {
+        Some("a stored generated column")
+    } else if column
+        .default
+        .as_deref()
+        .is_some_and(refs::calls_volatile_function)
+    {
+        Some("a volatile default")
+    } else {
+        None
+    };
+    if let Some(why) = rewrite {
+        b = b.hazard(
+            HazardCode::RewritesTable,
+            format!(
+                "{why} makes PostgreSQL rewrite {table} under the ACCESS EXCLUSIVE lock ({})",
+                rows(context, table)
+            ),
+        );
+    }
+    b.push(out);
+}
+
+fn index_name(table: &QualifiedName, name: &Ident) -> QualifiedName {
+    QualifiedName::new(table.schema.clone(), name.clone())
+}
+
+fn create_index(
+    table: &QualifiedName,
+    name: &Ident,
+    index: &Index,
+    new_table: bool,
+    context: &Context,
+    object: String,
+    out: &mut Vec<Draft>,
+) {
+    let concurrently = context.concurrently && !new_table;
+    let stage = if new_table { NEW_TABLES } else { INDEX_BUILDS };
+    let mut b = Builder::new(StepKind::CreateIndex, stage, Some(table), object)
+        .sql(ddl::create_index(table, name, index, concurrently))
+        .requires(Key::Table(table.clone()))
+        .requires(Key::NewColumns(table.clone()))
+        .requires(Key::Extensions)
+        .provides(Key::Index(index_name(table, name)));
+    if index.unique && index.predicate.is_none() {
+        b = b.provides(Key::Keys(table.clone()));
+    }
+    if !new_table {
+        b = index_build_hazards(b, table, concurrently, context);
+    }
+    b.push(out);
+}
+
+fn index_build_hazards(
+    b: Builder,
+    table: &QualifiedName,
+    concurrently: bool,
+    context: &Context,
+) -> Builder {
+    if concurrently {
+        b.transaction(Transaction::Outside)
+            .lock(table, LockLevel::ShareUpdateExclusive)
+            .hazard(
+                HazardCode::BuildsIndex,
+                format!(
+                    "builds an index concurrently ({}): reads and writes continue; if it fails \
+                     it leaves an INVALID index behind",
+                    rows(context, table)
+                ),
+            )
+    } else {
+        b.lock(table, LockLevel::Share)
+            .hazard(
+                HazardCode::BuildsIndex,
+                format!("builds an index ({})", rows(context, table)),
+            )
+            .hazard(
+                HazardCode::IndexBlocksWrites,
+                format!("writes to {table} wait until the index is built (--no-concurrently)"),
+            )
+    }
+}
+
+fn add_constraint(
+    table: &QualifiedName,
+    name: &Ident,
+    constraint: &Constraint,
+    new_table: bool,
+    context: &Context,
+    object: String,
+    out: &mut Vec<Draft>,
+) {
+    let guarded = |body: String| {
+        guard::unless_exists(
+            &guard::constraint_exists(table, name),
+            &format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {body}",
+                table.quoted(),
+                name.quoted()
+            ),
+        )
+    };
+    let validate = |stage_object: &str, b_locks: Builder| {
+        b_locks
+            .sql(format!(
+                "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                table.quoted(),
+                name.quoted()
+            ))
+            .lock(table, LockLevel::ShareUpdateExclusive)
+            .hazard(
+                HazardCode::ValidatesByScan,
+                format!(
+                    "checks every existing row ({}) under SHARE UPDATE EXCLUSIVE: reads and \
+                     writes continue; fails if a row violates {stage_object}",
+                    rows(context, table)
+                ),
+            )
+            .requires(Key::Constraint(table.clone(), name.clone()))
+    };
+    let base = |kind: StepKind, stage: u8, object: String| {
+        Builder::new(kind, stage, Some(table), object)
+            .requires(Key::Table(table.clone()))
+            .requires(Key::NewColumns(table.clone()))
+            .requires(Key::Extensions)
+            .provides(Key::Constraint(table.clone(), name.clone()))
+    };
+    match &constraint.kind {
+        ConstraintKind::ForeignKey(fk) => {
+            let referenced = &fk.references;
+            let referenced_exists = context.live.tables.contains_key(referenced);
+            let mut b = base(
+                if new_table {
+                    StepKind::AddConstraint
+                } else {
+                    StepKind::AddConstraintNotValid
+                },
+                FOREIGN_KEYS,
+                object.clone(),
+            )
+            .requires(Key::Table(referenced.clone()))
+            .requires(Key::NewColumns(referenced.clone()))
+            .requires(Key::Keys(referenced.clone()));
+            let body = ddl::constraint_body(constraint);
+            if new_table {
+                b = b.sql(guarded(body));
+            } else {
+                b = b
+                    .sql(guarded(format!("{body} NOT VALID")))
+                    .lock(table, LockLevel::ShareRowExclusive);
+            }
+            if referenced_exists && referenced != table {
+                b = b.lock(referenced, LockLevel::ShareRowExclusive);
+            }
+            if !b.draft.locks.is_empty() {
+                let tables: Vec<String> = b.draft.locks.iter().map(|l| l.table.quoted()).collect();
+                b = b.hazard(
+                    HazardCode::LocksReferencedTable,
+                    format!(
+                        "takes SHARE ROW EXCLUSIVE on {} (briefly; writes to them wait)",
+                        tables.join(" and ")
+                    ),
+                );
+            }
+            b.push(out);
+            if !new_table {
+                validate(
+                    "the foreign key",
+                    Builder::new(
+                        StepKind::ValidateConstraint,
+                        VALIDATIONS,
+                        Some(table),
+                        format!("validation of {object}"),
+                    ),
+                )
+                .push(out);
+            }
+        }
+        ConstraintKind::Check { .. } if !new_table => {
+            base(StepKind::AddConstraintNotValid, SHORT_LOCKS, object.clone())
+                .sql(guarded(format!(
+                    "{} NOT VALID",
+                    ddl::constraint_body(constraint)
+                )))
+                .lock(table, LockLevel::AccessExclusive)
+                .hazard(HazardCode::AccessExclusiveLock, access_exclusive(table))
+                .push(out);
+            validate(
+                "the check",
+                Builder::new(
+                    StepKind::ValidateConstraint,
+                    VALIDATIONS,
+                    Some(table),
+                    format!("validation of {object}"),
+                ),
+            )
+            .push(out);
+        }
+        ConstraintKind::PrimaryKey { columns, include }
+        | ConstraintKind::Unique {
+            columns, include, ..
+        } if !new_table => {
+            let nulls_not_distinct = matches!(
+                constraint.kind,
+                ConstraintKind::Unique {
+                    nulls_not_distinct: true,
+                    ..
+                }
+            );
+            let index = Index {
+                unique: true,
+                method: "btree".to_owned(),
+                keys: columns
+                    .iter()
+                    .map(|c| IndexKey {
+                        target: IndexTarget::Column(c.clone()),
+                        opclass: None,
+                        collation: None,
+                        descending: false,
+                        nulls_first: false,
+                    })
+                    .collect(),
+                include: include.clone(),
+                predicate: None,
+                nulls_not_distinct,
+            };
+            let concurrently = context.concurrently;
+            let key_index = Builder::new(
+                StepKind::CreateKeyIndex,
+                INDEX_BUILDS,
+                Some(table),
+                format!("index {name} on {table} (for {object})"),
+            )
+            .sql(ddl::create_index(table, name, &index, concurrently))
+            .requires(Key::Table(table.clone()))
+            .requires(Key::NewColumns(table.clone()))
+            .provides(Key::Index(index_name(table, name)));
+            index_build_hazards(key_index, table, concurrently, context).push(out);
+
+            let is_primary = matches!(constraint.kind, ConstraintKind::PrimaryKey { .. });
+            let mut attributes = String::new();
+            if constraint.deferrable {
+                attributes.push_str(" DEFERRABLE");
+                if constraint.initially_deferred {
+                    attributes.push_str(" INITIALLY DEFERRED");
+                }
+            }
+            let mut b = base(StepKind::AttachKey, KEYS, object)
+                .sql(guarded(format!(
+                    "{} USING INDEX {}{attributes}",
+                    if is_primary { "PRIMARY KEY" } else { "UNIQUE" },
+                    name.quoted()
+                )))
+                .requires(Key::Index(index_name(table, name)))
+                .provides(Key::Keys(table.clone()))
+                .lock(table, LockLevel::AccessExclusive)
+                .hazard(HazardCode::AccessExclusiveLock, access_exclusive(table));
+            if is_primary {
+                let live_table = context.live.tables.get(table);
+                let nullable: Vec<String> = columns
+                    .iter()
+                    .filter(|c| {
+                        live_table
+                            .and_then(|t| t.column(c.as_str()))
+                            .is_some_and(|c| !c.not_null)
+                    })
+                    .map(|c| c.quoted())
+                    .collect();
+                if !nullable.is_empty() {
+                    b = b.hazard(
+                        HazardCode::SetsNotNull,
+                        format!(
+                            "makes {} NOT NULL, scanning {table} under the ACCESS EXCLUSIVE \
+                             lock ({}); fails on NULLs",
+                            nullable.join(", "),
+                            rows(context, table)
+                        ),
+                    );
+                }
+            }
+            b.push(out);
+        }
+        _ => {
+            let stage = if new_table { NEW_TABLES } else { SHORT_LOCKS };
+            let mut b = base(StepKind::AddConstraint, stage, object)
+                .sql(guarded(ddl::constraint_body(constraint)));
+            if matches!(
+                constraint.kind,
+                ConstraintKind::PrimaryKey { .. } | ConstraintKind::Unique { .. }
+            ) {
+                b = b.provides(Key::Keys(table.clone()));
+            }
+            if !new_table {
+                b = b
+                    .lock(table, LockLevel::AccessExclusive)
+                    .hazard(HazardCode::AccessExclusiveLock, access_exclusive(table))
+                    .hazard(
+                        HazardCode::IndexBuiltUnderLock,
+                        format!(
+                            "builds the constraint's index while holding the ACCESS EXCLUSIVE \
+                             lock: reads and writes of {table} wait ({})",
+                            rows(context, table)
+                        ),
+                    );
+            }
+            b.push(out);
+        }
+    }
+}

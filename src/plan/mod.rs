@@ -1,0 +1,154 @@
+//! Additive changes → an ordered list of executable steps. Pure: no database, no I/O.
+//!
+//! Each [`Change`] becomes one or more drafts (SQL, transaction shape, locks, hazards) that
+//! declare what they *provide* and *require* ([`Key`]s). The keys become edges of a petgraph
+//! dependency graph, which [`order`] sorts topologically, breaking ties by a stable key so the
+//! same inputs always give the same plan, byte for byte. Only [`Change`]s reach this module —
+//! findings have no way in.
+
+mod fingerprint;
+mod generate;
+mod guard;
+mod order;
+mod refs;
+mod step;
+
+pub use fingerprint::fingerprint;
+pub use step::{Hazard, HazardCode, LockLevel, Step, StepKind, TableLock, Transaction};
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::Serialize;
+
+use crate::diff::{Change, Diff, Finding};
+use crate::model::{Ident, QualifiedName, Schema};
+
+/// What the planner needs to know about the database besides the diff.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The live model the diff was made against.
+    pub live: &'a Schema,
+    /// `reltuples` per table (-1: never analysed); only used in hazard messages.
+    pub estimated_rows: &'a BTreeMap<QualifiedName, f64>,
+    /// Build indexes on existing tables with CREATE INDEX CONCURRENTLY (the default).
+    pub concurrently: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Never executed; carried so every renderer shows them next to the steps.
+    pub findings: Vec<Finding>,
+    /// Fingerprint of the live model the plan was made against (see [`fingerprint`]).
+    pub fingerprint: String,
+}
+
+/// A run of steps that execute together: in one transaction, or alone outside any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Batch {
+    /// Indexes into [`Plan::steps`].
+    pub steps: Range<usize>,
+    pub transactional: bool,
+}
+
+impl Plan {
+    /// Groups steps into transactions: consecutive [`Transaction::Grouped`] steps that lock
+    /// the same pre-existing tables share one short transaction (never many tables at once);
+    /// [`Transaction::Alone`] steps commit on their own; [`Transaction::Outside`] steps run
+    /// outside any transaction.
+    pub fn batches(&self) -> Vec<Batch> {
+        let mut out: Vec<Batch> = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            let joins = step.transaction == Transaction::Grouped
+                && out.last().is_some_and(|b| {
+                    let last = &self.steps[b.steps.end - 1];
+                    b.transactional
+                        && last.transaction == Transaction::Grouped
+                        && locked_tables(last) == locked_tables(step)
+                });
+            if joins {
+                if let Some(b) = out.last_mut() {
+                    b.steps.end = i + 1;
+                }
+            } else {
+                out.push(Batch {
+                    steps: i..i + 1,
+                    transactional: step.transaction != Transaction::Outside,
+                });
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+fn locked_tables(step: &Step) -> Vec<&QualifiedName> {
+    let mut tables: Vec<&QualifiedName> = step.locks.iter().map(|l| &l.table).collect();
+    tables.sort();
+    tables.dedup();
+    tables
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "the desired state has a dependency cycle that no ordering can satisfy: {}",
+        objects.join(" → ")
+    )]
+    Cycle { objects: Vec<String> },
+}
+
+/// Something a step creates or changes that other steps may need first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Key {
+    Schema(Ident),
+    /// Any new extension: types, tables and indexes may use extension types, functions and
+    /// operator classes we cannot attribute without the server, so they follow all of them.
+    Extensions,
+    Type(QualifiedName),
+    EnumLabel(QualifiedName, String),
+    Sequence(QualifiedName),
+    Table(QualifiedName),
+    /// Every column added to the table by the plan (an index or check may use any of them).
+    NewColumns(QualifiedName),
+    /// A primary key or unique constraint/index of the table (what a foreign key needs).
+    Keys(QualifiedName),
+    Constraint(QualifiedName, Ident),
+    /// An index, by its schema-qualified name.
+    Index(QualifiedName),
+}
+
+/// A step before ordering.
+#[derive(Debug, Clone)]
+struct Draft {
+    kind: StepKind,
+    object: String,
+    sql: String,
+    transaction: Transaction,
+    locks: Vec<TableLock>,
+    hazards: Vec<Hazard>,
+    provides: Vec<Key>,
+    requires: Vec<Key>,
+    /// Tie-break for the ordering: stage, then table, then kind, then object.
+    sort_key: (u8, String, StepKind, String),
+}
+
+/// Builds the ordered plan for `diff`'s additive changes.
+pub fn build(diff: &Diff, context: &Context) -> Result<Plan, PlanError> {
+    let drafts = generate::drafts(&diff.additive, context);
+    let steps = order::order(drafts)?;
+    Ok(Plan {
+        steps,
+        findings: diff.findings.clone(),
+        fingerprint: fingerprint(context.live),
+    })
+}
+
+/// The additive changes alone, for callers that plan a single change (tests, docs).
+pub fn build_changes(changes: &[Change], context: &Context) -> Result<Vec<Step>, PlanError> {
+    order::order(generate::drafts(changes, context))
+}

@@ -1,0 +1,171 @@
+//! What one plan step is: SQL plus everything a reviewer or the executor needs to know to
+//! run it safely (transaction shape, locks, hazards).
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::model::QualifiedName;
+
+/// What a step does. Every kind adds; see [`crate::diff::Change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    CreateSchema,
+    CreateExtension,
+    CreateType,
+    AddEnumValue,
+    CreateDomain,
+    CreateSequence,
+    CreateTable,
+    AddColumn,
+    SetSequenceOwner,
+    CreateIndex,
+    /// The unique index behind a new primary key or unique constraint on an existing table.
+    CreateKeyIndex,
+    /// `ADD CONSTRAINT ... USING INDEX`: turns a key index into the constraint.
+    AttachKey,
+    AddConstraint,
+    /// `ADD CONSTRAINT ... NOT VALID`: takes effect for new rows only, with a short lock.
+    AddConstraintNotValid,
+    /// Checks existing rows against a NOT VALID constraint without blocking writes.
+    ValidateConstraint,
+    EnableRowLevelSecurity,
+}
+
+/// Table-level locks, weakest first (PostgreSQL's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum LockLevel {
+    #[serde(rename = "SHARE UPDATE EXCLUSIVE")]
+    ShareUpdateExclusive,
+    #[serde(rename = "SHARE")]
+    Share,
+    #[serde(rename = "SHARE ROW EXCLUSIVE")]
+    ShareRowExclusive,
+    #[serde(rename = "ACCESS EXCLUSIVE")]
+    AccessExclusive,
+}
+
+impl LockLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockLevel::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+            LockLevel::Share => "SHARE",
+            LockLevel::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+            LockLevel::AccessExclusive => "ACCESS EXCLUSIVE",
+        }
+    }
+
+    /// Whether the lock stops concurrent INSERT/UPDATE/DELETE.
+    pub fn blocks_writes(self) -> bool {
+        self >= LockLevel::Share
+    }
+}
+
+impl fmt::Display for LockLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A lock the step takes on a table that exists before the plan runs (locks on objects the
+/// plan itself creates hurt nobody and are not listed).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct TableLock {
+    #[serde(serialize_with = "display")]
+    pub table: QualifiedName,
+    pub level: LockLevel,
+}
+
+fn display<S: serde::Serializer>(name: &QualifiedName, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(name)
+}
+
+/// How a step relates to transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transaction {
+    /// May share a transaction with neighbouring steps that lock the same tables.
+    Grouped,
+    /// Must commit before later steps run (a new enum label is unusable until committed).
+    Alone,
+    /// Cannot run inside a transaction block (`CREATE INDEX CONCURRENTLY`).
+    Outside,
+}
+
+/// Stable hazard codes. The number is the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HazardCode {
+    AccessExclusiveLock,
+    BuildsIndex,
+    ValidatesByScan,
+    NotNullWithoutDefault,
+    RewritesTable,
+    SetsNotNull,
+    IndexBuiltUnderLock,
+    EnumLabelCommit,
+    LocksReferencedTable,
+    IndexBlocksWrites,
+}
+
+impl HazardCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HazardCode::AccessExclusiveLock => "H001",
+            HazardCode::BuildsIndex => "H002",
+            HazardCode::ValidatesByScan => "H003",
+            HazardCode::NotNullWithoutDefault => "H004",
+            HazardCode::RewritesTable => "H005",
+            HazardCode::SetsNotNull => "H006",
+            HazardCode::IndexBuiltUnderLock => "H007",
+            HazardCode::EnumLabelCommit => "H008",
+            // H009 is reserved for rebuilding an INVALID index (apply).
+            HazardCode::LocksReferencedTable => "H010",
+            HazardCode::IndexBlocksWrites => "H011",
+        }
+    }
+}
+
+impl fmt::Display for HazardCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for HazardCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Hazard {
+    pub code: HazardCode,
+    pub message: String,
+}
+
+/// One executable step. Built only by [`super::build`] from additive changes; the struct is
+/// `#[non_exhaustive]` so no code outside this crate can assemble one from other SQL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Step {
+    /// 1-based position in the plan.
+    pub number: usize,
+    pub kind: StepKind,
+    /// e.g. `index leads_status_idx on public.leads`.
+    pub object: String,
+    /// One statement, idempotent on its own (IF NOT EXISTS or a catalog-guarded DO block).
+    pub sql: String,
+    pub transaction: Transaction,
+    pub locks: Vec<TableLock>,
+    pub hazards: Vec<Hazard>,
+    /// Numbers of the steps this one must follow.
+    pub depends_on: Vec<usize>,
+}
+
+impl Step {
+    /// The strongest lock the step takes on a pre-existing table.
+    pub fn strongest_lock(&self) -> Option<LockLevel> {
+        self.locks.iter().map(|l| l.level).max()
+    }
+}

@@ -1,0 +1,129 @@
+//! A pull-request comment: summary table, steps table, collapsible SQL, findings table.
+
+use std::io::{self, Write};
+
+use super::{Report, Summary};
+
+/// Escapes text for a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('\n', "<br>")
+}
+
+/// Inline code that survives backticks in the text.
+fn code(text: &str) -> String {
+    let longest = text
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{}{pad}{fence}", cell(text))
+}
+
+pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let plan = report.plan;
+    let summary = Summary::of(plan);
+    writeln!(out, "### reconcile {}: {}", report.command, summary.line())?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Target {} · live state {}",
+        code(report.target),
+        code(&plan.fingerprint)
+    )?;
+    writeln!(out)?;
+    writeln!(out, "| | count |")?;
+    writeln!(out, "|---|---:|")?;
+    writeln!(out, "| steps to run | {} |", summary.steps)?;
+    writeln!(out, "| of which outside a transaction | {} |", summary.outside_transaction)?;
+    writeln!(out, "| steps with hazards | {} |", summary.steps_with_hazards)?;
+    writeln!(out, "| destructive findings | {} |", summary.destructive)?;
+    writeln!(out, "| risky findings | {} |", summary.risky)?;
+    writeln!(out, "| cosmetic findings | {} |", summary.cosmetic)?;
+    if !plan.steps.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "#### Steps")?;
+        writeln!(out)?;
+        writeln!(out, "| # | step | lock | hazards |")?;
+        writeln!(out, "|---:|---|---|---|")?;
+        for step in &plan.steps {
+            let lock = step
+                .strongest_lock()
+                .map_or("—".to_owned(), |l| l.as_str().to_owned());
+            let hazards: Vec<String> = step
+                .hazards
+                .iter()
+                .map(|h| format!("**{}** {}", h.code, cell(&h.message)))
+                .collect();
+            writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                step.number,
+                cell(&step.object),
+                lock,
+                hazards.join("<br>")
+            )?;
+        }
+        let mut sql = Vec::new();
+        super::sql::render(report, &mut sql)?;
+        let sql = String::from_utf8_lossy(&sql);
+        let fence_len = sql
+            .split(|c| c != '`')
+            .map(str::len)
+            .max()
+            .unwrap_or(0)
+            .max(2)
+            + 1;
+        let fence = "`".repeat(fence_len);
+        writeln!(out)?;
+        writeln!(
+            out,
+            "<details><summary>SQL ({} step{})</summary>",
+            summary.steps,
+            if summary.steps == 1 { "" } else { "s" }
+        )?;
+        writeln!(out)?;
+        writeln!(out, "{fence}sql")?;
+        write!(out, "{sql}")?;
+        writeln!(out, "{fence}")?;
+        writeln!(out)?;
+        writeln!(out, "</details>")?;
+    }
+    if !plan.findings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "#### Findings (reported, never executed)")?;
+        writeln!(out)?;
+        writeln!(out, "| severity | code | object | finding | could be resolved with |")?;
+        writeln!(out, "|---|---|---|---|---|")?;
+        for f in &plan.findings {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                f.severity,
+                f.code,
+                cell(&f.object),
+                cell(&f.message),
+                f.suggestion.as_ref().map_or(String::new(), |s| code(s.text()))
+            )?;
+        }
+    }
+    if !report.skipped.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "<details><summary>{} object(s) not managed by reconcile yet</summary>",
+            report.skipped.len()
+        )?;
+        writeln!(out)?;
+        for s in report.skipped {
+            writeln!(out, "- {}: {}", cell(&s.object), cell(s.reason))?;
+        }
+        writeln!(out)?;
+        writeln!(out, "</details>")?;
+    }
+    Ok(())
+}
