@@ -23,8 +23,12 @@ const VALIDATIONS: u8 = 6;
 
 pub(super) fn drafts(changes: &[Change], context: &Context) -> Vec<Draft> {
     let mut out = Vec::with_capacity(changes.len());
-    for change in changes {
+    for (position, change) in changes.iter().enumerate() {
+        let first = out.len();
         generate(change, context, &mut out);
+        for draft in &mut out[first..] {
+            draft.sort_key.3 = position;
+        }
     }
     out
 }
@@ -39,7 +43,7 @@ impl Builder {
         Self {
             draft: Draft {
                 kind,
-                sort_key: (stage, table_key, kind, object.clone()),
+                sort_key: (stage, table_key, kind, 0, object.clone()),
                 object,
                 sql: String::new(),
                 transaction: Transaction::Grouped,

@@ -122,6 +122,8 @@ enum Key {
     Index(QualifiedName),
 }
 
+type SortKey = (u8, String, StepKind, usize, String);
+
 /// A step before ordering.
 #[derive(Debug, Clone)]
 struct Draft {
@@ -133,8 +135,9 @@ struct Draft {
     hazards: Vec<Hazard>,
     provides: Vec<Key>,
     requires: Vec<Key>,
-    /// Tie-break for the ordering: stage, then table, then kind, then object.
-    sort_key: (u8, String, StepKind, String),
+    /// Tie-break for the ordering: stage, then table, then kind, then the change's position
+    /// in the diff (which follows the desired state: columns in declared order), then object.
+    sort_key: SortKey,
 }
 
 /// Builds the ordered plan for `diff`'s additive changes.

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::{Draft, Key, PlanError, Step};
+use super::{Draft, Key, PlanError, SortKey, Step};
 
 pub(super) fn order(drafts: Vec<Draft>) -> Result<Vec<Step>, PlanError> {
     let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(drafts.len(), drafts.len() * 2);
@@ -37,7 +37,7 @@ pub(super) fn order(drafts: Vec<Draft>) -> Result<Vec<Step>, PlanError> {
         .node_indices()
         .map(|n| graph.neighbors_directed(n, petgraph::Incoming).count())
         .collect();
-    let mut ready: BTreeSet<(&(u8, String, super::StepKind, String), usize)> = drafts
+    let mut ready: BTreeSet<(&SortKey, usize)> = drafts
         .iter()
         .enumerate()
         .filter(|(i, _)| waiting[*i] == 0)
