@@ -91,9 +91,9 @@ pub async fn scratch(
     target_cluster: Option<&Cluster>,
 ) -> anyhow::Result<(Option<Cluster>, PgConnection)> {
     if let Some(url) = dev_url.filter(|u| !u.trim().is_empty()) {
-        let options: PgConnectOptions = url
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--dev-url / RECONCILE_DEV_URL is not a valid PostgreSQL URL"))?;
+        let options: PgConnectOptions = url.parse().map_err(|_| {
+            anyhow::anyhow!("--dev-url / RECONCILE_DEV_URL is not a valid PostgreSQL URL")
+        })?;
         return Ok((None, connect_options(options).await?));
     }
     if let Some(cluster) = target_cluster {

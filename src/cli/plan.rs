@@ -109,8 +109,8 @@ async fn pipeline(
     };
     match &args.out {
         Some(path) => {
-            let file = File::create(path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            let file =
+                File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
             let mut out = BufWriter::new(file);
             render::render(args.format, &report, false, &mut out)?;
             out.flush()

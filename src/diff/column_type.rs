@@ -107,10 +107,9 @@ pub fn classify(from: &str, to: &str) -> TypeChange {
             // Fixed length: a different length changes every value's padding.
             TypeChange::Conversion
         }
-        (
-            "timestamp" | "time" | "interval",
-            "timestamp" | "time" | "interval",
-        ) if from_name == to_name && from_tz == to_tz => {
+        ("timestamp" | "time" | "interval", "timestamp" | "time" | "interval")
+            if from_name == to_name && from_tz == to_tz =>
+        {
             // Precision: fewer fractional digits rounds values.
             let p1 = from_args.first().copied().unwrap_or(6);
             let p2 = to_args.first().copied().unwrap_or(6);
@@ -144,9 +143,21 @@ mod tests {
             ("double precision", "real", Narrowing),
             ("integer[]", "bigint[]", Widening),
             ("integer[]", "bigint", Conversion),
-            ("timestamp without time zone", "timestamp with time zone", Conversion),
-            ("timestamp(3) with time zone", "timestamp with time zone", Widening),
-            ("timestamp with time zone", "timestamp(0) with time zone", Narrowing),
+            (
+                "timestamp without time zone",
+                "timestamp with time zone",
+                Conversion,
+            ),
+            (
+                "timestamp(3) with time zone",
+                "timestamp with time zone",
+                Widening,
+            ),
+            (
+                "timestamp with time zone",
+                "timestamp(0) with time zone",
+                Narrowing,
+            ),
             ("text", "integer", Conversion),
             ("character(2)", "character(3)", Conversion),
             ("uuid", "text", Conversion),

@@ -220,3 +220,22 @@ impl Finding {
         (&self.object, self.code, &self.message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    #[test]
+    fn codes_are_unique_and_documented() {
+        let docs = include_str!("../../docs/plan.md");
+        let mut seen = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "{} used twice", code.as_str());
+            assert!(
+                docs.contains(&format!("| {} |", code.as_str())),
+                "{} is missing from docs/plan.md",
+                code.as_str()
+            );
+        }
+    }
+}

@@ -84,8 +84,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
     user_types(live, desired, &mut out);
     sequences(live, desired, &mut out);
     table::tables(live, desired, options, &mut out);
-    out.findings
-        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    out.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     out
 }
 
@@ -213,7 +212,11 @@ fn user_types(live: &Schema, desired: &Schema, out: &mut Diff) {
             Some(_) => {}
         }
     }
-    extra_types(live.composites.keys().chain(live.domains.keys()), desired, out);
+    extra_types(
+        live.composites.keys().chain(live.domains.keys()),
+        desired,
+        out,
+    );
 }
 
 /// Types in a managed schema that the desired state does not declare.

@@ -80,10 +80,17 @@ fn existing_table(
     options: &Options,
     out: &mut Diff,
 ) {
-    let new_primary_key = wanted
-        .primary_key()
-        .filter(|(pk, _)| existing.primary_key().is_none() && !existing.constraints.contains_key(*pk));
-    columns(name, existing, wanted, new_primary_key.map(|(_, c)| &c.kind), options, out);
+    let new_primary_key = wanted.primary_key().filter(|(pk, _)| {
+        existing.primary_key().is_none() && !existing.constraints.contains_key(*pk)
+    });
+    columns(
+        name,
+        existing,
+        wanted,
+        new_primary_key.map(|(_, c)| &c.kind),
+        options,
+        out,
+    );
     constraints(name, existing, wanted, out);
     indexes(name, existing, wanted, out);
     row_level_security(name, existing, wanted, out);
@@ -185,7 +192,11 @@ fn column_attributes(
     out: &mut Diff,
 ) {
     let object = column_object(table, &have.name);
-    let alter = format!("ALTER TABLE {} ALTER COLUMN {}", table.quoted(), have.name.quoted());
+    let alter = format!(
+        "ALTER TABLE {} ALTER COLUMN {}",
+        table.quoted(),
+        have.name.quoted()
+    );
     if have.data_type != want.data_type {
         let change = column_type::classify(&have.data_type, &want.data_type);
         let (severity, what, using) = match change {
@@ -295,8 +306,9 @@ fn column_attributes(
     }
     if have.generated != want.generated {
         let show = |g: &Option<String>| {
-            g.as_ref()
-                .map_or("not generated".to_owned(), |g| format!("GENERATED ALWAYS AS ({g})"))
+            g.as_ref().map_or("not generated".to_owned(), |g| {
+                format!("GENERATED ALWAYS AS ({g})")
+            })
         };
         out.findings.push(Finding::new(
             Code::Generated,
@@ -471,9 +483,7 @@ fn indexes(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut Dif
                             Code::IndexNamedDifferently,
                             Severity::Cosmetic,
                             object(iname),
-                            format!(
-                                "the database has the same index named {old}; not built twice"
-                            ),
+                            format!("the database has the same index named {old}; not built twice"),
                         )
                         .suggest(format!(
                             "ALTER INDEX {} RENAME TO {}",

@@ -297,7 +297,11 @@ fn generate(change: &Change, context: &Context, out: &mut Vec<Draft>) {
             }
             let stage = if *new_table { NEW_TABLES } else { SHORT_LOCKS };
             let mut b = Builder::new(StepKind::EnableRowLevelSecurity, stage, Some(table), object)
-                .sql(format!("ALTER TABLE {} {}", table.quoted(), actions.join(", ")))
+                .sql(format!(
+                    "ALTER TABLE {} {}",
+                    table.quoted(),
+                    actions.join(", ")
+                ))
                 .requires(Key::Table(table.clone()));
             if !new_table {
                 b = b

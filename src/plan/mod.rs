@@ -5,6 +5,32 @@
 //! dependency graph, which [`order`] sorts topologically, breaking ties by a stable key so the
 //! same inputs always give the same plan, byte for byte. Only [`Change`]s reach this module —
 //! findings have no way in.
+//!
+//! That is enforced by types, and these examples fail to compile (checked by `cargo test`):
+//! a finding cannot be converted into a step,
+//!
+//! ```compile_fail
+//! fn promote(finding: reconcile::diff::Finding) -> reconcile::plan::Step {
+//!     finding.into()
+//! }
+//! ```
+//!
+//! nor can a step be assembled from arbitrary SQL outside this crate (`Step` is
+//! `#[non_exhaustive]`; [`build`] is the only constructor):
+//!
+//! ```compile_fail
+//! use reconcile::plan::{Step, StepKind, Transaction};
+//! let step = Step {
+//!     number: 1,
+//!     kind: StepKind::AddColumn,
+//!     object: "column t.c".to_owned(),
+//!     sql: "ALTER TABLE t DROP COLUMN c".to_owned(),
+//!     transaction: Transaction::Grouped,
+//!     locks: Vec::new(),
+//!     hazards: Vec::new(),
+//!     depends_on: Vec::new(),
+//! };
+//! ```
 
 mod fingerprint;
 mod generate;
@@ -154,4 +180,70 @@ pub fn build(diff: &Diff, context: &Context) -> Result<Plan, PlanError> {
 /// The additive changes alone, for callers that plan a single change (tests, docs).
 pub fn build_changes(changes: &[Change], context: &Context) -> Result<Vec<Step>, PlanError> {
     order::order(generate::drafts(changes, context))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CompositeAttribute, CompositeType};
+
+    fn name(n: &str) -> QualifiedName {
+        QualifiedName::new(Ident::new("public").unwrap(), Ident::new(n).unwrap())
+    }
+
+    fn composite(n: &str, attribute_type: &str) -> Change {
+        Change::CreateComposite {
+            name: name(n),
+            definition: CompositeType {
+                attributes: vec![CompositeAttribute {
+                    name: Ident::new("x").unwrap(),
+                    data_type: attribute_type.to_owned(),
+                    collation: None,
+                }],
+            },
+        }
+    }
+
+    #[test]
+    fn an_unbreakable_cycle_is_an_error_naming_its_objects() {
+        let live = Schema::default();
+        let rows = BTreeMap::new();
+        let context = Context {
+            live: &live,
+            estimated_rows: &rows,
+            concurrently: true,
+        };
+        let changes = [
+            composite("a", "b"),
+            composite("b", "a"),
+            composite("c", "integer"),
+        ];
+        let err = build_changes(&changes, &context).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::Cycle {
+                objects: vec!["type public.a".to_owned(), "type public.b".to_owned()]
+            }
+        );
+        assert!(
+            err.to_string().contains("type public.a → type public.b"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_type_precedes_the_type_that_uses_it_whatever_the_input_order() {
+        let live = Schema::default();
+        let rows = BTreeMap::new();
+        let context = Context {
+            live: &live,
+            estimated_rows: &rows,
+            concurrently: true,
+        };
+        let changes = [composite("a", "zz[]"), composite("zz", "integer")];
+        let steps = build_changes(&changes, &context).unwrap();
+        let objects: Vec<&str> = steps.iter().map(|s| s.object.as_str()).collect();
+        assert_eq!(objects, ["type public.zz", "type public.a"]);
+        assert_eq!(steps[1].depends_on, [1]);
+    }
 }

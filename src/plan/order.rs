@@ -97,9 +97,7 @@ fn cycle(graph: &DiGraph<usize, ()>, drafts: &[Draft], done: &[usize]) -> PlanEr
     );
     let mut objects: Vec<String> = tarjan_scc(&stuck)
         .into_iter()
-        .find(|component| {
-            component.len() > 1 || stuck.contains_edge(component[0], component[0])
-        })
+        .find(|component| component.len() > 1 || stuck.contains_edge(component[0], component[0]))
         .unwrap_or_default()
         .into_iter()
         .map(|n| drafts[stuck[n]].object.clone())

@@ -97,7 +97,10 @@ mod tests {
     fn type_names() {
         assert_eq!(type_name("mood").unwrap().quoted(), "public.mood");
         assert_eq!(type_name("app.mood[]").unwrap().quoted(), "app.mood");
-        assert_eq!(type_name("\"My Type\"").unwrap().quoted(), "public.\"My Type\"");
+        assert_eq!(
+            type_name("\"My Type\"").unwrap().quoted(),
+            "public.\"My Type\""
+        );
         assert!(type_name("character varying(20)").is_none());
     }
 
@@ -106,7 +109,10 @@ mod tests {
         let found = sequences("nextval('app.\"Odd''s\"'::regclass)");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name.as_str(), "Odd's");
-        assert_eq!(sequences("nextval('s'::regclass) + 1")[0].quoted(), "public.s");
+        assert_eq!(
+            sequences("nextval('s'::regclass) + 1")[0].quoted(),
+            "public.s"
+        );
     }
 
     #[test]

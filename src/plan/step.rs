@@ -169,3 +169,30 @@ impl Step {
         self.locks.iter().map(|l| l.level).max()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::HazardCode;
+
+    #[test]
+    fn hazard_codes_are_documented() {
+        let docs = include_str!("../../docs/plan.md");
+        for code in [
+            HazardCode::AccessExclusiveLock,
+            HazardCode::BuildsIndex,
+            HazardCode::ValidatesByScan,
+            HazardCode::NotNullWithoutDefault,
+            HazardCode::RewritesTable,
+            HazardCode::SetsNotNull,
+            HazardCode::IndexBuiltUnderLock,
+            HazardCode::EnumLabelCommit,
+            HazardCode::LocksReferencedTable,
+            HazardCode::IndexBlocksWrites,
+        ] {
+            assert!(
+                docs.contains(&format!("| {code} |")),
+                "{code} is missing from docs/plan.md"
+            );
+        }
+    }
+}

@@ -66,10 +66,15 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
         batches: plan
             .batches()
             .into_iter()
-            .map(|Batch { steps, transactional }| JsonBatch {
-                steps: steps.map(|i| plan.steps[i].number).collect(),
-                transactional,
-            })
+            .map(
+                |Batch {
+                     steps,
+                     transactional,
+                 }| JsonBatch {
+                    steps: steps.map(|i| plan.steps[i].number).collect(),
+                    transactional,
+                },
+            )
             .collect(),
         steps: &plan.steps,
         findings: &plan.findings,

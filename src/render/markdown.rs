@@ -14,13 +14,13 @@ fn cell(text: &str) -> String {
 
 /// Inline code that survives backticks in the text.
 fn code(text: &str) -> String {
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
     format!("{fence}{pad}{}{pad}{fence}", cell(text))
 }
 
@@ -39,8 +39,16 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "| | count |")?;
     writeln!(out, "|---|---:|")?;
     writeln!(out, "| steps to run | {} |", summary.steps)?;
-    writeln!(out, "| of which outside a transaction | {} |", summary.outside_transaction)?;
-    writeln!(out, "| steps with hazards | {} |", summary.steps_with_hazards)?;
+    writeln!(
+        out,
+        "| of which outside a transaction | {} |",
+        summary.outside_transaction
+    )?;
+    writeln!(
+        out,
+        "| steps with hazards | {} |",
+        summary.steps_with_hazards
+    )?;
     writeln!(out, "| destructive findings | {} |", summary.destructive)?;
     writeln!(out, "| risky findings | {} |", summary.risky)?;
     writeln!(out, "| cosmetic findings | {} |", summary.cosmetic)?;
@@ -97,7 +105,10 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "#### Findings (reported, never executed)")?;
         writeln!(out)?;
-        writeln!(out, "| severity | code | object | finding | could be resolved with |")?;
+        writeln!(
+            out,
+            "| severity | code | object | finding | could be resolved with |"
+        )?;
         writeln!(out, "|---|---|---|---|---|")?;
         for f in &plan.findings {
             writeln!(
@@ -107,7 +118,9 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 f.code,
                 cell(&f.object),
                 cell(&f.message),
-                f.suggestion.as_ref().map_or(String::new(), |s| code(s.text()))
+                f.suggestion
+                    .as_ref()
+                    .map_or(String::new(), |s| code(s.text()))
             )?;
         }
     }

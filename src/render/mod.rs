@@ -39,7 +39,12 @@ pub enum Format {
 }
 
 /// Renders `report` in `format`; `color` only affects text.
-pub fn render(format: Format, report: &Report, color: bool, out: &mut impl Write) -> io::Result<()> {
+pub fn render(
+    format: Format,
+    report: &Report,
+    color: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
     match format {
         Format::Text => text::render(report, color, out),
         Format::Sql => sql::render(report, out),
@@ -131,7 +136,13 @@ fn changed_tables(report: &Report) -> Vec<(String, String, String)> {
         .iter()
         .filter_map(|(name, want)| {
             let have = report.live.tables.get(name)?;
-            (have != want).then(|| (name.to_string(), table_sql(name, have), table_sql(name, want)))
+            (have != want).then(|| {
+                (
+                    name.to_string(),
+                    table_sql(name, have),
+                    table_sql(name, want),
+                )
+            })
         })
         .collect()
 }

@@ -44,7 +44,11 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 writeln!(out, "-- lock: {} on {}", lock.level, lock.table)?;
             }
             for hazard in &step.hazards {
-                writeln!(out, "{}", indent(&format!("{}: {}", hazard.code, hazard.message), "-- "))?;
+                writeln!(
+                    out,
+                    "{}",
+                    indent(&format!("{}: {}", hazard.code, hazard.message), "-- ")
+                )?;
             }
             writeln!(out, "{};", step.sql)?;
         }
@@ -60,7 +64,10 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
             writeln!(
                 out,
                 "{}",
-                indent(&format!("{} {} {}: {}", f.code, f.severity, f.object, f.message), "-- ")
+                indent(
+                    &format!("{} {} {}: {}", f.code, f.severity, f.object, f.message),
+                    "-- "
+                )
             )?;
             if let Some(s) = &f.suggestion {
                 writeln!(out, "--   could be resolved by hand with:")?;

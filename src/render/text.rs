@@ -44,7 +44,10 @@ pub fn render(report: &Report, color: bool, out: &mut impl Write) -> io::Result<
     writeln!(
         out,
         "{}",
-        paint.bold(&format!("reconcile {} for {}", report.command, report.target))
+        paint.bold(&format!(
+            "reconcile {} for {}",
+            report.command, report.target
+        ))
     )?;
     if !plan.steps.is_empty() {
         writeln!(out)?;
@@ -74,8 +77,18 @@ pub fn render(report: &Report, color: bool, out: &mut impl Write) -> io::Result<
                     .strongest_lock()
                     .map(|l| format!("  [{l}]"))
                     .unwrap_or_default();
-                writeln!(out, "  {:>3}. {}{}", step.number, step.object, paint.dim(&lock))?;
-                writeln!(out, "{}", paint.green(&indent(&format!("{};", step.sql), "       ")))?;
+                writeln!(
+                    out,
+                    "  {:>3}. {}{}",
+                    step.number,
+                    step.object,
+                    paint.dim(&lock)
+                )?;
+                writeln!(
+                    out,
+                    "{}",
+                    paint.green(&indent(&format!("{};", step.sql), "       "))
+                )?;
                 for hazard in &step.hazards {
                     writeln!(
                         out,
@@ -145,7 +158,11 @@ pub fn render(report: &Report, color: bool, out: &mut impl Write) -> io::Result<
             ))
         )?;
         for s in report.skipped {
-            writeln!(out, "{}", paint.dim(&format!("  {}: {}", s.object, s.reason)))?;
+            writeln!(
+                out,
+                "{}",
+                paint.dim(&format!("  {}: {}", s.object, s.reason))
+            )?;
         }
     }
     writeln!(out)?;
