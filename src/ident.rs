@@ -252,8 +252,9 @@ impl AsRef<str> for Ident {
     }
 }
 
-/// A schema-qualified name: a table, type, sequence, domain.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A schema-qualified name: a table, type, sequence, domain. Serialised as its quoted SQL
+/// text (`public."My Table"`), which is unambiguous and usable as a JSON map key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct QualifiedName {
     pub schema: Ident,
     pub name: Ident,
@@ -276,6 +277,26 @@ impl QualifiedName {
             self.name.quoted()
         } else {
             self.quoted()
+        }
+    }
+}
+
+impl Serialize for QualifiedName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for QualifiedName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let invalid = || serde::de::Error::custom(format!("not a schema-qualified name: {text}"));
+        match parse_dotted(&text).as_deref() {
+            Some([schema, name]) => Ok(QualifiedName::new(
+                Ident::new(schema.as_str()).map_err(|_| invalid())?,
+                Ident::new(name.as_str()).map_err(|_| invalid())?,
+            )),
+            _ => Err(invalid()),
         }
     }
 }
