@@ -13,6 +13,6 @@ pub mod load;
 pub mod model;
 pub mod normalise;
 pub mod plan;
-pub mod render;
 pub mod pull;
+pub mod render;
 pub mod throwaway;

@@ -14,7 +14,9 @@ use reconcile::plan::{self, Context};
 use reconcile::render::{self, Format, Report};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plan/saas").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/plan/saas")
+        .join(name)
 }
 
 fn load(dir: &Path) -> Schema {
