@@ -3,6 +3,7 @@
 //! The pipeline (see DESIGN.md): YAML and the live catalog both produce a [`model::Schema`];
 //! normalisation makes the two comparable; later stages diff, plan, render and apply.
 
+pub mod apply;
 pub mod canon;
 pub mod classify;
 pub mod ddl;

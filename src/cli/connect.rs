@@ -10,6 +10,8 @@ use reconcile::throwaway::Cluster;
 /// A connected target and what to call it in messages.
 pub struct Target {
     pub conn: PgConnection,
+    /// How to open another connection to the same database (apply's lock connection).
+    pub options: PgConnectOptions,
     pub description: String,
     /// Keeps a throwaway cluster alive for as long as the target is used.
     pub _cluster: Option<Cluster>,
@@ -39,6 +41,13 @@ pub async fn start_throwaway() -> anyhow::Result<Cluster> {
         .context("cannot start a throwaway PostgreSQL")
 }
 
+impl Target {
+    /// A second connection to the same database.
+    pub async fn another(&self) -> anyhow::Result<PgConnection> {
+        connect_options(self.options.clone()).await
+    }
+}
+
 async fn connect_options(options: PgConnectOptions) -> anyhow::Result<PgConnection> {
     let description = describe(&options);
     options
@@ -63,7 +72,8 @@ pub async fn target(database_url: Option<&str>) -> anyhow::Result<Target> {
         Some(options) => {
             let description = describe(&options);
             Ok(Target {
-                conn: connect_options(options).await?,
+                conn: connect_options(options.clone()).await?,
+                options,
                 description,
                 _cluster: None,
                 throwaway: false,
@@ -74,7 +84,8 @@ pub async fn target(database_url: Option<&str>) -> anyhow::Result<Target> {
             let options: PgConnectOptions =
                 cluster.url("postgres").parse().context("throwaway URL")?;
             Ok(Target {
-                conn: connect_options(options).await?,
+                conn: connect_options(options.clone()).await?,
+                options,
                 description: format!("an empty throwaway PostgreSQL on port {}", cluster.port()),
                 _cluster: Some(cluster),
                 throwaway: true,

@@ -1,5 +1,6 @@
 //! Argument parsing, the shared options, and the commands.
 
+mod apply;
 mod connect;
 mod plan;
 mod pull;
@@ -85,6 +86,11 @@ pub enum Command {
     /// Read-only drift audit for schedules and CI gates: same comparison, exit code says
     /// in sync (0), pending additive changes (2) or other drift (3).
     Verify(plan::ReportArgs),
+    /// Execute the plan (or a reviewed plan file) under an advisory lock, with lock and
+    /// statement timeouts and retries; record it in the history tables; verify the result.
+    Apply(apply::ApplyArgs),
+    /// Recent apply runs recorded in the target database.
+    History(apply::HistoryArgs),
     /// Write a live database's schema as desired-state YAML.
     Pull(pull::PullArgs),
 }
@@ -113,6 +119,8 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
         Command::Plan(plan) => plan::run_plan(&args.global, &plan).await,
         Command::Verify(verify) => plan::run_verify(&args.global, &verify).await,
+        Command::Apply(apply) => apply::run(&args.global, &apply).await,
+        Command::History(history) => apply::history(&args.global, &history).await,
         Command::Pull(pull) => pull::run(&args.global, &pull).await,
     }
 }

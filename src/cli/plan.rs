@@ -98,7 +98,7 @@ async fn pipeline(
         estimated_rows: &live.estimated_rows,
         concurrently,
     };
-    let plan = plan::build(&result, &context)?;
+    let plan = plan::build_rebuilding(&result, &context, &live.invalid_indexes)?;
     let report = Report {
         command,
         target: &target.description,

@@ -63,6 +63,8 @@ pub struct Introspected {
     pub estimated_rows: BTreeMap<QualifiedName, f64>,
     /// Catalog queries issued (not counting BEGIN/SET/COMMIT).
     pub catalog_queries: usize,
+    /// INVALID indexes (schema-qualified names), left by failed concurrent builds.
+    pub invalid_indexes: BTreeSet<QualifiedName>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +159,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         schema: Schema::default(),
         skipped: Vec::new(),
         estimated_rows: BTreeMap::new(),
+        invalid_indexes: BTreeSet::new(),
         catalog_queries: 0,
     };
     out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();
@@ -305,10 +308,12 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
             continue;
         };
         if !i.valid {
-            out.skipped.push(Skipped {
-                object: format!("index {} on {table_name}", i.name),
-                reason: "the index is INVALID (a failed concurrent build)",
-            });
+            // Left by a failed CREATE INDEX CONCURRENTLY: not part of the model (it enforces
+            // and speeds up nothing), but the planner rebuilds it if the desired state has it.
+            out.invalid_indexes.insert(QualifiedName::new(
+                table_name.schema.clone(),
+                Ident::from_catalog(i.name.clone()),
+            ));
             continue;
         }
         let name = Ident::from_catalog(i.name.clone());

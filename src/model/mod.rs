@@ -10,13 +10,13 @@ mod sequence;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::ident::{Ident, QualifiedName};
 pub use sequence::{SequenceOptions, SequenceType};
 
 /// A whole database (or the part of it reconcile manages).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     /// Schemas (namespaces) that must exist.
     pub schemas: BTreeSet<Ident>,
@@ -31,31 +31,31 @@ pub struct Schema {
     pub tables: BTreeMap<QualifiedName, Table>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
     /// The schema the extension's objects live in.
     pub schema: Ident,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnumType {
     /// Labels in sort order (the order matters to PostgreSQL).
     pub values: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompositeType {
     pub attributes: Vec<CompositeAttribute>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompositeAttribute {
     pub name: Ident,
     pub data_type: String,
     pub collation: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {
     pub data_type: String,
     pub default: Option<String>,
@@ -65,14 +65,14 @@ pub struct Domain {
     pub checks: BTreeMap<Ident, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sequence {
     pub options: SequenceOptions,
     /// `OWNED BY table.column`: the sequence is dropped with the column.
     pub owned_by: Option<(QualifiedName, Ident)>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
     /// In attribute order; the order is part of the table's shape.
     pub columns: Vec<Column>,
@@ -95,7 +95,7 @@ impl Table {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: Ident,
     /// Canonical type text, e.g. `character varying(255)`, `integer[]`, `lead_status`.
@@ -123,20 +123,20 @@ impl Column {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub always: bool,
     pub options: SequenceOptions,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Constraint {
     pub kind: ConstraintKind,
     pub deferrable: bool,
     pub initially_deferred: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConstraintKind {
     PrimaryKey {
         columns: Vec<Ident>,
@@ -158,7 +158,7 @@ pub enum ConstraintKind {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignKey {
     pub columns: Vec<Ident>,
     pub references: QualifiedName,
@@ -168,7 +168,7 @@ pub struct ForeignKey {
     pub match_full: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum FkAction {
     #[default]
     NoAction,
@@ -209,7 +209,7 @@ impl FkAction {
     ];
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     pub unique: bool,
     /// Access method: btree, gin, gist, hash, brin, spgist, or an extension's.
@@ -220,7 +220,7 @@ pub struct Index {
     pub nulls_not_distinct: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexKey {
     pub target: IndexTarget,
     /// Only when not the default operator class for the type and method.
@@ -232,7 +232,7 @@ pub struct IndexKey {
     pub nulls_first: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IndexTarget {
     Column(Ident),
     Expression(String),

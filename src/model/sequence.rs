@@ -4,9 +4,9 @@
 //! defaults. Keeping the full set in the model (and computing defaults in one place) makes both
 //! producers agree without either guessing.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SequenceType {
     Smallint,
     Integer,
@@ -49,7 +49,7 @@ impl SequenceType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SequenceOptions {
     pub data_type: SequenceType,
     pub start: i64,

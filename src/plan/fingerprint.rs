@@ -36,7 +36,10 @@ mod tests {
         let empty = Schema::default();
         let mut one = Schema::default();
         one.tables.insert(
-            QualifiedName::new(Ident::new("public").unwrap(), Ident::new("My Table").unwrap()),
+            QualifiedName::new(
+                Ident::new("public").unwrap(),
+                Ident::new("My Table").unwrap(),
+            ),
             Table::default(),
         );
         assert_ne!(fingerprint(&empty), fingerprint(&one));

@@ -51,6 +51,7 @@ impl Builder {
                 hazards: Vec::new(),
                 provides: Vec::new(),
                 requires: Vec::new(),
+                index: None,
             },
         }
     }
@@ -85,6 +86,11 @@ impl Builder {
 
     fn requires(mut self, key: Key) -> Self {
         self.draft.requires.push(key);
+        self
+    }
+
+    fn index(mut self, name: QualifiedName) -> Self {
+        self.draft.index = Some(name);
         self
     }
 
@@ -388,7 +394,8 @@ fn create_index(
         .requires(Key::Table(table.clone()))
         .requires(Key::NewColumns(table.clone()))
         .requires(Key::Extensions)
-        .provides(Key::Index(index_name(table, name)));
+        .provides(Key::Index(index_name(table, name)))
+        .index(index_name(table, name));
     if index.unique && index.predicate.is_none() {
         b = b.provides(Key::Keys(table.clone()));
     }
@@ -581,7 +588,8 @@ fn add_constraint(
             .sql(ddl::create_index(table, name, &index, concurrently))
             .requires(Key::Table(table.clone()))
             .requires(Key::NewColumns(table.clone()))
-            .provides(Key::Index(index_name(table, name)));
+            .provides(Key::Index(index_name(table, name)))
+            .index(index_name(table, name));
             index_build_hazards(key_index, table, concurrently, context).push(out);
 
             let is_primary = matches!(constraint.kind, ConstraintKind::PrimaryKey { .. });
@@ -653,4 +661,46 @@ fn add_constraint(
             b.push(out);
         }
     }
+}
+
+/// Puts a `DROP INDEX CONCURRENTLY` before every planned index build whose name is taken by
+/// an INVALID index.
+pub(super) fn rebuild_invalid(
+    drafts: &mut Vec<Draft>,
+    invalid_indexes: &std::collections::BTreeSet<QualifiedName>,
+) {
+    let mut drops = Vec::new();
+    for draft in drafts.iter_mut() {
+        let Some(index) = draft.index.clone() else { continue };
+        if !invalid_indexes.contains(&index) {
+            continue;
+        }
+        draft
+            .requires
+            .push(Key::InvalidIndexDropped(index.clone()));
+        let table = draft.locks.first().map(|l| l.table.clone());
+        let mut b = Builder::new(
+            StepKind::DropInvalidIndex,
+            INDEX_BUILDS,
+            table.as_ref(),
+            format!("invalid index {index}"),
+        )
+        .sql(format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.quoted()))
+        .transaction(Transaction::Outside)
+        .hazard(
+            HazardCode::RebuildsInvalidIndex,
+            format!(
+                "drops the INVALID index {index} left by a failed concurrent build (it holds no \
+                 data and serves no query) so that it can be built again"
+            ),
+        )
+        .provides(Key::InvalidIndexDropped(index.clone()))
+        .index(index);
+        b.draft.sort_key.3 = draft.sort_key.3;
+        if let Some(table) = table {
+            b = b.lock(&table, LockLevel::ShareUpdateExclusive);
+        }
+        drops.push(b.draft);
+    }
+    drafts.extend(drops);
 }

@@ -42,7 +42,7 @@ mod step;
 pub use fingerprint::fingerprint;
 pub use step::{Hazard, HazardCode, LockLevel, Step, StepKind, TableLock, Transaction};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use serde::Serialize;
@@ -146,6 +146,8 @@ enum Key {
     Constraint(QualifiedName, Ident),
     /// An index, by its schema-qualified name.
     Index(QualifiedName),
+    /// The INVALID leftover of an index is gone.
+    InvalidIndexDropped(QualifiedName),
 }
 
 type SortKey = (u8, String, StepKind, usize, String);
@@ -161,6 +163,7 @@ struct Draft {
     hazards: Vec<Hazard>,
     provides: Vec<Key>,
     requires: Vec<Key>,
+    index: Option<QualifiedName>,
     /// Tie-break for the ordering: stage, then table, then kind, then the change's position
     /// in the diff (which follows the desired state: columns in declared order), then object.
     sort_key: SortKey,
@@ -168,7 +171,20 @@ struct Draft {
 
 /// Builds the ordered plan for `diff`'s additive changes.
 pub fn build(diff: &Diff, context: &Context) -> Result<Plan, PlanError> {
-    let drafts = generate::drafts(&diff.additive, context);
+    build_rebuilding(diff, context, &BTreeSet::new())
+}
+
+/// [`build`], also rebuilding `invalid_indexes` (schema-qualified names of INVALID indexes
+/// left by failed concurrent builds) that the plan creates: each is dropped concurrently
+/// first — the one DROP reconcile runs, a step kind of its own with hazard H009 — since
+/// `IF NOT EXISTS` would otherwise skip it forever.
+pub fn build_rebuilding(
+    diff: &Diff,
+    context: &Context,
+    invalid_indexes: &BTreeSet<QualifiedName>,
+) -> Result<Plan, PlanError> {
+    let mut drafts = generate::drafts(&diff.additive, context);
+    generate::rebuild_invalid(&mut drafts, invalid_indexes);
     let steps = order::order(drafts)?;
     Ok(Plan {
         steps,

@@ -82,6 +82,7 @@ pub(super) fn order(drafts: Vec<Draft>) -> Result<Vec<Step>, PlanError> {
             locks: d.locks,
             hazards: d.hazards,
             depends_on,
+            index: d.index,
         });
     }
     Ok(steps)

@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::QualifiedName;
 
 /// What a step does. Every kind adds; see [`crate::diff::Change`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     CreateSchema,
@@ -31,10 +31,13 @@ pub enum StepKind {
     /// Checks existing rows against a NOT VALID constraint without blocking writes.
     ValidateConstraint,
     EnableRowLevelSecurity,
+    /// `DROP INDEX CONCURRENTLY` of an index left INVALID by a failed concurrent build (it
+    /// holds no data and is ours); the only DROP reconcile runs. Followed by its rebuild.
+    DropInvalidIndex,
 }
 
 /// Table-level locks, weakest first (PostgreSQL's names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum LockLevel {
     #[serde(rename = "SHARE UPDATE EXCLUSIVE")]
     ShareUpdateExclusive,
@@ -70,19 +73,14 @@ impl fmt::Display for LockLevel {
 
 /// A lock the step takes on a table that exists before the plan runs (locks on objects the
 /// plan itself creates hurt nobody and are not listed).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TableLock {
-    #[serde(serialize_with = "display")]
     pub table: QualifiedName,
     pub level: LockLevel,
 }
 
-fn display<S: serde::Serializer>(name: &QualifiedName, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(name)
-}
-
 /// How a step relates to transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transaction {
     /// May share a transaction with neighbouring steps that lock the same tables.
@@ -104,11 +102,26 @@ pub enum HazardCode {
     SetsNotNull,
     IndexBuiltUnderLock,
     EnumLabelCommit,
+    RebuildsInvalidIndex,
     LocksReferencedTable,
     IndexBlocksWrites,
 }
 
 impl HazardCode {
+    pub const ALL: [HazardCode; 11] = [
+        HazardCode::AccessExclusiveLock,
+        HazardCode::BuildsIndex,
+        HazardCode::ValidatesByScan,
+        HazardCode::NotNullWithoutDefault,
+        HazardCode::RewritesTable,
+        HazardCode::SetsNotNull,
+        HazardCode::IndexBuiltUnderLock,
+        HazardCode::EnumLabelCommit,
+        HazardCode::RebuildsInvalidIndex,
+        HazardCode::LocksReferencedTable,
+        HazardCode::IndexBlocksWrites,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             HazardCode::AccessExclusiveLock => "H001",
@@ -119,7 +132,7 @@ impl HazardCode {
             HazardCode::SetsNotNull => "H006",
             HazardCode::IndexBuiltUnderLock => "H007",
             HazardCode::EnumLabelCommit => "H008",
-            // H009 is reserved for rebuilding an INVALID index (apply).
+            HazardCode::RebuildsInvalidIndex => "H009",
             HazardCode::LocksReferencedTable => "H010",
             HazardCode::IndexBlocksWrites => "H011",
         }
@@ -138,7 +151,17 @@ impl Serialize for HazardCode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+impl<'de> Deserialize<'de> for HazardCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        HazardCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown hazard code {text}")))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Hazard {
     pub code: HazardCode,
     pub message: String,
@@ -146,7 +169,7 @@ pub struct Hazard {
 
 /// One executable step. Built only by [`super::build`] from additive changes; the struct is
 /// `#[non_exhaustive]` so no code outside this crate can assemble one from other SQL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Step {
     /// 1-based position in the plan.
@@ -161,6 +184,10 @@ pub struct Step {
     pub hazards: Vec<Hazard>,
     /// Numbers of the steps this one must follow.
     pub depends_on: Vec<usize>,
+    /// The index a step builds or drops (schema-qualified), so the executor can clean up
+    /// after a failed concurrent build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<QualifiedName>,
 }
 
 impl Step {
@@ -177,18 +204,7 @@ mod tests {
     #[test]
     fn hazard_codes_are_documented() {
         let docs = include_str!("../../docs/plan.md");
-        for code in [
-            HazardCode::AccessExclusiveLock,
-            HazardCode::BuildsIndex,
-            HazardCode::ValidatesByScan,
-            HazardCode::NotNullWithoutDefault,
-            HazardCode::RewritesTable,
-            HazardCode::SetsNotNull,
-            HazardCode::IndexBuiltUnderLock,
-            HazardCode::EnumLabelCommit,
-            HazardCode::LocksReferencedTable,
-            HazardCode::IndexBlocksWrites,
-        ] {
+        for code in HazardCode::ALL {
             assert!(
                 docs.contains(&format!("| {code} |")),
                 "{code} is missing from docs/plan.md"

@@ -1,0 +1,327 @@
+//! Runs a plan's steps against the database: batch by batch, one statement at a time over the
+//! extended protocol, each batch under its own lock_timeout and statement_timeout, retrying
+//! only the batch that hit a lock timeout, with exponential backoff and jitter.
+//!
+//! Transactional batches (one table's short-lock steps) run in one short transaction;
+//! CONCURRENTLY steps run alone outside any. A failed batch leaves nothing half-applied: its
+//! transaction rolls back, and every step is idempotent, so the next run resumes.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+use sqlx::PgConnection;
+
+use super::history::{History, StepRecord};
+use crate::plan::{HazardCode, Plan, Step};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// How long a step may wait for a table lock before it gives up (and is retried).
+    pub lock: Duration,
+    /// Statement timeout for ordinary steps.
+    pub statement: Duration,
+    /// Statement timeout for index builds, validations and table rewrites.
+    pub long_statement: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            lock: Duration::from_secs(3),
+            statement: Duration::from_secs(60),
+            long_statement: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ExecOptions {
+    pub timeouts: Timeouts,
+    /// Retries of a batch that failed on a lock timeout or deadlock.
+    pub retries: u32,
+    /// First backoff delay; doubles per attempt, with ±50% jitter, capped at 30 s.
+    pub backoff: Duration,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        Self {
+            timeouts: Timeouts::default(),
+            retries: 5,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Where progress goes (a terminal bar, plain CI lines, or nowhere).
+pub trait Progress {
+    fn step_started(&mut self, step: &Step, total: usize);
+    fn step_finished(&mut self, step: &Step, elapsed: Duration);
+    fn retrying(&mut self, steps: &[Step], attempt: u32, delay: Duration, reason: &str);
+}
+
+/// Progress that goes nowhere.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn step_started(&mut self, _: &Step, _: usize) {}
+    fn step_finished(&mut self, _: &Step, _: Duration) {}
+    fn retrying(&mut self, _: &[Step], _: u32, _: Duration, _: &str) {}
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("while applying step {number} ({object}), attempt {attempts}: {source}")]
+    Step {
+        number: usize,
+        object: String,
+        attempts: u32,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("while recording the run history: {0}")]
+    History(#[source] sqlx::Error),
+}
+
+/// The history sink: the table set and the autocommit connection it is written on.
+pub struct Recorder<'a> {
+    pub history: &'a History,
+    pub conn: &'a mut PgConnection,
+    pub run: i64,
+}
+
+/// Executes every step of `plan`; returns how many steps ran.
+pub async fn execute(
+    conn: &mut PgConnection,
+    plan: &Plan,
+    options: &ExecOptions,
+    mut recorder: Option<Recorder<'_>>,
+    progress: &mut dyn Progress,
+) -> Result<usize, ExecError> {
+    let total = plan.steps.len();
+    let mut executed = 0;
+    for batch in plan.batches() {
+        let steps = &plan.steps[batch.steps.clone()];
+        let long = steps.iter().any(is_long_running);
+        let statement_timeout = if long {
+            options.timeouts.long_statement
+        } else {
+            options.timeouts.statement
+        };
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = if batch.transactional {
+                run_transaction(conn, steps, options.timeouts.lock, statement_timeout, total, progress)
+                    .await
+            } else {
+                run_outside(conn, steps, options.timeouts.lock, statement_timeout, total, progress)
+                    .await
+            };
+            match result {
+                Ok(durations) => {
+                    for (step, elapsed) in steps.iter().zip(durations) {
+                        record(&mut recorder, step, elapsed, attempt, None).await?;
+                        progress.step_finished(step, elapsed);
+                    }
+                    executed += steps.len();
+                    break;
+                }
+                Err((failed, elapsed, e)) => {
+                    let transient = matches!(super::sqlstate(&e), Some("55P03" | "40P01"));
+                    if !batch.transactional {
+                        // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index, which
+                        // IF NOT EXISTS would then skip: drop it so the retry (or the next
+                        // run) builds it for real.
+                        drop_if_invalid(conn, &steps[failed]).await;
+                    }
+                    if transient && attempt <= options.retries {
+                        let delay = backoff(options.backoff, attempt);
+                        progress.retrying(steps, attempt, delay, &e.to_string());
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    let step = &steps[failed];
+                    record(&mut recorder, step, elapsed, attempt, Some(e.to_string())).await?;
+                    return Err(ExecError::Step {
+                        number: step.number,
+                        object: step.object.clone(),
+                        attempts: attempt,
+                        source: e,
+                    });
+                }
+            }
+        }
+    }
+    // Leave the session as we found it for whatever runs next on it (verify after apply).
+    let _ = sqlx::query("RESET lock_timeout").execute(&mut *conn).await;
+    let _ = sqlx::query("RESET statement_timeout").execute(&mut *conn).await;
+    Ok(executed)
+}
+
+/// Index builds, validations and rewrites scan the table and need the long timeout.
+fn is_long_running(step: &Step) -> bool {
+    step.hazards.iter().any(|h| {
+        matches!(
+            h.code,
+            HazardCode::BuildsIndex
+                | HazardCode::ValidatesByScan
+                | HazardCode::RewritesTable
+                | HazardCode::SetsNotNull
+                | HazardCode::IndexBuiltUnderLock
+        )
+    })
+}
+
+/// `base · 2^(attempt-1)`, capped at 30 s, times a random factor in [0.5, 1.5).
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exponential = base.saturating_mul(1u32 << (attempt - 1).min(16));
+    let capped = exponential.min(Duration::from_secs(30));
+    let random = RandomState::new().build_hasher().finish();
+    let factor = 0.5 + (random % 1000) as f64 / 1000.0;
+    capped.mul_f64(factor)
+}
+
+fn millis(d: Duration) -> u128 {
+    d.as_millis().max(1)
+}
+
+async fn run_statement(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    // Extended protocol, one statement, not cached: DDL plans must not be reused.
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).persistent(false).execute(&mut *conn).await?;
+    Ok(())
+}
+
+type BatchResult = Result<Vec<Duration>, (usize, Duration, sqlx::Error)>;
+
+async fn run_transaction(
+    conn: &mut PgConnection,
+    steps: &[Step],
+    lock_timeout: Duration,
+    statement_timeout: Duration,
+    total: usize,
+    progress: &mut dyn Progress,
+) -> BatchResult {
+    let setup = [
+        "BEGIN".to_owned(),
+        format!("SET LOCAL lock_timeout = '{}ms'", millis(lock_timeout)),
+        format!("SET LOCAL statement_timeout = '{}ms'", millis(statement_timeout)),
+    ];
+    for sql in &setup {
+        if let Err(e) = run_statement(conn, sql).await {
+            rollback(conn).await;
+            return Err((0, Duration::ZERO, e));
+        }
+    }
+    let mut durations = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        progress.step_started(step, total);
+        let started = Instant::now();
+        if let Err(e) = run_statement(conn, &step.sql).await {
+            rollback(conn).await;
+            return Err((i, started.elapsed(), e));
+        }
+        durations.push(started.elapsed());
+    }
+    if let Err(e) = run_statement(conn, "COMMIT").await {
+        rollback(conn).await;
+        return Err((steps.len() - 1, Duration::ZERO, e));
+    }
+    Ok(durations)
+}
+
+async fn run_outside(
+    conn: &mut PgConnection,
+    steps: &[Step],
+    lock_timeout: Duration,
+    statement_timeout: Duration,
+    total: usize,
+    progress: &mut dyn Progress,
+) -> BatchResult {
+    let setup = [
+        format!("SET lock_timeout = '{}ms'", millis(lock_timeout)),
+        format!("SET statement_timeout = '{}ms'", millis(statement_timeout)),
+    ];
+    for sql in &setup {
+        run_statement(conn, sql)
+            .await
+            .map_err(|e| (0, Duration::ZERO, e))?;
+    }
+    let mut durations = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        progress.step_started(step, total);
+        let started = Instant::now();
+        run_statement(conn, &step.sql)
+            .await
+            .map_err(|e| (i, started.elapsed(), e))?;
+        durations.push(started.elapsed());
+    }
+    Ok(durations)
+}
+
+async fn rollback(conn: &mut PgConnection) {
+    // The transaction is already aborted or the connection is gone; either way there is
+    // nothing more to undo, and the original error is what the caller reports.
+    let _ = run_statement(conn, "ROLLBACK").await;
+}
+
+async fn drop_if_invalid(conn: &mut PgConnection, step: &Step) {
+    let Some(index) = &step.index else { return };
+    let invalid: Result<Option<bool>, _> = sqlx::query_scalar(
+        "SELECT NOT i.indisvalid FROM pg_catalog.pg_index i WHERE i.indexrelid = to_regclass($1)",
+    )
+    .bind(index.quoted())
+    .fetch_optional(&mut *conn)
+    .await;
+    if let Ok(Some(true)) = invalid {
+        tracing::info!("dropping the INVALID index {index} left by the failed build");
+        let _ = run_statement(
+            conn,
+            &format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.quoted()),
+        )
+        .await;
+    }
+}
+
+async fn record(
+    recorder: &mut Option<Recorder<'_>>,
+    step: &Step,
+    elapsed: Duration,
+    attempts: u32,
+    error: Option<String>,
+) -> Result<(), ExecError> {
+    let Some(r) = recorder else { return Ok(()) };
+    r.history
+        .step(
+            r.conn,
+            r.run,
+            &StepRecord {
+                number: step.number,
+                object: &step.object,
+                sql: &step.sql,
+                duration_ms: elapsed.as_millis() as i64,
+                attempts,
+                error,
+            },
+        )
+        .await
+        .map_err(ExecError::History)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_a_cap() {
+        let base = Duration::from_millis(100);
+        for attempt in 1..=20 {
+            let d = backoff(base, attempt);
+            let nominal = base
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(Duration::from_secs(30));
+            assert!(d >= nominal.mul_f64(0.5) && d < nominal.mul_f64(1.5), "{attempt}: {d:?}");
+        }
+    }
+}

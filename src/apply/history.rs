@@ -1,0 +1,230 @@
+//! The run history inside the target database: who applied what, when, and how it went.
+//!
+//! One row per run in `<schema>.runs`, one per executed step in `<schema>.steps`. Written on
+//! the lock connection in autocommit mode, so a failed step's rollback never erases its own
+//! record. The schema is created idempotently on first use, after the advisory lock is held
+//! (so concurrent first runs cannot race on CREATE).
+
+use sqlx::PgConnection;
+
+use crate::model::Ident;
+
+#[derive(Debug, Clone)]
+pub struct History {
+    schema: Ident,
+}
+
+/// What a finished run is recorded as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    NoOp,
+    Failed,
+    Refused,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::NoOp => "no-op",
+            Outcome::Failed => "failed",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// One executed step's record.
+#[derive(Debug, Clone)]
+pub struct StepRecord<'a> {
+    pub number: usize,
+    pub object: &'a str,
+    pub sql: &'a str,
+    pub duration_ms: i64,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+impl History {
+    pub fn new(schema: Ident) -> Self {
+        Self { schema }
+    }
+
+    pub fn schema(&self) -> &Ident {
+        &self.schema
+    }
+
+    fn table(&self, name: &str) -> String {
+        format!("{}.{name}", self.schema.quoted())
+    }
+
+    /// Creates the history schema and tables if they are missing.
+    pub async fn ensure(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let statements = [
+            format!("CREATE SCHEMA IF NOT EXISTS {}", self.schema.quoted()),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    finished_at timestamptz,
+                    applied_by text NOT NULL,
+                    tool_version text NOT NULL,
+                    plan_fingerprint text NOT NULL,
+                    steps_planned integer NOT NULL,
+                    steps_executed integer NOT NULL DEFAULT 0,
+                    outcome text NOT NULL DEFAULT 'running',
+                    findings jsonb NOT NULL DEFAULT '[]',
+                    error text
+                )",
+                self.table("runs")
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (
+                    run_id bigint NOT NULL REFERENCES {} (id),
+                    number integer NOT NULL,
+                    object text NOT NULL,
+                    sql text NOT NULL,
+                    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    duration_ms bigint NOT NULL,
+                    attempts integer NOT NULL,
+                    outcome text NOT NULL,
+                    error text,
+                    PRIMARY KEY (run_id, number)
+                )",
+                self.table("steps"),
+                self.table("runs")
+            ),
+        ];
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Records the start of a run; returns its id.
+    pub async fn start(
+        &self,
+        conn: &mut PgConnection,
+        fingerprint: &str,
+        steps_planned: usize,
+        findings_json: &str,
+    ) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {} (applied_by, tool_version, plan_fingerprint, steps_planned, findings)
+             VALUES (current_user || '@' || $1, $2, $3, $4, $5::jsonb) RETURNING id",
+            self.table("runs")
+        )))
+        .bind(client_host())
+        .bind(env!("CARGO_PKG_VERSION"))
+        .bind(fingerprint)
+        .bind(steps_planned as i32)
+        .bind(findings_json)
+        .fetch_one(&mut *conn)
+        .await
+    }
+
+    pub async fn step(
+        &self,
+        conn: &mut PgConnection,
+        run: i64,
+        step: &StepRecord<'_>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {} (run_id, number, object, sql, started_at, duration_ms, attempts, outcome, error)
+             VALUES ($1, $2, $3, $4, clock_timestamp() - make_interval(secs => $5::float8 / 1000), $5, $6, $7, $8)",
+            self.table("steps")
+        )))
+        .bind(run)
+        .bind(step.number as i32)
+        .bind(step.object)
+        .bind(step.sql)
+        .bind(step.duration_ms)
+        .bind(step.attempts as i32)
+        .bind(if step.error.is_some() { "failed" } else { "applied" })
+        .bind(step.error.as_deref())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn finish(
+        &self,
+        conn: &mut PgConnection,
+        run: i64,
+        outcome: Outcome,
+        steps_executed: usize,
+        error: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {} SET finished_at = clock_timestamp(), outcome = $2, steps_executed = $3, error = $4
+             WHERE id = $1",
+            self.table("runs")
+        )))
+        .bind(run)
+        .bind(outcome.as_str())
+        .bind(steps_executed as i32)
+        .bind(error)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Recent runs, newest first, as display rows.
+    pub async fn recent(
+        &self,
+        conn: &mut PgConnection,
+        limit: i64,
+    ) -> Result<Vec<RunRow>, sqlx::Error> {
+        let exists: bool = sqlx::query_scalar(
+            "SELECT to_regclass($1) IS NOT NULL",
+        )
+        .bind(self.table("runs"))
+        .fetch_one(&mut *conn)
+        .await?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS') AS started,
+                    coalesce(round(extract(epoch FROM finished_at - started_at) * 1000)::bigint, -1) AS duration_ms,
+                    applied_by, tool_version, plan_fingerprint, steps_planned, steps_executed,
+                    outcome, jsonb_array_length(findings) AS findings, error
+               FROM {} ORDER BY id DESC LIMIT $1",
+            self.table("runs")
+        )))
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub started: String,
+    pub duration_ms: i64,
+    pub applied_by: String,
+    pub tool_version: String,
+    pub plan_fingerprint: String,
+    pub steps_planned: i32,
+    pub steps_executed: i32,
+    pub outcome: String,
+    pub findings: i32,
+    pub error: Option<String>,
+}
+
+/// The machine reconcile runs on, for `applied_by`.
+fn client_host() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc == 0 {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        if let Ok(name) = std::str::from_utf8(&buf[..end])
+            && !name.is_empty()
+        {
+            return name.to_owned();
+        }
+    }
+    "unknown-host".to_owned()
+}

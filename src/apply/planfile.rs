@@ -1,0 +1,181 @@
+//! Reviewed plan files: `reconcile plan --out plan.json` in the pull request,
+//! `reconcile apply plan.json` in the deploy — exactly what was reviewed, or nothing.
+//!
+//! The file is the JSON report (format version 1), which carries the steps, the fingerprint of
+//! the live state they were planned against, and both models. Before anything runs, `apply`
+//! re-reads the database: a different fingerprint means the database changed since the review,
+//! and the plan is refused with a list of what changed. Every statement in the file is also
+//! re-checked with the PostgreSQL parser, so a hand-edited file cannot smuggle in a DROP.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::classify::{Kind, Object, classify};
+use crate::diff::{self, Code, Finding};
+use crate::model::Schema;
+use crate::plan::{Plan, Step, StepKind};
+
+#[derive(Debug, Deserialize)]
+pub struct PlanFile {
+    pub format_version: u32,
+    pub command: String,
+    pub fingerprint: String,
+    pub steps: Vec<Step>,
+    pub findings: Vec<Finding>,
+    pub models: Models,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Models {
+    pub live: Schema,
+    pub desired: Schema,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read the plan file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}:{line}:{column}: not a reconcile plan file ({message}) — write one with \
+         `reconcile plan --format json --out {path}`"
+    )]
+    Parse {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "{path}: plan file format version {found}, this reconcile reads version {expected} — \
+         make the plan with the same reconcile version that applies it"
+    )]
+    Version {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
+    #[error("{path}: made by `reconcile {command}`, not `reconcile plan`")]
+    NotAPlan { path: String, command: String },
+    #[error(
+        "{path}: step {number} ({object}) is not an additive statement reconcile would plan \
+         ({why}); the file was edited by hand — make a new plan"
+    )]
+    Tampered {
+        path: String,
+        number: usize,
+        object: String,
+        why: String,
+    },
+}
+
+/// Reads and checks a plan file.
+pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let file: PlanFile = serde_json::from_str(&text).map_err(|e| PlanFileError::Parse {
+        path: shown.clone(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    if file.format_version != crate::render::json::FORMAT_VERSION {
+        return Err(PlanFileError::Version {
+            path: shown,
+            found: file.format_version,
+            expected: crate::render::json::FORMAT_VERSION,
+        });
+    }
+    if file.command != "plan" {
+        return Err(PlanFileError::NotAPlan {
+            path: shown,
+            command: file.command,
+        });
+    }
+    for step in &file.steps {
+        if let Err(why) = check_step(step) {
+            return Err(PlanFileError::Tampered {
+                path: shown,
+                number: step.number,
+                object: step.object.clone(),
+                why,
+            });
+        }
+    }
+    Ok(file)
+}
+
+/// A step from a file must be one statement the planner could have produced: additive
+/// throughout (guards included), or — for the one named exception — a concurrent drop of an
+/// index, which the executor only runs when the index is INVALID.
+fn check_step(step: &Step) -> Result<(), String> {
+    let statements = classify(&step.sql).map_err(|e| e.to_string())?;
+    let [statement] = statements.as_slice() else {
+        return Err(format!(
+            "{} statements where the planner writes one",
+            statements.len()
+        ));
+    };
+    if step.kind == StepKind::DropInvalidIndex {
+        return match &statement.kind {
+            Kind::Drop {
+                object: Object::Index,
+                concurrently: true,
+                cascade: false,
+            } => Ok(()),
+            _ => Err("a drop-invalid-index step that is not DROP INDEX CONCURRENTLY".to_owned()),
+        };
+    }
+    match statement.violations().first() {
+        None => Ok(()),
+        Some(v) => Err(format!("it runs `{}`", v.text)),
+    }
+}
+
+impl PlanFile {
+    pub fn into_plan(self) -> (Plan, Models) {
+        (
+            Plan {
+                steps: self.steps,
+                findings: self.findings,
+                fingerprint: self.fingerprint,
+            },
+            self.models,
+        )
+    }
+}
+
+/// What changed in the database between the plan's snapshot and now, one line per object.
+pub fn what_changed(planned: &Schema, now: &Schema) -> Vec<String> {
+    let options = diff::Options {
+        rename_hints: false,
+    };
+    // Diffing "now" towards "planned": additive changes are objects that disappeared,
+    // findings are objects that appeared or changed.
+    let d = diff::diff(now, planned, &options);
+    let mut out: Vec<String> = d
+        .additive
+        .iter()
+        .map(|c| format!("{} no longer exists", c.object()))
+        .collect();
+    out.extend(d.findings.iter().map(|f| match f.code {
+        Code::ExtraTable
+        | Code::ExtraColumn
+        | Code::ExtraIndex
+        | Code::ExtraConstraint
+        | Code::ExtraEnumValue
+        | Code::ExtraType
+        | Code::ExtraSequence => format!("{} was added", f.object),
+        _ => format!("{} changed: {}", f.object, f.message),
+    }));
+    out.sort();
+    out.dedup();
+    out
+}

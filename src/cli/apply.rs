@@ -1,0 +1,455 @@
+//! `reconcile apply [PLAN_FILE]`: under the advisory lock, plan (or load a reviewed plan and
+//! check it still fits the database), execute, record history, and verify the result.
+//! `reconcile history`: the recent runs.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use reconcile::apply::execute::{self, Recorder};
+use reconcile::apply::history::Outcome;
+use reconcile::apply::{ExecOptions, History, Progress, Timeouts, lock, planfile};
+use reconcile::diff::{self, Severity};
+use reconcile::introspect::{self, Scope};
+use reconcile::model::{Ident, Schema};
+use reconcile::plan::{self, Plan, Step};
+use reconcile::render::{self, Format, Report};
+use reconcile::{canon, load};
+
+use super::plan::FailOn;
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// A reviewed plan file (`reconcile plan --format json --out FILE`). Without it, apply
+    /// plans afresh from the desired state.
+    pub plan_file: Option<PathBuf>,
+    /// When the database changed since the plan file was made, plan afresh (from the desired
+    /// state in the file) instead of refusing.
+    #[arg(long, requires = "plan_file")]
+    pub replan: bool,
+    /// How long to wait for another apply to finish.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub wait_lock: Duration,
+    /// How long a step may wait for a table lock before it is retried.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+    /// Statement timeout of ordinary steps.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub statement_timeout: Duration,
+    /// Statement timeout of index builds, validations and table rewrites.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub long_statement_timeout: Duration,
+    /// Retries of a step that hit a lock timeout (exponential backoff with jitter).
+    #[arg(long, default_value_t = 5)]
+    pub retries: u32,
+    /// Take the lock, check the plan, print what would run; execute nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Build indexes on existing tables without CONCURRENTLY (blocks writes while building).
+    #[arg(long)]
+    pub no_concurrently: bool,
+    /// Refuse to apply (exit 3, nothing executed) when findings of this kind are present.
+    /// By default findings are reported and recorded but never block additive steps.
+    #[arg(long, value_enum, default_value = "none")]
+    pub fail_on: FailOn,
+    /// Add a missing column even when an extra column of the same type could be its old name.
+    #[arg(long)]
+    pub no_rename_hints: bool,
+    /// Schema of the history tables in the target database.
+    #[arg(long, default_value = "reconcile", value_name = "SCHEMA")]
+    pub history_schema: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// How many runs to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: i64,
+    /// Schema of the history tables.
+    #[arg(long, default_value = "reconcile", value_name = "SCHEMA")]
+    pub history_schema: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: HistoryFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum HistoryFormat {
+    Text,
+    Json,
+}
+
+/// `500ms`, `3s`, `5m`, `1h`, or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 3s, 5m or 1h"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, m or h")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Terminal: a progress bar. Elsewhere (CI logs): one plain line per event.
+enum Reporter {
+    Bar(ProgressBar),
+    Lines,
+}
+
+impl Reporter {
+    fn new(total: usize) -> Self {
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            Reporter::Bar(bar)
+        } else {
+            Reporter::Lines
+        }
+    }
+
+    fn finish(&self) {
+        if let Reporter::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Reporter {
+    fn step_started(&mut self, step: &Step, total: usize) {
+        match self {
+            Reporter::Bar(bar) => bar.set_message(format!(
+                "{}: {}",
+                step.object,
+                step.sql.lines().next().unwrap_or_default()
+            )),
+            Reporter::Lines => eprintln!("[{}/{total}] {} ...", step.number, step.object),
+        }
+    }
+
+    fn step_finished(&mut self, step: &Step, elapsed: Duration) {
+        match self {
+            Reporter::Bar(bar) => bar.inc(1),
+            Reporter::Lines => eprintln!(
+                "[{}] {} done in {} ms",
+                step.number,
+                step.object,
+                elapsed.as_millis()
+            ),
+        }
+    }
+
+    fn retrying(&mut self, steps: &[Step], attempt: u32, delay: Duration, reason: &str) {
+        let first = steps.first().map_or(0, |s| s.number);
+        let line = format!(
+            "step {first} hit a lock timeout ({reason}); retry {attempt} in {} ms",
+            delay.as_millis()
+        );
+        match self {
+            Reporter::Bar(bar) => bar.println(line),
+            Reporter::Lines => eprintln!("{line}"),
+        }
+    }
+}
+
+/// What to apply: a fresh plan from the YAML, or a reviewed file.
+enum Source {
+    Desired(Schema),
+    File(Box<planfile::PlanFile>),
+}
+
+pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8> {
+    // Bad input stops here, before any connection is made.
+    let source = match &args.plan_file {
+        Some(path) => Source::File(Box::new(planfile::read(path)?)),
+        None => Source::Desired(load::from_dir(&global.schema)?),
+    };
+    let history_schema = Ident::new(args.history_schema.clone())
+        .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
+    let mut target = super::connect::target(global.database_url.as_deref()).await?;
+    if target.throwaway {
+        eprintln!(
+            "note: no --database-url or DATABASE_URL given; applying to {}",
+            target.description
+        );
+    }
+    let mut lock_conn = target.another().await?;
+    if lock::behind_transaction_pooler(&mut lock_conn).await? {
+        eprintln!(
+            "warning: {} looks like a transaction-pooling proxy (consecutive statements reached \
+             different server sessions); the advisory lock that keeps applies apart does not \
+             hold there — connect to the database directly (e.g. port 5432, not 6543)",
+            target.description
+        );
+    }
+    lock::acquire(&mut lock_conn, args.wait_lock, |holder| {
+        eprintln!(
+            "waiting up to {:?} for the apply lock: {holder}",
+            args.wait_lock
+        );
+    })
+    .await?;
+
+    let history = History::new(history_schema.clone());
+    if !args.dry_run {
+        history
+            .ensure(&mut lock_conn)
+            .await
+            .context("cannot create the history tables")?;
+    }
+
+    let (desired, planned, file_plan) = match source {
+        Source::Desired(desired) => {
+            let (_scratch_cluster, mut scratch) = super::connect::scratch(
+                global.dev_url.as_deref(),
+                target._cluster.as_ref(),
+            )
+            .await?;
+            let canonical = canon::canonicalise(&desired, &mut scratch).await?;
+            (canonical.schema, None, None)
+        }
+        Source::File(file) => {
+            let (plan, models) = file.into_plan();
+            (models.desired, Some(models.live), Some(plan))
+        }
+    };
+    let mut ignore = global.ignore_schemas.clone();
+    ignore.push(history_schema.as_str().to_owned());
+    let scope = Scope::of(&desired, &ignore);
+    let live = introspect::schema(&mut target.conn, &scope).await?;
+    let context = plan::Context {
+        live: &live.schema,
+        estimated_rows: &live.estimated_rows,
+        concurrently: !args.no_concurrently,
+    };
+    let diff_options = diff::Options {
+        rename_hints: !args.no_rename_hints,
+    };
+    let fresh_plan = || -> anyhow::Result<Plan> {
+        let d = diff::diff(&live.schema, &desired, &diff_options);
+        Ok(plan::build_rebuilding(&d, &context, &live.invalid_indexes)?)
+    };
+    let plan = match (file_plan, planned) {
+        (Some(file_plan), Some(planned)) => {
+            let now = plan::fingerprint(&live.schema);
+            if now == file_plan.fingerprint {
+                file_plan
+            } else if args.replan {
+                eprintln!("note: the database changed since the plan was made; planning afresh (--replan)");
+                fresh_plan()?
+            } else {
+                let changes = planfile::what_changed(&planned, &live.schema);
+                let message = format!(
+                    "the database changed since the plan was made (fingerprint {} → {now}):\n{}\n\
+                     Review a new plan, or pass --replan to plan afresh.",
+                    file_plan.fingerprint,
+                    changes
+                        .iter()
+                        .map(|c| format!("  - {c}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+                if !args.dry_run {
+                    let run = history
+                        .start(&mut lock_conn, &file_plan.fingerprint, file_plan.steps.len(), "[]")
+                        .await?;
+                    history
+                        .finish(&mut lock_conn, run, Outcome::Refused, 0, Some(&message))
+                        .await?;
+                }
+                anyhow::bail!(message);
+            }
+        }
+        _ => fresh_plan()?,
+    };
+
+    let report = Report {
+        command: "apply",
+        target: &target.description,
+        plan: &plan,
+        live: &live.schema,
+        desired: &desired,
+        skipped: &live.skipped,
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        render::render(Format::Text, &report, global.color.enabled(), &mut out)?;
+        out.flush()?;
+    }
+    let findings_json = serde_json::to_string(&plan.findings)?;
+    let blocking = match args.fail_on {
+        FailOn::Any => !plan.findings.is_empty(),
+        FailOn::Destructive => plan
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Destructive),
+        FailOn::None => false,
+    };
+    if blocking {
+        let message = format!(
+            "refusing to apply: findings present and --fail-on {:?}",
+            args.fail_on
+        )
+        .to_lowercase();
+        if !args.dry_run {
+            let run = history
+                .start(&mut lock_conn, &plan.fingerprint, plan.steps.len(), &findings_json)
+                .await?;
+            history
+                .finish(&mut lock_conn, run, Outcome::Refused, 0, Some(&message))
+                .await?;
+        }
+        eprintln!("{message}");
+        return Ok(super::exit::DRIFT);
+    }
+    if args.dry_run {
+        eprintln!(
+            "dry run: {} step(s) would run; nothing was executed",
+            plan.steps.len()
+        );
+        return Ok(if plan.steps.is_empty() {
+            super::exit::IN_SYNC
+        } else {
+            super::exit::PENDING
+        });
+    }
+
+    let run = history
+        .start(&mut lock_conn, &plan.fingerprint, plan.steps.len(), &findings_json)
+        .await?;
+    if plan.steps.is_empty() {
+        history
+            .finish(&mut lock_conn, run, Outcome::NoOp, 0, None)
+            .await?;
+        eprintln!("nothing to apply (run {run} recorded as a no-op)");
+        return Ok(super::exit::IN_SYNC);
+    }
+    let options = ExecOptions {
+        timeouts: Timeouts {
+            lock: args.lock_timeout,
+            statement: args.statement_timeout,
+            long_statement: args.long_statement_timeout,
+        },
+        retries: args.retries,
+        ..ExecOptions::default()
+    };
+    let started = Instant::now();
+    let mut progress = Reporter::new(plan.steps.len());
+    let result = execute::execute(
+        &mut target.conn,
+        &plan,
+        &options,
+        Some(Recorder {
+            history: &history,
+            conn: &mut lock_conn,
+            run,
+        }),
+        &mut progress,
+    )
+    .await;
+    progress.finish();
+    let executed = match result {
+        Ok(n) => n,
+        Err(e) => {
+            let message = e.to_string();
+            history
+                .finish(&mut lock_conn, run, Outcome::Failed, 0, Some(&message))
+                .await?;
+            return Err(e.into());
+        }
+    };
+
+    // Verify: the database must now match every additive part of the desired state.
+    let after = introspect::schema(&mut target.conn, &scope).await?;
+    let remaining = diff::diff(&after.schema, &desired, &diff_options);
+    if !remaining.additive.is_empty() {
+        let list: Vec<String> = remaining
+            .additive
+            .iter()
+            .map(|c| format!("  - {}", c.object()))
+            .collect();
+        let message = format!(
+            "applied {executed} step(s), but these changes are still pending:\n{}",
+            list.join("\n")
+        );
+        history
+            .finish(&mut lock_conn, run, Outcome::Failed, executed, Some(&message))
+            .await?;
+        anyhow::bail!(message);
+    }
+    history
+        .finish(&mut lock_conn, run, Outcome::Applied, executed, None)
+        .await?;
+    eprintln!(
+        "applied {executed} step(s) in {:.1} s; verified: no additive change pending (run {run})",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(super::exit::IN_SYNC)
+}
+
+pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Result<u8> {
+    let schema = Ident::new(args.history_schema.clone())
+        .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
+    let mut target = super::connect::target(global.database_url.as_deref()).await?;
+    let runs = History::new(schema)
+        .recent(&mut target.conn, args.limit)
+        .await
+        .context("cannot read the run history")?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        HistoryFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &runs)?;
+            writeln!(out)?;
+        }
+        HistoryFormat::Text if runs.is_empty() => {
+            writeln!(out, "no runs recorded in {}", target.description)?;
+        }
+        HistoryFormat::Text => {
+            writeln!(
+                out,
+                "{:>5}  {:<19}  {:>9}  {:<8}  {:>5}  {:>8}  applied by",
+                "run", "started", "took", "outcome", "steps", "findings"
+            )?;
+            for r in &runs {
+                let took = if r.duration_ms < 0 {
+                    "running".to_owned()
+                } else {
+                    format!("{:.1} s", r.duration_ms as f64 / 1000.0)
+                };
+                writeln!(
+                    out,
+                    "{:>5}  {:<19}  {:>9}  {:<8}  {:>2}/{:<2}  {:>8}  {} (reconcile {})",
+                    r.id,
+                    r.started,
+                    took,
+                    r.outcome,
+                    r.steps_executed,
+                    r.steps_planned,
+                    r.findings,
+                    r.applied_by,
+                    r.tool_version
+                )?;
+                if let Some(error) = &r.error {
+                    writeln!(out, "       {}", error.lines().next().unwrap_or_default())?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
