@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use sqlx::PgConnection;
 
 use super::history::{History, StepRecord};
-use crate::plan::{HazardCode, Plan, Step};
+use crate::plan::{HazardCode, Plan, Step, StepKind};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -252,12 +252,32 @@ async fn run_outside(
     for (i, step) in steps.iter().enumerate() {
         progress.step_started(step, total);
         let started = Instant::now();
+        if step.kind == StepKind::DropInvalidIndex && is_invalid(conn, step).await == Some(false) {
+            // The plan said INVALID; the index is valid now (rebuilt by someone else). It is
+            // not ours to drop any more.
+            tracing::info!("{} is valid now; not dropped", step.object);
+            durations.push(started.elapsed());
+            continue;
+        }
         run_statement(conn, &step.sql)
             .await
             .map_err(|e| (i, started.elapsed(), e))?;
         durations.push(started.elapsed());
     }
     Ok(durations)
+}
+
+/// Whether the step's index exists and is INVALID (`None`: no such index, or no index named).
+async fn is_invalid(conn: &mut PgConnection, step: &Step) -> Option<bool> {
+    let index = step.index.as_ref()?;
+    sqlx::query_scalar(
+        "SELECT NOT i.indisvalid FROM pg_catalog.pg_index i WHERE i.indexrelid = to_regclass($1)",
+    )
+    .bind(index.quoted())
+    .fetch_optional(&mut *conn)
+    .await
+    .ok()
+    .flatten()
 }
 
 async fn rollback(conn: &mut PgConnection) {
@@ -268,13 +288,7 @@ async fn rollback(conn: &mut PgConnection) {
 
 async fn drop_if_invalid(conn: &mut PgConnection, step: &Step) {
     let Some(index) = &step.index else { return };
-    let invalid: Result<Option<bool>, _> = sqlx::query_scalar(
-        "SELECT NOT i.indisvalid FROM pg_catalog.pg_index i WHERE i.indexrelid = to_regclass($1)",
-    )
-    .bind(index.quoted())
-    .fetch_optional(&mut *conn)
-    .await;
-    if let Ok(Some(true)) = invalid {
+    if is_invalid(conn, step).await == Some(true) {
         tracing::info!("dropping the INVALID index {index} left by the failed build");
         let _ = run_statement(
             conn,

@@ -27,9 +27,9 @@ pub enum FailOn {
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    /// Output format [default: from the --out file's extension (.sql, .json, .md), else text].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Write the output to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -107,12 +107,25 @@ async fn pipeline(
         desired: &canonical.schema,
         skipped: &live.skipped,
     };
+    let format = args.format.unwrap_or_else(|| {
+        match args
+            .out
+            .as_ref()
+            .and_then(|p| p.extension())
+            .and_then(|e| e.to_str())
+        {
+            Some("sql") => Format::Sql,
+            Some("json") => Format::Json,
+            Some("md" | "markdown") => Format::Markdown,
+            _ => Format::Text,
+        }
+    });
     match &args.out {
         Some(path) => {
             let file =
                 File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
             let mut out = BufWriter::new(file);
-            render::render(args.format, &report, false, &mut out)?;
+            render::render(format, &report, false, &mut out)?;
             out.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!(
@@ -123,7 +136,7 @@ async fn pipeline(
         }
         None => {
             let mut out = BufWriter::new(std::io::stdout().lock());
-            render::render(args.format, &report, global.color.enabled(), &mut out)?;
+            render::render(format, &report, global.color.enabled(), &mut out)?;
             out.flush()?;
         }
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{Report, Summary};
 use crate::diff::Finding;
+use crate::model::Schema;
 use crate::plan::{Batch, Step};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -29,6 +30,14 @@ struct Document<'a> {
     steps: &'a [Step],
     findings: &'a [Finding],
     skipped: Vec<JsonSkipped<'a>>,
+    /// Both models, so a plan file can be checked and verified without the YAML.
+    models: Models<'a>,
+}
+
+#[derive(Serialize)]
+struct Models<'a> {
+    live: &'a Schema,
+    desired: &'a Schema,
 }
 
 #[derive(Serialize)]
@@ -86,6 +95,10 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 reason: s.reason,
             })
             .collect(),
+        models: Models {
+            live: report.live,
+            desired: report.desired,
+        },
     };
     serde_json::to_writer_pretty(&mut *out, &document).map_err(io::Error::other)?;
     writeln!(out)
