@@ -222,6 +222,10 @@ async fn run_transaction(
             rollback(conn).await;
             return Err((i, started.elapsed(), e));
         }
+        if let Err(e) = fault_pause(conn, step).await {
+            rollback(conn).await;
+            return Err((i, started.elapsed(), e));
+        }
         durations.push(started.elapsed());
     }
     if let Err(e) = run_statement(conn, "COMMIT").await {
@@ -262,9 +266,32 @@ async fn run_outside(
         run_statement(conn, &step.sql)
             .await
             .map_err(|e| (i, started.elapsed(), e))?;
+        fault_pause(conn, step)
+            .await
+            .map_err(|e| (i, started.elapsed(), e))?;
         durations.push(started.elapsed());
     }
     Ok(durations)
+}
+
+/// Fault injection for the crash tests: with `RECONCILE_FAULT_PAUSE_AFTER_STEP=N[:ms]`, the
+/// server session sleeps right after step N's statement — inside its transaction, before
+/// COMMIT — so a test can kill the process or terminate the backend at exactly that point.
+async fn fault_pause(conn: &mut PgConnection, step: &Step) -> Result<(), sqlx::Error> {
+    let Ok(spec) = std::env::var("RECONCILE_FAULT_PAUSE_AFTER_STEP") else {
+        return Ok(());
+    };
+    let (number, millis) = spec.split_once(':').unwrap_or((spec.as_str(), "60000"));
+    if number.trim().parse::<usize>().ok() != Some(step.number) {
+        return Ok(());
+    }
+    let millis: u64 = millis.trim().parse().unwrap_or(60_000);
+    eprintln!("fault injection: pausing after step {} for {millis} ms", step.number);
+    sqlx::query("SELECT pg_catalog.pg_sleep($1::float8 / 1000)")
+        .bind(millis as f64)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Whether the step's index exists and is INVALID (`None`: no such index, or no index named).
