@@ -113,11 +113,25 @@ pub async fn execute(
         loop {
             attempt += 1;
             let result = if batch.transactional {
-                run_transaction(conn, steps, options.timeouts.lock, statement_timeout, total, progress)
-                    .await
+                run_transaction(
+                    conn,
+                    steps,
+                    options.timeouts.lock,
+                    statement_timeout,
+                    total,
+                    progress,
+                )
+                .await
             } else {
-                run_outside(conn, steps, options.timeouts.lock, statement_timeout, total, progress)
-                    .await
+                run_outside(
+                    conn,
+                    steps,
+                    options.timeouts.lock,
+                    statement_timeout,
+                    total,
+                    progress,
+                )
+                .await
             };
             match result {
                 Ok(durations) => {
@@ -156,7 +170,9 @@ pub async fn execute(
     }
     // Leave the session as we found it for whatever runs next on it (verify after apply).
     let _ = sqlx::query("RESET lock_timeout").execute(&mut *conn).await;
-    let _ = sqlx::query("RESET statement_timeout").execute(&mut *conn).await;
+    let _ = sqlx::query("RESET statement_timeout")
+        .execute(&mut *conn)
+        .await;
     Ok(executed)
 }
 
@@ -189,7 +205,10 @@ fn millis(d: Duration) -> u128 {
 
 async fn run_statement(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
     // Extended protocol, one statement, not cached: DDL plans must not be reused.
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).persistent(false).execute(&mut *conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .persistent(false)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -206,7 +225,10 @@ async fn run_transaction(
     let setup = [
         "BEGIN".to_owned(),
         format!("SET LOCAL lock_timeout = '{}ms'", millis(lock_timeout)),
-        format!("SET LOCAL statement_timeout = '{}ms'", millis(statement_timeout)),
+        format!(
+            "SET LOCAL statement_timeout = '{}ms'",
+            millis(statement_timeout)
+        ),
     ];
     for sql in &setup {
         if let Err(e) = run_statement(conn, sql).await {
@@ -286,7 +308,10 @@ async fn fault_pause(conn: &mut PgConnection, step: &Step) -> Result<(), sqlx::E
         return Ok(());
     }
     let millis: u64 = millis.trim().parse().unwrap_or(60_000);
-    eprintln!("fault injection: pausing after step {} for {millis} ms", step.number);
+    eprintln!(
+        "fault injection: pausing after step {} for {millis} ms",
+        step.number
+    );
     sqlx::query("SELECT pg_catalog.pg_sleep($1::float8 / 1000)")
         .bind(millis as f64)
         .execute(&mut *conn)
@@ -362,7 +387,10 @@ mod tests {
             let nominal = base
                 .saturating_mul(1 << (attempt - 1).min(16))
                 .min(Duration::from_secs(30));
-            assert!(d >= nominal.mul_f64(0.5) && d < nominal.mul_f64(1.5), "{attempt}: {d:?}");
+            assert!(
+                d >= nominal.mul_f64(0.5) && d < nominal.mul_f64(1.5),
+                "{attempt}: {d:?}"
+            );
         }
     }
 }

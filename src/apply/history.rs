@@ -96,7 +96,9 @@ impl History {
             ),
         ];
         for sql in statements {
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
     }
@@ -175,12 +177,10 @@ impl History {
         conn: &mut PgConnection,
         limit: i64,
     ) -> Result<Vec<RunRow>, sqlx::Error> {
-        let exists: bool = sqlx::query_scalar(
-            "SELECT to_regclass($1) IS NOT NULL",
-        )
-        .bind(self.table("runs"))
-        .fetch_one(&mut *conn)
-        .await?;
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(self.table("runs"))
+            .fetch_one(&mut *conn)
+            .await?;
         if !exists {
             return Ok(Vec::new());
         }

@@ -76,17 +76,18 @@ pub async fn acquire(
     )))
     .execute(&mut *conn)
     .await?;
-    let result = sqlx::query("SELECT pg_catalog.pg_advisory_lock($1, hashtext(current_database()))")
-        .bind(NAMESPACE)
+    let result =
+        sqlx::query("SELECT pg_catalog.pg_advisory_lock($1, hashtext(current_database()))")
+            .bind(NAMESPACE)
+            .execute(&mut *conn)
+            .await;
+    sqlx::query("RESET lock_timeout")
         .execute(&mut *conn)
-        .await;
-    sqlx::query("RESET lock_timeout").execute(&mut *conn).await?;
+        .await?;
     match result {
         Ok(_) => Ok(()),
         Err(e) if super::sqlstate(&e) == Some("55P03") => {
-            let holder = holder(conn)
-                .await?
-                .unwrap_or_else(|| who.clone());
+            let holder = holder(conn).await?.unwrap_or_else(|| who.clone());
             Err(LockError::Timeout {
                 holder,
                 waited: wait,

@@ -97,7 +97,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use ms, s, m or h"
+            ));
+        }
     };
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -215,11 +219,9 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
 
     let (desired, planned, file_plan) = match source {
         Source::Desired(desired) => {
-            let (_scratch_cluster, mut scratch) = super::connect::scratch(
-                global.dev_url.as_deref(),
-                target._cluster.as_ref(),
-            )
-            .await?;
+            let (_scratch_cluster, mut scratch) =
+                super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref())
+                    .await?;
             let canonical = canon::canonicalise(&desired, &mut scratch).await?;
             (canonical.schema, None, None)
         }
@@ -250,7 +252,9 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
             if now == file_plan.fingerprint {
                 file_plan
             } else if args.replan {
-                eprintln!("note: the database changed since the plan was made; planning afresh (--replan)");
+                eprintln!(
+                    "note: the database changed since the plan was made; planning afresh (--replan)"
+                );
                 fresh_plan()?
             } else {
                 let changes = planfile::what_changed(&planned, &live.schema);
@@ -266,7 +270,12 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
                 );
                 if !args.dry_run {
                     let run = history
-                        .start(&mut lock_conn, &file_plan.fingerprint, file_plan.steps.len(), "[]")
+                        .start(
+                            &mut lock_conn,
+                            &file_plan.fingerprint,
+                            file_plan.steps.len(),
+                            "[]",
+                        )
                         .await?;
                     history
                         .finish(&mut lock_conn, run, Outcome::Refused, 0, Some(&message))
@@ -308,7 +317,12 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
         .to_lowercase();
         if !args.dry_run {
             let run = history
-                .start(&mut lock_conn, &plan.fingerprint, plan.steps.len(), &findings_json)
+                .start(
+                    &mut lock_conn,
+                    &plan.fingerprint,
+                    plan.steps.len(),
+                    &findings_json,
+                )
                 .await?;
             history
                 .finish(&mut lock_conn, run, Outcome::Refused, 0, Some(&message))
@@ -330,7 +344,12 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     }
 
     let run = history
-        .start(&mut lock_conn, &plan.fingerprint, plan.steps.len(), &findings_json)
+        .start(
+            &mut lock_conn,
+            &plan.fingerprint,
+            plan.steps.len(),
+            &findings_json,
+        )
         .await?;
     if plan.steps.is_empty() {
         history
@@ -388,7 +407,13 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
             list.join("\n")
         );
         history
-            .finish(&mut lock_conn, run, Outcome::Failed, executed, Some(&message))
+            .finish(
+                &mut lock_conn,
+                run,
+                Outcome::Failed,
+                executed,
+                Some(&message),
+            )
             .await?;
         anyhow::bail!(message);
     }

@@ -671,13 +671,13 @@ pub(super) fn rebuild_invalid(
 ) {
     let mut drops = Vec::new();
     for draft in drafts.iter_mut() {
-        let Some(index) = draft.index.clone() else { continue };
+        let Some(index) = draft.index.clone() else {
+            continue;
+        };
         if !invalid_indexes.contains(&index) {
             continue;
         }
-        draft
-            .requires
-            .push(Key::InvalidIndexDropped(index.clone()));
+        draft.requires.push(Key::InvalidIndexDropped(index.clone()));
         let table = draft.locks.first().map(|l| l.table.clone());
         let mut b = Builder::new(
             StepKind::DropInvalidIndex,
@@ -685,7 +685,10 @@ pub(super) fn rebuild_invalid(
             table.as_ref(),
             format!("invalid index {index}"),
         )
-        .sql(format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.quoted()))
+        .sql(format!(
+            "DROP INDEX CONCURRENTLY IF EXISTS {}",
+            index.quoted()
+        ))
         .transaction(Transaction::Outside)
         .hazard(
             HazardCode::RebuildsInvalidIndex,

@@ -1,0 +1,562 @@
+//! Convergence on schema pairs written by others (../shared/corpus): the plan reconcile
+//! prints must take a database to the desired state, and whatever it cannot take there must
+//! have been reported.
+//!
+//! Per pair: the current side goes into database A, the desired side into B. B is pulled to
+//! YAML, loaded and canonicalised on an empty scratch database (what `reconcile plan` does),
+//! A is planned against it, and the `sql` rendering of the plan runs with psql twice (both
+//! runs must succeed: steps are idempotent). Then a second plan must have no additive
+//! changes, and every remaining difference between A and B (their introspected models,
+//! diffed and compared object by object) must be a finding the first plan reported.
+//!
+//! Suites: the pgschema diff cases, the real application schemas' older → newer versions
+//! and the migra fixtures. Each prints `suite: passed/total`; a case may only fail if it is
+//! in [`OUT_OF_SCOPE`] with its reason.
+//!
+//! With `CI=true` a missing corpus fails; elsewhere the tests say loudly that they skipped.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use reconcile::diff::{self, Diff};
+use reconcile::introspect::{self, Introspected, Scope};
+use reconcile::model::{QualifiedName, Schema, Table};
+use reconcile::plan::{self, Plan};
+use reconcile::render::{self, Report};
+
+/// Cases running at once, over all suites of this process (each holds three databases).
+static POOL: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Cases expected to fail, and why. Only object kinds outside this issue may appear here
+/// (views, functions, triggers, policies, grants, partitions), and only when the rest of
+/// the plan still works.
+const OUT_OF_SCOPE: &[(&str, &str)] = &[(
+    "migra/partitioning",
+    "partitions: measurement_y2006m03 and partitioned2reg are a partition and a partitioned \
+     table in A but plain tables in B; A's are skipped as unmanaged, so the planned CREATE \
+     TABLE IF NOT EXISTS does nothing (the rest of the plan runs)",
+)];
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "the corpus is missing at {} and CI=true: it must be there",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "\n########## SKIPPED: corpus not found at {} — convergence tests did not run ##########\n",
+        dir.display()
+    );
+    None
+}
+
+/// One pair: SQL files (in order) for the current and the desired side.
+#[derive(Debug, Clone)]
+struct Case {
+    name: String,
+    old: Vec<PathBuf>,
+    new: Vec<PathBuf>,
+    /// Lines containing this text are left out of every file (an unavailable extension).
+    drop_lines_matching: Option<&'static str>,
+}
+
+/// A case that is listed but not run, with the reason.
+type NotRun = (String, String);
+
+/// Every pgschema diff case whose two sides load on PostgreSQL 15, per pgschema.json.
+fn pgschema_cases(corpus: &Path) -> (Vec<Case>, Vec<NotRun>) {
+    let suite = corpus.join("peer-suites");
+    let index = read_index(&suite.join("pgschema.json"));
+    let mut cases = Vec::new();
+    let mut not_run = Vec::new();
+    for (key, sides) in index {
+        let Some(key) = key.strip_prefix("pgschema:") else {
+            continue;
+        };
+        let (old, new) = (status(&sides, "old"), status(&sides, "new"));
+        let name = format!("pgschema/{key}");
+        if !matches!(old.as_str(), "ok" | "empty") || new != "ok" {
+            not_run.push((
+                name,
+                format!("does not load on PostgreSQL 15 (old: {old}; new: {new})"),
+            ));
+            continue;
+        }
+        let dir = suite.join("pgschema/diff").join(key);
+        let setup: Vec<PathBuf> = Some(dir.join("setup.sql"))
+            .filter(|p| p.is_file())
+            .into_iter()
+            .collect();
+        cases.push(Case {
+            name,
+            old: [setup.clone(), vec![dir.join("old.sql")]].concat(),
+            new: [setup, vec![dir.join("new.sql")]].concat(),
+            drop_lines_matching: None,
+        });
+    }
+    (cases, not_run)
+}
+
+/// The older → newer versions of the real application schemas.
+fn real_world_cases(corpus: &Path) -> Vec<Case> {
+    let rw = corpus.join("real-world");
+    let pair = |name: &str, old: PathBuf, new: PathBuf| Case {
+        name: name.to_owned(),
+        old: vec![old],
+        new: vec![new],
+        drop_lines_matching: None,
+    };
+    let lago = |old: &str| Case {
+        drop_lines_matching: Some("pg_partman"),
+        ..pair(
+            &format!("lago {old}→2026-08"),
+            version(&rw.join("lago"), &format!("structure_{old}")),
+            version(&rw.join("lago"), "structure_2026-08"),
+        )
+    };
+    vec![
+        pair(
+            "pagila 2024-10→2026-07",
+            version(&rw.join("pagila"), "pagila-schema_2024-10"),
+            version(&rw.join("pagila"), "pagila-schema_2026-07"),
+        ),
+        pair(
+            "danbooru 2025-07→2026-03",
+            version(&rw.join("danbooru"), "structure_2025-07"),
+            version(&rw.join("danbooru"), "structure_2026-03"),
+        ),
+        lago("2025-08"),
+        lago("2026-02"),
+    ]
+}
+
+/// The migra fixtures (`a.sql` current, `b.sql` desired) whose sides load, per migra.json.
+fn migra_cases(corpus: &Path) -> (Vec<Case>, Vec<NotRun>) {
+    let suite = corpus.join("peer-suites");
+    let mut cases = Vec::new();
+    let mut not_run = Vec::new();
+    for (key, sides) in read_index(&suite.join("migra.json")) {
+        let Some(key) = key.strip_prefix("migra:") else {
+            continue;
+        };
+        let (a, b) = (status(&sides, "a"), status(&sides, "b"));
+        let name = format!("migra/{key}");
+        if a != "ok" || b != "ok" {
+            not_run.push((
+                name,
+                format!("does not load on PostgreSQL 15 (a: {a}; b: {b})"),
+            ));
+            continue;
+        }
+        let dir = suite.join("migra-fixtures").join(key);
+        cases.push(Case {
+            name,
+            old: vec![dir.join("a.sql")],
+            new: vec![dir.join("b.sql")],
+            drop_lines_matching: None,
+        });
+    }
+    (cases, not_run)
+}
+
+/// The role migra's `rls` fixture grants policies to.
+const MIGRA_ROLE: &str = "schemainspect_test_role";
+
+/// Creates a role on our own throwaway cluster (roles are cluster-wide, so never on a
+/// `DATABASE_URL` server); `Err` says why the role is not there.
+fn create_role(role: &str) -> Result<(), String> {
+    if common::cluster().is_none() {
+        return Err(format!(
+            "needs the role {role}, not created on a DATABASE_URL server"
+        ));
+    }
+    common::fresh_db()
+        .psql(&format!(
+            "DO $$ BEGIN CREATE ROLE {role}; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+        ))
+        .map(drop)
+        .map_err(|e| format!("needs the role {role}, which could not be created: {e}"))
+}
+
+fn read_index(path: &Path) -> serde_json::Map<String, serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn status(sides: &serde_json::Value, side: &str) -> String {
+    sides[side].as_str().unwrap_or("missing").to_owned()
+}
+
+/// The one file in `dir` whose name starts with `prefix` and ends in `.sql`.
+fn version(dir: &Path, prefix: &str) -> PathBuf {
+    let matching: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".sql"))
+        })
+        .collect();
+    match matching.as_slice() {
+        [one] => one.clone(),
+        _ => panic!(
+            "expected one {prefix}*.sql in {}, found {matching:?}",
+            dir.display()
+        ),
+    }
+}
+
+/// Runs the SQL files into `db`, leaving out lines that contain `drop`.
+fn load(db: &common::TestDb, files: &[PathBuf], drop: Option<&str>) -> Result<(), String> {
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let kept: String = text
+            .lines()
+            .filter(|l| drop.is_none_or(|d| !l.contains(d)))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        db.psql(&kept)
+            .map_err(|e| format!("loading {}: {e}", file.display()))?;
+    }
+    Ok(())
+}
+
+/// What a converged case did, for the summary line.
+struct Converged {
+    steps: usize,
+    findings: usize,
+}
+
+/// Proves one pair; `Err` says what went wrong.
+async fn converge(case: &Case) -> Result<Converged, String> {
+    let (a, b, scratch) = (common::fresh_db(), common::fresh_db(), common::fresh_db());
+    load(&a, &case.old, case.drop_lines_matching).map_err(|e| format!("current side: {e}"))?;
+    load(&b, &case.new, case.drop_lines_matching).map_err(|e| format!("desired side: {e}"))?;
+    let live_b = read(&b, &Scope::default()).await?;
+    let desired = desired_state(&live_b.schema, &scratch).await?;
+    let scope = Scope::of(&desired, &[]);
+    let live_a = read(&a, &scope).await?;
+    let first = diff::diff(&live_a.schema, &desired, &diff::Options::default());
+    let plan = plan_for(&first, &live_a)?;
+    let script = sql_script(&plan, &live_a, &desired)?;
+    run_twice(&a, &script)?;
+    let after = read(&a, &scope).await?;
+    pending_after_apply(&after, &desired)?;
+    unreported_differences(&after.schema, &live_b.schema, &plan)?;
+    Ok(Converged {
+        steps: plan.steps.len(),
+        findings: plan.findings.len(),
+    })
+}
+
+async fn read(db: &common::TestDb, scope: &Scope) -> Result<Introspected, String> {
+    let mut conn = db.connect().await;
+    introspect::schema(&mut conn, scope)
+        .await
+        .map_err(|e| format!("introspecting {}: {e}", db.name))
+}
+
+/// B's model → YAML → loaded → canonicalised on the empty `scratch`: the desired state as
+/// `reconcile plan` would see it.
+async fn desired_state(b: &Schema, scratch: &common::TestDb) -> Result<Schema, String> {
+    let files: Vec<(PathBuf, String)> = reconcile::pull::render(b)
+        .into_iter()
+        .map(|(name, text)| (PathBuf::from("pulled").join(name), text))
+        .collect();
+    let loaded = reconcile::load::from_sources(&files)
+        .map_err(|e| format!("the YAML pulled from the desired side does not load:\n{e}"))?;
+    let mut conn = scratch.connect().await;
+    let canonical = reconcile::canon::canonicalise(&loaded, &mut conn)
+        .await
+        .map_err(|e| format!("canonicalising the desired state: {e}"))?;
+    Ok(canonical.schema)
+}
+
+fn plan_for(diff: &Diff, live: &Introspected) -> Result<Plan, String> {
+    let context = plan::Context {
+        live: &live.schema,
+        estimated_rows: &live.estimated_rows,
+        concurrently: true,
+    };
+    plan::build(diff, &context).map_err(|e| format!("planning: {e}"))
+}
+
+fn sql_script(plan: &Plan, live: &Introspected, desired: &Schema) -> Result<String, String> {
+    let report = Report {
+        command: "plan",
+        target: "A",
+        plan,
+        live: &live.schema,
+        desired,
+        skipped: &live.skipped,
+    };
+    let mut out = Vec::new();
+    render::sql::render(&report, &mut out).map_err(|e| format!("rendering SQL: {e}"))?;
+    String::from_utf8(out).map_err(|e| format!("the SQL script is not UTF-8: {e}"))
+}
+
+/// Runs the plan's script on `a` twice; both runs must succeed.
+fn run_twice(a: &common::TestDb, script: &str) -> Result<(), String> {
+    for run in ["first", "second"] {
+        a.psql(script).map_err(|stderr| {
+            format!(
+                "the {run} psql run of the plan failed:\n{stderr}{}",
+                failing_statement(script, &stderr)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The script lines around the line psql's error names (`psql:FILE:LINE: ERROR: ...`).
+fn failing_statement(script: &str, stderr: &str) -> String {
+    let line = stderr
+        .split("psql:")
+        .filter_map(|s| s.split(':').nth(1)?.trim().parse::<usize>().ok())
+        .next();
+    let Some(line) = line else {
+        return format!("--- plan:\n{script}");
+    };
+    let lines: Vec<&str> = script.lines().collect();
+    let from = line.saturating_sub(8);
+    let to = (line + 2).min(lines.len());
+    let excerpt = lines.get(from..to).unwrap_or_default().join("\n");
+    format!("--- plan lines {}..{to}:\n{excerpt}", from + 1)
+}
+
+/// After the plan ran, planning again must find nothing additive to do.
+fn pending_after_apply(after: &Introspected, desired: &Schema) -> Result<(), String> {
+    let again = diff::diff(&after.schema, desired, &diff::Options::default());
+    if again.additive.is_empty() {
+        return Ok(());
+    }
+    let steps = plan_for(&again, after)
+        .map(|p| {
+            p.steps
+                .iter()
+                .map(|s| format!("{};", s.sql))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_else(|e| vec![e]);
+    Err(format!(
+        "not converged: after applying the plan, a second plan still has {} additive changes:\n{}",
+        again.additive.len(),
+        steps.join("\n")
+    ))
+}
+
+/// Every difference left between A (after the plan) and B must be a finding of `plan`:
+/// each finding of a fresh diff, by (code, object), and — so that what the diff does not
+/// look at is caught too — each object whose model differs (column order aside), by name.
+fn unreported_differences(after: &Schema, b: &Schema, plan: &Plan) -> Result<(), String> {
+    let remaining = diff::diff(after, b, &diff::Options::default());
+    let reported: BTreeSet<(&str, &str)> = plan
+        .findings
+        .iter()
+        .map(|f| (f.code.as_str(), f.object.as_str()))
+        .collect();
+    let mut unreported: Vec<String> = remaining
+        .additive
+        .iter()
+        .map(|c| format!("missing in A, never planned: {}", c.object()))
+        .collect();
+    unreported.extend(
+        remaining
+            .findings
+            .iter()
+            .filter(|f| !reported.contains(&(f.code.as_str(), f.object.as_str())))
+            .map(|f| format!("{} {}: {}", f.code, f.object, f.message)),
+    );
+    unreported.extend(
+        differing_objects(after, b)
+            .into_iter()
+            .filter(|object| !plan.findings.iter().any(|f| object.covers(&f.object)))
+            .map(|object| format!("{object} differs in the models, and no finding names it")),
+    );
+    if unreported.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "A and B still differ in ways the first plan did not report:\n  {}",
+        unreported.join("\n  ")
+    ))
+}
+
+/// A named object of the model, as findings name it.
+enum Object {
+    Schema(String),
+    Extension(String),
+    /// Enums, composite types and domains.
+    Type(String),
+    Sequence(String),
+    Table(String),
+}
+
+impl Object {
+    /// Whether a finding about `finding` is about this object (or a part of it).
+    fn covers(&self, finding: &str) -> bool {
+        match self {
+            Object::Schema(n) => finding == format!("schema {n}"),
+            Object::Extension(n) => finding == format!("extension {n}"),
+            Object::Type(n) => finding == format!("type {n}") || finding == format!("domain {n}"),
+            Object::Sequence(n) => finding == format!("sequence {n}"),
+            Object::Table(n) => {
+                finding == format!("table {n}")
+                    || finding.ends_with(&format!(" on {n}"))
+                    || finding.starts_with(&format!("column {n}."))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Object::Schema(n) => write!(f, "schema {n}"),
+            Object::Extension(n) => write!(f, "extension {n}"),
+            Object::Type(n) => write!(f, "type {n}"),
+            Object::Sequence(n) => write!(f, "sequence {n}"),
+            Object::Table(n) => write!(f, "table {n}"),
+        }
+    }
+}
+
+/// The objects that are not the same in `a` and `b`. Column order is left aside: added
+/// columns go last, and PostgreSQL cannot reorder columns.
+fn differing_objects(a: &Schema, b: &Schema) -> Vec<Object> {
+    let mut out: Vec<Object> = a
+        .schemas
+        .symmetric_difference(&b.schemas)
+        .map(|s| Object::Schema(s.to_string()))
+        .collect();
+    out.extend(differing(&a.extensions, &b.extensions).map(Object::Extension));
+    out.extend(differing(&a.enums, &b.enums).map(Object::Type));
+    out.extend(differing(&a.composites, &b.composites).map(Object::Type));
+    out.extend(differing(&a.domains, &b.domains).map(Object::Type));
+    out.extend(differing(&a.sequences, &b.sequences).map(Object::Sequence));
+    let (a_tables, b_tables) = (columns_by_name(&a.tables), columns_by_name(&b.tables));
+    out.extend(differing(&a_tables, &b_tables).map(Object::Table));
+    out
+}
+
+/// Names (as findings print them) of the keys whose values differ or that only one side has.
+fn differing<'m, K: Ord + std::fmt::Display, V: PartialEq>(
+    a: &'m BTreeMap<K, V>,
+    b: &'m BTreeMap<K, V>,
+) -> impl Iterator<Item = String> + 'm {
+    let keys: BTreeSet<&K> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(k) != b.get(k))
+        .map(|k| k.to_string())
+}
+
+fn columns_by_name(tables: &BTreeMap<QualifiedName, Table>) -> BTreeMap<QualifiedName, Table> {
+    let mut tables = tables.clone();
+    for table in tables.values_mut() {
+        table.columns.sort_by(|x, y| x.name.cmp(&y.name));
+    }
+    tables
+}
+
+/// Runs every case of a suite (bounded by [`POOL`]), prints pass/total and each failure,
+/// and fails on any failure not listed in [`OUT_OF_SCOPE`].
+async fn prove_suite(suite: &str, cases: Vec<Case>, not_run: &[NotRun]) {
+    for (name, reason) in not_run {
+        eprintln!("{name}: not run — {reason}");
+    }
+    let mut handles = Vec::new();
+    for case in cases {
+        handles.push(tokio::spawn(async move {
+            let _permit = POOL.acquire().await.expect("the pool is never closed");
+            let result = converge(&case).await;
+            (case.name, result)
+        }));
+    }
+    let (mut passed, mut steps, mut findings) = (0, 0, 0);
+    let (mut expected, mut unexpected) = (Vec::new(), Vec::new());
+    for handle in handles {
+        let (name, result) = handle.await.expect("case task");
+        match (result, out_of_scope(&name)) {
+            (Ok(done), reason) => {
+                passed += 1;
+                steps += done.steps;
+                findings += done.findings;
+                if let Some(reason) = reason {
+                    eprintln!("{name}: listed as out of scope ({reason}) but converges now");
+                }
+            }
+            (Err(e), Some(reason)) => {
+                expected.push(format!("=== {name} (out of scope: {reason})\n{e}"))
+            }
+            (Err(e), None) => unexpected.push(format!("=== {name}\n{e}")),
+        }
+    }
+    let total = passed + expected.len() + unexpected.len();
+    eprintln!(
+        "{suite}: {passed}/{total} passed ({steps} steps applied, {findings} findings reported; \
+         {} expected failures, {} unexpected; {} not run)",
+        expected.len(),
+        unexpected.len(),
+        not_run.len()
+    );
+    for failure in expected.iter().chain(&unexpected) {
+        eprintln!("{failure}");
+    }
+    let names: Vec<&str> = unexpected.iter().filter_map(|f| f.lines().next()).collect();
+    assert!(
+        unexpected.is_empty(),
+        "{} of {total} {suite} pairs did not converge (details above):\n{}",
+        unexpected.len(),
+        names.join("\n")
+    );
+}
+
+fn out_of_scope(name: &str) -> Option<&'static str> {
+    OUT_OF_SCOPE
+        .iter()
+        .find(|(case, _)| *case == name)
+        .map(|(_, reason)| *reason)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pgschema_pairs_converge() {
+    let Some(corpus) = corpus_dir() else { return };
+    let (cases, not_run) = pgschema_cases(&corpus);
+    assert!(
+        cases.len() >= 190,
+        "expected the pgschema suite, found {} cases",
+        cases.len()
+    );
+    prove_suite("pgschema", cases, &not_run).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn real_world_versions_converge() {
+    let Some(corpus) = corpus_dir() else { return };
+    prove_suite("real-world", real_world_cases(&corpus), &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migra_pairs_converge() {
+    let Some(corpus) = corpus_dir() else { return };
+    let (mut cases, mut not_run) = migra_cases(&corpus);
+    if let Err(why) = create_role(MIGRA_ROLE) {
+        cases.retain(|c| {
+            let needs_role = c.name == "migra/rls";
+            if needs_role {
+                not_run.push((c.name.clone(), why.clone()));
+            }
+            !needs_role
+        });
+    }
+    prove_suite("migra", cases, &not_run).await;
+}

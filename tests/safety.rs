@@ -1,0 +1,1622 @@
+//! The promise, as a property: whatever the live and desired states, every statement reconcile
+//! plans is additive.
+//!
+//! Random desired schemas (schemas, extensions, enums, domains, composites, sequences, tables
+//! with every column shape, constraint kind and index shape the model has, row-level security,
+//! names that need quoting) are paired with live states derived from them by random drift:
+//! objects dropped, columns retyped or renamed, nullability, defaults and identity flipped, enum
+//! labels removed, added or reordered, extra objects added. For each pair, with and without
+//! `CREATE INDEX CONCURRENTLY`, every planned step is parsed by the real PostgreSQL parser
+//! ([`reconcile::classify`]) — the statements inside its `DO` guard block included — and must
+//! be on the additive allow-list; the rendered psql script must consist of exactly the steps
+//! plus `SET`/`BEGIN`/`COMMIT`, with the findings' suggested SQL confined to comments.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+
+use reconcile::classify::{self, AlterTableAction, Kind, Statement};
+use reconcile::diff::{self, Diff, Options};
+use reconcile::ident::quote_literal;
+use reconcile::model::{
+    Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, Domain, EnumType,
+    Extension, FkAction, ForeignKey, Ident, Identity, Index, IndexKey, IndexTarget, QualifiedName,
+    Schema, Sequence, SequenceOptions, SequenceType, Table,
+};
+use reconcile::plan::{self, Context, Plan};
+use reconcile::render::{self, Report};
+
+/// Object names: plain, keywords, mixed case, and names that only survive correct quoting.
+const NAMES: &[&str] = &[
+    "id",
+    "name",
+    "status",
+    "created_at",
+    "Amount",
+    "user",
+    "order",
+    "select",
+    "with space",
+    "quote\"d",
+    "semi;colon",
+    "x'); DROP TABLE t; --",
+    "ünïcode",
+    "$reconcile$",
+    "dollar$sign",
+    "back\\slash",
+    "line\nbreak",
+    "cr\rDROP TABLE t; --",
+];
+
+const SCHEMAS: &[&str] = &[
+    "app",
+    "Weird Schema",
+    "select",
+    "x'); DROP SCHEMA public; --",
+];
+
+const LABELS: &[&str] = &[
+    "a",
+    "b",
+    "c",
+    "New",
+    "it's",
+    "with space",
+    "$reconcile$",
+    "'); DROP TABLE t; --",
+    "ünï",
+    "back\\slash'",
+    "line\nbreak",
+    "cr\rDROP TABLE t; --",
+];
+
+const EXTENSIONS: &[&str] = &["pgcrypto", "citext", "hstore", "btree_gist"];
+
+/// Canonical (`format_type`) spellings.
+const BASE_TYPES: &[&str] = &[
+    "integer",
+    "bigint",
+    "smallint",
+    "text",
+    "boolean",
+    "character varying(20)",
+    "numeric(10,2)",
+    "timestamp with time zone",
+    "uuid",
+    "jsonb",
+    "integer[]",
+    "text[]",
+];
+
+const FK_ACTIONS: [FkAction; 5] = FkAction::ALL;
+
+/// A choice among however many candidates there turn out to be (shrinks towards the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pick(usize);
+
+impl Pick {
+    fn index(&self, len: usize) -> usize {
+        self.0 % len
+    }
+}
+
+impl Arbitrary for Pick {
+    type Parameters = ();
+    type Strategy = proptest::strategy::Map<std::ops::Range<usize>, fn(usize) -> Pick>;
+
+    fn arbitrary_with((): ()) -> Self::Strategy {
+        (0..1024usize).prop_map(Pick as fn(usize) -> Pick)
+    }
+}
+
+fn ident(name: &str) -> Ident {
+    Ident::new(name).expect("pool names are valid identifiers")
+}
+
+fn choose(items: &[&'static str], i: &Pick) -> &'static str {
+    items[i.index(items.len())]
+}
+
+fn pick<'a, T>(items: &'a [T], i: &Pick) -> &'a T {
+    &items[i.index(items.len())]
+}
+
+fn nth_key<K: Clone, V>(map: &std::collections::BTreeMap<K, V>, i: &Pick) -> Option<K> {
+    if map.is_empty() {
+        None
+    } else {
+        map.keys().nth(i.index(map.len())).cloned()
+    }
+}
+
+/// Hands out names that are unique within a scope (a schema's relations and types share one
+/// namespace; columns are per table), suffixing `_2`, `_3`, ... on collision.
+#[derive(Default)]
+struct Names(BTreeSet<(String, String)>);
+
+impl Names {
+    fn fresh(&mut self, scope: &str, base: &str) -> Ident {
+        let mut name = base.to_owned();
+        let mut n = 1;
+        while self.0.contains(&(scope.to_owned(), name.clone())) {
+            n += 1;
+            let mut cut = base.len().min(55);
+            while !base.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            name = format!("{}_{n}", &base[..cut]);
+        }
+        self.0.insert((scope.to_owned(), name.clone()));
+        ident(&name)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blueprints: the random choices, resolved into a model by `build_schema`.
+
+#[derive(Debug, Clone)]
+struct ColumnPlan {
+    name: Pick,
+    ty: Pick,
+    not_null: bool,
+    default: Option<Pick>,
+    identity: Option<bool>,
+    generated: bool,
+    collation: bool,
+}
+
+#[derive(Debug, Clone)]
+struct IndexPlan {
+    name: Pick,
+    unique: bool,
+    hash: bool,
+    /// (column, as an expression, descending, nulls first)
+    keys: Vec<(Pick, bool, bool, bool)>,
+    include: Option<Pick>,
+    predicate: Option<Pick>,
+    nulls_not_distinct: bool,
+}
+
+#[derive(Debug, Clone)]
+enum ConstraintShape {
+    PrimaryKey(Vec<Pick>),
+    Unique(Vec<Pick>, Option<Pick>, bool),
+    Check(Pick, bool),
+    ForeignKey(Pick, Pick, Pick, bool),
+    Exclusion(Pick),
+}
+
+#[derive(Debug, Clone)]
+struct ConstraintPlan {
+    name: Pick,
+    shape: ConstraintShape,
+    deferrable: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+struct TablePlan {
+    name: Pick,
+    schema: Pick,
+    columns: Vec<ColumnPlan>,
+    constraints: Vec<ConstraintPlan>,
+    indexes: Vec<IndexPlan>,
+    rls: bool,
+    force_rls: bool,
+}
+
+#[derive(Debug, Clone)]
+struct SchemaPlan {
+    schemas: Vec<Pick>,
+    extensions: Vec<(Pick, Pick)>,
+    enums: Vec<(Pick, Pick, Vec<Pick>)>,
+    domains: Vec<DomainPlan>,
+    composites: Vec<CompositePlan>,
+    sequences: Vec<SequencePlan>,
+    tables: Vec<TablePlan>,
+}
+
+/// (name, schema, attributes as (name, type))
+type CompositePlan = (Pick, Pick, Vec<(Pick, Pick)>);
+
+#[derive(Debug, Clone)]
+struct DomainPlan {
+    name: Pick,
+    schema: Pick,
+    base: Pick,
+    default: bool,
+    not_null: bool,
+    check: bool,
+}
+
+#[derive(Debug, Clone)]
+struct SequencePlan {
+    name: Pick,
+    schema: Pick,
+    bigint: bool,
+    descending: bool,
+    /// (table, column)
+    owned_by: Option<(Pick, Pick)>,
+}
+
+fn column_plan() -> impl Strategy<Value = ColumnPlan> {
+    (
+        any::<Pick>(),
+        any::<Pick>(),
+        any::<bool>(),
+        proptest::option::of(any::<Pick>()),
+        proptest::option::weighted(0.2, any::<bool>()),
+        proptest::bool::weighted(0.1),
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(
+            |(name, ty, not_null, default, identity, generated, collation)| ColumnPlan {
+                name,
+                ty,
+                not_null,
+                default,
+                identity,
+                generated,
+                collation,
+            },
+        )
+}
+
+fn index_plan() -> impl Strategy<Value = IndexPlan> {
+    (
+        any::<Pick>(),
+        any::<bool>(),
+        proptest::bool::weighted(0.15),
+        prop::collection::vec(
+            (
+                any::<Pick>(),
+                proptest::bool::weighted(0.3),
+                any::<bool>(),
+                any::<bool>(),
+            ),
+            1..3,
+        ),
+        proptest::option::weighted(0.2, any::<Pick>()),
+        proptest::option::weighted(0.3, any::<Pick>()),
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(
+            |(name, unique, hash, keys, include, predicate, nulls_not_distinct)| IndexPlan {
+                name,
+                unique,
+                hash,
+                keys,
+                include,
+                predicate,
+                nulls_not_distinct,
+            },
+        )
+}
+
+fn constraint_plan() -> impl Strategy<Value = ConstraintPlan> {
+    let columns = || prop::collection::vec(any::<Pick>(), 1..3);
+    let shape = prop_oneof![
+        2 => columns().prop_map(ConstraintShape::PrimaryKey),
+        2 => (columns(), proptest::option::weighted(0.2, any::<Pick>()), any::<bool>())
+            .prop_map(|(c, i, n)| ConstraintShape::Unique(c, i, n)),
+        2 => (any::<Pick>(), proptest::bool::weighted(0.1))
+            .prop_map(|(c, n)| ConstraintShape::Check(c, n)),
+        3 => (any::<Pick>(), any::<Pick>(), any::<Pick>(), any::<bool>())
+            .prop_map(|(t, d, u, f)| ConstraintShape::ForeignKey(t, d, u, f)),
+        1 => any::<Pick>().prop_map(ConstraintShape::Exclusion),
+    ];
+    (
+        any::<Pick>(),
+        shape,
+        proptest::option::weighted(0.2, any::<bool>()),
+    )
+        .prop_map(|(name, shape, deferrable)| ConstraintPlan {
+            name,
+            shape,
+            deferrable,
+        })
+}
+
+fn table_plan() -> impl Strategy<Value = TablePlan> {
+    (
+        any::<Pick>(),
+        any::<Pick>(),
+        prop::collection::vec(column_plan(), 1..6),
+        prop::collection::vec(constraint_plan(), 0..4),
+        prop::collection::vec(index_plan(), 0..3),
+        proptest::bool::weighted(0.3),
+        proptest::bool::weighted(0.15),
+    )
+        .prop_map(
+            |(name, schema, columns, constraints, indexes, rls, force_rls)| TablePlan {
+                name,
+                schema,
+                columns,
+                constraints,
+                indexes,
+                rls,
+                force_rls,
+            },
+        )
+}
+
+fn schema_plan() -> impl Strategy<Value = SchemaPlan> {
+    let p = || any::<Pick>();
+    (
+        prop::collection::vec(p(), 0..3),
+        prop::collection::vec((p(), p()), 0..3),
+        prop::collection::vec((p(), p(), prop::collection::vec(p(), 1..5)), 0..3),
+        prop::collection::vec(
+            (p(), p(), p(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+                |(name, schema, base, default, not_null, check)| DomainPlan {
+                    name,
+                    schema,
+                    base,
+                    default,
+                    not_null,
+                    check,
+                },
+            ),
+            0..3,
+        ),
+        prop::collection::vec((p(), p(), prop::collection::vec((p(), p()), 1..4)), 0..2),
+        prop::collection::vec(
+            (
+                p(),
+                p(),
+                any::<bool>(),
+                proptest::bool::weighted(0.2),
+                proptest::option::of((p(), p())),
+            )
+                .prop_map(|(name, schema, bigint, descending, owned_by)| {
+                    SequencePlan {
+                        name,
+                        schema,
+                        bigint,
+                        descending,
+                        owned_by,
+                    }
+                }),
+            0..3,
+        ),
+        prop::collection::vec(table_plan(), 1..5),
+    )
+        .prop_map(
+            |(schemas, extensions, enums, domains, composites, sequences, tables)| SchemaPlan {
+                schemas,
+                extensions,
+                enums,
+                domains,
+                composites,
+                sequences,
+                tables,
+            },
+        )
+}
+
+/// A column type and what its values look like.
+#[derive(Debug, Clone)]
+enum ColumnType {
+    Base(&'static str),
+    Enum(String, Vec<String>),
+    /// Domains and composites: no default generated.
+    User(String),
+}
+
+impl ColumnType {
+    fn text(&self) -> String {
+        match self {
+            ColumnType::Base(t) => (*t).to_owned(),
+            ColumnType::Enum(t, _) | ColumnType::User(t) => t.clone(),
+        }
+    }
+
+    fn is_integer(&self) -> bool {
+        matches!(self, ColumnType::Base("integer" | "bigint" | "smallint"))
+    }
+
+    /// A default as `pg_get_expr` prints it.
+    fn default(&self, i: &Pick, sequences: &[QualifiedName]) -> Option<String> {
+        Some(match self {
+            ColumnType::Base("integer" | "bigint") if !sequences.is_empty() && i.index(2) == 0 => {
+                format!(
+                    "nextval({}::regclass)",
+                    quote_literal(&pick(sequences, i).quoted_relative())
+                )
+            }
+            ColumnType::Base("integer" | "bigint" | "smallint") => "0".to_owned(),
+            ColumnType::Base("text") => "'it''s'::text".to_owned(),
+            ColumnType::Base("character varying(20)") => "'x'::character varying".to_owned(),
+            ColumnType::Base("boolean") => "true".to_owned(),
+            ColumnType::Base("numeric(10,2)") => "0.0".to_owned(),
+            ColumnType::Base("timestamp with time zone") => "now()".to_owned(),
+            ColumnType::Base("uuid") => "gen_random_uuid()".to_owned(),
+            ColumnType::Base("jsonb") => "'{}'::jsonb".to_owned(),
+            ColumnType::Base("integer[]") => "'{}'::integer[]".to_owned(),
+            ColumnType::Base("text[]") => "ARRAY['a'::text]".to_owned(),
+            ColumnType::Enum(t, labels) => {
+                format!("{}::{t}", quote_literal(pick(labels, i).as_str()))
+            }
+            _ => return None,
+        })
+    }
+}
+
+fn sequence_type(ty: &str) -> SequenceType {
+    SequenceType::from_type(ty).unwrap_or(SequenceType::Integer)
+}
+
+fn build_schema(plan: &SchemaPlan) -> Schema {
+    let mut out = Schema::default();
+    let mut names = Names::default();
+    out.schemas.insert(ident("public"));
+    for s in &plan.schemas {
+        out.schemas.insert(ident(choose(SCHEMAS, s)));
+    }
+    let schemas: Vec<Ident> = out.schemas.iter().cloned().collect();
+    let qualified = |names: &mut Names, schema: &Pick, base: &Pick| {
+        let schema = pick(&schemas, schema).clone();
+        let name = names.fresh(schema.as_str(), choose(NAMES, base));
+        QualifiedName::new(schema, name)
+    };
+
+    for (name, schema) in &plan.extensions {
+        out.extensions.insert(
+            ident(choose(EXTENSIONS, name)),
+            Extension {
+                schema: pick(&schemas, schema).clone(),
+            },
+        );
+    }
+
+    let mut types: Vec<ColumnType> = BASE_TYPES.iter().map(|t| ColumnType::Base(t)).collect();
+    for (name, schema, labels) in &plan.enums {
+        let name = qualified(&mut names, schema, name);
+        let mut values: Vec<String> = Vec::new();
+        for l in labels {
+            let label = choose(LABELS, l).to_string();
+            if !values.contains(&label) {
+                values.push(label);
+            }
+        }
+        types.push(ColumnType::Enum(name.quoted_relative(), values.clone()));
+        out.enums.insert(name, EnumType { values });
+    }
+    for DomainPlan {
+        name,
+        schema,
+        base,
+        default,
+        not_null,
+        check,
+    } in &plan.domains
+    {
+        let name = qualified(&mut names, schema, name);
+        let base = ColumnType::Base(choose(&["integer", "text", "bigint"], base));
+        let mut checks = std::collections::BTreeMap::new();
+        if *check {
+            checks.insert(ident("not null"), "(VALUE IS NOT NULL)".to_owned());
+        }
+        out.domains.insert(
+            name.clone(),
+            Domain {
+                data_type: base.text(),
+                default: if *default {
+                    base.default(&Pick(1), &[])
+                } else {
+                    None
+                },
+                not_null: *not_null,
+                collation: None,
+                checks,
+            },
+        );
+        types.push(ColumnType::User(name.quoted_relative()));
+    }
+    for (name, schema, attributes) in &plan.composites {
+        let name = qualified(&mut names, schema, name);
+        let mut attribute_names = Names::default();
+        let attributes = attributes
+            .iter()
+            .map(|(a, ty)| CompositeAttribute {
+                name: attribute_names.fresh("", choose(NAMES, a)),
+                data_type: choose(BASE_TYPES, ty).to_string(),
+                collation: None,
+            })
+            .collect();
+        out.composites
+            .insert(name.clone(), CompositeType { attributes });
+        types.push(ColumnType::User(name.quoted_relative()));
+    }
+
+    let mut sequence_names = Vec::new();
+    for SequencePlan {
+        name,
+        schema,
+        bigint,
+        descending,
+        ..
+    } in &plan.sequences
+    {
+        let name = qualified(&mut names, schema, name);
+        let data_type = if *bigint {
+            SequenceType::Bigint
+        } else {
+            SequenceType::Integer
+        };
+        out.sequences.insert(
+            name.clone(),
+            Sequence {
+                options: SequenceOptions::defaults(data_type, if *descending { -1 } else { 1 }),
+                owned_by: None,
+            },
+        );
+        sequence_names.push(name);
+    }
+
+    // Tables, with everything but foreign keys.
+    let mut table_names = Vec::new();
+    let mut column_names: Vec<Names> = Vec::new();
+    for t in &plan.tables {
+        let name = qualified(&mut names, &t.schema, &t.name);
+        let mut columns_in_table = Names::default();
+        let mut table = Table::default();
+        let mut column_types = Vec::new();
+        for c in &t.columns {
+            let ty = pick(&types, &c.ty).clone();
+            let mut column = Column::new(
+                columns_in_table.fresh("", choose(NAMES, &c.name)),
+                ty.text(),
+            );
+            column.not_null = c.not_null;
+            if let (Some(always), true) = (c.identity, ty.is_integer()) {
+                column.identity = Some(Identity {
+                    always,
+                    options: SequenceOptions::defaults(sequence_type(&column.data_type), 1),
+                });
+                column.not_null = true;
+            } else if c.generated && ty.is_integer() {
+                column.generated = Some("(1 + 1)".to_owned());
+            } else if let Some(d) = &c.default {
+                column.default = ty.default(d, &sequence_names);
+            }
+            if c.collation && matches!(ty, ColumnType::Base("text")) {
+                column.collation = Some("\"C\"".to_owned());
+            }
+            table.columns.push(column);
+            column_types.push(ty);
+        }
+        let column_list: Vec<Ident> = table.columns.iter().map(|c| c.name.clone()).collect();
+        let column = |i: &Pick| pick(&column_list, i).clone();
+        let quoted = |i: &Pick| column(i).quoted();
+        let mut constraints = Vec::new();
+        for c in &t.constraints {
+            let kind = match &c.shape {
+                ConstraintShape::PrimaryKey(cols) => {
+                    let cols = dedup(cols.iter().map(column));
+                    ConstraintKind::PrimaryKey {
+                        columns: cols,
+                        include: vec![],
+                    }
+                }
+                ConstraintShape::Unique(cols, include, nulls_not_distinct) => {
+                    let cols = dedup(cols.iter().map(column));
+                    let include = include
+                        .iter()
+                        .map(column)
+                        .filter(|c| !cols.contains(c))
+                        .collect();
+                    ConstraintKind::Unique {
+                        columns: cols,
+                        include,
+                        nulls_not_distinct: *nulls_not_distinct,
+                    }
+                }
+                ConstraintShape::Check(col, no_inherit) => {
+                    let i = col.index(table.columns.len());
+                    let expression = if column_types[i].is_integer() {
+                        format!("({} > 0)", quoted(col))
+                    } else {
+                        format!("({} IS NOT NULL)", quoted(col))
+                    };
+                    ConstraintKind::Check {
+                        expression,
+                        no_inherit: *no_inherit,
+                    }
+                }
+                ConstraintShape::Exclusion(col) => ConstraintKind::Exclusion {
+                    definition: format!("EXCLUDE USING btree ({} WITH =)", quoted(col)),
+                },
+                // Resolved once every table has its primary key.
+                ConstraintShape::ForeignKey(..) => continue,
+            };
+            if matches!(kind, ConstraintKind::PrimaryKey { .. })
+                && constraints
+                    .iter()
+                    .any(|(_, k, _)| matches!(k, ConstraintKind::PrimaryKey { .. }))
+            {
+                continue;
+            }
+            constraints.push((c.name, kind, c.deferrable));
+        }
+        for (cname, kind, deferrable) in constraints {
+            if let ConstraintKind::PrimaryKey { columns, .. } = &kind {
+                for c in &mut table.columns {
+                    if columns.contains(&c.name) {
+                        c.not_null = true;
+                    }
+                }
+            }
+            let deferrable = deferrable.filter(|_| {
+                !matches!(
+                    kind,
+                    ConstraintKind::Check { .. } | ConstraintKind::Exclusion { .. }
+                )
+            });
+            table.constraints.insert(
+                names.fresh(
+                    name.schema.as_str(),
+                    &format!("{} key", choose(NAMES, &cname)),
+                ),
+                Constraint {
+                    kind,
+                    deferrable: deferrable.is_some(),
+                    initially_deferred: deferrable == Some(true),
+                },
+            );
+        }
+        for i in &t.indexes {
+            let hash = i.hash && !i.unique;
+            let keys: Vec<IndexKey> = i
+                .keys
+                .iter()
+                .take(if hash { 1 } else { 2 })
+                .map(|(col, expression, descending, nulls_first)| {
+                    let position = col.index(table.columns.len());
+                    let target = if *expression {
+                        let c = table.columns[position].name.quoted();
+                        IndexTarget::Expression(
+                            if matches!(column_types[position], ColumnType::Base("text")) {
+                                format!("lower({c})")
+                            } else {
+                                format!("({c} IS NULL)")
+                            },
+                        )
+                    } else {
+                        IndexTarget::Column(table.columns[position].name.clone())
+                    };
+                    IndexKey {
+                        target,
+                        opclass: None,
+                        collation: None,
+                        descending: *descending && !hash,
+                        nulls_first: *nulls_first && !hash,
+                    }
+                })
+                .collect();
+            let include = match (&i.include, hash) {
+                (Some(c), false) => vec![column(c)],
+                _ => vec![],
+            };
+            let index = Index {
+                unique: i.unique,
+                method: if hash { "hash" } else { "btree" }.to_owned(),
+                keys,
+                include,
+                predicate: i
+                    .predicate
+                    .as_ref()
+                    .map(|c| format!("({} IS NOT NULL)", quoted(c))),
+                nulls_not_distinct: i.nulls_not_distinct && i.unique,
+            };
+            let iname = names.fresh(
+                name.schema.as_str(),
+                &format!("{} idx", choose(NAMES, &i.name)),
+            );
+            table.indexes.insert(iname, index);
+        }
+        table.row_level_security = t.rls;
+        table.force_row_level_security = t.force_rls;
+        out.tables.insert(name.clone(), table);
+        table_names.push(name);
+        column_names.push(columns_in_table);
+    }
+
+    // Foreign keys, to a table with a primary key, on new columns of the referenced types.
+    for (position, t) in plan.tables.iter().enumerate() {
+        for c in &t.constraints {
+            let ConstraintShape::ForeignKey(target, on_delete, on_update, match_full) = &c.shape
+            else {
+                continue;
+            };
+            let source = table_names[position].clone();
+            let target = pick(&table_names, target).clone();
+            let Some((_, pk)) = out.tables[&target].primary_key() else {
+                continue;
+            };
+            let ConstraintKind::PrimaryKey {
+                columns: pk_columns,
+                ..
+            } = &pk.kind
+            else {
+                continue;
+            };
+            let referenced: Vec<Column> = pk_columns
+                .iter()
+                .map(|c| out.tables[&target].column(c.as_str()).unwrap().clone())
+                .collect();
+            let mut columns = Vec::new();
+            for r in &referenced {
+                let name = column_names[position].fresh("", &format!("{} ref", r.name));
+                let mut col = Column::new(name.clone(), r.data_type.clone());
+                col.collation = r.collation.clone();
+                out.tables.get_mut(&source).unwrap().columns.push(col);
+                columns.push(name);
+            }
+            let fk = ForeignKey {
+                columns,
+                references: target,
+                referenced_columns: referenced.iter().map(|c| c.name.clone()).collect(),
+                on_delete: *pick(&FK_ACTIONS, on_delete),
+                on_update: *pick(&FK_ACTIONS, on_update),
+                match_full: *match_full,
+            };
+            let cname = names.fresh(
+                source.schema.as_str(),
+                &format!("{} fkey", choose(NAMES, &c.name)),
+            );
+            out.tables.get_mut(&source).unwrap().constraints.insert(
+                cname,
+                Constraint {
+                    kind: ConstraintKind::ForeignKey(fk),
+                    deferrable: c.deferrable.is_some(),
+                    initially_deferred: c.deferrable == Some(true),
+                },
+            );
+        }
+    }
+
+    for (sequence, name) in plan.sequences.iter().zip(&sequence_names) {
+        if let Some((t, c)) = &sequence.owned_by {
+            let table = pick(&table_names, t).clone();
+            let column = pick(&out.tables[&table].columns, c).name.clone();
+            out.sequences.get_mut(name).unwrap().owned_by = Some((table, column));
+        }
+    }
+    out
+}
+
+fn dedup(items: impl Iterator<Item = Ident>) -> Vec<Ident> {
+    let mut out: Vec<Ident> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drift: the live state is the desired one after random mutations.
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// The database is empty.
+    Empty,
+    DropSchema(Pick),
+    DropExtension(Pick),
+    MoveExtension(Pick, Pick),
+    DropEnum(Pick),
+    RemoveLabel(Pick, Pick),
+    ExtraLabel(Pick, Pick),
+    ReorderLabels(Pick, Pick, Pick),
+    DropDomain(Pick),
+    ChangeDomain(Pick),
+    DropComposite(Pick),
+    ChangeComposite(Pick),
+    ExtraType(Pick),
+    DropSequence(Pick),
+    ChangeSequence(Pick),
+    ExtraSequence(Pick),
+    DropTable(Pick),
+    ExtraTable(Pick, Pick),
+    DropColumn(Pick, Pick),
+    ExtraColumn(Pick, Pick, Pick),
+    RenameColumn(Pick, Pick, Pick),
+    RetypeColumn(Pick, Pick, Pick),
+    ToggleNotNull(Pick, Pick),
+    ChangeDefault(Pick, Pick),
+    ToggleIdentity(Pick, Pick),
+    DropConstraint(Pick, Pick),
+    RenameConstraint(Pick, Pick),
+    ChangeConstraint(Pick, Pick),
+    ExtraConstraint(Pick, Pick),
+    DropIndex(Pick, Pick),
+    RenameIndex(Pick, Pick),
+    ChangeIndex(Pick, Pick),
+    ExtraIndex(Pick, Pick),
+    ToggleRowLevelSecurity(Pick, bool),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let p = || any::<Pick>();
+    prop_oneof![
+        1 => Just(Mutation::Empty),
+        1 => p().prop_map(Mutation::DropSchema),
+        1 => p().prop_map(Mutation::DropExtension),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::MoveExtension(a, b)),
+        1 => p().prop_map(Mutation::DropEnum),
+        3 => (p(), p()).prop_map(|(a, b)| Mutation::RemoveLabel(a, b)),
+        2 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraLabel(a, b)),
+        2 => (p(), p(), p()).prop_map(|(a, b, c)| Mutation::ReorderLabels(a, b, c)),
+        1 => p().prop_map(Mutation::DropDomain),
+        1 => p().prop_map(Mutation::ChangeDomain),
+        1 => p().prop_map(Mutation::DropComposite),
+        1 => p().prop_map(Mutation::ChangeComposite),
+        1 => p().prop_map(Mutation::ExtraType),
+        1 => p().prop_map(Mutation::DropSequence),
+        1 => p().prop_map(Mutation::ChangeSequence),
+        1 => p().prop_map(Mutation::ExtraSequence),
+        3 => p().prop_map(Mutation::DropTable),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraTable(a, b)),
+        4 => (p(), p()).prop_map(|(a, b)| Mutation::DropColumn(a, b)),
+        2 => (p(), p(), p()).prop_map(|(a, b, c)| Mutation::ExtraColumn(a, b, c)),
+        2 => (p(), p(), p()).prop_map(|(a, b, c)| Mutation::RenameColumn(a, b, c)),
+        3 => (p(), p(), p()).prop_map(|(a, b, c)| Mutation::RetypeColumn(a, b, c)),
+        3 => (p(), p()).prop_map(|(a, b)| Mutation::ToggleNotNull(a, b)),
+        2 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeDefault(a, b)),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ToggleIdentity(a, b)),
+        6 => (p(), p()).prop_map(|(a, b)| Mutation::DropConstraint(a, b)),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::RenameConstraint(a, b)),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeConstraint(a, b)),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraConstraint(a, b)),
+        3 => (p(), p()).prop_map(|(a, b)| Mutation::DropIndex(a, b)),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::RenameIndex(a, b)),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeIndex(a, b)),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraIndex(a, b)),
+        2 => (p(), any::<bool>()).prop_map(|(a, b)| Mutation::ToggleRowLevelSecurity(a, b)),
+    ]
+}
+
+/// A name not used by `taken`, from the pool, prefixed to keep it apart from desired names.
+fn extra_name(i: &Pick, taken: impl Fn(&str) -> bool) -> Ident {
+    let base = format!("extra {}", choose(NAMES, i));
+    let mut name = base.clone();
+    let mut n = 1;
+    while taken(&name) {
+        n += 1;
+        name = format!("{base}_{n}");
+    }
+    ident(&name)
+}
+
+fn table_mut<'a>(live: &'a mut Schema, t: &Pick) -> Option<&'a mut Table> {
+    let name = nth_key(&live.tables, t)?;
+    live.tables.get_mut(&name)
+}
+
+fn mutate(live: &mut Schema, m: &Mutation) {
+    match m {
+        Mutation::Empty => *live = Schema::default(),
+        Mutation::DropSchema(s) => {
+            let schemas: Vec<Ident> = live.schemas.iter().cloned().collect();
+            if !schemas.is_empty() {
+                live.schemas.remove(pick(&schemas, s));
+            }
+        }
+        Mutation::DropExtension(e) => {
+            if let Some(name) = nth_key(&live.extensions, e) {
+                live.extensions.remove(&name);
+            }
+        }
+        Mutation::MoveExtension(e, s) => {
+            if let Some(name) = nth_key(&live.extensions, e) {
+                live.extensions.get_mut(&name).unwrap().schema = ident(choose(SCHEMAS, s));
+            }
+        }
+        Mutation::DropEnum(e) => {
+            if let Some(name) = nth_key(&live.enums, e) {
+                live.enums.remove(&name);
+            }
+        }
+        Mutation::RemoveLabel(e, l) => {
+            if let Some(name) = nth_key(&live.enums, e) {
+                let values = &mut live.enums.get_mut(&name).unwrap().values;
+                if !values.is_empty() {
+                    values.remove(l.index(values.len()));
+                }
+            }
+        }
+        Mutation::ExtraLabel(e, l) => {
+            if let Some(name) = nth_key(&live.enums, e) {
+                let values = &mut live.enums.get_mut(&name).unwrap().values;
+                let label = format!("extra {}", choose(LABELS, l));
+                if !values.contains(&label) {
+                    let at = l.index(values.len() + 1);
+                    values.insert(at, label);
+                }
+            }
+        }
+        Mutation::ReorderLabels(e, a, b) => {
+            if let Some(name) = nth_key(&live.enums, e) {
+                let values = &mut live.enums.get_mut(&name).unwrap().values;
+                if !values.is_empty() {
+                    let (a, b) = (a.index(values.len()), b.index(values.len()));
+                    values.swap(a, b);
+                }
+            }
+        }
+        Mutation::DropDomain(d) => {
+            if let Some(name) = nth_key(&live.domains, d) {
+                live.domains.remove(&name);
+            }
+        }
+        Mutation::ChangeDomain(d) => {
+            if let Some(name) = nth_key(&live.domains, d) {
+                let domain = live.domains.get_mut(&name).unwrap();
+                domain.not_null = !domain.not_null;
+            }
+        }
+        Mutation::DropComposite(c) => {
+            if let Some(name) = nth_key(&live.composites, c) {
+                live.composites.remove(&name);
+            }
+        }
+        Mutation::ChangeComposite(c) => {
+            if let Some(name) = nth_key(&live.composites, c) {
+                let composite = live.composites.get_mut(&name).unwrap();
+                composite.attributes.pop();
+            }
+        }
+        Mutation::ExtraType(i) => {
+            let name = extra_name(i, |n| live.enums.keys().any(|k| k.name.as_str() == n));
+            live.enums.insert(
+                QualifiedName::new(ident("public"), name),
+                EnumType {
+                    values: vec!["gone".to_owned()],
+                },
+            );
+        }
+        Mutation::DropSequence(s) => {
+            if let Some(name) = nth_key(&live.sequences, s) {
+                live.sequences.remove(&name);
+            }
+        }
+        Mutation::ChangeSequence(s) => {
+            if let Some(name) = nth_key(&live.sequences, s) {
+                let sequence = live.sequences.get_mut(&name).unwrap();
+                sequence.options.cache += 10;
+                sequence.owned_by = None;
+            }
+        }
+        Mutation::ExtraSequence(i) => {
+            let name = extra_name(i, |n| live.sequences.keys().any(|k| k.name.as_str() == n));
+            live.sequences.insert(
+                QualifiedName::new(ident("public"), name),
+                Sequence {
+                    options: SequenceOptions::defaults(SequenceType::Bigint, 1),
+                    owned_by: None,
+                },
+            );
+        }
+        Mutation::DropTable(t) => {
+            if let Some(name) = nth_key(&live.tables, t) {
+                live.tables.remove(&name);
+            }
+        }
+        Mutation::ExtraTable(i, ty) => {
+            let name = extra_name(i, |n| live.tables.keys().any(|k| k.name.as_str() == n));
+            live.tables.insert(
+                QualifiedName::new(ident("public"), name),
+                Table {
+                    columns: vec![Column::new(ident("id"), choose(BASE_TYPES, ty))],
+                    ..Table::default()
+                },
+            );
+        }
+        Mutation::DropColumn(t, c) => {
+            if let Some(table) = table_mut(live, t)
+                && !table.columns.is_empty()
+            {
+                table.columns.remove(c.index(table.columns.len()));
+            }
+        }
+        Mutation::ExtraColumn(t, i, ty) => {
+            if let Some(table) = table_mut(live, t) {
+                let name = extra_name(i, |n| table.column(n).is_some());
+                table
+                    .columns
+                    .push(Column::new(name, choose(BASE_TYPES, ty)));
+            }
+        }
+        Mutation::RenameColumn(t, c, i) => {
+            if let Some(table) = table_mut(live, t)
+                && !table.columns.is_empty()
+            {
+                let name = extra_name(i, |n| table.column(n).is_some());
+                let position = c.index(table.columns.len());
+                table.columns[position].name = name;
+            }
+        }
+        Mutation::RetypeColumn(t, c, ty) => {
+            if let Some(table) = table_mut(live, t)
+                && !table.columns.is_empty()
+            {
+                let position = c.index(table.columns.len());
+                table.columns[position].data_type = choose(BASE_TYPES, ty).to_string();
+            }
+        }
+        Mutation::ToggleNotNull(t, c) => {
+            if let Some(table) = table_mut(live, t)
+                && !table.columns.is_empty()
+            {
+                let position = c.index(table.columns.len());
+                table.columns[position].not_null = !table.columns[position].not_null;
+            }
+        }
+        Mutation::ChangeDefault(t, c) => {
+            if let Some(table) = table_mut(live, t)
+                && !table.columns.is_empty()
+            {
+                let position = c.index(table.columns.len());
+                let column = &mut table.columns[position];
+                column.default = match column.default {
+                    Some(_) => None,
+                    None => Some("NULL::text".to_owned()),
+                };
+            }
+        }
+        Mutation::ToggleIdentity(t, c) => {
+            if let Some(table) = table_mut(live, t)
+                && !table.columns.is_empty()
+            {
+                let position = c.index(table.columns.len());
+                let column = &mut table.columns[position];
+                column.identity = match column.identity {
+                    Some(_) => None,
+                    None => Some(Identity {
+                        always: false,
+                        options: SequenceOptions::defaults(SequenceType::Bigint, 1),
+                    }),
+                };
+            }
+        }
+        Mutation::DropConstraint(t, c) => {
+            if let Some(table) = table_mut(live, t)
+                && let Some(name) = nth_key(&table.constraints, c)
+            {
+                table.constraints.remove(&name);
+            }
+        }
+        Mutation::RenameConstraint(t, c) => {
+            if let Some(table) = table_mut(live, t)
+                && let Some(name) = nth_key(&table.constraints, c)
+            {
+                let constraint = table.constraints.remove(&name).unwrap();
+                let new = extra_name(c, |n| table.constraints.contains_key(&ident(n)));
+                table.constraints.insert(new, constraint);
+            }
+        }
+        Mutation::ChangeConstraint(t, c) => {
+            if let Some(table) = table_mut(live, t)
+                && let Some(name) = nth_key(&table.constraints, c)
+            {
+                let constraint = table.constraints.get_mut(&name).unwrap();
+                match &mut constraint.kind {
+                    ConstraintKind::Check { no_inherit, .. } => *no_inherit = !*no_inherit,
+                    ConstraintKind::ForeignKey(fk) => fk.match_full = !fk.match_full,
+                    _ => constraint.deferrable = !constraint.deferrable,
+                }
+            }
+        }
+        Mutation::ExtraConstraint(t, i) => {
+            if let Some(table) = table_mut(live, t)
+                && let Some(column) = table.columns.first()
+            {
+                let expression = format!("({} IS NULL)", column.name.quoted());
+                let name = extra_name(i, |n| table.constraints.contains_key(&ident(n)));
+                table.constraints.insert(
+                    name,
+                    Constraint {
+                        kind: ConstraintKind::Check {
+                            expression,
+                            no_inherit: false,
+                        },
+                        deferrable: false,
+                        initially_deferred: false,
+                    },
+                );
+            }
+        }
+        Mutation::DropIndex(t, i) => {
+            if let Some(table) = table_mut(live, t)
+                && let Some(name) = nth_key(&table.indexes, i)
+            {
+                table.indexes.remove(&name);
+            }
+        }
+        Mutation::RenameIndex(t, i) => {
+            if let Some(table) = table_mut(live, t)
+                && let Some(name) = nth_key(&table.indexes, i)
+            {
+                let index = table.indexes.remove(&name).unwrap();
+                let new = extra_name(i, |n| table.indexes.contains_key(&ident(n)));
+                table.indexes.insert(new, index);
+            }
+        }
+        Mutation::ChangeIndex(t, i) => {
+            if let Some(table) = table_mut(live, t)
+                && let Some(name) = nth_key(&table.indexes, i)
+            {
+                let index = table.indexes.get_mut(&name).unwrap();
+                index.unique = !index.unique;
+            }
+        }
+        Mutation::ExtraIndex(t, i) => {
+            if let Some(table) = table_mut(live, t)
+                && let Some(column) = table.columns.first()
+            {
+                let index = Index {
+                    unique: false,
+                    method: "btree".to_owned(),
+                    keys: vec![IndexKey {
+                        target: IndexTarget::Column(column.name.clone()),
+                        opclass: None,
+                        collation: None,
+                        descending: false,
+                        nulls_first: false,
+                    }],
+                    include: vec![],
+                    predicate: None,
+                    nulls_not_distinct: false,
+                };
+                let name = extra_name(i, |n| table.indexes.contains_key(&ident(n)));
+                table.indexes.insert(name, index);
+            }
+        }
+        Mutation::ToggleRowLevelSecurity(t, force) => {
+            if let Some(table) = table_mut(live, t) {
+                if *force {
+                    table.force_row_level_security = !table.force_row_level_security;
+                } else {
+                    table.row_level_security = !table.row_level_security;
+                }
+            }
+        }
+    }
+}
+
+/// (live, desired, diff options)
+fn drifted_pair() -> impl Strategy<Value = (Schema, Schema, Options)> {
+    (
+        schema_plan(),
+        prop::collection::vec(mutation(), 1..12),
+        proptest::bool::weighted(0.8),
+    )
+        .prop_map(|(plan, mutations, rename_hints)| {
+            let desired = build_schema(&plan);
+            let mut live = desired.clone();
+            for m in &mutations {
+                mutate(&mut live, m);
+            }
+            (live, desired, Options { rename_hints })
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks.
+
+/// What a destructive or non-additive statement looks like, independently of
+/// [`Kind::is_additive`]'s allow-list (belt and braces: both must agree).
+fn forbidden(kind: &Kind) -> bool {
+    match kind {
+        Kind::Drop { .. }
+        | Kind::Truncate
+        | Kind::Delete { .. }
+        | Kind::Update { .. }
+        | Kind::Insert
+        | Kind::Merge
+        | Kind::Rename { .. }
+        | Kind::AlterEnumRenameValue
+        | Kind::AlterSequence
+        | Kind::DynamicSql
+        | Kind::Other(_) => true,
+        Kind::AlterTable { actions, .. } => actions.iter().any(|a| {
+            matches!(
+                a,
+                AlterTableAction::DropColumn
+                    | AlterTableAction::AlterColumnType
+                    | AlterTableAction::SetNotNull
+                    | AlterTableAction::DropNotNull
+                    | AlterTableAction::SetDefault
+                    | AlterTableAction::DropDefault
+                    | AlterTableAction::DropConstraint
+                    | AlterTableAction::DropIdentity
+                    | AlterTableAction::DropExpression
+                    | AlterTableAction::DisableRowLevelSecurity
+                    | AlterTableAction::NoForceRowLevelSecurity
+                    | AlterTableAction::Other(_)
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// Why `sql` is not one additive statement, or `None` when it is.
+fn step_problem(sql: &str) -> Option<String> {
+    let statements = match classify::classify(sql) {
+        Ok(s) => s,
+        Err(e) => return Some(format!("does not classify: {e}")),
+    };
+    let [statement] = statements.as_slice() else {
+        return Some(format!("{} statements, not one", statements.len()));
+    };
+    statement_problem(statement)
+}
+
+fn statement_problem(statement: &Statement) -> Option<String> {
+    if let Some(v) = statement.violations().first() {
+        return Some(format!("not additive: {:?} in {:?}", v.kind, v.text));
+    }
+    if let Some(f) = statement.flatten().into_iter().find(|s| forbidden(&s.kind)) {
+        return Some(format!("forbidden: {:?} in {:?}", f.kind, f.text));
+    }
+    None
+}
+
+fn render_sql(plan: &Plan, live: &Schema, desired: &Schema) -> String {
+    let report = Report {
+        command: "plan",
+        target: "the property test",
+        plan,
+        live,
+        desired,
+        skipped: &[],
+    };
+    let mut out = Vec::new();
+    render::sql::render(&report, &mut out).expect("rendering to memory cannot fail");
+    String::from_utf8(out).expect("the script is UTF-8")
+}
+
+/// Why the rendered script runs something besides the steps and session control, if it does.
+fn script_problem(script: &str, plan: &Plan) -> Option<String> {
+    let statements = match classify::classify(script) {
+        Ok(s) => s,
+        Err(e) => return Some(format!("the script does not parse: {e}")),
+    };
+    let mut executed = Vec::new();
+    for s in &statements {
+        if s.kind.is_session_control() {
+            continue;
+        }
+        if let Some(problem) = statement_problem(s) {
+            return Some(format!("the script runs {:?}: {problem}", s.text));
+        }
+        executed.push(s.text.as_str());
+    }
+    let steps: Vec<&str> = plan.steps.iter().map(|s| s.sql.trim()).collect();
+    if executed != steps {
+        return Some(format!(
+            "the script runs {executed:#?}\nbut the plan's steps are {steps:#?}"
+        ));
+    }
+    let count = |k: classify::TransactionKind| {
+        statements
+            .iter()
+            .filter(|s| s.kind == Kind::Transaction(k))
+            .count()
+    };
+    if count(classify::TransactionKind::Begin) != count(classify::TransactionKind::Commit) {
+        return Some("BEGIN and COMMIT do not pair up".to_owned());
+    }
+    None
+}
+
+fn build(live: &Schema, desired: &Schema, options: &Options, concurrently: bool) -> (Diff, Plan) {
+    let diff = diff::diff(live, desired, options);
+    let rows = Default::default();
+    let context = Context {
+        live,
+        estimated_rows: &rows,
+        concurrently,
+    };
+    let plan = plan::build(&diff, &context)
+        .unwrap_or_else(|e| panic!("planning failed: {e}\nlive: {live:#?}\ndesired: {desired:#?}"));
+    (diff, plan)
+}
+
+fn check_pair(live: &Schema, desired: &Schema, options: &Options) -> Result<(), TestCaseError> {
+    for concurrently in [true, false] {
+        let (diff, plan) = build(live, desired, options, concurrently);
+        let (diff_again, plan_again) = build(live, desired, options, concurrently);
+        prop_assert_eq!(&diff, &diff_again, "the diff is not deterministic");
+        prop_assert_eq!(&plan, &plan_again, "the plan is not deterministic");
+
+        for step in &plan.steps {
+            if let Some(problem) = step_problem(&step.sql) {
+                return Err(TestCaseError::fail(format!(
+                    "step {} ({}, concurrently: {concurrently}) {problem}:\n{}",
+                    step.number, step.object, step.sql
+                )));
+            }
+            for finding in &plan.findings {
+                if let Some(suggestion) = &finding.suggestion {
+                    prop_assert!(
+                        !step.sql.contains(suggestion.text()),
+                        "step {} contains the suggestion of {} {}: {}",
+                        step.number,
+                        finding.code,
+                        finding.object,
+                        suggestion.text()
+                    );
+                }
+            }
+        }
+
+        let script = render_sql(&plan, live, desired);
+        prop_assert_eq!(
+            &script,
+            &render_sql(&plan_again, live, desired),
+            "rendering is not deterministic"
+        );
+        if let Some(problem) = script_problem(&script, &plan) {
+            return Err(TestCaseError::fail(format!(
+                "{problem}\n--- script ---\n{script}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        max_shrink_iters: 2048,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn every_planned_statement_is_additive((live, desired, options) in drifted_pair()) {
+        check_pair(&live, &desired, &options)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Controls: the property is not vacuous.
+
+/// The classifier, used exactly as the property uses it, rejects what a broken planner could
+/// emit.
+#[test]
+fn negative_control_destructive_steps_are_caught() {
+    let guard = |statement: &str| {
+        format!(
+            "DO $reconcile$\nBEGIN\n  IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE \
+             conrelid = 'public.t'::pg_catalog.regclass AND conname = 'c') THEN\n    \
+             {statement};\n  END IF;\nEND\n$reconcile$"
+        )
+    };
+    for sql in [
+        guard("DROP TABLE public.t"),
+        guard("ALTER TABLE public.t ALTER COLUMN a TYPE bigint"),
+        guard("ALTER TABLE public.t ADD CONSTRAINT c CHECK (a > 0), DROP COLUMN b"),
+        guard("EXECUTE 'ALTER TABLE public.t ' || 'DROP CONSTRAINT c'"),
+        guard("EXECUTE 'TRUNCATE public.t'"),
+        guard("DELETE FROM public.t"),
+        "ALTER TABLE public.t ALTER COLUMN a SET NOT NULL".to_owned(),
+        "ALTER TABLE public.t ALTER COLUMN a DROP NOT NULL".to_owned(),
+        "ALTER TABLE public.t RENAME COLUMN a TO b".to_owned(),
+        "UPDATE public.t SET a = 1".to_owned(),
+        "DROP INDEX CONCURRENTLY public.i".to_owned(),
+        "CREATE TABLE t (a int); DROP TABLE u".to_owned(),
+    ] {
+        assert!(step_problem(&sql).is_some(), "not caught: {sql}");
+    }
+    // The guard itself, around an additive statement, is fine.
+    assert_eq!(
+        step_problem(&guard(
+            "ALTER TABLE public.t ADD CONSTRAINT c CHECK (a > 0) NOT VALID"
+        )),
+        None
+    );
+}
+
+/// A script that lets a suggestion escape its comment is caught.
+#[test]
+fn negative_control_escaped_suggestion_is_caught() {
+    let desired = fixed_desired();
+    let mut live = desired.clone();
+    live.tables
+        .values_mut()
+        .next()
+        .unwrap()
+        .columns
+        .push(Column::new(ident("old"), "text"));
+    let (_, plan) = build(&live, &desired, &Options::default(), true);
+    let script = render_sql(&plan, &live, &desired);
+    assert_eq!(script_problem(&script, &plan), None, "{script}");
+    let suggestion = plan
+        .findings
+        .iter()
+        .find_map(|f| f.suggestion.as_ref())
+        .expect("a dropped column is suggested");
+    let broken = format!("{script}\n{};\n", suggestion.text());
+    assert!(script_problem(&broken, &plan).is_some(), "{broken}");
+}
+
+/// The generator produces what the property needs to mean something: plans with steps of
+/// every kind, guarded DO blocks, CONCURRENTLY builds, and destructive suggestions.
+#[test]
+fn generator_covers_the_interesting_cases() {
+    let mut runner = TestRunner::deterministic();
+    let strategy = drifted_pair();
+    let mut kinds = BTreeSet::new();
+    let (mut with_steps, mut with_do, mut with_destructive_suggestion) = (0, 0, 0);
+    let cases = 200;
+    for _ in 0..cases {
+        let (live, desired, options) = strategy.new_tree(&mut runner).unwrap().current();
+        let (_, plan) = build(&live, &desired, &options, true);
+        with_steps += usize::from(!plan.steps.is_empty());
+        with_do += usize::from(plan.steps.iter().any(|s| s.sql.starts_with("DO ")));
+        with_destructive_suggestion += usize::from(plan.findings.iter().any(|f| {
+            f.suggestion.as_ref().is_some_and(|s| {
+                classify::classify(s.text()).is_ok_and(|all| all.iter().any(|st| !st.is_additive()))
+            })
+        }));
+        for step in &plan.steps {
+            kinds.insert(format!("{:?}", step.kind));
+        }
+    }
+    eprintln!(
+        "{with_steps} with steps, {with_do} with DO, {with_destructive_suggestion} with destructive suggestions; kinds: {kinds:?}"
+    );
+    assert!(
+        with_steps > cases / 2,
+        "{with_steps} of {cases} plans have steps"
+    );
+    assert!(
+        with_do > cases / 3,
+        "{with_do} of {cases} plans have DO blocks"
+    );
+    assert!(
+        with_destructive_suggestion > cases / 3,
+        "{with_destructive_suggestion} of {cases} have destructive suggestions"
+    );
+    for kind in [
+        "CreateSchema",
+        "CreateExtension",
+        "CreateType",
+        "AddEnumValue",
+        "CreateDomain",
+        "CreateSequence",
+        "CreateTable",
+        "AddColumn",
+        "SetSequenceOwner",
+        "CreateIndex",
+        "CreateKeyIndex",
+        "AttachKey",
+        "AddConstraint",
+        "AddConstraintNotValid",
+        "ValidateConstraint",
+        "EnableRowLevelSecurity",
+    ] {
+        assert!(
+            kinds.contains(kind),
+            "no {kind} step in {cases} cases: {kinds:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Determinism on a fixed input.
+
+fn fixed_desired() -> Schema {
+    let mut plan_runner = TestRunner::deterministic();
+    // A fixed, rich schema: the first value the deterministic runner draws.
+    let mut desired = build_schema(&schema_plan().new_tree(&mut plan_runner).unwrap().current());
+    let name = QualifiedName::new(ident("public"), ident("Leads"));
+    let mut table = Table::default();
+    let mut id = Column::new(ident("id"), "bigint");
+    id.not_null = true;
+    id.identity = Some(Identity {
+        always: true,
+        options: SequenceOptions::defaults(SequenceType::Bigint, 1),
+    });
+    table.columns.push(id);
+    table.columns.push(Column::new(ident("e-mail"), "text"));
+    table.constraints.insert(
+        ident("Leads_pkey"),
+        Constraint {
+            kind: ConstraintKind::PrimaryKey {
+                columns: vec![ident("id")],
+                include: vec![],
+            },
+            deferrable: false,
+            initially_deferred: false,
+        },
+    );
+    table.row_level_security = true;
+    desired.tables.insert(name, table);
+    desired
+}
+
+#[test]
+fn the_same_inputs_give_the_same_plan() {
+    let desired = fixed_desired();
+    let mut live = desired.clone();
+    for m in [
+        Mutation::DropColumn(Pick(0), Pick(1)),
+        Mutation::DropConstraint(Pick(0), Pick(0)),
+        Mutation::DropIndex(Pick(0), Pick(0)),
+        Mutation::ToggleNotNull(Pick(0), Pick(0)),
+        Mutation::ExtraColumn(Pick(0), Pick(1), Pick(3)),
+    ] {
+        mutate(&mut live, &m);
+    }
+    for concurrently in [true, false] {
+        let (_, first) = build(&live, &desired, &Options::default(), concurrently);
+        let (_, second) = build(
+            &live.clone(),
+            &desired.clone(),
+            &Options::default(),
+            concurrently,
+        );
+        assert!(!first.steps.is_empty());
+        assert_eq!(first, second);
+        assert_eq!(
+            render_sql(&first, &live, &desired),
+            render_sql(&second, &live, &desired)
+        );
+    }
+}
+
+/// Names and labels are data (from YAML, or from the database itself), so a line break in one
+/// must not end the `--` comment it is shown in: PostgreSQL and psql end a comment at `\n`
+/// *or* `\r`, and whatever follows on the next line runs.
+#[test]
+fn a_newline_in_a_name_cannot_escape_a_comment() {
+    // The table name is shown in its step's heading (`-- Step 1: table ...`).
+    let public = ident("public");
+    let mut desired = Schema::default();
+    desired.schemas.insert(public.clone());
+    desired.tables.insert(
+        QualifiedName::new(public, ident("a\nDROP TABLE important; --")),
+        Table {
+            columns: vec![Column::new(ident("id"), "integer")],
+            ..Table::default()
+        },
+    );
+    let live = Schema {
+        schemas: desired.schemas.clone(),
+        ..Schema::default()
+    };
+    if let Err(e) = check_pair(&live, &desired, &Options::default()) {
+        panic!("{e}");
+    }
+}
+
+/// See [`a_newline_in_a_name_cannot_escape_a_comment`].
+#[test]
+fn a_carriage_return_in_a_label_cannot_escape_a_comment() {
+    // The label is shown in a finding's message (multi-line text is commented line by line,
+    // but `\r` alone is not a line break to Rust's `str::lines`).
+    let public = ident("public");
+    let mut desired = Schema::default();
+    desired.schemas.insert(public.clone());
+    let mood = QualifiedName::new(public, ident("mood"));
+    desired.enums.insert(
+        mood.clone(),
+        EnumType {
+            values: vec!["a".to_owned()],
+        },
+    );
+    let mut live = desired.clone();
+    live.enums
+        .get_mut(&mood)
+        .unwrap()
+        .values
+        .push("b\rDROP TABLE important; --".to_owned());
+    if let Err(e) = check_pair(&live, &desired, &Options::default()) {
+        panic!("{e}");
+    }
+}
