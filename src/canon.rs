@@ -13,7 +13,7 @@
 
 use sqlx::{Connection, PgConnection};
 
-use crate::ddl;
+use crate::{ddl, diff, plan};
 use crate::introspect::{self, IntrospectError, Scope};
 use crate::model::Schema;
 
@@ -42,7 +42,7 @@ pub async fn canonicalise(
         .execute(&mut *tx)
         .await?;
     let mut unverified = Vec::new();
-    for statement in ddl::create_all(desired) {
+    for statement in statements(desired) {
         sqlx::query("SAVEPOINT reconcile_canon")
             .execute(&mut *tx)
             .await?;
@@ -69,6 +69,31 @@ pub async fn canonicalise(
     let mut schema = read?.schema;
     restore_unverified(desired, &mut schema);
     Ok(Canonical { schema, unverified })
+}
+
+/// The desired state as statements for an empty database, in the planner's dependency order
+/// (so a domain over a table's row type follows the table); the simple fixed order of
+/// [`ddl::create_all`] if the planner finds a cycle, which the server will then report.
+fn statements(desired: &Schema) -> Vec<ddl::Statement> {
+    let empty = Schema::default();
+    let rows = std::collections::BTreeMap::new();
+    let changes = diff::diff(&empty, desired, &diff::Options { rename_hints: false });
+    let context = plan::Context {
+        live: &empty,
+        estimated_rows: &rows,
+        concurrently: false,
+    };
+    match plan::build(&changes, &context) {
+        Ok(plan) => plan
+            .steps
+            .into_iter()
+            .map(|s| ddl::Statement {
+                object: s.object,
+                sql: s.sql,
+            })
+            .collect(),
+        Err(_) => ddl::create_all(desired),
+    }
 }
 
 /// Objects that did not make it into the scratch database keep their desired form, so a

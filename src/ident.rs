@@ -188,9 +188,22 @@ pub fn quote_ident(name: &str) -> String {
     }
 }
 
-/// A single-quoted SQL string literal (standard_conforming_strings = on).
-pub fn quote_literal(text: &str) -> String {
+/// A string literal as the server prints one (`pg_get_expr` with standard_conforming_strings
+/// on): quotes doubled, backslashes verbatim. For reproducing catalog text, not for SQL we run.
+pub fn server_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A SQL string literal that means the same under either `standard_conforming_strings`
+/// setting: like PostgreSQL's own `quote_literal()`, text with a backslash becomes an `E'...'`
+/// literal with the backslashes doubled.
+pub fn quote_literal(text: &str) -> String {
+    let quoted = text.replace('\'', "''");
+    if text.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
 }
 
 /// Why a name cannot be an identifier.

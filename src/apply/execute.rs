@@ -80,6 +80,11 @@ pub enum ExecError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("while preparing the session: {source}")]
+    Session {
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("while recording the run history: {0}")]
     History(#[source] sqlx::Error),
 }
@@ -101,6 +106,15 @@ pub async fn execute(
 ) -> Result<usize, ExecError> {
     let total = plan.steps.len();
     let mut executed = 0;
+    // The model's type and expression text is what the server prints under these settings.
+    for sql in [
+        "SET search_path = public",
+        "SET standard_conforming_strings = on",
+    ] {
+        run_statement(conn, sql)
+            .await
+            .map_err(|source| ExecError::Session { source })?;
+    }
     for batch in plan.batches() {
         let steps = &plan.steps[batch.steps.clone()];
         let long = steps.iter().any(is_long_running);

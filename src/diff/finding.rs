@@ -46,6 +46,7 @@ pub enum Code {
     ExtraEnumValue,
     ExtraType,
     ExtraSequence,
+    ExtraExtension,
     ColumnType,
     Nullability,
     ColumnDefault,
@@ -67,7 +68,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 25] = [
+    pub const ALL: [Code; 26] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -75,6 +76,7 @@ impl Code {
         Code::ExtraEnumValue,
         Code::ExtraType,
         Code::ExtraSequence,
+        Code::ExtraExtension,
         Code::ColumnType,
         Code::Nullability,
         Code::ColumnDefault,
@@ -104,6 +106,7 @@ impl Code {
             Code::ExtraEnumValue => "D104",
             Code::ExtraType => "D105",
             Code::ExtraSequence => "D106",
+            Code::ExtraExtension => "D107",
             Code::ColumnType => "D110",
             Code::Nullability => "D111",
             Code::ColumnDefault => "D112",
@@ -135,6 +138,7 @@ impl Code {
             Code::ExtraEnumValue => "enum label in the database, not in the desired state",
             Code::ExtraType => "type or domain in the database, not in the desired state",
             Code::ExtraSequence => "sequence in the database, not in the desired state",
+            Code::ExtraExtension => "extension in the database, not in the desired state",
             Code::ColumnType => "column type differs",
             Code::Nullability => "column nullability differs",
             Code::ColumnDefault => "column default differs",

@@ -80,6 +80,22 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
             Some(_) => {}
         }
     }
+    for (name, ext) in &live.extensions {
+        if !desired.extensions.contains_key(name) && desired.schemas.contains(&ext.schema) {
+            out.findings.push(
+                Finding::new(
+                    Code::ExtraExtension,
+                    Severity::Risky,
+                    format!("extension {name}"),
+                    format!(
+                        "installed in schema {} but not in the desired state",
+                        ext.schema
+                    ),
+                )
+                .suggest(format!("DROP EXTENSION {}", name.quoted())),
+            );
+        }
+    }
     enums(live, desired, &mut out);
     user_types(live, desired, &mut out);
     sequences(live, desired, &mut out);

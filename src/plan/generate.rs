@@ -272,6 +272,8 @@ fn generate(change: &Change, context: &Context, out: &mut Vec<Draft>) {
                 .sql(ddl::create_table(name, definition))
                 .requires_all(table_requirements(name, definition))
                 .provides(Key::Table(name.clone()))
+                // Its row type, which a domain or another table's column may use.
+                .provides(Key::Type(name.clone()))
                 .provides(Key::Keys(name.clone()))
                 .push(out);
         }
@@ -337,7 +339,16 @@ fn add_column(
         .requires(Key::Table(table.clone()))
         .requires(Key::Extensions)
         .requires_all(column_requirements(column))
-        .provides(Key::NewColumns(table.clone()));
+        .requires_all(
+            column
+                .generated
+                .iter()
+                .flat_map(|g| refs::column_names(g))
+                .filter(|c| c != column.name.as_str())
+                .map(|c| Key::Column(table.clone(), c)),
+        )
+        .provides(Key::NewColumns(table.clone()))
+        .provides(Key::Column(table.clone(), column.name.as_str().to_owned()));
     let fills_itself =
         column.default.is_some() || column.identity.is_some() || column.generated.is_some();
     if column.not_null && !fills_itself && may_have_rows(context, table) {
@@ -455,7 +466,10 @@ fn add_constraint(
         )
     };
     let validate = |stage_object: &str, b_locks: Builder| {
+        // Alone: the scan must not run inside a transaction that already holds a
+        // write-blocking lock from the ADD ... NOT VALID or another step on the table.
         b_locks
+            .transaction(Transaction::Alone)
             .sql(format!(
                 "ALTER TABLE {} VALIDATE CONSTRAINT {}",
                 table.quoted(),

@@ -141,6 +141,8 @@ enum Key {
     Table(QualifiedName),
     /// Every column added to the table by the plan (an index or check may use any of them).
     NewColumns(QualifiedName),
+    /// One column added by the plan (a generated column follows the columns it reads).
+    Column(QualifiedName, String),
     /// A primary key or unique constraint/index of the table (what a foreign key needs).
     Keys(QualifiedName),
     Constraint(QualifiedName, Ident),

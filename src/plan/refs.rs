@@ -56,6 +56,32 @@ pub fn sequences(expression: &str) -> Vec<QualifiedName> {
     out
 }
 
+/// Column names an expression refers to (`price * 2` → `price`), for ordering a generated
+/// column after the new columns it is computed from.
+pub fn column_names(expression: &str) -> Vec<String> {
+    let Ok(parsed) = pg_query::parse(
+        &format!("SELECT ({expression})"),
+        pg_query::ParserOptions::DEFAULT,
+    ) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = parsed
+        .protobuf
+        .nodes()
+        .into_iter()
+        .filter_map(|(node, ..)| match node {
+            pg_query::NodeRef::ColumnRef(c) => c.fields.last().and_then(|f| match &f.node {
+                Some(pg_query::NodeEnum::String(s)) => Some(s.sval.clone()),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Functions whose result differs per row: a default calling one makes `ADD COLUMN` rewrite
 /// the whole table (a constant or STABLE default, like `now()`, does not).
 const VOLATILE: &[&str] = &[
@@ -113,6 +139,13 @@ mod tests {
             sequences("nextval('s'::regclass) + 1")[0].quoted(),
             "public.s"
         );
+    }
+
+    #[test]
+    fn columns_of_an_expression() {
+        assert_eq!(column_names("(price * (2)::numeric)"), ["price"]);
+        assert_eq!(column_names("(a || \"B c\")"), ["B c", "a"]);
+        assert!(column_names("now()").is_empty());
     }
 
     #[test]

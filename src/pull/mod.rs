@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::ident::{QualifiedName, default_object_name, quote_literal};
+use crate::ident::{QualifiedName, default_object_name, server_literal};
 use crate::model::{
     Column, Constraint, ConstraintKind, Domain, FkAction, ForeignKey, Ident, Index, IndexTarget,
     Schema, Sequence, SequenceOptions, SequenceType, Table,
@@ -88,7 +88,7 @@ fn serial_columns(
             default_object_name(table_name.name.as_str(), Some(column_name.as_str()), "seq");
         let expected_default = format!(
             "nextval({}::regclass)",
-            quote_literal(&seq_name.quoted_relative())
+            server_literal(&seq_name.quoted_relative())
         );
         let kind = SequenceType::from_type(&column.data_type);
         let matches = seq_name.schema == table_name.schema

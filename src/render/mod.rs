@@ -120,9 +120,11 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Prefixes every line of `text` with `prefix`.
+/// Prefixes every line of `text` with `prefix`. Lines end at `\n` *or* `\r` — PostgreSQL
+/// and psql end a `--` comment at either, so a carriage return in a name or label must not
+/// let the rest of the text out of a comment.
 fn indent(text: &str, prefix: &str) -> String {
-    text.lines()
+    text.split(['\n', '\r'])
         .map(|l| format!("{prefix}{l}"))
         .collect::<Vec<_>>()
         .join("\n")

@@ -12,7 +12,14 @@ use crate::plan::Transaction;
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
     let plan = report.plan;
     let summary = Summary::of(plan);
-    writeln!(out, "-- reconcile {} for {}", report.command, report.target)?;
+    writeln!(
+        out,
+        "{}",
+        indent(
+            &format!("reconcile {} for {}", report.command, report.target),
+            "-- "
+        )
+    )?;
     writeln!(out, "-- live state fingerprint: {}", plan.fingerprint)?;
     writeln!(out, "-- {}", summary.line())?;
     writeln!(
@@ -24,6 +31,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
         writeln!(out)?;
         // The model's type and expression text is what the server prints under this path.
         writeln!(out, "SET search_path = public;")?;
+        writeln!(out, "SET standard_conforming_strings = on;")?;
         writeln!(out, "SET lock_timeout = '3s';")?;
     }
     for batch in plan.batches() {
@@ -33,15 +41,19 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
             writeln!(out, "BEGIN;")?;
         }
         for step in steps {
-            let mut heading = format!("-- Step {}: {}", step.number, step.object);
+            let mut heading = format!("Step {}: {}", step.number, step.object);
             match step.transaction {
                 Transaction::Outside => heading.push_str(" (outside a transaction)"),
                 Transaction::Alone => heading.push_str(" (commits on its own)"),
                 Transaction::Grouped => {}
             }
-            writeln!(out, "{heading}")?;
+            writeln!(out, "{}", indent(&heading, "-- "))?;
             for lock in &step.locks {
-                writeln!(out, "-- lock: {} on {}", lock.level, lock.table)?;
+                writeln!(
+                    out,
+                    "{}",
+                    indent(&format!("lock: {} on {}", lock.level, lock.table), "-- ")
+                )?;
             }
             for hazard in &step.hazards {
                 writeln!(

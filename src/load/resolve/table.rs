@@ -7,7 +7,7 @@ use serde_saphyr::Spanned;
 use super::super::error::{LoadError, Origin};
 use super::super::format::{ColumnSpec, IndexSpec, KeySpec, ShortOr, TableSpec};
 use super::{Resolver, names};
-use crate::ident::{QualifiedName, default_object_name, quote_literal};
+use crate::ident::{QualifiedName, default_object_name, server_literal};
 use crate::model::{
     Column, Constraint, ConstraintKind, FkAction, ForeignKey, Ident, Identity, Index, IndexKey,
     IndexTarget, Sequence, SequenceOptions, SequenceType, Table,
@@ -110,7 +110,7 @@ impl Resolver {
             let sequence = self.serial_sequence(b, &column_name, kind, &type_origin);
             column.default = Some(format!(
                 "nextval({}::regclass)",
-                quote_literal(&sequence.quoted_relative())
+                server_literal(&sequence.quoted_relative())
             ));
         } else if let Some(t) = self.resolve_type(type_text, &b.name.schema, &type_origin) {
             column.data_type = t;
