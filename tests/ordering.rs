@@ -729,7 +729,6 @@ fn generated_column_before_its_source_column_from_empty() {
 }
 
 #[test]
-#[ignore = "bug: ADD COLUMN of a generated column is ordered before the new column it uses"]
 fn generated_column_before_its_source_column_from_partial() {
     let db =
         database("CREATE TABLE items (id bigint PRIMARY KEY); INSERT INTO items VALUES (1), (2);");
@@ -751,7 +750,6 @@ fn generated_column_before_its_source_column_from_partial() {
 // lock for the whole scan.
 
 #[test]
-#[ignore = "bug: VALIDATE CONSTRAINT is batched into a transaction holding a write-blocking lock"]
 fn validations_never_share_a_transaction_with_write_blocking_locks() {
     let cases = [
         ("chain", CHAIN_PARTIAL),
