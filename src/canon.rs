@@ -13,9 +13,9 @@
 
 use sqlx::{Connection, PgConnection};
 
-use crate::{ddl, diff, plan};
 use crate::introspect::{self, IntrospectError, Scope};
 use crate::model::Schema;
+use crate::{ddl, diff, plan};
 
 #[derive(Debug, Clone)]
 pub struct Canonical {
@@ -33,7 +33,95 @@ pub enum CanonError {
 }
 
 /// Canonicalises `desired` on `scratch`, which must be an empty database.
+///
+/// Two passes: the server's printed form of an expression is not always a fixpoint — `x IN
+/// ('a', 'b')` on a varchar column prints as `x = ANY ((ARRAY['a'::varchar, ...])::text[])`,
+/// which, parsed again, prints as `x = ANY (ARRAY[('a'::varchar)::text, ...])`. Text reconcile
+/// writes is stored in the second form, so the desired state is compared in that form too.
 pub async fn canonicalise(
+    desired: &Schema,
+    scratch: &mut PgConnection,
+) -> Result<Canonical, CanonError> {
+    let first = canonicalise_once(desired, scratch).await?;
+    let mut second = canonicalise_once(&first.schema, scratch).await?;
+    second.unverified = first.unverified;
+    Ok(second)
+}
+
+/// Brings the live objects that differ from `desired` to the same re-parsed form (see
+/// [`canonicalise`]): a database built from hand-written SQL stores the first form, which
+/// would otherwise show as drift although it means the same. Objects that compare equal, or
+/// that the scratch server cannot build, are left as they are.
+pub async fn align_live(
+    live: &Schema,
+    desired: &Schema,
+    scratch: &mut PgConnection,
+) -> Result<Schema, CanonError> {
+    let tables: Vec<_> = live
+        .tables
+        .iter()
+        .filter(|(name, t)| desired.tables.get(*name).is_some_and(|d| d != *t))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let domains: Vec<_> = live
+        .domains
+        .iter()
+        .filter(|(name, d)| desired.domains.get(*name).is_some_and(|w| w != *d))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if tables.is_empty() && domains.is_empty() {
+        return Ok(live.clone());
+    }
+    // The differing tables, without foreign keys (whose text does not change and whose
+    // targets are not built), and every type they might use.
+    let mut subset = Schema {
+        schemas: live.schemas.clone(),
+        extensions: live.extensions.clone(),
+        enums: live.enums.clone(),
+        domains: live.domains.clone(),
+        composites: live.composites.clone(),
+        sequences: live.sequences.clone(),
+        tables: Default::default(),
+    };
+    for sequence in subset.sequences.values_mut() {
+        sequence.owned_by = None;
+    }
+    for name in &tables {
+        let mut table = live.tables[name].clone();
+        table
+            .constraints
+            .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
+        subset.tables.insert(name.clone(), table);
+    }
+    let rebuilt = canonicalise_once(&subset, scratch).await?;
+    let failed: std::collections::BTreeSet<&str> =
+        rebuilt.unverified.iter().map(|(o, _)| o.as_str()).collect();
+    let mut aligned = live.clone();
+    for name in &tables {
+        let touched_by_failure = failed.iter().any(|o| o.ends_with(&format!(" {name}")));
+        if touched_by_failure {
+            continue;
+        }
+        if let Some(mut table) = rebuilt.schema.tables.get(name).cloned() {
+            for (cname, c) in &live.tables[name].constraints {
+                if matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)) {
+                    table.constraints.insert(cname.clone(), c.clone());
+                }
+            }
+            aligned.tables.insert(name.clone(), table);
+        }
+    }
+    for name in &domains {
+        if !failed.contains(format!("domain {name}").as_str())
+            && let Some(domain) = rebuilt.schema.domains.get(name)
+        {
+            aligned.domains.insert(name.clone(), domain.clone());
+        }
+    }
+    Ok(aligned)
+}
+
+async fn canonicalise_once(
     desired: &Schema,
     scratch: &mut PgConnection,
 ) -> Result<Canonical, CanonError> {
@@ -77,7 +165,13 @@ pub async fn canonicalise(
 fn statements(desired: &Schema) -> Vec<ddl::Statement> {
     let empty = Schema::default();
     let rows = std::collections::BTreeMap::new();
-    let changes = diff::diff(&empty, desired, &diff::Options { rename_hints: false });
+    let changes = diff::diff(
+        &empty,
+        desired,
+        &diff::Options {
+            rename_hints: false,
+        },
+    );
     let context = plan::Context {
         live: &empty,
         estimated_rows: &rows,
@@ -125,10 +219,14 @@ fn restore_unverified(desired: &Schema, canonical: &mut Schema) {
             .or_insert_with(|| v.clone());
     }
     for (k, v) in &desired.sequences {
-        canonical
+        let got = canonical
             .sequences
             .entry(k.clone())
             .or_insert_with(|| v.clone());
+        // The sequence was built but its OWNED BY failed with its table.
+        if got.owned_by.is_none() {
+            got.owned_by = v.owned_by.clone();
+        }
     }
     for (name, table) in &desired.tables {
         let Some(got) = canonical.tables.get_mut(name) else {

@@ -217,12 +217,16 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
             .context("cannot create the history tables")?;
     }
 
+    let mut scratch = None;
+    let mut unverified = std::collections::BTreeMap::new();
     let (desired, planned, file_plan) = match source {
         Source::Desired(desired) => {
-            let (_scratch_cluster, mut scratch) =
+            let (cluster, mut conn) =
                 super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref())
                     .await?;
-            let canonical = canon::canonicalise(&desired, &mut scratch).await?;
+            let canonical = canon::canonicalise(&desired, &mut conn).await?;
+            scratch = Some((cluster, conn));
+            unverified = canonical.unverified.into_iter().collect();
             (canonical.schema, None, None)
         }
         Source::File(file) => {
@@ -234,6 +238,12 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     ignore.push(history_schema.as_str().to_owned());
     let scope = Scope::of(&desired, &ignore);
     let live = introspect::schema(&mut target.conn, &scope).await?;
+    // Compare in the server's re-parsed words when a scratch database is at hand (a plan file
+    // was compared by fingerprint, which is exact).
+    let aligned = match &mut scratch {
+        Some((_, conn)) => canon::align_live(&live.schema, &desired, conn).await?,
+        None => live.schema.clone(),
+    };
     let context = plan::Context {
         live: &live.schema,
         estimated_rows: &live.estimated_rows,
@@ -243,8 +253,12 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
         rename_hints: !args.no_rename_hints,
     };
     let fresh_plan = || -> anyhow::Result<Plan> {
-        let d = diff::diff(&live.schema, &desired, &diff_options);
-        Ok(plan::build_rebuilding(&d, &context, &live.invalid_indexes)?)
+        let d = diff::diff(&aligned, &desired, &diff_options);
+        let extras = plan::Extras {
+            invalid_indexes: live.invalid_indexes.clone(),
+            unverified: unverified.clone(),
+        };
+        Ok(plan::build_with(&d, &context, &extras)?)
     };
     let plan = match (file_plan, planned) {
         (Some(file_plan), Some(planned)) => {
@@ -291,7 +305,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
         command: "apply",
         target: &target.description,
         plan: &plan,
-        live: &live.schema,
+        live: &aligned,
         desired: &desired,
         skipped: &live.skipped,
     };

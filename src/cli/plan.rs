@@ -92,18 +92,23 @@ async fn pipeline(
     let diff_options = diff::Options {
         rename_hints: !args.no_rename_hints,
     };
-    let result = diff::diff(&live.schema, &canonical.schema, &diff_options);
+    let aligned = canon::align_live(&live.schema, &canonical.schema, &mut scratch).await?;
+    let result = diff::diff(&aligned, &canonical.schema, &diff_options);
     let context = plan::Context {
         live: &live.schema,
         estimated_rows: &live.estimated_rows,
         concurrently,
     };
-    let plan = plan::build_rebuilding(&result, &context, &live.invalid_indexes)?;
+    let extras = plan::Extras {
+        invalid_indexes: live.invalid_indexes.clone(),
+        unverified: canonical.unverified.iter().cloned().collect(),
+    };
+    let plan = plan::build_with(&result, &context, &extras)?;
     let report = Report {
         command,
         target: &target.description,
         plan: &plan,
-        live: &live.schema,
+        live: &aligned,
         desired: &canonical.schema,
         skipped: &live.skipped,
     };

@@ -721,3 +721,28 @@ pub(super) fn rebuild_invalid(
     }
     drafts.extend(drops);
 }
+
+/// Wraps the steps of objects the scratch server could not build so that an error becomes a
+/// WARNING (see [`super::Extras::unverified`]). CONCURRENTLY steps cannot be wrapped (a DO
+/// block is a transaction) and only get the hazard.
+pub(super) fn tolerate_unverified(
+    drafts: &mut [Draft],
+    unverified: &std::collections::BTreeMap<String, String>,
+) {
+    for draft in drafts.iter_mut() {
+        let Some(message) = unverified.get(&draft.object) else {
+            continue;
+        };
+        if draft.transaction != Transaction::Outside {
+            draft.sql = guard::tolerating_errors(&draft.sql, &draft.object);
+        }
+        draft.hazards.push(Hazard {
+            code: HazardCode::Unverified,
+            message: format!(
+                "the scratch database could not build this ({message}); it likely uses \
+                 something reconcile does not manage, such as a function. It is attempted, and \
+                 skipped with a WARNING if this database rejects it too"
+            ),
+        });
+    }
+}

@@ -24,6 +24,25 @@ pub fn unless_exists(exists: &str, statement: &str) -> String {
     format!("DO {tag}\n{body}\n{tag}")
 }
 
+/// `statement` (one statement, possibly itself a guarded DO block) run so that an error is
+/// reported as a WARNING instead of stopping the script: for objects the scratch server could
+/// not build because they use something reconcile does not manage (a function, say), which
+/// the target database may or may not have.
+pub fn tolerating_errors(statement: &str, object: &str) -> String {
+    let body = format!(
+        "BEGIN\n  {};\nEXCEPTION WHEN OTHERS THEN\n  RAISE WARNING 'reconcile: % was not created: %', {}, SQLERRM;\nEND",
+        statement.replace('\n', "\n  "),
+        quote_literal(object)
+    );
+    let mut tag = "$reconcile_t$".to_owned();
+    let mut n = 0;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$reconcile_t{n}$");
+    }
+    format!("DO {tag}\n{body}\n{tag}")
+}
+
 /// A query returning a row when `table` has a constraint called `name`.
 pub fn constraint_exists(table: &QualifiedName, name: &Ident) -> String {
     format!(

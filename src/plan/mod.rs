@@ -171,22 +171,30 @@ struct Draft {
     sort_key: SortKey,
 }
 
-/// Builds the ordered plan for `diff`'s additive changes.
-pub fn build(diff: &Diff, context: &Context) -> Result<Plan, PlanError> {
-    build_rebuilding(diff, context, &BTreeSet::new())
+/// What the planner may additionally know about the database and the desired state.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Schema-qualified names of INVALID indexes left by failed concurrent builds. A planned
+    /// index of that name is dropped concurrently first — the one DROP reconcile runs, a
+    /// step kind of its own with hazard H009 — since `IF NOT EXISTS` would skip it forever.
+    pub invalid_indexes: BTreeSet<QualifiedName>,
+    /// Objects the scratch server could not build, by the object name steps carry, with the
+    /// server's message (see [`crate::canon::Canonical::unverified`]). Their steps turn an
+    /// error into a WARNING (hazard H012), so one object that needs something reconcile does
+    /// not manage cannot stop the rest of the plan.
+    pub unverified: BTreeMap<String, String>,
 }
 
-/// [`build`], also rebuilding `invalid_indexes` (schema-qualified names of INVALID indexes
-/// left by failed concurrent builds) that the plan creates: each is dropped concurrently
-/// first — the one DROP reconcile runs, a step kind of its own with hazard H009 — since
-/// `IF NOT EXISTS` would otherwise skip it forever.
-pub fn build_rebuilding(
-    diff: &Diff,
-    context: &Context,
-    invalid_indexes: &BTreeSet<QualifiedName>,
-) -> Result<Plan, PlanError> {
+/// Builds the ordered plan for `diff`'s additive changes.
+pub fn build(diff: &Diff, context: &Context) -> Result<Plan, PlanError> {
+    build_with(diff, context, &Extras::default())
+}
+
+/// [`build`] with what else is known about the database (see [`Extras`]).
+pub fn build_with(diff: &Diff, context: &Context, extras: &Extras) -> Result<Plan, PlanError> {
     let mut drafts = generate::drafts(&diff.additive, context);
-    generate::rebuild_invalid(&mut drafts, invalid_indexes);
+    generate::rebuild_invalid(&mut drafts, &extras.invalid_indexes);
+    generate::tolerate_unverified(&mut drafts, &extras.unverified);
     let steps = order::order(drafts)?;
     Ok(Plan {
         steps,

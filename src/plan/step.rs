@@ -105,10 +105,11 @@ pub enum HazardCode {
     RebuildsInvalidIndex,
     LocksReferencedTable,
     IndexBlocksWrites,
+    Unverified,
 }
 
 impl HazardCode {
-    pub const ALL: [HazardCode; 11] = [
+    pub const ALL: [HazardCode; 12] = [
         HazardCode::AccessExclusiveLock,
         HazardCode::BuildsIndex,
         HazardCode::ValidatesByScan,
@@ -120,6 +121,7 @@ impl HazardCode {
         HazardCode::RebuildsInvalidIndex,
         HazardCode::LocksReferencedTable,
         HazardCode::IndexBlocksWrites,
+        HazardCode::Unverified,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +137,7 @@ impl HazardCode {
             HazardCode::RebuildsInvalidIndex => "H009",
             HazardCode::LocksReferencedTable => "H010",
             HazardCode::IndexBlocksWrites => "H011",
+            HazardCode::Unverified => "H012",
         }
     }
 }
