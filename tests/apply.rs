@@ -448,7 +448,6 @@ fn second_apply_is_a_recorded_no_op() {
 /// The plan includes a CREATE INDEX CONCURRENTLY on an existing table, which must not wait
 /// for the applies queued behind the lock.
 #[test]
-#[ignore = "bug: applies waiting in pg_advisory_lock hold a snapshot, so the holder's CREATE INDEX CONCURRENTLY times out waiting for them"]
 fn concurrent_applies_run_one_at_a_time() {
     concurrent_applies(&[]);
 }
@@ -902,7 +901,6 @@ fn a_failed_concurrent_build_leaves_no_invalid_index() {
 /// A run that fails part-way records as executed the steps whose batches committed before
 /// the failure, matching its step rows.
 #[test]
-#[ignore = "bug: a failed run is recorded with steps_executed 0 although earlier batches committed"]
 fn a_failed_run_counts_the_steps_it_committed() {
     // Existing rows violate the check, so its validation fails after the other batches.
     let f = Fixture::new(BEHIND, &DESIRED.replace("amount >= 0", "amount < 0"));
@@ -1054,7 +1052,6 @@ fn a_plan_file_with_a_smuggled_drop_is_refused() {
 /// A step relabelled `drop_invalid_index` may only drop the INVALID index it names, never a
 /// valid one.
 #[test]
-#[ignore = "bug: a plan-file step relabelled drop_invalid_index drops any index its SQL names unless step.index names that index and it is valid"]
 fn a_plan_file_cannot_relabel_a_drop_of_a_valid_index() {
     let f = Fixture::new(PLANNED_SETUP, PLANNED_DESIRED);
     let (_dir, path, plan) = write_plan(&f);
@@ -1259,7 +1256,6 @@ fn passwords_never_reach_output_or_history() {
 /// A database URL given where the plan file belongs (`reconcile apply $DATABASE_URL`) is
 /// refused without echoing its password.
 #[test]
-#[ignore = "bug: `cannot read the plan file <path>` echoes a URL with its password"]
 fn a_url_mistaken_for_the_plan_file_is_not_echoed() {
     let url = format!("postgres://someone:{PASSWORD}@127.0.0.1:1/none");
     let output = assert_cmd::Command::new(BIN)

@@ -77,6 +77,8 @@ pub enum ExecError {
         number: usize,
         object: String,
         attempts: u32,
+        /// Steps committed before this one failed.
+        executed: usize,
         #[source]
         source: sqlx::Error,
     },
@@ -176,6 +178,7 @@ pub async fn execute(
                         number: step.number,
                         object: step.object.clone(),
                         attempts: attempt,
+                        executed,
                         source: e,
                     });
                 }
@@ -292,10 +295,10 @@ async fn run_outside(
     for (i, step) in steps.iter().enumerate() {
         progress.step_started(step, total);
         let started = Instant::now();
-        if step.kind == StepKind::DropInvalidIndex && is_invalid(conn, step).await == Some(false) {
-            // The plan said INVALID; the index is valid now (rebuilt by someone else). It is
-            // not ours to drop any more.
-            tracing::info!("{} is valid now; not dropped", step.object);
+        if step.kind == StepKind::DropInvalidIndex && is_invalid(conn, step).await != Some(true) {
+            // Only an index that is INVALID right now is ours to drop: one that is valid (or
+            // gone) was rebuilt or removed by someone else since the plan was made.
+            tracing::info!("{} is not INVALID now; not dropped", step.object);
             durations.push(started.elapsed());
             continue;
         }

@@ -51,50 +51,46 @@ pub async fn holder(conn: &mut PgConnection) -> Result<Option<String>, sqlx::Err
 
 /// Takes the lock, waiting up to `wait`. `on_wait` is called once with the holder's
 /// description if the lock is not free at once.
+///
+/// Waits by polling `pg_try_advisory_lock` rather than blocking in `pg_advisory_lock`: a
+/// blocked query holds a snapshot, and the holder's `CREATE INDEX CONCURRENTLY` waits for
+/// every older snapshot in the database — the waiters would stall the very run they wait for.
 pub async fn acquire(
     conn: &mut PgConnection,
     wait: Duration,
     mut on_wait: impl FnMut(&str),
 ) -> Result<(), LockError> {
-    let got: bool = sqlx::query_scalar(
-        "SELECT pg_catalog.pg_try_advisory_lock($1, hashtext(current_database()))",
-    )
-    .bind(NAMESPACE)
-    .fetch_one(&mut *conn)
-    .await?;
-    if got {
-        return Ok(());
-    }
-    let who = holder(conn)
-        .await?
-        .unwrap_or_else(|| "holder unknown".to_owned());
-    on_wait(&who);
-    // lock_timeout bounds the wait; the server queues us fairly behind the holder.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SET lock_timeout = '{}ms'",
-        wait.as_millis().max(1)
-    )))
-    .execute(&mut *conn)
-    .await?;
-    let result =
-        sqlx::query("SELECT pg_catalog.pg_advisory_lock($1, hashtext(current_database()))")
-            .bind(NAMESPACE)
-            .execute(&mut *conn)
-            .await;
-    sqlx::query("RESET lock_timeout")
-        .execute(&mut *conn)
-        .await?;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if super::sqlstate(&e) == Some("55P03") => {
-            let holder = holder(conn).await?.unwrap_or_else(|| who.clone());
-            Err(LockError::Timeout {
-                holder,
-                waited: wait,
-            })
+    let started = std::time::Instant::now();
+    let mut announced = false;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        if try_once(conn).await? {
+            return Ok(());
         }
-        Err(e) => Err(LockError::Database(e)),
+        if !announced {
+            let who = holder(conn)
+                .await?
+                .unwrap_or_else(|| "holder unknown".to_owned());
+            on_wait(&who);
+            announced = true;
+        }
+        let waited = started.elapsed();
+        if waited >= wait {
+            let holder = holder(conn)
+                .await?
+                .unwrap_or_else(|| "holder unknown".to_owned());
+            return Err(LockError::Timeout { holder, waited });
+        }
+        tokio::time::sleep(pause.min(wait - waited)).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
     }
+}
+
+async fn try_once(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_catalog.pg_try_advisory_lock($1, hashtext(current_database()))")
+        .bind(NAMESPACE)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 /// Detects a transaction-pooling proxy (PgBouncer in transaction mode, Supavisor on 6543):

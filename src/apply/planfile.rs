@@ -124,6 +124,15 @@ fn check_step(step: &Step) -> Result<(), String> {
         ));
     };
     if step.kind == StepKind::DropInvalidIndex {
+        // Exactly the statement the planner writes for the index the step names.
+        let Some(index) = &step.index else {
+            return Err("a drop-invalid-index step that names no index".to_owned());
+        };
+        if step.sql != format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.quoted()) {
+            return Err(format!(
+                "a drop-invalid-index step whose statement is not the drop of {index}"
+            ));
+        }
         return match &statement.kind {
             Kind::Drop {
                 object: Object::Index,

@@ -180,6 +180,13 @@ enum Source {
 pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     // Bad input stops here, before any connection is made.
     let source = match &args.plan_file {
+        Some(path) if path.to_string_lossy().contains("://") => {
+            // Never echo it: a URL may carry a password.
+            anyhow::bail!(
+                "the plan file argument looks like a database URL; pass the database with \
+                 --database-url (or DATABASE_URL) and the plan file, if any, as the argument"
+            )
+        }
         Some(path) => Source::File(Box::new(planfile::read(path)?)),
         None => Source::Desired(load::from_dir(&global.schema)?),
     };
@@ -400,8 +407,18 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
         Ok(n) => n,
         Err(e) => {
             let message = e.to_string();
+            let committed = match &e {
+                execute::ExecError::Step { executed, .. } => *executed,
+                _ => 0,
+            };
             history
-                .finish(&mut lock_conn, run, Outcome::Failed, 0, Some(&message))
+                .finish(
+                    &mut lock_conn,
+                    run,
+                    Outcome::Failed,
+                    committed,
+                    Some(&message),
+                )
                 .await?;
             return Err(e.into());
         }

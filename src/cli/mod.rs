@@ -100,7 +100,8 @@ pub fn init_tracing(global: &Global) {
         "error"
     } else {
         match global.verbose {
-            0 => "warn",
+            // sqlx warns about every statement over a second; index builds take longer.
+            0 => "warn,sqlx::query=error",
             1 => "info,sqlx=warn",
             2 => "debug,sqlx=info",
             _ => "trace",
