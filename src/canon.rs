@@ -14,7 +14,7 @@
 use sqlx::{Connection, PgConnection};
 
 use crate::introspect::{self, IntrospectError, Scope};
-use crate::model::Schema;
+use crate::model::{ConstraintKind, Schema};
 use crate::{ddl, diff, plan};
 
 #[derive(Debug, Clone)]
@@ -34,18 +34,92 @@ pub enum CanonError {
 
 /// Canonicalises `desired` on `scratch`, which must be an empty database.
 ///
-/// Two passes: the server's printed form of an expression is not always a fixpoint — `x IN
-/// ('a', 'b')` on a varchar column prints as `x = ANY ((ARRAY['a'::varchar, ...])::text[])`,
-/// which, parsed again, prints as `x = ANY (ARRAY[('a'::varchar)::text, ...])`. Text reconcile
-/// writes is stored in the second form, so the desired state is compared in that form too.
+/// Two passes where needed: the server's printed form of an expression is not always a
+/// fixpoint — `x IN ('a', 'b')` on a varchar column prints as
+/// `x = ANY ((ARRAY['a'::varchar, ...])::text[])`, which, parsed again, prints as
+/// `x = ANY (ARRAY[('a'::varchar)::text, ...])`. Text reconcile writes is stored in the second
+/// form, so the desired state is compared in that form too. The known cases all involve
+/// array expressions, so the second pass only runs when the first printed one.
 pub async fn canonicalise(
     desired: &Schema,
     scratch: &mut PgConnection,
 ) -> Result<Canonical, CanonError> {
-    let first = canonicalise_once(desired, scratch).await?;
-    let mut second = canonicalise_once(&first.schema, scratch).await?;
-    second.unverified = first.unverified;
-    Ok(second)
+    canonicalise_against(desired, None, scratch).await
+}
+
+/// [`canonicalise`], skipping every table that is already identical, as written, to the same
+/// table in `live`: the live text came from the server, so it is canonical already, and
+/// building thousands of unchanged tables on the scratch server is most of the cost of a plan.
+/// Foreign keys to skipped tables are left out of the build (their text is built from
+/// structured fields and needs no canonical form) and put back afterwards.
+pub async fn canonicalise_against(
+    desired: &Schema,
+    live: Option<&Schema>,
+    scratch: &mut PgConnection,
+) -> Result<Canonical, CanonError> {
+    let unchanged = |name: &crate::model::QualifiedName, table: &crate::model::Table| {
+        live.and_then(|l| l.tables.get(name)) == Some(table)
+    };
+    let mut subset = desired.clone();
+    subset.tables.retain(|name, table| !unchanged(name, table));
+    let built: std::collections::BTreeSet<_> = subset.tables.keys().cloned().collect();
+    for table in subset.tables.values_mut() {
+        table.constraints.retain(|_, c| match &c.kind {
+            ConstraintKind::ForeignKey(fk) => built.contains(&fk.references),
+            _ => true,
+        });
+    }
+    let first = canonicalise_once(&subset, scratch).await?;
+    let mut result = if needs_second_pass(&first.schema) {
+        let mut second = canonicalise_once(&first.schema, scratch).await?;
+        second.unverified = first.unverified;
+        second
+    } else {
+        first
+    };
+    for (name, table) in &desired.tables {
+        match result.schema.tables.get_mut(name) {
+            None => {
+                result.schema.tables.insert(name.clone(), table.clone());
+            }
+            Some(got) => {
+                for (cname, c) in &table.constraints {
+                    if matches!(c.kind, ConstraintKind::ForeignKey(_)) {
+                        got.constraints
+                            .entry(cname.clone())
+                            .or_insert_with(|| c.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Whether any printed expression has the array shapes whose printed form is not a fixpoint.
+fn needs_second_pass(schema: &Schema) -> bool {
+    let suspicious =
+        |text: &str| text.contains("ARRAY[") || text.contains("ANY (") || text.contains("ALL (");
+    let tables = schema.tables.values().any(|t| {
+        t.columns.iter().any(|c| {
+            c.default.as_deref().is_some_and(suspicious)
+                || c.generated.as_deref().is_some_and(suspicious)
+        }) || t.constraints.values().any(|c| match &c.kind {
+            ConstraintKind::Check { expression, .. } => suspicious(expression),
+            ConstraintKind::Exclusion { definition } => suspicious(definition),
+            _ => false,
+        }) || t.indexes.values().any(|i| {
+            i.predicate.as_deref().is_some_and(suspicious)
+                || i.keys.iter().any(|k| match &k.target {
+                    crate::model::IndexTarget::Expression(e) => suspicious(e),
+                    crate::model::IndexTarget::Column(_) => false,
+                })
+        })
+    });
+    let domains = schema.domains.values().any(|d| {
+        d.default.as_deref().is_some_and(suspicious) || d.checks.values().any(|c| suspicious(c))
+    });
+    tables || domains
 }
 
 /// Brings the live objects that differ from `desired` to the same re-parsed form (see
@@ -60,7 +134,12 @@ pub async fn align_live(
     let tables: Vec<_> = live
         .tables
         .iter()
-        .filter(|(name, t)| desired.tables.get(*name).is_some_and(|d| d != *t))
+        .filter(|(name, t)| {
+            desired
+                .tables
+                .get(*name)
+                .is_some_and(|d| texts_differ(t, d))
+        })
         .map(|(name, _)| name.clone())
         .collect();
     let domains: Vec<_> = live
@@ -121,6 +200,24 @@ pub async fn align_live(
     Ok(aligned)
 }
 
+/// Whether something both tables have — a column, constraint or index of the same name —
+/// is printed differently (only those can be re-parse artefacts; a missing or extra object
+/// is a real difference and needs no server to tell).
+fn texts_differ(live: &crate::model::Table, desired: &crate::model::Table) -> bool {
+    live.columns.iter().any(|c| {
+        desired
+            .column(c.name.as_str())
+            .is_some_and(|d| d.default != c.default || d.generated != c.generated)
+    }) || live
+        .constraints
+        .iter()
+        .any(|(n, c)| desired.constraints.get(n).is_some_and(|d| d != c))
+        || live
+            .indexes
+            .iter()
+            .any(|(n, i)| desired.indexes.get(n).is_some_and(|d| d != i))
+}
+
 async fn canonicalise_once(
     desired: &Schema,
     scratch: &mut PgConnection,
@@ -129,25 +226,46 @@ async fn canonicalise_once(
     sqlx::query("SET LOCAL search_path = public")
         .execute(&mut *tx)
         .await?;
+    let statements = statements(desired);
+    // Fast path: everything in one round trip (this is the scratch database, where a
+    // multi-statement query is harmless). Only if the server rejects something do we go
+    // statement by statement, each under a savepoint, to learn which objects it rejects.
+    sqlx::query("SAVEPOINT reconcile_canon_all")
+        .execute(&mut *tx)
+        .await?;
+    let script: String = statements.iter().map(|s| format!("{};\n", s.sql)).collect();
     let mut unverified = Vec::new();
-    for statement in statements(desired) {
-        sqlx::query("SAVEPOINT reconcile_canon")
+    if sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+        .execute(&mut *tx)
+        .await
+        .is_ok()
+    {
+        sqlx::query("RELEASE SAVEPOINT reconcile_canon_all")
             .execute(&mut *tx)
             .await?;
-        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement.sql.clone()))
+    } else {
+        sqlx::query("ROLLBACK TO SAVEPOINT reconcile_canon_all")
             .execute(&mut *tx)
-            .await
-        {
-            Ok(_) => {
-                sqlx::query("RELEASE SAVEPOINT reconcile_canon")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Err(e) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT reconcile_canon")
-                    .execute(&mut *tx)
-                    .await?;
-                unverified.push((statement.object, e.to_string()));
+            .await?;
+        for statement in statements {
+            sqlx::query("SAVEPOINT reconcile_canon")
+                .execute(&mut *tx)
+                .await?;
+            match sqlx::raw_sql(sqlx::AssertSqlSafe(statement.sql.clone()))
+                .execute(&mut *tx)
+                .await
+            {
+                Ok(_) => {
+                    sqlx::query("RELEASE SAVEPOINT reconcile_canon")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT reconcile_canon")
+                        .execute(&mut *tx)
+                        .await?;
+                    unverified.push((statement.object, e.to_string()));
+                }
             }
         }
     }

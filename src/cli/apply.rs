@@ -224,6 +224,13 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
             .context("cannot create the history tables")?;
     }
 
+    let mut ignore = global.ignore_schemas.clone();
+    ignore.push(history_schema.as_str().to_owned());
+    let scope = match &source {
+        Source::Desired(desired) => Scope::of(desired, &ignore),
+        Source::File(file) => Scope::of(&file.models.desired, &ignore),
+    };
+    let live = introspect::schema(&mut target.conn, &scope).await?;
     let mut scratch = None;
     let mut unverified = std::collections::BTreeMap::new();
     let (desired, planned, file_plan) = match source {
@@ -231,7 +238,8 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
             let (cluster, mut conn) =
                 super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref())
                     .await?;
-            let canonical = canon::canonicalise(&desired, &mut conn).await?;
+            let canonical =
+                canon::canonicalise_against(&desired, Some(&live.schema), &mut conn).await?;
             scratch = Some((cluster, conn));
             unverified = canonical.unverified.into_iter().collect();
             (canonical.schema, None, None)
@@ -241,10 +249,6 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
             (models.desired, Some(models.live), Some(plan))
         }
     };
-    let mut ignore = global.ignore_schemas.clone();
-    ignore.push(history_schema.as_str().to_owned());
-    let scope = Scope::of(&desired, &ignore);
-    let live = introspect::schema(&mut target.conn, &scope).await?;
     // Compare in the server's re-parsed words when a scratch database is at hand (a plan file
     // was compared by fingerprint, which is exact).
     let aligned = match &mut scratch {

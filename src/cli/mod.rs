@@ -102,7 +102,7 @@ pub fn init_tracing(global: &Global) {
         match global.verbose {
             // sqlx warns about every statement over a second; index builds take longer.
             0 => "warn,sqlx::query=error",
-            1 => "info,sqlx=warn",
+            1 => "info,sqlx=warn,sqlx::query=error",
             2 => "debug,sqlx=info",
             _ => "trace",
         }

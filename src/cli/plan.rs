@@ -82,17 +82,28 @@ async fn pipeline(
             .context("cannot make the session read-only")?;
     }
     let scope = Scope::of(&desired, &global.ignore_schemas);
+    let clock = std::time::Instant::now();
     let live = introspect::schema(&mut target.conn, &scope).await?;
+    tracing::info!(
+        "introspected {} tables in {} catalog queries, {:?}",
+        live.schema.tables.len(),
+        live.catalog_queries,
+        clock.elapsed()
+    );
     let (_scratch_cluster, mut scratch) =
         super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref()).await?;
-    let canonical = canon::canonicalise(&desired, &mut scratch).await?;
+    let clock = std::time::Instant::now();
+    let canonical = canon::canonicalise_against(&desired, Some(&live.schema), &mut scratch).await?;
+    tracing::info!("canonicalised the desired state in {:?}", clock.elapsed());
     for (object, why) in &canonical.unverified {
         tracing::warn!("{object} could not be checked on the scratch database: {why}");
     }
     let diff_options = diff::Options {
         rename_hints: !args.no_rename_hints,
     };
+    let clock = std::time::Instant::now();
     let aligned = canon::align_live(&live.schema, &canonical.schema, &mut scratch).await?;
+    tracing::info!("aligned the live state in {:?}", clock.elapsed());
     let result = diff::diff(&aligned, &canonical.schema, &diff_options);
     let context = plan::Context {
         live: &live.schema,
