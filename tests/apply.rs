@@ -1368,3 +1368,39 @@ fn history_lists_the_runs() {
     assert_eq!(limited.len(), 1);
     assert_eq!(limited[0]["id"], runs[0]["id"]);
 }
+
+/// The history tables are reconcile's, not the application's: `pull` leaves them out, so a
+/// schema pulled after an apply does not start managing them.
+#[test]
+fn pull_leaves_the_history_schema_out() {
+    let f = Fixture::new(BEHIND, DESIRED);
+    assert_exit(&f.run(&["apply"]), 0);
+    let out = tempfile::tempdir().expect("temp dir");
+    let pulled = f.run(&["pull", "--out", out.path().to_str().expect("utf-8 path")]);
+    assert_exit(&pulled, 0);
+    let mut files: Vec<String> = std::fs::read_dir(out.path())
+        .expect("pulled files")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{}", streams(&pulled));
+    assert!(
+        !files.iter().any(|f| f.starts_with("reconcile")),
+        "history schema pulled: {files:?}"
+    );
+    let named = tempfile::tempdir().expect("temp dir");
+    let asked = f.run(&[
+        "pull",
+        "--out",
+        named.path().to_str().expect("utf-8 path"),
+        "--schema-name",
+        "reconcile",
+    ]);
+    assert_exit(&asked, 0);
+    assert!(
+        named.path().join("reconcile.yaml").exists(),
+        "naming the history schema pulls it: {}",
+        streams(&asked)
+    );
+}

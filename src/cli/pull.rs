@@ -11,9 +11,13 @@ pub struct PullArgs {
     /// Folder to write the YAML files into (created if missing).
     #[arg(long)]
     pub out: PathBuf,
-    /// Schemas to pull (repeatable); default: every non-system schema.
+    /// Schemas to pull (repeatable); default: every non-system schema except reconcile's
+    /// own history schema.
     #[arg(long = "schema-name", value_name = "SCHEMA")]
     pub schema_names: Vec<String>,
+    /// The history schema `apply` writes (never pulled unless named with --schema-name).
+    #[arg(long, default_value = "reconcile", value_name = "SCHEMA")]
+    pub history_schema: String,
 }
 
 pub async fn run(global: &super::Global, args: &PullArgs) -> anyhow::Result<u8> {
@@ -24,9 +28,13 @@ pub async fn run(global: &super::Global, args: &PullArgs) -> anyhow::Result<u8> 
             target.description
         );
     }
+    let mut ignore = global.ignore_schemas.clone();
+    if !args.schema_names.contains(&args.history_schema) {
+        ignore.push(args.history_schema.clone());
+    }
     let scope = Scope {
         schemas: (!args.schema_names.is_empty()).then(|| args.schema_names.clone()),
-        ignore: global.ignore_schemas.clone(),
+        ignore,
     };
     let live = introspect::schema(&mut target.conn, &scope).await?;
     for skipped in &live.skipped {
