@@ -288,6 +288,7 @@ fn statements(desired: &Schema) -> Vec<ddl::Statement> {
         desired,
         &diff::Options {
             rename_hints: false,
+            ..Default::default()
         },
     );
     let context = plan::Context {

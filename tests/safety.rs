@@ -1200,7 +1200,14 @@ fn drifted_pair() -> impl Strategy<Value = (Schema, Schema, Options)> {
             for m in &mutations {
                 mutate(&mut live, m);
             }
-            (live, desired, Options { rename_hints })
+            (
+                live,
+                desired,
+                Options {
+                    rename_hints,
+                    ..Options::default()
+                },
+            )
         })
 }
 

@@ -165,6 +165,7 @@ impl PlanFile {
 pub fn what_changed(planned: &Schema, now: &Schema) -> Vec<String> {
     let options = diff::Options {
         rename_hints: false,
+        ..Default::default()
     };
     // Diffing "now" towards "planned": additive changes are objects that disappeared,
     // findings are objects that appeared or changed.

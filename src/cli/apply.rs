@@ -262,6 +262,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     };
     let diff_options = diff::Options {
         rename_hints: !args.no_rename_hints,
+        unmanaged_tables: live.unmanaged_tables.clone(),
     };
     let fresh_plan = || -> anyhow::Result<Plan> {
         let d = diff::diff(&aligned, &desired, &diff_options);

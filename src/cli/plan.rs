@@ -100,6 +100,7 @@ async fn pipeline(
     }
     let diff_options = diff::Options {
         rename_hints: !args.no_rename_hints,
+        unmanaged_tables: live.unmanaged_tables.clone(),
     };
     let clock = std::time::Instant::now();
     let aligned = canon::align_live(&live.schema, &canonical.schema, &mut scratch).await?;

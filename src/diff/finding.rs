@@ -60,6 +60,7 @@ pub enum Code {
     CompositeDefinition,
     SequenceDefinition,
     ExtensionSchema,
+    UnmanagedTable,
     RowLevelSecurityDisabled,
     ForceRowLevelSecurityDisabled,
     PossibleRename,
@@ -68,7 +69,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 26] = [
+    pub const ALL: [Code; 27] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -90,6 +91,7 @@ impl Code {
         Code::CompositeDefinition,
         Code::SequenceDefinition,
         Code::ExtensionSchema,
+        Code::UnmanagedTable,
         Code::RowLevelSecurityDisabled,
         Code::ForceRowLevelSecurityDisabled,
         Code::PossibleRename,
@@ -120,6 +122,7 @@ impl Code {
             Code::CompositeDefinition => "D132",
             Code::SequenceDefinition => "D133",
             Code::ExtensionSchema => "D134",
+            Code::UnmanagedTable => "D135",
             Code::RowLevelSecurityDisabled => "D140",
             Code::ForceRowLevelSecurityDisabled => "D141",
             Code::PossibleRename => "D150",
@@ -152,6 +155,10 @@ impl Code {
             Code::CompositeDefinition => "composite type definition differs",
             Code::SequenceDefinition => "sequence options or ownership differ",
             Code::ExtensionSchema => "extension installed in another schema",
+            Code::UnmanagedTable => {
+                "the table exists in a form reconcile does not manage (partitioned, a partition, \
+                 or an inheritance child)"
+            }
             Code::RowLevelSecurityDisabled => {
                 "row-level security enabled in the database, disabled in the desired state"
             }

@@ -28,11 +28,18 @@ pub struct Options {
     /// Pair a missing column with an extra column of the same type as a possible rename
     /// (reported, and the column is not added) instead of adding the new column.
     pub rename_hints: bool,
+    /// Tables that exist in the database in a form the live model leaves out (partitioned
+    /// tables, partitions, inheritance children; see [`crate::introspect::Introspected`]):
+    /// a desired table of that name is reported (D135), never created.
+    pub unmanaged_tables: BTreeSet<QualifiedName>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { rename_hints: true }
+        Self {
+            rename_hints: true,
+            unmanaged_tables: BTreeSet::new(),
+        }
     }
 }
 

@@ -10,6 +10,13 @@ use crate::model::{Column, ConstraintKind, Ident, QualifiedName, Schema, Table};
 pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &mut Diff) {
     for (name, wanted) in &desired.tables {
         match live.tables.get(name) {
+            None if options.unmanaged_tables.contains(name) => out.findings.push(Finding::new(
+                Code::UnmanagedTable,
+                Severity::Risky,
+                format!("table {name}"),
+                "exists in the database as a partitioned table, a partition or an inheritance \
+                 child, which reconcile does not manage yet: neither created nor compared",
+            )),
             None => new_table(name, wanted, out),
             Some(existing) => existing_table(name, existing, wanted, options, out),
         }

@@ -65,6 +65,9 @@ pub struct Introspected {
     pub catalog_queries: usize,
     /// INVALID indexes (schema-qualified names), left by failed concurrent builds.
     pub invalid_indexes: BTreeSet<QualifiedName>,
+    /// Tables left out of the model (partitioned, partitions, inheritance children): they
+    /// exist, so a desired table of the same name must not be planned as new.
+    pub unmanaged_tables: BTreeSet<QualifiedName>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +163,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         skipped: Vec::new(),
         estimated_rows: BTreeMap::new(),
         invalid_indexes: BTreeSet::new(),
+        unmanaged_tables: BTreeSet::new(),
         catalog_queries: 0,
     };
     out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();
@@ -259,6 +263,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
                 object: format!("table {name}"),
                 reason,
             });
+            out.unmanaged_tables.insert(name.clone());
             skipped_oids.insert(t.oid);
             continue;
         }
