@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::{Connection, PgConnection, Row};
 
-use crate::ident::QualifiedName;
+use crate::ident::{QualifiedName, quote_ident};
 use crate::model::{
     Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, Domain, EnumType,
     Extension, FkAction, ForeignKey, Ident, Identity, Schema, Sequence, Table,
@@ -324,6 +324,34 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let name = Ident::from_catalog(i.name.clone());
         let index = index::from_row(i, table).map_err(IntrospectError::Unexpected)?;
         table.indexes.insert(name, index);
+    }
+
+    for row in r
+        .rows("unmanaged", include_str!("sql/unmanaged.sql"), &names)
+        .await?
+    {
+        let kind: String = row.try_get("kind").map_err(q("unmanaged"))?;
+        let schema: String = row.try_get("schema").map_err(q("unmanaged"))?;
+        let name: String = row.try_get("name").map_err(q("unmanaged"))?;
+        let on_table: Option<String> = row.try_get("on_table").map_err(q("unmanaged"))?;
+        let reason = match kind.as_str() {
+            "view" | "materialized view" => "views are not managed yet",
+            "trigger" => "triggers are not managed yet",
+            "policy" => "policies are not managed yet",
+            _ => "functions and procedures are not managed yet",
+        };
+        let object = match on_table {
+            Some(table) => format!(
+                "{kind} {} on {}",
+                quote_ident(&name),
+                qualified(schema, table)
+            ),
+            None if kind == "function" || kind == "procedure" || kind == "aggregate" => {
+                format!("{kind} {}.{name}", quote_ident(&schema))
+            }
+            None => format!("{kind} {}", qualified(schema, name)),
+        };
+        out.skipped.push(Skipped { object, reason });
     }
 
     out.schema.tables = tables.into_values().collect();

@@ -157,11 +157,23 @@ pub fn render(report: &Report, color: bool, out: &mut impl Write) -> io::Result<
                 report.skipped.len()
             ))
         )?;
-        for s in report.skipped {
+        // A long list would bury the plan; the JSON and Markdown formats carry all of it.
+        const SHOWN: usize = 20;
+        for s in report.skipped.iter().take(SHOWN) {
             writeln!(
                 out,
                 "{}",
                 paint.dim(&format!("  {}: {}", s.object, s.reason))
+            )?;
+        }
+        if report.skipped.len() > SHOWN {
+            writeln!(
+                out,
+                "{}",
+                paint.dim(&format!(
+                    "  … and {} more (--format json or markdown lists them all)",
+                    report.skipped.len() - SHOWN
+                ))
             )?;
         }
     }
