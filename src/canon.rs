@@ -69,6 +69,17 @@ pub async fn canonicalise_against(
             _ => true,
         });
     }
+    // OWNED BY a table that is not built cannot be checked (and needs no canonical form);
+    // `restore_unverified` puts it back.
+    for sequence in subset.sequences.values_mut() {
+        if sequence
+            .owned_by
+            .as_ref()
+            .is_some_and(|(table, _)| !built.contains(table))
+        {
+            sequence.owned_by = None;
+        }
+    }
     let first = canonicalise_once(&subset, scratch).await?;
     let mut result = if needs_second_pass(&first.schema) {
         let mut second = canonicalise_once(&first.schema, scratch).await?;
@@ -77,6 +88,13 @@ pub async fn canonicalise_against(
     } else {
         first
     };
+    for (name, sequence) in &desired.sequences {
+        if let Some(got) = result.schema.sequences.get_mut(name)
+            && got.owned_by.is_none()
+        {
+            got.owned_by = sequence.owned_by.clone();
+        }
+    }
     for (name, table) in &desired.tables {
         match result.schema.tables.get_mut(name) {
             None => {
