@@ -30,6 +30,12 @@ pub enum CanonError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Introspect(#[from] IntrospectError),
+    #[error(
+        "the scratch database is not empty ({what}); canonicalisation builds the desired state \
+         there and reads it back, so it needs an empty database — give --dev-url an empty one \
+         (never the target)"
+    )]
+    NotEmpty { what: String },
 }
 
 /// Canonicalises `desired` on `scratch`, which must be an empty database.
@@ -236,10 +242,40 @@ fn texts_differ(live: &crate::model::Table, desired: &crate::model::Table) -> bo
             .any(|(n, i)| desired.indexes.get(n).is_some_and(|d| d != i))
 }
 
+/// Refuses a scratch database that already has tables, views, sequences or types in the
+/// schemas about to be built: existing objects would be read back as if they were desired.
+async fn check_empty(desired: &Schema, scratch: &mut PgConnection) -> Result<(), CanonError> {
+    let schemas: Vec<String> = desired
+        .schemas
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c \
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+          WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
+         UNION ALL \
+         SELECT n.nspname || '.' || t.typname FROM pg_catalog.pg_type t \
+           JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
+          WHERE n.nspname = ANY ($1::text[]) AND t.typtype IN ('e', 'd') \
+         LIMIT 1",
+    )
+    .bind(&schemas)
+    .fetch_optional(&mut *scratch)
+    .await?;
+    match found {
+        Some(object) => Err(CanonError::NotEmpty {
+            what: format!("it has {object}"),
+        }),
+        None => Ok(()),
+    }
+}
+
 async fn canonicalise_once(
     desired: &Schema,
     scratch: &mut PgConnection,
 ) -> Result<Canonical, CanonError> {
+    check_empty(desired, scratch).await?;
     let mut tx = scratch.begin().await?;
     sqlx::query("SET LOCAL search_path = public")
         .execute(&mut *tx)

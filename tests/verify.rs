@@ -563,3 +563,21 @@ fn verify_works_on_a_read_only_database() {
     assert_exit(&output, 2);
     assert_eq!(snapshot(&db), before);
 }
+
+/// Canonicalising on a database that already has objects would read them back as if they
+/// were desired — e.g. `--dev-url` set to the target itself. That is an error, not a
+/// silently wrong verdict.
+#[test]
+fn a_dev_database_that_is_not_empty_is_refused() {
+    let db = database(BEHIND);
+    let schema = schema_dir(DESIRED);
+    let before = snapshot(&db);
+    let output = verify(&db.url, Some(&db), schema.path(), &[]);
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("the scratch database is not empty"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&db), before, "verify changed the database");
+}

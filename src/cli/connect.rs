@@ -120,7 +120,12 @@ pub async fn scratch(
             .context("throwaway URL")?;
         return Ok((None, connect_options(options).await?));
     }
-    let cluster = start_throwaway().await?;
+    let cluster = start_throwaway().await.context(
+        "the desired state is canonicalised on an empty scratch PostgreSQL: install PostgreSQL \
+         locally (its initdb, pg_ctl and postgres binaries), or pass --dev-url (or \
+         RECONCILE_DEV_URL) with the URL of an empty database on a server of the same major \
+         version as the target",
+    )?;
     let options: PgConnectOptions = cluster.url("postgres").parse().context("throwaway URL")?;
     let conn = connect_options(options).await?;
     Ok((Some(cluster), conn))
