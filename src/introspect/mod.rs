@@ -314,7 +314,12 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         };
         if !i.valid {
             // Left by a failed CREATE INDEX CONCURRENTLY: not part of the model (it enforces
-            // and speeds up nothing), but the planner rebuilds it if the desired state has it.
+            // and speeds up nothing), but reported, and the planner rebuilds it if the
+            // desired state has it.
+            out.skipped.push(Skipped {
+                object: format!("index {} on {table_name}", i.name),
+                reason: "the index is INVALID (a failed concurrent build); rebuilt if desired",
+            });
             out.invalid_indexes.insert(QualifiedName::new(
                 table_name.schema.clone(),
                 Ident::from_catalog(i.name.clone()),
