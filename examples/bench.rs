@@ -15,9 +15,10 @@
 //!    creates `bench_current` (loaded from `current.sql` with psql), `bench_desired` (from
 //!    `desired.sql`) and an empty `bench_dev`, passed as `--dev-url` so no run starts its own
 //!    cluster.
-//! 3. Counts round trips once, with `log_statement = all` on `bench_current` and `bench_dev`: every
-//!    statement the server executed for one `reconcile plan`, read back from the server log
-//!    (also the warm-up run; it writes `gen-N/plan.json`).
+//! 3. Counts round trips once, with `log_min_duration_statement = 0` on `bench_current` and
+//!    `bench_dev`: every statement the server executed for one `reconcile plan`, and its
+//!    server time, read back from the server log (also the warm-up run; it writes
+//!    `gen-N/plan.json`).
 //! 4. `--runs` times, interleaved: the *floor* — the files in `src/introspect/sql/` run raw,
 //!    bound exactly as `src/introspect/mod.rs` binds them (a `text[]` of schema names), in one
 //!    REPEATABLE READ READ ONLY transaction, timed inside an open sqlx session; the same
@@ -445,55 +446,91 @@ async fn execute(conn: &mut PgConnection, sql: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Statements the server executed, counted from its log (`log_statement = all`).
+/// Statements the server executed, counted from its log (`log_min_duration_statement = 0`).
 #[derive(Debug, Clone, Default, Serialize)]
 struct RoundTrips {
     /// What `reconcile -v plan` says it issued to read the catalog (not counting
     /// BEGIN/SET/COMMIT).
     reconcile_catalog_queries: Option<usize>,
     /// Every statement executed on the target database (simple-protocol queries, and
-    /// extended-protocol executes; Parse/Describe messages of new prepared statements are
-    /// extra round trips that the log does not show).
+    /// extended-protocol executes; the Parse/Describe exchange of a statement sqlx has not
+    /// prepared yet is one more round trip, not counted here).
     target_statements: usize,
     /// Those of them that read `pg_catalog`.
     target_catalog_statements: usize,
+    /// Server time of all statements on the target (parse + bind + execute), seconds.
+    target_server_secs: f64,
     /// Statements on the `--dev-url` database (canonicalisation and alignment).
     dev_statements: usize,
+    /// Server time of all statements on the dev database, seconds.
+    dev_server_secs: f64,
+    /// The slowest statements on either database: database, seconds, first 100 characters.
+    slowest: Vec<(String, f64, String)>,
 }
 
-/// Counts logged statements per database in a log written with `log_line_prefix = '@@%d@@ '`.
+/// Reads a server log written with `log_line_prefix = '@@%d@@ '` and
+/// `log_min_duration_statement = 0`: counts statements and sums their server time.
 fn count_statements(log: &str, target: &str, dev: &str) -> RoundTrips {
+    /// One logged statement: database, seconds, counted (an execute or a simple query), text.
+    type Entry = (String, f64, bool, String);
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut open = false;
+    for line in log.lines() {
+        let Some(rest) = line.strip_prefix("@@") else {
+            // A continuation line of a multi-line statement.
+            if open && let Some(e) = entries.last_mut() {
+                e.3.push(' ');
+                e.3.push_str(line.trim());
+            }
+            continue;
+        };
+        open = false;
+        let Some((db, message)) = rest.split_once("@@ ") else {
+            continue;
+        };
+        // "LOG:  duration: 1.234 ms  execute sqlx_s_1: SELECT ..." (also parse, bind,
+        // statement)
+        let Some((ms, what)) = message
+            .strip_prefix("LOG:  duration: ")
+            .and_then(|m| m.split_once(" ms  "))
+        else {
+            continue;
+        };
+        if db != target && db != dev {
+            continue;
+        }
+        let secs = ms.parse::<f64>().unwrap_or(0.0) / 1000.0;
+        let counted = what.starts_with("statement: ") || what.starts_with("execute ");
+        let text = what.split_once(": ").map_or(what, |(_, t)| t);
+        entries.push((db.to_owned(), secs, counted, text.to_owned()));
+        open = true;
+    }
     let mut out = RoundTrips::default();
-    let mut current: Option<(String, String)> = None;
-    let finish = |entry: Option<(String, String)>, out: &mut RoundTrips| {
-        if let Some((db, text)) = entry {
-            if db == target {
+    for (db, secs, counted, text) in &entries {
+        if db == target {
+            out.target_server_secs += secs;
+            if *counted {
                 out.target_statements += 1;
                 if text.contains("pg_catalog") {
                     out.target_catalog_statements += 1;
                 }
-            } else if db == dev {
+            }
+        } else {
+            out.dev_server_secs += secs;
+            if *counted {
                 out.dev_statements += 1;
             }
         }
-    };
-    for line in log.lines() {
-        if let Some(rest) = line.strip_prefix("@@") {
-            finish(current.take(), &mut out);
-            let Some((db, message)) = rest.split_once("@@ ") else {
-                continue;
-            };
-            for marker in ["LOG:  statement: ", "LOG:  execute "] {
-                if let Some(text) = message.strip_prefix(marker) {
-                    current = Some((db.to_owned(), text.to_owned()));
-                }
-            }
-        } else if let Some((_, text)) = current.as_mut() {
-            text.push('\n');
-            text.push_str(line);
-        }
     }
-    finish(current.take(), &mut out);
+    entries.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out.slowest = entries
+        .into_iter()
+        .take(5)
+        .map(|(db, secs, _, text)| {
+            let short = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            (db, secs, short.chars().take(100).collect())
+        })
+        .collect();
     out
 }
 
@@ -718,7 +755,7 @@ impl Bench {
         for db in [CURRENT, DEV] {
             execute(
                 &mut admin,
-                &format!("ALTER DATABASE {db} SET log_statement = 'all'"),
+                &format!("ALTER DATABASE {db} SET log_min_duration_statement = 0"),
             )
             .await?;
         }
@@ -734,7 +771,7 @@ impl Bench {
         for db in [CURRENT, DEV] {
             execute(
                 &mut admin,
-                &format!("ALTER DATABASE {db} RESET log_statement"),
+                &format!("ALTER DATABASE {db} RESET log_min_duration_statement"),
             )
             .await?;
         }
@@ -1194,6 +1231,18 @@ fn print_tables(report: &Report) {
             opt_secs(q.canonicalise_secs),
             opt_secs(q.rest_secs),
         );
+    }
+    for s in &report.sizes {
+        let rt = &s.round_trips;
+        let _ = writeln!(
+            t,
+            "{} tables, one plan: server time {:.2} s on the target, {:.2} s on the dev \
+             database; slowest statements:",
+            s.tables, rt.target_server_secs, rt.dev_server_secs
+        );
+        for (db, secs, text) in &rt.slowest {
+            let _ = writeln!(t, "  {secs:8.3} s  {db}  {text}");
+        }
     }
     for s in &report.sizes {
         for e in &s.errors {
