@@ -4,16 +4,20 @@
 //! normalisation makes the two comparable; later stages diff, plan, render and apply.
 
 pub mod apply;
+pub mod assertions;
 pub mod canon;
 pub mod classify;
 pub mod ddl;
 pub mod diff;
 pub mod ident;
 pub mod introspect;
+pub mod lint;
 pub mod load;
+pub mod migrate;
 pub mod model;
 pub mod normalise;
 pub mod plan;
 pub mod pull;
 pub mod render;
+pub mod rollback;
 pub mod throwaway;

@@ -2,8 +2,12 @@
 
 mod apply;
 mod connect;
+mod lint;
+mod migrate;
 mod plan;
 mod pull;
+mod rollback;
+mod shadow;
 
 use std::path::PathBuf;
 
@@ -93,6 +97,14 @@ pub enum Command {
     History(apply::HistoryArgs),
     /// Write a live database's schema as desired-state YAML.
     Pull(pull::PullArgs),
+    /// Versioned SQL migrations (`migrations/`): status, apply, check, baseline.
+    Migrate(migrate::MigrateArgs),
+    /// Check SQL files (default: pending migrations) for destructive and risky statements.
+    Lint(lint::LintArgs),
+    /// Rehearse migrations on a throwaway PostgreSQL, then plan and run `verify/` assertions.
+    Shadow(shadow::ShadowArgs),
+    /// Print the inverse SQL of an applied run or migration, for a human to review. Never run.
+    Rollback(rollback::RollbackArgs),
 }
 
 pub fn init_tracing(global: &Global) {
@@ -123,6 +135,10 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         Command::Apply(apply) => apply::run(&args.global, &apply).await,
         Command::History(history) => apply::history(&args.global, &history).await,
         Command::Pull(pull) => pull::run(&args.global, &pull).await,
+        Command::Migrate(a) => migrate::run(&args.global, &a).await,
+        Command::Lint(a) => lint::run(&args.global, &a).await,
+        Command::Shadow(a) => shadow::run(&args.global, &a).await,
+        Command::Rollback(a) => rollback::run(&args.global, &a).await,
     }
 }
 

@@ -1,0 +1,2 @@
+//! `verify/` assertions: read-only queries that return no rows when an invariant holds
+//! (issue 5; being built).

@@ -1,0 +1,1 @@
+//! Static checks of SQL migration files with the PostgreSQL parser (issue 5; being built).

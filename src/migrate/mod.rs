@@ -1,0 +1,1 @@
+//! Versioned SQL migrations beside the declarative schema (issue 5; being built).
