@@ -14,7 +14,10 @@
 use sqlx::{Connection, PgConnection};
 
 use crate::introspect::{self, IntrospectError, Scope};
-use crate::model::{ConstraintKind, Schema};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{ConstraintKind, QualifiedName, Schema, Table};
+use crate::normalise::equivalence;
 use crate::{ddl, diff, plan};
 
 #[derive(Debug, Clone)]
@@ -63,37 +66,82 @@ pub async fn canonicalise_against(
     live: Option<&Schema>,
     scratch: &mut PgConnection,
 ) -> Result<Canonical, CanonError> {
-    let unchanged = |name: &crate::model::QualifiedName, table: &crate::model::Table| {
-        live.and_then(|l| l.tables.get(name)) == Some(table)
+    let adopted;
+    let desired = match live {
+        Some(live) => {
+            adopted = adopt_live_spellings(desired, live);
+            &adopted
+        }
+        None => desired,
     };
-    let mut subset = desired.clone();
-    subset.tables.retain(|name, table| !unchanged(name, table));
-    let built: std::collections::BTreeSet<_> = subset.tables.keys().cloned().collect();
-    for table in subset.tables.values_mut() {
-        table.constraints.retain(|_, c| match &c.kind {
-            ConstraintKind::ForeignKey(fk) => built.contains(&fk.references),
-            _ => true,
-        });
-    }
-    // OWNED BY a table that is not built cannot be checked (and needs no canonical form);
-    // `restore_unverified` puts it back.
-    for sequence in subset.sequences.values_mut() {
-        if sequence
-            .owned_by
-            .as_ref()
-            .is_some_and(|(table, _)| !built.contains(table))
-        {
-            sequence.owned_by = None;
+    // What each table needs: nothing when it is identical to the live one (the live text
+    // came from the server, so it is canonical already); a probe of the parts that differ
+    // when the live database has it; the whole table when it is new.
+    let mut build: BTreeMap<QualifiedName, Table> = BTreeMap::new();
+    let mut probed: BTreeSet<QualifiedName> = BTreeSet::new();
+    for (name, table) in &desired.tables {
+        match live.and_then(|l| l.tables.get(name)) {
+            Some(l) if l == table => {}
+            Some(l) => {
+                build.insert(name.clone(), probe(table, l));
+                probed.insert(name.clone());
+            }
+            None => {
+                build.insert(name.clone(), table.clone());
+            }
         }
     }
-    let first = canonicalise_once(&subset, scratch).await?;
-    let mut result = if needs_second_pass(&first.schema) {
-        let mut second = canonicalise_once(&first.schema, scratch).await?;
-        second.unverified = first.unverified;
-        second
-    } else {
-        first
+    let prerequisites = Schema {
+        tables: BTreeMap::new(),
+        ..desired.clone()
     };
+    let names: Vec<&QualifiedName> = build.keys().collect();
+    let chunks: Vec<&[&QualifiedName]> = if names.is_empty() {
+        vec![&[]]
+    } else {
+        names.chunks(TABLES_PER_TRANSACTION).collect()
+    };
+    let mut result: Option<Canonical> = None;
+    for chunk in chunks {
+        let in_chunk: BTreeSet<&QualifiedName> = chunk.iter().copied().collect();
+        let mut subset = prerequisites.clone();
+        for name in chunk {
+            let mut table = build[*name].clone();
+            // A foreign key's text is built from structured fields and needs no canonical
+            // form; one whose target is not built here (unchanged, probed without its keys,
+            // or in another transaction) cannot be built, so it is left out and put back.
+            table.constraints.retain(|_, c| match &c.kind {
+                ConstraintKind::ForeignKey(fk) => {
+                    in_chunk.contains(&fk.references) && !probed.contains(&fk.references)
+                }
+                _ => true,
+            });
+            subset.tables.insert((*name).clone(), table);
+        }
+        // OWNED BY a table that is not built cannot be checked either.
+        for sequence in subset.sequences.values_mut() {
+            if sequence
+                .owned_by
+                .as_ref()
+                .is_some_and(|(table, _)| !in_chunk.contains(table) || probed.contains(table))
+            {
+                sequence.owned_by = None;
+            }
+        }
+        let got = canonicalise_to_fixpoint(&subset, scratch).await?;
+        match &mut result {
+            None => result = Some(got),
+            Some(so_far) => {
+                so_far.schema.tables.extend(got.schema.tables);
+                for failure in got.unverified {
+                    if !so_far.unverified.contains(&failure) {
+                        so_far.unverified.push(failure);
+                    }
+                }
+            }
+        }
+    }
+    let mut result = result.expect("at least one transaction");
     for (name, sequence) in &desired.sequences {
         if let Some(got) = result.schema.sequences.get_mut(name)
             && got.owned_by.is_none()
@@ -107,6 +155,9 @@ pub async fn canonicalise_against(
                 result.schema.tables.insert(name.clone(), table.clone());
             }
             Some(got) => {
+                if probed.contains(name) {
+                    unprobe(got, table);
+                }
                 for (cname, c) in &table.constraints {
                     if matches!(c.kind, ConstraintKind::ForeignKey(_)) {
                         got.constraints
@@ -118,6 +169,185 @@ pub async fn canonicalise_against(
         }
     }
     Ok(result)
+}
+
+/// Tables built in one scratch transaction. Every relation built (a table, its TOAST table,
+/// each index, an identity sequence) holds a lock until the rollback, and the server's
+/// shared lock table has room for `max_locks_per_transaction` × `max_connections` locks
+/// (6,400 by default), shared with every other session.
+const TABLES_PER_TRANSACTION: usize = 300;
+
+/// One scratch build, and a second one when the first printed expressions whose printed form
+/// is not a fixpoint (see [`canonicalise`]).
+async fn canonicalise_to_fixpoint(
+    subset: &Schema,
+    scratch: &mut PgConnection,
+) -> Result<Canonical, CanonError> {
+    let first = canonicalise_once(subset, scratch).await?;
+    if !needs_second_pass(&first.schema) {
+        return Ok(first);
+    }
+    let mut second = canonicalise_once(&first.schema, scratch).await?;
+    second.unverified = first.unverified;
+    Ok(second)
+}
+
+/// The parts of `desired` the scratch server has to print: every column (with its type, so
+/// expressions can refer to it), but defaults, generated expressions and identities only
+/// where they differ from the live column, and only the constraints and indexes that differ
+/// from the live ones. Each left-out part is already in the server's words (it equals the
+/// live text) and [`unprobe`] puts it back. A probe has a fraction of the table's relations.
+fn probe(desired: &Table, live: &Table) -> Table {
+    let mut probe = desired.clone();
+    for column in probe.columns.iter_mut() {
+        let Some(l) = live.column(column.name.as_str()) else {
+            continue;
+        };
+        if l.default == column.default {
+            column.default = None;
+        }
+        if l.generated == column.generated {
+            column.generated = None;
+        }
+        if l.identity == column.identity {
+            column.identity = None;
+        }
+    }
+    probe
+        .constraints
+        .retain(|name, c| live.constraints.get(name) != Some(c));
+    probe
+        .indexes
+        .retain(|name, i| live.indexes.get(name) != Some(i));
+    probe
+}
+
+/// Puts back into a canonicalised probe what [`probe`] left out.
+fn unprobe(canonical: &mut Table, desired: &Table) {
+    for column in canonical.columns.iter_mut() {
+        let Some(d) = desired.column(column.name.as_str()) else {
+            continue;
+        };
+        if column.default.is_none() {
+            column.default = d.default.clone();
+        }
+        if column.generated.is_none() {
+            column.generated = d.generated.clone();
+        }
+        if column.identity.is_none() {
+            column.identity = d.identity.clone();
+        }
+    }
+    for (name, c) in &desired.constraints {
+        canonical
+            .constraints
+            .entry(name.clone())
+            .or_insert_with(|| c.clone());
+    }
+    for (name, i) in &desired.indexes {
+        canonical
+            .indexes
+            .entry(name.clone())
+            .or_insert_with(|| i.clone());
+    }
+}
+
+/// `desired`, with every expression that [`equivalence`] proves to be the live one spelled
+/// as the live catalog spells it. Tables that then equal their live copy need no scratch
+/// build at all; the rest are built as before.
+pub fn adopt_live_spellings(desired: &Schema, live: &Schema) -> Schema {
+    let mut adopted = desired.clone();
+    for (name, table) in adopted.tables.iter_mut() {
+        let Some(live_table) = live.tables.get(name) else {
+            continue;
+        };
+        adopt_table(table, live_table);
+    }
+    adopted
+}
+
+fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) {
+    use crate::model::IndexTarget;
+    let types: equivalence::ColumnTypes<'_> = live
+        .columns
+        .iter()
+        .filter(|c| {
+            table
+                .column(c.name.as_str())
+                .is_some_and(|d| d.data_type == c.data_type)
+        })
+        .map(|c| (c.name.as_str(), c.data_type.as_str()))
+        .collect();
+    let adopt = |ours: &mut Option<String>, theirs: &Option<String>, same: &dyn Fn(&str, &str) -> bool| {
+        if let (Some(o), Some(t)) = (ours.as_ref(), theirs.as_ref())
+            && o != t
+            && same(t, o)
+        {
+            *ours = Some(t.clone());
+        }
+    };
+    for column in table.columns.iter_mut() {
+        let Some(l) = live.column(column.name.as_str()) else {
+            continue;
+        };
+        if l.data_type == column.data_type {
+            let ty = l.data_type.as_str();
+            adopt(&mut column.default, &l.default, &|t, o| {
+                equivalence::same_default(t, o, ty)
+            });
+        }
+        adopt(&mut column.generated, &l.generated, &|t, o| {
+            equivalence::same_expression(t, o, &types)
+        });
+    }
+    for (cname, constraint) in table.constraints.iter_mut() {
+        let Some(l) = live.constraints.get(cname) else {
+            continue;
+        };
+        if let (
+            ConstraintKind::Check {
+                expression,
+                no_inherit,
+            },
+            ConstraintKind::Check {
+                expression: live_expression,
+                no_inherit: live_no_inherit,
+            },
+        ) = (&mut constraint.kind, &l.kind)
+            && no_inherit == live_no_inherit
+            && expression != live_expression
+            && equivalence::same_expression(live_expression, expression, &types)
+        {
+            *expression = live_expression.clone();
+        }
+    }
+    for (iname, index) in table.indexes.iter_mut() {
+        let Some(l) = live.indexes.get(iname) else {
+            continue;
+        };
+        if index == l {
+            continue;
+        }
+        let mut candidate = index.clone();
+        adopt(&mut candidate.predicate, &l.predicate, &|t, o| {
+            equivalence::same_expression(t, o, &types)
+        });
+        if candidate.keys.len() == l.keys.len() {
+            for (key, live_key) in candidate.keys.iter_mut().zip(&l.keys) {
+                if let (IndexTarget::Expression(ours), IndexTarget::Expression(theirs)) =
+                    (&mut key.target, &live_key.target)
+                    && ours != theirs
+                    && equivalence::same_expression(theirs, ours, &types)
+                {
+                    *ours = theirs.clone();
+                }
+            }
+        }
+        // Only whole-index adoption: a half-adopted index would print neither way.
+        if candidate == *l {
+            *index = candidate;
+        }
+    }
 }
 
 /// Whether any printed expression has the array shapes whose printed form is not a fixpoint.

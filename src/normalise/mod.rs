@@ -6,6 +6,7 @@
 //! are checked here to be exactly one expression (with PostgreSQL's own parser) before any of
 //! them is spliced into SQL; their canonical text comes from the server ([`crate::canon`]).
 
+pub mod equivalence;
 mod expr;
 mod types;
 
