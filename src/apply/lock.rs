@@ -107,3 +107,13 @@ pub async fn behind_transaction_pooler(conn: &mut PgConnection) -> Result<bool, 
     pids.dedup();
     Ok(pids.len() > 1)
 }
+
+/// Releases the lock [`acquire`] took on this connection, for callers that go on using the
+/// connection afterwards (`migrate apply` called by another command). Returns whether it was
+/// held.
+pub async fn release(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_catalog.pg_advisory_unlock($1, hashtext(current_database()))")
+        .bind(NAMESPACE)
+        .fetch_one(&mut *conn)
+        .await
+}
