@@ -1,0 +1,198 @@
+//! Lint reports as text for people, JSON for tools, and GitHub workflow commands for
+//! annotations on pull requests. Each writes to any `Write`, in the report's order, so the
+//! same files always give byte-identical output.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::{Allowed, Code, Report, Severity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Github,
+}
+
+pub fn render(
+    format: Format,
+    report: &Report,
+    color: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    match format {
+        Format::Text => text(report, color, out),
+        Format::Json => json(report, out),
+        Format::Github => github(report, out),
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// `file:line:column: severity CODE: message`, the statement's first line and the help, then
+/// a summary line.
+pub fn text(report: &Report, color: bool, out: &mut impl Write) -> io::Result<()> {
+    let paint = |s: &str, code: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
+    for d in &report.diagnostics {
+        let severity = match d.severity {
+            Severity::Error => paint("error", "1;31"),
+            Severity::Warning => paint("warning", "1;33"),
+        };
+        writeln!(
+            out,
+            "{}:{}:{}: {severity} {}: {}",
+            d.file, d.line, d.column, d.code, d.message
+        )?;
+        let gutter = d.line.to_string().len();
+        writeln!(out, "  {} | {}", d.line, d.statement)?;
+        writeln!(out, "  {:gutter$} = help: {}", "", d.help)?;
+        writeln!(out)?;
+    }
+    if report.files.is_empty() {
+        return writeln!(out, "lint: no SQL files to check");
+    }
+    let mut summary = format!(
+        "lint: {}, {} in {} ({})",
+        plural(report.errors(), "error"),
+        plural(report.warnings(), "warning"),
+        plural(report.files.len(), "file"),
+        plural(report.statements, "statement"),
+    );
+    if !report.allowed.is_empty() {
+        summary.push_str(&format!("; {} allowed by comment", report.allowed.len()));
+    }
+    writeln!(out, "{summary}")
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    format_version: u32,
+    tool: &'static str,
+    tool_version: &'static str,
+    command: &'static str,
+    status: &'static str,
+    summary: Summary,
+    files: &'a [String],
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+    allowed: &'a [Allowed],
+}
+
+#[derive(Serialize)]
+struct Summary {
+    files: usize,
+    statements: usize,
+    errors: usize,
+    warnings: usize,
+    allowed: usize,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    severity: Severity,
+    code: Code,
+    title: &'static str,
+    message: &'a str,
+    help: &'static str,
+    statement: &'a str,
+}
+
+/// Format version 1, documented in docs/lint.md.
+pub fn json(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let status = if report.errors() > 0 {
+        "errors"
+    } else if report.warnings() > 0 {
+        "warnings"
+    } else {
+        "clean"
+    };
+    let doc = JsonReport {
+        format_version: 1,
+        tool: "reconcile",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command: "lint",
+        status,
+        summary: Summary {
+            files: report.files.len(),
+            statements: report.statements,
+            errors: report.errors(),
+            warnings: report.warnings(),
+            allowed: report.allowed.len(),
+        },
+        files: &report.files,
+        diagnostics: report
+            .diagnostics
+            .iter()
+            .map(|d| JsonDiagnostic {
+                file: &d.file,
+                line: d.line,
+                column: d.column,
+                severity: d.severity,
+                code: d.code,
+                title: d.code.title(),
+                message: &d.message,
+                help: d.help,
+                statement: &d.statement,
+            })
+            .collect(),
+        allowed: &report.allowed,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+/// GitHub Actions workflow commands (`::error file=...,line=...::message`), one per
+/// diagnostic, so each shows on the pull request's diff.
+pub fn github(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    for d in &report.diagnostics {
+        writeln!(
+            out,
+            "::{} file={},line={},col={},title={}::{}",
+            d.severity,
+            escape_property(&d.file),
+            d.line,
+            d.column,
+            escape_property(d.code.as_str()),
+            escape_data(&format!("{}\nhelp: {}", d.message, d.help)),
+        )?;
+    }
+    Ok(())
+}
+
+/// GitHub's escaping for a command's message: `%`, CR and LF.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// GitHub's escaping for a property value: the message's, plus `:` and `,`.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_escaping() {
+        assert_eq!(escape_data("100% done\r\nnext"), "100%25 done%0D%0Anext");
+        assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+    }
+}
