@@ -83,7 +83,7 @@ pub enum HistoryFormat {
 }
 
 /// `500ms`, `3s`, `5m`, `1h`, or plain seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')

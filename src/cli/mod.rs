@@ -16,8 +16,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Exit codes scripts depend on (README, "Exit codes").
 pub mod exit {
     pub const IN_SYNC: u8 = 0;
+    pub const ERROR: u8 = 1;
     pub const PENDING: u8 = 2;
     pub const DRIFT: u8 = 3;
+    /// `verify`: a `verify/` assertion returned rows (takes precedence over 2 and 3).
+    pub const ASSERTIONS_FAILED: u8 = 4;
 }
 
 #[derive(Debug, Parser)]
@@ -87,9 +90,10 @@ pub enum Command {
     /// Compare the desired state with the database: the ordered additive SQL that would run,
     /// and every other difference (reported, never run).
     Plan(plan::PlanArgs),
-    /// Read-only drift audit for schedules and CI gates: same comparison, exit code says
-    /// in sync (0), pending additive changes (2) or other drift (3).
-    Verify(plan::ReportArgs),
+    /// Read-only drift audit for schedules and CI gates: same comparison, then the `verify/`
+    /// assertions; exit code says in sync (0), pending additive changes (2), other drift (3)
+    /// or a failed assertion (4).
+    Verify(plan::VerifyArgs),
     /// Execute the plan (or a reviewed plan file) under an advisory lock, with lock and
     /// statement timeouts and retries; record it in the history tables; verify the result.
     Apply(apply::ApplyArgs),

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::ValueEnum;
 
+use reconcile::assertions::{self, Assertion, AssertionResult, Outcome, RunOptions};
 use reconcile::diff::{self, Severity};
 use reconcile::introspect::{self, Scope};
 use reconcile::plan::{self, Plan};
@@ -42,6 +43,25 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Folder of assertion files: `*.sql`, each one read-only query that returns no rows when
+    /// its invariant holds [default: verify; a missing default folder means no assertions].
+    #[arg(long, value_name = "DIR")]
+    pub verify_dir: Option<PathBuf>,
+    /// Offending rows shown per failed assertion.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub assertion_rows: usize,
+    /// statement_timeout of each assertion.
+    #[arg(long, default_value = "30s", value_parser = super::apply::parse_duration)]
+    pub assertion_timeout: std::time::Duration,
+    /// Do not run the `verify/` assertions.
+    #[arg(long, conflicts_with_all = ["verify_dir", "assertion_rows"])]
+    pub no_assertions: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub report: ReportArgs,
@@ -51,11 +71,43 @@ pub struct PlanArgs {
 }
 
 pub async fn run_plan(global: &super::Global, args: &PlanArgs) -> anyhow::Result<u8> {
-    pipeline(global, &args.report, "plan", !args.no_concurrently, false).await
+    pipeline(global, &args.report, "plan", !args.no_concurrently, None).await
 }
 
-pub async fn run_verify(global: &super::Global, args: &ReportArgs) -> anyhow::Result<u8> {
-    pipeline(global, args, "verify", true, true).await
+pub async fn run_verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<u8> {
+    pipeline(global, &args.report, "verify", true, Some(args)).await
+}
+
+/// The default assertion folder, relative to the working directory like `schema`.
+const DEFAULT_VERIFY_DIR: &str = "verify";
+
+/// The assertions `verify` runs: none with `--no-assertions` or when the default folder does
+/// not exist; an error when a folder given with `--verify-dir` does not.
+fn load_assertions(args: &VerifyArgs) -> anyhow::Result<(String, Vec<Assertion>)> {
+    let (dir, explicit) = match &args.verify_dir {
+        Some(dir) => (dir.clone(), true),
+        None => (PathBuf::from(DEFAULT_VERIFY_DIR), false),
+    };
+    let shown = dir.display().to_string();
+    if args.no_assertions || (!explicit && !dir.exists()) {
+        return Ok((shown, Vec::new()));
+    }
+    if !dir.is_dir() {
+        anyhow::bail!("--verify-dir {shown}: no such folder");
+    }
+    Ok((shown, assertions::load_dir(&dir)?))
+}
+
+/// `verify`'s exit code: 1 when an assertion could not run, else the highest of 4 (an
+/// assertion failed), 3 (drift) and 2 (pending) that applies, else 0.
+pub fn verify_exit_code(drift_code: u8, results: &[AssertionResult]) -> u8 {
+    if results.iter().any(AssertionResult::errored) {
+        super::exit::ERROR
+    } else if results.iter().any(AssertionResult::failed) {
+        super::exit::ASSERTIONS_FAILED
+    } else {
+        drift_code
+    }
 }
 
 async fn pipeline(
@@ -63,10 +115,12 @@ async fn pipeline(
     args: &ReportArgs,
     command: &str,
     concurrently: bool,
-    read_only: bool,
+    verify: Option<&VerifyArgs>,
 ) -> anyhow::Result<u8> {
+    let read_only = verify.is_some();
     // Bad input stops here, before any connection is made.
     let desired = load::from_dir(&global.schema)?;
+    let assertion_set = verify.map(load_assertions).transpose()?;
     let mut target = super::connect::target(global.database_url.as_deref()).await?;
     if target.throwaway {
         eprintln!(
@@ -116,6 +170,26 @@ async fn pipeline(
         unverified: canonical.unverified.iter().cloned().collect(),
     };
     let plan = plan::build_with(&result, &context, &extras)?;
+    let assertion_results = match (&assertion_set, verify) {
+        (Some((_, list)), Some(v)) if !list.is_empty() => {
+            let options = RunOptions {
+                max_rows: v.assertion_rows,
+                statement_timeout: v.assertion_timeout,
+            };
+            assertions::run_with(&mut target.conn, list, &options)
+                .await
+                .context("cannot run the verify assertions")?
+        }
+        _ => Vec::new(),
+    };
+    let assertion_report = match (&assertion_set, verify) {
+        (Some((dir, _)), Some(v)) => Some(render::Assertions {
+            dir,
+            skipped: v.no_assertions,
+            results: &assertion_results,
+        }),
+        _ => None,
+    };
     let report = Report {
         command,
         target: &target.description,
@@ -142,7 +216,7 @@ async fn pipeline(
             let file =
                 File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
             let mut out = BufWriter::new(file);
-            render::render(format, &report, false, &mut out)?;
+            render::render_with(format, &report, assertion_report.as_ref(), false, &mut out)?;
             out.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!(
@@ -150,14 +224,44 @@ async fn pipeline(
                 path.display(),
                 render::Summary::of(&plan).line()
             );
+            if let Some(a) = &assertion_report {
+                eprintln!("{}", a.line());
+            }
         }
         None => {
             let mut out = BufWriter::new(std::io::stdout().lock());
-            render::render(format, &report, global.color.enabled(), &mut out)?;
+            render::render_with(
+                format,
+                &report,
+                assertion_report.as_ref(),
+                global.color.enabled(),
+                &mut out,
+            )?;
             out.flush()?;
         }
     }
-    Ok(exit_code(&plan, args.fail_on))
+    let code = exit_code(&plan, args.fail_on);
+    if verify.is_none() {
+        return Ok(code);
+    }
+    for r in &assertion_results {
+        if let Outcome::Error {
+            sqlstate,
+            message,
+            line,
+        } = &r.outcome
+        {
+            eprintln!(
+                "error: assertion {}:{line} could not run: {}{message}",
+                r.path.display(),
+                sqlstate
+                    .as_deref()
+                    .map(|s| format!("SQLSTATE {s}: "))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(verify_exit_code(code, &assertion_results))
 }
 
 /// 3 when a finding fails the run, else 2 when steps are pending, else 0.

@@ -8,7 +8,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Report, Summary};
+use super::assertions::JsonAssertions;
+use super::{Assertions, Report, Summary};
 use crate::diff::Finding;
 use crate::model::Schema;
 use crate::plan::{Batch, Step};
@@ -32,6 +33,9 @@ struct Document<'a> {
     skipped: Vec<JsonSkipped<'a>>,
     /// Both models, so a plan file can be checked and verified without the YAML.
     models: Models<'a>,
+    /// `reconcile verify` only (added within format version 1): the `verify/` assertions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assertions: Option<JsonAssertions<'a>>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +58,15 @@ struct JsonSkipped<'a> {
 }
 
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    render_with(report, None, out)
+}
+
+/// With the `assertions` field (`reconcile verify`).
+pub fn render_with(
+    report: &Report,
+    assertions: Option<&Assertions>,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let plan = report.plan;
     let summary = Summary::of(plan);
     let status = if summary.findings() > 0 {
@@ -99,6 +112,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
             live: report.live,
             desired: report.desired,
         },
+        assertions: assertions.map(JsonAssertions::of),
     };
     serde_json::to_writer_pretty(&mut *out, &document).map_err(io::Error::other)?;
     writeln!(out)

@@ -2,7 +2,9 @@
 
 use std::io::{self, Write};
 
-use super::{Report, Summary};
+use super::assertions::{rows_heading, value};
+use super::{Assertions, Report, Summary};
+use crate::assertions::Outcome;
 
 /// Escapes text for a Markdown table cell.
 fn cell(text: &str) -> String {
@@ -25,6 +27,15 @@ fn code(text: &str) -> String {
 }
 
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    render_with(report, None, out)
+}
+
+/// With a section for the `verify/` assertions.
+pub fn render_with(
+    report: &Report,
+    assertions: Option<&Assertions>,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let plan = report.plan;
     let summary = Summary::of(plan);
     writeln!(out, "### reconcile {}: {}", report.command, summary.line())?;
@@ -134,6 +145,102 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
         writeln!(out)?;
         for s in report.skipped {
             writeln!(out, "- {}: {}", cell(&s.object), cell(s.reason))?;
+        }
+        writeln!(out)?;
+        writeln!(out, "</details>")?;
+    }
+    if let Some(a) = assertions {
+        assertions_section(a, out)?;
+    }
+    Ok(())
+}
+
+fn assertions_section(a: &Assertions, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, "#### {}", cell(&a.line()))?;
+    if a.results.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "| assertion | result | detail |")?;
+    writeln!(out, "|---|---|---|")?;
+    for r in a.results {
+        let (result, detail) = match &r.outcome {
+            Outcome::Passed => ("✅ pass", String::new()),
+            Outcome::Failed {
+                rows, total_rows, ..
+            } => ("❌ **fail**", rows_heading(*total_rows, rows.len())),
+            Outcome::Error {
+                sqlstate,
+                message,
+                line,
+            } => (
+                "⚠️ **error**",
+                format!(
+                    "line {line}: {}{}",
+                    sqlstate
+                        .as_deref()
+                        .map(|s| format!("SQLSTATE {s}: "))
+                        .unwrap_or_default(),
+                    message
+                ),
+            ),
+        };
+        writeln!(
+            out,
+            "| {} | {} | {} |",
+            code(&r.name),
+            result,
+            cell(&detail)
+        )?;
+    }
+    for r in a.results {
+        let Outcome::Failed {
+            columns,
+            rows,
+            total_rows,
+        } = &r.outcome
+        else {
+            continue;
+        };
+        writeln!(out)?;
+        writeln!(
+            out,
+            "<details><summary>{}: {}</summary>",
+            cell(&r.name),
+            cell(&rows_heading(*total_rows, rows.len()))
+        )?;
+        writeln!(out)?;
+        if let Some(d) = &r.description {
+            writeln!(out, "{}", cell(d))?;
+            writeln!(out)?;
+        }
+        if columns.is_empty() {
+            writeln!(out, "(rows without columns)")?;
+        } else {
+            writeln!(
+                out,
+                "| {} |",
+                columns
+                    .iter()
+                    .map(|c| cell(c))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )?;
+            writeln!(out, "|{}", "---|".repeat(columns.len()))?;
+            for row in rows {
+                writeln!(
+                    out,
+                    "| {} |",
+                    row.iter()
+                        .map(|v| match v {
+                            Some(_) => cell(value(v)),
+                            None => "*NULL*".to_owned(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                )?;
+            }
         }
         writeln!(out)?;
         writeln!(out, "</details>")?;

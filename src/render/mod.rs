@@ -4,6 +4,7 @@
 //! input, so the same plan always renders to the same bytes (plans are reviewed as text in
 //! pull requests, and CI compares them).
 
+pub mod assertions;
 pub mod json;
 pub mod markdown;
 pub mod sql;
@@ -45,13 +46,26 @@ pub fn render(
     color: bool,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    render_with(format, report, None, color, out)
+}
+
+/// Renders `report` with the results of `verify/` assertions (`reconcile verify`).
+pub fn render_with(
+    format: Format,
+    report: &Report,
+    assertions: Option<&Assertions>,
+    color: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
     match format {
-        Format::Text => text::render(report, color, out),
-        Format::Sql => sql::render(report, out),
-        Format::Json => json::render(report, out),
-        Format::Markdown => markdown::render(report, out),
+        Format::Text => text::render_with(report, assertions, color, out),
+        Format::Sql => sql::render_with(report, assertions, out),
+        Format::Json => json::render_with(report, assertions, out),
+        Format::Markdown => markdown::render_with(report, assertions, out),
     }
 }
+
+pub use assertions::Assertions;
 
 /// Counts the renderers share.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]

@@ -10,6 +10,15 @@ use super::{Report, Summary, indent};
 use crate::plan::Transaction;
 
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    render_with(report, None, out)
+}
+
+/// With `verify/` assertion results as comments at the end.
+pub fn render_with(
+    report: &Report,
+    assertions: Option<&super::Assertions>,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let plan = report.plan;
     let summary = Summary::of(plan);
     writeln!(
@@ -86,6 +95,9 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 writeln!(out, "{}", indent(s.text(), "--     "))?;
             }
         }
+    }
+    if let Some(a) = assertions {
+        super::assertions::sql_section(a, out)?;
     }
     Ok(())
 }

@@ -5,7 +5,8 @@ use std::io::{self, Write};
 
 use similar::{ChangeTag, TextDiff};
 
-use super::{Report, Summary, changed_tables, indent};
+use super::assertions::result_lines;
+use super::{Assertions, Report, Summary, changed_tables, indent};
 use crate::diff::Severity;
 
 struct Paint {
@@ -38,6 +39,16 @@ impl Paint {
 }
 
 pub fn render(report: &Report, color: bool, out: &mut impl Write) -> io::Result<()> {
+    render_with(report, None, color, out)
+}
+
+/// With `verify/` assertion results, after the drift report and before the summary.
+pub fn render_with(
+    report: &Report,
+    assertions: Option<&Assertions>,
+    color: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let paint = Paint { on: color };
     let plan = report.plan;
     let summary = Summary::of(plan);
@@ -177,7 +188,36 @@ pub fn render(report: &Report, color: bool, out: &mut impl Write) -> io::Result<
             )?;
         }
     }
+    if let Some(a) = assertions
+        && !a.results.is_empty()
+    {
+        writeln!(out)?;
+        writeln!(out, "{}", paint.bold(&format!("Assertions ({})", a.dir)))?;
+        for r in a.results {
+            let (head, lines) = result_lines(r);
+            let head = if r.passed() {
+                paint.green(&head)
+            } else if r.failed() {
+                paint.red(&head)
+            } else {
+                paint.yellow(&head)
+            };
+            writeln!(out, "  {head}")?;
+            for l in lines {
+                writeln!(out, "{}", indent(&l, "        "))?;
+            }
+        }
+    }
     writeln!(out)?;
     writeln!(out, "{}", paint.bold(&summary.line()))?;
+    if let Some(a) = assertions {
+        let line = a.line();
+        let line = match a.status() {
+            "failed" => paint.red(&line),
+            "error" => paint.yellow(&line),
+            _ => line,
+        };
+        writeln!(out, "{}", paint.bold(&line))?;
+    }
     Ok(())
 }

@@ -1,0 +1,752 @@
+//! Rollback guides (`reconcile rollback`, `reconcile::rollback`).
+//!
+//! The acceptance test drives the whole loop on real PostgreSQL: a database's model and
+//! catalog are recorded, `reconcile apply` adds a schema, an extension, an enum, a sequence,
+//! tables, columns, indexes (built CONCURRENTLY), constraints (primary, unique, check, foreign
+//! keys — some added NOT VALID and validated) and row-level security; `reconcile rollback
+//! --run ID` prints the guide, psql runs it, and the database is back to its earlier model and
+//! catalog. Running the guide a second time changes nothing (every statement is IF EXISTS).
+//!
+//! The unit tables show `guide_for_sql` on one statement of each kind: the inverse it gives,
+//! or the reason a statement cannot be inverted — never a statement silently left out.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use common::TestDb;
+use reconcile::rollback::{self, Action, Guide};
+use serde_json::Value;
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+// ---------------------------------------------------------------------------------------
+// guide_for_sql on single statements.
+
+fn guide(sql: &str) -> Guide {
+    rollback::guide_for_sql("test.sql", sql)
+}
+
+/// The inverse SQL of a one-statement text (panics unless it is exactly one inverse).
+fn inverse_of(sql: &str) -> String {
+    let g = guide(sql);
+    match g.entries.as_slice() {
+        [e] => match &e.action {
+            Action::Inverse { sql, .. } => sql.clone(),
+            other => panic!("{sql}: not an inverse: {other:?}"),
+        },
+        other => panic!("{sql}: {} entries: {other:#?}", other.len()),
+    }
+}
+
+#[test]
+fn creations_are_inverted_with_drop_if_exists() {
+    let cases = [
+        (
+            "CREATE TABLE public.leads (id bigint PRIMARY KEY)",
+            "DROP TABLE IF EXISTS public.leads",
+        ),
+        (
+            "CREATE TABLE IF NOT EXISTS t (a int)",
+            "DROP TABLE IF EXISTS t",
+        ),
+        (
+            "CREATE TABLE \"Odd Name\".\"My Table\" (a int)",
+            "DROP TABLE IF EXISTS \"Odd Name\".\"My Table\"",
+        ),
+        (
+            "ALTER TABLE public.leads ADD COLUMN IF NOT EXISTS email text NOT NULL DEFAULT ''",
+            "ALTER TABLE IF EXISTS public.leads DROP COLUMN IF EXISTS email",
+        ),
+        (
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS leads_email_idx ON public.leads (email)",
+            "DROP INDEX CONCURRENTLY IF EXISTS public.leads_email_idx",
+        ),
+        (
+            "CREATE UNIQUE INDEX leads_key ON leads USING btree (a, b) WHERE a > 0",
+            "DROP INDEX IF EXISTS leads_key",
+        ),
+        (
+            "ALTER TABLE public.leads ADD CONSTRAINT leads_fk FOREIGN KEY (c) REFERENCES companies (id) NOT VALID",
+            "ALTER TABLE IF EXISTS public.leads DROP CONSTRAINT IF EXISTS leads_fk",
+        ),
+        (
+            "ALTER TABLE leads ADD CONSTRAINT leads_check CHECK (a > 0)",
+            "ALTER TABLE IF EXISTS leads DROP CONSTRAINT IF EXISTS leads_check",
+        ),
+        (
+            "ALTER TABLE leads ADD CONSTRAINT leads_key UNIQUE USING INDEX leads_key",
+            "ALTER TABLE IF EXISTS leads DROP CONSTRAINT IF EXISTS leads_key",
+        ),
+        (
+            "CREATE TYPE public.lead_status AS ENUM ('new', 'won')",
+            "DROP TYPE IF EXISTS public.lead_status",
+        ),
+        (
+            "CREATE TYPE pair AS (a int, b int)",
+            "DROP TYPE IF EXISTS pair",
+        ),
+        (
+            "CREATE TYPE span AS RANGE (subtype = int4)",
+            "DROP TYPE IF EXISTS span",
+        ),
+        (
+            "CREATE DOMAIN app.email AS text CHECK (VALUE LIKE '%@%')",
+            "DROP DOMAIN IF EXISTS app.email",
+        ),
+        (
+            "CREATE SEQUENCE IF NOT EXISTS public.invoice_numbers START 1000",
+            "DROP SEQUENCE IF EXISTS public.invoice_numbers",
+        ),
+        (
+            "ALTER SEQUENCE public.s OWNED BY public.t.id",
+            "ALTER SEQUENCE IF EXISTS public.s OWNED BY NONE",
+        ),
+        (
+            "CREATE SCHEMA IF NOT EXISTS billing",
+            "DROP SCHEMA IF EXISTS billing",
+        ),
+        (
+            "CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public",
+            "DROP EXTENSION IF EXISTS pgcrypto",
+        ),
+        (
+            "CREATE FUNCTION public.add(a int, b int DEFAULT 1, OUT c int) LANGUAGE sql AS 'SELECT a + b'",
+            "DROP FUNCTION IF EXISTS public.add(int, int)",
+        ),
+        (
+            "CREATE PROCEDURE p(text) LANGUAGE sql AS ''",
+            "DROP PROCEDURE IF EXISTS p(text)",
+        ),
+        (
+            "CREATE VIEW public.active AS SELECT 1",
+            "DROP VIEW IF EXISTS public.active",
+        ),
+        (
+            "CREATE MATERIALIZED VIEW mv AS SELECT 1",
+            "DROP MATERIALIZED VIEW IF EXISTS mv",
+        ),
+        (
+            "CREATE TABLE t2 AS SELECT 1 AS a",
+            "DROP TABLE IF EXISTS t2",
+        ),
+        (
+            "ALTER TABLE public.leads ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE IF EXISTS public.leads DISABLE ROW LEVEL SECURITY",
+        ),
+        (
+            "ALTER TABLE leads FORCE ROW LEVEL SECURITY",
+            "ALTER TABLE IF EXISTS leads NO FORCE ROW LEVEL SECURITY",
+        ),
+        (
+            "CREATE POLICY own ON public.leads USING (true)",
+            "DROP POLICY IF EXISTS own ON public.leads",
+        ),
+        (
+            "CREATE TRIGGER audit AFTER INSERT ON leads FOR EACH ROW EXECUTE FUNCTION f()",
+            "DROP TRIGGER IF EXISTS audit ON leads",
+        ),
+        (
+            "ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'",
+            "ALTER TYPE mood RENAME VALUE 'blue' TO 'sad'",
+        ),
+        (
+            "GRANT SELECT ON public.leads TO reporting",
+            "REVOKE select ON public.leads FROM reporting",
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(inverse_of(sql), expected, "{sql}");
+    }
+}
+
+/// reconcile's guarded steps: the real statement inside the DO block is inverted; the
+/// catalog guard query needs nothing. Also through a second DO wrapper (the
+/// error-tolerating one).
+#[test]
+fn do_blocks_are_looked_into() {
+    let guarded = "DO $reconcile$\nBEGIN\n  IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = 'public.t'::pg_catalog.regclass AND conname = 't_fk') THEN\n    ALTER TABLE public.t ADD CONSTRAINT t_fk FOREIGN KEY (a) REFERENCES public.u (id) NOT VALID;\n  END IF;\nEND\n$reconcile$";
+    assert_eq!(
+        inverse_of(guarded),
+        "ALTER TABLE IF EXISTS public.t DROP CONSTRAINT IF EXISTS t_fk"
+    );
+    let g = guide(guarded);
+    assert!(
+        g.entries[0]
+            .original
+            .starts_with("ALTER TABLE public.t ADD CONSTRAINT t_fk"),
+        "{:?}",
+        g.entries[0]
+    );
+    let tolerant = format!(
+        "DO $reconcile_t$\nBEGIN\n  {};\nEXCEPTION WHEN OTHERS THEN\n  RAISE WARNING 'reconcile: % was not created: %', 'x', SQLERRM;\nEND\n$reconcile_t$",
+        guarded.replace('\n', "\n  ")
+    );
+    assert_eq!(
+        inverse_of(&tolerant),
+        "ALTER TABLE IF EXISTS public.t DROP CONSTRAINT IF EXISTS t_fk"
+    );
+    let enum_type = "DO $reconcile$ BEGIN IF NOT EXISTS (SELECT 1) THEN CREATE TYPE public.s AS ENUM ('a'); END IF; END $reconcile$";
+    assert_eq!(inverse_of(enum_type), "DROP TYPE IF EXISTS public.s");
+    // Only queries: nothing to undo, but listed.
+    let g = guide("DO $$ BEGIN PERFORM 1; END $$");
+    assert!(matches!(g.entries[0].action, Action::NothingToUndo { .. }));
+    // Dynamic SQL cannot be known.
+    let g = guide("DO $$ BEGIN EXECUTE 'CREATE TABLE ' || 'x (a int)'; END $$");
+    assert!(
+        matches!(&g.entries[0].action, Action::Manual { reason } if reason.contains("computed at run time")),
+        "{g:#?}"
+    );
+}
+
+/// What has no automatic inverse is listed with the reason; what needs none says so.
+#[test]
+fn what_cannot_be_inverted_is_listed_with_the_reason() {
+    let manual = [
+        (
+            "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh'",
+            "cannot drop an enum label",
+        ),
+        ("INSERT INTO t VALUES (1)", "INSERT added rows"),
+        ("UPDATE t SET a = 1", "previous values are not recorded"),
+        ("DELETE FROM t", "removed rows"),
+        ("TRUNCATE t", "removed rows"),
+        ("DROP TABLE t", "a DROP cannot be reversed"),
+        ("ALTER TABLE t DROP COLUMN a", "a DROP cannot be reversed"),
+        (
+            "ALTER TABLE t ALTER COLUMN a TYPE bigint",
+            "previous state is not recorded",
+        ),
+        (
+            "ALTER TABLE t ALTER COLUMN a SET DEFAULT 1",
+            "previous state is not recorded",
+        ),
+        ("ALTER TABLE t RENAME TO u", "rename it back"),
+        ("CREATE INDEX ON t (a)", "no name in the SQL"),
+        ("ALTER TABLE t ADD UNIQUE (a)", "no name in the SQL"),
+        ("CREATE OR REPLACE VIEW v AS SELECT 1", "earlier definition"),
+        (
+            "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "DROP FUNCTION IF EXISTS f()",
+        ),
+        ("ALTER SEQUENCE s RESTART 5", "not recorded"),
+        ("COMMENT ON TABLE t IS 'x'", "not recorded"),
+        ("CREATE ROLE r", "no automatic inverse"),
+    ];
+    for (sql, reason) in manual {
+        let g = guide(sql);
+        assert_eq!(g.entries.len(), 1, "{sql}: {g:#?}");
+        match &g.entries[0].action {
+            Action::Manual { reason: r } => assert!(r.contains(reason), "{sql}: {r}"),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+    let nothing = [
+        "ALTER TABLE t VALIDATE CONSTRAINT c",
+        "SELECT 1",
+        "SET lock_timeout = '3s'",
+        "BEGIN",
+    ];
+    for sql in nothing {
+        let g = guide(sql);
+        assert!(
+            matches!(g.entries[0].action, Action::NothingToUndo { .. }),
+            "{sql}: {g:#?}"
+        );
+    }
+    let g = guide("CREATE TABLE (");
+    assert!(
+        matches!(&g.entries[0].action, Action::Manual { reason } if reason.contains("does not parse")),
+        "{g:#?}"
+    );
+}
+
+/// A migration: reverse order, one entry per statement (and per ALTER TABLE subcommand),
+/// origins with statement numbers and lines; an enum label added to a type created in the
+/// same SQL needs no inverse.
+#[test]
+fn a_migration_is_inverted_in_reverse_order() {
+    let sql = "-- migration 0005\nCREATE TYPE s AS ENUM ('a');\nALTER TYPE s ADD VALUE 'b';\n\
+               CREATE TABLE t (id int PRIMARY KEY, st s);\n\
+               ALTER TABLE t ADD COLUMN x int, ADD CONSTRAINT t_x CHECK (x > 0);\n\
+               INSERT INTO t VALUES (1, 'a');\n";
+    let g = guide(sql);
+    let lines: Vec<String> = g
+        .entries
+        .iter()
+        .map(|e| match &e.action {
+            Action::Inverse { sql, .. } => format!("{} | {sql}", e.origin),
+            Action::Manual { .. } => format!("{} | manual", e.origin),
+            Action::NothingToUndo { .. } => format!("{} | nothing", e.origin),
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "statement 5 (line 6) | manual",
+            "statement 4 (line 5) | ALTER TABLE IF EXISTS t DROP CONSTRAINT IF EXISTS t_x",
+            "statement 4 (line 5) | ALTER TABLE IF EXISTS t DROP COLUMN IF EXISTS x",
+            "statement 3 (line 4) | DROP TABLE IF EXISTS t",
+            "statement 2 (line 3) | nothing",
+            "statement 1 (line 2) | DROP TYPE IF EXISTS s",
+        ]
+    );
+    let mut text = Vec::new();
+    rollback::render_text(&g, &mut text).expect("render");
+    let text = String::from_utf8(text).expect("UTF-8");
+    assert!(
+        text.contains("reconcile NEVER executes this script"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-- DESTRUCTIVE. Review every statement"),
+        "{text}"
+    );
+    assert!(
+        flat(&text).contains("DESTRUCTIVE: drops the table and every row in it"),
+        "{text}"
+    );
+    assert!(
+        flat(&text).contains("CANNOT BE UNDONE AUTOMATICALLY: INSERT added rows"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .all(|l| l.chars().count() <= 100 || !l.starts_with("--")),
+        "long comment lines: {text}"
+    );
+    // Every line is a comment or one of the inverse statements.
+    let statements: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.is_empty())
+        .collect();
+    assert_eq!(statements.len(), 4, "{text}");
+    assert!(statements.iter().all(|s| s.ends_with(';')), "{text}");
+    // A comment cannot be broken out of by a line break in the original.
+    let g = guide("CREATE TABLE \"a\rb\" (x int)");
+    let mut text = Vec::new();
+    rollback::render_text(&g, &mut text).expect("render");
+    let text = String::from_utf8(text).expect("UTF-8");
+    let outside_comments: Vec<&str> = text
+        .split(['\n', '\r'])
+        .filter(|l| !l.is_empty() && !l.starts_with("--"))
+        .collect();
+    // Only the statement itself, whose quoted name holds the carriage return.
+    assert_eq!(
+        outside_comments,
+        ["DROP TABLE IF EXISTS \"a", "b\";"],
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The acceptance test on real PostgreSQL.
+
+const BEFORE: &str = "
+    CREATE TYPE mood AS ENUM ('ok', 'sad');
+    CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, mood mood);
+    INSERT INTO customers SELECT g, 'customer ' || g, 'ok' FROM generate_series(1, 50) g;
+    CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, amount numeric NOT NULL);
+    INSERT INTO orders SELECT g, g % 50 + 1, g FROM generate_series(1, 100) g;
+";
+
+const DESIRED_PUBLIC: &str = "
+extensions: [pgcrypto]
+enums:
+  mood: [ok, sad]
+  order_status: [new, paid, shipped]
+sequences:
+  invoice_numbers: { start: 1000 }
+tables:
+  customers:
+    columns:
+      id: { type: bigint, primary_key: true }
+      name: { type: text, not_null: true }
+      mood: mood
+      email: text
+      token: { type: uuid, default: gen_random_uuid() }
+    unique:
+      - [name]
+    indexes:
+      - { columns: [email] }
+    row_level_security: true
+  orders:
+    columns:
+      id: { type: bigint, primary_key: true }
+      customer_id: { type: bigint, not_null: true, references: customers }
+      amount: { type: numeric, not_null: true }
+      status: { type: order_status, not_null: true, default: \"'new'\" }
+    checks:
+      orders_amount_check: amount >= 0
+  invoices:
+    columns:
+      id: { type: bigint, primary_key: true }
+      number: { type: bigint, not_null: true, default: \"nextval('invoice_numbers')\" }
+      order_id: { type: bigint, not_null: true, references: orders }
+      total: { type: numeric, check: total >= 0 }
+    unique:
+      - [number]
+    indexes:
+      - { columns: [order_id] }
+";
+
+const DESIRED_BILLING: &str = "
+schema: billing
+tables:
+  ledger:
+    columns:
+      id: { type: bigint, identity: always, primary_key: true }
+      invoice_id: { type: bigint, references: public.invoices(id) }
+      note: text
+";
+
+/// Every object DDL could create, by definition (no xmin: a dropped-and-gone column leaves
+/// catalog rows rewritten but the definitions equal), outside the history schema.
+const CATALOG: &str = "
+    WITH ns AS (
+        SELECT oid, nspname FROM pg_namespace
+        WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'reconcile')
+          AND nspname NOT LIKE 'pg\\_temp\\_%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+    )
+    SELECT x FROM (
+        SELECT 'schema ' || nspname FROM ns
+        UNION ALL
+        SELECT 'relation ' || c.oid::regclass || ' ' || c.relkind::text || ' rls=' || c.relrowsecurity
+               || ' force=' || c.relforcerowsecurity
+        FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns)
+        UNION ALL
+        SELECT 'column ' || a.attrelid::regclass || '.' || a.attname || ' '
+               || format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull
+               || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE c.relnamespace IN (SELECT oid FROM ns) AND a.attnum > 0 AND NOT a.attisdropped
+        UNION ALL
+        SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' '
+               || pg_get_constraintdef(oid) || ' validated=' || convalidated
+        FROM pg_constraint WHERE connamespace IN (SELECT oid FROM ns)
+        UNION ALL
+        SELECT 'index ' || pg_get_indexdef(indexrelid) || ' valid=' || indisvalid
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relnamespace IN (SELECT oid FROM ns)
+        UNION ALL
+        SELECT 'type ' || oid::regtype FROM pg_type WHERE typnamespace IN (SELECT oid FROM ns)
+        UNION ALL
+        SELECT 'label ' || enumtypid::regtype || ' ' || enumlabel || ' ' || enumsortorder
+        FROM pg_enum
+        UNION ALL
+        SELECT 'sequence ' || seqrelid::regclass || ' ' || seqstart || ' ' || seqincrement
+        FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+        WHERE c.relnamespace IN (SELECT oid FROM ns)
+        UNION ALL
+        SELECT 'function ' || oid::regprocedure FROM pg_proc
+        WHERE pronamespace IN (SELECT oid FROM ns)
+        UNION ALL
+        SELECT 'extension ' || extname || ' ' || extversion FROM pg_extension
+        UNION ALL
+        SELECT 'policy ' || polrelid::regclass || ' ' || polname FROM pg_policy
+    ) objects(x)
+    ORDER BY x;
+";
+
+struct Fixture {
+    db: TestDb,
+    dev: TestDb,
+    schema: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let db = common::fresh_db();
+        db.psql(BEFORE).unwrap_or_else(|e| panic!("setup: {e}"));
+        let schema = tempfile::tempdir().expect("schema folder");
+        std::fs::write(schema.path().join("public.yaml"), DESIRED_PUBLIC).expect("write");
+        std::fs::write(schema.path().join("billing.yaml"), DESIRED_BILLING).expect("write");
+        Fixture {
+            db,
+            dev: common::fresh_db(),
+            schema,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::cargo_bin("reconcile")
+            .expect("binary")
+            .current_dir(std::env::temp_dir())
+            .args(args)
+            .args(["--color", "never", "--database-url", &self.db.url])
+            .args(["--dev-url", &self.dev.url])
+            .arg("--schema")
+            .arg(self.schema.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("RECONCILE_DEV_URL")
+            .timeout(TIMEOUT)
+            .output()
+            .expect("run reconcile")
+    }
+
+    fn query(&self, sql: &str) -> String {
+        self.db
+            .psql(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .trim()
+            .to_owned()
+    }
+
+    /// reconcile's own model of the live database (`plan --format json`, `models.live`).
+    fn model(&self) -> Value {
+        let output = self.run(&["plan", "--format", "json", "--fail-on", "none"]);
+        assert_exit(&output, 0);
+        let doc: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        doc["models"]["live"].clone()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_exit(output: &Output, expected: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(expected),
+        "exit status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+/// The comment text of a script with its line wrapping undone, for `contains` checks.
+fn flat(script: &str) -> String {
+    script
+        .lines()
+        .map(|l| l.trim_start_matches("--").trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run_script(db: &TestDb, script: &str) {
+    let file = tempfile::Builder::new()
+        .suffix(".sql")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(file.path(), script).expect("write");
+    db.psql_file(Path::new(file.path()))
+        .unwrap_or_else(|e| panic!("the rollback script failed: {e}\n{script}"));
+}
+
+#[test]
+fn rollback_of_a_run_restores_the_earlier_model() {
+    let f = Fixture::new();
+    let model_before = f.model();
+    let catalog_before = f.query(CATALOG);
+    assert!(
+        catalog_before.contains("relation customers r"),
+        "{catalog_before}"
+    );
+
+    let apply = f.run(&["apply"]);
+    assert_exit(&apply, 0);
+    let run_id = f.query("SELECT max(id) FROM reconcile.runs");
+    // The run did what the test is about.
+    let executed = f.query(&format!(
+        "SELECT string_agg(sql, E'\\n' ORDER BY number) FROM reconcile.steps WHERE run_id = {run_id}"
+    ));
+    for needle in [
+        "CREATE SCHEMA IF NOT EXISTS billing",
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto",
+        "CREATE TYPE public.order_status AS ENUM",
+        "CREATE SEQUENCE IF NOT EXISTS public.invoice_numbers",
+        "CREATE TABLE IF NOT EXISTS public.invoices",
+        "ADD COLUMN IF NOT EXISTS email",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS customers_email_idx",
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS customers_name_key",
+        "UNIQUE USING INDEX customers_name_key",
+        "FOREIGN KEY (customer_id)",
+        "NOT VALID",
+        "VALIDATE CONSTRAINT orders_amount_check",
+        "ENABLE ROW LEVEL SECURITY",
+    ] {
+        assert!(
+            executed.contains(needle),
+            "no {needle:?} in the run:\n{executed}"
+        );
+    }
+    assert_ne!(f.query(CATALOG), catalog_before);
+    // Data written to the added objects since.
+    f.query("INSERT INTO invoices (id, order_id, total) VALUES (1, 1, 10)");
+    f.query("UPDATE customers SET email = 'a@example.com' WHERE id = 1");
+
+    let output = f.run(&["rollback", "--run", &run_id]);
+    assert_exit(&output, 0);
+    let script = text(&output.stdout);
+    assert!(
+        script.starts_with(&format!("-- Rollback guide for run {run_id}")),
+        "{script}"
+    );
+    assert!(
+        script.contains("reconcile NEVER executes this script"),
+        "{script}"
+    );
+    assert!(
+        script.contains("DROP INDEX CONCURRENTLY IF EXISTS public.customers_email_idx;"),
+        "{script}"
+    );
+    assert!(
+        script.contains("DROP TABLE IF EXISTS public.invoices;"),
+        "{script}"
+    );
+    assert!(
+        script.contains("DROP TYPE IF EXISTS public.order_status;"),
+        "{script}"
+    );
+    assert!(
+        script.contains("DROP SEQUENCE IF EXISTS public.invoice_numbers;"),
+        "{script}"
+    );
+    assert!(
+        script.contains("DROP SCHEMA IF EXISTS billing;"),
+        "{script}"
+    );
+    assert!(
+        script.contains("DROP EXTENSION IF EXISTS pgcrypto;"),
+        "{script}"
+    );
+    assert!(script.contains("DISABLE ROW LEVEL SECURITY;"), "{script}");
+    assert!(
+        flat(&script).contains("nothing to undo: VALIDATE CONSTRAINT has no inverse"),
+        "{script}"
+    );
+    // Reverse order: the foreign key into invoices goes before the table, the table before
+    // the sequence its default uses, and the schema's table before the schema.
+    let at = |needle: &str| {
+        script
+            .find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in\n{script}"))
+    };
+    assert!(at("DROP TABLE IF EXISTS billing.ledger") < at("DROP SCHEMA IF EXISTS billing"));
+    assert!(
+        at("DROP CONSTRAINT IF EXISTS ledger_invoice_id_fkey")
+            < at("DROP TABLE IF EXISTS public.invoices")
+    );
+    assert!(
+        at("DROP CONSTRAINT IF EXISTS customers_name_key")
+            < at("DROP INDEX CONCURRENTLY IF EXISTS public.customers_name_key")
+    );
+    assert!(
+        at("DROP TABLE IF EXISTS public.invoices")
+            < at("DROP SEQUENCE IF EXISTS public.invoice_numbers")
+    );
+    assert!(at("DROP COLUMN IF EXISTS status") < at("DROP TYPE IF EXISTS public.order_status"));
+
+    run_script(&f.db, &script);
+    assert_eq!(
+        f.query(CATALOG),
+        catalog_before,
+        "the catalog is not back:\n{script}"
+    );
+    assert_eq!(f.model(), model_before, "the model is not back");
+    // The rows that were there before are still there.
+    assert_eq!(f.query("SELECT count(*) FROM customers"), "50");
+    assert_eq!(f.query("SELECT count(*) FROM orders"), "100");
+
+    // Running the guide again changes nothing and fails nowhere.
+    run_script(&f.db, &script);
+    assert_eq!(f.query(CATALOG), catalog_before);
+
+    // JSON: the same guide as data.
+    let output = f.run(&["rollback", "--run", &run_id, "--format", "json"]);
+    assert_exit(&output, 0);
+    let doc: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["never_executed"], true);
+    assert_eq!(doc["source"], format!("run {run_id}"));
+    let entries = doc["entries"].as_array().expect("entries");
+    let inverse_sql: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["action"] == "inverse")
+        .filter_map(|e| e["sql"].as_str())
+        .collect();
+    let script_sql: Vec<&str> = script
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.is_empty())
+        .map(|l| l.trim_end_matches(';'))
+        .collect();
+    assert_eq!(inverse_sql, script_sql);
+    assert_eq!(doc["inverses"].as_u64(), Some(inverse_sql.len() as u64));
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["origin"].as_str().is_some_and(|o| o.starts_with("step ")))
+    );
+}
+
+/// An enum label added to an existing type is listed as impossible to undo (not dropped
+/// silently), and the rest of the run is still undone.
+#[test]
+fn an_added_enum_label_is_listed_as_irreversible() {
+    let f = Fixture::new();
+    std::fs::write(
+        f.schema.path().join("public.yaml"),
+        "enums:\n  mood: [ok, sad, meh]\ntables:\n  customers:\n    columns:\n      id: { type: bigint, primary_key: true }\n      name: { type: text, not_null: true }\n      mood: mood\n      nickname: text\n  orders:\n    columns:\n      id: { type: bigint, primary_key: true }\n      customer_id: { type: bigint, not_null: true }\n      amount: { type: numeric, not_null: true }\n",
+    )
+    .expect("write");
+    std::fs::remove_file(f.schema.path().join("billing.yaml")).expect("rm");
+    assert_exit(&f.run(&["apply"]), 0);
+    let run_id = f.query("SELECT max(id) FROM reconcile.runs");
+    let output = f.run(&["rollback", "--run", &run_id]);
+    assert_exit(&output, 0);
+    let script = text(&output.stdout);
+    assert!(
+        flat(&script).contains("CANNOT BE UNDONE AUTOMATICALLY: PostgreSQL cannot drop an enum label: label 'meh' stays in public.mood"),
+        "{script}"
+    );
+    assert!(
+        script.contains("DROP COLUMN IF EXISTS nickname;"),
+        "{script}"
+    );
+    assert!(text(&output.stderr).contains("cannot be undone automatically"));
+    run_script(&f.db, &script);
+    assert_eq!(
+        f.query("SELECT count(*) FROM pg_attribute WHERE attrelid = 'customers'::regclass AND attname = 'nickname'"),
+        "0"
+    );
+}
+
+#[test]
+fn unknown_runs_and_migrations_are_errors() {
+    let f = Fixture::new();
+    let output = f.run(&["rollback", "--run", "7"]);
+    assert_exit(&output, 1);
+    assert!(
+        text(&output.stderr).contains("no history tables"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    std::fs::write(f.schema.path().join("public.yaml"), "tables: {}\n").expect("write");
+    std::fs::remove_file(f.schema.path().join("billing.yaml")).expect("rm");
+    assert_exit(&f.run(&["apply"]), 0);
+    let output = f.run(&["rollback", "--run", "999"]);
+    assert_exit(&output, 1);
+    assert!(
+        text(&output.stderr).contains("run 999 is not in"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = f.run(&["rollback", "--migration", "0005"]);
+    assert_exit(&output, 1);
+    assert!(
+        text(&output.stderr).contains("needs the migrations runner"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = f.run(&["rollback"]);
+    assert_exit(&output, 2);
+}
