@@ -66,13 +66,11 @@ pub async fn canonicalise_against(
     live: Option<&Schema>,
     scratch: &mut PgConnection,
 ) -> Result<Canonical, CanonError> {
-    let adopted;
-    let desired = match live {
-        Some(live) => {
-            adopted = adopt_live_spellings(desired, live);
-            &adopted
-        }
-        None => desired,
+    let adopted = live
+        .map(|live| adopt_live_spellings(desired, live))
+        .unwrap_or_default();
+    let spelled = |name: &QualifiedName, table: &'_ Table| -> Table {
+        adopted.get(name).cloned().unwrap_or_else(|| table.clone())
     };
     // What each table needs: nothing when it is identical to the live one (the live text
     // came from the server, so it is canonical already); a probe of the parts that differ
@@ -80,6 +78,7 @@ pub async fn canonicalise_against(
     let mut build: BTreeMap<QualifiedName, Table> = BTreeMap::new();
     let mut probed: BTreeSet<QualifiedName> = BTreeSet::new();
     for (name, table) in &desired.tables {
+        let table = adopted.get(name).unwrap_or(table);
         match live.and_then(|l| l.tables.get(name)) {
             Some(l) if l == table => {}
             Some(l) => {
@@ -92,8 +91,13 @@ pub async fn canonicalise_against(
         }
     }
     let prerequisites = Schema {
+        schemas: desired.schemas.clone(),
+        extensions: desired.extensions.clone(),
+        enums: desired.enums.clone(),
+        domains: desired.domains.clone(),
+        composites: desired.composites.clone(),
+        sequences: desired.sequences.clone(),
         tables: BTreeMap::new(),
-        ..desired.clone()
     };
     let names: Vec<&QualifiedName> = build.keys().collect();
     let chunks: Vec<&[&QualifiedName]> = if names.is_empty() {
@@ -152,9 +156,13 @@ pub async fn canonicalise_against(
     for (name, table) in &desired.tables {
         match result.schema.tables.get_mut(name) {
             None => {
-                result.schema.tables.insert(name.clone(), table.clone());
+                result
+                    .schema
+                    .tables
+                    .insert(name.clone(), spelled(name, table));
             }
             Some(got) => {
+                let table = adopted.get(name).unwrap_or(table);
                 if probed.contains(name) {
                     unprobe(got, table);
                 }
@@ -255,19 +263,28 @@ fn unprobe(canonical: &mut Table, desired: &Table) {
 /// `desired`, with every expression that [`equivalence`] proves to be the live one spelled
 /// as the live catalog spells it. Tables that then equal their live copy need no scratch
 /// build at all; the rest are built as before.
-pub fn adopt_live_spellings(desired: &Schema, live: &Schema) -> Schema {
-    let mut adopted = desired.clone();
-    for (name, table) in adopted.tables.iter_mut() {
+/// Returns only the tables that changed.
+pub fn adopt_live_spellings(desired: &Schema, live: &Schema) -> BTreeMap<QualifiedName, Table> {
+    let mut adopted = BTreeMap::new();
+    for (name, table) in &desired.tables {
         let Some(live_table) = live.tables.get(name) else {
             continue;
         };
-        adopt_table(table, live_table);
+        if live_table == table {
+            continue;
+        }
+        let mut table = table.clone();
+        if adopt_table(&mut table, live_table) {
+            adopted.insert(name.clone(), table);
+        }
     }
     adopted
 }
 
-fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) {
+/// Whether anything was adopted.
+fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) -> bool {
     use crate::model::IndexTarget;
+    let before = table.clone();
     let types: equivalence::ColumnTypes<'_> = live
         .columns
         .iter()
@@ -278,14 +295,15 @@ fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) {
         })
         .map(|c| (c.name.as_str(), c.data_type.as_str()))
         .collect();
-    let adopt = |ours: &mut Option<String>, theirs: &Option<String>, same: &dyn Fn(&str, &str) -> bool| {
-        if let (Some(o), Some(t)) = (ours.as_ref(), theirs.as_ref())
-            && o != t
-            && same(t, o)
-        {
-            *ours = Some(t.clone());
-        }
-    };
+    let adopt =
+        |ours: &mut Option<String>, theirs: &Option<String>, same: &dyn Fn(&str, &str) -> bool| {
+            if let (Some(o), Some(t)) = (ours.as_ref(), theirs.as_ref())
+                && o != t
+                && same(t, o)
+            {
+                *ours = Some(t.clone());
+            }
+        };
     for column in table.columns.iter_mut() {
         let Some(l) = live.column(column.name.as_str()) else {
             continue;
@@ -348,6 +366,7 @@ fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) {
             *index = candidate;
         }
     }
+    *table != before
 }
 
 /// Whether any printed expression has the array shapes whose printed form is not a fixpoint.

@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::{Connection, PgConnection, Row};
 
+use futures_util::TryStreamExt as _;
+
 use crate::ident::{QualifiedName, quote_ident};
 use crate::model::{
     Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, Domain, EnumType,
@@ -87,7 +89,19 @@ struct Reader<'c> {
     queries: usize,
 }
 
-impl Reader<'_> {
+impl<'c> Reader<'c> {
+    /// Rows one at a time, for the three queries whose results grow with the schema (columns,
+    /// constraints, indexes): at 10,000 tables the buffered rows of `columns` alone would
+    /// hold ~200,000 rows in memory beside the model being built from them.
+    fn stream<'a>(
+        &'a mut self,
+        sql: &'static str,
+        schemas: &'a [String],
+    ) -> futures_util::stream::BoxStream<'a, Result<sqlx::postgres::PgRow, sqlx::Error>> {
+        self.queries += 1;
+        sqlx::query(sql).bind(schemas).fetch(&mut *self.conn)
+    }
+
     async fn rows(
         &mut self,
         name: &'static str,
@@ -275,20 +289,17 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         };
         tables.insert(t.oid, (name, table));
     }
-    for row in r
-        .rows("columns", include_str!("sql/columns.sql"), &names)
-        .await?
-    {
+    let mut rows = r.stream(include_str!("sql/columns.sql"), &names);
+    while let Some(row) = rows.try_next().await.map_err(q("columns"))? {
         let c = rows::ColumnRow::read(&row).map_err(q("columns"))?;
         let Some((_, table)) = tables.get_mut(&c.table_oid) else {
             continue;
         };
         table.columns.push(column(c)?);
     }
-    for row in r
-        .rows("constraints", include_str!("sql/constraints.sql"), &names)
-        .await?
-    {
+    drop(rows);
+    let mut rows = r.stream(include_str!("sql/constraints.sql"), &names);
+    while let Some(row) = rows.try_next().await.map_err(q("constraints"))? {
         let c = rows::ConstraintRow::read(&row).map_err(q("constraints"))?;
         let Some((table_name, table)) = tables.get_mut(&c.table_oid) else {
             continue;
@@ -304,10 +315,9 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let name = Ident::from_catalog(c.name.clone());
         table.constraints.insert(name, constraint(c)?);
     }
-    for row in r
-        .rows("indexes", include_str!("sql/indexes.sql"), &names)
-        .await?
-    {
+    drop(rows);
+    let mut rows = r.stream(include_str!("sql/indexes.sql"), &names);
+    while let Some(row) = rows.try_next().await.map_err(q("indexes"))? {
         let i = rows::IndexRow::read(&row).map_err(q("indexes"))?;
         let Some((table_name, table)) = tables.get_mut(&i.table_oid) else {
             continue;
@@ -330,6 +340,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let index = index::from_row(i, table).map_err(IntrospectError::Unexpected)?;
         table.indexes.insert(name, index);
     }
+    drop(rows);
 
     for row in r
         .rows("unmanaged", include_str!("sql/unmanaged.sql"), &names)

@@ -38,6 +38,8 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
                 while let Some(key) = map.next_key::<Spanned<String>>()? {
                     out.push((key, map.next_value()?));
                 }
+                // Every file's entries stay alive until the whole schema is resolved.
+                out.shrink_to_fit();
                 Ok(Entries(out))
             }
         }
@@ -49,7 +51,9 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
 #[derive(Debug)]
 pub enum ShortOr<S, L> {
     Short(S),
-    Long(L),
+    /// Boxed: the long forms carry a source position per field and are several times the
+    /// size of the short ones; unboxed, every short entry would pay for the long layout.
+    Long(Box<L>),
 }
 
 /// What a short form can be built from.
@@ -119,7 +123,8 @@ impl<'de, S: ShortForm, L: Deserialize<'de>> Deserialize<'de> for ShortOr<S, L> 
                     .ok_or_else(|| de::Error::invalid_type(de::Unexpected::Seq, &S::EXPECTING))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                L::deserialize(de::value::MapAccessDeserializer::new(map)).map(ShortOr::Long)
+                L::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|l| ShortOr::Long(Box::new(l)))
             }
         }
         deserializer.deserialize_any(ShortVisitor(PhantomData))

@@ -66,7 +66,14 @@ pub fn same_expression(live: &str, desired: &str, columns: &ColumnTypes<'_>) -> 
 
 /// The expression of `SELECT <text>`, or `None` when it is not exactly one expression.
 fn parse_expression(text: &str) -> Option<protobuf::Node> {
-    let parsed = pg_query::parse(&format!("SELECT {text}"), pg_query::ParserOptions::DEFAULT).ok()?;
+    super::memo::memoised(&EXPRESSIONS, text, parse_expression_uncached)
+}
+
+static EXPRESSIONS: super::memo::Memo<Option<protobuf::Node>> = super::memo::Memo::new();
+
+fn parse_expression_uncached(text: &str) -> Option<protobuf::Node> {
+    let parsed =
+        pg_query::parse(&format!("SELECT {text}"), pg_query::ParserOptions::DEFAULT).ok()?;
     let [statement] = parsed.protobuf.stmts.as_slice() else {
         return None;
     };
@@ -84,13 +91,19 @@ fn parse_expression(text: &str) -> Option<protobuf::Node> {
 
 /// A type name reduced to what a literal's cast prints: schema-less for built-ins, without
 /// type modifiers, with its array dimensions.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct BareType {
     names: Vec<String>,
     array: bool,
 }
 
 fn parse_type(text: &str) -> Option<BareType> {
+    super::memo::memoised(&BARE_TYPES, text, parse_type_uncached)
+}
+
+static BARE_TYPES: super::memo::Memo<Option<BareType>> = super::memo::Memo::new();
+
+fn parse_type_uncached(text: &str) -> Option<BareType> {
     let Some(N::TypeCast(cast)) = parse_expression(&format!("NULL::{text}"))?.node else {
         return None;
     };
@@ -319,7 +332,10 @@ mod tests {
             ("0", "0", "integer"),
             ("'it''s'::text", "'it''s'", "text"),
         ] {
-            assert!(same_default(live, desired, ty), "{live} vs {desired} ({ty})");
+            assert!(
+                same_default(live, desired, ty),
+                "{live} vs {desired} ({ty})"
+            );
         }
     }
 
@@ -336,7 +352,10 @@ mod tests {
             ("now()", "clock_timestamp()", "timestamp with time zone"),
             ("'a'::record_status", "'b'", "record_status"),
         ] {
-            assert!(!same_default(live, desired, ty), "{live} vs {desired} ({ty})");
+            assert!(
+                !same_default(live, desired, ty),
+                "{live} vs {desired} ({ty})"
+            );
         }
     }
 
@@ -348,11 +367,20 @@ mod tests {
             ("('active'::record_status = status)", "'active' = status"),
             ("(amount >= (0)::numeric)", "amount >= 0"),
             ("(char_length((code)::text) > 0)", "char_length(code) > 0"),
-            ("((priority >= 0) AND (priority <= 9))", "priority BETWEEN 0 AND 9"),
+            (
+                "((priority >= 0) AND (priority <= 9))",
+                "priority BETWEEN 0 AND 9",
+            ),
             ("(deleted_at IS NULL)", "deleted_at IS NULL"),
-            ("((d > '2020-01-01'::date) OR (d IS NULL))", "d > '2020-01-01' OR d IS NULL"),
+            (
+                "((d > '2020-01-01'::date) OR (d IS NULL))",
+                "d > '2020-01-01' OR d IS NULL",
+            ),
         ] {
-            assert!(same_expression(live, desired, &columns), "{live} vs {desired}");
+            assert!(
+                same_expression(live, desired, &columns),
+                "{live} vs {desired}"
+            );
         }
     }
 
@@ -362,18 +390,33 @@ mod tests {
         for (live, desired) in [
             ("(status = 'active'::record_status)", "status = 'draft'"),
             // The literal's type is not the column's: the server would not have written it.
-            ("(d > '2020-01-01'::timestamp without time zone)", "d > '2020-01-01'"),
+            (
+                "(d > '2020-01-01'::timestamp without time zone)",
+                "d > '2020-01-01'",
+            ),
             ("(amount >= (0)::numeric)", "amount > 0"),
             ("(priority >= (0)::smallint)", "priority >= 0"),
             // bpchar to text drops trailing spaces: not a relabelling.
-            ("(char_length((currency)::text) > 0)", "char_length(currency) > 0"),
+            (
+                "(char_length((currency)::text) > 0)",
+                "char_length(currency) > 0",
+            ),
             // Unknown column: nothing is known about the literal.
             ("(other = 'x'::text)", "other = 'x'"),
-            ("((priority >= 0) AND (priority <= 9))", "priority BETWEEN 0 AND 8"),
-            ("((priority > 0) AND (priority < 9))", "priority BETWEEN 0 AND 9"),
+            (
+                "((priority >= 0) AND (priority <= 9))",
+                "priority BETWEEN 0 AND 8",
+            ),
+            (
+                "((priority > 0) AND (priority < 9))",
+                "priority BETWEEN 0 AND 9",
+            ),
             ("(deleted_at IS NULL)", "deleted_at IS NOT NULL"),
         ] {
-            assert!(!same_expression(live, desired, &columns), "{live} vs {desired}");
+            assert!(
+                !same_expression(live, desired, &columns),
+                "{live} vs {desired}"
+            );
         }
     }
 

@@ -25,7 +25,15 @@ pub enum ExprError {
 }
 
 /// Validates `text` and returns it trimmed, ready to splice inside parentheses.
+///
+/// Memoised, like [`super::normalise_type`]: `now()` and `0` are written thousands of times.
 pub fn validate_expression(text: &str) -> Result<String, ExprError> {
+    super::memo::memoised(&EXPRESSIONS, text, validate_uncached)
+}
+
+static EXPRESSIONS: super::memo::Memo<Result<String, ExprError>> = super::memo::Memo::new();
+
+fn validate_uncached(text: &str) -> Result<String, ExprError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(ExprError::Empty);

@@ -8,6 +8,7 @@
 
 pub mod equivalence;
 mod expr;
+mod memo;
 mod types;
 
 pub use expr::{ExprError, validate_expression};

@@ -116,7 +116,16 @@ pub fn serial_kind(text: &str) -> Option<SequenceType> {
 
 /// Canonicalises a type name. Unqualified user types stay unqualified (they resolve through
 /// `search_path = public` or the table's schema, which the loader decides).
+///
+/// Memoised: a schema spells the same few dozen types tens of thousands of times, and each
+/// parse is a round trip through libpg_query's protobuf encoding.
 pub fn normalise_type(text: &str) -> Result<TypeSpec, TypeError> {
+    super::memo::memoised(&TYPES, text, normalise_type_uncached)
+}
+
+static TYPES: super::memo::Memo<Result<TypeSpec, TypeError>> = super::memo::Memo::new();
+
+fn normalise_type_uncached(text: &str) -> Result<TypeSpec, TypeError> {
     let syntax = |reason: String| TypeError::Syntax {
         text: text.to_owned(),
         reason,

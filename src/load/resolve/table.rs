@@ -362,7 +362,7 @@ impl Resolver {
         };
         let (columns, long) = match spec {
             ShortOr::Short(columns) => (columns, &empty),
-            ShortOr::Long(long) => (&long.columns, long),
+            ShortOr::Long(long) => (&long.columns, &**long),
         };
         let Some(columns) = self.column_list(b, columns, &origin) else {
             return;
