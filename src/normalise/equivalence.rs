@@ -66,7 +66,8 @@ pub fn same_expression(live: &str, desired: &str, columns: &ColumnTypes<'_>) -> 
 
 /// The expression of `SELECT <text>`, or `None` when it is not exactly one expression.
 fn parse_expression(text: &str) -> Option<protobuf::Node> {
-    let parsed = pg_query::parse(&format!("SELECT {text}"), pg_query::ParserOptions::DEFAULT).ok()?;
+    let parsed =
+        pg_query::parse(&format!("SELECT {text}"), pg_query::ParserOptions::DEFAULT).ok()?;
     let [statement] = parsed.protobuf.stmts.as_slice() else {
         return None;
     };
@@ -319,7 +320,10 @@ mod tests {
             ("0", "0", "integer"),
             ("'it''s'::text", "'it''s'", "text"),
         ] {
-            assert!(same_default(live, desired, ty), "{live} vs {desired} ({ty})");
+            assert!(
+                same_default(live, desired, ty),
+                "{live} vs {desired} ({ty})"
+            );
         }
     }
 
@@ -336,7 +340,10 @@ mod tests {
             ("now()", "clock_timestamp()", "timestamp with time zone"),
             ("'a'::record_status", "'b'", "record_status"),
         ] {
-            assert!(!same_default(live, desired, ty), "{live} vs {desired} ({ty})");
+            assert!(
+                !same_default(live, desired, ty),
+                "{live} vs {desired} ({ty})"
+            );
         }
     }
 
@@ -348,11 +355,20 @@ mod tests {
             ("('active'::record_status = status)", "'active' = status"),
             ("(amount >= (0)::numeric)", "amount >= 0"),
             ("(char_length((code)::text) > 0)", "char_length(code) > 0"),
-            ("((priority >= 0) AND (priority <= 9))", "priority BETWEEN 0 AND 9"),
+            (
+                "((priority >= 0) AND (priority <= 9))",
+                "priority BETWEEN 0 AND 9",
+            ),
             ("(deleted_at IS NULL)", "deleted_at IS NULL"),
-            ("((d > '2020-01-01'::date) OR (d IS NULL))", "d > '2020-01-01' OR d IS NULL"),
+            (
+                "((d > '2020-01-01'::date) OR (d IS NULL))",
+                "d > '2020-01-01' OR d IS NULL",
+            ),
         ] {
-            assert!(same_expression(live, desired, &columns), "{live} vs {desired}");
+            assert!(
+                same_expression(live, desired, &columns),
+                "{live} vs {desired}"
+            );
         }
     }
 
@@ -362,18 +378,33 @@ mod tests {
         for (live, desired) in [
             ("(status = 'active'::record_status)", "status = 'draft'"),
             // The literal's type is not the column's: the server would not have written it.
-            ("(d > '2020-01-01'::timestamp without time zone)", "d > '2020-01-01'"),
+            (
+                "(d > '2020-01-01'::timestamp without time zone)",
+                "d > '2020-01-01'",
+            ),
             ("(amount >= (0)::numeric)", "amount > 0"),
             ("(priority >= (0)::smallint)", "priority >= 0"),
             // bpchar to text drops trailing spaces: not a relabelling.
-            ("(char_length((currency)::text) > 0)", "char_length(currency) > 0"),
+            (
+                "(char_length((currency)::text) > 0)",
+                "char_length(currency) > 0",
+            ),
             // Unknown column: nothing is known about the literal.
             ("(other = 'x'::text)", "other = 'x'"),
-            ("((priority >= 0) AND (priority <= 9))", "priority BETWEEN 0 AND 8"),
-            ("((priority > 0) AND (priority < 9))", "priority BETWEEN 0 AND 9"),
+            (
+                "((priority >= 0) AND (priority <= 9))",
+                "priority BETWEEN 0 AND 8",
+            ),
+            (
+                "((priority > 0) AND (priority < 9))",
+                "priority BETWEEN 0 AND 9",
+            ),
             ("(deleted_at IS NULL)", "deleted_at IS NOT NULL"),
         ] {
-            assert!(!same_expression(live, desired, &columns), "{live} vs {desired}");
+            assert!(
+                !same_expression(live, desired, &columns),
+                "{live} vs {desired}"
+            );
         }
     }
 
