@@ -20,4 +20,5 @@ pub mod plan;
 pub mod pull;
 pub mod render;
 pub mod rollback;
+pub mod shadow;
 pub mod throwaway;

@@ -1,7 +1,10 @@
 //! `reconcile lint`: which statements get which codes (a table of destructive, risky and safe
 //! statements, each linted as its own file), where diagnostics point, how allow directives
 //! work, and the command line — every output format as a snapshot, and the exit codes —
-//! on the fixture folders under tests/fixtures/lint. No database is involved.
+//! on the fixture folders under tests/fixtures/lint. Only the default file list involves a
+//! database: given one, `lint` checks the pending migrations only.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -550,6 +553,11 @@ fn run(args: &[&str]) -> (i32, String, String) {
         .args(["--color", "never"])
         .env_remove("DATABASE_URL")
         .env_remove("RUST_LOG")
+        .env_remove("PGHOST")
+        .env_remove("PGPORT")
+        .env_remove("PGUSER")
+        .env_remove("PGDATABASE")
+        .env_remove("PGSERVICE")
         .output()
         .expect("runs the binary");
     (
@@ -639,4 +647,110 @@ fn cli_exit_codes() {
 #[test]
 fn cli_output_is_deterministic() {
     assert_eq!(run(&["--format", "json"]), run(&["--format", "json"]));
+}
+
+/// Runs `reconcile ARGS` in `dir` with no database in the environment, plus `env`.
+fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .args(args)
+        .args(["--color", "never"]);
+    for var in [
+        "DATABASE_URL",
+        "RUST_LOG",
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "PGSERVICE",
+    ] {
+        command.env_remove(var);
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().expect("runs the binary");
+    (
+        out.status.code().expect("exited"),
+        String::from_utf8(out.stdout).expect("utf-8"),
+        String::from_utf8(out.stderr).expect("utf-8"),
+    )
+}
+
+/// Given a database, `lint` without FILES checks only the migrations still to run there; an
+/// applied file's destructive statement is history, not a finding. Without one, every file.
+#[test]
+fn cli_default_is_the_pending_migrations_given_a_database() {
+    let db = common::fresh_db();
+    let project = tempfile::tempdir().expect("project folder");
+    let migrations = project.path().join("migrations");
+    std::fs::create_dir(&migrations).expect("mkdir");
+    std::fs::write(
+        migrations.join("001_drop_legacy.sql"),
+        "SET lock_timeout = '2s';\nDROP TABLE legacy;\n",
+    )
+    .expect("write");
+    std::fs::write(
+        migrations.join("002_fresh.sql"),
+        "SET lock_timeout = '2s';\nCREATE TABLE fresh (id int PRIMARY KEY);\n",
+    )
+    .expect("write");
+    // 001 is recorded as applied (without running it).
+    let (code, _, stderr) = run_in(
+        project.path(),
+        &["migrate", "baseline", "1", "--database-url", &db.url],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+
+    // No database: every file, and 001's DROP TABLE fails the run.
+    let (code, stdout, stderr) = run_in(project.path(), &["lint"], &[]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(stdout.contains("D100"), "{stdout}");
+    assert!(
+        stderr.contains("note: no database given (--database-url, DATABASE_URL or PG*): linting all 2 migration file(s) in migrations"),
+        "{stderr}"
+    );
+
+    // A database, by flag or by DATABASE_URL: only 002, which is clean.
+    for (args, env) in [
+        (vec!["lint", "--database-url", db.url.as_str()], vec![]),
+        (vec!["lint"], vec![("DATABASE_URL", db.url.as_str())]),
+    ] {
+        let (code, stdout, stderr) = run_in(project.path(), &args, &env);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(!stdout.contains("D100"), "{stdout}");
+        assert!(stdout.contains("in 1 file"), "{stdout}");
+        assert!(
+            stderr.contains("note: linting the 1 pending migration file(s) of migrations (of 2;"),
+            "{stderr}"
+        );
+    }
+
+    // A named database that cannot be reached is an error, not a silent fallback.
+    let (code, _, stderr) = run_in(
+        project.path(),
+        &[
+            "lint",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:1/nowhere",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("cannot reach it"), "{stderr}");
+
+    // FILES still win: the applied file can be linted on purpose.
+    let (code, stdout, _) = run_in(
+        project.path(),
+        &[
+            "lint",
+            "migrations/001_drop_legacy.sql",
+            "--database-url",
+            &db.url,
+        ],
+        &[],
+    );
+    assert_eq!(code, 3, "{stdout}");
 }

@@ -740,13 +740,178 @@ fn unknown_runs_and_migrations_are_errors() {
         text(&output.stderr)
     );
 
-    let output = f.run(&["rollback", "--migration", "0005"]);
+    let output = f.run(&[
+        "rollback",
+        "--migration",
+        "0005",
+        "--migrations",
+        "no-such-migrations-folder",
+    ]);
     assert_exit(&output, 1);
     assert!(
-        text(&output.stderr).contains("needs the migrations runner"),
+        text(&output.stderr)
+            .contains("cannot read the migrations folder no-such-migrations-folder"),
         "{}",
         text(&output.stderr)
     );
     let output = f.run(&["rollback"]);
     assert_exit(&output, 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// `reconcile rollback --migration VERSION`.
+
+/// A migration that creates a table and adds a column and an index to an existing table.
+const MIGRATION: &str = "-- notes about customers, and their e-mail
+CREATE TABLE notes (
+    id bigint PRIMARY KEY,
+    customer_id bigint NOT NULL REFERENCES customers,
+    body text NOT NULL
+);
+ALTER TABLE customers ADD COLUMN email text;
+CREATE INDEX customers_email_idx ON customers (email);
+";
+
+const MIGRATION_DOWN: &str = "DROP INDEX customers_email_idx;
+ALTER TABLE customers DROP COLUMN email;
+DROP TABLE notes;
+";
+
+/// `migrate apply` runs the migration; `rollback --migration` prints its guide (with the
+/// project's down migration commented out after it); psql runs the guide, and the database
+/// is back to its earlier model and catalog. A version never applied says so in the header.
+#[test]
+fn rollback_of_a_migration_restores_the_earlier_model() {
+    let f = Fixture::new();
+    let folder = tempfile::tempdir().expect("migrations folder");
+    let dir = folder.path().to_str().expect("UTF-8 path").to_owned();
+    std::fs::write(folder.path().join("001_notes.sql"), MIGRATION).expect("write");
+    std::fs::write(folder.path().join("001_notes.down.sql"), MIGRATION_DOWN).expect("write");
+    let model_before = f.model();
+    let catalog_before = f.query(CATALOG);
+
+    assert_exit(&f.run(&["migrate", "--migrations", &dir, "apply"]), 0);
+    let catalog_applied = f.query(CATALOG);
+    assert_ne!(catalog_applied, catalog_before);
+    assert!(
+        catalog_applied.contains("customers_email_idx"),
+        "{catalog_applied}"
+    );
+    f.query("INSERT INTO notes VALUES (1, 1, 'hello')");
+    // A later file, never applied.
+    std::fs::write(
+        folder.path().join("002_later.sql"),
+        "CREATE TABLE later (id int PRIMARY KEY);\n",
+    )
+    .expect("write");
+
+    let output = f.run(&["rollback", "--migration", "001", "--migrations", &dir]);
+    assert_exit(&output, 0);
+    let script = text(&output.stdout);
+    assert!(
+        script.starts_with("-- Rollback guide for migration 001_notes.sql"),
+        "{script}"
+    );
+    for needle in [
+        "DROP INDEX IF EXISTS customers_email_idx;",
+        "ALTER TABLE IF EXISTS customers DROP COLUMN IF EXISTS email;",
+        "DROP TABLE IF EXISTS notes;",
+    ] {
+        assert!(script.contains(needle), "no {needle:?} in\n{script}");
+    }
+    let flat_script = flat(&script);
+    assert!(
+        flat_script.contains("Version 1 (001_notes.sql) was applied to"),
+        "{script}"
+    );
+    assert!(
+        flat_script.contains("The project's own down migration:"),
+        "{script}"
+    );
+    // The down migration is there, but only as comments.
+    assert!(script.contains("\n-- DROP TABLE notes;\n"), "{script}");
+    let statements: Vec<&str> = script
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.is_empty())
+        .collect();
+    assert_eq!(
+        statements,
+        [
+            "DROP INDEX IF EXISTS customers_email_idx;",
+            "ALTER TABLE IF EXISTS customers DROP COLUMN IF EXISTS email;",
+            "DROP TABLE IF EXISTS notes;",
+        ],
+        "{script}"
+    );
+
+    run_script(&f.db, &script);
+    assert_eq!(
+        f.query(CATALOG),
+        catalog_before,
+        "the catalog is not back:\n{script}"
+    );
+    assert_eq!(f.model(), model_before, "the model is not back");
+    assert_eq!(f.query("SELECT count(*) FROM customers"), "50");
+    // Again: nothing fails, nothing changes.
+    run_script(&f.db, &script);
+    assert_eq!(f.query(CATALOG), catalog_before);
+
+    // Never applied: said in the header, not an error.
+    let output = f.run(&["rollback", "--migration", "2", "--migrations", &dir]);
+    assert_exit(&output, 0);
+    let later = flat(&text(&output.stdout));
+    assert!(
+        later.contains("NOT APPLIED: version 2 (002_later.sql) has never been applied to"),
+        "{later}"
+    );
+    assert!(later.contains("DROP TABLE IF EXISTS later"), "{later}");
+
+    // JSON carries the down migration as data.
+    let output = f.run(&[
+        "rollback",
+        "--migration",
+        "001_notes.sql",
+        "--migrations",
+        &dir,
+        "--format",
+        "json",
+    ]);
+    assert_exit(&output, 0);
+    let doc: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(doc["source"], "migration 001_notes.sql");
+    assert_eq!(doc["down_migration"]["sql"], MIGRATION_DOWN);
+    assert_eq!(doc["down_migration"]["never_executed"], true);
+
+    // An unknown version is an error naming the folder.
+    let output = f.run(&["rollback", "--migration", "9", "--migrations", &dir]);
+    assert_exit(&output, 1);
+    assert!(
+        text(&output.stderr).contains("no migration file has version `9`"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+/// Without a database, the guide is printed from the file alone (no throwaway is started).
+#[test]
+fn rollback_of_a_migration_needs_no_database() {
+    let folder = tempfile::tempdir().expect("migrations folder");
+    std::fs::write(folder.path().join("V1__notes.sql"), MIGRATION).expect("write");
+    let output = Command::cargo_bin("reconcile")
+        .expect("binary")
+        .args(["rollback", "--migration", "V1", "--migrations"])
+        .arg(folder.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("PGHOST")
+        .env_remove("PGDATABASE")
+        .env_remove("PGPORT")
+        .env_remove("PGUSER")
+        .env_remove("PGSERVICE")
+        .timeout(TIMEOUT)
+        .output()
+        .expect("run reconcile");
+    assert_exit(&output, 0);
+    let script = text(&output.stdout);
+    assert!(script.contains("DROP TABLE IF EXISTS notes;"), "{script}");
+    assert!(!flat(&script).contains("applied to"), "{script}");
 }

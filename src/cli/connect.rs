@@ -27,6 +27,13 @@ fn describe(options: &PgConnectOptions) -> String {
     )
 }
 
+/// Whether the user named a database (`--database-url` / `DATABASE_URL`, or the libpq `PG*`
+/// variables) — commands that only *consult* a database (`migrate check`, `lint`, `rollback
+/// --migration`) use it then, and never start a throwaway one, which has no history.
+pub fn database_named(database_url: Option<&str>) -> bool {
+    database_url.is_some_and(|u| !u.trim().is_empty()) || libpq_env_present()
+}
+
 /// True when the libpq environment names a server.
 fn libpq_env_present() -> bool {
     ["PGHOST", "PGDATABASE", "PGPORT", "PGUSER", "PGSERVICE"]
@@ -79,18 +86,42 @@ pub async fn target(database_url: Option<&str>) -> anyhow::Result<Target> {
                 throwaway: false,
             })
         }
-        None => {
-            let cluster = start_throwaway().await?;
-            let options: PgConnectOptions =
-                cluster.url("postgres").parse().context("throwaway URL")?;
+        None => throwaway_target().await,
+    }
+}
+
+/// An empty throwaway cluster, connected to its `postgres` database.
+pub async fn throwaway_target() -> anyhow::Result<Target> {
+    let cluster = start_throwaway().await?;
+    let options: PgConnectOptions = cluster.url("postgres").parse().context("throwaway URL")?;
+    Ok(Target {
+        conn: connect_options(options.clone()).await?,
+        options,
+        description: format!("an empty throwaway PostgreSQL on port {}", cluster.port()),
+        _cluster: Some(cluster),
+        throwaway: true,
+    })
+}
+
+/// The database `reconcile shadow` rehearses in: `--shadow-url` (never the global
+/// `--database-url` / `DATABASE_URL` / `PG*`, which name a real database), else a new
+/// throwaway cluster.
+pub async fn shadow(shadow_url: Option<&str>) -> anyhow::Result<Target> {
+    match shadow_url.filter(|u| !u.trim().is_empty()) {
+        Some(url) => {
+            let options: PgConnectOptions = url.parse().map_err(|_| {
+                anyhow::anyhow!("--shadow-url / RECONCILE_SHADOW_URL is not a valid PostgreSQL URL")
+            })?;
+            let description = describe(&options);
             Ok(Target {
                 conn: connect_options(options.clone()).await?,
                 options,
-                description: format!("an empty throwaway PostgreSQL on port {}", cluster.port()),
-                _cluster: Some(cluster),
-                throwaway: true,
+                description,
+                _cluster: None,
+                throwaway: false,
             })
         }
+        None => throwaway_target().await,
     }
 }
 

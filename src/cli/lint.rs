@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use reconcile::lint::{self, Code, Options, render::Format};
+use reconcile::migrate;
+use reconcile::model::Ident;
 
 /// Errors found (or warnings, with `--deny-warnings`). The same number as plan's destructive
 /// drift: "something here needs a human".
@@ -15,12 +17,16 @@ pub const LINT_FAILED: u8 = 3;
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
     /// SQL files, or folders (their `*.sql` files in name order), linted in the order given.
-    /// Default: every `*.sql` file in `--migrations`.
+    /// Default: the pending migrations of `--migrations` when a database is named
+    /// (--database-url, DATABASE_URL or PG* variables), else every `*.sql` file there.
     #[arg(value_name = "FILES")]
     pub files: Vec<PathBuf>,
     /// Folder of versioned SQL migrations, linted when no FILES are given.
     #[arg(long, default_value = "migrations", value_name = "DIR")]
     pub migrations: PathBuf,
+    /// Schema of the migrations tracking table (for which migrations are pending).
+    #[arg(long, default_value = "reconcile", value_name = "SCHEMA")]
+    pub history_schema: String,
     /// text for people, json for tools (shape in docs/lint.md), github for pull-request
     /// annotations in GitHub Actions.
     #[arg(long, value_enum, default_value = "text")]
@@ -39,12 +45,7 @@ fn parse_code(s: &str) -> Result<Code, String> {
 
 pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<u8> {
     let files = if args.files.is_empty() {
-        lint::migration_files(&args.migrations).with_context(|| {
-            format!(
-                "no FILES given, and the migrations folder {} cannot be listed",
-                args.migrations.display()
-            )
-        })?
+        default_files(global, args).await?
     } else {
         let mut files = Vec::new();
         for path in &args.files {
@@ -69,4 +70,57 @@ pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<u8> 
     } else {
         super::exit::IN_SYNC
     })
+}
+
+/// No FILES: the pending migrations when a database is named (a named database that cannot
+/// be reached is an error, as for `migrate check`; a throwaway one is never started — it
+/// would have no history), else every migration file. A note on stderr says which.
+async fn default_files(global: &super::Global, args: &LintArgs) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = &args.migrations;
+    if !super::connect::database_named(global.database_url.as_deref()) {
+        let files = lint::migration_files(dir).with_context(|| {
+            format!(
+                "no FILES given, and the migrations folder {} cannot be listed",
+                dir.display()
+            )
+        })?;
+        eprintln!(
+            "note: no database given (--database-url, DATABASE_URL or PG*): linting all {} \
+             migration file(s) in {}",
+            files.len(),
+            dir.display()
+        );
+        return Ok(files);
+    }
+    let schema = Ident::new(args.history_schema.clone())
+        .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
+    let migrations = migrate::discover(dir)?;
+    let mut target = super::connect::target(global.database_url.as_deref())
+        .await
+        .context(
+            "lint was given a database (to find the pending migrations) but cannot reach it",
+        )?;
+    sqlx::raw_sql("SET default_transaction_read_only = on")
+        .execute(&mut target.conn)
+        .await
+        .context("cannot make the session read-only")?;
+    let entries = migrate::status(&mut target.conn, &migrations, &schema).await?;
+    let mut pending: Vec<usize> = entries
+        .iter()
+        .filter(|e| e.state.runs())
+        .filter_map(|e| e.index)
+        .collect();
+    pending.sort_unstable();
+    eprintln!(
+        "note: linting the {} pending migration file(s) of {} (of {}; per {}); pass FILES or a \
+         folder to lint others",
+        pending.len(),
+        dir.display(),
+        migrations.files.len(),
+        target.description
+    );
+    Ok(pending
+        .into_iter()
+        .map(|i| migrations.files[i].path.clone())
+        .collect())
 }

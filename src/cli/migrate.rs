@@ -375,13 +375,7 @@ async fn check(global: &super::Global, args: &MigrateArgs, schema: &Ident) -> an
     let (migrations, mut problems) = migrate::inspect(&args.migrations)?;
     problems.extend(migrate::check_files(&migrations));
     // The database is consulted only when one is named: a throwaway one has no history.
-    let named = global
-        .database_url
-        .as_deref()
-        .is_some_and(|u| !u.trim().is_empty())
-        || ["PGHOST", "PGDATABASE", "PGPORT", "PGUSER", "PGSERVICE"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    let named = super::connect::database_named(global.database_url.as_deref());
     let mut checked_database = false;
     if named {
         let mut target = super::connect::target(global.database_url.as_deref())

@@ -21,6 +21,10 @@ pub mod exit {
     pub const DRIFT: u8 = 3;
     /// `verify`: a `verify/` assertion returned rows (takes precedence over 2 and 3).
     pub const ASSERTIONS_FAILED: u8 = 4;
+    /// `shadow`: a migration failed in the rehearsal (or the runner refused the files); the
+    /// report says where. Distinct from 1 so CI can tell "this pull request's migrations are
+    /// broken" from "the rehearsal could not be carried out".
+    pub const MIGRATION_FAILED: u8 = 5;
 }
 
 #[derive(Debug, Parser)]

@@ -46,6 +46,13 @@ pub struct ReportArgs {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    pub assertions: AssertionArgs,
+}
+
+/// The `verify/` assertion options (`verify` and `shadow`).
+#[derive(Debug, clap::Args)]
+pub struct AssertionArgs {
     /// Folder of assertion files: `*.sql`, each one read-only query that returns no rows when
     /// its invariant holds [default: verify; a missing default folder means no assertions].
     #[arg(long, value_name = "DIR")]
@@ -59,6 +66,15 @@ pub struct VerifyArgs {
     /// Do not run the `verify/` assertions.
     #[arg(long, conflicts_with_all = ["verify_dir", "assertion_rows"])]
     pub no_assertions: bool,
+}
+
+impl AssertionArgs {
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            max_rows: self.assertion_rows,
+            statement_timeout: self.assertion_timeout,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,7 +99,7 @@ const DEFAULT_VERIFY_DIR: &str = "verify";
 
 /// The assertions `verify` runs: none with `--no-assertions` or when the default folder does
 /// not exist; an error when a folder given with `--verify-dir` does not.
-fn load_assertions(args: &VerifyArgs) -> anyhow::Result<(String, Vec<Assertion>)> {
+pub fn load_assertions(args: &AssertionArgs) -> anyhow::Result<(String, Vec<Assertion>)> {
     let (dir, explicit) = match &args.verify_dir {
         Some(dir) => (dir.clone(), true),
         None => (PathBuf::from(DEFAULT_VERIFY_DIR), false),
@@ -110,32 +126,41 @@ pub fn verify_exit_code(drift_code: u8, results: &[AssertionResult]) -> u8 {
     }
 }
 
-async fn pipeline(
+/// What the drift check found: the live state read back, the canonical desired state, and
+/// the plan between them. Shared by `plan`, `verify` and `shadow`.
+pub struct Drift {
+    pub live: introspect::Introspected,
+    /// The live state aligned to the desired state's spellings (what is shown as "live").
+    pub aligned: reconcile::model::Schema,
+    pub desired: reconcile::model::Schema,
+    pub plan: Plan,
+}
+
+impl Drift {
+    /// The renderers' view of it.
+    pub fn report<'a>(&'a self, command: &'a str, target: &'a str) -> Report<'a> {
+        Report {
+            command,
+            target,
+            plan: &self.plan,
+            live: &self.aligned,
+            desired: &self.desired,
+            skipped: &self.live.skipped,
+        }
+    }
+}
+
+/// The drift pipeline on a connected target: introspect, canonicalise the desired state on a
+/// scratch database (`--dev-url`, the target's throwaway cluster, or a new throwaway),
+/// align, diff, plan.
+pub async fn drift(
     global: &super::Global,
-    args: &ReportArgs,
-    command: &str,
+    desired: &reconcile::model::Schema,
+    target: &mut super::connect::Target,
+    rename_hints: bool,
     concurrently: bool,
-    verify: Option<&VerifyArgs>,
-) -> anyhow::Result<u8> {
-    let read_only = verify.is_some();
-    // Bad input stops here, before any connection is made.
-    let desired = load::from_dir(&global.schema)?;
-    let assertion_set = verify.map(load_assertions).transpose()?;
-    let mut target = super::connect::target(global.database_url.as_deref()).await?;
-    if target.throwaway {
-        eprintln!(
-            "note: no --database-url or DATABASE_URL given; using {}",
-            target.description
-        );
-    }
-    if read_only {
-        // Belt and braces: introspection already runs in a READ ONLY transaction.
-        sqlx::raw_sql("SET default_transaction_read_only = on")
-            .execute(&mut target.conn)
-            .await
-            .context("cannot make the session read-only")?;
-    }
-    let scope = Scope::of(&desired, &global.ignore_schemas);
+) -> anyhow::Result<Drift> {
+    let scope = Scope::of(desired, &global.ignore_schemas);
     let clock = std::time::Instant::now();
     let live = introspect::schema(&mut target.conn, &scope).await?;
     tracing::info!(
@@ -147,13 +172,13 @@ async fn pipeline(
     let (_scratch_cluster, mut scratch) =
         super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref()).await?;
     let clock = std::time::Instant::now();
-    let canonical = canon::canonicalise_against(&desired, Some(&live.schema), &mut scratch).await?;
+    let canonical = canon::canonicalise_against(desired, Some(&live.schema), &mut scratch).await?;
     tracing::info!("canonicalised the desired state in {:?}", clock.elapsed());
     for (object, why) in &canonical.unverified {
         tracing::warn!("{object} could not be checked on the scratch database: {why}");
     }
     let diff_options = diff::Options {
-        rename_hints: !args.no_rename_hints,
+        rename_hints,
         unmanaged_tables: live.unmanaged_tables.clone(),
     };
     let clock = std::time::Instant::now();
@@ -170,13 +195,51 @@ async fn pipeline(
         unverified: canonical.unverified.iter().cloned().collect(),
     };
     let plan = plan::build_with(&result, &context, &extras)?;
+    Ok(Drift {
+        live,
+        aligned,
+        desired: canonical.schema,
+        plan,
+    })
+}
+
+async fn pipeline(
+    global: &super::Global,
+    args: &ReportArgs,
+    command: &str,
+    concurrently: bool,
+    verify: Option<&VerifyArgs>,
+) -> anyhow::Result<u8> {
+    let read_only = verify.is_some();
+    // Bad input stops here, before any connection is made.
+    let desired = load::from_dir(&global.schema)?;
+    let assertion_set = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
+    let mut target = super::connect::target(global.database_url.as_deref()).await?;
+    if target.throwaway {
+        eprintln!(
+            "note: no --database-url or DATABASE_URL given; using {}",
+            target.description
+        );
+    }
+    if read_only {
+        // Belt and braces: introspection already runs in a READ ONLY transaction.
+        sqlx::raw_sql("SET default_transaction_read_only = on")
+            .execute(&mut target.conn)
+            .await
+            .context("cannot make the session read-only")?;
+    }
+    let drift = drift(
+        global,
+        &desired,
+        &mut target,
+        !args.no_rename_hints,
+        concurrently,
+    )
+    .await?;
+    let plan = &drift.plan;
     let assertion_results = match (&assertion_set, verify) {
         (Some((_, list)), Some(v)) if !list.is_empty() => {
-            let options = RunOptions {
-                max_rows: v.assertion_rows,
-                statement_timeout: v.assertion_timeout,
-            };
-            assertions::run_with(&mut target.conn, list, &options)
+            assertions::run_with(&mut target.conn, list, &v.assertions.run_options())
                 .await
                 .context("cannot run the verify assertions")?
         }
@@ -185,19 +248,12 @@ async fn pipeline(
     let assertion_report = match (&assertion_set, verify) {
         (Some((dir, _)), Some(v)) => Some(render::Assertions {
             dir,
-            skipped: v.no_assertions,
+            skipped: v.assertions.no_assertions,
             results: &assertion_results,
         }),
         _ => None,
     };
-    let report = Report {
-        command,
-        target: &target.description,
-        plan: &plan,
-        live: &aligned,
-        desired: &canonical.schema,
-        skipped: &live.skipped,
-    };
+    let report = drift.report(command, &target.description);
     let format = args.format.unwrap_or_else(|| {
         match args
             .out
@@ -222,7 +278,7 @@ async fn pipeline(
             eprintln!(
                 "wrote the {command} to {}: {}",
                 path.display(),
-                render::Summary::of(&plan).line()
+                render::Summary::of(plan).line()
             );
             if let Some(a) = &assertion_report {
                 eprintln!("{}", a.line());
@@ -240,7 +296,7 @@ async fn pipeline(
             out.flush()?;
         }
     }
-    let code = exit_code(&plan, args.fail_on);
+    let code = exit_code(plan, args.fail_on);
     if verify.is_none() {
         return Ok(code);
     }

@@ -7,7 +7,7 @@ use super::{Assertions, Report, Summary};
 use crate::assertions::Outcome;
 
 /// Escapes text for a Markdown table cell.
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('|', "\\|")
         .replace('<', "&lt;")
@@ -15,7 +15,7 @@ fn cell(text: &str) -> String {
 }
 
 /// Inline code that survives backticks in the text.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     let pad = if text.starts_with('`') || text.ends_with('`') {
@@ -63,6 +63,17 @@ pub fn render_with(
     writeln!(out, "| destructive findings | {} |", summary.destructive)?;
     writeln!(out, "| risky findings | {} |", summary.risky)?;
     writeln!(out, "| cosmetic findings | {} |", summary.cosmetic)?;
+    plan_body(report, out)?;
+    if let Some(a) = assertions {
+        assertions_section(a, out)?;
+    }
+    Ok(())
+}
+
+/// The steps table, the SQL, the findings table and the unmanaged objects (no heading).
+pub(super) fn plan_body(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let plan = report.plan;
+    let summary = Summary::of(plan);
     if !plan.steps.is_empty() {
         writeln!(out)?;
         writeln!(out, "#### Steps")?;
@@ -149,13 +160,10 @@ pub fn render_with(
         writeln!(out)?;
         writeln!(out, "</details>")?;
     }
-    if let Some(a) = assertions {
-        assertions_section(a, out)?;
-    }
     Ok(())
 }
 
-fn assertions_section(a: &Assertions, out: &mut impl Write) -> io::Result<()> {
+pub(super) fn assertions_section(a: &Assertions, out: &mut impl Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "#### {}", cell(&a.line()))?;
     if a.results.is_empty() {

@@ -60,6 +60,27 @@ pub fn render_with(
             report.command, report.target
         ))
     )?;
+    plan_body(report, &paint, out)?;
+    if let Some(a) = assertions {
+        assertions_body(a, &paint, out)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", paint.bold(&summary.line()))?;
+    if let Some(a) = assertions {
+        let line = a.line();
+        let line = match a.status() {
+            "failed" => paint.red(&line),
+            "error" => paint.yellow(&line),
+            _ => line,
+        };
+        writeln!(out, "{}", paint.bold(&line))?;
+    }
+    Ok(())
+}
+
+/// Steps, findings, changed tables and unmanaged objects (no heading, no summary).
+fn plan_body(report: &Report, paint: &Paint, out: &mut impl Write) -> io::Result<()> {
+    let plan = report.plan;
     if !plan.steps.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", paint.bold("Steps"))?;
@@ -188,9 +209,12 @@ pub fn render_with(
             )?;
         }
     }
-    if let Some(a) = assertions
-        && !a.results.is_empty()
-    {
+    Ok(())
+}
+
+/// The assertion results (nothing when there are none).
+fn assertions_body(a: &Assertions, paint: &Paint, out: &mut impl Write) -> io::Result<()> {
+    if !a.results.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", paint.bold(&format!("Assertions ({})", a.dir)))?;
         for r in a.results {
@@ -208,16 +232,31 @@ pub fn render_with(
             }
         }
     }
-    writeln!(out)?;
-    writeln!(out, "{}", paint.bold(&summary.line()))?;
-    if let Some(a) = assertions {
-        let line = a.line();
-        let line = match a.status() {
-            "failed" => paint.red(&line),
-            "error" => paint.yellow(&line),
-            _ => line,
-        };
-        writeln!(out, "{}", paint.bold(&line))?;
-    }
     Ok(())
+}
+
+/// The shadow report's drift section: [`plan_body`], then the summary line.
+pub(super) fn drift_section(report: &Report, color: bool, out: &mut impl Write) -> io::Result<()> {
+    let paint = Paint { on: color };
+    plan_body(report, &paint, out)?;
+    writeln!(out)?;
+    writeln!(out, "{}", paint.bold(&Summary::of(report.plan).line()))
+}
+
+/// The shadow report's assertions section: the results, then the one-line tally.
+pub(super) fn assertions_section(
+    a: &Assertions,
+    color: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let paint = Paint { on: color };
+    assertions_body(a, &paint, out)?;
+    writeln!(out)?;
+    let line = a.line();
+    let line = match a.status() {
+        "failed" => paint.red(&line),
+        "error" => paint.yellow(&line),
+        _ => line,
+    };
+    writeln!(out, "{}", paint.bold(&line))
 }
