@@ -23,6 +23,8 @@
 
 mod common;
 
+use common::text;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
@@ -239,10 +241,6 @@ fn array(value: Value) -> Vec<Value> {
         Value::Array(items) => items,
         other => panic!("expected a JSON array, got {other}"),
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn streams(output: &Output) -> String {

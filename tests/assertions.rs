@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::{assert_exit, text};
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -84,21 +86,6 @@ fn verify(url: &str, dev: &TestDb, schema: &Path, dir: &Path, args: &[&str]) -> 
     let mut all = vec!["--verify-dir", dir.to_str().expect("UTF-8 path")];
     all.extend_from_slice(args);
     verify_in(&std::env::temp_dir(), url, dev, schema, &all)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_exit(output: &Output, expected: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(expected),
-        "exit status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 fn json(output: &Output) -> serde_json::Value {

@@ -100,8 +100,8 @@ async fn printed_defaults_are_recognised_as_written() {
     for (column, written) in DEFAULTS {
         let live = table.column(column).expect("column");
         let printed = live.default.as_deref().expect("default");
-        let other = if written.starts_with('\'') {
-            format!("'zz{}", &written[1..])
+        let other = if let Some(rest) = written.strip_prefix('\'') {
+            format!("'zz{rest}")
         } else if *written == "now()" {
             "clock_timestamp()".to_owned()
         } else {
@@ -120,7 +120,7 @@ async fn printed_checks_are_recognised_as_written() {
     let mut sql = String::from(TABLE);
     for (i, check) in CHECKS.iter().chain(LEFT_TO_THE_SERVER).enumerate() {
         sql.push_str(&format!(
-            "\nALTER TABLE t ADD CONSTRAINT c{i:02} CHECK ({check}) NOT VALID;"
+            "\nALTER TABLE t ADD CONSTRAINT c{i:02} CHECK ({check});"
         ));
         sql.push_str(&format!(
             "\nCREATE INDEX i{i:02} ON t (id) WHERE {};",

@@ -14,6 +14,8 @@
 
 mod common;
 
+use common::text;
+
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -46,10 +48,6 @@ fn plan(db: &TestDb, dev: &TestDb, scenario: &str, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run reconcile")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A fresh database in which `setup` has run (nothing for an empty `setup`).

@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::{assert_exit, text};
+
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
@@ -504,21 +506,6 @@ impl Fixture {
         let doc: Value = serde_json::from_slice(&output.stdout).expect("JSON");
         doc["models"]["live"].clone()
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_exit(output: &Output, expected: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(expected),
-        "exit status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 /// The comment text of a script with its line wrapping undone, for `contains` checks.

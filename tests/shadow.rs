@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::{assert_exit, text};
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -121,21 +123,6 @@ fn processes_mentioning(path: &Path) -> Vec<String> {
         }
     }
     found
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_exit(output: &Output, expected: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(expected),
-        "exit status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 /// The report with the live-state fingerprint (a hash of the catalog model) replaced.

@@ -13,6 +13,8 @@
 
 mod common;
 
+use common::{assert_exit, text};
+
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
@@ -83,22 +85,6 @@ fn verify(url: &str, dev: Option<&TestDb>, schema: &Path, args: &[&str]) -> Outp
         command.args(["--dev-url", &dev.url]);
     }
     command.output().expect("run reconcile")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Asserts the exit code, showing both streams when it differs.
-fn assert_exit(output: &Output, expected: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(expected),
-        "exit status {} (None: killed after {TIMEOUT:?})\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 fn query(db: &TestDb, sql: &str) -> String {

@@ -213,8 +213,8 @@ pub struct RunRow {
     pub error: Option<String>,
 }
 
-/// The machine reconcile runs on, for `applied_by`.
-fn client_host() -> String {
+/// The machine reconcile runs on, for `applied_by` (here and in the migrations table).
+pub(crate) fn client_host() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

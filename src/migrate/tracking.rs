@@ -164,7 +164,7 @@ impl Tracking {
         .bind(row.success)
         .bind(row.baselined)
         .bind(row.execution_time_ms)
-        .bind(client_host())
+        .bind(crate::apply::history::client_host())
         .bind(env!("CARGO_PKG_VERSION"))
         .bind(row.error)
         .bind(row.sqlstate)
@@ -176,20 +176,4 @@ impl Tracking {
         .await?;
         Ok(())
     }
-}
-
-/// The machine reconcile runs on, for `applied_by` (as the declarative history records it).
-fn client_host() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        if let Ok(name) = std::str::from_utf8(&buf[..end])
-            && !name.is_empty()
-        {
-            return name.to_owned();
-        }
-    }
-    "unknown-host".to_owned()
 }

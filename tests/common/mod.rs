@@ -253,3 +253,21 @@ fn random_u32() -> u32 {
     );
     hasher.finish() as u32
 }
+
+/// A process's output as text (lossy: a test should show whatever came out).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts a command's exit code, showing both streams when it differs (a `None` code means
+/// it was killed, e.g. by a test's hang guard).
+pub fn assert_exit(output: &std::process::Output, expected: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(expected),
+        "exit status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
