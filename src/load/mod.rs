@@ -38,8 +38,8 @@ pub fn from_dir(dir: &Path) -> Result<Schema, LoadErrors> {
 pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors> {
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
-    for (result, (path, _)) in parse_files(sources).into_iter().zip(sources) {
-        match result {
+    for (path, text) in sources {
+        match parse_file(path, text) {
             Ok(spec) => parsed.push(resolve::ParsedFile {
                 path: path.clone(),
                 spec,
@@ -57,36 +57,6 @@ pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors>
         error::with_source_lines(&mut errors, path, text);
     }
     Err(LoadErrors(errors))
-}
-
-/// Parses every file, in order, on as many threads as there are cores: YAML parsing is most
-/// of a large schema's load time and each file parses on its own.
-fn parse_files(sources: &[(PathBuf, String)]) -> Vec<Result<format::FileSpec, LoadError>> {
-    let threads = std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
-        .min(sources.len());
-    if threads <= 1 {
-        return sources.iter().map(|(p, t)| parse_file(p, t)).collect();
-    }
-    let chunk = sources.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = sources
-            .chunks(chunk)
-            .map(|files| {
-                scope.spawn(move || {
-                    files
-                        .iter()
-                        .map(|(p, t)| parse_file(p, t))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<format::FileSpec, LoadError> {
