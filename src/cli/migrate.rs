@@ -64,13 +64,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub allow_changed: bool,
     /// How long a statement may wait for a table lock (the file is then retried).
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, default_value = "3s", value_parser = super::apply::parse_duration)]
     pub lock_timeout: Duration,
     /// Statement timeout of each statement.
-    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    #[arg(long, default_value = "1m", value_parser = super::apply::parse_duration)]
     pub statement_timeout: Duration,
     /// How long to wait for another apply to finish.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = super::apply::parse_duration)]
     pub wait_lock: Duration,
     /// Retries of a transactional file that hit a lock timeout (exponential backoff).
     #[arg(long, default_value_t = 5)]
@@ -82,32 +82,8 @@ pub struct BaselineArgs {
     /// The last version to mark (`7`, `007`, `20220314_002`, `V1.2`, or a file name).
     pub version: String,
     /// How long to wait for another apply to finish.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = super::apply::parse_duration)]
     pub wait_lock: Duration,
-}
-
-/// `500ms`, `3s`, `5m`, `1h`, or plain seconds (as `reconcile apply` takes them).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 3s, 5m or 1h"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{text}`: use ms, s, m or h"
-            ));
-        }
-    };
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Lines on stderr as files run (CI logs and terminals alike).

@@ -300,23 +300,7 @@ async fn pipeline(
     if verify.is_none() {
         return Ok(code);
     }
-    for r in &assertion_results {
-        if let Outcome::Error {
-            sqlstate,
-            message,
-            line,
-        } = &r.outcome
-        {
-            eprintln!(
-                "error: assertion {}:{line} could not run: {}{message}",
-                r.path.display(),
-                sqlstate
-                    .as_deref()
-                    .map(|s| format!("SQLSTATE {s}: "))
-                    .unwrap_or_default()
-            );
-        }
-    }
+    report_assertion_errors(&assertion_results);
     Ok(verify_exit_code(code, &assertion_results))
 }
 
@@ -336,5 +320,26 @@ pub fn exit_code(plan: &Plan, fail_on: FailOn) -> u8 {
         super::exit::PENDING
     } else {
         super::exit::IN_SYNC
+    }
+}
+
+/// One stderr line per assertion that could not run (`verify` and `shadow` then exit 1).
+pub(super) fn report_assertion_errors(results: &[AssertionResult]) {
+    for r in results {
+        if let Outcome::Error {
+            sqlstate,
+            message,
+            line,
+        } = &r.outcome
+        {
+            eprintln!(
+                "error: assertion {}:{line} could not run: {}{message}",
+                r.path.display(),
+                sqlstate
+                    .as_deref()
+                    .map(|s| format!("SQLSTATE {s}: "))
+                    .unwrap_or_default()
+            );
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
 
-use reconcile::assertions::{self, Assertion, AssertionResult, Outcome};
+use reconcile::assertions::{self, Assertion, AssertionResult};
 use reconcile::load;
 use reconcile::migrate::{self, ApplyOptions, MigrateError, Migration, Migrations};
 use reconcile::model::{Ident, Schema};
@@ -311,23 +311,7 @@ async fn rehearse(
         );
         return Ok(super::exit::MIGRATION_FAILED);
     }
-    for r in &results {
-        if let Outcome::Error {
-            sqlstate,
-            message,
-            line,
-        } = &r.outcome
-        {
-            eprintln!(
-                "error: assertion {}:{line} could not run: {}{message}",
-                r.path.display(),
-                sqlstate
-                    .as_deref()
-                    .map(|s| format!("SQLSTATE {s}: "))
-                    .unwrap_or_default()
-            );
-        }
-    }
+    super::plan::report_assertion_errors(&results);
     let drift_code = drift.as_ref().map_or(super::exit::IN_SYNC, |d| {
         super::plan::exit_code(&d.plan, args.fail_on_drift)
     });

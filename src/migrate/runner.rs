@@ -20,7 +20,7 @@ use sqlx::postgres::{PgDatabaseError, PgErrorPosition};
 use super::files::{Migration, Migrations};
 use super::split::{NO_TRANSACTION, SqlStatement};
 use super::status::{self, State};
-use super::tracking::{NewRow, Tracking};
+use super::tracking::{NewRow, TrackedRow, Tracking};
 use super::{MigrateError, Problem, prepare_file};
 use crate::apply::lock;
 use crate::model::Ident;
@@ -263,6 +263,21 @@ fn prepare<'a>(
     Ok((report, work))
 }
 
+/// The tracking table's rows, creating the table first if this database has none yet.
+async fn ensure_and_read(
+    conn: &mut PgConnection,
+    tracking: &Tracking,
+) -> Result<Vec<TrackedRow>, MigrateError> {
+    tracking
+        .ensure(conn)
+        .await
+        .map_err(MigrateError::database("cannot create the tracking table"))?;
+    tracking
+        .rows(conn)
+        .await
+        .map_err(MigrateError::database("while reading the tracking table"))
+}
+
 async fn apply_locked(
     conn: &mut PgConnection,
     migrations: &Migrations,
@@ -270,14 +285,7 @@ async fn apply_locked(
     progress: &mut dyn Progress,
     tracking: &Tracking,
 ) -> Result<ApplyReport, MigrateError> {
-    tracking
-        .ensure(conn)
-        .await
-        .map_err(MigrateError::database("cannot create the tracking table"))?;
-    let rows = tracking
-        .rows(conn)
-        .await
-        .map_err(MigrateError::database("while reading the tracking table"))?;
+    let rows = ensure_and_read(conn, tracking).await?;
     let (mut report, work) = prepare(migrations, &rows, options)?;
     if work.is_empty() {
         return Ok(report);
@@ -618,14 +626,7 @@ pub async fn baseline(
     })
     .await?;
     let result = async {
-        tracking
-            .ensure(conn)
-            .await
-            .map_err(MigrateError::database("cannot create the tracking table"))?;
-        let rows = tracking
-            .rows(conn)
-            .await
-            .map_err(MigrateError::database("while reading the tracking table"))?;
+        let rows = ensure_and_read(conn, &tracking).await?;
         let entries = status::compute(migrations, &rows);
         let mut report = BaselineReport::default();
         let due: Vec<&Migration> = entries

@@ -26,6 +26,13 @@ pub(super) fn code(text: &str) -> String {
     format!("{fence}{pad}{}{pad}{fence}", cell(text))
 }
 
+/// A code-block fence longer than any run of backticks in `text` (at least three), so no
+/// SQL can close the block early.
+pub(super) fn block_fence(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
     render_with(report, None, out)
 }
@@ -101,14 +108,7 @@ pub(super) fn plan_body(report: &Report, out: &mut impl Write) -> io::Result<()>
         let mut sql = Vec::new();
         super::sql::render(report, &mut sql)?;
         let sql = String::from_utf8_lossy(&sql);
-        let fence_len = sql
-            .split(|c| c != '`')
-            .map(str::len)
-            .max()
-            .unwrap_or(0)
-            .max(2)
-            + 1;
-        let fence = "`".repeat(fence_len);
+        let fence = block_fence(&sql);
         writeln!(out)?;
         writeln!(
             out,

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::assertions::JsonAssertions;
-use super::markdown::{cell, code};
+use super::markdown::{block_fence, cell, code};
 use super::{Summary, indent};
 use crate::diff::Finding;
 use crate::migrate::Problem;
@@ -335,14 +335,7 @@ fn markdown(r: &ShadowReport, out: &mut impl Write) -> io::Result<()> {
             writeln!(out, "HINT: {}", cell(h))?;
         }
         if let Some(statement) = &f.statement {
-            let fence_len = statement
-                .split(|c| c != '`')
-                .map(str::len)
-                .max()
-                .unwrap_or(0)
-                .max(2)
-                + 1;
-            let fence = "`".repeat(fence_len);
+            let fence = block_fence(statement);
             writeln!(out)?;
             writeln!(out, "{fence}sql")?;
             writeln!(out, "{}", statement.trim_end())?;
