@@ -99,53 +99,83 @@ pub async fn canonicalise_against(
         sequences: desired.sequences.clone(),
         tables: BTreeMap::new(),
     };
-    let names: Vec<&QualifiedName> = build.keys().collect();
-    let chunks: Vec<&[&QualifiedName]> = if names.is_empty() {
-        vec![&[]]
-    } else {
-        names.chunks(TABLES_PER_TRANSACTION).collect()
-    };
-    let mut result: Option<Canonical> = None;
-    for chunk in chunks {
-        let in_chunk: BTreeSet<&QualifiedName> = chunk.iter().copied().collect();
-        let mut subset = prerequisites.clone();
-        for name in chunk {
-            let mut table = build[*name].clone();
-            // A foreign key's text is built from structured fields and needs no canonical
-            // form; one whose target is not built here (unchanged, probed without its keys,
-            // or in another transaction) cannot be built, so it is left out and put back.
-            table.constraints.retain(|_, c| match &c.kind {
-                ConstraintKind::ForeignKey(fk) => {
-                    in_chunk.contains(&fk.references) && !probed.contains(&fk.references)
+    // A changed object prints the same wherever it is, given the columns it uses: each is
+    // built once, on a small table of its own, however many tables it is added to.
+    let mut units = Units::default();
+    let mut split: BTreeMap<QualifiedName, Vec<(QualifiedName, Part)>> = BTreeMap::new();
+    for name in &probed {
+        let live_table = &live.expect("probes exist only against a live state").tables[name];
+        let table = adopted.get(name).unwrap_or(&desired.tables[name]);
+        if let Some(parts) = units.split(name, &build[name], table, live_table, desired) {
+            split.insert(name.clone(), parts);
+        }
+    }
+    let names: Vec<&QualifiedName> = build.keys().filter(|n| !split.contains_key(*n)).collect();
+    tracing::info!(
+        "scratch build: {} new tables, {} probes of changed tables, {} objects for {} more",
+        build.len() - probed.len(),
+        names.len() + probed.len() - build.len(),
+        units.tables.len(),
+        split.len()
+    );
+    let (mut result, _) = build_in_chunks(&names, &build, &probed, &prerequisites, scratch).await?;
+    let unit_names: Vec<&QualifiedName> = units.tables.keys().collect();
+    let (printed, _) = build_in_chunks(
+        &unit_names,
+        &units.tables,
+        &BTreeSet::new(),
+        &prerequisites,
+        scratch,
+    )
+    .await?;
+    // A rejected object is reported under its own table's name: such a table is built as a
+    // probe instead, so the report names it.
+    let rejected: BTreeSet<&QualifiedName> = units
+        .tables
+        .keys()
+        .filter(|unit| {
+            let needle = unit.name.as_str();
+            printed
+                .unverified
+                .iter()
+                .any(|(object, _)| object.contains(needle))
+        })
+        .collect();
+    let mut fallback: Vec<&QualifiedName> = Vec::new();
+    for (name, parts) in &split {
+        if parts.iter().any(|(unit, _)| rejected.contains(unit)) {
+            fallback.push(name);
+            continue;
+        }
+        let mut table = Table::default();
+        for (unit, part) in parts {
+            let unit = &printed.schema.tables[unit];
+            match part {
+                Part::Column(column) => {
+                    if let Some(c) = unit.column(column.as_str()) {
+                        table.columns.push(c.clone());
+                    }
                 }
-                _ => true,
-            });
-            subset.tables.insert((*name).clone(), table);
-        }
-        // OWNED BY a table that is not built cannot be checked either.
-        for sequence in subset.sequences.values_mut() {
-            if sequence
-                .owned_by
-                .as_ref()
-                .is_some_and(|(table, _)| !in_chunk.contains(table) || probed.contains(table))
-            {
-                sequence.owned_by = None;
-            }
-        }
-        let got = canonicalise_to_fixpoint(&subset, scratch).await?;
-        match &mut result {
-            None => result = Some(got),
-            Some(so_far) => {
-                so_far.schema.tables.extend(got.schema.tables);
-                for failure in got.unverified {
-                    if !so_far.unverified.contains(&failure) {
-                        so_far.unverified.push(failure);
+                Part::Constraint(constraint) => {
+                    if let Some(c) = unit.constraints.values().next() {
+                        table.constraints.insert(constraint.clone(), c.clone());
+                    }
+                }
+                Part::Index(index) => {
+                    if let Some(i) = unit.indexes.values().next() {
+                        table.indexes.insert(index.clone(), i.clone());
                     }
                 }
             }
         }
+        table.row_level_security = build[name].row_level_security;
+        table.force_row_level_security = build[name].force_row_level_security;
+        result.schema.tables.insert(name.clone(), table);
     }
-    let mut result = result.expect("at least one transaction");
+    if !fallback.is_empty() {
+        let (got, _) = build_in_chunks(&fallback, &build, &probed, &prerequisites, scratch).await?;
+        merge(&mut result, got);
+    }
     for (name, sequence) in &desired.sequences {
         if let Some(got) = result.schema.sequences.get_mut(name)
             && got.owned_by.is_none()
@@ -185,6 +215,235 @@ pub async fn canonicalise_against(
 /// (6,400 by default), shared with every other session.
 const TABLES_PER_TRANSACTION: usize = 300;
 
+/// Builds the named tables (and the prerequisites) in transactions of at most
+/// [`TABLES_PER_TRANSACTION`] tables. Also returns the tables of every transaction in which
+/// the server rejected something.
+async fn build_in_chunks(
+    names: &[&QualifiedName],
+    build: &BTreeMap<QualifiedName, Table>,
+    probed: &BTreeSet<QualifiedName>,
+    prerequisites: &Schema,
+    scratch: &mut PgConnection,
+) -> Result<(Canonical, BTreeSet<QualifiedName>), CanonError> {
+    let chunks: Vec<&[&QualifiedName]> = if names.is_empty() {
+        vec![&[]]
+    } else {
+        names.chunks(TABLES_PER_TRANSACTION).collect()
+    };
+    let mut result: Option<Canonical> = None;
+    let mut tainted = BTreeSet::new();
+    for chunk in chunks {
+        let in_chunk: BTreeSet<&QualifiedName> = chunk.iter().copied().collect();
+        let mut subset = prerequisites.clone();
+        for name in chunk {
+            let mut table = build[*name].clone();
+            // A foreign key's text is built from structured fields and needs no canonical
+            // form; one whose target is not built here (unchanged, probed without its keys,
+            // or in another transaction) cannot be built, so it is left out and put back.
+            table.constraints.retain(|_, c| match &c.kind {
+                ConstraintKind::ForeignKey(fk) => {
+                    in_chunk.contains(&fk.references) && !probed.contains(&fk.references)
+                }
+                _ => true,
+            });
+            subset.tables.insert((*name).clone(), table);
+        }
+        // OWNED BY a table that is not built cannot be checked either.
+        for sequence in subset.sequences.values_mut() {
+            if sequence
+                .owned_by
+                .as_ref()
+                .is_some_and(|(table, _)| !in_chunk.contains(table) || probed.contains(table))
+            {
+                sequence.owned_by = None;
+            }
+        }
+        let got = canonicalise_to_fixpoint(&subset, scratch).await?;
+        if !got.unverified.is_empty() {
+            tainted.extend(chunk.iter().map(|n| (*n).clone()));
+        }
+        match &mut result {
+            None => result = Some(got),
+            Some(so_far) => merge(so_far, got),
+        }
+    }
+    Ok((result.expect("at least one transaction"), tainted))
+}
+
+fn merge(so_far: &mut Canonical, got: Canonical) {
+    so_far.schema.tables.extend(got.schema.tables);
+    for failure in got.unverified {
+        if !so_far.unverified.contains(&failure) {
+            so_far.unverified.push(failure);
+        }
+    }
+}
+
+/// What one unit table prints for the probe it came from.
+#[derive(Debug, Clone)]
+enum Part {
+    Column(crate::model::Ident),
+    Constraint(crate::model::Ident),
+    Index(crate::model::Ident),
+}
+
+/// Small tables, each holding one changed object and the columns it uses, shared by every
+/// probe with the same object over the same columns.
+#[derive(Default)]
+struct Units {
+    tables: BTreeMap<QualifiedName, Table>,
+    by_shape: BTreeMap<String, QualifiedName>,
+}
+
+impl Units {
+    /// The units of `probe`, or `None` when it must be built whole: it has foreign keys (their
+    /// targets matter), an exclusion constraint, or an expression whose columns cannot be told
+    /// or that names the table itself.
+    fn split(
+        &mut self,
+        name: &QualifiedName,
+        probe: &Table,
+        table: &Table,
+        live: &Table,
+        desired: &Schema,
+    ) -> Option<Vec<(QualifiedName, Part)>> {
+        let mut parts = Vec::new();
+        let mut wanted: Vec<(Part, Table)> = Vec::new();
+        for column in &probe.columns {
+            let name_of = column.name.as_str();
+            if live.column(name_of).is_some() && live.column(name_of) == table.column(name_of) {
+                continue;
+            }
+            let mut table = Table::default();
+            if let Some(expression) = &column.generated {
+                let uses = references(name, expression)?;
+                table.columns = helpers(probe, &uses, Some(column.name.as_str()));
+            }
+            table.columns.push(column.clone());
+            wanted.push((Part::Column(column.name.clone()), table));
+        }
+        for (constraint_name, constraint) in &probe.constraints {
+            let mut uses: BTreeSet<String> = BTreeSet::new();
+            match &constraint.kind {
+                ConstraintKind::PrimaryKey { columns, include }
+                | ConstraintKind::Unique {
+                    columns, include, ..
+                } => uses.extend(columns.iter().chain(include).map(|c| c.as_str().to_owned())),
+                ConstraintKind::Check { expression, .. } => uses = references(name, expression)?,
+                ConstraintKind::ForeignKey(_) | ConstraintKind::Exclusion { .. } => return None,
+            }
+            let mut table = Table {
+                columns: helpers(probe, &uses, None),
+                ..Table::default()
+            };
+            table
+                .constraints
+                .insert(constraint_name.clone(), constraint.clone());
+            wanted.push((Part::Constraint(constraint_name.clone()), table));
+        }
+        for (index_name, index) in &probe.indexes {
+            let mut uses: BTreeSet<String> = index
+                .include
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect();
+            for key in &index.keys {
+                match &key.target {
+                    crate::model::IndexTarget::Column(c) => {
+                        uses.insert(c.as_str().to_owned());
+                    }
+                    crate::model::IndexTarget::Expression(text) => {
+                        uses.extend(references(name, text)?)
+                    }
+                }
+            }
+            if let Some(predicate) = &index.predicate {
+                uses.extend(references(name, predicate)?);
+            }
+            let mut table = Table {
+                columns: helpers(probe, &uses, None),
+                ..Table::default()
+            };
+            table.indexes.insert(index_name.clone(), index.clone());
+            wanted.push((Part::Index(index_name.clone()), table));
+        }
+        for (part, mut table) in wanted {
+            // The object's own name never changes how it prints; a unit names it after itself
+            // (index and key names share the schema's namespace).
+            let object = crate::model::Ident::from_catalog("object".into());
+            rename_only(&mut table.constraints, &object);
+            rename_only(&mut table.indexes, &object);
+            let key = format!(
+                "{}\u{0}{}",
+                name.schema.as_str(),
+                serde_json::to_string(&table).ok()?
+            );
+            let unit = match self.by_shape.get(&key) {
+                Some(unit) => unit.clone(),
+                None => {
+                    let unit = self.fresh_name(&name.schema, desired);
+                    let own =
+                        crate::model::Ident::from_catalog(format!("{}_key", unit.name.as_str()));
+                    rename_only(&mut table.constraints, &own);
+                    rename_only(&mut table.indexes, &own);
+                    self.by_shape.insert(key, unit.clone());
+                    self.tables.insert(unit.clone(), table);
+                    unit
+                }
+            };
+            parts.push((unit, part));
+        }
+        Some(parts)
+    }
+
+    /// A table name in `schema` that no desired table has.
+    fn fresh_name(&self, schema: &crate::model::Ident, desired: &Schema) -> QualifiedName {
+        (self.tables.len()..)
+            .map(|i| {
+                QualifiedName::new(
+                    schema.clone(),
+                    crate::model::Ident::from_catalog(format!("reconcile_probe_{i:06}")),
+                )
+            })
+            .find(|candidate| !desired.tables.contains_key(candidate))
+            .expect("an unused name")
+    }
+}
+
+/// Gives the only entry of `objects` (if any) the name `to`.
+fn rename_only<V>(objects: &mut BTreeMap<crate::model::Ident, V>, to: &crate::model::Ident) {
+    if let Some((_, value)) = objects.pop_first() {
+        objects.insert(to.clone(), value);
+    }
+}
+
+/// The columns an expression of table `name` reads; `None` when that cannot be told, or when
+/// it names the table itself (a unit table has another name).
+fn references(name: &QualifiedName, expression: &str) -> Option<BTreeSet<String>> {
+    let found = equivalence::column_references(expression)?;
+    (!found.contains(name.name.as_str())).then_some(found)
+}
+
+/// The columns of `probe` named in `uses` (but not `except`), as plain typed columns: only
+/// their types, collations and nullability can change how an object over them prints.
+fn helpers(
+    probe: &Table,
+    uses: &BTreeSet<String>,
+    except: Option<&str>,
+) -> Vec<crate::model::Column> {
+    probe
+        .columns
+        .iter()
+        .filter(|c| uses.contains(c.name.as_str()) && Some(c.name.as_str()) != except)
+        .map(|c| crate::model::Column {
+            default: None,
+            identity: None,
+            generated: None,
+            ..c.clone()
+        })
+        .collect()
+}
+
 /// One scratch build, and a second one when the first printed expressions whose printed form
 /// is not a fixpoint (see [`canonicalise`]).
 async fn canonicalise_to_fixpoint(
@@ -200,11 +459,13 @@ async fn canonicalise_to_fixpoint(
     Ok(second)
 }
 
-/// The parts of `desired` the scratch server has to print: every column (with its type, so
-/// expressions can refer to it), but defaults, generated expressions and identities only
-/// where they differ from the live column, and only the constraints and indexes that differ
-/// from the live ones. Each left-out part is already in the server's words (it equals the
-/// live text) and [`unprobe`] puts it back. A probe has a fraction of the table's relations.
+/// The parts of `desired` the scratch server has to print: the columns that differ from the
+/// live ones or that a differing object uses (with their types, so expressions can refer to
+/// them) — with defaults, generated expressions and identities only where they differ from
+/// the live column — and only the constraints and indexes that differ from the live ones.
+/// Each left-out part is already in the server's words (it equals the live text) and
+/// [`unprobe`] puts it back. A probe has a fraction of the table's columns and relations, and
+/// each relation built costs the scratch server about a millisecond.
 fn probe(desired: &Table, live: &Table) -> Table {
     let mut probe = desired.clone();
     for column in probe.columns.iter_mut() {
@@ -227,25 +488,95 @@ fn probe(desired: &Table, live: &Table) -> Table {
     probe
         .indexes
         .retain(|name, i| live.indexes.get(name) != Some(i));
+    if let Some(needed) = needed_columns(desired, live, &probe) {
+        probe.columns.retain(|c| needed.contains(c.name.as_str()));
+    }
     probe
+}
+
+/// The columns a probe must have: those that differ from the live ones and every column its
+/// constraints, indexes and generated expressions use; `None` (all of them) when an
+/// expression's columns cannot be told.
+fn needed_columns(desired: &Table, live: &Table, probe: &Table) -> Option<BTreeSet<String>> {
+    use crate::model::IndexTarget;
+    let mut needed: BTreeSet<String> = desired
+        .columns
+        .iter()
+        .filter(|c| live.column(c.name.as_str()) != Some(*c))
+        .map(|c| c.name.as_str().to_owned())
+        .collect();
+    let mut expressions: Vec<&str> = Vec::new();
+    let names = |list: &[crate::model::Ident], needed: &mut BTreeSet<String>| {
+        needed.extend(list.iter().map(|n| n.as_str().to_owned()));
+    };
+    for constraint in probe.constraints.values() {
+        match &constraint.kind {
+            ConstraintKind::PrimaryKey { columns, include }
+            | ConstraintKind::Unique {
+                columns, include, ..
+            } => {
+                names(columns, &mut needed);
+                names(include, &mut needed);
+            }
+            ConstraintKind::Check { expression, .. } => expressions.push(expression),
+            ConstraintKind::ForeignKey(fk) => names(&fk.columns, &mut needed),
+            ConstraintKind::Exclusion { .. } => return None,
+        }
+    }
+    for index in probe.indexes.values() {
+        for key in &index.keys {
+            match &key.target {
+                IndexTarget::Column(name) => {
+                    needed.insert(name.as_str().to_owned());
+                }
+                IndexTarget::Expression(text) => expressions.push(text),
+            }
+        }
+        names(&index.include, &mut needed);
+        expressions.extend(index.predicate.as_deref());
+    }
+    for text in expressions {
+        needed.extend(equivalence::column_references(text)?);
+    }
+    // A generated column reads other columns; those never are generated themselves.
+    let generated: Vec<&str> = probe
+        .columns
+        .iter()
+        .filter(|c| needed.contains(c.name.as_str()))
+        .filter_map(|c| c.generated.as_deref())
+        .collect();
+    for text in generated {
+        needed.extend(equivalence::column_references(text)?);
+    }
+    Some(needed)
 }
 
 /// Puts back into a canonicalised probe what [`probe`] left out.
 fn unprobe(canonical: &mut Table, desired: &Table) {
-    for column in canonical.columns.iter_mut() {
-        let Some(d) = desired.column(column.name.as_str()) else {
-            continue;
-        };
-        if column.default.is_none() {
-            column.default = d.default.clone();
-        }
-        if column.generated.is_none() {
-            column.generated = d.generated.clone();
-        }
-        if column.identity.is_none() {
-            column.identity = d.identity.clone();
-        }
-    }
+    let mut printed: BTreeMap<String, crate::model::Column> =
+        std::mem::take(&mut canonical.columns)
+            .into_iter()
+            .map(|c| (c.name.as_str().to_owned(), c))
+            .collect();
+    canonical.columns = desired
+        .columns
+        .iter()
+        .map(|d| match printed.remove(d.name.as_str()) {
+            None => d.clone(),
+            Some(mut column) => {
+                if column.default.is_none() {
+                    column.default = d.default.clone();
+                }
+                if column.generated.is_none() {
+                    column.generated = d.generated.clone();
+                }
+                if column.identity.is_none() {
+                    column.identity = d.identity.clone();
+                }
+                column
+            }
+        })
+        .collect();
     for (name, c) in &desired.constraints {
         canonical
             .constraints

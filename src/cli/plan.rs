@@ -184,6 +184,7 @@ pub async fn drift(
     let clock = std::time::Instant::now();
     let aligned = canon::align_live(&live.schema, &canonical.schema, &mut scratch).await?;
     tracing::info!("aligned the live state in {:?}", clock.elapsed());
+    let clock = std::time::Instant::now();
     let result = diff::diff(&aligned, &canonical.schema, &diff_options);
     let context = plan::Context {
         live: &live.schema,
@@ -195,6 +196,7 @@ pub async fn drift(
         unverified: canonical.unverified.iter().cloned().collect(),
     };
     let plan = plan::build_with(&result, &context, &extras)?;
+    tracing::info!("diffed and planned in {:?}", clock.elapsed());
     Ok(Drift {
         live,
         aligned,
@@ -212,7 +214,13 @@ async fn pipeline(
 ) -> anyhow::Result<u8> {
     let read_only = verify.is_some();
     // Bad input stops here, before any connection is made.
+    let clock = std::time::Instant::now();
     let desired = load::from_dir(&global.schema)?;
+    tracing::info!(
+        "loaded {} desired tables in {:?}",
+        desired.tables.len(),
+        clock.elapsed()
+    );
     let assertion_set = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
     let mut target = super::connect::target(global.database_url.as_deref()).await?;
     if target.throwaway {
@@ -267,6 +275,7 @@ async fn pipeline(
             _ => Format::Text,
         }
     });
+    let clock = std::time::Instant::now();
     match &args.out {
         Some(path) => {
             let file =
@@ -296,6 +305,7 @@ async fn pipeline(
             out.flush()?;
         }
     }
+    tracing::info!("rendered in {:?}", clock.elapsed());
     let code = exit_code(plan, args.fail_on);
     if verify.is_none() {
         return Ok(code);

@@ -64,6 +64,38 @@ pub fn same_expression(live: &str, desired: &str, columns: &ColumnTypes<'_>) -> 
     same_tree(&live, &desired)
 }
 
+/// Every name a column reference in `text` could stand for (each part of `t.c` or `c.f`,
+/// since only the server can tell a table prefix from a composite field), or `None` when
+/// that is not known: the text is not one expression, or it uses `*` or a whole-row
+/// reference. Used to build only the columns an expression needs.
+pub fn column_references(text: &str) -> Option<std::collections::BTreeSet<String>> {
+    fn walk(value: &serde_json::Value, found: &mut std::collections::BTreeSet<String>) -> bool {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(reference) = map.get("ColumnRef") {
+                    let fields = reference.get("fields").and_then(|f| f.as_array());
+                    for field in fields.into_iter().flatten() {
+                        match field.pointer("/node/String/sval").and_then(|s| s.as_str()) {
+                            Some(name) => {
+                                found.insert(name.to_owned());
+                            }
+                            // `*` (A_Star) or anything else: every column may be meant.
+                            None => return false,
+                        }
+                    }
+                }
+                map.values().all(|v| walk(v, found))
+            }
+            serde_json::Value::Array(items) => items.iter().all(|v| walk(v, found)),
+            _ => true,
+        }
+    }
+    let expression = parse_expression(text)?;
+    let tree = serde_json::to_value(&expression).ok()?;
+    let mut found = std::collections::BTreeSet::new();
+    walk(&tree, &mut found).then_some(found)
+}
+
 /// The expression of `SELECT <text>`, or `None` when it is not exactly one expression.
 fn parse_expression(text: &str) -> Option<protobuf::Node> {
     super::memo::memoised(&EXPRESSIONS, text, parse_expression_uncached)
@@ -338,6 +370,22 @@ mod tests {
         ]
         .into_iter()
         .collect()
+    }
+
+    #[test]
+    fn column_references_name_every_column_an_expression_reads() {
+        let names = |text: &str| {
+            column_references(text).map(|s| s.into_iter().collect::<Vec<_>>().join(","))
+        };
+        assert_eq!(names("deleted_at IS NULL").as_deref(), Some("deleted_at"));
+        assert_eq!(
+            names("lower((email)::text) = 'x' AND t.\"Code\" > 0").as_deref(),
+            Some("Code,email,t")
+        );
+        assert_eq!(names("now()").as_deref(), Some(""));
+        // Nothing is known about `*`, or text that is not one expression.
+        assert_eq!(names("row_to_json(t.*) IS NOT NULL"), None);
+        assert_eq!(names("a; b"), None);
     }
 
     #[test]
