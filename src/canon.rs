@@ -103,18 +103,18 @@ pub async fn canonicalise_against(
     // built once, on a small table of its own, however many tables it is added to.
     let mut units = Units::default();
     let mut split: BTreeMap<QualifiedName, Vec<(QualifiedName, Part)>> = BTreeMap::new();
-    for name in &probed {
-        let live_table = &live.expect("probes exist only against a live state").tables[name];
+    let nothing = Table::default();
+    for (name, built) in &build {
+        let live_table = live.and_then(|l| l.tables.get(name)).unwrap_or(&nothing);
         let table = adopted.get(name).unwrap_or(&desired.tables[name]);
-        if let Some(parts) = units.split(name, &build[name], table, live_table, desired) {
+        if let Some(parts) = units.split(name, built, table, live_table, desired) {
             split.insert(name.clone(), parts);
         }
     }
     let names: Vec<&QualifiedName> = build.keys().filter(|n| !split.contains_key(*n)).collect();
     tracing::info!(
-        "scratch build: {} new tables, {} probes of changed tables, {} objects for {} more",
-        build.len() - probed.len(),
-        names.len() + probed.len() - build.len(),
+        "scratch build: {} tables whole, {} objects for {} new or changed tables",
+        names.len(),
         units.tables.len(),
         split.len()
     );
@@ -296,9 +296,9 @@ struct Units {
 }
 
 impl Units {
-    /// The units of `probe`, or `None` when it must be built whole: it has foreign keys (their
-    /// targets matter), an exclusion constraint, or an expression whose columns cannot be told
-    /// or that names the table itself.
+    /// The units of `probe` (a changed table's probe, or a new table), or `None` when it must
+    /// be built whole: it has an exclusion constraint, or an expression whose columns cannot
+    /// be told or that names the table itself. Foreign keys are left out.
     fn split(
         &mut self,
         name: &QualifiedName,
@@ -330,7 +330,10 @@ impl Units {
                     columns, include, ..
                 } => uses.extend(columns.iter().chain(include).map(|c| c.as_str().to_owned())),
                 ConstraintKind::Check { expression, .. } => uses = references(name, expression)?,
-                ConstraintKind::ForeignKey(_) | ConstraintKind::Exclusion { .. } => return None,
+                // Built from structured fields, a foreign key needs no canonical form; it is
+                // put back as written.
+                ConstraintKind::ForeignKey(_) => continue,
+                ConstraintKind::Exclusion { .. } => return None,
             }
             let mut table = Table {
                 columns: helpers(probe, &uses, None),

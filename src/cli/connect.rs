@@ -35,6 +35,11 @@ pub fn database_named(database_url: Option<&str>) -> bool {
 }
 
 /// True when the libpq environment names a server.
+/// Whether [`target`] would connect to a named database (rather than start a throwaway).
+pub fn names_a_database(database_url: Option<&str>) -> bool {
+    database_url.is_some_and(|u| !u.trim().is_empty()) || libpq_env_present()
+}
+
 fn libpq_env_present() -> bool {
     ["PGHOST", "PGDATABASE", "PGPORT", "PGUSER", "PGSERVICE"]
         .iter()

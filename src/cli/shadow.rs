@@ -258,7 +258,15 @@ async fn rehearse(
 
     let drift = match (&inputs.desired, failed) {
         (Some(desired), false) => Some(
-            super::plan::drift(global, desired, &mut target, !args.no_rename_hints, true).await?,
+            super::plan::drift(
+                global,
+                desired,
+                &mut target,
+                None,
+                !args.no_rename_hints,
+                true,
+            )
+            .await?,
         ),
         _ => None,
     };

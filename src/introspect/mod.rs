@@ -26,7 +26,7 @@ use crate::model::{
 };
 
 /// Which schemas to read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
     /// `None` means every non-system schema.
     pub schemas: Option<Vec<String>>,
@@ -35,6 +35,15 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// These schemas (sorted, as [`Scope::of`] lists them), but not `ignore`.
+    pub fn named(schemas: impl IntoIterator<Item = String>, ignore: &[String]) -> Self {
+        let schemas: std::collections::BTreeSet<String> = schemas.into_iter().collect();
+        Self {
+            schemas: Some(schemas.into_iter().collect()),
+            ignore: ignore.to_vec(),
+        }
+    }
+
     /// The schemas a desired state names.
     pub fn of(desired: &Schema, ignore: &[String]) -> Self {
         Self {

@@ -9,6 +9,7 @@ mod error;
 mod format;
 mod resolve;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use error::{LoadError, LoadErrors, Origin};
@@ -32,6 +33,38 @@ pub fn from_dir(dir: &Path) -> Result<Schema, LoadErrors> {
         })
         .collect::<Result<_, _>>()?;
     from_sources(&sources)
+}
+
+/// The schemas the files under `dir` most likely name — each file's top-level `schema:` line,
+/// else `public` — found without parsing them. It lets the catalog be read while the files
+/// are parsed; it is only a guess, so the caller compares it with the loaded state's schemas
+/// and reads again when they differ.
+pub fn schema_names_hint(dir: &Path) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for path in yaml_files(dir).unwrap_or_default() {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let named = text.lines().filter_map(|line| {
+            let value = line.strip_prefix("schema:")?;
+            let value = value.split(" #").next().unwrap_or_default().trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(value);
+            (!value.is_empty()).then(|| value.to_owned())
+        });
+        let mut found = false;
+        for name in named {
+            found = true;
+            names.insert(name);
+        }
+        if !found {
+            names.insert("public".to_owned());
+        }
+    }
+    names
 }
 
 /// Loads the desired state from in-memory files (path, content), in the given order.

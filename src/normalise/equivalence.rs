@@ -33,6 +33,16 @@ pub fn same_default(live: &str, desired: &str, column_type: &str) -> bool {
     if live == desired {
         return true;
     }
+    // A large schema asks the same question thousands of times.
+    let key = format!("{live}\u{0}{desired}\u{0}{column_type}");
+    super::memo::memoised_with(&SAME_DEFAULTS, &key, || {
+        same_default_uncached(live, desired, column_type)
+    })
+}
+
+static SAME_DEFAULTS: super::memo::Memo<bool> = super::memo::Memo::new();
+
+fn same_default_uncached(live: &str, desired: &str, column_type: &str) -> bool {
     let (Some(mut live), Some(mut desired)) = (parse_expression(live), parse_expression(desired))
     else {
         return false;
@@ -54,6 +64,28 @@ pub fn same_expression(live: &str, desired: &str, columns: &ColumnTypes<'_>) -> 
     if live == desired {
         return true;
     }
+    // Only the types of the columns the two texts name are ever looked up, so they and the
+    // texts decide the answer.
+    let (Some(a), Some(b)) = (column_references(live), column_references(desired)) else {
+        return same_expression_uncached(live, desired, columns);
+    };
+    let mut key = format!("{live}\u{0}{desired}");
+    for name in a.union(&b) {
+        if let Some(ty) = columns.get(name.as_str()) {
+            key.push('\u{0}');
+            key.push_str(name);
+            key.push('\u{1}');
+            key.push_str(ty);
+        }
+    }
+    super::memo::memoised_with(&SAME_EXPRESSIONS, &key, || {
+        same_expression_uncached(live, desired, columns)
+    })
+}
+
+static SAME_EXPRESSIONS: super::memo::Memo<bool> = super::memo::Memo::new();
+
+fn same_expression_uncached(live: &str, desired: &str, columns: &ColumnTypes<'_>) -> bool {
     let (Some(mut live), Some(mut desired)) = (parse_expression(live), parse_expression(desired))
     else {
         return false;
@@ -69,6 +101,13 @@ pub fn same_expression(live: &str, desired: &str, columns: &ColumnTypes<'_>) -> 
 /// that is not known: the text is not one expression, or it uses `*` or a whole-row
 /// reference. Used to build only the columns an expression needs.
 pub fn column_references(text: &str) -> Option<std::collections::BTreeSet<String>> {
+    super::memo::memoised(&REFERENCES, text, column_references_uncached)
+}
+
+static REFERENCES: super::memo::Memo<Option<std::collections::BTreeSet<String>>> =
+    super::memo::Memo::new();
+
+fn column_references_uncached(text: &str) -> Option<std::collections::BTreeSet<String>> {
     fn walk(value: &serde_json::Value, found: &mut std::collections::BTreeSet<String>) -> bool {
         match value {
             serde_json::Value::Object(map) => {

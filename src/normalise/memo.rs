@@ -30,3 +30,17 @@ pub fn memoised<T: Clone>(memo: &Memo<T>, key: &str, compute: fn(&str) -> T) -> 
         .insert(key.to_owned(), value.clone());
     value
 }
+
+/// `compute()`, computed once per distinct `key` (for results that depend on more than one
+/// text: the key joins them).
+pub fn memoised_with<T: Clone>(memo: &Memo<T>, key: &str, compute: impl FnOnce() -> T) -> T {
+    let map = memo.map.get_or_init(Default::default);
+    if let Some(hit) = map.lock().unwrap_or_else(|e| e.into_inner()).get(key) {
+        return hit.clone();
+    }
+    let value = compute();
+    map.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key.to_owned(), value.clone());
+    value
+}
