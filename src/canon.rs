@@ -66,12 +66,19 @@ pub async fn canonicalise_against(
     live: Option<&Schema>,
     scratch: &mut PgConnection,
 ) -> Result<Canonical, CanonError> {
-    let adopted = live
-        .map(|live| adopt_live_spellings(desired, live))
+    canonicalise_owned(desired.clone(), live, scratch).await
+}
+
+/// [`canonicalise_against`], taking the desired state: its unchanged tables (most of them)
+/// move into the result instead of being copied.
+pub async fn canonicalise_owned(
+    desired: Schema,
+    live: Option<&Schema>,
+    scratch: &mut PgConnection,
+) -> Result<Canonical, CanonError> {
+    let mut adopted = live
+        .map(|live| adopt_live_spellings(&desired, live))
         .unwrap_or_default();
-    let spelled = |name: &QualifiedName, table: &'_ Table| -> Table {
-        adopted.get(name).cloned().unwrap_or_else(|| table.clone())
-    };
     // What each table needs: nothing when it is identical to the live one (the live text
     // came from the server, so it is canonical already); a probe of the parts that differ
     // when the live database has it; the whole table when it is new.
@@ -107,7 +114,7 @@ pub async fn canonicalise_against(
     for (name, built) in &build {
         let live_table = live.and_then(|l| l.tables.get(name)).unwrap_or(&nothing);
         let table = adopted.get(name).unwrap_or(&desired.tables[name]);
-        if let Some(parts) = units.split(name, built, table, live_table, desired) {
+        if let Some(parts) = units.split(name, built, table, live_table, &desired) {
             split.insert(name.clone(), parts);
         }
     }
@@ -183,17 +190,15 @@ pub async fn canonicalise_against(
             got.owned_by = sequence.owned_by.clone();
         }
     }
-    for (name, table) in &desired.tables {
-        match result.schema.tables.get_mut(name) {
+    for (name, table) in desired.tables {
+        match result.schema.tables.get_mut(&name) {
             None => {
-                result
-                    .schema
-                    .tables
-                    .insert(name.clone(), spelled(name, table));
+                let table = adopted.remove(&name).unwrap_or(table);
+                result.schema.tables.insert(name, table);
             }
             Some(got) => {
-                let table = adopted.get(name).unwrap_or(table);
-                if probed.contains(name) {
+                let table = adopted.get(&name).unwrap_or(&table);
+                if probed.contains(&name) {
                     unprobe(got, table);
                 }
                 for (cname, c) in &table.constraints {

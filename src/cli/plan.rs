@@ -158,13 +158,13 @@ impl Drift {
 /// in; it is used when that scope is the desired state's, and read again otherwise.
 pub async fn drift(
     global: &super::Global,
-    desired: &reconcile::model::Schema,
+    desired: reconcile::model::Schema,
     target: &mut super::connect::Target,
     read: Option<(Scope, introspect::Introspected)>,
     rename_hints: bool,
     concurrently: bool,
 ) -> anyhow::Result<Drift> {
-    let scope = Scope::of(desired, &global.ignore_schemas);
+    let scope = Scope::of(&desired, &global.ignore_schemas);
     let live = match read {
         Some((guessed, live)) if guessed == scope => live,
         _ => read_catalog(&mut target.conn, &scope).await?,
@@ -172,7 +172,7 @@ pub async fn drift(
     let (_scratch_cluster, mut scratch) =
         super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref()).await?;
     let clock = std::time::Instant::now();
-    let canonical = canon::canonicalise_against(desired, Some(&live.schema), &mut scratch).await?;
+    let canonical = canon::canonicalise_owned(desired, Some(&live.schema), &mut scratch).await?;
     tracing::info!("canonicalised the desired state in {:?}", clock.elapsed());
     for (object, why) in &canonical.unverified {
         tracing::warn!("{object} could not be checked on the scratch database: {why}");
@@ -276,7 +276,7 @@ async fn pipeline(
     let assertion_set = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
     let drift = drift(
         global,
-        &desired,
+        desired,
         &mut target,
         read,
         !args.no_rename_hints,
@@ -356,7 +356,6 @@ async fn pipeline(
     // The process exits next: freeing models of tens of thousands of objects one allocation at
     // a time would only delay that (~2% of a plan's time).
     std::mem::forget(drift);
-    std::mem::forget(desired);
     Ok(code)
 }
 

@@ -260,7 +260,7 @@ async fn rehearse(
         (Some(desired), false) => Some(
             super::plan::drift(
                 global,
-                desired,
+                desired.clone(),
                 &mut target,
                 None,
                 !args.no_rename_hints,
