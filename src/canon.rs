@@ -125,29 +125,57 @@ pub async fn canonicalise_owned(
         units.tables.len(),
         split.len()
     );
-    let (mut result, _) = build_in_chunks(&names, &build, &probed, &prerequisites, scratch).await?;
     let unit_names: Vec<&QualifiedName> = units.tables.keys().collect();
-    let (printed, _) = build_in_chunks(
-        &unit_names,
-        &units.tables,
-        &BTreeSet::new(),
-        &prerequisites,
-        scratch,
-    )
-    .await?;
+    let printed = match unit_names.is_empty() {
+        true => None,
+        false => Some(
+            build_in_chunks(
+                &unit_names,
+                &units.tables,
+                &BTreeSet::new(),
+                &prerequisites,
+                scratch,
+            )
+            .await?,
+        ),
+    };
     // A rejected object is reported under its own table's name: such a table is built as a
     // probe instead, so the report names it.
+    let names_a_unit = |object: &str| {
+        units
+            .tables
+            .keys()
+            .any(|unit| object.contains(unit.name.as_str()))
+    };
     let rejected: BTreeSet<&QualifiedName> = units
         .tables
         .keys()
         .filter(|unit| {
-            let needle = unit.name.as_str();
-            printed
-                .unverified
-                .iter()
-                .any(|(object, _)| object.contains(needle))
+            printed.iter().any(|p| {
+                p.unverified
+                    .iter()
+                    .any(|(object, _)| object.contains(unit.name.as_str()))
+            })
         })
         .collect();
+    let mut result = match &printed {
+        // Every transaction builds the prerequisites (schemas, types, sequences): when only
+        // units were built, theirs are the result.
+        Some(printed) if names.is_empty() => Canonical {
+            schema: Schema {
+                tables: BTreeMap::new(),
+                ..printed.schema.clone()
+            },
+            unverified: printed
+                .unverified
+                .iter()
+                .filter(|(object, _)| !names_a_unit(object))
+                .cloned()
+                .collect(),
+        },
+        _ => build_in_chunks(&names, &build, &probed, &prerequisites, scratch).await?,
+    };
+    let printed = printed.map(|p| p.schema).unwrap_or_default();
     let mut fallback: Vec<&QualifiedName> = Vec::new();
     for (name, parts) in &split {
         if parts.iter().any(|(unit, _)| rejected.contains(unit)) {
@@ -156,7 +184,7 @@ pub async fn canonicalise_owned(
         }
         let mut table = Table::default();
         for (unit, part) in parts {
-            let unit = &printed.schema.tables[unit];
+            let unit = &printed.tables[unit];
             match part {
                 Part::Column(column) => {
                     if let Some(c) = unit.column(column.as_str()) {
@@ -180,7 +208,7 @@ pub async fn canonicalise_owned(
         result.schema.tables.insert(name.clone(), table);
     }
     if !fallback.is_empty() {
-        let (got, _) = build_in_chunks(&fallback, &build, &probed, &prerequisites, scratch).await?;
+        let got = build_in_chunks(&fallback, &build, &probed, &prerequisites, scratch).await?;
         merge(&mut result, got);
     }
     for (name, sequence) in &desired.sequences {
@@ -198,7 +226,7 @@ pub async fn canonicalise_owned(
             }
             Some(got) => {
                 let table = adopted.get(&name).unwrap_or(&table);
-                if probed.contains(&name) {
+                if probed.contains(&name) || split.contains_key(&name) {
                     unprobe(got, table);
                 }
                 for (cname, c) in &table.constraints {
@@ -221,22 +249,20 @@ pub async fn canonicalise_owned(
 const TABLES_PER_TRANSACTION: usize = 300;
 
 /// Builds the named tables (and the prerequisites) in transactions of at most
-/// [`TABLES_PER_TRANSACTION`] tables. Also returns the tables of every transaction in which
-/// the server rejected something.
+/// [`TABLES_PER_TRANSACTION`] tables.
 async fn build_in_chunks(
     names: &[&QualifiedName],
     build: &BTreeMap<QualifiedName, Table>,
     probed: &BTreeSet<QualifiedName>,
     prerequisites: &Schema,
     scratch: &mut PgConnection,
-) -> Result<(Canonical, BTreeSet<QualifiedName>), CanonError> {
+) -> Result<Canonical, CanonError> {
     let chunks: Vec<&[&QualifiedName]> = if names.is_empty() {
         vec![&[]]
     } else {
         names.chunks(TABLES_PER_TRANSACTION).collect()
     };
     let mut result: Option<Canonical> = None;
-    let mut tainted = BTreeSet::new();
     for chunk in chunks {
         let in_chunk: BTreeSet<&QualifiedName> = chunk.iter().copied().collect();
         let mut subset = prerequisites.clone();
@@ -264,15 +290,12 @@ async fn build_in_chunks(
             }
         }
         let got = canonicalise_to_fixpoint(&subset, scratch).await?;
-        if !got.unverified.is_empty() {
-            tainted.extend(chunk.iter().map(|n| (*n).clone()));
-        }
         match &mut result {
             None => result = Some(got),
             Some(so_far) => merge(so_far, got),
         }
     }
-    Ok((result.expect("at least one transaction"), tainted))
+    Ok(result.expect("at least one transaction"))
 }
 
 fn merge(so_far: &mut Canonical, got: Canonical) {
