@@ -240,12 +240,23 @@ async fn pipeline(
 ) -> anyhow::Result<u8> {
     let read_only = verify.is_some();
     let url = global.database_url.as_deref();
-    let (desired, mut target, read) = if super::connect::names_a_database(url) {
+    let (desired, assertion_set, mut target, read) = if super::connect::names_a_database(url) {
         // The files are parsed while the catalog is read (in a READ ONLY transaction, which
         // changes nothing), in the schemas the files most likely name; bad input still stops
         // the run before anything else happens, and its errors win over the connection's.
         let dir = global.schema.clone();
         let loading = tokio::task::spawn_blocking(move || load_logged(&dir));
+        // Bad assertion files stop the run before connecting too (after the YAML's errors,
+        // which come first, as when the two are checked in turn).
+        let assertions = match verify.map(|v| load_assertions(&v.assertions)).transpose() {
+            Ok(assertions) => assertions,
+            Err(e) => {
+                loading
+                    .await
+                    .context("the desired-state loader stopped")??;
+                return Err(e);
+            }
+        };
         let scope = Scope::named(
             load::schema_names_hint(&global.schema),
             &global.ignore_schemas,
@@ -259,10 +270,11 @@ async fn pipeline(
         let (loaded, read) = tokio::join!(loading, reading);
         let desired = loaded.context("the desired-state loader stopped")??;
         let (target, live) = read?;
-        (desired, target, Some((scope, live)))
+        (desired, assertions, target, Some((scope, live)))
     } else {
         // Bad input stops here, before a throwaway PostgreSQL is started.
         let desired = load_logged(&global.schema)?;
+        let assertions = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
         let mut target = super::connect::target(url).await?;
         if target.throwaway {
             eprintln!(
@@ -271,9 +283,8 @@ async fn pipeline(
             );
         }
         make_read_only(&mut target, read_only).await?;
-        (desired, target, None)
+        (desired, assertions, target, None)
     };
-    let assertion_set = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
     let drift = drift(
         global,
         desired,
