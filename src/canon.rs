@@ -7,6 +7,13 @@
 //! the live side uses, and the transaction is rolled back. What comes back is the desired
 //! state in the server's own words, which makes comparison with the live catalog exact.
 //!
+//! Building is the expensive part (about a millisecond per relation), so as little as
+//! possible is built: nothing for tables equal to the live ones once the spellings proven
+//! equal locally are adopted (`normalise::equivalence`); for the rest, each new or changed
+//! column, check and index is built once, on a small table of its own that has only the
+//! columns the object uses, and shared by every table that adds the same object — how an
+//! object prints depends on its text and the types of those columns, not on the table.
+//!
 //! A statement the scratch server rejects (an extension it lacks, a function that lives only
 //! in the real database) does not stop the rest: that object keeps its text as written and is
 //! listed in [`Canonical::unverified`].
@@ -176,10 +183,30 @@ pub async fn canonicalise_owned(
         _ => build_in_chunks(&names, &build, &probed, &prerequisites, scratch).await?,
     };
     let printed = printed.map(|p| p.schema).unwrap_or_default();
-    let mut fallback: Vec<&QualifiedName> = Vec::new();
+    let mut fallback: BTreeSet<&QualifiedName> = split
+        .iter()
+        .filter(|(_, parts)| parts.iter().any(|(unit, _)| rejected.contains(unit)))
+        .map(|(name, _)| name)
+        .collect();
+    // A table referring to one that cannot be built cannot be built either (its foreign key
+    // fails with it): it is built with it, so the report names that key too.
+    loop {
+        let more: Vec<&QualifiedName> = split
+            .keys()
+            .filter(|name| !fallback.contains(name))
+            .filter(|name| {
+                desired.tables[*name].constraints.values().any(|c| {
+                    matches!(&c.kind, ConstraintKind::ForeignKey(fk) if fallback.contains(&fk.references))
+                })
+            })
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        fallback.extend(more);
+    }
     for (name, parts) in &split {
-        if parts.iter().any(|(unit, _)| rejected.contains(unit)) {
-            fallback.push(name);
+        if fallback.contains(name) {
             continue;
         }
         let mut table = Table::default();
@@ -208,6 +235,7 @@ pub async fn canonicalise_owned(
         result.schema.tables.insert(name.clone(), table);
     }
     if !fallback.is_empty() {
+        let fallback: Vec<&QualifiedName> = fallback.into_iter().collect();
         let got = build_in_chunks(&fallback, &build, &probed, &prerequisites, scratch).await?;
         merge(&mut result, got);
     }
