@@ -1,12 +1,14 @@
-//! The command line: bad desired state exits 1 with a positioned error, before any
-//! connection is attempted.
+//! The command line: bad desired state exits 1 with a positioned error. `plan` opens the
+//! connection (read-only) while the files are parsed; its errors never replace the file's.
+
+mod common;
 
 use std::path::Path;
 
 use assert_cmd::Command;
 
 #[test]
-fn bad_yaml_exits_1_with_position_and_never_connects() {
+fn bad_yaml_exits_1_with_its_position_not_a_connection_error() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad_yaml");
     let mut cases: Vec<_> = std::fs::read_dir(&fixtures)
         .expect("bad_yaml fixtures")
@@ -52,7 +54,7 @@ fn bad_yaml_exits_1_with_position_and_never_connects() {
         assert!(stderr.contains("error:"), "{}: {stderr}", case.display());
         assert!(
             !stderr.contains("cannot connect"),
-            "{} tried to connect: {stderr}",
+            "{} reported the connection instead of the file: {stderr}",
             case.display()
         );
         assert!(
@@ -83,5 +85,41 @@ fn connection_errors_never_show_the_password() {
     assert!(
         !stderr.contains("secret-password"),
         "password leaked: {stderr}"
+    );
+}
+
+/// `plan` reads the catalog while the YAML is parsed, in the schemas the files' `schema:` lines
+/// name. Here the files also name `ext` (an extension's schema), which the guess misses: the
+/// catalog is read again in the right scope, and the database is seen as in sync.
+#[test]
+fn the_catalog_is_read_again_when_the_files_name_more_schemas() {
+    let db = common::fresh_db();
+    db.psql(
+        "CREATE SCHEMA ext;
+         CREATE EXTENSION pgcrypto SCHEMA ext;
+         CREATE TABLE public.t (id bigint PRIMARY KEY);",
+    )
+    .expect("setup");
+    let dev = common::fresh_db();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("public.yaml"),
+        "schema: public\nextensions:\n  - { name: pgcrypto, schema: ext }\ntables:\n  t:\n    columns:\n      id: { type: bigint, primary_key: true }\n",
+    )
+    .expect("write");
+    let output = Command::cargo_bin("reconcile")
+        .expect("binary")
+        .args(["plan", "--color", "never", "-v", "--database-url", &db.url])
+        .args(["--dev-url", &dev.url, "--schema"])
+        .arg(dir.path())
+        .output()
+        .expect("run reconcile");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr.matches("introspected").count(),
+        2,
+        "read once on the guess, once in the files' schemas: {stderr}"
     );
 }
