@@ -307,6 +307,10 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         table.columns.push(column(c)?);
     }
     drop(rows);
+    // Pushed one by one, a table's columns have up to twice the room they need.
+    for (_, table) in tables.values_mut() {
+        table.columns.shrink_to_fit();
+    }
     let mut rows = r.stream(include_str!("sql/constraints.sql"), &names);
     while let Some(row) = rows.try_next().await.map_err(q("constraints"))? {
         let c = rows::ConstraintRow::read(&row).map_err(q("constraints"))?;

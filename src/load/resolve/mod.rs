@@ -12,10 +12,8 @@ mod types;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde_saphyr::Spanned;
-
 use super::error::{LoadError, Origin};
-use super::format::{DomainSpec, FileSpec, SequenceSpec, ShortOr};
+use super::format::{At, DomainSpec, FileSpec, SequenceSpec, ShortOr};
 use crate::ident::QualifiedName;
 use crate::model::{
     CompositeAttribute, CompositeType, Domain, EnumType, Extension, Ident, Schema, Sequence,
@@ -109,12 +107,8 @@ pub(super) fn build(files: &[ParsedFile]) -> Result<Schema, Vec<LoadError>> {
 }
 
 impl Resolver {
-    fn origin<T>(&self, file: &Path, spanned: &Spanned<T>) -> Origin {
-        Origin::new(
-            file,
-            spanned.referenced.line() as u32,
-            spanned.referenced.column() as u32,
-        )
+    fn origin<T>(&self, file: &Path, at: &At<T>) -> Origin {
+        Origin::new(file, at.line, at.column)
     }
 
     fn error(&mut self, error: LoadError) {

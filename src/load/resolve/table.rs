@@ -2,10 +2,8 @@
 
 use std::path::Path;
 
-use serde_saphyr::Spanned;
-
 use super::super::error::{LoadError, Origin};
-use super::super::format::{ColumnSpec, IndexSpec, KeySpec, ShortOr, TableSpec};
+use super::super::format::{At, ColumnSpec, IndexSpec, KeySpec, ShortOr, TableSpec};
 use super::{Resolver, names};
 use crate::ident::{QualifiedName, default_object_name, server_literal};
 use crate::model::{
@@ -28,7 +26,7 @@ impl Resolver {
         &mut self,
         file: &Path,
         schema: &Ident,
-        name: &Spanned<String>,
+        name: &At<String>,
         spec: &TableSpec,
     ) {
         let origin = self.origin(file, name);
@@ -45,6 +43,7 @@ impl Resolver {
             file,
             name: qualified.clone(),
             table: Table {
+                columns: Vec::with_capacity(spec.columns.0.len()),
                 row_level_security: spec.row_level_security,
                 force_row_level_security: spec.force_row_level_security,
                 ..Table::default()
@@ -78,8 +77,8 @@ impl Resolver {
     fn column(
         &mut self,
         b: &mut TableBuilder,
-        name: &Spanned<String>,
-        spec: &Spanned<ShortOr<String, ColumnSpec>>,
+        name: &At<String>,
+        spec: &At<ShortOr<String, ColumnSpec>>,
     ) {
         let origin = self.origin(b.file, name);
         let Some(column_name) = self.ident(&name.value, &origin, "column") else {
@@ -534,7 +533,7 @@ impl Resolver {
         self.add_constraint(b, name, constraint, origin);
     }
 
-    fn fk_action(&mut self, file: &Path, text: Option<&Spanned<String>>) -> FkAction {
+    fn fk_action(&mut self, file: &Path, text: Option<&At<String>>) -> FkAction {
         let Some(text) = text else {
             return FkAction::NoAction;
         };
@@ -555,7 +554,7 @@ impl Resolver {
         }
     }
 
-    fn match_full(&mut self, file: &Path, text: Option<&Spanned<String>>) -> bool {
+    fn match_full(&mut self, file: &Path, text: Option<&At<String>>) -> bool {
         match text.map(|t| t.value.to_ascii_lowercase()) {
             None => false,
             Some(t) if t == "simple" => false,
@@ -573,7 +572,7 @@ impl Resolver {
         }
     }
 
-    fn index(&mut self, b: &mut TableBuilder, spec: &Spanned<IndexSpec>) {
+    fn index(&mut self, b: &mut TableBuilder, spec: &At<IndexSpec>) {
         let origin = self.origin(b.file, spec);
         let spec = &spec.value;
         let mut keys = Vec::new();
