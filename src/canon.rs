@@ -127,7 +127,7 @@ pub async fn canonicalise_owned(
     }
     let names: Vec<&QualifiedName> = build.keys().filter(|n| !split.contains_key(*n)).collect();
     tracing::info!(
-        "scratch build: {} tables whole, {} objects for {} new or changed tables",
+        "scratch build: {} tables whole, {} small tables for the objects of {} new or changed tables",
         names.len(),
         units.tables.len(),
         split.len()
@@ -213,9 +213,12 @@ pub async fn canonicalise_owned(
         for (unit, part) in parts {
             let unit = &printed.tables[unit];
             match part {
-                Part::Column(column) => {
-                    if let Some(c) = unit.column(column.as_str()) {
-                        table.columns.push(c.clone());
+                Part::Column { name, printed_as } => {
+                    if let Some(c) = unit.column(printed_as.as_str()) {
+                        table.columns.push(crate::model::Column {
+                            name: name.clone(),
+                            ..c.clone()
+                        });
                     }
                 }
                 Part::Constraint(constraint) => {
@@ -338,7 +341,11 @@ fn merge(so_far: &mut Canonical, got: Canonical) {
 /// What one unit table prints for the probe it came from.
 #[derive(Debug, Clone)]
 enum Part {
-    Column(crate::model::Ident),
+    /// A column, and its name in the unit table.
+    Column {
+        name: crate::model::Ident,
+        printed_as: crate::model::Ident,
+    },
     Constraint(crate::model::Ident),
     Index(crate::model::Ident),
 }
@@ -349,9 +356,63 @@ enum Part {
 struct Units {
     tables: BTreeMap<QualifiedName, Table>,
     by_shape: BTreeMap<String, QualifiedName>,
+    /// Plain columns (no identity, not generated) read nothing but their own type: they share
+    /// tables, one column per distinct definition, under names of their own.
+    packed: BTreeMap<String, (QualifiedName, crate::model::Ident)>,
+    packing: BTreeMap<crate::model::Ident, QualifiedName>,
 }
 
+/// Columns per shared table (PostgreSQL allows 1,600).
+const COLUMNS_PER_TABLE: usize = 1000;
+
 impl Units {
+    /// The shared table and column that print `column` (added if it is the first of its kind).
+    fn pack(
+        &mut self,
+        schema: &crate::model::Ident,
+        column: &crate::model::Column,
+        desired: &Schema,
+    ) -> Option<(QualifiedName, Part)> {
+        let anonymous = crate::model::Column {
+            name: crate::model::Ident::from_catalog(String::new()),
+            ..column.clone()
+        };
+        let key = format!(
+            "{}\u{0}{}",
+            schema.as_str(),
+            serde_json::to_string(&anonymous).ok()?
+        );
+        let (unit, printed_as) = match self.packed.get(&key) {
+            Some(found) => found.clone(),
+            None => {
+                let unit = match self.packing.get(schema) {
+                    Some(unit) if self.tables[unit].columns.len() < COLUMNS_PER_TABLE => {
+                        unit.clone()
+                    }
+                    _ => {
+                        let unit = self.fresh_name(schema, desired);
+                        self.tables.insert(unit.clone(), Table::default());
+                        self.packing.insert(schema.clone(), unit.clone());
+                        unit
+                    }
+                };
+                let columns = &mut self.tables.get_mut(&unit).expect("just added").columns;
+                let printed_as = crate::model::Ident::from_catalog(format!("c{}", columns.len()));
+                columns.push(crate::model::Column {
+                    name: printed_as.clone(),
+                    ..column.clone()
+                });
+                self.packed.insert(key, (unit.clone(), printed_as.clone()));
+                (unit, printed_as)
+            }
+        };
+        let part = Part::Column {
+            name: column.name.clone(),
+            printed_as,
+        };
+        Some((unit, part))
+    }
+
     /// The units of `probe` (a changed table's probe, or a new table), or `None` when it must
     /// be built whole: it has an exclusion constraint, or an expression whose columns cannot
     /// be told or that names the table itself. Foreign keys are left out.
@@ -370,13 +431,21 @@ impl Units {
             if live.column(name_of).is_some() && live.column(name_of) == table.column(name_of) {
                 continue;
             }
+            if column.generated.is_none() && column.identity.is_none() {
+                parts.push(self.pack(&name.schema, column, desired)?);
+                continue;
+            }
             let mut table = Table::default();
             if let Some(expression) = &column.generated {
                 let uses = references(name, expression)?;
                 table.columns = helpers(probe, &uses, Some(column.name.as_str()));
             }
             table.columns.push(column.clone());
-            wanted.push((Part::Column(column.name.clone()), table));
+            let part = Part::Column {
+                name: column.name.clone(),
+                printed_as: column.name.clone(),
+            };
+            wanted.push((part, table));
         }
         for (constraint_name, constraint) in &probe.constraints {
             let mut uses: BTreeSet<String> = BTreeSet::new();
