@@ -133,37 +133,33 @@ pub async fn canonicalise_owned(
         split.len()
     );
     let unit_names: Vec<&QualifiedName> = units.tables.keys().collect();
-    let printed = match unit_names.is_empty() {
-        true => None,
-        false => Some(
+    let printed = if unit_names.is_empty() {
+        None
+    } else {
+        let none_probed = BTreeSet::new();
+        Some(
             build_in_chunks(
                 &unit_names,
                 &units.tables,
-                &BTreeSet::new(),
+                &none_probed,
                 &prerequisites,
                 scratch,
             )
             .await?,
-        ),
+        )
     };
     // A rejected object is reported under its own table's name: such a table is built as a
     // probe instead, so the report names it.
-    let names_a_unit = |object: &str| {
-        units
-            .tables
-            .keys()
-            .any(|unit| object.contains(unit.name.as_str()))
+    let unit_named_in = |object: &str| {
+        unit_names
+            .iter()
+            .copied()
+            .find(|unit| object.contains(unit.name.as_str()))
     };
-    let rejected: BTreeSet<&QualifiedName> = units
-        .tables
-        .keys()
-        .filter(|unit| {
-            printed.iter().any(|p| {
-                p.unverified
-                    .iter()
-                    .any(|(object, _)| object.contains(unit.name.as_str()))
-            })
-        })
+    let rejected: BTreeSet<&QualifiedName> = printed
+        .iter()
+        .flat_map(|p| &p.unverified)
+        .filter_map(|(object, _)| unit_named_in(object))
         .collect();
     let mut result = match &printed {
         // Every transaction builds the prerequisites (schemas, types, sequences): when only
@@ -176,7 +172,7 @@ pub async fn canonicalise_owned(
             unverified: printed
                 .unverified
                 .iter()
-                .filter(|(object, _)| !names_a_unit(object))
+                .filter(|(object, _)| unit_named_in(object).is_none())
                 .cloned()
                 .collect(),
         },

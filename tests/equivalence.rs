@@ -242,13 +242,10 @@ fn canon_desired_sql() -> String {
     )
 }
 
-/// The same desired state, as YAML.
-const CANON_DESIRED_YAML: &str = r#"
-enums:
-  record_status: [draft, active]
-tables:
-  t1:
-    columns: &columns
+/// t1 and t2 of the desired state, as YAML (`{t}` is the table).
+const CANON_CHANGED_TABLE_YAML: &str = r#"
+  {t}:
+    columns:
       id: { type: bigint, primary_key: true }
       name: { type: text, not_null: true }
       status: { type: record_status, not_null: true, default: "'active'" }
@@ -258,19 +255,14 @@ tables:
       name_len: { type: integer, generated: "length(name)" }
       seq: { type: bigint, identity: { generated: by_default, start: 10 } }
     checks:
-      t1_amount_check: amount >= 0
-      t1_code_check: "code <> 'z' AND status = 'active'"
+      {t}_amount_check: amount >= 0
+      {t}_code_check: "code <> 'z' AND status = 'active'"
     indexes:
-      - { name: t1_named_idx, columns: [name], where: code IS NOT NULL }
-      - { name: t1_lower_idx, columns: [{ expression: "lower(name)" }] }
-  t2:
-    columns: *columns
-    checks:
-      t2_amount_check: amount >= 0
-      t2_code_check: "code <> 'z' AND status = 'active'"
-    indexes:
-      - { name: t2_named_idx, columns: [name], where: code IS NOT NULL }
-      - { name: t2_lower_idx, columns: [{ expression: "lower(name)" }] }
+      - { name: {t}_named_idx, columns: [name], where: code IS NOT NULL }
+      - { name: {t}_lower_idx, columns: [{ expression: "lower(name)" }] }"#;
+
+/// t3 of the desired state, as YAML.
+const CANON_NEW_TABLE_YAML: &str = r#"
   t3:
     columns:
       id: { type: bigint, identity: always, primary_key: true }
@@ -282,6 +274,15 @@ tables:
     indexes:
       - { name: t3_at_idx, columns: [t1_id, { column: at, order: desc }] }
 "#;
+
+/// The same desired state, as YAML.
+fn canon_desired_yaml() -> String {
+    format!(
+        "enums:\n  record_status: [draft, active]\ntables:{}{}{CANON_NEW_TABLE_YAML}",
+        CANON_CHANGED_TABLE_YAML.replace("{t}", "t1"),
+        CANON_CHANGED_TABLE_YAML.replace("{t}", "t2")
+    )
+}
 
 /// The live database: t1 and t2 have only their key and name, t3 does not exist.
 const CANON_LIVE_SQL: &str = "
@@ -297,7 +298,7 @@ async fn object_by_object_canonicalisation_prints_what_the_server_stores() {
     let live = live_model(&live_db, &format!("{CANON_ENUM}{CANON_LIVE_SQL}")).await;
     let desired = reconcile::load::from_sources(&[(
         std::path::PathBuf::from("desired.yaml"),
-        CANON_DESIRED_YAML.to_owned(),
+        canon_desired_yaml(),
     )])
     .expect("the desired YAML loads");
     let scratch = common::fresh_db();

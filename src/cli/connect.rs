@@ -18,6 +18,18 @@ pub struct Target {
     pub throwaway: bool,
 }
 
+impl Target {
+    /// Every later transaction on this session is READ ONLY (commands that only read; belt
+    /// and braces where their reads already run in READ ONLY transactions).
+    pub async fn make_read_only(&mut self) -> anyhow::Result<()> {
+        sqlx::raw_sql("SET default_transaction_read_only = on")
+            .execute(&mut self.conn)
+            .await
+            .context("cannot make the session read-only")?;
+        Ok(())
+    }
+}
+
 fn describe(options: &PgConnectOptions) -> String {
     format!(
         "{}:{}/{}",

@@ -100,10 +100,7 @@ async fn default_files(global: &super::Global, args: &LintArgs) -> anyhow::Resul
         .context(
             "lint was given a database (to find the pending migrations) but cannot reach it",
         )?;
-    sqlx::raw_sql("SET default_transaction_read_only = on")
-        .execute(&mut target.conn)
-        .await
-        .context("cannot make the session read-only")?;
+    target.make_read_only().await?;
     let entries = migrate::status(&mut target.conn, &migrations, &schema).await?;
     let mut pending: Vec<usize> = entries
         .iter()

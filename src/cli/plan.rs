@@ -220,9 +220,11 @@ async fn read_catalog(
     Ok(live)
 }
 
-fn load_logged(dir: &std::path::Path) -> Result<reconcile::model::Schema, load::LoadErrors> {
+fn load_logged(
+    sources: &[(PathBuf, String)],
+) -> Result<reconcile::model::Schema, load::LoadErrors> {
     let clock = std::time::Instant::now();
-    let desired = load::from_dir(dir)?;
+    let desired = load::from_sources(sources)?;
     tracing::info!(
         "loaded {} desired tables in {:?}",
         desired.tables.len(),
@@ -244,8 +246,9 @@ async fn pipeline(
         // The files are parsed while the catalog is read (in a READ ONLY transaction, which
         // changes nothing), in the schemas the files most likely name; bad input still stops
         // the run before anything else happens, and its errors win over the connection's.
-        let dir = global.schema.clone();
-        let loading = tokio::task::spawn_blocking(move || load_logged(&dir));
+        let sources = load::read_dir(&global.schema)?;
+        let scope = Scope::named(load::schema_names_hint(&sources), &global.ignore_schemas);
+        let loading = tokio::task::spawn_blocking(move || load_logged(&sources));
         // Bad assertion files stop the run before connecting too (after the YAML's errors,
         // which come first, as when the two are checked in turn).
         let assertions = match verify.map(|v| load_assertions(&v.assertions)).transpose() {
@@ -257,13 +260,11 @@ async fn pipeline(
                 return Err(e);
             }
         };
-        let scope = Scope::named(
-            load::schema_names_hint(&global.schema),
-            &global.ignore_schemas,
-        );
         let reading = async {
             let mut target = super::connect::target(url).await?;
-            make_read_only(&mut target, read_only).await?;
+            if read_only {
+                target.make_read_only().await?;
+            }
             let live = read_catalog(&mut target.conn, &scope).await?;
             anyhow::Ok((target, live))
         };
@@ -273,7 +274,7 @@ async fn pipeline(
         (desired, assertions, target, Some((scope, live)))
     } else {
         // Bad input stops here, before a throwaway PostgreSQL is started.
-        let desired = load_logged(&global.schema)?;
+        let desired = load_logged(&load::read_dir(&global.schema)?)?;
         let assertions = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
         let mut target = super::connect::target(url).await?;
         if target.throwaway {
@@ -282,7 +283,9 @@ async fn pipeline(
                 target.description
             );
         }
-        make_read_only(&mut target, read_only).await?;
+        if read_only {
+            target.make_read_only().await?;
+        }
         (desired, assertions, target, None)
     };
     let drift = drift(
@@ -368,20 +371,6 @@ async fn pipeline(
     // a time would only delay that (~2% of a plan's time).
     std::mem::forget(drift);
     Ok(code)
-}
-
-async fn make_read_only(
-    target: &mut super::connect::Target,
-    read_only: bool,
-) -> anyhow::Result<()> {
-    if read_only {
-        // Belt and braces: introspection already runs in a READ ONLY transaction.
-        sqlx::raw_sql("SET default_transaction_read_only = on")
-            .execute(&mut target.conn)
-            .await
-            .context("cannot make the session read-only")?;
-    }
-    Ok(())
 }
 
 /// 3 when a finding fails the run, else 2 when steps are pending, else 0.

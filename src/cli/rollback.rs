@@ -46,13 +46,7 @@ pub async fn run(global: &super::Global, args: &RollbackArgs) -> anyhow::Result<
     let Some(id) = args.run else {
         anyhow::bail!("give --run ID (see `reconcile history`)");
     };
-    let schema = Ident::new(args.history_schema.clone())
-        .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
-    let mut target = super::connect::target(global.database_url.as_deref()).await?;
-    sqlx::raw_sql("SET default_transaction_read_only = on")
-        .execute(&mut target.conn)
-        .await
-        .context("cannot make the session read-only")?;
+    let (schema, mut target) = read_only_target(global, args).await?;
     let (run, steps) = rollback::run::load(&mut target.conn, &History::new(schema), id).await?;
     let guide = rollback::guide_for_run(&run, &steps);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -138,6 +132,18 @@ async fn migration(global: &super::Global, args: &RollbackArgs, given: &str) -> 
     Ok(super::exit::IN_SYNC)
 }
 
+/// The history schema named by the arguments, and a read-only session on the target.
+async fn read_only_target(
+    global: &super::Global,
+    args: &RollbackArgs,
+) -> anyhow::Result<(Ident, super::connect::Target)> {
+    let schema = Ident::new(args.history_schema.clone())
+        .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
+    let mut target = super::connect::target(global.database_url.as_deref()).await?;
+    target.make_read_only().await?;
+    Ok((schema, target))
+}
+
 /// What the tracking table says about `version`, as a line for the guide's header.
 async fn applied_note(
     global: &super::Global,
@@ -145,13 +151,7 @@ async fn applied_note(
     migrations: &migrate::Migrations,
     version: &str,
 ) -> anyhow::Result<Option<String>> {
-    let schema = Ident::new(args.history_schema.clone())
-        .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
-    let mut target = super::connect::target(global.database_url.as_deref()).await?;
-    sqlx::raw_sql("SET default_transaction_read_only = on")
-        .execute(&mut target.conn)
-        .await
-        .context("cannot make the session read-only")?;
+    let (schema, mut target) = read_only_target(global, args).await?;
     let entries = migrate::status(&mut target.conn, migrations, &schema).await?;
     let Some(e) = entries.iter().find(|e| e.version == version) else {
         return Ok(None);

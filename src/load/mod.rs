@@ -18,8 +18,13 @@ use crate::model::Schema;
 
 /// Loads the desired state from `dir` (recursively).
 pub fn from_dir(dir: &Path) -> Result<Schema, LoadErrors> {
-    let files = yaml_files(dir)?;
-    let sources: Vec<(PathBuf, String)> = files
+    from_sources(&read_dir(dir)?)
+}
+
+/// The `.yaml`/`.yml` files under `dir` (path, content), sorted by path: what
+/// [`from_sources`] loads.
+pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, LoadErrors> {
+    yaml_files(dir)?
         .into_iter()
         .map(|path| {
             std::fs::read_to_string(&path)
@@ -31,20 +36,16 @@ pub fn from_dir(dir: &Path) -> Result<Schema, LoadErrors> {
                     )
                 })
         })
-        .collect::<Result<_, _>>()?;
-    from_sources(&sources)
+        .collect()
 }
 
-/// The schemas the files under `dir` most likely name — each file's top-level `schema:` line,
-/// else `public` — found without parsing them. It lets the catalog be read while the files
-/// are parsed; it is only a guess, so the caller compares it with the loaded state's schemas
-/// and reads again when they differ.
-pub fn schema_names_hint(dir: &Path) -> BTreeSet<String> {
+/// The schemas the files most likely name — each file's top-level `schema:` line, else
+/// `public` — found without parsing them. It lets the catalog be read while the files are
+/// parsed; it is only a guess, so the caller compares it with the loaded state's schemas and
+/// reads again when they differ.
+pub fn schema_names_hint(sources: &[(PathBuf, String)]) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    for path in yaml_files(dir).unwrap_or_default() {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
+    for (_, text) in sources {
         let named = text.lines().filter_map(|line| {
             let value = line.strip_prefix("schema:")?;
             let value = value.split(" #").next().unwrap_or_default().trim();
