@@ -79,20 +79,19 @@ pub async fn canonicalise_against(
 /// [`canonicalise_against`], taking the desired state: its unchanged tables (most of them)
 /// move into the result instead of being copied.
 pub async fn canonicalise_owned(
-    desired: Schema,
+    mut desired: Schema,
     live: Option<&Schema>,
     scratch: &mut PgConnection,
 ) -> Result<Canonical, CanonError> {
-    let mut adopted = live
-        .map(|live| adopt_live_spellings(&desired, live))
-        .unwrap_or_default();
+    if let Some(live) = live {
+        adopt_live_spellings(&mut desired, live);
+    }
     // What each table needs: nothing when it is identical to the live one (the live text
     // came from the server, so it is canonical already); a probe of the parts that differ
     // when the live database has it; the whole table when it is new.
     let mut build: BTreeMap<QualifiedName, Table> = BTreeMap::new();
     let mut probed: BTreeSet<QualifiedName> = BTreeSet::new();
     for (name, table) in &desired.tables {
-        let table = adopted.get(name).unwrap_or(table);
         match live.and_then(|l| l.tables.get(name)) {
             Some(l) if l == table => {}
             Some(l) => {
@@ -120,7 +119,7 @@ pub async fn canonicalise_owned(
     let nothing = Table::default();
     for (name, built) in &build {
         let live_table = live.and_then(|l| l.tables.get(name)).unwrap_or(&nothing);
-        let table = adopted.get(name).unwrap_or(&desired.tables[name]);
+        let table = &desired.tables[name];
         if let Some(parts) = units.split(name, built, table, live_table, &desired) {
             split.insert(name.clone(), parts);
         }
@@ -248,13 +247,11 @@ pub async fn canonicalise_owned(
     for (name, table) in desired.tables {
         match result.schema.tables.get_mut(&name) {
             None => {
-                let table = adopted.remove(&name).unwrap_or(table);
                 result.schema.tables.insert(name, table);
             }
             Some(got) => {
-                let table = adopted.get(&name).unwrap_or(&table);
                 if probed.contains(&name) || split.contains_key(&name) {
-                    unprobe(got, table);
+                    unprobe(got, &table);
                 }
                 for (cname, c) in &table.constraints {
                     if matches!(c.kind, ConstraintKind::ForeignKey(_)) {
@@ -715,31 +712,22 @@ fn unprobe(canonical: &mut Table, desired: &Table) {
     }
 }
 
-/// `desired`, with every expression that [`equivalence`] proves to be the live one spelled
-/// as the live catalog spells it. Tables that then equal their live copy need no scratch
-/// build at all; the rest are built as before.
-/// Returns only the tables that changed.
-pub fn adopt_live_spellings(desired: &Schema, live: &Schema) -> BTreeMap<QualifiedName, Table> {
-    let mut adopted = BTreeMap::new();
-    for (name, table) in &desired.tables {
-        let Some(live_table) = live.tables.get(name) else {
-            continue;
-        };
-        if live_table == table {
-            continue;
-        }
-        let mut table = table.clone();
-        if adopt_table(&mut table, live_table) {
-            adopted.insert(name.clone(), table);
+/// Spells every expression of `desired` that [`equivalence`] proves to be the live one as
+/// the live catalog spells it, in place (a copy of every changed table would double the
+/// desired model's memory). Tables that then equal their live copy need no scratch build at
+/// all; the rest are built as before.
+pub fn adopt_live_spellings(desired: &mut Schema, live: &Schema) {
+    for (name, table) in desired.tables.iter_mut() {
+        if let Some(live_table) = live.tables.get(name)
+            && live_table != table
+        {
+            adopt_table(table, live_table);
         }
     }
-    adopted
 }
 
-/// Whether anything was adopted.
-fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) -> bool {
+fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) {
     use crate::model::IndexTarget;
-    let before = table.clone();
     let types: equivalence::ColumnTypes<'_> = live
         .columns
         .iter()
@@ -821,7 +809,6 @@ fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) -> b
             *index = candidate;
         }
     }
-    *table != before
 }
 
 /// Whether any printed expression has the array shapes whose printed form is not a fixpoint.
@@ -853,9 +840,11 @@ fn needs_second_pass(schema: &Schema) -> bool {
 /// Brings the live objects that differ from `desired` to the same re-parsed form (see
 /// [`canonicalise`]): a database built from hand-written SQL stores the first form, which
 /// would otherwise show as drift although it means the same. Objects that compare equal, or
-/// that the scratch server cannot build, are left as they are.
+/// that the scratch server cannot build, are left as they are. The model is changed in place
+/// (a copy would cost as much memory as the model itself); keep a clone, or its
+/// [`crate::plan::fingerprint`], if the model as read is needed later.
 pub async fn align_live(
-    live: &Schema,
+    mut live: Schema,
     desired: &Schema,
     scratch: &mut PgConnection,
 ) -> Result<Schema, CanonError> {
@@ -877,7 +866,7 @@ pub async fn align_live(
         .map(|(name, _)| name.clone())
         .collect();
     if tables.is_empty() && domains.is_empty() {
-        return Ok(live.clone());
+        return Ok(live);
     }
     // The differing tables, without foreign keys (whose text does not change and whose
     // targets are not built), and every type they might use.
@@ -900,32 +889,35 @@ pub async fn align_live(
             .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
         subset.tables.insert(name.clone(), table);
     }
-    let rebuilt = canonicalise_once(&subset, scratch).await?;
+    let mut rebuilt = canonicalise_once(&subset, scratch).await?;
+    drop(subset);
     let failed: std::collections::BTreeSet<&str> =
         rebuilt.unverified.iter().map(|(o, _)| o.as_str()).collect();
-    let mut aligned = live.clone();
     for name in &tables {
         let touched_by_failure = failed.iter().any(|o| o.ends_with(&format!(" {name}")));
         if touched_by_failure {
             continue;
         }
-        if let Some(mut table) = rebuilt.schema.tables.get(name).cloned() {
-            for (cname, c) in &live.tables[name].constraints {
+        if let (Some(mut table), Some(current)) = (
+            rebuilt.schema.tables.remove(name),
+            live.tables.get_mut(name),
+        ) {
+            for (cname, c) in &current.constraints {
                 if matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)) {
                     table.constraints.insert(cname.clone(), c.clone());
                 }
             }
-            aligned.tables.insert(name.clone(), table);
+            *current = table;
         }
     }
     for name in &domains {
         if !failed.contains(format!("domain {name}").as_str())
-            && let Some(domain) = rebuilt.schema.domains.get(name)
+            && let Some(domain) = rebuilt.schema.domains.remove(name)
         {
-            aligned.domains.insert(name.clone(), domain.clone());
+            live.domains.insert(name.clone(), domain);
         }
     }
-    Ok(aligned)
+    Ok(live)
 }
 
 /// Whether something both tables have — a column, constraint or index of the same name —

@@ -326,6 +326,7 @@ fn plan_for(
     let extras = plan::Extras {
         invalid_indexes: live.invalid_indexes.clone(),
         unverified: unverified.clone(),
+        live_fingerprint: None,
     };
     plan::build_with(diff, &context, &extras).map_err(|e| format!("planning: {e}"))
 }

@@ -252,7 +252,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     // Compare in the server's re-parsed words when a scratch database is at hand (a plan file
     // was compared by fingerprint, which is exact).
     let aligned = match &mut scratch {
-        Some((_, conn)) => canon::align_live(&live.schema, &desired, conn).await?,
+        Some((_, conn)) => canon::align_live(live.schema.clone(), &desired, conn).await?,
         None => live.schema.clone(),
     };
     let context = plan::Context {
@@ -269,6 +269,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
         let extras = plan::Extras {
             invalid_indexes: live.invalid_indexes.clone(),
             unverified: unverified.clone(),
+            live_fingerprint: None,
         };
         Ok(plan::build_with(&d, &context, &extras)?)
     };

@@ -126,12 +126,13 @@ pub fn verify_exit_code(drift_code: u8, results: &[AssertionResult]) -> u8 {
     }
 }
 
-/// What the drift check found: the live state read back, the canonical desired state, and
-/// the plan between them. Shared by `plan`, `verify` and `shadow`.
+/// What the drift check found: the live state read back (aligned), the canonical desired
+/// state, and the plan between them. Shared by `plan`, `verify` and `shadow`.
 pub struct Drift {
-    pub live: introspect::Introspected,
     /// The live state aligned to the desired state's spellings (what is shown as "live").
     pub aligned: reconcile::model::Schema,
+    /// What the catalog read left out, and why.
+    pub skipped: Vec<introspect::Skipped>,
     pub desired: reconcile::model::Schema,
     pub plan: Plan,
 }
@@ -145,7 +146,7 @@ impl Drift {
             plan: &self.plan,
             live: &self.aligned,
             desired: &self.desired,
-            skipped: &self.live.skipped,
+            skipped: &self.skipped,
         }
     }
 }
@@ -165,41 +166,54 @@ pub async fn drift(
     concurrently: bool,
 ) -> anyhow::Result<Drift> {
     let scope = Scope::of(&desired, &global.ignore_schemas);
-    let live = match read {
+    let mut live = match read {
         Some((guessed, live)) if guessed == scope => live,
         _ => read_catalog(&mut target.conn, &scope).await?,
     };
     let (_scratch_cluster, mut scratch) =
         super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref()).await?;
     let clock = std::time::Instant::now();
-    let canonical = canon::canonicalise_owned(desired, Some(&live.schema), &mut scratch).await?;
+    // The plan's fingerprint is of the model as read, which alignment changes in place; it
+    // is hashed on another core while the scratch server canonicalises.
+    let as_read = std::sync::Arc::new(std::mem::take(&mut live.schema));
+    let hashing = tokio::task::spawn_blocking({
+        let as_read = std::sync::Arc::clone(&as_read);
+        move || plan::fingerprint(&as_read)
+    });
+    let canonical = canon::canonicalise_owned(desired, Some(&as_read), &mut scratch).await;
+    let fingerprint = hashing.await.context("the fingerprint thread failed")?;
+    let canonical = canonical?;
+    live.schema = std::sync::Arc::try_unwrap(as_read).unwrap_or_else(|shared| (*shared).clone());
     tracing::info!("canonicalised the desired state in {:?}", clock.elapsed());
     for (object, why) in &canonical.unverified {
         tracing::warn!("{object} could not be checked on the scratch database: {why}");
     }
     let diff_options = diff::Options {
         rename_hints,
-        unmanaged_tables: live.unmanaged_tables.clone(),
+        unmanaged_tables: std::mem::take(&mut live.unmanaged_tables),
     };
     let clock = std::time::Instant::now();
-    let aligned = canon::align_live(&live.schema, &canonical.schema, &mut scratch).await?;
+    let aligned = canon::align_live(live.schema, &canonical.schema, &mut scratch).await?;
     tracing::info!("aligned the live state in {:?}", clock.elapsed());
     let clock = std::time::Instant::now();
     let result = diff::diff(&aligned, &canonical.schema, &diff_options);
+    // Alignment changes texts only, not which objects exist or their nullability — what
+    // the planner looks up in the live model.
     let context = plan::Context {
-        live: &live.schema,
+        live: &aligned,
         estimated_rows: &live.estimated_rows,
         concurrently,
     };
     let extras = plan::Extras {
-        invalid_indexes: live.invalid_indexes.clone(),
+        invalid_indexes: std::mem::take(&mut live.invalid_indexes),
         unverified: canonical.unverified.iter().cloned().collect(),
+        live_fingerprint: Some(fingerprint),
     };
     let plan = plan::build_with(&result, &context, &extras)?;
     tracing::info!("diffed and planned in {:?}", clock.elapsed());
     Ok(Drift {
-        live,
         aligned,
+        skipped: live.skipped,
         desired: canonical.schema,
         plan,
     })

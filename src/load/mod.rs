@@ -71,18 +71,20 @@ pub fn schema_names_hint(sources: &[(PathBuf, String)]) -> BTreeSet<String> {
 /// Loads the desired state from in-memory files (path, content), in the given order.
 pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors> {
     let mut errors = Vec::new();
-    let mut parsed = Vec::new();
+    let mut build = resolve::Build::new();
     for (path, text) in sources {
         match parse_file(path, text) {
-            Ok(spec) => parsed.push(resolve::ParsedFile {
+            // After a parse error only parse errors are reported; resolving stops.
+            Ok(spec) if errors.is_empty() => build.add(resolve::ParsedFile {
                 path: path.clone(),
                 spec,
             }),
+            Ok(_) => {}
             Err(e) => errors.push(e),
         }
     }
     if errors.is_empty() {
-        match resolve::build(&parsed) {
+        match build.finish() {
             Ok(schema) => return Ok(schema),
             Err(found) => errors = found,
         }
@@ -173,4 +175,101 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
         ]));
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::from_sources;
+
+    fn files(list: &[(&str, &str)]) -> Vec<(PathBuf, String)> {
+        list.iter()
+            .map(|(p, t)| (PathBuf::from(p), (*t).to_owned()))
+            .collect()
+    }
+
+    /// Files are resolved one by one as they are parsed; a column may still use a type that a
+    /// later file declares, in its own schema or in `public`.
+    #[test]
+    fn a_column_may_use_a_type_declared_in_a_later_file() {
+        let split = files(&[
+            (
+                "a_tables.yaml",
+                "schema: app\ntables:\n  t:\n    columns:\n      id: { type: bigint, primary_key: true }\n      \
+                 mood: { type: mood, not_null: true }\n      moods: \"mood[]\"\n      code: code\n      \
+                 shared: status\n",
+            ),
+            (
+                "b_types.yaml",
+                "schema: app\nenums:\n  mood: [sad, happy]\ndomains:\n  code: { type: varchar(8) }\n",
+            ),
+            ("c_public.yaml", "enums:\n  status: [on, off]\n"),
+        ]);
+        let schema = from_sources(&split).unwrap_or_else(|e| panic!("{e}"));
+        let table = &schema.tables.values().next().expect("one table");
+        let types: Vec<&str> = table.columns.iter().map(|c| c.data_type.as_str()).collect();
+        assert_eq!(
+            types,
+            ["bigint", "app.mood", "app.mood[]", "app.code", "status"]
+        );
+
+        // The same as with every type declared first, in one file.
+        let together = files(&[
+            (
+                "all.yaml",
+                "schema: app\nenums:\n  mood: [sad, happy]\ndomains:\n  code: { type: varchar(8) }\n\
+             tables:\n  t:\n    columns:\n      id: { type: bigint, primary_key: true }\n      \
+             mood: { type: mood, not_null: true }\n      moods: \"mood[]\"\n      code: code\n      \
+             shared: status\n",
+            ),
+            ("c_public.yaml", "enums:\n  status: [on, off]\n"),
+        ]);
+        assert_eq!(
+            from_sources(&together).unwrap_or_else(|e| panic!("{e}")),
+            schema
+        );
+    }
+
+    /// Errors come in file, line and column order, whichever pass found them.
+    #[test]
+    fn errors_are_ordered_by_file_and_line() {
+        let broken = files(&[
+            (
+                "a.yaml",
+                "tables:\n  t:\n    columns:\n      a: moood\n      b: { type: bigint, references: nowhere }\n",
+            ),
+            (
+                "b.yaml",
+                "enums:\n  mood: [sad, sad]\ntables:\n  u:\n    columns:\n      c: txt\n",
+            ),
+        ]);
+        let errors = from_sources(&broken).expect_err("three problems").0;
+        let positions: Vec<(String, u32)> = errors
+            .iter()
+            .map(|e| (e.origin.file.display().to_string(), e.origin.line))
+            .collect();
+        assert_eq!(
+            positions,
+            [
+                ("a.yaml".to_owned(), 4),
+                ("a.yaml".to_owned(), 5),
+                ("b.yaml".to_owned(), 2),
+                ("b.yaml".to_owned(), 6),
+            ],
+            "{errors:#?}"
+        );
+        assert!(
+            errors[0].message.contains("unknown type `moood`"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[0]
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("mood"),
+            "{errors:#?}"
+        );
+    }
 }

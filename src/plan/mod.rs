@@ -183,6 +183,10 @@ pub struct Extras {
     /// error into a WARNING (hazard H012), so one object that needs something reconcile does
     /// not manage cannot stop the rest of the plan.
     pub unverified: BTreeMap<String, String>,
+    /// The fingerprint of the live model as read, when [`Context::live`] is no longer that
+    /// model (`plan` aligns it in place, see [`crate::canon::align_live`]); without it the
+    /// fingerprint is taken of `Context::live`.
+    pub live_fingerprint: Option<String>,
 }
 
 /// Builds the ordered plan for `diff`'s additive changes.
@@ -199,7 +203,10 @@ pub fn build_with(diff: &Diff, context: &Context, extras: &Extras) -> Result<Pla
     Ok(Plan {
         steps,
         findings: diff.findings.clone(),
-        fingerprint: fingerprint(context.live),
+        fingerprint: extras
+            .live_fingerprint
+            .clone()
+            .unwrap_or_else(|| fingerprint(context.live)),
     })
 }
 

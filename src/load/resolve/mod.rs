@@ -66,42 +66,71 @@ pub(super) struct Resolver {
     /// Relation names per schema (tables, sequences, indexes share one namespace).
     relations: BTreeMap<QualifiedName, Origin>,
     pending: Vec<table::Pending>,
+    /// Column types that may name a user type, resolved once every file is in.
+    deferred_types: Vec<types::DeferredType>,
 }
 
-pub(super) fn build(files: &[ParsedFile]) -> Result<Schema, Vec<LoadError>> {
-    let mut r = Resolver {
-        errors: Vec::new(),
-        declared: Declarations::default(),
-        schema: Schema::default(),
-        user_types: BTreeSet::new(),
-        relations: BTreeMap::new(),
-        pending: Vec::new(),
-    };
-    let mut file_schemas = Vec::new();
-    for file in files {
-        let schema = r.file_schema(file);
-        r.schema.schemas.insert(schema.clone());
-        r.declare_types(file, &schema);
-        file_schemas.push(schema);
-    }
-    for (file, schema) in files.iter().zip(&file_schemas) {
-        r.extensions(file, schema);
-        r.enums(file, schema);
-        r.domains(file, schema);
-        r.composites(file, schema);
-    }
-    for (file, schema) in files.iter().zip(&file_schemas) {
-        for (name, spec) in &file.spec.tables.0 {
-            r.table(&file.path, schema, name, spec);
+/// Resolves files as they are parsed. Tables are nearly all of a large desired state: each
+/// file's tables become model tables, and their parsed form is dropped, before the next file
+/// is parsed, so memory holds one file's parse rather than every file's (at 10,000 tables,
+/// ~90 MB). Everything that needs all files — user types, extensions, foreign-key targets,
+/// sequence owners — waits for [`Build::finish`].
+pub(super) struct Build {
+    r: Resolver,
+    /// Each file without its tables, with the schema it declares.
+    files: Vec<(ParsedFile, Ident)>,
+}
+
+impl Build {
+    pub(super) fn new() -> Self {
+        Build {
+            r: Resolver {
+                errors: Vec::new(),
+                declared: Declarations::default(),
+                schema: Schema::default(),
+                user_types: BTreeSet::new(),
+                relations: BTreeMap::new(),
+                pending: Vec::new(),
+                deferred_types: Vec::new(),
+            },
+            files: Vec::new(),
         }
     }
-    for (file, schema) in files.iter().zip(&file_schemas) {
-        r.sequences(file, schema);
+
+    pub(super) fn add(&mut self, mut file: ParsedFile) {
+        let r = &mut self.r;
+        let schema = r.file_schema(&file);
+        r.schema.schemas.insert(schema.clone());
+        r.declare_types(&file, &schema);
+        let tables = std::mem::take(&mut file.spec.tables);
+        for (name, spec) in &tables.0 {
+            r.table(&file.path, &schema, name, spec);
+        }
+        drop(tables);
+        self.files.push((file, schema));
     }
-    r.resolve_references();
-    if r.errors.is_empty() {
-        Ok(r.schema)
-    } else {
+
+    /// The schema, or every problem found, ordered by file (in the order added), line and
+    /// column.
+    pub(super) fn finish(self) -> Result<Schema, Vec<LoadError>> {
+        let Build { mut r, files } = self;
+        for (file, schema) in &files {
+            r.extensions(file, schema);
+            r.enums(file, schema);
+            r.domains(file, schema);
+            r.composites(file, schema);
+        }
+        r.resolve_deferred_types();
+        for (file, schema) in &files {
+            r.sequences(file, schema);
+        }
+        r.resolve_references();
+        if r.errors.is_empty() {
+            return Ok(r.schema);
+        }
+        let file_index = |path: &Path| files.iter().position(|(f, _)| f.path == path);
+        r.errors
+            .sort_by_cached_key(|e| (file_index(&e.origin.file), e.origin.line, e.origin.column));
         Err(r.errors)
     }
 }

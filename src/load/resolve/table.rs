@@ -111,7 +111,9 @@ impl Resolver {
                 "nextval({}::regclass)",
                 server_literal(&sequence.quoted_relative())
             ));
-        } else if let Some(t) = self.resolve_type(type_text, &b.name.schema, &type_origin) {
+        } else if let Some(t) =
+            self.column_type(type_text, &b.name, b.table.columns.len(), &type_origin)
+        {
             column.data_type = t;
         }
         // Column-level constraints look the column up in the table, so it goes in first.

@@ -53,7 +53,57 @@ const COMMON_SPELLINGS: &[&str] = &[
     "date",
 ];
 
+/// A column type that may name a user type declared in a file not resolved yet.
+pub(super) struct DeferredType {
+    table: QualifiedName,
+    /// The column's position in the table.
+    index: usize,
+    text: String,
+    origin: Origin,
+}
+
 impl Resolver {
+    /// The type of column `index` of `table`. Built-in types (nearly all) resolve at once; a
+    /// name that may be a user type keeps its normalised text until
+    /// [`Self::resolve_deferred_types`], when every file's types are known.
+    pub(super) fn column_type(
+        &mut self,
+        text: &str,
+        table: &QualifiedName,
+        index: usize,
+        origin: &Origin,
+    ) -> Option<String> {
+        let spec = match normalise_type(text) {
+            Ok(spec) => spec,
+            // Reported by resolve_type, with its help.
+            Err(_) => return self.resolve_type(text, &table.schema, origin),
+        };
+        if spec.user_type.is_some() {
+            self.deferred_types.push(DeferredType {
+                table: table.clone(),
+                index,
+                text: text.to_owned(),
+                origin: origin.clone(),
+            });
+        }
+        Some(spec.text)
+    }
+
+    pub(super) fn resolve_deferred_types(&mut self) {
+        for deferred in std::mem::take(&mut self.deferred_types) {
+            let resolved =
+                self.resolve_type(&deferred.text, &deferred.table.schema, &deferred.origin);
+            let column = self
+                .schema
+                .tables
+                .get_mut(&deferred.table)
+                .and_then(|t| t.columns.get_mut(deferred.index));
+            if let (Some(resolved), Some(column)) = (resolved, column) {
+                column.data_type = resolved;
+            }
+        }
+    }
+
     /// The canonical text of a column or domain type declared in `schema`.
     pub(super) fn resolve_type(
         &mut self,
