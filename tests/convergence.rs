@@ -308,7 +308,7 @@ async fn align(
     scratch: &common::TestDb,
 ) -> Result<Schema, String> {
     let mut conn = scratch.connect().await;
-    reconcile::canon::align_live(live, desired, &mut conn)
+    reconcile::canon::align_live(live.clone(), desired, &mut conn)
         .await
         .map_err(|e| format!("aligning with the scratch database: {e}"))
 }

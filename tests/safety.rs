@@ -571,10 +571,10 @@ fn build_schema(plan: &SchemaPlan) -> Schema {
             );
             column.not_null = c.not_null;
             if let (Some(always), true) = (c.identity, ty.is_integer()) {
-                column.identity = Some(Identity {
+                column.identity = Some(Box::new(Identity {
                     always,
                     options: SequenceOptions::defaults(sequence_type(&column.data_type), 1),
-                });
+                }));
                 column.not_null = true;
             } else if c.generated && ty.is_integer() {
                 column.generated = Some("(1 + 1)".to_owned());
@@ -1075,10 +1075,10 @@ fn mutate(live: &mut Schema, m: &Mutation) {
                 let column = &mut table.columns[position];
                 column.identity = match column.identity {
                     Some(_) => None,
-                    None => Some(Identity {
+                    None => Some(Box::new(Identity {
                         always: false,
                         options: SequenceOptions::defaults(SequenceType::Bigint, 1),
-                    }),
+                    })),
                 };
             }
         }
@@ -1525,10 +1525,10 @@ fn fixed_desired() -> Schema {
     let mut table = Table::default();
     let mut id = Column::new(ident("id"), "bigint");
     id.not_null = true;
-    id.identity = Some(Identity {
+    id.identity = Some(Box::new(Identity {
         always: true,
         options: SequenceOptions::defaults(SequenceType::Bigint, 1),
-    });
+    }));
     table.columns.push(id);
     table.columns.push(Column::new(ident("e-mail"), "text"));
     table.constraints.insert(

@@ -433,10 +433,10 @@ fn column(c: rows::ColumnRow) -> Result<Column, IntrospectError> {
             .ok_or_else(|| format!("identity column {} has no sequence", column.name))
             .and_then(|s| s.options())
             .map_err(IntrospectError::Unexpected)?;
-        column.identity = Some(Identity {
+        column.identity = Some(Box::new(Identity {
             always: c.identity == "a",
             options,
-        });
+        }));
     }
     Ok(column)
 }

@@ -102,7 +102,9 @@ pub struct Column {
     pub data_type: String,
     pub not_null: bool,
     pub default: Option<String>,
-    pub identity: Option<Identity>,
+    /// Boxed: most columns have none, and an inline one would make every column 50 bytes
+    /// larger (the models of 10,000 tables hold 400,000 columns).
+    pub identity: Option<Box<Identity>>,
     /// Expression of a `GENERATED ALWAYS AS (...) STORED` column.
     pub generated: Option<String>,
     /// Only when it differs from the type's default collation.

@@ -180,7 +180,9 @@ impl Resolver {
                     "an identity column cannot also have a default or be serial",
                 ));
             }
-            column.identity = self.identity(&identity.value, &column.data_type, &origin);
+            column.identity = self
+                .identity(&identity.value, &column.data_type, &origin)
+                .map(Box::new);
             column.not_null = true;
         }
         if let Some(generated) = &spec.generated {
