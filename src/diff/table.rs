@@ -18,6 +18,8 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
                  child, which reconcile does not manage yet: neither created nor compared",
             )),
             None => new_table(name, wanted, out),
+            // Most tables of a large schema are in sync; equal models have nothing to report.
+            Some(existing) if existing == wanted => {}
             Some(existing) => existing_table(name, existing, wanted, options, out),
         }
     }
@@ -198,6 +200,9 @@ fn column_attributes(
     primary_key_columns: &BTreeSet<&Ident>,
     out: &mut Diff,
 ) {
+    if have == want {
+        return;
+    }
     let object = column_object(table, &have.name);
     let alter = format!(
         "ALTER TABLE {} ALTER COLUMN {}",
