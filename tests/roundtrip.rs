@@ -1025,6 +1025,60 @@ fn assert_no_extension_objects(live: &Introspected, tables: &[QualifiedName]) {
     assert_eq!(extensions, vec!["citext", "pg_trgm"]);
 }
 
+/// Index key lists are parsed once per distinct text; indexes whose key lists differ only
+/// in an operator class or collation, or whose name contains another index's key list,
+/// still get their own.
+#[tokio::test]
+async fn index_operator_classes_and_collations_per_index() {
+    let db = common::fresh_db();
+    run_sql(
+        &db,
+        r#"
+CREATE TABLE a (name text, code text);
+CREATE TABLE b (name text, code text);
+CREATE INDEX a_name ON a (name text_pattern_ops);
+CREATE INDEX b_name ON b (name);
+CREATE INDEX a_code ON a (code COLLATE "C");
+CREATE INDEX b_code ON b (code COLLATE "C" text_pattern_ops);
+CREATE INDEX a_both ON a (name, code);
+CREATE INDEX b_both ON b (name, code DESC);
+CREATE INDEX "x ON public.b USING btree (name)" ON a (name varchar_pattern_ops);
+CREATE UNIQUE INDEX b_unique ON b (name text_pattern_ops);
+"#,
+    );
+    let live = introspect(&db, &Scope::default()).await;
+    let extras = |t: &str, i: &str| -> Vec<(Option<String>, Option<String>, bool)> {
+        table(&live.schema, &qn("public", t)).indexes[&ident(i)]
+            .keys
+            .iter()
+            .map(|k| (k.opclass.clone(), k.collation.clone(), k.descending))
+            .collect()
+    };
+    let plain = (None, None, false);
+    let ops = |o: &str| (Some(o.to_owned()), None, false);
+    assert_eq!(extras("a", "a_name"), [ops("text_pattern_ops")]);
+    assert_eq!(extras("b", "b_name"), [plain.clone()]);
+    assert_eq!(
+        extras("a", "a_code"),
+        [(None, Some("\"C\"".to_owned()), false)]
+    );
+    assert_eq!(
+        extras("b", "b_code"),
+        [(
+            Some("text_pattern_ops".to_owned()),
+            Some("\"C\"".to_owned()),
+            false
+        )]
+    );
+    assert_eq!(extras("a", "a_both"), [plain.clone(), plain.clone()]);
+    assert_eq!(extras("b", "b_both"), [plain.clone(), (None, None, true)]);
+    assert_eq!(
+        extras("a", "x ON public.b USING btree (name)"),
+        [ops("varchar_pattern_ops")]
+    );
+    assert_eq!(extras("b", "b_unique"), [ops("text_pattern_ops")]);
+}
+
 #[tokio::test]
 async fn extension_objects_are_left_out() {
     let db = common::fresh_db();

@@ -475,7 +475,7 @@ pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Resu
     let mut out = std::io::stdout().lock();
     match args.format {
         HistoryFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &runs)?;
+            reconcile::render::pretty_json::to_writer(&mut out, &runs)?;
             writeln!(out)?;
         }
         HistoryFormat::Text if runs.is_empty() => {

@@ -151,7 +151,7 @@ async fn status(
                 "migrations": entries,
                 "counts": counts(&entries),
             });
-            serde_json::to_writer_pretty(&mut out, &json)?;
+            reconcile::render::pretty_json::to_writer(&mut out, &json)?;
             writeln!(out)?;
         }
         Format::Text => write_table(&mut out, &entries, &migrations)?,

@@ -261,7 +261,7 @@ fn write_json(
             },
         );
     }
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    reconcile::render::pretty_json::to_writer(&mut *out, &doc)?;
     writeln!(out)?;
     Ok(())
 }

@@ -3,20 +3,29 @@
 //! Key order and NULLS placement come from `indoption`; the column or expression text from
 //! `pg_get_indexdef(oid, k, true)`. Operator classes and collations are taken from the
 //! server's full `pg_get_indexdef`, parsed with libpg_query, because the server prints them
-//! exactly when they differ from the defaults — which is the rule the model follows.
+//! exactly when they differ from the defaults — which is the rule the model follows. Many
+//! indexes share a key list (`USING btree (tenant_id, created_at DESC)` on every tenant
+//! table), so each distinct one is parsed once ([`KeyLists`]).
+
+use std::collections::HashMap;
 
 use pg_query::{NodeEnum, ParserOptions};
 
 use super::rows::IndexRow;
-use crate::ident::quote_ident;
+use crate::ident::{QualifiedName, quote_ident};
 use crate::model::{Ident, Index, IndexKey, IndexTarget, Table};
 
 const INDOPTION_DESC: i32 = 1;
 const INDOPTION_NULLS_FIRST: i32 = 2;
 
-pub fn from_row(row: IndexRow, table: &Table) -> Result<Index, String> {
+pub fn from_row(
+    row: IndexRow,
+    table_name: &QualifiedName,
+    table: &Table,
+    key_lists: &mut KeyLists,
+) -> Result<Index, String> {
     let key_count = usize::try_from(row.key_count).map_err(|e| e.to_string())?;
-    let params = index_params(&row.definition)?;
+    let params = key_lists.params(&row, table_name)?;
     let mut keys = Vec::with_capacity(key_count);
     for k in 0..key_count {
         let attnum = row.key_columns.get(k).copied().unwrap_or(0);
@@ -65,6 +74,45 @@ fn unquote(text: &str) -> String {
 }
 
 type KeyExtras = (Option<String>, Option<String>);
+
+/// Operator classes and collations per key list already parsed, by the text of the
+/// definition after `CREATE [UNIQUE] INDEX name ON table USING ` (method included): what
+/// follows that exact prefix is all the parser reads them from.
+#[derive(Default)]
+pub struct KeyLists {
+    parsed: HashMap<String, Vec<KeyExtras>>,
+    /// Definitions parsed (cache misses and definitions without the expected prefix).
+    pub parses: usize,
+    pub indexes: usize,
+}
+
+impl KeyLists {
+    fn params(
+        &mut self,
+        row: &IndexRow,
+        table_name: &QualifiedName,
+    ) -> Result<Vec<KeyExtras>, String> {
+        let prefix = format!(
+            "CREATE {}INDEX {} ON {} USING ",
+            if row.is_unique { "UNIQUE " } else { "" },
+            quote_ident(&row.name),
+            table_name.quoted()
+        );
+        self.indexes += 1;
+        // Anything else (ON ONLY, a server that prints differently) is parsed every time.
+        let Some(key_list) = row.definition.strip_prefix(&prefix) else {
+            self.parses += 1;
+            return index_params(&row.definition);
+        };
+        if let Some(params) = self.parsed.get(key_list) {
+            return Ok(params.clone());
+        }
+        self.parses += 1;
+        let params = index_params(&row.definition)?;
+        self.parsed.insert(key_list.to_owned(), params.clone());
+        Ok(params)
+    }
+}
 
 /// (opclass, collation) of each key, as written in the index definition.
 fn index_params(definition: &str) -> Result<Vec<KeyExtras>, String> {

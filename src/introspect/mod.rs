@@ -329,6 +329,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         table.constraints.insert(name, constraint(c)?);
     }
     drop(rows);
+    let mut key_lists = index::KeyLists::default();
     let mut rows = r.stream(include_str!("sql/indexes.sql"), &names);
     while let Some(row) = rows.try_next().await.map_err(q("indexes"))? {
         let i = rows::IndexRow::read(&row).map_err(q("indexes"))?;
@@ -350,10 +351,16 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
             continue;
         }
         let name = Ident::from_catalog(i.name.clone());
-        let index = index::from_row(i, table).map_err(IntrospectError::Unexpected)?;
+        let index = index::from_row(i, table_name, table, &mut key_lists)
+            .map_err(IntrospectError::Unexpected)?;
         table.indexes.insert(name, index);
     }
     drop(rows);
+    tracing::debug!(
+        "{} index definitions parsed for {} indexes",
+        key_lists.parses,
+        key_lists.indexes
+    );
 
     for row in r
         .rows("unmanaged", include_str!("sql/unmanaged.sql"), &names)

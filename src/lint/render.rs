@@ -152,7 +152,7 @@ pub fn json(report: &Report, out: &mut impl Write) -> io::Result<()> {
             .collect(),
         allowed: &report.allowed,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    crate::render::pretty_json::to_writer(&mut *out, &doc)?;
     writeln!(out)
 }
 

@@ -80,7 +80,7 @@ impl fmt::Display for LoadError {
     }
 }
 
-/// Every problem found, in file order; the CLI prints them and exits 1.
+/// Every problem found, by file, line and column; the CLI prints them and exits 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadErrors(pub Vec<LoadError>);
 

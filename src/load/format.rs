@@ -14,8 +14,7 @@ use serde_saphyr::Spanned;
 
 /// A value and where it was written. serde-saphyr's `Spanned` also keeps byte spans and the
 /// site of an anchor's definition, which nothing here reads; a parsed file keeps one of these
-/// per field until the whole schema is resolved, so the smaller form saves ~70 bytes a field
-/// (tens of megabytes at 10,000 tables).
+/// per field until it is resolved, so the smaller form saves ~70 bytes a field.
 #[derive(Debug)]
 pub struct At<T> {
     pub value: T,

@@ -114,6 +114,6 @@ pub fn render_with(
         },
         assertions: assertions.map(JsonAssertions::of),
     };
-    serde_json::to_writer_pretty(&mut *out, &document).map_err(io::Error::other)?;
+    super::pretty_json::to_writer(&mut *out, &document)?;
     writeln!(out)
 }

@@ -7,6 +7,7 @@
 pub mod assertions;
 pub mod json;
 pub mod markdown;
+pub mod pretty_json;
 pub mod shadow;
 pub mod sql;
 pub mod text;

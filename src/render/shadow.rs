@@ -471,6 +471,6 @@ fn json(r: &ShadowReport, out: &mut impl Write) -> io::Result<()> {
         assertions: r.assertions.as_ref().map(JsonAssertions::of),
         duration_ms: r.total_ms,
     };
-    serde_json::to_writer_pretty(&mut *out, &document).map_err(io::Error::other)?;
+    super::pretty_json::to_writer(&mut *out, &document)?;
     writeln!(out)
 }

@@ -289,6 +289,6 @@ pub fn render_json(guide: &Guide, out: &mut impl Write) -> io::Result<()> {
         manual: guide.manual(),
         nothing_to_undo: guide.nothing_to_undo(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    crate::render::pretty_json::to_writer(&mut *out, &doc)?;
     writeln!(out)
 }
