@@ -1054,10 +1054,10 @@ CREATE UNIQUE INDEX b_unique ON b (name text_pattern_ops);
             .map(|k| (k.opclass.clone(), k.collation.clone(), k.descending))
             .collect()
     };
-    let plain = (None, None, false);
+    let plain = || (None, None, false);
     let ops = |o: &str| (Some(o.to_owned()), None, false);
     assert_eq!(extras("a", "a_name"), [ops("text_pattern_ops")]);
-    assert_eq!(extras("b", "b_name"), [plain.clone()]);
+    assert_eq!(extras("b", "b_name"), [plain()]);
     assert_eq!(
         extras("a", "a_code"),
         [(None, Some("\"C\"".to_owned()), false)]
@@ -1070,8 +1070,8 @@ CREATE UNIQUE INDEX b_unique ON b (name text_pattern_ops);
             false
         )]
     );
-    assert_eq!(extras("a", "a_both"), [plain.clone(), plain.clone()]);
-    assert_eq!(extras("b", "b_both"), [plain.clone(), (None, None, true)]);
+    assert_eq!(extras("a", "a_both"), [plain(), plain()]);
+    assert_eq!(extras("b", "b_both"), [plain(), (None, None, true)]);
     assert_eq!(
         extras("a", "x ON public.b USING btree (name)"),
         [ops("varchar_pattern_ops")]
