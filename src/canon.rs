@@ -731,11 +731,13 @@ fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) {
     let types: equivalence::ColumnTypes<'_> = live
         .columns
         .iter()
-        .filter(|c| {
+        .enumerate()
+        .filter(|(i, c)| {
             table
-                .column(c.name.as_str())
+                .column_near(c.name.as_str(), *i)
                 .is_some_and(|d| d.data_type == c.data_type)
         })
+        .map(|(_, c)| c)
         .map(|c| (c.name.as_str(), c.data_type.as_str()))
         .collect();
     let adopt =
@@ -747,8 +749,8 @@ fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) {
                 *ours = Some(t.clone());
             }
         };
-    for column in table.columns.iter_mut() {
-        let Some(l) = live.column(column.name.as_str()) else {
+    for (position, column) in table.columns.iter_mut().enumerate() {
+        let Some(l) = live.column_near(column.name.as_str(), position) else {
             continue;
         };
         if l.data_type == column.data_type {
@@ -924,9 +926,9 @@ pub async fn align_live(
 /// is printed differently (only those can be re-parse artefacts; a missing or extra object
 /// is a real difference and needs no server to tell).
 fn texts_differ(live: &crate::model::Table, desired: &crate::model::Table) -> bool {
-    live.columns.iter().any(|c| {
+    live.columns.iter().enumerate().any(|(i, c)| {
         desired
-            .column(c.name.as_str())
+            .column_near(c.name.as_str(), i)
             .is_some_and(|d| d.default != c.default || d.generated != c.generated)
     }) || live
         .constraints

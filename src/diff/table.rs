@@ -116,12 +116,16 @@ fn columns(
     let missing: Vec<&Column> = wanted
         .columns
         .iter()
-        .filter(|c| existing.column(c.name.as_str()).is_none())
+        .enumerate()
+        .filter(|(i, c)| existing.column_near(c.name.as_str(), *i).is_none())
+        .map(|(_, c)| c)
         .collect();
     let mut extra: Vec<Option<&Column>> = existing
         .columns
         .iter()
-        .filter(|c| wanted.column(c.name.as_str()).is_none())
+        .enumerate()
+        .filter(|(i, c)| wanted.column_near(c.name.as_str(), *i).is_none())
+        .map(|(_, c)| c)
         .map(Some)
         .collect();
     for column in missing {
@@ -186,8 +190,8 @@ fn columns(
         Some(ConstraintKind::PrimaryKey { columns, .. }) => columns.iter().collect(),
         _ => BTreeSet::new(),
     };
-    for have in &existing.columns {
-        if let Some(want) = wanted.column(have.name.as_str()) {
+    for (position, have) in existing.columns.iter().enumerate() {
+        if let Some(want) = wanted.column_near(have.name.as_str(), position) {
             column_attributes(name, have, want, &primary_key_columns, out);
         }
     }
