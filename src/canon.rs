@@ -737,8 +737,7 @@ fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) {
                 .column_near(c.name.as_str(), *i)
                 .is_some_and(|d| d.data_type == c.data_type)
         })
-        .map(|(_, c)| c)
-        .map(|c| (c.name.as_str(), c.data_type.as_str()))
+        .map(|(_, c)| (c.name.as_str(), c.data_type.as_str()))
         .collect();
     let adopt =
         |ours: &mut Option<String>, theirs: &Option<String>, same: &dyn Fn(&str, &str) -> bool| {

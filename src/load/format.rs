@@ -1,6 +1,6 @@
 //! The desired-state file format, as serde sees it.
 //!
-//! These types mirror the YAML one to one; they carry source positions (`Spanned`) where a
+//! These types mirror the YAML one to one; they carry source positions ([`At`]) where a
 //! later check may need to point at the text. Turning them into the model happens in
 //! [`super::resolve`]. Short forms (`email: text`, `primary_key: [id]`) are accepted through
 //! [`ShortOr`], which keeps serde's precise error positions (no untagged enums).
@@ -59,8 +59,6 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
                 while let Some(key) = map.next_key::<At<String>>()? {
                     out.push((key, map.next_value()?));
                 }
-                // Every file's entries stay alive until the whole schema is resolved.
-                out.shrink_to_fit();
                 Ok(Entries(out))
             }
         }
