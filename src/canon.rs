@@ -23,7 +23,7 @@ use sqlx::{Connection, PgConnection};
 use crate::introspect::{self, IntrospectError, Scope};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{ConstraintKind, QualifiedName, Schema, Table};
+use crate::model::{ConstraintKind, ObjectId, QualifiedName, Schema, Table};
 use crate::normalise::equivalence;
 use crate::{ddl, diff, plan};
 
@@ -31,7 +31,36 @@ use crate::{ddl, diff, plan};
 pub struct Canonical {
     pub schema: Schema,
     /// Objects the scratch server could not create: (object, server message).
-    pub unverified: Vec<(String, String)>,
+    pub unverified: Vec<(ObjectId, String)>,
+}
+
+/// Where the scratch database comes from: an open connection, or something that opens one on
+/// first use — a plan with nothing to build never needs a server.
+pub trait ScratchDb: Send {
+    fn connection(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<&mut PgConnection, CanonError>> + Send;
+}
+
+impl ScratchDb for PgConnection {
+    async fn connection(&mut self) -> Result<&mut PgConnection, CanonError> {
+        Ok(self)
+    }
+}
+
+/// Whether every schema-level object of `prerequisites` (what is built before tables) is in
+/// `live` as it is: then none needs the server to say how it prints.
+fn prerequisites_match(prerequisites: &Schema, live: Option<&Schema>) -> bool {
+    fn all_in<K: Ord, V: PartialEq>(wanted: &BTreeMap<K, V>, live: &BTreeMap<K, V>) -> bool {
+        wanted.iter().all(|(k, v)| live.get(k) == Some(v))
+    }
+    live.is_some_and(|live| {
+        all_in(&prerequisites.extensions, &live.extensions)
+            && all_in(&prerequisites.enums, &live.enums)
+            && all_in(&prerequisites.domains, &live.domains)
+            && all_in(&prerequisites.composites, &live.composites)
+            && all_in(&prerequisites.sequences, &live.sequences)
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +75,8 @@ pub enum CanonError {
          (never the target)"
     )]
     NotEmpty { what: String },
+    #[error("cannot open the scratch database: {0}")]
+    Unavailable(String),
 }
 
 /// Canonicalises `desired` on `scratch`, which must be an empty database.
@@ -58,7 +89,7 @@ pub enum CanonError {
 /// array expressions, so the second pass only runs when the first printed one.
 pub async fn canonicalise(
     desired: &Schema,
-    scratch: &mut PgConnection,
+    scratch: &mut impl ScratchDb,
 ) -> Result<Canonical, CanonError> {
     canonicalise_against(desired, None, scratch).await
 }
@@ -71,7 +102,7 @@ pub async fn canonicalise(
 pub async fn canonicalise_against(
     desired: &Schema,
     live: Option<&Schema>,
-    scratch: &mut PgConnection,
+    scratch: &mut impl ScratchDb,
 ) -> Result<Canonical, CanonError> {
     canonicalise_owned(desired.clone(), live, scratch).await
 }
@@ -81,7 +112,7 @@ pub async fn canonicalise_against(
 pub async fn canonicalise_owned(
     mut desired: Schema,
     live: Option<&Schema>,
-    scratch: &mut PgConnection,
+    scratch: &mut impl ScratchDb,
 ) -> Result<Canonical, CanonError> {
     if let Some(live) = live {
         adopt_live_spellings(&mut desired, live);
@@ -149,11 +180,10 @@ pub async fn canonicalise_owned(
     };
     // A rejected object is reported under its own table's name: such a table is built as a
     // probe instead, so the report names it.
-    let unit_named_in = |object: &str| {
-        unit_names
-            .iter()
-            .copied()
-            .find(|unit| object.contains(unit.name.as_str()))
+    let unit_named_in = |object: &ObjectId| {
+        object
+            .table()
+            .and_then(|table| unit_names.iter().copied().find(|unit| *unit == table))
     };
     let rejected: BTreeSet<&QualifiedName> = printed
         .iter()
@@ -174,6 +204,12 @@ pub async fn canonicalise_owned(
                 .filter(|(object, _)| unit_named_in(object).is_none())
                 .cloned()
                 .collect(),
+        },
+        // Nothing new or changed: the desired state is the live one, in the server's words
+        // already, and the scratch server is not needed at all.
+        None if names.is_empty() && prerequisites_match(&prerequisites, live) => Canonical {
+            schema: prerequisites.clone(),
+            unverified: Vec::new(),
         },
         _ => build_in_chunks(&names, &build, &probed, &prerequisites, scratch).await?,
     };
@@ -279,7 +315,7 @@ async fn build_in_chunks(
     build: &BTreeMap<QualifiedName, Table>,
     probed: &BTreeSet<QualifiedName>,
     prerequisites: &Schema,
-    scratch: &mut PgConnection,
+    scratch: &mut impl ScratchDb,
 ) -> Result<Canonical, CanonError> {
     let chunks: Vec<&[&QualifiedName]> = if names.is_empty() {
         vec![&[]]
@@ -313,7 +349,7 @@ async fn build_in_chunks(
                 sequence.owned_by = None;
             }
         }
-        let got = canonicalise_to_fixpoint(&subset, scratch).await?;
+        let got = canonicalise_to_fixpoint(&subset, scratch.connection().await?).await?;
         match &mut result {
             None => result = Some(got),
             Some(so_far) => merge(so_far, got),
@@ -847,7 +883,7 @@ fn needs_second_pass(schema: &Schema) -> bool {
 pub async fn align_live(
     mut live: Schema,
     desired: &Schema,
-    scratch: &mut PgConnection,
+    scratch: &mut impl ScratchDb,
 ) -> Result<Schema, CanonError> {
     let tables: Vec<_> = live
         .tables
@@ -890,12 +926,12 @@ pub async fn align_live(
             .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
         subset.tables.insert(name.clone(), table);
     }
-    let mut rebuilt = canonicalise_once(&subset, scratch).await?;
+    let mut rebuilt = canonicalise_once(&subset, scratch.connection().await?).await?;
     drop(subset);
-    let failed: std::collections::BTreeSet<&str> =
-        rebuilt.unverified.iter().map(|(o, _)| o.as_str()).collect();
+    let failed: std::collections::BTreeSet<&ObjectId> =
+        rebuilt.unverified.iter().map(|(o, _)| o).collect();
     for name in &tables {
-        let touched_by_failure = failed.iter().any(|o| o.ends_with(&format!(" {name}")));
+        let touched_by_failure = failed.iter().any(|o| o.table() == Some(name));
         if touched_by_failure {
             continue;
         }
@@ -912,7 +948,7 @@ pub async fn align_live(
         }
     }
     for name in &domains {
-        if !failed.contains(format!("domain {name}").as_str())
+        if !failed.contains(&ObjectId::Domain(name.clone()))
             && let Some(domain) = rebuilt.schema.domains.remove(name)
         {
             live.domains.insert(name.clone(), domain);

@@ -16,6 +16,7 @@ pub mod load;
 pub mod migrate;
 pub mod model;
 pub mod normalise;
+pub mod pipeline;
 pub mod plan;
 pub mod pull;
 pub mod render;

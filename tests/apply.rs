@@ -1402,3 +1402,66 @@ fn pull_leaves_the_history_schema_out() {
         streams(&asked)
     );
 }
+
+/// A database written by hand stores `status IN ('a', 'b')` on a varchar column in a form the
+/// server prints differently once re-parsed, so planning aligns the live model before
+/// diffing. `plan` and `apply` must still agree: the steps a fresh `apply` runs are the ones
+/// `plan` printed, no false finding appears, and the reviewed plan file is accepted by a
+/// database in the same state (its fingerprint is of the catalog as read, not as aligned).
+#[test]
+fn plan_and_apply_agree_on_a_database_that_needs_alignment() {
+    const SETUP: &str = "
+        CREATE TABLE tickets (
+            id bigint PRIMARY KEY,
+            status varchar(10) NOT NULL CONSTRAINT tickets_status_check CHECK (status IN ('open', 'closed'))
+        );
+    ";
+    const WANTED: &str = "
+tables:
+  tickets:
+    columns:
+      id: { type: bigint, primary_key: true }
+      status: { type: varchar(10), not_null: true }
+      note: text
+    checks:
+      tickets_status_check: status IN ('open', 'closed')
+";
+    let f = Fixture::new(SETUP, WANTED);
+    let twin = Fixture::new(SETUP, WANTED);
+    let stored = f.query(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'tickets_status_check'",
+    );
+    assert!(
+        stored.contains("::text[]"),
+        "the check should be stored in the form that needs alignment: {stored}"
+    );
+
+    let (_dir, path, planned) = write_plan(&f);
+    assert!(
+        array(planned["findings"].clone()).is_empty(),
+        "the hand-written check was reported as drift: {:#}",
+        planned["findings"]
+    );
+    let planned_sql: Vec<String> = array(planned["steps"].clone())
+        .iter()
+        .map(|s| s["sql"].as_str().expect("sql").to_owned())
+        .collect();
+    assert_eq!(planned_sql.len(), 1, "{planned_sql:?}");
+
+    // A fresh apply runs exactly those steps.
+    assert_exit(&f.run(&["apply"]), 0);
+    let run = f.runs().pop().expect("a run");
+    let applied_sql: Vec<String> = f
+        .steps_of(&run)
+        .iter()
+        .map(|s| s["sql"].as_str().expect("sql").to_owned())
+        .collect();
+    assert_eq!(applied_sql, planned_sql);
+
+    // The reviewed file fits a database in the state it was planned against.
+    let copied = twin.schema.path().join("plan.json");
+    std::fs::copy(&path, &copied).expect("copy the plan file");
+    let applied = apply_file(&twin, &copied, &[]);
+    assert_exit(&applied, 0);
+    twin.assert_in_sync();
+}

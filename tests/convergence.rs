@@ -20,11 +20,12 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use reconcile::diff::{self, Diff};
+use reconcile::diff;
 use reconcile::introspect::{self, Introspected, Scope};
-use reconcile::model::{QualifiedName, Schema, Table};
+use reconcile::model::{ObjectId, QualifiedName, Schema, Table};
+use reconcile::pipeline;
 use reconcile::plan::{self, HazardCode, Plan};
-use reconcile::render::{self, Report};
+use reconcile::render;
 
 /// Cases running at once, over all suites of this process (each holds three databases).
 static POOL: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
@@ -234,7 +235,7 @@ struct Converged {
     /// Objects left pending because they use something outside this issue (a function): the
     /// scratch server could not build them, their steps carried H012 and were skipped with a
     /// warning, and everything else converged.
-    set_aside: Vec<String>,
+    set_aside: Vec<ObjectId>,
 }
 
 /// Proves one pair; `Err` says what went wrong.
@@ -243,35 +244,47 @@ async fn converge(case: &Case) -> Result<Converged, String> {
     load(&a, &case.old, case.drop_lines_matching).map_err(|e| format!("current side: {e}"))?;
     load(&b, &case.new, case.drop_lines_matching).map_err(|e| format!("desired side: {e}"))?;
     let live_b = read(&b, &Scope::default()).await?;
-    let (desired, unverified) = desired_state(&live_b.schema, &scratch).await?;
-    let scope = Scope::of(&desired, &[]);
-    let live_a = read(&a, &scope).await?;
-    let aligned_a = align(&live_a.schema, &desired, &scratch).await?;
-    let options = |live: &Introspected| diff::Options {
-        unmanaged_tables: live.unmanaged_tables.clone(),
-        ..diff::Options::default()
+    let loaded = pulled(&live_b.schema)?;
+    // What `reconcile plan` does, through the same library function.
+    let mut scratch_conn = scratch.connect().await;
+    let drift = {
+        let mut a_conn = a.connect().await;
+        pipeline::drift(
+            loaded,
+            &mut a_conn,
+            None,
+            &mut scratch_conn,
+            &pipeline::Options::default(),
+        )
+        .await
+        .map_err(|e| format!("planning: {e}"))?
     };
-    let first = diff::diff(&aligned_a, &desired, &options(&live_a));
-    let plan = plan_for(&first, &live_a, &unverified)?;
-    let script = sql_script(&plan, &live_a, &desired)?;
+    let script = sql_script(&drift)?;
     run_twice(&a, &script)?;
-    let after = read(&a, &scope).await?;
-    let set_aside = pending_after_apply(&after, &desired, &plan)?;
+    let after = read(&a, &drift.scope).await?;
+    let set_aside = pending_after_apply(&after, &drift.desired, &drift.plan)?;
     // Both sides in the server's re-parsed words, as `reconcile plan` compares them.
-    let aligned_after = align(&after.schema, &desired, &scratch).await?;
-    let aligned_b = align(&live_b.schema, &desired, &scratch).await?;
+    let aligned_after = align(&after.schema, &drift.desired, &mut scratch_conn).await?;
+    let aligned_b = align(&live_b.schema, &drift.desired, &mut scratch_conn).await?;
     unreported_differences(
         &aligned_after,
         &aligned_b,
-        &plan,
+        &drift.plan,
         &set_aside,
         &options(&after),
     )?;
     Ok(Converged {
-        steps: plan.steps.len(),
-        findings: plan.findings.len(),
+        steps: drift.plan.steps.len(),
+        findings: drift.plan.findings.len(),
         set_aside,
     })
+}
+
+fn options(live: &Introspected) -> diff::Options {
+    diff::Options {
+        unmanaged_tables: live.unmanaged_tables.clone(),
+        ..diff::Options::default()
+    }
 }
 
 async fn read(db: &common::TestDb, scope: &Scope) -> Result<Introspected, String> {
@@ -281,23 +294,14 @@ async fn read(db: &common::TestDb, scope: &Scope) -> Result<Introspected, String
         .map_err(|e| format!("introspecting {}: {e}", db.name))
 }
 
-/// B's model → YAML → loaded → canonicalised on the empty `scratch`: the desired state as
-/// `reconcile plan` would see it.
-async fn desired_state(
-    b: &Schema,
-    scratch: &common::TestDb,
-) -> Result<(Schema, BTreeMap<String, String>), String> {
+/// B's model → YAML → loaded: the desired state as a user who pulled B would write it.
+fn pulled(b: &Schema) -> Result<Schema, String> {
     let files: Vec<(PathBuf, String)> = reconcile::pull::render(b)
         .into_iter()
         .map(|(name, text)| (PathBuf::from("pulled").join(name), text))
         .collect();
-    let loaded = reconcile::load::from_sources(&files)
-        .map_err(|e| format!("the YAML pulled from the desired side does not load:\n{e}"))?;
-    let mut conn = scratch.connect().await;
-    let canonical = reconcile::canon::canonicalise(&loaded, &mut conn)
-        .await
-        .map_err(|e| format!("canonicalising the desired state: {e}"))?;
-    Ok((canonical.schema, canonical.unverified.into_iter().collect()))
+    reconcile::load::from_sources(&files)
+        .map_err(|e| format!("the YAML pulled from the desired side does not load:\n{e}"))
 }
 
 /// `live` with the objects that differ from `desired` re-parsed once by the server
@@ -305,43 +309,17 @@ async fn desired_state(
 async fn align(
     live: &Schema,
     desired: &Schema,
-    scratch: &common::TestDb,
+    scratch: &mut sqlx::PgConnection,
 ) -> Result<Schema, String> {
-    let mut conn = scratch.connect().await;
-    reconcile::canon::align_live(live.clone(), desired, &mut conn)
+    reconcile::canon::align_live(live.clone(), desired, scratch)
         .await
         .map_err(|e| format!("aligning with the scratch database: {e}"))
 }
 
-fn plan_for(
-    diff: &Diff,
-    live: &Introspected,
-    unverified: &BTreeMap<String, String>,
-) -> Result<Plan, String> {
-    let context = plan::Context {
-        live: &live.schema,
-        estimated_rows: &live.estimated_rows,
-        concurrently: true,
-    };
-    let extras = plan::Extras {
-        invalid_indexes: live.invalid_indexes.clone(),
-        unverified: unverified.clone(),
-        live_fingerprint: None,
-    };
-    plan::build_with(diff, &context, &extras).map_err(|e| format!("planning: {e}"))
-}
-
-fn sql_script(plan: &Plan, live: &Introspected, desired: &Schema) -> Result<String, String> {
-    let report = Report {
-        command: "plan",
-        target: "A",
-        plan,
-        live: &live.schema,
-        desired,
-        skipped: &live.skipped,
-    };
+fn sql_script(drift: &pipeline::Drift) -> Result<String, String> {
     let mut out = Vec::new();
-    render::sql::render(&report, &mut out).map_err(|e| format!("rendering SQL: {e}"))?;
+    render::sql::render(&drift.report("plan", "A"), &mut out)
+        .map_err(|e| format!("rendering SQL: {e}"))?;
     String::from_utf8(out).map_err(|e| format!("the SQL script is not UTF-8: {e}"))
 }
 
@@ -381,39 +359,40 @@ fn pending_after_apply(
     after: &Introspected,
     desired: &Schema,
     plan: &Plan,
-) -> Result<Vec<String>, String> {
-    let options = diff::Options {
-        unmanaged_tables: after.unmanaged_tables.clone(),
-        ..diff::Options::default()
-    };
-    let again = diff::diff(&after.schema, desired, &options);
-    let unverified_steps: BTreeSet<&str> = plan
+) -> Result<Vec<ObjectId>, String> {
+    let again = diff::diff(&after.schema, desired, &options(after));
+    let unverified_steps: BTreeSet<&ObjectId> = plan
         .steps
         .iter()
         .filter(|s| s.hazards.iter().any(|h| h.code == HazardCode::Unverified))
-        .map(|s| s.object.as_str())
+        .map(|s| &s.object)
         .collect();
-    let (set_aside, pending): (Vec<String>, Vec<String>) = again
+    let (set_aside, pending): (Vec<ObjectId>, Vec<ObjectId>) = again
         .additive
         .iter()
         .map(|c| c.object())
-        .partition(|o| unverified_steps.contains(o.as_str()));
+        .partition(|o| unverified_steps.contains(o));
     if pending.is_empty() {
         if set_aside.is_empty() {
             return Ok(set_aside);
         }
         // Everything the H012 steps would have done is set aside with them (e.g. the
         // ownership of a set-aside table's serial sequence is a D133 then, not additive).
-        return Ok(unverified_steps.into_iter().map(str::to_owned).collect());
+        return Ok(unverified_steps.into_iter().cloned().collect());
     }
-    let steps = plan_for(&again, after, &BTreeMap::new())
+    let context = plan::Context {
+        live: &after.schema,
+        estimated_rows: &after.estimated_rows,
+        concurrently: true,
+    };
+    let steps = plan::build(&again, &context)
         .map(|p| {
             p.steps
                 .iter()
                 .map(|s| format!("{};", s.sql))
                 .collect::<Vec<_>>()
         })
-        .unwrap_or_else(|e| vec![e]);
+        .unwrap_or_else(|e| vec![e.to_string()]);
     Err(format!(
         "not converged: after applying the plan, a second plan still has {} additive changes:\n{}",
         again.additive.len(),
@@ -428,19 +407,21 @@ fn unreported_differences(
     after: &Schema,
     b: &Schema,
     plan: &Plan,
-    set_aside: &[String],
+    set_aside: &[ObjectId],
     options: &diff::Options,
 ) -> Result<(), String> {
     let remaining = diff::diff(after, b, options);
     // A set-aside table also leaves its serial sequence without an owner.
-    let owner_set_aside = |object: &str| set_aside.contains(&format!("ownership of {object}"));
-    let set_aside_covers = |object: &Object| {
-        set_aside.iter().any(|s| object.covers(s)) || owner_set_aside(&object.to_string())
+    let owner_set_aside = |object: &ObjectId| match object {
+        ObjectId::Sequence(name) => set_aside.contains(&ObjectId::SequenceOwnership(name.clone())),
+        _ => false,
     };
-    let reported: BTreeSet<(&str, &str)> = plan
+    let set_aside_covers =
+        |object: &ObjectId| set_aside.iter().any(|s| covers(object, s)) || owner_set_aside(object);
+    let reported: BTreeSet<(&str, &ObjectId)> = plan
         .findings
         .iter()
-        .map(|f| (f.code.as_str(), f.object.as_str()))
+        .map(|f| (f.code.as_str(), &f.object))
         .collect();
     let mut unreported: Vec<String> = remaining
         .additive
@@ -453,14 +434,14 @@ fn unreported_differences(
         remaining
             .findings
             .iter()
-            .filter(|f| !reported.contains(&(f.code.as_str(), f.object.as_str())))
+            .filter(|f| !reported.contains(&(f.code.as_str(), &f.object)))
             .filter(|f| !owner_set_aside(&f.object))
             .map(|f| format!("{} {}: {}", f.code, f.object, f.message)),
     );
     unreported.extend(
         differing_objects(after, b)
             .into_iter()
-            .filter(|object| !plan.findings.iter().any(|f| object.covers(&f.object)))
+            .filter(|object| !plan.findings.iter().any(|f| covers(object, &f.object)))
             .filter(|object| !set_aside_covers(object))
             .map(|object| format!("{object} differs in the models, and no finding names it")),
     );
@@ -473,72 +454,41 @@ fn unreported_differences(
     ))
 }
 
-/// A named object of the model, as findings name it.
-enum Object {
-    Schema(String),
-    Extension(String),
-    /// Enums, composite types and domains.
-    Type(String),
-    Sequence(String),
-    Table(String),
-}
-
-impl Object {
-    /// Whether a finding about `finding` is about this object (or a part of it).
-    fn covers(&self, finding: &str) -> bool {
-        match self {
-            Object::Schema(n) => finding == format!("schema {n}"),
-            Object::Extension(n) => finding == format!("extension {n}"),
-            Object::Type(n) => finding == format!("type {n}") || finding == format!("domain {n}"),
-            Object::Sequence(n) => finding == format!("sequence {n}"),
-            Object::Table(n) => {
-                finding == format!("table {n}")
-                    || finding.ends_with(&format!(" on {n}"))
-                    || finding.starts_with(&format!("column {n}."))
-            }
-        }
+/// Whether something about `part` (a finding's object, say) is about `object` or a part of it.
+fn covers(object: &ObjectId, part: &ObjectId) -> bool {
+    match object {
+        ObjectId::Type(name) => part == object || *part == ObjectId::Domain(name.clone()),
+        ObjectId::Table(name) => part.table() == Some(name),
+        _ => part == object,
     }
 }
 
-impl std::fmt::Display for Object {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Object::Schema(n) => write!(f, "schema {n}"),
-            Object::Extension(n) => write!(f, "extension {n}"),
-            Object::Type(n) => write!(f, "type {n}"),
-            Object::Sequence(n) => write!(f, "sequence {n}"),
-            Object::Table(n) => write!(f, "table {n}"),
-        }
-    }
-}
-
-/// The objects that are not the same in `a` and `b`. Column order is left aside: added
-/// columns go last, and PostgreSQL cannot reorder columns.
-fn differing_objects(a: &Schema, b: &Schema) -> Vec<Object> {
-    let mut out: Vec<Object> = a
+/// The objects that are not the same in `a` and `b` (enums, composites and domains as
+/// types). Column order is left aside: added columns go last, and PostgreSQL cannot reorder
+/// columns.
+fn differing_objects(a: &Schema, b: &Schema) -> Vec<ObjectId> {
+    let mut out: Vec<ObjectId> = a
         .schemas
         .symmetric_difference(&b.schemas)
-        .map(|s| Object::Schema(s.to_string()))
+        .map(|s| ObjectId::Schema(s.clone()))
         .collect();
-    out.extend(differing(&a.extensions, &b.extensions).map(Object::Extension));
-    out.extend(differing(&a.enums, &b.enums).map(Object::Type));
-    out.extend(differing(&a.composites, &b.composites).map(Object::Type));
-    out.extend(differing(&a.domains, &b.domains).map(Object::Type));
-    out.extend(differing(&a.sequences, &b.sequences).map(Object::Sequence));
+    out.extend(differing(&a.extensions, &b.extensions).map(ObjectId::Extension));
+    out.extend(differing(&a.enums, &b.enums).map(ObjectId::Type));
+    out.extend(differing(&a.composites, &b.composites).map(ObjectId::Type));
+    out.extend(differing(&a.domains, &b.domains).map(ObjectId::Type));
+    out.extend(differing(&a.sequences, &b.sequences).map(ObjectId::Sequence));
     let (a_tables, b_tables) = (columns_by_name(&a.tables), columns_by_name(&b.tables));
-    out.extend(differing(&a_tables, &b_tables).map(Object::Table));
+    out.extend(differing(&a_tables, &b_tables).map(ObjectId::Table));
     out
 }
 
-/// Names (as findings print them) of the keys whose values differ or that only one side has.
-fn differing<'m, K: Ord + std::fmt::Display, V: PartialEq>(
+/// The keys whose values differ or that only one side has.
+fn differing<'m, K: Ord + Clone, V: PartialEq>(
     a: &'m BTreeMap<K, V>,
     b: &'m BTreeMap<K, V>,
-) -> impl Iterator<Item = String> + 'm {
+) -> impl Iterator<Item = K> + 'm {
     let keys: BTreeSet<&K> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .filter(|k| a.get(k) != b.get(k))
-        .map(|k| k.to_string())
+    keys.into_iter().filter(|k| a.get(k) != b.get(k)).cloned()
 }
 
 fn columns_by_name(tables: &BTreeMap<QualifiedName, Table>) -> BTreeMap<QualifiedName, Table> {
@@ -574,7 +524,11 @@ async fn prove_suite(suite: &str, cases: Vec<Case>, not_run: &[NotRun]) {
                     eprintln!(
                         "{name}: converged; set aside (they use a function, outside this issue; \
                          skipped with a warning, H012): {}",
-                        done.set_aside.join(", ")
+                        done.set_aside
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     );
                 }
                 steps += done.steps;

@@ -365,10 +365,10 @@ tables:
     let canonical = reconcile::canon::canonicalise_against(&desired, Some(&live), &mut conn)
         .await
         .expect("canonicalisation");
-    let objects: Vec<&str> = canonical
+    let objects: Vec<String> = canonical
         .unverified
         .iter()
-        .map(|(o, _)| o.as_str())
+        .map(|(o, _)| o.to_string())
         .collect();
     assert_eq!(objects, ["table public.t4"]);
     let t4 = &canonical.schema.tables

@@ -954,10 +954,10 @@ GRANT USAGE ON SCHEMA public TO PUBLIC;
     );
     assert!(table(&live.schema, &qn("public", "accounts")).row_level_security);
 
-    let skipped: Vec<(&str, &str)> = live
+    let skipped: Vec<(String, &str)> = live
         .skipped
         .iter()
-        .map(|s| (s.object.as_str(), s.reason))
+        .map(|s| (s.object.to_string(), s.reason))
         .collect();
     for object in [
         "table public.events",
@@ -1468,7 +1468,7 @@ CREATE POLICY p ON a USING (owner = current_user);
 "#,
     );
     let live = introspect(&db, &Scope::default()).await;
-    let skipped: Vec<&str> = live.skipped.iter().map(|s| s.object.as_str()).collect();
+    let skipped: Vec<String> = live.skipped.iter().map(|s| s.object.to_string()).collect();
     for word in ["v", "mv", "f", "tr", "p"] {
         assert!(
             skipped.iter().any(|o| o

@@ -75,7 +75,7 @@ pub enum ExecError {
     #[error("while applying step {number} ({object}), attempt {attempts}: {source}")]
     Step {
         number: usize,
-        object: String,
+        object: crate::model::ObjectId,
         attempts: u32,
         /// Steps committed before this one failed.
         executed: usize,

@@ -38,7 +38,7 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct StepRecord<'a> {
     pub number: usize,
-    pub object: &'a str,
+    pub object: &'a crate::model::ObjectId,
     pub sql: &'a str,
     pub duration_ms: i64,
     pub attempts: u32,
@@ -138,7 +138,7 @@ impl History {
         )))
         .bind(run)
         .bind(step.number as i32)
-        .bind(step.object)
+        .bind(step.object.to_string())
         .bind(step.sql)
         .bind(step.duration_ms)
         .bind(step.attempts as i32)

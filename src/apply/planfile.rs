@@ -68,7 +68,7 @@ pub enum PlanFileError {
     Tampered {
         path: String,
         number: usize,
-        object: String,
+        object: Box<crate::model::ObjectId>,
         why: String,
     },
 }
@@ -104,7 +104,7 @@ pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
             return Err(PlanFileError::Tampered {
                 path: shown,
                 number: step.number,
-                object: step.object.clone(),
+                object: Box::new(step.object.clone()),
                 why,
             });
         }

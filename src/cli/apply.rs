@@ -13,11 +13,12 @@ use reconcile::apply::execute::{self, Recorder};
 use reconcile::apply::history::Outcome;
 use reconcile::apply::{ExecOptions, History, Progress, Timeouts, lock, planfile};
 use reconcile::diff::{self, Severity};
-use reconcile::introspect::{self, Scope};
+use reconcile::introspect;
+use reconcile::load;
 use reconcile::model::{Ident, Schema};
-use reconcile::plan::{self, Plan, Step};
-use reconcile::render::{self, Format, Report};
-use reconcile::{canon, load};
+use reconcile::pipeline::{self, Drift};
+use reconcile::plan::{self, Step};
+use reconcile::render::{self, Format};
 
 use super::plan::FailOn;
 
@@ -226,65 +227,44 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
 
     let mut ignore = global.ignore_schemas.clone();
     ignore.push(history_schema.as_str().to_owned());
-    let scope = match &source {
-        Source::Desired(desired) => Scope::of(desired, &ignore),
-        Source::File(file) => Scope::of(&file.models.desired, &ignore),
+    let planning = pipeline::Options {
+        rename_hints: !args.no_rename_hints,
+        concurrently: !args.no_concurrently,
+        ignore_schemas: ignore,
     };
-    let live = introspect::schema(&mut target.conn, &scope).await?;
-    let mut scratch = None;
-    let mut unverified = std::collections::BTreeMap::new();
-    let (desired, planned, file_plan) = match source {
+    let drift = match source {
         Source::Desired(desired) => {
-            let (cluster, mut conn) =
+            let (_cluster, mut scratch) =
                 super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref())
                     .await?;
-            let canonical =
-                canon::canonicalise_against(&desired, Some(&live.schema), &mut conn).await?;
-            scratch = Some((cluster, conn));
-            unverified = canonical.unverified.into_iter().collect();
-            (canonical.schema, None, None)
+            pipeline::drift(desired, &mut target.conn, None, &mut scratch, &planning).await?
         }
         Source::File(file) => {
-            let (plan, models) = file.into_plan();
-            (models.desired, Some(models.live), Some(plan))
-        }
-    };
-    // Compare in the server's re-parsed words when a scratch database is at hand (a plan file
-    // was compared by fingerprint, which is exact).
-    let aligned = match &mut scratch {
-        Some((_, conn)) => canon::align_live(live.schema.clone(), &desired, conn).await?,
-        None => live.schema.clone(),
-    };
-    let context = plan::Context {
-        live: &live.schema,
-        estimated_rows: &live.estimated_rows,
-        concurrently: !args.no_concurrently,
-    };
-    let diff_options = diff::Options {
-        rename_hints: !args.no_rename_hints,
-        unmanaged_tables: live.unmanaged_tables.clone(),
-    };
-    let fresh_plan = || -> anyhow::Result<Plan> {
-        let d = diff::diff(&aligned, &desired, &diff_options);
-        let extras = plan::Extras {
-            invalid_indexes: live.invalid_indexes.clone(),
-            unverified: unverified.clone(),
-            live_fingerprint: None,
-        };
-        Ok(plan::build_with(&d, &context, &extras)?)
-    };
-    let plan = match (file_plan, planned) {
-        (Some(file_plan), Some(planned)) => {
+            let (file_plan, models) = file.into_plan();
+            let scope = pipeline::scope(&models.desired, &planning);
+            let live = pipeline::read_catalog(&mut target.conn, &scope).await?;
             let now = plan::fingerprint(&live.schema);
             if now == file_plan.fingerprint {
-                file_plan
+                // Exactly the reviewed plan, shown against the live state it was made from.
+                Drift {
+                    aligned: models.live,
+                    desired: models.desired,
+                    plan: file_plan,
+                    skipped: live.skipped,
+                    scope,
+                    estimated_rows: live.estimated_rows,
+                    invalid_indexes: live.invalid_indexes,
+                }
             } else if args.replan {
                 eprintln!(
                     "note: the database changed since the plan was made; planning afresh (--replan)"
                 );
-                fresh_plan()?
+                let (_cluster, mut scratch) =
+                    super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref())
+                        .await?;
+                pipeline::drift_from(models.desired, live, scope, &mut scratch, &planning).await?
             } else {
-                let changes = planfile::what_changed(&planned, &live.schema);
+                let changes = planfile::what_changed(&models.live, &live.schema);
                 let message = format!(
                     "the database changed since the plan was made (fingerprint {} → {now}):\n{}\n\
                      Review a new plan, or pass --replan to plan afresh.",
@@ -311,22 +291,14 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
                 anyhow::bail!(message);
             }
         }
-        _ => fresh_plan()?,
-    };
-
-    let report = Report {
-        command: "apply",
-        target: &target.description,
-        plan: &plan,
-        live: &aligned,
-        desired: &desired,
-        skipped: &live.skipped,
     };
     {
+        let report = drift.report("apply", &target.description);
         let mut out = std::io::stdout().lock();
         render::render(Format::Text, &report, global.color.enabled(), &mut out)?;
         out.flush()?;
     }
+    let plan = &drift.plan;
     let findings_json = serde_json::to_string(&plan.findings)?;
     let blocking = match args.fail_on {
         FailOn::Any => !plan.findings.is_empty(),
@@ -398,7 +370,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     let mut progress = Reporter::new(plan.steps.len());
     let result = execute::execute(
         &mut target.conn,
-        &plan,
+        plan,
         &options,
         Some(Recorder {
             history: &history,
@@ -431,8 +403,12 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     };
 
     // Verify: the database must now match every additive part of the desired state.
-    let after = introspect::schema(&mut target.conn, &scope).await?;
-    let remaining = diff::diff(&after.schema, &desired, &diff_options);
+    let after = introspect::schema(&mut target.conn, &drift.scope).await?;
+    let diff_options = diff::Options {
+        rename_hints: planning.rename_hints,
+        unmanaged_tables: after.unmanaged_tables.clone(),
+    };
+    let remaining = diff::diff(&after.schema, &drift.desired, &diff_options);
     if !remaining.additive.is_empty() {
         let list: Vec<String> = remaining
             .additive

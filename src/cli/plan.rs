@@ -9,11 +9,12 @@ use anyhow::Context as _;
 use clap::ValueEnum;
 
 use reconcile::assertions::{self, Assertion, AssertionResult, Outcome, RunOptions};
-use reconcile::diff::{self, Severity};
+use reconcile::diff::Severity;
 use reconcile::introspect::{self, Scope};
-use reconcile::plan::{self, Plan};
-use reconcile::render::{self, Format, Report};
-use reconcile::{canon, load};
+use reconcile::load;
+use reconcile::pipeline::{self, Drift};
+use reconcile::plan::Plan;
+use reconcile::render::{self, Format};
 
 /// What makes `plan`/`verify` exit non-zero (besides errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -126,37 +127,8 @@ pub fn verify_exit_code(drift_code: u8, results: &[AssertionResult]) -> u8 {
     }
 }
 
-/// What the drift check found: the live state read back (aligned), the canonical desired
-/// state, and the plan between them. Shared by `plan`, `verify` and `shadow`.
-pub struct Drift {
-    /// The live state aligned to the desired state's spellings (what is shown as "live").
-    pub aligned: reconcile::model::Schema,
-    /// What the catalog read left out, and why.
-    pub skipped: Vec<introspect::Skipped>,
-    pub desired: reconcile::model::Schema,
-    pub plan: Plan,
-}
-
-impl Drift {
-    /// The renderers' view of it.
-    pub fn report<'a>(&'a self, command: &'a str, target: &'a str) -> Report<'a> {
-        Report {
-            command,
-            target,
-            plan: &self.plan,
-            live: &self.aligned,
-            desired: &self.desired,
-            skipped: &self.skipped,
-        }
-    }
-}
-
-/// The drift pipeline on a connected target: introspect, canonicalise the desired state on a
-/// scratch database (`--dev-url`, the target's throwaway cluster, or a new throwaway),
-/// align, diff, plan.
-///
-/// `read` is the catalog already read (while the files were parsed) with the scope it was read
-/// in; it is used when that scope is the desired state's, and read again otherwise.
+/// The drift pipeline ([`reconcile::pipeline::drift`]) on a connected target, with the scratch
+/// database from `--dev-url`, the target's throwaway cluster, or a new throwaway.
 pub async fn drift(
     global: &super::Global,
     desired: reconcile::model::Schema,
@@ -165,73 +137,14 @@ pub async fn drift(
     rename_hints: bool,
     concurrently: bool,
 ) -> anyhow::Result<Drift> {
-    let scope = Scope::of(&desired, &global.ignore_schemas);
-    let mut live = match read {
-        Some((guessed, live)) if guessed == scope => live,
-        _ => read_catalog(&mut target.conn, &scope).await?,
-    };
     let (_scratch_cluster, mut scratch) =
         super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref()).await?;
-    let clock = std::time::Instant::now();
-    // The plan's fingerprint is of the model as read, which alignment changes in place; it
-    // is hashed on another core while the scratch server canonicalises.
-    let as_read = std::sync::Arc::new(std::mem::take(&mut live.schema));
-    let hashing = tokio::task::spawn_blocking({
-        let as_read = std::sync::Arc::clone(&as_read);
-        move || plan::fingerprint(&as_read)
-    });
-    let canonical = canon::canonicalise_owned(desired, Some(&as_read), &mut scratch).await;
-    let fingerprint = hashing.await.context("the fingerprint thread failed")?;
-    let canonical = canonical?;
-    live.schema = std::sync::Arc::try_unwrap(as_read).unwrap_or_else(|shared| (*shared).clone());
-    tracing::info!("canonicalised the desired state in {:?}", clock.elapsed());
-    for (object, why) in &canonical.unverified {
-        tracing::warn!("{object} could not be checked on the scratch database: {why}");
-    }
-    let diff_options = diff::Options {
+    let options = pipeline::Options {
         rename_hints,
-        unmanaged_tables: std::mem::take(&mut live.unmanaged_tables),
-    };
-    let clock = std::time::Instant::now();
-    let aligned = canon::align_live(live.schema, &canonical.schema, &mut scratch).await?;
-    tracing::info!("aligned the live state in {:?}", clock.elapsed());
-    let clock = std::time::Instant::now();
-    let result = diff::diff(&aligned, &canonical.schema, &diff_options);
-    // Alignment changes texts only, not which objects exist or their nullability — what
-    // the planner looks up in the live model.
-    let context = plan::Context {
-        live: &aligned,
-        estimated_rows: &live.estimated_rows,
         concurrently,
+        ignore_schemas: global.ignore_schemas.clone(),
     };
-    let extras = plan::Extras {
-        invalid_indexes: std::mem::take(&mut live.invalid_indexes),
-        unverified: canonical.unverified.iter().cloned().collect(),
-        live_fingerprint: Some(fingerprint),
-    };
-    let plan = plan::build_with(&result, &context, &extras)?;
-    tracing::info!("diffed and planned in {:?}", clock.elapsed());
-    Ok(Drift {
-        aligned,
-        skipped: live.skipped,
-        desired: canonical.schema,
-        plan,
-    })
-}
-
-async fn read_catalog(
-    conn: &mut sqlx::PgConnection,
-    scope: &Scope,
-) -> anyhow::Result<introspect::Introspected> {
-    let clock = std::time::Instant::now();
-    let live = introspect::schema(conn, scope).await?;
-    tracing::info!(
-        "introspected {} tables in {} catalog queries, {:?}",
-        live.schema.tables.len(),
-        live.catalog_queries,
-        clock.elapsed()
-    );
-    Ok(live)
+    Ok(pipeline::drift(desired, &mut target.conn, read, &mut scratch, &options).await?)
 }
 
 fn load_logged(
@@ -310,7 +223,7 @@ async fn pipeline(
             if read_only {
                 target.make_read_only().await?;
             }
-            let live = read_catalog(&mut target.conn, &scope).await?;
+            let live = pipeline::read_catalog(&mut target.conn, &scope).await?;
             anyhow::Ok((target, live))
         };
         let (loaded, read) = tokio::join!(loading, reading);

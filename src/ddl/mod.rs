@@ -18,12 +18,12 @@ pub use types::{
     identity_options,
 };
 
-use crate::model::{ConstraintKind, Schema};
+use crate::model::{ConstraintKind, ObjectId, Schema};
 
 /// One statement and the object it creates (for error messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
-    pub object: String,
+    pub object: ObjectId,
     pub sql: String,
 }
 
@@ -32,37 +32,40 @@ pub struct Statement {
 /// indexes, foreign keys, row-level security.
 pub fn create_all(schema: &Schema) -> Vec<Statement> {
     let mut out = Vec::new();
-    let mut push = |object: String, sql: String| out.push(Statement { object, sql });
+    let mut push = |object: ObjectId, sql: String| out.push(Statement { object, sql });
     for name in &schema.schemas {
-        push(format!("schema {name}"), create_schema(name));
+        push(ObjectId::Schema(name.clone()), create_schema(name));
     }
     for (name, ext) in &schema.extensions {
-        push(format!("extension {name}"), create_extension(name, ext));
+        push(
+            ObjectId::Extension(name.clone()),
+            create_extension(name, ext),
+        );
     }
     for (name, e) in &schema.enums {
-        push(format!("type {name}"), create_enum(name, e));
+        push(ObjectId::Type(name.clone()), create_enum(name, e));
     }
     for (name, c) in &schema.composites {
-        push(format!("type {name}"), create_composite(name, c));
+        push(ObjectId::Type(name.clone()), create_composite(name, c));
     }
     for (name, d) in &schema.domains {
-        push(format!("domain {name}"), create_domain(name, d));
+        push(ObjectId::Domain(name.clone()), create_domain(name, d));
     }
     for (name, s) in &schema.sequences {
-        push(format!("sequence {name}"), create_sequence(name, s));
+        push(ObjectId::Sequence(name.clone()), create_sequence(name, s));
     }
     for (name, t) in &schema.tables {
-        push(format!("table {name}"), create_table(name, t));
+        push(ObjectId::Table(name.clone()), create_table(name, t));
     }
     for (name, s) in &schema.sequences {
         if let Some(sql) = sequence_owned_by(name, s) {
-            push(format!("sequence {name} ownership"), sql);
+            push(ObjectId::SequenceOwnership(name.clone()), sql);
         }
     }
     for (table_name, t) in &schema.tables {
         for (index_name, index) in &t.indexes {
             push(
-                format!("index {index_name} on {table_name}"),
+                ObjectId::index(table_name, index_name),
                 create_index(table_name, index_name, index, false),
             );
         }
@@ -71,13 +74,13 @@ pub fn create_all(schema: &Schema) -> Vec<Statement> {
         for (constraint_name, c) in &t.constraints {
             if matches!(c.kind, ConstraintKind::ForeignKey(_)) {
                 push(
-                    format!("constraint {constraint_name} on {table_name}"),
+                    ObjectId::constraint(table_name, constraint_name),
                     add_constraint(table_name, constraint_name, c),
                 );
             }
         }
         if let Some(sql) = enable_rls(table_name, t) {
-            push(format!("row-level security on {table_name}"), sql);
+            push(ObjectId::RowLevelSecurity(table_name.clone()), sql);
         }
     }
     out

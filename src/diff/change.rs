@@ -8,8 +8,8 @@
 use serde::Serialize;
 
 use crate::model::{
-    Column, CompositeType, Constraint, Domain, EnumType, Extension, Ident, Index, QualifiedName,
-    Sequence, Table,
+    Column, CompositeType, Constraint, Domain, EnumType, Extension, Ident, Index, ObjectId,
+    QualifiedName, Sequence, Table,
 };
 
 /// Where a new enum label goes relative to an existing (or earlier added) one.
@@ -92,31 +92,29 @@ pub enum Change {
 }
 
 impl Change {
-    /// A short human name of the object the change creates.
-    pub fn object(&self) -> String {
+    /// The object the change creates.
+    pub fn object(&self) -> ObjectId {
         match self {
-            Change::CreateSchema { name } => format!("schema {name}"),
-            Change::CreateExtension { name, .. } => format!("extension {name}"),
+            Change::CreateSchema { name } => ObjectId::Schema(name.clone()),
+            Change::CreateExtension { name, .. } => ObjectId::Extension(name.clone()),
             Change::CreateEnum { name, .. } | Change::CreateComposite { name, .. } => {
-                format!("type {name}")
+                ObjectId::Type(name.clone())
             }
             Change::AddEnumValue {
                 type_name, value, ..
-            } => format!(
-                "value {} of type {type_name}",
-                crate::ident::quote_literal(value)
-            ),
-            Change::CreateDomain { name, .. } => format!("domain {name}"),
-            Change::CreateSequence { name, .. } => format!("sequence {name}"),
-            Change::SetSequenceOwner { name, .. } => format!("ownership of sequence {name}"),
-            Change::CreateTable { name, .. } => format!("table {name}"),
-            Change::AddColumn { table, column } => {
-                format!("column {table}.{}", column.name.quoted())
-            }
-            Change::CreateIndex { table, name, .. } => format!("index {name} on {table}"),
-            Change::AddConstraint { table, name, .. } => format!("constraint {name} on {table}"),
+            } => ObjectId::EnumValue {
+                type_name: type_name.clone(),
+                value: value.clone(),
+            },
+            Change::CreateDomain { name, .. } => ObjectId::Domain(name.clone()),
+            Change::CreateSequence { name, .. } => ObjectId::Sequence(name.clone()),
+            Change::SetSequenceOwner { name, .. } => ObjectId::SequenceOwnership(name.clone()),
+            Change::CreateTable { name, .. } => ObjectId::Table(name.clone()),
+            Change::AddColumn { table, column } => ObjectId::column(table, &column.name),
+            Change::CreateIndex { table, name, .. } => ObjectId::index(table, name),
+            Change::AddConstraint { table, name, .. } => ObjectId::constraint(table, name),
             Change::EnableRowLevelSecurity { table, .. } => {
-                format!("row-level security on {table}")
+                ObjectId::RowLevelSecurity(table.clone())
             }
         }
     }

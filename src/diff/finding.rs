@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::ObjectId;
+
 /// How bad acting on (or ignoring) the difference is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -215,13 +217,18 @@ pub struct Finding {
     pub code: Code,
     pub severity: Severity,
     /// e.g. `column public.leads.score`.
-    pub object: String,
+    pub object: ObjectId,
     pub message: String,
     pub suggestion: Option<Suggestion>,
 }
 
 impl Finding {
-    pub fn new(code: Code, severity: Severity, object: String, message: impl Into<String>) -> Self {
+    pub fn new(
+        code: Code,
+        severity: Severity,
+        object: ObjectId,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             code,
             severity,
@@ -236,9 +243,9 @@ impl Finding {
         self
     }
 
-    /// Stable order for output: by object, then code.
-    pub(crate) fn sort_key(&self) -> (&str, Code, &str) {
-        (&self.object, self.code, &self.message)
+    /// Stable order for output: by the object's name as printed, then code.
+    pub(crate) fn sort_key(&self) -> (String, Code, String) {
+        (self.object.to_string(), self.code, self.message.clone())
     }
 }
 

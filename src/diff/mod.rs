@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 
 use crate::ddl;
 use crate::ident::quote_literal;
-use crate::model::{QualifiedName, Schema};
+use crate::model::{ObjectId, QualifiedName, Schema};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -72,7 +72,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
                 Finding::new(
                     Code::ExtensionSchema,
                     Severity::Risky,
-                    format!("extension {name}"),
+                    ObjectId::Extension(name.clone()),
                     format!(
                         "installed in schema {}; the desired state puts it in {}",
                         l.schema, ext.schema
@@ -93,7 +93,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
                 Finding::new(
                     Code::ExtraExtension,
                     Severity::Risky,
-                    format!("extension {name}"),
+                    ObjectId::Extension(name.clone()),
                     format!(
                         "installed in schema {} but not in the desired state",
                         ext.schema
@@ -107,7 +107,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
     user_types(live, desired, &mut out);
     sequences(live, desired, &mut out);
     table::tables(live, desired, options, &mut out);
-    out.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    out.findings.sort_by_cached_key(Finding::sort_key);
     out
 }
 
@@ -120,7 +120,7 @@ fn enums(live: &Schema, desired: &Schema, out: &mut Diff) {
             });
             continue;
         };
-        let object = format!("type {name}");
+        let object = ObjectId::Type(name.clone());
         let removed: Vec<&String> = existing
             .values
             .iter()
@@ -201,7 +201,7 @@ fn user_types(live: &Schema, desired: &Schema, out: &mut Diff) {
                 Finding::new(
                     Code::CompositeDefinition,
                     Severity::Risky,
-                    format!("type {name}"),
+                    ObjectId::Type(name.clone()),
                     "attributes differ",
                 )
                 .suggest(format!(
@@ -223,7 +223,7 @@ fn user_types(live: &Schema, desired: &Schema, out: &mut Diff) {
                 Finding::new(
                     Code::DomainDefinition,
                     Severity::Risky,
-                    format!("domain {name}"),
+                    ObjectId::Domain(name.clone()),
                     "base type, default, NOT NULL or checks differ",
                 )
                 .suggest(format!(
@@ -257,7 +257,7 @@ fn extra_types<'a>(
                 Finding::new(
                     Code::ExtraType,
                     Severity::Risky,
-                    format!("type {name}"),
+                    ObjectId::Type(name.clone()),
                     "in the database, not in the desired state",
                 )
                 .suggest(format!("DROP TYPE {}", name.quoted())),
@@ -286,7 +286,7 @@ fn sequences(live: &Schema, desired: &Schema, out: &mut Diff) {
                 Finding::new(
                     Code::SequenceDefinition,
                     Severity::Risky,
-                    format!("sequence {name}"),
+                    ObjectId::Sequence(name.clone()),
                     "options or OWNED BY differ",
                 )
                 .suggest(format!(
@@ -305,7 +305,7 @@ fn sequences(live: &Schema, desired: &Schema, out: &mut Diff) {
                 Finding::new(
                     Code::ExtraSequence,
                     Severity::Risky,
-                    format!("sequence {name}"),
+                    ObjectId::Sequence(name.clone()),
                     "in the database, not in the desired state",
                 )
                 .suggest(format!("DROP SEQUENCE {}", name.quoted())),

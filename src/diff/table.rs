@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::{Change, Code, Diff, Finding, Options, Severity, TypeChange, column_type};
 use crate::ddl;
-use crate::model::{Column, ConstraintKind, Ident, QualifiedName, Schema, Table};
+use crate::model::{Column, ConstraintKind, Ident, ObjectId, QualifiedName, Schema, Table};
 
 pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &mut Diff) {
     for (name, wanted) in &desired.tables {
@@ -13,7 +13,7 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
             None if options.unmanaged_tables.contains(name) => out.findings.push(Finding::new(
                 Code::UnmanagedTable,
                 Severity::Risky,
-                format!("table {name}"),
+                ObjectId::Table(name.clone()),
                 "exists in the database as a partitioned table, a partition or an inheritance \
                  child, which reconcile does not manage yet: neither created nor compared",
             )),
@@ -29,7 +29,7 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
                 Finding::new(
                     Code::ExtraTable,
                     Severity::Destructive,
-                    format!("table {name}"),
+                    ObjectId::Table(name.clone()),
                     "in the database, not in the desired state",
                 )
                 .suggest(format!("DROP TABLE {}", name.quoted())),
@@ -78,8 +78,8 @@ fn new_table(name: &QualifiedName, wanted: &Table, out: &mut Diff) {
     }
 }
 
-fn column_object(table: &QualifiedName, column: &Ident) -> String {
-    format!("column {table}.{}", column.quoted())
+fn column_object(table: &QualifiedName, column: &Ident) -> ObjectId {
+    ObjectId::column(table, column)
 }
 
 fn existing_table(
@@ -370,7 +370,7 @@ fn backed_by_index(kind: &ConstraintKind) -> bool {
 }
 
 fn constraints(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut Diff) {
-    let object = |c: &Ident| format!("constraint {c} on {name}");
+    let object = |c: &Ident| ObjectId::constraint(name, c);
     let mut renamed: BTreeSet<&Ident> = BTreeSet::new();
     for (cname, c) in &wanted.constraints {
         match existing.constraints.get(cname) {
@@ -466,7 +466,7 @@ fn constraints(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut
 }
 
 fn indexes(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut Diff) {
-    let object = |i: &Ident| format!("index {i} on {name}");
+    let object = |i: &Ident| ObjectId::index(name, i);
     let index_name = |i: &Ident| QualifiedName::new(name.schema.clone(), i.clone()).quoted();
     let mut renamed: BTreeSet<&Ident> = BTreeSet::new();
     for (iname, index) in &wanted.indexes {
@@ -558,7 +558,7 @@ fn row_level_security(name: &QualifiedName, existing: &Table, wanted: &Table, ou
             new_table: false,
         });
     }
-    let object = format!("table {name}");
+    let object = ObjectId::Table(name.clone());
     if existing.row_level_security && !wanted.row_level_security {
         out.findings.push(
             Finding::new(

@@ -19,10 +19,10 @@ use sqlx::{Connection, PgConnection, Row};
 
 use futures_util::TryStreamExt as _;
 
-use crate::ident::{QualifiedName, quote_ident};
+use crate::ident::QualifiedName;
 use crate::model::{
     Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, Domain, EnumType,
-    Extension, FkAction, ForeignKey, Ident, Identity, Schema, Sequence, Table,
+    Extension, FkAction, ForeignKey, Ident, Identity, ObjectId, Schema, Sequence, Table,
 };
 
 /// Which schemas to read.
@@ -62,7 +62,7 @@ impl Scope {
 /// Something in scope that reconcile does not manage yet, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
-    pub object: String,
+    pub object: ObjectId,
     pub reason: &'static str,
 }
 
@@ -283,7 +283,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         };
         if let Some(reason) = reason {
             out.skipped.push(Skipped {
-                object: format!("table {name}"),
+                object: ObjectId::Table(name.clone()),
                 reason,
             });
             out.unmanaged_tables.insert(name.clone());
@@ -320,7 +320,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         if !c.validated {
             // A NOT VALID constraint is half-applied; report it rather than model it.
             out.skipped.push(Skipped {
-                object: format!("constraint {} on {table_name}", c.name),
+                object: ObjectId::constraint(table_name, &Ident::from_catalog(c.name.clone())),
                 reason: "NOT VALID constraints are not modelled yet",
             });
             continue;
@@ -341,7 +341,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
             // and speeds up nothing), but reported, and the planner rebuilds it if the
             // desired state has it.
             out.skipped.push(Skipped {
-                object: format!("index {} on {table_name}", i.name),
+                object: ObjectId::index(table_name, &Ident::from_catalog(i.name.clone())),
                 reason: "the index is INVALID (a failed concurrent build); rebuilt if desired",
             });
             out.invalid_indexes.insert(QualifiedName::new(
@@ -376,16 +376,33 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
             "policy" => "policies are not managed yet",
             _ => "functions and procedures are not managed yet",
         };
-        let object = match on_table {
-            Some(table) => format!(
-                "{kind} {} on {}",
-                quote_ident(&name),
-                qualified(schema, table)
-            ),
-            None if kind == "function" || kind == "procedure" || kind == "aggregate" => {
-                format!("{kind} {}.{name}", quote_ident(&schema))
-            }
-            None => format!("{kind} {}", qualified(schema, name)),
+        let args: Option<String> = row.try_get("args").map_err(q("unmanaged"))?;
+        let name = qualified(schema, name);
+        let on = |table: Option<String>| {
+            table
+                .map(|t| qualified(name.schema.as_str().to_owned(), t))
+                .ok_or_else(|| IntrospectError::Unexpected(format!("{kind} without its table")))
+        };
+        let args = || -> Vec<String> {
+            args.as_deref()
+                .filter(|a| !a.is_empty())
+                .map(|a| a.split(", ").map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        let object = match kind.as_str() {
+            "view" => ObjectId::View(name),
+            "materialized view" => ObjectId::MaterializedView(name),
+            "trigger" => ObjectId::Trigger {
+                table: on(on_table)?,
+                name: name.name,
+            },
+            "policy" => ObjectId::Policy {
+                table: on(on_table)?,
+                name: name.name,
+            },
+            "procedure" => ObjectId::Procedure { name, args: args() },
+            "aggregate" => ObjectId::Aggregate { name, args: args() },
+            _ => ObjectId::Function { name, args: args() },
         };
         out.skipped.push(Skipped { object, reason });
     }
@@ -525,7 +542,7 @@ fn drop_dangling_foreign_keys(out: &mut Introspected) {
         for name in dangling {
             table.constraints.remove(&name);
             out.skipped.push(Skipped {
-                object: format!("constraint {name} on {table_name}"),
+                object: ObjectId::constraint(table_name, &name),
                 reason: "it references a table that is not managed yet",
             });
         }

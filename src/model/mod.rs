@@ -6,6 +6,7 @@
 //! PostgreSQL itself prints (`format_type`, `pg_get_expr` under `search_path = public`);
 //! [`crate::normalise`] and [`crate::canon`] bring user-written text to that form.
 
+mod object_id;
 mod sequence;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use crate::ident::{Ident, QualifiedName};
+pub use object_id::{ObjectId, ParseObjectIdError};
 pub use sequence::{SequenceOptions, SequenceType};
 
 /// A whole database (or the part of it reconcile manages).

@@ -9,7 +9,8 @@ use crate::ddl;
 use crate::diff::{Change, EnumPosition};
 use crate::ident::quote_literal;
 use crate::model::{
-    Column, Constraint, ConstraintKind, Ident, Index, IndexKey, IndexTarget, QualifiedName, Table,
+    Column, Constraint, ConstraintKind, Ident, Index, IndexKey, IndexTarget, ObjectId,
+    QualifiedName, Table,
 };
 
 /// Stages of the natural order; dependencies still decide, these only break ties.
@@ -38,12 +39,12 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(kind: StepKind, stage: u8, table: Option<&QualifiedName>, object: String) -> Self {
+    fn new(kind: StepKind, stage: u8, table: Option<&QualifiedName>, object: ObjectId) -> Self {
         let table_key = table.map(QualifiedName::quoted).unwrap_or_default();
         Self {
             draft: Draft {
                 kind,
-                sort_key: (stage, table_key, kind, 0, object.clone()),
+                sort_key: (stage, table_key, kind, 0, object.to_string()),
                 object,
                 sql: String::new(),
                 transaction: Transaction::Grouped,
@@ -325,7 +326,7 @@ fn add_column(
     table: &QualifiedName,
     column: &Column,
     context: &Context,
-    object: String,
+    object: ObjectId,
     out: &mut Vec<Draft>,
 ) {
     let mut b = Builder::new(StepKind::AddColumn, SHORT_LOCKS, Some(table), object)
@@ -395,7 +396,7 @@ fn create_index(
     index: &Index,
     new_table: bool,
     context: &Context,
-    object: String,
+    object: ObjectId,
     out: &mut Vec<Draft>,
 ) {
     let concurrently = context.concurrently && !new_table;
@@ -452,7 +453,7 @@ fn add_constraint(
     constraint: &Constraint,
     new_table: bool,
     context: &Context,
-    object: String,
+    object: ObjectId,
     out: &mut Vec<Draft>,
 ) {
     let guarded = |body: String| {
@@ -486,7 +487,7 @@ fn add_constraint(
             )
             .requires(Key::Constraint(table.clone(), name.clone()))
     };
-    let base = |kind: StepKind, stage: u8, object: String| {
+    let base = |kind: StepKind, stage: u8, object: ObjectId| {
         Builder::new(kind, stage, Some(table), object)
             .requires(Key::Table(table.clone()))
             .requires(Key::NewColumns(table.clone()))
@@ -538,7 +539,10 @@ fn add_constraint(
                         StepKind::ValidateConstraint,
                         VALIDATIONS,
                         Some(table),
-                        format!("validation of {object}"),
+                        ObjectId::Validation {
+                            table: table.clone(),
+                            name: name.clone(),
+                        },
                     ),
                 )
                 .push(out);
@@ -559,7 +563,10 @@ fn add_constraint(
                     StepKind::ValidateConstraint,
                     VALIDATIONS,
                     Some(table),
-                    format!("validation of {object}"),
+                    ObjectId::Validation {
+                        table: table.clone(),
+                        name: name.clone(),
+                    },
                 ),
             )
             .push(out);
@@ -597,7 +604,10 @@ fn add_constraint(
                 StepKind::CreateKeyIndex,
                 INDEX_BUILDS,
                 Some(table),
-                format!("index {name} on {table} (for {object})"),
+                ObjectId::KeyIndex {
+                    table: table.clone(),
+                    name: name.clone(),
+                },
             )
             .sql(ddl::create_index(table, name, &index, concurrently))
             .requires(Key::Table(table.clone()))
@@ -697,7 +707,7 @@ pub(super) fn rebuild_invalid(
             StepKind::DropInvalidIndex,
             INDEX_BUILDS,
             table.as_ref(),
-            format!("invalid index {index}"),
+            ObjectId::InvalidIndex(index.clone()),
         )
         .sql(format!(
             "DROP INDEX CONCURRENTLY IF EXISTS {}",
@@ -727,14 +737,14 @@ pub(super) fn rebuild_invalid(
 /// block is a transaction) and only get the hazard.
 pub(super) fn tolerate_unverified(
     drafts: &mut [Draft],
-    unverified: &std::collections::BTreeMap<String, String>,
+    unverified: &std::collections::BTreeMap<ObjectId, String>,
 ) {
     for draft in drafts.iter_mut() {
         let Some(message) = unverified.get(&draft.object) else {
             continue;
         };
         if draft.transaction != Transaction::Outside {
-            draft.sql = guard::tolerating_errors(&draft.sql, &draft.object);
+            draft.sql = guard::tolerating_errors(&draft.sql, &draft.object.to_string());
         }
         draft.hazards.push(Hazard {
             code: HazardCode::Unverified,

@@ -23,7 +23,7 @@
 //! let step = Step {
 //!     number: 1,
 //!     kind: StepKind::AddColumn,
-//!     object: "column t.c".to_owned(),
+//!     object: "column public.t.c".parse().unwrap(),
 //!     sql: "ALTER TABLE t DROP COLUMN c".to_owned(),
 //!     transaction: Transaction::Grouped,
 //!     locks: Vec::new(),
@@ -48,7 +48,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 use crate::diff::{Change, Diff, Finding};
-use crate::model::{Ident, QualifiedName, Schema};
+use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 
 /// What the planner needs to know about the database besides the diff.
 #[derive(Debug, Clone, Copy)]
@@ -158,7 +158,7 @@ type SortKey = (u8, String, StepKind, usize, String);
 #[derive(Debug, Clone)]
 struct Draft {
     kind: StepKind,
-    object: String,
+    object: ObjectId,
     sql: String,
     transaction: Transaction,
     locks: Vec<TableLock>,
@@ -182,7 +182,7 @@ pub struct Extras {
     /// server's message (see [`crate::canon::Canonical::unverified`]). Their steps turn an
     /// error into a WARNING (hazard H012), so one object that needs something reconcile does
     /// not manage cannot stop the rest of the plan.
-    pub unverified: BTreeMap<String, String>,
+    pub unverified: BTreeMap<ObjectId, String>,
     /// The fingerprint of the live model as read, when [`Context::live`] is no longer that
     /// model (`plan` aligns it in place, see [`crate::canon::align_live`]); without it the
     /// fingerprint is taken of `Context::live`.
@@ -275,7 +275,7 @@ mod tests {
         };
         let changes = [composite("a", "zz[]"), composite("zz", "integer")];
         let steps = build_changes(&changes, &context).unwrap();
-        let objects: Vec<&str> = steps.iter().map(|s| s.object.as_str()).collect();
+        let objects: Vec<String> = steps.iter().map(|s| s.object.to_string()).collect();
         assert_eq!(objects, ["type public.zz", "type public.a"]);
         assert_eq!(steps[1].depends_on, [1]);
     }

@@ -101,7 +101,7 @@ fn cycle(graph: &DiGraph<usize, ()>, drafts: &[Draft], done: &[usize]) -> PlanEr
         .find(|component| component.len() > 1 || stuck.contains_edge(component[0], component[0]))
         .unwrap_or_default()
         .into_iter()
-        .map(|n| drafts[stuck[n]].object.clone())
+        .map(|n| drafts[stuck[n]].object.to_string())
         .collect();
     objects.sort();
     PlanError::Cycle { objects }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::QualifiedName;
+use crate::model::{ObjectId, QualifiedName};
 
 /// What a step does. Every kind adds; see [`crate::diff::Change`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -179,7 +179,7 @@ pub struct Step {
     pub number: usize,
     pub kind: StepKind,
     /// e.g. `index leads_status_idx on public.leads`.
-    pub object: String,
+    pub object: ObjectId,
     /// One statement, idempotent on its own (IF NOT EXISTS or a catalog-guarded DO block).
     pub sql: String,
     pub transaction: Transaction,

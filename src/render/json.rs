@@ -53,7 +53,7 @@ struct JsonBatch {
 
 #[derive(Serialize)]
 struct JsonSkipped<'a> {
-    object: &'a str,
+    object: &'a crate::model::ObjectId,
     reason: &'a str,
 }
 

@@ -100,7 +100,7 @@ pub(super) fn plan_body(report: &Report, out: &mut impl Write) -> io::Result<()>
                 out,
                 "| {} | {} | {} | {} |",
                 step.number,
-                cell(&step.object),
+                cell(&step.object.to_string()),
                 lock,
                 hazards.join("<br>")
             )?;
@@ -138,7 +138,7 @@ pub(super) fn plan_body(report: &Report, out: &mut impl Write) -> io::Result<()>
                 "| {} | {} | {} | {} | {} |",
                 f.severity,
                 f.code,
-                cell(&f.object),
+                cell(&f.object.to_string()),
                 cell(&f.message),
                 f.suggestion
                     .as_ref()
@@ -155,7 +155,7 @@ pub(super) fn plan_body(report: &Report, out: &mut impl Write) -> io::Result<()>
         )?;
         writeln!(out)?;
         for s in report.skipped {
-            writeln!(out, "- {}: {}", cell(&s.object), cell(s.reason))?;
+            writeln!(out, "- {}: {}", cell(&s.object.to_string()), cell(s.reason))?;
         }
         writeln!(out)?;
         writeln!(out, "</details>")?;

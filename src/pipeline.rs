@@ -1,0 +1,185 @@
+//! The drift pipeline: introspect → canonicalise → align → diff → plan, assembled once.
+//!
+//! `plan`, `verify`, `apply`, `shadow` and the convergence tests all need the same answer to
+//! "what separates this database from the desired state?". Assembled by hand in each, the
+//! copies drifted apart (apply once planned against the live model before alignment). This
+//! module is the one assembly; callers differ only in where the desired state and the
+//! connections come from and in what they do with the [`Drift`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use sqlx::PgConnection;
+
+use crate::canon::{self, CanonError, ScratchDb};
+use crate::diff;
+use crate::introspect::{self, IntrospectError, Introspected, Scope, Skipped};
+use crate::model::{QualifiedName, Schema};
+use crate::plan::{self, Plan, PlanError};
+use crate::render::Report;
+
+/// How to plan.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Report a missing column beside an extra one of the same type as a possible rename.
+    pub rename_hints: bool,
+    /// Build indexes on existing tables with `CREATE INDEX CONCURRENTLY`.
+    pub concurrently: bool,
+    /// Schemas never read nor changed (the user's `--ignore-schema`, reconcile's history).
+    pub ignore_schemas: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            rename_hints: true,
+            concurrently: true,
+            ignore_schemas: Vec::new(),
+        }
+    }
+}
+
+/// What separates a database from the desired state.
+#[derive(Debug)]
+pub struct Drift {
+    /// The live state aligned to the desired state's spellings (what is shown as "live").
+    pub aligned: Schema,
+    /// The desired state in the server's words.
+    pub desired: Schema,
+    pub plan: Plan,
+    /// What the catalog read left out, and why.
+    pub skipped: Vec<Skipped>,
+    /// The scope the catalog was read in (read it again with this to verify an apply).
+    pub scope: Scope,
+    /// `reltuples` per table, for hazard messages.
+    pub estimated_rows: BTreeMap<QualifiedName, f64>,
+    /// INVALID indexes left by failed concurrent builds.
+    pub invalid_indexes: BTreeSet<QualifiedName>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Introspect(#[from] IntrospectError),
+    #[error(transparent)]
+    Canon(#[from] CanonError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("the fingerprint thread failed: {0}")]
+    Fingerprint(String),
+}
+
+impl Drift {
+    /// The renderers' view of it.
+    pub fn report<'a>(&'a self, command: &'a str, target: &'a str) -> Report<'a> {
+        Report {
+            command,
+            target,
+            plan: &self.plan,
+            live: &self.aligned,
+            desired: &self.desired,
+            skipped: &self.skipped,
+        }
+    }
+}
+
+/// The scope the desired state is compared in.
+pub fn scope(desired: &Schema, options: &Options) -> Scope {
+    Scope::of(desired, &options.ignore_schemas)
+}
+
+/// Plans `desired` against the database behind `target`.
+///
+/// `read` is the catalog already read (say, while the files were parsed) with the scope it was
+/// read in; it is used when that scope is the desired state's, and the catalog is read again
+/// otherwise. The scratch database is asked for only when something must be built there.
+pub async fn drift(
+    desired: Schema,
+    target: &mut PgConnection,
+    read: Option<(Scope, Introspected)>,
+    scratch: &mut impl ScratchDb,
+    options: &Options,
+) -> Result<Drift, PipelineError> {
+    let scope = scope(&desired, options);
+    let live = match read {
+        Some((guessed, live)) if guessed == scope => live,
+        _ => read_catalog(target, &scope).await?,
+    };
+    drift_from(desired, live, scope, scratch, options).await
+}
+
+/// [`drift`] on a catalog already read in `scope`.
+pub async fn drift_from(
+    desired: Schema,
+    mut live: Introspected,
+    scope: Scope,
+    scratch: &mut impl ScratchDb,
+    options: &Options,
+) -> Result<Drift, PipelineError> {
+    let clock = std::time::Instant::now();
+    // The plan's fingerprint is of the model as read, which alignment changes in place; it
+    // is hashed on another core while the scratch server canonicalises.
+    let as_read = Arc::new(std::mem::take(&mut live.schema));
+    let hashing = tokio::task::spawn_blocking({
+        let as_read = Arc::clone(&as_read);
+        move || plan::fingerprint(&as_read)
+    });
+    let canonical = canon::canonicalise_owned(desired, Some(&as_read), scratch).await;
+    let fingerprint = hashing
+        .await
+        .map_err(|e| PipelineError::Fingerprint(e.to_string()))?;
+    let canonical = canonical?;
+    let as_read = Arc::try_unwrap(as_read).unwrap_or_else(|shared| (*shared).clone());
+    tracing::info!("canonicalised the desired state in {:?}", clock.elapsed());
+    for (object, why) in &canonical.unverified {
+        tracing::warn!("{object} could not be checked on the scratch database: {why}");
+    }
+    let diff_options = diff::Options {
+        rename_hints: options.rename_hints,
+        unmanaged_tables: std::mem::take(&mut live.unmanaged_tables),
+    };
+    let clock = std::time::Instant::now();
+    let aligned = canon::align_live(as_read, &canonical.schema, scratch).await?;
+    tracing::info!("aligned the live state in {:?}", clock.elapsed());
+    let clock = std::time::Instant::now();
+    let result = diff::diff(&aligned, &canonical.schema, &diff_options);
+    // Alignment changes texts only, not which objects exist or their nullability — what
+    // the planner looks up in the live model.
+    let context = plan::Context {
+        live: &aligned,
+        estimated_rows: &live.estimated_rows,
+        concurrently: options.concurrently,
+    };
+    let extras = plan::Extras {
+        invalid_indexes: live.invalid_indexes.clone(),
+        unverified: canonical.unverified.iter().cloned().collect(),
+        live_fingerprint: Some(fingerprint),
+    };
+    let plan = plan::build_with(&result, &context, &extras)?;
+    tracing::info!("diffed and planned in {:?}", clock.elapsed());
+    Ok(Drift {
+        aligned,
+        desired: canonical.schema,
+        plan,
+        skipped: live.skipped,
+        scope,
+        estimated_rows: live.estimated_rows,
+        invalid_indexes: live.invalid_indexes,
+    })
+}
+
+/// Reads the catalog in `scope`, logging how long it took.
+pub async fn read_catalog(
+    conn: &mut PgConnection,
+    scope: &Scope,
+) -> Result<Introspected, IntrospectError> {
+    let clock = std::time::Instant::now();
+    let live = introspect::schema(conn, scope).await?;
+    tracing::info!(
+        "introspected {} tables in {} catalog queries, {:?}",
+        live.schema.tables.len(),
+        live.catalog_queries,
+        clock.elapsed()
+    );
+    Ok(live)
+}
