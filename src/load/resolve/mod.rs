@@ -16,8 +16,8 @@ use super::error::{LoadError, Origin};
 use super::format::{At, DomainSpec, FileSpec, SequenceSpec, ShortOr};
 use crate::ident::QualifiedName;
 use crate::model::{
-    CompositeAttribute, CompositeType, Domain, EnumType, Extension, Ident, Schema, Sequence,
-    SequenceOptions, SequenceType,
+    CompositeAttribute, CompositeType, Domain, EnumType, Extension, Ident, ObjectId, Schema,
+    Sequence, SequenceOptions, SequenceType,
 };
 use crate::normalise::validate_expression;
 
@@ -29,17 +29,12 @@ pub(super) struct ParsedFile {
 /// Where each named object was declared, for "declared twice" errors that name both places.
 #[derive(Default)]
 struct Declarations {
-    seen: BTreeMap<(&'static str, QualifiedName), Origin>,
+    seen: BTreeMap<ObjectId, Origin>,
 }
 
 impl Declarations {
-    fn declare(
-        &mut self,
-        kind: &'static str,
-        name: &QualifiedName,
-        origin: &Origin,
-    ) -> Result<(), LoadError> {
-        if let Some(first) = self.seen.get(&(kind, name.clone())) {
+    fn declare(&mut self, object: ObjectId, origin: &Origin) -> Result<(), LoadError> {
+        if let Some(first) = self.seen.get(&object) {
             let help = if first.file == origin.file {
                 "rename or remove one of them".to_owned()
             } else {
@@ -47,11 +42,11 @@ impl Declarations {
             };
             return Err(LoadError::new(
                 origin.clone(),
-                format!("{kind} {name} is declared twice (first at {first})"),
+                format!("{object} is declared twice (first at {first})"),
             )
             .help(help));
         }
-        self.seen.insert((kind, name.clone()), origin.clone());
+        self.seen.insert(object, origin.clone());
         Ok(())
     }
 }
@@ -200,7 +195,9 @@ impl Resolver {
                 continue;
             };
             let qualified = QualifiedName::new(schema.clone(), ident);
-            if let Err(e) = self.declared.declare(kind, &qualified, &origin) {
+            // Enums, domains and composites share PostgreSQL's one namespace of types.
+            let object = ObjectId::Type(qualified.clone());
+            if let Err(e) = self.declared.declare(object, &origin) {
                 self.error(e);
             }
             self.user_types.insert(qualified);
@@ -225,8 +222,10 @@ impl Resolver {
                 },
                 None => file_schema.clone(),
             };
-            let key = QualifiedName::new(Ident::from_catalog(String::new()), name.clone());
-            if let Err(e) = self.declared.declare("extension", &key, &origin) {
+            if let Err(e) = self
+                .declared
+                .declare(ObjectId::Extension(name.clone()), &origin)
+            {
                 self.error(e);
                 continue;
             }
@@ -356,7 +355,10 @@ impl Resolver {
                 continue;
             };
             let qualified = QualifiedName::new(schema.clone(), ident);
-            if let Err(e) = self.declared.declare("sequence", &qualified, &origin) {
+            if let Err(e) = self
+                .declared
+                .declare(ObjectId::Sequence(qualified.clone()), &origin)
+            {
                 self.error(e);
                 continue;
             }

@@ -8,7 +8,7 @@ use super::{Resolver, names};
 use crate::ident::{QualifiedName, default_object_name, server_literal};
 use crate::model::{
     Column, Constraint, ConstraintKind, FkAction, ForeignKey, Ident, Identity, Index, IndexKey,
-    IndexTarget, Sequence, SequenceOptions, SequenceType, Table,
+    IndexTarget, ObjectId, Sequence, SequenceOptions, SequenceType, Table,
 };
 use crate::normalise::serial_kind;
 
@@ -34,7 +34,10 @@ impl Resolver {
             return;
         };
         let qualified = QualifiedName::new(schema.clone(), ident);
-        if let Err(e) = self.declared.declare("table", &qualified, &origin) {
+        if let Err(e) = self
+            .declared
+            .declare(ObjectId::Table(qualified.clone()), &origin)
+        {
             self.error(e);
             return;
         }
@@ -136,7 +139,10 @@ impl Resolver {
         let name = default_object_name(b.name.name.as_str(), Some(column.as_str()), "seq");
         let name = QualifiedName::new(b.name.schema.clone(), Ident::from_catalog(name));
         self.relation(&name, origin);
-        if let Err(e) = self.declared.declare("sequence", &name, origin) {
+        if let Err(e) = self
+            .declared
+            .declare(ObjectId::Sequence(name.clone()), origin)
+        {
             self.error(e);
         }
         self.schema.sequences.insert(
