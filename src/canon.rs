@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{ConstraintKind, ObjectId, QualifiedName, Schema, Table};
 use crate::normalise::equivalence;
-use crate::{ddl, diff, plan};
+use crate::{ddl, diff, kinds, plan};
 
 #[derive(Debug, Clone)]
 pub struct Canonical {
@@ -57,10 +57,21 @@ fn prerequisites_match(prerequisites: &Schema, live: Option<&Schema>) -> bool {
     live.is_some_and(|live| {
         all_in(&prerequisites.extensions, &live.extensions)
             && all_in(&prerequisites.enums, &live.enums)
-            && all_in(&prerequisites.domains, &live.domains)
-            && all_in(&prerequisites.composites, &live.composites)
-            && all_in(&prerequisites.sequences, &live.sequences)
+            && kinds::all_in(prerequisites, live)
     })
+}
+
+/// What is built before tables, and what every scratch transaction builds: schemas,
+/// extensions, enums and the objects of every registered kind.
+fn prerequisites_of(schema: &Schema) -> Schema {
+    let mut prerequisites = Schema {
+        schemas: schema.schemas.clone(),
+        extensions: schema.extensions.clone(),
+        enums: schema.enums.clone(),
+        ..Schema::default()
+    };
+    kinds::copy_all(schema, &mut prerequisites);
+    prerequisites
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,15 +145,7 @@ pub async fn canonicalise_owned(
             }
         }
     }
-    let prerequisites = Schema {
-        schemas: desired.schemas.clone(),
-        extensions: desired.extensions.clone(),
-        enums: desired.enums.clone(),
-        domains: desired.domains.clone(),
-        composites: desired.composites.clone(),
-        sequences: desired.sequences.clone(),
-        tables: BTreeMap::new(),
-    };
+    let prerequisites = prerequisites_of(&desired);
     // A changed object prints the same wherever it is, given the columns it uses: each is
     // built once, on a small table of its own, however many tables it is added to.
     let mut units = Units::default();
@@ -273,13 +276,7 @@ pub async fn canonicalise_owned(
         let got = build_in_chunks(&fallback, &build, &probed, &prerequisites, scratch).await?;
         merge(&mut result, got);
     }
-    for (name, sequence) in &desired.sequences {
-        if let Some(got) = result.schema.sequences.get_mut(name)
-            && got.owned_by.is_none()
-        {
-            got.owned_by = sequence.owned_by.clone();
-        }
-    }
+    kinds::restore_all(&desired, &mut result.schema);
     for (name, table) in desired.tables {
         match result.schema.tables.get_mut(&name) {
             None => {
@@ -339,16 +336,10 @@ async fn build_in_chunks(
             });
             subset.tables.insert((*name).clone(), table);
         }
-        // OWNED BY a table that is not built cannot be checked either.
-        for sequence in subset.sequences.values_mut() {
-            if sequence
-                .owned_by
-                .as_ref()
-                .is_some_and(|(table, _)| !in_chunk.contains(table) || probed.contains(table))
-            {
-                sequence.owned_by = None;
-            }
-        }
+        // What refers to a table that is not built (an OWNED BY) cannot be checked either.
+        kinds::leave_out_unbuilt_tables(&mut subset, &|table| {
+            in_chunk.contains(table) && !probed.contains(table)
+        });
         let got = canonicalise_to_fixpoint(&subset, scratch.connection().await?).await?;
         match &mut result {
             None => result = Some(got),
@@ -868,10 +859,7 @@ fn needs_second_pass(schema: &Schema) -> bool {
                 })
         })
     });
-    let domains = schema.domains.values().any(|d| {
-        d.default.as_deref().is_some_and(suspicious) || d.checks.values().any(|c| suspicious(c))
-    });
-    tables || domains
+    tables || kinds::any_printed_text(schema, &suspicious)
 }
 
 /// Brings the live objects that differ from `desired` to the same re-parsed form (see
@@ -896,29 +884,14 @@ pub async fn align_live(
         })
         .map(|(name, _)| name.clone())
         .collect();
-    let domains: Vec<_> = live
-        .domains
-        .iter()
-        .filter(|(name, d)| desired.domains.get(*name).is_some_and(|w| w != *d))
-        .map(|(name, _)| name.clone())
-        .collect();
-    if tables.is_empty() && domains.is_empty() {
+    let objects = kinds::differing_texts(&live, desired);
+    if tables.is_empty() && objects.is_empty() {
         return Ok(live);
     }
     // The differing tables, without foreign keys (whose text does not change and whose
     // targets are not built), and every type they might use.
-    let mut subset = Schema {
-        schemas: live.schemas.clone(),
-        extensions: live.extensions.clone(),
-        enums: live.enums.clone(),
-        domains: live.domains.clone(),
-        composites: live.composites.clone(),
-        sequences: live.sequences.clone(),
-        tables: Default::default(),
-    };
-    for sequence in subset.sequences.values_mut() {
-        sequence.owned_by = None;
-    }
+    let mut subset = prerequisites_of(&live);
+    kinds::leave_out_unbuilt_tables(&mut subset, &|_| false);
     for name in &tables {
         let mut table = live.tables[name].clone();
         table
@@ -947,13 +920,11 @@ pub async fn align_live(
             *current = table;
         }
     }
-    for name in &domains {
-        if !failed.contains(&ObjectId::Domain(name.clone()))
-            && let Some(domain) = rebuilt.schema.domains.remove(name)
-        {
-            live.domains.insert(name.clone(), domain);
-        }
-    }
+    let rebuilt_objects: Vec<ObjectId> = objects
+        .into_iter()
+        .filter(|o| !failed.contains(o))
+        .collect();
+    kinds::replace_from(&mut live, &mut rebuilt.schema, &rebuilt_objects);
     Ok(live)
 }
 
@@ -1112,28 +1083,7 @@ fn restore_unverified(desired: &Schema, canonical: &mut Schema) {
             .entry(k.clone())
             .or_insert_with(|| v.clone());
     }
-    for (k, v) in &desired.composites {
-        canonical
-            .composites
-            .entry(k.clone())
-            .or_insert_with(|| v.clone());
-    }
-    for (k, v) in &desired.domains {
-        canonical
-            .domains
-            .entry(k.clone())
-            .or_insert_with(|| v.clone());
-    }
-    for (k, v) in &desired.sequences {
-        let got = canonical
-            .sequences
-            .entry(k.clone())
-            .or_insert_with(|| v.clone());
-        // The sequence was built but its OWNED BY failed with its table.
-        if got.owned_by.is_none() {
-            got.owned_by = v.owned_by.clone();
-        }
-    }
+    kinds::restore_all(desired, canonical);
     for (name, table) in &desired.tables {
         let Some(got) = canonical.tables.get_mut(name) else {
             canonical.tables.insert(name.clone(), table.clone());

@@ -1530,6 +1530,7 @@ mod tests {
     #[test]
     fn planned_steps_are_additive() {
         use crate::diff::{Change, EnumPosition};
+        use crate::kinds::Created;
         use crate::model::{
             Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, Domain,
             EnumType, Extension, FkAction, ForeignKey, Ident, Index, IndexKey, IndexTarget,
@@ -1561,38 +1562,33 @@ mod tests {
                 value: "b".into(),
                 position: EnumPosition::After("a".into()),
             },
-            Change::CreateComposite {
-                name: qn("app", "pair"),
-                definition: CompositeType {
+            Change::Create(Created::Composite(
+                qn("app", "pair"),
+                CompositeType {
                     attributes: vec![CompositeAttribute {
                         name: id("Left"),
                         data_type: "integer".into(),
                         collation: None,
                     }],
                 },
-            },
-            Change::CreateDomain {
-                name: qn("app", "positive"),
-                definition: Domain {
+            )),
+            Change::Create(Created::Domain(
+                qn("app", "positive"),
+                Domain {
                     data_type: "integer".into(),
                     default: Some("1".into()),
                     not_null: true,
                     collation: None,
                     checks: [(id("pos"), "(VALUE > 0)".to_owned())].into(),
                 },
-            },
-            Change::CreateSequence {
-                name: qn("app", "seq"),
-                definition: Sequence {
+            )),
+            Change::Create(Created::Sequence(
+                qn("app", "seq"),
+                Sequence {
                     options: SequenceOptions::defaults(SequenceType::Bigint, 1),
                     owned_by: Some((table.clone(), id("id"))),
                 },
-            },
-            Change::SetSequenceOwner {
-                name: qn("app", "seq"),
-                table: table.clone(),
-                column: id("id"),
-            },
+            )),
             Change::CreateTable {
                 name: table.clone(),
                 definition: Table {

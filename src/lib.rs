@@ -11,6 +11,7 @@ pub mod ddl;
 pub mod diff;
 pub mod ident;
 pub mod introspect;
+pub mod kinds;
 pub mod lint;
 pub mod load;
 pub mod migrate;

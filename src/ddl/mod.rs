@@ -12,12 +12,10 @@ mod types;
 
 pub use constraint::{add_constraint, constraint_body};
 pub use index::create_index;
-pub use table::{column_definition, create_table, enable_rls, sequence_owned_by};
-pub use types::{
-    create_composite, create_domain, create_enum, create_extension, create_schema, create_sequence,
-    identity_options,
-};
+pub use table::{column_definition, create_table, enable_rls};
+pub use types::{create_enum, create_extension, create_schema, identity_options, sequence_options};
 
+use crate::kinds::{self, Kind, Visitor};
 use crate::model::{ConstraintKind, ObjectId, Schema};
 
 /// One statement and the object it creates (for error messages).
@@ -45,21 +43,34 @@ pub fn create_all(schema: &Schema) -> Vec<Statement> {
     for (name, e) in &schema.enums {
         push(ObjectId::Type(name.clone()), create_enum(name, e));
     }
-    for (name, c) in &schema.composites {
-        push(ObjectId::Type(name.clone()), create_composite(name, c));
+    struct Creates<'a> {
+        schema: &'a Schema,
+        out: &'a mut Vec<Statement>,
     }
-    for (name, d) in &schema.domains {
-        push(ObjectId::Domain(name.clone()), create_domain(name, d));
+    impl Visitor for Creates<'_> {
+        fn visit<K: Kind>(&mut self) {
+            for (name, object) in K::objects(self.schema) {
+                self.out.push(Statement {
+                    object: K::id(name),
+                    sql: K::create(name, object),
+                });
+            }
+        }
     }
-    for (name, s) in &schema.sequences {
-        push(ObjectId::Sequence(name.clone()), create_sequence(name, s));
-    }
+    kinds::visit_all(&mut Creates {
+        schema,
+        out: &mut out,
+    });
+    let mut push = |object: ObjectId, sql: String| out.push(Statement { object, sql });
     for (name, t) in &schema.tables {
         push(ObjectId::Table(name.clone()), create_table(name, t));
     }
     for (name, s) in &schema.sequences {
-        if let Some(sql) = sequence_owned_by(name, s) {
-            push(ObjectId::SequenceOwnership(name.clone()), sql);
+        if let Some((table, column)) = &s.owned_by {
+            push(
+                ObjectId::SequenceOwnership(name.clone()),
+                kinds::sequence::owned_by(name, table, column),
+            );
         }
     }
     for (table_name, t) in &schema.tables {

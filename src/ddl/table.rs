@@ -2,7 +2,7 @@
 
 use super::constraint::constraint_body;
 use super::types::identity_options;
-use crate::model::{Column, ConstraintKind, QualifiedName, Sequence, Table};
+use crate::model::{Column, ConstraintKind, QualifiedName, Table};
 
 pub fn column_definition(c: &Column) -> String {
     let mut sql = format!("{} {}", c.name.quoted(), c.data_type);
@@ -53,17 +53,6 @@ pub fn create_table(name: &QualifiedName, t: &Table) -> String {
         name.quoted(),
         parts.join(",\n    ")
     )
-}
-
-pub fn sequence_owned_by(name: &QualifiedName, s: &Sequence) -> Option<String> {
-    s.owned_by.as_ref().map(|(table, column)| {
-        format!(
-            "ALTER SEQUENCE {} OWNED BY {}.{}",
-            name.quoted(),
-            table.quoted(),
-            column.quoted()
-        )
-    })
 }
 
 pub fn enable_rls(name: &QualifiedName, t: &Table) -> Option<String> {

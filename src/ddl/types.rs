@@ -1,9 +1,7 @@
-//! Schemas, extensions, enum and composite types, domains and sequences.
+//! Schemas, extensions, enum types, and the option clauses of sequences and identities.
 
 use crate::ident::quote_literal;
-use crate::model::{
-    CompositeType, Domain, EnumType, Extension, Ident, QualifiedName, Sequence, SequenceOptions,
-};
+use crate::model::{EnumType, Extension, Ident, QualifiedName, SequenceOptions};
 
 pub fn create_schema(name: &Ident) -> String {
     format!("CREATE SCHEMA IF NOT EXISTS {}", name.quoted())
@@ -26,42 +24,6 @@ pub fn create_enum(name: &QualifiedName, e: &EnumType) -> String {
     )
 }
 
-pub fn create_composite(name: &QualifiedName, c: &CompositeType) -> String {
-    let attributes: Vec<String> = c
-        .attributes
-        .iter()
-        .map(|a| {
-            let mut s = format!("{} {}", a.name.quoted(), a.data_type);
-            if let Some(collation) = &a.collation {
-                s.push_str(&format!(" COLLATE {collation}"));
-            }
-            s
-        })
-        .collect();
-    format!(
-        "CREATE TYPE {} AS ({})",
-        name.quoted(),
-        attributes.join(", ")
-    )
-}
-
-pub fn create_domain(name: &QualifiedName, d: &Domain) -> String {
-    let mut sql = format!("CREATE DOMAIN {} AS {}", name.quoted(), d.data_type);
-    if let Some(collation) = &d.collation {
-        sql.push_str(&format!(" COLLATE {collation}"));
-    }
-    if let Some(default) = &d.default {
-        sql.push_str(&format!(" DEFAULT ({default})"));
-    }
-    if d.not_null {
-        sql.push_str(" NOT NULL");
-    }
-    for (check, expr) in &d.checks {
-        sql.push_str(&format!(" CONSTRAINT {} CHECK ({expr})", check.quoted()));
-    }
-    sql
-}
-
 /// The option clauses of CREATE SEQUENCE.
 pub fn sequence_options(o: &SequenceOptions) -> String {
     format!("AS {} {}", o.data_type.sql(), identity_options(o))
@@ -77,13 +39,5 @@ pub fn identity_options(o: &SequenceOptions) -> String {
         o.start,
         o.cache,
         if o.cycle { "CYCLE" } else { "NO CYCLE" }
-    )
-}
-
-pub fn create_sequence(name: &QualifiedName, s: &Sequence) -> String {
-    format!(
-        "CREATE SEQUENCE IF NOT EXISTS {} {}",
-        name.quoted(),
-        sequence_options(&s.options)
     )
 }

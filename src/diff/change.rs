@@ -7,9 +7,9 @@
 
 use serde::Serialize;
 
+use crate::kinds::Created;
 use crate::model::{
-    Column, CompositeType, Constraint, Domain, EnumType, Extension, Ident, Index, ObjectId,
-    QualifiedName, Sequence, Table,
+    Column, Constraint, EnumType, Extension, Ident, Index, ObjectId, QualifiedName, Table,
 };
 
 /// Where a new enum label goes relative to an existing (or earlier added) one.
@@ -41,25 +41,9 @@ pub enum Change {
         value: String,
         position: EnumPosition,
     },
-    CreateComposite {
-        name: QualifiedName,
-        definition: CompositeType,
-    },
-    CreateDomain {
-        name: QualifiedName,
-        definition: Domain,
-    },
-    /// The sequence itself; its `OWNED BY` is a separate [`Change::SetSequenceOwner`]
-    /// because the owning table may not exist yet.
-    CreateSequence {
-        name: QualifiedName,
-        definition: Sequence,
-    },
-    SetSequenceOwner {
-        name: QualifiedName,
-        table: QualifiedName,
-        column: Ident,
-    },
+    /// A missing object of a kind registered in [`crate::kinds`] (domains, composite types,
+    /// sequences, ...).
+    Create(Created),
     /// A new table with its columns, keys, checks and exclusions inline; its foreign keys and
     /// indexes come as their own changes.
     CreateTable {
@@ -97,18 +81,14 @@ impl Change {
         match self {
             Change::CreateSchema { name } => ObjectId::Schema(name.clone()),
             Change::CreateExtension { name, .. } => ObjectId::Extension(name.clone()),
-            Change::CreateEnum { name, .. } | Change::CreateComposite { name, .. } => {
-                ObjectId::Type(name.clone())
-            }
+            Change::CreateEnum { name, .. } => ObjectId::Type(name.clone()),
             Change::AddEnumValue {
                 type_name, value, ..
             } => ObjectId::EnumValue {
                 type_name: type_name.clone(),
                 value: value.clone(),
             },
-            Change::CreateDomain { name, .. } => ObjectId::Domain(name.clone()),
-            Change::CreateSequence { name, .. } => ObjectId::Sequence(name.clone()),
-            Change::SetSequenceOwner { name, .. } => ObjectId::SequenceOwnership(name.clone()),
+            Change::Create(created) => created.object(),
             Change::CreateTable { name, .. } => ObjectId::Table(name.clone()),
             Change::AddColumn { table, column } => ObjectId::column(table, &column.name),
             Change::CreateIndex { table, name, .. } => ObjectId::index(table, name),

@@ -19,8 +19,8 @@ pub use finding::{Code, Finding, Severity, Suggestion};
 
 use std::collections::BTreeSet;
 
-use crate::ddl;
 use crate::ident::quote_literal;
+use crate::kinds;
 use crate::model::{ObjectId, QualifiedName, Schema};
 
 #[derive(Debug, Clone)]
@@ -104,8 +104,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
         }
     }
     enums(live, desired, &mut out);
-    user_types(live, desired, &mut out);
-    sequences(live, desired, &mut out);
+    kinds::diff_all(live, desired, &mut out);
     table::tables(live, desired, options, &mut out);
     out.findings.sort_by_cached_key(Finding::sort_key);
     out
@@ -190,69 +189,14 @@ fn join_literals(values: &[&String]) -> String {
         .join(", ")
 }
 
-fn user_types(live: &Schema, desired: &Schema, out: &mut Diff) {
-    for (name, wanted) in &desired.composites {
-        match live.composites.get(name) {
-            None => out.additive.push(Change::CreateComposite {
-                name: name.clone(),
-                definition: wanted.clone(),
-            }),
-            Some(existing) if existing != wanted => out.findings.push(
-                Finding::new(
-                    Code::CompositeDefinition,
-                    Severity::Risky,
-                    ObjectId::Type(name.clone()),
-                    "attributes differ",
-                )
-                .suggest(format!(
-                    "-- database: {}\n-- desired:  {}",
-                    ddl::create_composite(name, existing),
-                    ddl::create_composite(name, wanted)
-                )),
-            ),
-            Some(_) => {}
-        }
-    }
-    for (name, wanted) in &desired.domains {
-        match live.domains.get(name) {
-            None => out.additive.push(Change::CreateDomain {
-                name: name.clone(),
-                definition: wanted.clone(),
-            }),
-            Some(existing) if existing != wanted => out.findings.push(
-                Finding::new(
-                    Code::DomainDefinition,
-                    Severity::Risky,
-                    ObjectId::Domain(name.clone()),
-                    "base type, default, NOT NULL or checks differ",
-                )
-                .suggest(format!(
-                    "-- database: {}\n-- desired:  {}",
-                    ddl::create_domain(name, existing),
-                    ddl::create_domain(name, wanted)
-                )),
-            ),
-            Some(_) => {}
-        }
-    }
-    extra_types(
-        live.composites.keys().chain(live.domains.keys()),
-        desired,
-        out,
-    );
-}
-
-/// Types in a managed schema that the desired state does not declare.
+/// Enums in a managed schema that the desired state does not declare as any type.
 fn extra_types<'a>(
     live: impl Iterator<Item = &'a QualifiedName>,
     desired: &Schema,
     out: &mut Diff,
 ) {
     for name in live {
-        let declared = desired.enums.contains_key(name)
-            || desired.composites.contains_key(name)
-            || desired.domains.contains_key(name);
-        if !declared && desired.schemas.contains(&name.schema) {
+        if !kinds::declares_type(desired, name) && desired.schemas.contains(&name.schema) {
             out.findings.push(
                 Finding::new(
                     Code::ExtraType,
@@ -261,54 +205,6 @@ fn extra_types<'a>(
                     "in the database, not in the desired state",
                 )
                 .suggest(format!("DROP TYPE {}", name.quoted())),
-            );
-        }
-    }
-}
-
-fn sequences(live: &Schema, desired: &Schema, out: &mut Diff) {
-    for (name, wanted) in &desired.sequences {
-        match live.sequences.get(name) {
-            None => {
-                out.additive.push(Change::CreateSequence {
-                    name: name.clone(),
-                    definition: wanted.clone(),
-                });
-                if let Some((table, column)) = &wanted.owned_by {
-                    out.additive.push(Change::SetSequenceOwner {
-                        name: name.clone(),
-                        table: table.clone(),
-                        column: column.clone(),
-                    });
-                }
-            }
-            Some(existing) if existing != wanted => out.findings.push(
-                Finding::new(
-                    Code::SequenceDefinition,
-                    Severity::Risky,
-                    ObjectId::Sequence(name.clone()),
-                    "options or OWNED BY differ",
-                )
-                .suggest(format!(
-                    "-- database: {}\n-- desired:  {}",
-                    ddl::create_sequence(name, existing),
-                    ddl::create_sequence(name, wanted)
-                )),
-            ),
-            Some(_) => {}
-        }
-    }
-    let desired_schemas: BTreeSet<_> = desired.schemas.iter().collect();
-    for name in live.sequences.keys() {
-        if !desired.sequences.contains_key(name) && desired_schemas.contains(&name.schema) {
-            out.findings.push(
-                Finding::new(
-                    Code::ExtraSequence,
-                    Severity::Risky,
-                    ObjectId::Sequence(name.clone()),
-                    "in the database, not in the desired state",
-                )
-                .suggest(format!("DROP SEQUENCE {}", name.quoted())),
             );
         }
     }

@@ -13,6 +13,8 @@
 mod index;
 mod rows;
 
+pub(crate) use rows::SeqValues;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::{Connection, PgConnection, Row};
@@ -20,9 +22,10 @@ use sqlx::{Connection, PgConnection, Row};
 use futures_util::TryStreamExt as _;
 
 use crate::ident::QualifiedName;
+use crate::kinds;
 use crate::model::{
-    Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, Domain, EnumType,
-    Extension, FkAction, ForeignKey, Ident, Identity, ObjectId, Schema, Sequence, Table,
+    Column, Constraint, ConstraintKind, EnumType, Extension, FkAction, ForeignKey, Ident, Identity,
+    ObjectId, Schema, Table,
 };
 
 /// Which schemas to read.
@@ -213,55 +216,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
             .enums
             .insert(qualified(e.schema, e.name), EnumType { values: e.labels });
     }
-    for row in r
-        .rows("domains", include_str!("sql/domains.sql"), &names)
-        .await?
-    {
-        let d = rows::DomainRow::read(&row).map_err(q("domains"))?;
-        let checks = d
-            .check_names
-            .into_iter()
-            .zip(d.check_defs)
-            .map(|(name, def)| (Ident::from_catalog(name), check_body(&def)))
-            .collect();
-        out.schema.domains.insert(
-            qualified(d.schema, d.name),
-            Domain {
-                data_type: d.data_type,
-                default: d.default_expr,
-                not_null: d.not_null,
-                collation: d.collation,
-                checks,
-            },
-        );
-    }
-    for row in r
-        .rows("composites", include_str!("sql/composites.sql"), &names)
-        .await?
-    {
-        let c = rows::CompositeRow::read(&row).map_err(q("composites"))?;
-        let attributes = c
-            .attribute_names
-            .into_iter()
-            .zip(c.attribute_types)
-            .zip(c.attribute_collations)
-            .map(|((name, data_type), collation)| CompositeAttribute {
-                name: Ident::from_catalog(name),
-                data_type,
-                collation,
-            })
-            .collect();
-        out.schema
-            .composites
-            .insert(qualified(c.schema, c.name), CompositeType { attributes });
-    }
-    let mut sequences = Vec::new();
-    for row in r
-        .rows("sequences", include_str!("sql/sequences.sql"), &names)
-        .await?
-    {
-        sequences.push(rows::SequenceRow::read(&row).map_err(q("sequences"))?);
-    }
+    read_kinds(r, &names, &mut out.schema).await?;
 
     // Tables first, so columns, constraints and indexes can be attached by oid.
     let mut tables: BTreeMap<i64, (QualifiedName, Table)> = BTreeMap::new();
@@ -409,24 +364,30 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
 
     out.schema.tables = tables.into_values().collect();
     drop_dangling_foreign_keys(&mut out);
-    for s in sequences {
-        let name = qualified(s.schema.clone(), s.name.clone());
-        let owned_by = match (s.owner_schema, s.owner_table, s.owner_column) {
-            (Some(schema), Some(table), Some(column)) => {
-                Some((qualified(schema, table), Ident::from_catalog(column)))
-            }
-            _ => None,
-        };
-        let owned_by = owned_by.filter(|(table, _)| out.schema.tables.contains_key(table));
-        let options = s
-            .values
-            .options()
-            .map_err(|e| IntrospectError::Unexpected(format!("sequence {name}: {e}")))?;
-        out.schema
-            .sequences
-            .insert(name, Sequence { options, owned_by });
-    }
+    kinds::settle_all(&mut out.schema);
     Ok(out)
+}
+
+/// Every registered kind's catalog query, one after the other (the connection serves one
+/// query at a time), each row becoming one object.
+async fn read_kinds(
+    r: &mut Reader<'_>,
+    names: &[String],
+    schema: &mut Schema,
+) -> Result<(), IntrospectError> {
+    struct Queries(Vec<kinds::Catalog>);
+    impl kinds::Visitor for Queries {
+        fn visit<K: kinds::Kind>(&mut self) {
+            self.0.push(K::CATALOG);
+        }
+    }
+    let mut queries = Queries(Vec::new());
+    kinds::visit_all(&mut queries);
+    for catalog in queries.0 {
+        let rows = r.rows(catalog.name, catalog.sql, names).await?;
+        kinds::insert_rows(catalog.name, &rows, schema).map_err(q(catalog.name))?;
+    }
+    Ok(())
 }
 
 fn qualified(schema: String, name: String) -> QualifiedName {
@@ -434,15 +395,6 @@ fn qualified(schema: String, name: String) -> QualifiedName {
 }
 
 /// `CHECK ((VALUE > 0))` → `(VALUE > 0)`, the same text `pg_get_expr` gives for a table check.
-fn check_body(definition: &str) -> String {
-    let body = definition.strip_prefix("CHECK ").unwrap_or(definition);
-    let body = body.strip_suffix(" NOT VALID").unwrap_or(body);
-    body.strip_prefix('(')
-        .and_then(|b| b.strip_suffix(')'))
-        .unwrap_or(body)
-        .to_owned()
-}
-
 fn column(c: rows::ColumnRow) -> Result<Column, IntrospectError> {
     let mut column = Column::new(Ident::from_catalog(c.name), c.data_type);
     column.not_null = c.not_null;

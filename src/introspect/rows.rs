@@ -23,32 +23,6 @@ impl EnumRow {
     }
 }
 
-pub struct DomainRow {
-    pub schema: String,
-    pub name: String,
-    pub data_type: String,
-    pub not_null: bool,
-    pub default_expr: Option<String>,
-    pub collation: Option<String>,
-    pub check_names: Vec<String>,
-    pub check_defs: Vec<String>,
-}
-
-impl DomainRow {
-    pub fn read(row: &PgRow) -> R<Self> {
-        Ok(Self {
-            schema: row.try_get("schema")?,
-            name: row.try_get("name")?,
-            data_type: row.try_get("data_type")?,
-            not_null: row.try_get("not_null")?,
-            default_expr: row.try_get("default_expr")?,
-            collation: row.try_get("collation")?,
-            check_names: row.try_get("check_names")?,
-            check_defs: row.try_get("check_defs")?,
-        })
-    }
-}
-
 pub struct SeqValues {
     pub data_type: String,
     pub start: i64,
@@ -61,7 +35,7 @@ pub struct SeqValues {
 
 impl SeqValues {
     /// Reads the `seq_*` columns shared by sequences.sql and columns.sql.
-    fn read(row: &PgRow, data_type: String) -> R<Self> {
+    pub(crate) fn read(row: &PgRow, data_type: String) -> R<Self> {
         Ok(Self {
             data_type,
             start: row.try_get("seq_start")?,
@@ -83,29 +57,6 @@ impl SeqValues {
             max_value: self.max_value,
             cache: self.cache,
             cycle: self.cycle,
-        })
-    }
-}
-
-/// A standalone sequence; its options use the same `seq_*` columns as identity columns.
-pub struct SequenceRow {
-    pub schema: String,
-    pub name: String,
-    pub values: SeqValues,
-    pub owner_schema: Option<String>,
-    pub owner_table: Option<String>,
-    pub owner_column: Option<String>,
-}
-
-impl SequenceRow {
-    pub fn read(row: &PgRow) -> R<Self> {
-        Ok(Self {
-            schema: row.try_get("schema")?,
-            name: row.try_get("name")?,
-            values: SeqValues::read(row, row.try_get("seq_type")?)?,
-            owner_schema: row.try_get("owner_schema")?,
-            owner_table: row.try_get("owner_table")?,
-            owner_column: row.try_get("owner_column")?,
         })
     }
 }
@@ -244,26 +195,6 @@ impl IndexRow {
             key_columns: row.try_get("key_columns")?,
             key_options: row.try_get("key_options")?,
             predicate: row.try_get("predicate")?,
-        })
-    }
-}
-
-pub struct CompositeRow {
-    pub schema: String,
-    pub name: String,
-    pub attribute_names: Vec<String>,
-    pub attribute_types: Vec<String>,
-    pub attribute_collations: Vec<Option<String>>,
-}
-
-impl CompositeRow {
-    pub fn read(row: &PgRow) -> R<Self> {
-        Ok(Self {
-            schema: row.try_get("schema")?,
-            name: row.try_get("name")?,
-            attribute_names: row.try_get("attribute_names")?,
-            attribute_types: row.try_get("attribute_types")?,
-            attribute_collations: row.try_get("attribute_collations")?,
         })
     }
 }

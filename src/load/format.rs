@@ -193,12 +193,12 @@ pub struct FileSpec {
     #[serde(default)]
     pub enums: Entries<Vec<String>>,
     #[serde(default)]
-    pub domains: Entries<DomainSpec>,
+    pub domains: Entries<crate::kinds::domain::DomainSpec>,
     /// Composite types: attribute name → type (or `{type, collation}`).
     #[serde(default)]
-    pub composites: Entries<Entries<At<ShortOr<String, AttributeSpec>>>>,
+    pub composites: Entries<crate::kinds::composite::CompositeSpec>,
     #[serde(default)]
-    pub sequences: Entries<SequenceSpec>,
+    pub sequences: Entries<crate::kinds::sequence::SequenceSpec>,
     #[serde(default)]
     pub tables: Entries<TableSpec>,
 }
@@ -208,42 +208,6 @@ pub struct FileSpec {
 pub struct ExtensionSpec {
     pub name: String,
     pub schema: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DomainSpec {
-    #[serde(rename = "type")]
-    pub data_type: At<String>,
-    #[serde(default)]
-    pub not_null: bool,
-    pub default: Option<At<ExprText>>,
-    pub collation: Option<String>,
-    #[serde(default)]
-    pub checks: Entries<At<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AttributeSpec {
-    #[serde(rename = "type")]
-    pub data_type: At<String>,
-    pub collation: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SequenceSpec {
-    #[serde(rename = "type")]
-    pub data_type: Option<At<String>>,
-    pub start: Option<i64>,
-    pub increment: Option<i64>,
-    pub min: Option<i64>,
-    pub max: Option<i64>,
-    pub cache: Option<i64>,
-    pub cycle: Option<bool>,
-    /// `table.column` (table in this file's schema) or `schema.table.column`.
-    pub owned_by: Option<At<String>>,
 }
 
 #[derive(Debug, Deserialize)]

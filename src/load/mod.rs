@@ -5,9 +5,9 @@
 //! shapes are errors with a position), then resolves them together so that duplicates and
 //! references across files are caught. Nothing here touches a database.
 
-mod error;
-mod format;
-mod resolve;
+pub(crate) mod error;
+pub(crate) mod format;
+pub(crate) mod resolve;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -14,6 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use crate::ident::{Ident, QualifiedName};
+pub use crate::kinds::composite::{CompositeAttribute, CompositeType};
+pub use crate::kinds::domain::Domain;
+pub use crate::kinds::sequence::Sequence;
 pub use object_id::{ObjectId, ParseObjectIdError};
 pub use sequence::{SequenceOptions, SequenceType};
 
@@ -43,35 +46,6 @@ pub struct Extension {
 pub struct EnumType {
     /// Labels in sort order (the order matters to PostgreSQL).
     pub values: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CompositeType {
-    pub attributes: Vec<CompositeAttribute>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CompositeAttribute {
-    pub name: Ident,
-    pub data_type: String,
-    pub collation: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Domain {
-    pub data_type: String,
-    pub default: Option<String>,
-    pub not_null: bool,
-    pub collation: Option<String>,
-    /// Check expressions by constraint name, using `VALUE`.
-    pub checks: BTreeMap<Ident, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sequence {
-    pub options: SequenceOptions,
-    /// `OWNED BY table.column`: the sequence is dropped with the column.
-    pub owned_by: Option<(QualifiedName, Ident)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

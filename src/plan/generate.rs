@@ -13,14 +13,9 @@ use crate::model::{
     QualifiedName, Table,
 };
 
-/// Stages of the natural order; dependencies still decide, these only break ties.
-const CATALOG: u8 = 0;
-const NEW_TABLES: u8 = 1;
-const SHORT_LOCKS: u8 = 2;
-const INDEX_BUILDS: u8 = 3;
-const KEYS: u8 = 4;
-const FOREIGN_KEYS: u8 = 5;
-const VALIDATIONS: u8 = 6;
+use super::stage::{
+    CATALOG, FOREIGN_KEYS, INDEX_BUILDS, KEYS, NEW_TABLES, SHORT_LOCKS, VALIDATIONS,
+};
 
 pub(super) fn drafts(changes: &[Change], context: &Context) -> Vec<Draft> {
     let mut out = Vec::with_capacity(changes.len());
@@ -34,12 +29,19 @@ pub(super) fn drafts(changes: &[Change], context: &Context) -> Vec<Draft> {
     out
 }
 
-struct Builder {
+/// Builds one draft step: SQL, transaction shape, locks, hazards, and the keys it provides
+/// and requires.
+pub(crate) struct Builder {
     draft: Draft,
 }
 
 impl Builder {
-    fn new(kind: StepKind, stage: u8, table: Option<&QualifiedName>, object: ObjectId) -> Self {
+    pub(crate) fn new(
+        kind: StepKind,
+        stage: u8,
+        table: Option<&QualifiedName>,
+        object: ObjectId,
+    ) -> Self {
         let table_key = table.map(QualifiedName::quoted).unwrap_or_default();
         Self {
             draft: Draft {
@@ -57,17 +59,17 @@ impl Builder {
         }
     }
 
-    fn sql(mut self, sql: String) -> Self {
+    pub(crate) fn sql(mut self, sql: String) -> Self {
         self.draft.sql = sql;
         self
     }
 
-    fn transaction(mut self, t: Transaction) -> Self {
+    pub(crate) fn transaction(mut self, t: Transaction) -> Self {
         self.draft.transaction = t;
         self
     }
 
-    fn lock(mut self, table: &QualifiedName, level: LockLevel) -> Self {
+    pub(crate) fn lock(mut self, table: &QualifiedName, level: LockLevel) -> Self {
         self.draft.locks.push(TableLock {
             table: table.clone(),
             level,
@@ -75,32 +77,32 @@ impl Builder {
         self
     }
 
-    fn hazard(mut self, code: HazardCode, message: String) -> Self {
+    pub(crate) fn hazard(mut self, code: HazardCode, message: String) -> Self {
         self.draft.hazards.push(Hazard { code, message });
         self
     }
 
-    fn provides(mut self, key: Key) -> Self {
+    pub(crate) fn provides(mut self, key: Key) -> Self {
         self.draft.provides.push(key);
         self
     }
 
-    fn requires(mut self, key: Key) -> Self {
+    pub(crate) fn requires(mut self, key: Key) -> Self {
         self.draft.requires.push(key);
         self
     }
 
-    fn index(mut self, name: QualifiedName) -> Self {
+    pub(crate) fn index(mut self, name: QualifiedName) -> Self {
         self.draft.index = Some(name);
         self
     }
 
-    fn requires_all(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
+    pub(crate) fn requires_all(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
         self.draft.requires.extend(keys);
         self
     }
 
-    fn push(self, out: &mut Vec<Draft>) {
+    pub(crate) fn push(self, out: &mut Vec<Draft>) {
         out.push(self.draft);
     }
 }
@@ -211,63 +213,7 @@ fn generate(change: &Change, context: &Context, out: &mut Vec<Draft>) {
             }
             b.push(out);
         }
-        Change::CreateComposite { name, definition } => {
-            Builder::new(StepKind::CreateType, CATALOG, None, object)
-                .sql(guard::unless_exists(
-                    &guard::type_exists(name),
-                    &ddl::create_composite(name, definition),
-                ))
-                .requires(Key::Schema(name.schema.clone()))
-                .requires(Key::Extensions)
-                .requires_all(
-                    definition
-                        .attributes
-                        .iter()
-                        .filter_map(|a| refs::type_name(&a.data_type))
-                        .filter(|t| t != name)
-                        .map(Key::Type),
-                )
-                .provides(Key::Type(name.clone()))
-                .push(out);
-        }
-        Change::CreateDomain { name, definition } => {
-            Builder::new(StepKind::CreateDomain, CATALOG, None, object)
-                .sql(guard::unless_exists(
-                    &guard::type_exists(name),
-                    &ddl::create_domain(name, definition),
-                ))
-                .requires(Key::Schema(name.schema.clone()))
-                .requires(Key::Extensions)
-                .requires_all(refs::type_name(&definition.data_type).map(Key::Type))
-                .provides(Key::Type(name.clone()))
-                .push(out);
-        }
-        Change::CreateSequence { name, definition } => {
-            let mut plain = definition.clone();
-            plain.owned_by = None;
-            Builder::new(StepKind::CreateSequence, CATALOG, None, object)
-                .sql(ddl::create_sequence(name, &plain))
-                .requires(Key::Schema(name.schema.clone()))
-                .provides(Key::Sequence(name.clone()))
-                .push(out);
-        }
-        Change::SetSequenceOwner {
-            name,
-            table,
-            column,
-        } => {
-            Builder::new(StepKind::SetSequenceOwner, NEW_TABLES, Some(table), object)
-                .sql(format!(
-                    "ALTER SEQUENCE {} OWNED BY {}.{}",
-                    name.quoted(),
-                    table.quoted(),
-                    column.quoted()
-                ))
-                .requires(Key::Sequence(name.clone()))
-                .requires(Key::Table(table.clone()))
-                .requires(Key::NewColumns(table.clone()))
-                .push(out);
-        }
+        Change::Create(created) => created.steps(out),
         Change::CreateTable { name, definition } => {
             Builder::new(StepKind::CreateTable, NEW_TABLES, Some(name), object)
                 .sql(ddl::create_table(name, definition))

@@ -34,12 +34,24 @@
 
 mod fingerprint;
 mod generate;
-mod guard;
+pub(crate) mod guard;
 mod order;
-mod refs;
+pub(crate) mod refs;
+
+/// Stages of the natural order; dependencies still decide, these only break ties.
+pub(crate) mod stage {
+    pub const CATALOG: u8 = 0;
+    pub const NEW_TABLES: u8 = 1;
+    pub const SHORT_LOCKS: u8 = 2;
+    pub const INDEX_BUILDS: u8 = 3;
+    pub const KEYS: u8 = 4;
+    pub const FOREIGN_KEYS: u8 = 5;
+    pub const VALIDATIONS: u8 = 6;
+}
 mod step;
 
 pub use fingerprint::fingerprint;
+pub(crate) use generate::Builder as StepBuilder;
 pub use step::{Hazard, HazardCode, LockLevel, Step, StepKind, TableLock, Transaction};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -130,7 +142,7 @@ pub enum PlanError {
 
 /// Something a step creates or changes that other steps may need first.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Key {
+pub(crate) enum Key {
     Schema(Ident),
     /// Any new extension: types, tables and indexes may use extension types, functions and
     /// operator classes we cannot attribute without the server, so they follow all of them.
@@ -156,10 +168,10 @@ type SortKey = (u8, String, StepKind, usize, String);
 
 /// A step before ordering.
 #[derive(Debug, Clone)]
-struct Draft {
+pub(crate) struct Draft {
     kind: StepKind,
     object: ObjectId,
-    sql: String,
+    pub(crate) sql: String,
     transaction: Transaction,
     locks: Vec<TableLock>,
     hazards: Vec<Hazard>,
@@ -225,16 +237,16 @@ mod tests {
     }
 
     fn composite(n: &str, attribute_type: &str) -> Change {
-        Change::CreateComposite {
-            name: name(n),
-            definition: CompositeType {
+        Change::Create(crate::kinds::Created::Composite(
+            name(n),
+            CompositeType {
                 attributes: vec![CompositeAttribute {
                     name: Ident::new("x").unwrap(),
                     data_type: attribute_type.to_owned(),
                     collation: None,
                 }],
             },
-        }
+        ))
     }
 
     #[test]

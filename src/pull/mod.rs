@@ -6,18 +6,19 @@
 //! (`bigserial` for an owned sequence with default options, `primary_key: true`, ...): the
 //! round trip load(pull(model)) == model is what the zero-false-drift tests prove.
 
-mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::Path;
 
 use crate::ident::{QualifiedName, default_object_name, server_literal};
+use crate::kinds::{self, Kind, Visitor};
 use crate::model::{
-    Column, Constraint, ConstraintKind, Domain, FkAction, ForeignKey, Ident, Index, IndexTarget,
-    Schema, Sequence, SequenceOptions, SequenceType, Table,
+    Column, Constraint, ConstraintKind, FkAction, ForeignKey, Ident, Index, IndexTarget, Schema,
+    Sequence, SequenceOptions, SequenceType, Table,
 };
-use yaml::{flow, list, quoted, scalar};
+use yaml::{flow, list, quoted, scalar, unquote_collation};
 
 /// Renders `schema` as files: file name → content, sorted by schema name.
 pub fn render(schema: &Schema) -> BTreeMap<String, String> {
@@ -74,31 +75,7 @@ fn serial_columns(
 ) -> BTreeMap<(QualifiedName, Ident), (SequenceType, QualifiedName)> {
     let mut out = BTreeMap::new();
     for (seq_name, sequence) in &schema.sequences {
-        let Some((table_name, column_name)) = &sequence.owned_by else {
-            continue;
-        };
-        let Some(column) = schema
-            .tables
-            .get(table_name)
-            .and_then(|t| t.column(column_name.as_str()))
-        else {
-            continue;
-        };
-        let expected_name =
-            default_object_name(table_name.name.as_str(), Some(column_name.as_str()), "seq");
-        let expected_default = format!(
-            "nextval({}::regclass)",
-            server_literal(&seq_name.quoted_relative())
-        );
-        let kind = SequenceType::from_type(&column.data_type);
-        let matches = seq_name.schema == table_name.schema
-            && seq_name.name.as_str() == expected_name
-            && column.default.as_deref() == Some(expected_default.as_str())
-            && column.not_null
-            && column.identity.is_none()
-            && kind == Some(sequence.options.data_type)
-            && sequence.options == SequenceOptions::defaults(sequence.options.data_type, 1);
-        if let (true, Some(kind)) = (matches, kind) {
+        if let Some((kind, (table_name, column_name))) = serial_of(schema, seq_name, sequence) {
             out.insert(
                 (table_name.clone(), column_name.clone()),
                 (kind, seq_name.clone()),
@@ -106,6 +83,36 @@ fn serial_columns(
         }
     }
     out
+}
+
+/// The column whose `serial` type `sequence` is exactly what it creates (the sequence then
+/// goes away into the shorthand), with the serial's integer type.
+pub(crate) fn serial_of<'s>(
+    schema: &Schema,
+    seq_name: &QualifiedName,
+    sequence: &'s Sequence,
+) -> Option<(SequenceType, &'s (QualifiedName, Ident))> {
+    let owner = sequence.owned_by.as_ref()?;
+    let (table_name, column_name) = owner;
+    let column = schema
+        .tables
+        .get(table_name)
+        .and_then(|t| t.column(column_name.as_str()))?;
+    let expected_name =
+        default_object_name(table_name.name.as_str(), Some(column_name.as_str()), "seq");
+    let expected_default = format!(
+        "nextval({}::regclass)",
+        server_literal(&seq_name.quoted_relative())
+    );
+    let kind = SequenceType::from_type(&column.data_type)?;
+    let matches = seq_name.schema == table_name.schema
+        && seq_name.name.as_str() == expected_name
+        && column.default.as_deref() == Some(expected_default.as_str())
+        && column.not_null
+        && column.identity.is_none()
+        && kind == sequence.options.data_type
+        && sequence.options == SequenceOptions::defaults(sequence.options.data_type, 1);
+    matches.then_some((kind, owner))
 }
 
 type Serials = BTreeMap<(QualifiedName, Ident), (SequenceType, QualifiedName)>;
@@ -147,57 +154,31 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
         }
     }
 
-    let domains: Vec<_> = schema
-        .domains
-        .iter()
-        .filter(|(n, _)| in_schema(n))
-        .collect();
-    if !domains.is_empty() {
-        let _ = writeln!(out, "\ndomains:");
-        for (name, d) in domains {
-            render_domain(&mut out, name, d);
-        }
+    struct Sections<'a> {
+        schema: &'a Schema,
+        namespace: &'a Ident,
+        out: &'a mut String,
     }
-
-    let composites: Vec<_> = schema
-        .composites
-        .iter()
-        .filter(|(n, _)| in_schema(n))
-        .collect();
-    if !composites.is_empty() {
-        let _ = writeln!(out, "\ncomposites:");
-        for (name, c) in composites {
-            let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
-            for a in &c.attributes {
-                let value = match &a.collation {
-                    Some(coll) => flow(&[
-                        ("type", scalar(&a.data_type)),
-                        ("collation", scalar(&unquote_collation(coll))),
-                    ]),
-                    None => scalar(&a.data_type),
-                };
-                let _ = writeln!(out, "    {}: {value}", scalar(a.name.as_str()));
+    impl Visitor for Sections<'_> {
+        fn visit<K: Kind>(&mut self) {
+            let entries: Vec<String> = K::objects(self.schema)
+                .iter()
+                .filter(|(name, _)| &name.schema == self.namespace)
+                .filter_map(|(name, object)| K::pull(name, object, self.schema))
+                .collect();
+            if !entries.is_empty() {
+                let _ = writeln!(self.out, "\n{}:", K::SECTION);
+                for entry in entries {
+                    self.out.push_str(&entry);
+                }
             }
         }
     }
-
-    let serial_sequences: BTreeSet<&QualifiedName> = serials.values().map(|(_, s)| s).collect();
-    let sequences: Vec<_> = schema
-        .sequences
-        .iter()
-        .filter(|(n, _)| in_schema(n) && !serial_sequences.contains(n))
-        .collect();
-    if !sequences.is_empty() {
-        let _ = writeln!(out, "\nsequences:");
-        for (name, s) in sequences {
-            let _ = writeln!(
-                out,
-                "  {}: {}",
-                scalar(name.name.as_str()),
-                sequence(name, s)
-            );
-        }
-    }
+    kinds::visit_all(&mut Sections {
+        schema,
+        namespace,
+        out: &mut out,
+    });
 
     let tables: Vec<_> = schema.tables.iter().filter(|(n, _)| in_schema(n)).collect();
     if !tables.is_empty() {
@@ -209,31 +190,7 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
     out
 }
 
-fn render_domain(out: &mut String, name: &QualifiedName, d: &Domain) {
-    let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
-    let _ = writeln!(out, "    type: {}", scalar(&d.data_type));
-    if d.not_null {
-        let _ = writeln!(out, "    not_null: true");
-    }
-    if let Some(default) = &d.default {
-        let _ = writeln!(out, "    default: {}", quoted(default));
-    }
-    if let Some(collation) = &d.collation {
-        let _ = writeln!(
-            out,
-            "    collation: {}",
-            scalar(&unquote_collation(collation))
-        );
-    }
-    if !d.checks.is_empty() {
-        let _ = writeln!(out, "    checks:");
-        for (check, expr) in &d.checks {
-            let _ = writeln!(out, "      {}: {}", scalar(check.as_str()), quoted(expr));
-        }
-    }
-}
-
-fn sequence_options(
+pub(crate) fn sequence_options(
     pairs: &mut Vec<(&'static str, String)>,
     o: &SequenceOptions,
     type_default: SequenceType,
@@ -264,32 +221,6 @@ fn sequence_options(
     }
     if o.cycle {
         pairs.push(("cycle", "true".into()));
-    }
-}
-
-fn sequence(name: &QualifiedName, s: &Sequence) -> String {
-    let mut pairs = Vec::new();
-    sequence_options(&mut pairs, &s.options, SequenceType::Bigint);
-    if let Some((table, column)) = &s.owned_by {
-        let owner = if table.schema == name.schema {
-            format!("{}.{}", table.name, column)
-        } else {
-            format!("{}.{}.{}", table.schema, table.name, column)
-        };
-        pairs.push(("owned_by", scalar(&owner)));
-    }
-    if pairs.is_empty() {
-        "{}".into()
-    } else {
-        flow(&pairs)
-    }
-}
-
-/// `"C"` → `C`: YAML collation names are literal.
-fn unquote_collation(text: &str) -> String {
-    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        Some(inner) => inner.replace("\"\"", "\""),
-        None => text.to_owned(),
     }
 }
 

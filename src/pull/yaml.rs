@@ -57,6 +57,14 @@ pub fn flow(pairs: &[(&str, String)]) -> String {
     format!("{{ {} }}", inner.join(", "))
 }
 
+/// `"C"` → `C`: YAML collation names are literal.
+pub fn unquote_collation(text: &str) -> String {
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

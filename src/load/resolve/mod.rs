@@ -6,6 +6,11 @@
 //! one round; each carries the position of the text it is about.
 
 mod names;
+
+/// A collation name as written in YAML → as the catalog reader prints it.
+pub(crate) fn collation_name(name: &str) -> String {
+    names::collation(name)
+}
 mod table;
 mod types;
 
@@ -13,12 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::error::{LoadError, Origin};
-use super::format::{At, DomainSpec, FileSpec, SequenceSpec, ShortOr};
+use super::format::{At, FileSpec, ShortOr};
 use crate::ident::QualifiedName;
-use crate::model::{
-    CompositeAttribute, CompositeType, Domain, EnumType, Extension, Ident, ObjectId, Schema,
-    Sequence, SequenceOptions, SequenceType,
-};
+use crate::kinds::{self, Kind, Visitor};
+use crate::model::{EnumType, Extension, Ident, ObjectId, Schema};
 use crate::normalise::validate_expression;
 
 pub(super) struct ParsedFile {
@@ -52,7 +55,7 @@ impl Declarations {
 }
 
 /// Shared state while resolving: positions, declared names, and the errors found so far.
-pub(super) struct Resolver {
+pub(crate) struct Resolver {
     errors: Vec<LoadError>,
     declared: Declarations,
     schema: Schema,
@@ -112,13 +115,23 @@ impl Build {
         for (file, schema) in &files {
             r.extensions(file, schema);
             r.enums(file, schema);
-            r.domains(file, schema);
-            r.composites(file, schema);
         }
+        struct ResolveKinds<'a> {
+            r: &'a mut Resolver,
+            files: &'a [(ParsedFile, Ident)],
+        }
+        impl Visitor for ResolveKinds<'_> {
+            fn visit<K: Kind>(&mut self) {
+                for (file, schema) in self.files {
+                    self.r.resolve_kind::<K>(file, schema);
+                }
+            }
+        }
+        kinds::visit_all(&mut ResolveKinds {
+            r: &mut r,
+            files: &files,
+        });
         r.resolve_deferred_types();
-        for (file, schema) in &files {
-            r.sequences(file, schema);
-        }
         r.resolve_references();
         if r.errors.is_empty() {
             return Ok(r.schema);
@@ -131,16 +144,16 @@ impl Build {
 }
 
 impl Resolver {
-    fn origin<T>(&self, file: &Path, at: &At<T>) -> Origin {
+    pub(crate) fn origin<T>(&self, file: &Path, at: &At<T>) -> Origin {
         Origin::new(file, at.line, at.column)
     }
 
-    fn error(&mut self, error: LoadError) {
+    pub(crate) fn error(&mut self, error: LoadError) {
         self.errors.push(error);
     }
 
     /// Checks a name written in YAML; names are literal (no SQL quoting, case kept).
-    fn ident(&mut self, text: &str, origin: &Origin, what: &str) -> Option<Ident> {
+    pub(crate) fn ident(&mut self, text: &str, origin: &Origin, what: &str) -> Option<Ident> {
         match Ident::new(text) {
             Ok(ident) => Some(ident),
             Err(e) => {
@@ -153,7 +166,7 @@ impl Resolver {
         }
     }
 
-    fn expression(&mut self, text: &str, origin: &Origin, what: &str) -> Option<String> {
+    pub(crate) fn expression(&mut self, text: &str, origin: &Origin, what: &str) -> Option<String> {
         match validate_expression(text) {
             Ok(expr) => Some(expr),
             Err(e) => {
@@ -186,12 +199,26 @@ impl Resolver {
                     .insert(QualifiedName::new(schema.clone(), ident));
             }
         }
-        let names = file.spec.enums.0.iter().map(|(n, _)| ("type", n));
-        let domains = file.spec.domains.0.iter().map(|(n, _)| ("type", n));
-        let composites = file.spec.composites.0.iter().map(|(n, _)| ("type", n));
-        for (kind, name) in names.chain(domains).chain(composites).collect::<Vec<_>>() {
+        let mut names: Vec<&At<String>> = file.spec.enums.0.iter().map(|(n, _)| n).collect();
+        struct TypeNames<'a, 'n> {
+            file: &'a ParsedFile,
+            names: &'n mut Vec<&'a At<String>>,
+        }
+        impl Visitor for TypeNames<'_, '_> {
+            fn visit<K: Kind>(&mut self) {
+                if K::IS_TYPE {
+                    self.names
+                        .extend(K::section(&self.file.spec).0.iter().map(|(n, _)| n));
+                }
+            }
+        }
+        kinds::visit_all(&mut TypeNames {
+            file,
+            names: &mut names,
+        });
+        for name in names {
             let origin = self.origin(&file.path, name);
-            let Some(ident) = self.ident(&name.value, &origin, kind) else {
+            let Some(ident) = self.ident(&name.value, &origin, "type") else {
                 continue;
             };
             let qualified = QualifiedName::new(schema.clone(), ident);
@@ -201,6 +228,36 @@ impl Resolver {
                 self.error(e);
             }
             self.user_types.insert(qualified);
+        }
+    }
+
+    /// Resolves a file's declarations of kind `K` into the model. Types were declared (and
+    /// their names checked) with [`Resolver::declare_types`].
+    fn resolve_kind<K: Kind>(&mut self, file: &ParsedFile, schema: &Ident) {
+        for (name, spec) in &K::section(&file.spec).0 {
+            let origin = self.origin(&file.path, name);
+            let qualified = if K::IS_TYPE {
+                match Ident::new(name.value.clone()) {
+                    Ok(ident) => QualifiedName::new(schema.clone(), ident),
+                    Err(_) => continue,
+                }
+            } else {
+                let Some(ident) = self.ident(&name.value, &origin, K::NAME) else {
+                    continue;
+                };
+                let qualified = QualifiedName::new(schema.clone(), ident);
+                if let Err(e) = self.declared.declare(K::id(&qualified), &origin) {
+                    self.error(e);
+                    continue;
+                }
+                if K::IS_RELATION {
+                    self.relation(&qualified, &origin);
+                }
+                qualified
+            };
+            if let Some(object) = K::resolve(self, &file.path, &qualified, spec) {
+                K::objects_mut(&mut self.schema).insert(qualified, object);
+            }
         }
     }
 
@@ -267,159 +324,8 @@ impl Resolver {
         }
     }
 
-    fn domains(&mut self, file: &ParsedFile, schema: &Ident) {
-        for (name, spec) in &file.spec.domains.0 {
-            let Ok(ident) = Ident::new(name.value.clone()) else {
-                continue;
-            };
-            if let Some(domain) = self.domain(&file.path, schema, &ident, spec) {
-                self.schema
-                    .domains
-                    .insert(QualifiedName::new(schema.clone(), ident), domain);
-            }
-        }
-    }
-
-    fn composites(&mut self, file: &ParsedFile, schema: &Ident) {
-        for (name, attributes) in &file.spec.composites.0 {
-            let Ok(ident) = Ident::new(name.value.clone()) else {
-                continue;
-            };
-            let mut out: Vec<CompositeAttribute> = Vec::new();
-            for (attr_name, spec) in &attributes.0 {
-                let origin = self.origin(&file.path, attr_name);
-                let Some(attr) = self.ident(&attr_name.value, &origin, "attribute") else {
-                    continue;
-                };
-                let (type_text, collation, type_origin) = match &spec.value {
-                    ShortOr::Short(t) => (t.as_str(), None, self.origin(&file.path, spec)),
-                    ShortOr::Long(l) => (
-                        l.data_type.value.as_str(),
-                        l.collation.as_deref(),
-                        self.origin(&file.path, &l.data_type),
-                    ),
-                };
-                if let Some(data_type) = self.resolve_type(type_text, schema, &type_origin) {
-                    out.push(CompositeAttribute {
-                        name: attr,
-                        data_type,
-                        collation: collation.map(names::collation),
-                    });
-                }
-            }
-            self.schema.composites.insert(
-                QualifiedName::new(schema.clone(), ident),
-                CompositeType { attributes: out },
-            );
-        }
-    }
-
-    fn domain(
-        &mut self,
-        file: &Path,
-        schema: &Ident,
-        name: &Ident,
-        spec: &DomainSpec,
-    ) -> Option<Domain> {
-        let type_origin = self.origin(file, &spec.data_type);
-        let data_type = self.resolve_type(&spec.data_type.value, schema, &type_origin)?;
-        let default = match &spec.default {
-            Some(d) => {
-                let origin = self.origin(file, d);
-                Some(self.expression(&d.value.0, &origin, "default")?)
-            }
-            None => None,
-        };
-        let mut checks = BTreeMap::new();
-        for (check_name, expr) in &spec.checks.0 {
-            let origin = self.origin(file, check_name);
-            let check_ident = self.ident(&check_name.value, &origin, "constraint")?;
-            let origin = self.origin(file, expr);
-            let expr = self.expression(&expr.value, &origin, "check")?;
-            checks.insert(check_ident, expr);
-        }
-        let _ = name;
-        Some(Domain {
-            data_type,
-            default,
-            not_null: spec.not_null,
-            collation: spec.collation.as_deref().map(names::collation),
-            checks,
-        })
-    }
-
-    fn sequences(&mut self, file: &ParsedFile, schema: &Ident) {
-        for (name, spec) in &file.spec.sequences.0 {
-            let origin = self.origin(&file.path, name);
-            let Some(ident) = self.ident(&name.value, &origin, "sequence") else {
-                continue;
-            };
-            let qualified = QualifiedName::new(schema.clone(), ident);
-            if let Err(e) = self
-                .declared
-                .declare(ObjectId::Sequence(qualified.clone()), &origin)
-            {
-                self.error(e);
-                continue;
-            }
-            self.relation(&qualified, &origin);
-            if let Some(sequence) = self.sequence(&file.path, schema, spec) {
-                self.schema.sequences.insert(qualified, sequence);
-            }
-        }
-    }
-
-    fn sequence(&mut self, file: &Path, schema: &Ident, spec: &SequenceSpec) -> Option<Sequence> {
-        let data_type = match &spec.data_type {
-            Some(t) => {
-                let origin = self.origin(file, t);
-                self.sequence_type(&t.value, &origin)?
-            }
-            None => SequenceType::Bigint,
-        };
-        if spec.increment == Some(0) {
-            let origin = Origin::new(file, 0, 0);
-            self.error(LoadError::new(origin, "a sequence increment cannot be 0"));
-            return None;
-        }
-        let options = SequenceOptions::with(
-            data_type,
-            spec.increment,
-            spec.min,
-            spec.max,
-            spec.start,
-            spec.cache,
-            spec.cycle,
-        );
-        let owned_by = match &spec.owned_by {
-            Some(owner) => {
-                let origin = self.origin(file, owner);
-                Some(self.owner(&owner.value, schema, &origin)?)
-            }
-            None => None,
-        };
-        Some(Sequence { options, owned_by })
-    }
-
-    fn sequence_type(&mut self, text: &str, origin: &Origin) -> Option<SequenceType> {
-        let canonical = crate::normalise::normalise_type(text).ok()?;
-        match SequenceType::from_type(&canonical.text) {
-            Some(t) => Some(t),
-            None => {
-                self.error(
-                    LoadError::new(
-                        origin.clone(),
-                        format!("a sequence cannot be of type `{text}`"),
-                    )
-                    .help("use smallint, integer or bigint"),
-                );
-                None
-            }
-        }
-    }
-
     /// `table.column` or `schema.table.column` of an existing desired column.
-    fn owner(
+    pub(crate) fn owner(
         &mut self,
         text: &str,
         schema: &Ident,

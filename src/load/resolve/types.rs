@@ -105,7 +105,7 @@ impl Resolver {
     }
 
     /// The canonical text of a column or domain type declared in `schema`.
-    pub(super) fn resolve_type(
+    pub(crate) fn resolve_type(
         &mut self,
         text: &str,
         schema: &Ident,

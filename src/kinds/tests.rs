@@ -1,0 +1,232 @@
+//! The registry walk: every registered kind, checked for what the compiler cannot check.
+
+use std::path::PathBuf;
+
+use super::{Kind, Visitor, visit_all};
+use crate::diff::{self, Change, Diff};
+use crate::model::{ObjectId, Schema};
+use crate::plan::Draft;
+
+/// A schema holding only `objects` of kind `K` (and the schema they live in).
+fn schema_with<K: Kind>(name: &crate::model::QualifiedName, object: Option<&K::Object>) -> Schema {
+    let mut schema = Schema::default();
+    schema.schemas.insert(name.schema.clone());
+    if let Some(object) = object {
+        K::objects_mut(&mut schema).insert(name.clone(), object.clone());
+    }
+    schema
+}
+
+fn steps_of<K: Kind>(name: &crate::model::QualifiedName, object: &K::Object) -> Vec<Draft> {
+    let mut out = Vec::new();
+    K::steps(name, object, &mut out);
+    out
+}
+
+struct Complete {
+    problems: Vec<String>,
+}
+
+impl Complete {
+    fn check<K: Kind>(&mut self) -> Result<(), String> {
+        let (name, [first, second]) = K::samples();
+        let kind = K::NAME;
+        if first == second {
+            return Err(format!("{kind}: its two samples are equal"));
+        }
+
+        // Its identity prints and reads back.
+        for id in [K::id(&name), K::extra_id(&name)] {
+            let text = id.to_string();
+            if text.parse::<ObjectId>().as_ref() != Ok(&id) {
+                return Err(format!("{kind}: `{text}` does not read back as {id:?}"));
+            }
+        }
+
+        // Its codes are documented.
+        let docs = include_str!("../../docs/plan.md");
+        for code in [K::DIFFERS, K::EXTRA] {
+            if !docs.contains(&format!("| {} |", code.as_str())) {
+                return Err(format!("{kind}: {code} is not in docs/plan.md"));
+            }
+        }
+
+        // Its catalog query is one SELECT over the schemas in scope.
+        let parsed = pg_query::parse(K::CATALOG.sql, pg_query::ParserOptions::DEFAULT)
+            .map_err(|e| format!("{kind}: the catalog query does not parse: {e}"))?;
+        if parsed.protobuf.stmts.len() != 1 || !K::CATALOG.sql.contains("$1") {
+            return Err(format!(
+                "{kind}: the catalog query must be one statement over $1 (the schemas in scope)"
+            ));
+        }
+
+        // What it plans is additive, and a rollback guide can undo it; what it suggests by
+        // hand is a DROP (which only findings carry).
+        for object in [&first, &second] {
+            for draft in steps_of::<K>(&name, object) {
+                let statements = crate::classify::classify(&draft.sql)
+                    .map_err(|e| format!("{kind}: `{}` does not parse: {e}", draft.sql))?;
+                if let Some(v) = statements.iter().flat_map(|s| s.violations()).next() {
+                    return Err(format!("{kind}: a step runs `{}`", v.text));
+                }
+                let guide = crate::rollback::guide_for_sql("step", &draft.sql);
+                if guide.manual() > 0 || guide.inverses() == 0 {
+                    return Err(format!(
+                        "{kind}: the rollback guide cannot undo `{}`: {:?}",
+                        draft.sql, guide.entries
+                    ));
+                }
+            }
+        }
+        let drop = crate::classify::classify(&K::drop(&name))
+            .map_err(|e| format!("{kind}: its DROP does not parse: {e}"))?;
+        if drop.iter().all(|s| s.is_additive()) {
+            return Err(format!("{kind}: its DROP is classified as additive"));
+        }
+
+        // The diff rule: missing → created, different → DIFFERS, extra → EXTRA.
+        let options = diff::Options::default();
+        let nothing = schema_with::<K>(&name, None);
+        let one = schema_with::<K>(&name, Some(&first));
+        let other = schema_with::<K>(&name, Some(&second));
+        let created = diff::diff(&nothing, &one, &options);
+        if !matches!(created.additive.as_slice(), [Change::Create(c)] if c.object() == K::id(&name))
+            || !created.findings.is_empty()
+        {
+            return Err(format!(
+                "{kind}: a missing object is not one creation: {created:?}"
+            ));
+        }
+        let codes = |d: &Diff| d.findings.iter().map(|f| f.code).collect::<Vec<_>>();
+        let changed = diff::diff(&one, &other, &options);
+        if !changed.additive.is_empty() || codes(&changed) != [K::DIFFERS] {
+            return Err(format!(
+                "{kind}: a different object is not {}: {changed:?}",
+                K::DIFFERS
+            ));
+        }
+        let extra = diff::diff(&one, &nothing, &options);
+        if !extra.additive.is_empty() || codes(&extra) != [K::EXTRA] {
+            return Err(format!(
+                "{kind}: an extra object is not {}: {extra:?}",
+                K::EXTRA
+            ));
+        }
+        if diff::diff(&one, &one, &options) != Diff::default() {
+            return Err(format!("{kind}: an object differs from itself"));
+        }
+
+        // Pulled, it loads back the same.
+        for object in [&first, &second] {
+            let schema = schema_with::<K>(&name, Some(object));
+            let files: Vec<(PathBuf, String)> = crate::pull::render(&schema)
+                .into_iter()
+                .map(|(file, text)| (PathBuf::from(file), text))
+                .collect();
+            let loaded = crate::load::from_sources(&files)
+                .map_err(|e| format!("{kind}: the pulled YAML does not load: {e}\n{files:?}"))?;
+            if K::objects(&loaded).get(&name) != Some(object) {
+                return Err(format!(
+                    "{kind}: pulled and loaded back, {object:?} became {:?}\n{files:?}",
+                    K::objects(&loaded).get(&name)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Visitor for Complete {
+    fn visit<K: Kind>(&mut self) {
+        if let Err(problem) = self.check::<K>() {
+            self.problems.push(problem);
+        }
+    }
+}
+
+#[test]
+fn every_kind_is_complete() {
+    let mut complete = Complete {
+        problems: Vec::new(),
+    };
+    visit_all(&mut complete);
+    assert!(complete.problems.is_empty(), "{:#?}", complete.problems);
+}
+
+/// Creates both samples of every kind on a real server with the kind's own steps and reads
+/// them back with its catalog query: DDL and catalog reader must agree, in the canonical form.
+#[test]
+fn every_kind_reads_back_what_it_creates() {
+    let cluster = crate::throwaway::Cluster::start().expect("a throwaway PostgreSQL");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    struct ReadBack<'a> {
+        cluster: &'a crate::throwaway::Cluster,
+        runtime: &'a tokio::runtime::Runtime,
+        problems: Vec<String>,
+        databases: usize,
+    }
+    impl Visitor for ReadBack<'_> {
+        fn visit<K: Kind>(&mut self) {
+            let (name, samples) = K::samples();
+            for object in samples {
+                self.databases += 1;
+                let database = format!("kinds_{}", self.databases);
+                let result =
+                    self.runtime
+                        .block_on(read_back::<K>(self.cluster, &database, &name, &object));
+                match result {
+                    Ok(read) if read.as_ref() == Some(&object) => {}
+                    Ok(read) => self.problems.push(format!(
+                        "{}: created {object:?}, read back {read:?}",
+                        K::NAME
+                    )),
+                    Err(e) => self.problems.push(format!("{}: {e}", K::NAME)),
+                }
+            }
+        }
+    }
+    let mut walk = ReadBack {
+        cluster: &cluster,
+        runtime: &runtime,
+        problems: Vec::new(),
+        databases: 0,
+    };
+    visit_all(&mut walk);
+    assert!(walk.problems.is_empty(), "{:#?}", walk.problems);
+}
+
+async fn read_back<K: Kind>(
+    cluster: &crate::throwaway::Cluster,
+    database: &str,
+    name: &crate::model::QualifiedName,
+    object: &K::Object,
+) -> Result<Option<K::Object>, String> {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&cluster.url("postgres"))
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut conn = sqlx::PgConnection::connect(&cluster.url(database))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut script = format!("CREATE SCHEMA {};\n", name.schema.quoted());
+    for draft in steps_of::<K>(name, object) {
+        script.push_str(&draft.sql);
+        script.push_str(";\n");
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(script.clone()))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("{e}\n{script}"))?;
+    let scope = crate::introspect::Scope::named([name.schema.as_str().to_owned()], &[]);
+    let read = crate::introspect::schema(&mut conn, &scope)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(K::objects(&read.schema).get(name).cloned())
+}
