@@ -123,3 +123,48 @@ fn the_catalog_is_read_again_when_the_files_name_more_schemas() {
         "read once on the guess, once in the files' schemas: {stderr}"
     );
 }
+
+/// Regression (issue 16, item 2): with `schema/auth.yaml` present and `--ignore-schema auth`,
+/// `plan` listed steps in `auth` and `apply` ran them, then failed "still pending" on every run
+/// (the schema is never read back). A file describing an ignored schema is now an error at its
+/// `schema:` line, for every command that loads the desired state, before any connection.
+#[test]
+fn a_desired_state_for_an_ignored_schema_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().expect("a schema folder");
+    std::fs::write(
+        dir.path().join("public.yaml"),
+        "tables:\n  t:\n    columns:\n      id: bigint\n",
+    )
+    .expect("write public.yaml");
+    std::fs::write(
+        dir.path().join("auth.yaml"),
+        "# Supabase's auth, pulled by mistake\nschema: auth\ntables:\n  users:\n    columns:\n      id: uuid\n",
+    )
+    .expect("write auth.yaml");
+    for command in ["plan", "verify", "apply"] {
+        let output = Command::cargo_bin("reconcile")
+            .expect("binary")
+            .args([
+                command,
+                "--color",
+                "never",
+                "--ignore-schema",
+                "auth",
+                "--schema",
+            ])
+            .arg(dir.path())
+            .env(
+                "DATABASE_URL",
+                "postgres://nobody:secret-password@127.0.0.1:1/none",
+            )
+            .output()
+            .expect("run reconcile");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        assert!(
+            stderr.contains("auth.yaml:2:1") && stderr.contains("--ignore-schema auth"),
+            "{command}: {stderr}"
+        );
+        assert!(!stderr.contains("cannot connect"), "{command}: {stderr}");
+    }
+}

@@ -567,3 +567,95 @@ fn a_dev_database_that_is_not_empty_is_refused() {
     );
     assert_eq!(snapshot(&db), before, "verify changed the database");
 }
+
+/// Regression (issue 16, item 1): a schema the desired state does not describe was invisible
+/// to the audit — `verify` said "in sync" and exited 0 with a whole `sales` schema of tables
+/// beside it. Every schema that is not described and not ignored is now a finding (D108) with
+/// what it holds; `--ignore-schema` takes it out; reconcile's own history schema (after an
+/// apply) is never reported, but a table of someone else's in it is.
+#[test]
+fn a_schema_the_desired_state_does_not_describe_is_drift() {
+    let db = database(&format!(
+        "{IN_SYNC}
+        CREATE SCHEMA sales;
+        CREATE TABLE sales.leads (id int);
+        CREATE VIEW sales.recent AS SELECT id FROM sales.leads;
+        CREATE SCHEMA empty_one;"
+    ));
+    let dev = common::fresh_db();
+    let schema = schema_dir(DESIRED);
+    let output = verify(
+        &db.url,
+        Some(&dev),
+        schema.path(),
+        &["--format", "json", "--no-assertions"],
+    );
+    assert_exit(&output, 3);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let findings: Vec<(&str, &str, &str, &str)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap(),
+                f["object"].as_str().unwrap(),
+                f["severity"].as_str().unwrap(),
+                f["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(findings.len(), 2, "{findings:#?}");
+    let (code, object, severity, message) = findings[1];
+    assert_eq!(
+        (code, object, severity),
+        ("D108", "schema sales", "destructive")
+    );
+    assert!(message.contains("1 table, 1 view"), "{message}");
+    assert!(message.contains("--ignore-schema sales"), "{message}");
+    assert_eq!(
+        (findings[0].0, findings[0].1, findings[0].2),
+        ("D108", "schema empty_one", "cosmetic")
+    );
+
+    let ignored = verify(
+        &db.url,
+        Some(&dev),
+        schema.path(),
+        &[
+            "--no-assertions",
+            "--ignore-schema",
+            "sales",
+            "--ignore-schema",
+            "empty_one",
+        ],
+    );
+    assert_exit(&ignored, 0);
+
+    // reconcile's own history schema, as an apply leaves it, is not drift.
+    let history = common::fresh_db();
+    history
+        .psql(&format!("{IN_SYNC} CREATE SCHEMA reconcile; CREATE TABLE reconcile.runs (id bigint); CREATE TABLE reconcile.steps (run_id bigint);"))
+        .expect("history-like schema");
+    assert_exit(
+        &verify(
+            &history.url,
+            Some(&dev),
+            schema.path(),
+            &["--no-assertions"],
+        ),
+        0,
+    );
+    history
+        .psql("CREATE TABLE reconcile.notes (id int)")
+        .expect("a table of someone else's");
+    assert_exit(
+        &verify(
+            &history.url,
+            Some(&dev),
+            schema.path(),
+            &["--no-assertions"],
+        ),
+        3,
+    );
+}

@@ -189,7 +189,11 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
             )
         }
         Some(path) => Source::File(Box::new(planfile::read(path)?)),
-        None => Source::Desired(load::from_dir(&global.schema)?),
+        None => {
+            let sources = load::read_dir(&global.schema)?;
+            load::reject_ignored(&sources, &global.ignore_schemas)?;
+            Source::Desired(load::from_sources(&sources)?)
+        }
     };
     let history_schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
@@ -407,6 +411,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     let diff_options = diff::Options {
         rename_hints: planning.rename_hints,
         unmanaged_tables: after.unmanaged_tables.clone(),
+        ..Default::default()
     };
     let remaining = diff::diff(&after.schema, &drift.desired, &diff_options);
     if !remaining.additive.is_empty() {

@@ -126,7 +126,9 @@ pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<u8
 fn inputs(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<Inputs> {
     let schema_dir = global.schema.display().to_string();
     let desired = if global.schema.exists() {
-        Some(load::from_dir(&global.schema)?)
+        let sources = load::read_dir(&global.schema)?;
+        load::reject_ignored(&sources, &global.ignore_schemas)?;
+        Some(load::from_sources(&sources)?)
     } else {
         None
     };

@@ -49,6 +49,7 @@ pub enum Code {
     ExtraType,
     ExtraSequence,
     ExtraExtension,
+    ExtraSchema,
     ColumnType,
     Nullability,
     ColumnDefault,
@@ -71,7 +72,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 27] = [
+    pub const ALL: [Code; 28] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -80,6 +81,7 @@ impl Code {
         Code::ExtraType,
         Code::ExtraSequence,
         Code::ExtraExtension,
+        Code::ExtraSchema,
         Code::ColumnType,
         Code::Nullability,
         Code::ColumnDefault,
@@ -111,6 +113,7 @@ impl Code {
             Code::ExtraType => "D105",
             Code::ExtraSequence => "D106",
             Code::ExtraExtension => "D107",
+            Code::ExtraSchema => "D108",
             Code::ColumnType => "D110",
             Code::Nullability => "D111",
             Code::ColumnDefault => "D112",
@@ -144,6 +147,10 @@ impl Code {
             Code::ExtraType => "type or domain in the database, not in the desired state",
             Code::ExtraSequence => "sequence in the database, not in the desired state",
             Code::ExtraExtension => "extension in the database, not in the desired state",
+            Code::ExtraSchema => {
+                "schema in the database that the desired state does not describe and nothing \
+                 ignores"
+            }
             Code::ColumnType => "column type differs",
             Code::Nullability => "column nullability differs",
             Code::ColumnDefault => "column default differs",

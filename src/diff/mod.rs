@@ -20,6 +20,7 @@ pub use finding::{Code, Finding, Severity, Suggestion};
 use std::collections::BTreeSet;
 
 use crate::ident::quote_literal;
+use crate::introspect::UndeclaredSchema;
 use crate::kinds;
 use crate::model::{ObjectId, QualifiedName, Schema};
 
@@ -32,6 +33,9 @@ pub struct Options {
     /// tables, partitions, inheritance children; see [`crate::introspect::Introspected`]):
     /// a desired table of that name is reported (D135), never created.
     pub unmanaged_tables: BTreeSet<QualifiedName>,
+    /// Schemas in the database that the desired state does not describe and nothing ignores
+    /// (see [`crate::introspect::Introspected::undeclared_schemas`]): each is a finding (D108).
+    pub undeclared_schemas: Vec<UndeclaredSchema>,
 }
 
 impl Default for Options {
@@ -39,6 +43,7 @@ impl Default for Options {
         Self {
             rename_hints: true,
             unmanaged_tables: BTreeSet::new(),
+            undeclared_schemas: Vec::new(),
         }
     }
 }
@@ -61,6 +66,9 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
     for name in desired.schemas.difference(&live.schemas) {
         out.additive
             .push(Change::CreateSchema { name: name.clone() });
+    }
+    for schema in &options.undeclared_schemas {
+        out.findings.push(undeclared_schema(schema));
     }
     for (name, ext) in &desired.extensions {
         match live.extensions.get(name) {
@@ -108,6 +116,30 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
     table::tables(live, desired, options, &mut out);
     out.findings.sort_by_cached_key(Finding::sort_key);
     out
+}
+
+/// A schema the desired state does not describe: drift a scheduled audit must report, never
+/// pass over. Dropping it loses every table in it.
+fn undeclared_schema(schema: &UndeclaredSchema) -> Finding {
+    let name = &schema.name;
+    let severity = if schema.tables > 0 {
+        Severity::Destructive
+    } else if schema.objects() > 0 {
+        Severity::Risky
+    } else {
+        Severity::Cosmetic
+    };
+    Finding::new(
+        Code::ExtraSchema,
+        severity,
+        ObjectId::Schema(name.clone()),
+        format!(
+            "in the database ({}), not in the desired state: describe it (`reconcile pull \
+             --schema-name {name}` writes its YAML) or ignore it (--ignore-schema {name})",
+            schema.contents()
+        ),
+    )
+    .suggest(format!("DROP SCHEMA {} CASCADE", name.quoted()))
 }
 
 fn enums(live: &Schema, desired: &Schema, out: &mut Diff) {

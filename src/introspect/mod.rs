@@ -82,6 +82,47 @@ pub struct Introspected {
     /// Tables left out of the model (partitioned, partitions, inheritance children): they
     /// exist, so a desired table of the same name must not be planned as new.
     pub unmanaged_tables: BTreeSet<QualifiedName>,
+    /// Schemas outside the scope that are not ignored, with what they hold (when a scope of
+    /// named schemas was read; see `sql/undeclared_schemas.sql`).
+    pub undeclared_schemas: Vec<UndeclaredSchema>,
+}
+
+/// A schema the scope did not name and nothing ignores, and how many objects of each kind it
+/// holds (extension members left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndeclaredSchema {
+    pub name: Ident,
+    pub tables: i64,
+    pub views: i64,
+    pub sequences: i64,
+    pub routines: i64,
+    pub types: i64,
+}
+
+impl UndeclaredSchema {
+    pub fn objects(&self) -> i64 {
+        self.tables + self.views + self.sequences + self.routines + self.types
+    }
+
+    /// "2 tables, 1 view", or "no objects".
+    pub fn contents(&self) -> String {
+        let parts: Vec<String> = [
+            (self.tables, "table", "tables"),
+            (self.views, "view", "views"),
+            (self.sequences, "sequence", "sequences"),
+            (self.routines, "function", "functions"),
+            (self.types, "type", "types"),
+        ]
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect();
+        if parts.is_empty() {
+            "no objects".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,8 +192,57 @@ pub async fn schema(
         .await
         .map_err(q("search_path"))?;
     let result = read_in_transaction(&mut tx, scope).await;
+    let result = match result {
+        Ok(mut read) => match undeclared_schemas(&mut tx, scope).await {
+            Ok(undeclared) => {
+                read.undeclared_schemas = undeclared;
+                read.catalog_queries += 1;
+                Ok(read)
+            }
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
     tx.rollback().await.map_err(q("rollback"))?;
     result
+}
+
+/// The schemas a scope of named schemas leaves out and nothing ignores (none when the scope
+/// is every schema). A schema that holds nothing but tables named like reconcile's own
+/// history tables (`runs`, `steps`, `migrations`) is reconcile's, and left out too.
+async fn undeclared_schemas(
+    conn: &mut PgConnection,
+    scope: &Scope,
+) -> Result<Vec<UndeclaredSchema>, IntrospectError> {
+    let rows = sqlx::query(include_str!("sql/undeclared_schemas.sql"))
+        .bind(scope.schemas.as_deref())
+        .bind(&scope.ignore)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(q("undeclared_schemas"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let read = |column: &str| -> Result<i64, IntrospectError> {
+            row.try_get(column).map_err(q("undeclared_schemas"))
+        };
+        let schema = UndeclaredSchema {
+            name: Ident::from_catalog(row.try_get("name").map_err(q("undeclared_schemas"))?),
+            tables: read("tables")?,
+            views: read("views")?,
+            sequences: read("sequences")?,
+            routines: read("routines")?,
+            types: read("types")?,
+        };
+        let reconciles_own = read("reconcile_tables")? > 0
+            && schema.tables == read("reconcile_tables")?
+            && schema.views + schema.routines + schema.types == 0;
+        // Every database has a `public` schema: an empty one is not drift.
+        let empty_public = schema.name.as_str() == "public" && schema.objects() == 0;
+        if !reconciles_own && !empty_public {
+            out.push(schema);
+        }
+    }
+    Ok(out)
 }
 
 /// Reads the catalog inside a transaction the caller owns (used to read objects that were
@@ -190,6 +280,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         estimated_rows: BTreeMap::new(),
         invalid_indexes: BTreeSet::new(),
         unmanaged_tables: BTreeSet::new(),
+        undeclared_schemas: Vec::new(),
         catalog_queries: 0,
     };
     out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();

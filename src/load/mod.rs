@@ -68,6 +68,55 @@ pub fn schema_names_hint(sources: &[(PathBuf, String)]) -> BTreeSet<String> {
     names
 }
 
+/// Refuses files that describe a schema `--ignore-schema` names: an ignored schema is never
+/// read and never changed, so a desired state for it could only be planned against nothing
+/// (and would be applied again on every run). Each such file is an error at its `schema:`
+/// line.
+pub fn reject_ignored(sources: &[(PathBuf, String)], ignore: &[String]) -> Result<(), LoadErrors> {
+    let mut errors = Vec::new();
+    for (path, text) in sources {
+        let mut named = false;
+        for (i, line) in text.lines().enumerate() {
+            let Some(value) = line.strip_prefix("schema:") else {
+                continue;
+            };
+            named = true;
+            let value = value.split(" #").next().unwrap_or_default().trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(value);
+            if ignore.iter().any(|s| s == value) {
+                errors.push(ignored(path, i as u32 + 1, value));
+            }
+        }
+        if !named && ignore.iter().any(|s| s == "public") {
+            errors.push(ignored(path, 0, "public"));
+        }
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    for (path, text) in sources {
+        error::with_source_lines(&mut errors, path, text);
+    }
+    Err(LoadErrors(errors))
+}
+
+fn ignored(path: &Path, line: u32, schema: &str) -> LoadError {
+    LoadError::new(
+        Origin::new(path, line, if line == 0 { 0 } else { 1 }),
+        format!(
+            "this file describes schema {schema}, which --ignore-schema {schema} says never to \
+             read or change"
+        ),
+    )
+    .help(format!(
+        "remove the file from the desired state, or stop ignoring {schema} to manage it"
+    ))
+}
+
 /// Loads the desired state from in-memory files (path, content), in the given order.
 pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors> {
     let mut errors = Vec::new();
