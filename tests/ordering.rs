@@ -802,3 +802,50 @@ fn validations_never_share_a_transaction_with_write_blocking_locks() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Regression (issue 16, item 8): a change held back (a possible rename, a type change) used
+/// to leave its dependants in the plan — the unique key on the not-yet-renamed `user_login`,
+/// the check `qty >= 0` against a text column — and the SQL failed. Now they are held back
+/// with it and named in its finding; what does not depend on it is still planned and runs.
+#[test]
+fn dependants_of_a_held_back_change_are_held_back_with_it() {
+    for (scenario, setup, code, held) in [
+        (
+            "held_back_rename",
+            "CREATE TABLE accounts (id bigint PRIMARY KEY, login text NOT NULL UNIQUE);
+             INSERT INTO accounts VALUES (1, 'a'), (2, 'b');",
+            "D150",
+            "constraint accounts_user_login_key on public.accounts",
+        ),
+        (
+            "held_back_type",
+            "CREATE TABLE orders (id int PRIMARY KEY, qty text);
+             INSERT INTO orders VALUES (1, '3'), (2, 'many');",
+            "D110",
+            "constraint orders_qty_check on public.orders",
+        ),
+    ] {
+        let db = database(setup);
+        let dev = common::fresh_db();
+        let output = plan(&db, &dev, scenario, &["--format", "sql"]);
+        let sql = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(3), "{scenario}: {sql}");
+        let finding = sql
+            .lines()
+            .find(|l| l.contains(code))
+            .unwrap_or_else(|| panic!("{scenario}: no {code} finding\n{sql}"));
+        assert!(
+            finding.contains(&format!(
+                "held back with it, since they use the column: {held}"
+            )),
+            "{scenario}: {finding}"
+        );
+        assert!(
+            !sql.lines()
+                .any(|l| l.starts_with("-- Step") && l.contains(held)),
+            "{scenario}: {held} is still planned\n{sql}"
+        );
+        run_script(&db, &sql, &format!("{scenario}: the plan"));
+        run_script(&db, &sql, &format!("{scenario}: the plan, again"));
+    }
+}

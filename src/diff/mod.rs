@@ -11,6 +11,7 @@
 mod change;
 mod column_type;
 mod finding;
+mod hold_back;
 mod table;
 
 pub use change::{Change, EnumPosition};
@@ -114,6 +115,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
     enums(live, desired, &mut out);
     kinds::diff_all(live, desired, &mut out);
     table::tables(live, desired, options, &mut out);
+    hold_back::dependants(&mut out, live, desired);
     out.findings.sort_by_cached_key(Finding::sort_key);
     out
 }

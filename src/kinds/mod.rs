@@ -133,6 +133,12 @@ pub(crate) trait Kind: Registered + 'static {
     /// The idempotent steps that create the object, with what they provide and require.
     fn steps(name: &QualifiedName, object: &Self::Object, out: &mut Vec<Draft>);
 
+    /// Table columns the object needs to exist as desired (its creation waits for a change
+    /// to them that is held back, see `diff::hold_back`).
+    fn columns_used(_object: &Self::Object) -> Vec<(QualifiedName, crate::model::Ident)> {
+        Vec::new()
+    }
+
     // --- tests
 
     /// Two different objects in the server's canonical form, under the same name, that need
@@ -176,6 +182,13 @@ macro_rules! registry {
             pub fn object(&self) -> ObjectId {
                 match self {
                     $(Created::$variant(name, _) => <$kind as Kind>::id(name),)+
+                }
+            }
+
+            /// Table columns it needs (see [`Kind::columns_used`]).
+            pub(crate) fn columns_used(&self) -> Vec<(QualifiedName, crate::model::Ident)> {
+                match self {
+                    $(Created::$variant(_, object) => <$kind as Kind>::columns_used(object),)+
                 }
             }
 

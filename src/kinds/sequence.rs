@@ -227,6 +227,10 @@ impl Kind for SequenceKind {
         }
     }
 
+    fn columns_used(s: &Sequence) -> Vec<(QualifiedName, Ident)> {
+        s.owned_by.iter().cloned().collect()
+    }
+
     #[cfg(test)]
     fn samples() -> (QualifiedName, [Sequence; 2]) {
         let name = QualifiedName::new(
