@@ -177,7 +177,7 @@ enum Source {
     File(Box<planfile::PlanFile>),
 }
 
-pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<super::Exit> {
     // Bad input stops here, before any connection is made.
     let source = match &args.plan_file {
         Some(path) if path.to_string_lossy().contains("://") => {
@@ -356,7 +356,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
                 .await?;
         }
         eprintln!("{message}");
-        return Ok(super::exit::DRIFT);
+        return Ok(super::Exit::Drift);
     }
     if args.dry_run {
         eprintln!(
@@ -364,9 +364,9 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
             plan.steps.len()
         );
         return Ok(if plan.steps.is_empty() {
-            super::exit::IN_SYNC
+            super::Exit::InSync
         } else {
-            super::exit::PENDING
+            super::Exit::Pending
         });
     }
 
@@ -383,7 +383,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
             .finish(&mut lock_conn, run, Outcome::NoOp, 0, None)
             .await?;
         eprintln!("nothing to apply (run {run} recorded as a no-op)");
-        return Ok(super::exit::IN_SYNC);
+        return Ok(super::Exit::InSync);
     }
     let options = ExecOptions {
         timeouts: Timeouts {
@@ -461,10 +461,10 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
         "applied {executed} step(s) in {:.1} s; verified: no additive change pending (run {run})",
         started.elapsed().as_secs_f64()
     );
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }
 
-pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Result<u8> {
+pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Result<super::Exit> {
     let schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
     let mut target = super::connect::target(global.database_url.as_deref()).await?;
@@ -513,5 +513,5 @@ pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Resu
         }
     }
     out.flush()?;
-    Ok(0)
+    Ok(super::Exit::InSync)
 }

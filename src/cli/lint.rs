@@ -10,10 +10,6 @@ use reconcile::lint::{self, Code, Options, render::Format};
 use reconcile::migrate;
 use reconcile::model::Ident;
 
-/// Errors found (or warnings, with `--deny-warnings`). The same number as plan's destructive
-/// drift: "something here needs a human".
-pub const LINT_FAILED: u8 = 3;
-
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
     /// SQL files, or folders (their `*.sql` files in name order), linted in the order given.
@@ -43,7 +39,7 @@ fn parse_code(s: &str) -> Result<Code, String> {
     Code::parse(s).ok_or_else(|| format!("unknown lint code `{s}` (see docs/lint.md)"))
 }
 
-pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<super::Exit> {
     let files = if args.files.is_empty() {
         default_files(global, args).await?
     } else {
@@ -65,10 +61,12 @@ pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<u8> 
     let color = args.format == Format::Text && global.color.enabled();
     lint::render::render(args.format, &report, color, &mut out)?;
     out.flush()?;
+    // Errors found (or warnings, with `--deny-warnings`): the code of plan's destructive
+    // drift, "something here needs a human".
     Ok(if report.fails(args.deny_warnings) {
-        LINT_FAILED
+        super::Exit::Drift
     } else {
-        super::exit::IN_SYNC
+        super::Exit::InSync
     })
 }
 

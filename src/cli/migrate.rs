@@ -108,7 +108,7 @@ impl migrate::Progress for Lines {
     }
 }
 
-pub async fn run(global: &super::Global, args: &MigrateArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &MigrateArgs) -> anyhow::Result<super::Exit> {
     let schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
     match &args.command {
@@ -140,7 +140,7 @@ async fn status(
     args: &MigrateArgs,
     schema: &Ident,
     s: &StatusArgs,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<super::Exit> {
     let migrations = discover(args)?;
     let mut target = connect(global, "showing the status of").await?;
     let entries = migrate::status(&mut target.conn, &migrations, schema).await?;
@@ -161,16 +161,16 @@ async fn status(
 }
 
 /// 3 when the folder and the database disagree about history, 2 when something would run.
-fn status_exit(entries: &[Entry]) -> u8 {
+fn status_exit(entries: &[Entry]) -> super::Exit {
     if entries
         .iter()
         .any(|e| matches!(e.state, State::Changed | State::Missing))
     {
-        super::exit::DRIFT
+        super::Exit::Drift
     } else if entries.iter().any(|e| e.state.runs()) {
-        super::exit::PENDING
+        super::Exit::Pending
     } else {
-        super::exit::IN_SYNC
+        super::Exit::InSync
     }
 }
 
@@ -264,7 +264,7 @@ async fn apply(
     args: &MigrateArgs,
     schema: &Ident,
     a: &RunArgs,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<super::Exit> {
     let migrations = discover(args)?;
     let mut target = connect(global, "applying to").await?;
     if !a.dry_run && lock::behind_transaction_pooler(&mut target.conn).await? {
@@ -325,9 +325,9 @@ async fn apply(
             report.pending.len()
         );
         return Ok(if report.pending.is_empty() {
-            super::exit::IN_SYNC
+            super::Exit::InSync
         } else {
-            super::exit::PENDING
+            super::Exit::Pending
         });
     }
     if let Some(failure) = &report.failure {
@@ -344,10 +344,14 @@ async fn apply(
             report.applied.len()
         ),
     }
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }
 
-async fn check(global: &super::Global, args: &MigrateArgs, schema: &Ident) -> anyhow::Result<u8> {
+async fn check(
+    global: &super::Global,
+    args: &MigrateArgs,
+    schema: &Ident,
+) -> anyhow::Result<super::Exit> {
     let (migrations, mut problems) = migrate::inspect(&args.migrations)?;
     problems.extend(migrate::check_files(&migrations));
     // The database is consulted only when one is named: a throwaway one has no history.
@@ -407,11 +411,11 @@ async fn check(global: &super::Global, args: &MigrateArgs, schema: &Ident) -> an
             }
         )?;
         out.flush()?;
-        Ok(super::exit::IN_SYNC)
+        Ok(super::Exit::InSync)
     } else {
         writeln!(out, "{} problem(s)", problems.len())?;
         out.flush()?;
-        Ok(1)
+        Ok(super::Exit::Error)
     }
 }
 
@@ -420,7 +424,7 @@ async fn baseline(
     args: &MigrateArgs,
     schema: &Ident,
     b: &BaselineArgs,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<super::Exit> {
     let migrations = discover(args)?;
     if migrations.find_version(&b.version).is_none() {
         // Refuse before connecting (or starting a throwaway server).
@@ -463,5 +467,5 @@ async fn baseline(
             report.already_applied, b.version
         ),
     }
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }

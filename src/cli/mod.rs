@@ -2,6 +2,7 @@
 
 mod apply;
 mod connect;
+mod exit;
 mod lint;
 mod migrate;
 mod plan;
@@ -13,19 +14,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Exit codes scripts depend on (README, "Exit codes").
-pub mod exit {
-    pub const IN_SYNC: u8 = 0;
-    pub const ERROR: u8 = 1;
-    pub const PENDING: u8 = 2;
-    pub const DRIFT: u8 = 3;
-    /// `verify`: a `verify/` assertion returned rows (takes precedence over 2 and 3).
-    pub const ASSERTIONS_FAILED: u8 = 4;
-    /// `shadow`: a migration failed in the rehearsal (or the runner refused the files); the
-    /// report says where. Distinct from 1 so CI can tell "this pull request's migrations are
-    /// broken" from "the rehearsal could not be carried out".
-    pub const MIGRATION_FAILED: u8 = 5;
-}
+pub use exit::Exit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -136,7 +125,7 @@ pub fn init_tracing(global: &Global) {
         .try_init();
 }
 
-pub async fn run(args: Args) -> anyhow::Result<u8> {
+pub async fn run(args: Args) -> anyhow::Result<Exit> {
     match args.command {
         Command::Plan(plan) => plan::run_plan(&args.global, &plan).await,
         Command::Verify(verify) => plan::run_verify(&args.global, &verify).await,
@@ -147,6 +136,19 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         Command::Lint(a) => lint::run(&args.global, &a).await,
         Command::Shadow(a) => shadow::run(&args.global, &a).await,
         Command::Rollback(a) => rollback::run(&args.global, &a).await,
+    }
+}
+
+/// Prints what clap has to say about the arguments: help and `--version` on stdout (exit 0),
+/// a usage error on stderr (exit 1, like any other error: clap's own 2 would read as "changes
+/// pending" to a CI step).
+pub fn usage(e: &clap::Error) -> Exit {
+    // A closed stream is no reason to fail (`reconcile --help | head`).
+    let _ = e.print();
+    if e.use_stderr() {
+        Exit::Error
+    } else {
+        Exit::InSync
     }
 }
 

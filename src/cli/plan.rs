@@ -86,11 +86,11 @@ pub struct PlanArgs {
     pub no_concurrently: bool,
 }
 
-pub async fn run_plan(global: &super::Global, args: &PlanArgs) -> anyhow::Result<u8> {
+pub async fn run_plan(global: &super::Global, args: &PlanArgs) -> anyhow::Result<super::Exit> {
     pipeline(global, &args.report, "plan", !args.no_concurrently, None).await
 }
 
-pub async fn run_verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<u8> {
+pub async fn run_verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<super::Exit> {
     pipeline(global, &args.report, "verify", true, Some(args)).await
 }
 
@@ -116,11 +116,11 @@ pub fn load_assertions(args: &AssertionArgs) -> anyhow::Result<(String, Vec<Asse
 
 /// `verify`'s exit code: 1 when an assertion could not run, else the highest of 4 (an
 /// assertion failed), 3 (drift) and 2 (pending) that applies, else 0.
-pub fn verify_exit_code(drift_code: u8, results: &[AssertionResult]) -> u8 {
+pub fn verify_exit_code(drift_code: super::Exit, results: &[AssertionResult]) -> super::Exit {
     if results.iter().any(AssertionResult::errored) {
-        super::exit::ERROR
+        super::Exit::Error
     } else if results.iter().any(AssertionResult::failed) {
-        super::exit::ASSERTIONS_FAILED
+        super::Exit::AssertionFailed
     } else {
         drift_code
     }
@@ -286,7 +286,7 @@ async fn pipeline(
     command: &str,
     concurrently: bool,
     verify: Option<&VerifyArgs>,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<super::Exit> {
     let read_only = verify.is_some();
     let url = global.database_url.as_deref();
     let (desired, assertion_set, mut target, read) = if super::connect::names_a_database(url) {
@@ -419,21 +419,21 @@ async fn pipeline(
 }
 
 /// 3 when a finding fails the run, else 2 when steps are pending, else 0.
-pub fn exit_code(plan: &Plan, fail_on: FailOn) -> u8 {
+pub fn exit_code(plan: &Plan, fail_on: FailOn) -> super::Exit {
     let failing_finding = match fail_on {
         FailOn::Any => !plan.findings.is_empty(),
         FailOn::Destructive => plan
             .findings
             .iter()
             .any(|f| f.severity == Severity::Destructive),
-        FailOn::None => return super::exit::IN_SYNC,
+        FailOn::None => return super::Exit::InSync,
     };
     if failing_finding {
-        super::exit::DRIFT
+        super::Exit::Drift
     } else if !plan.steps.is_empty() {
-        super::exit::PENDING
+        super::Exit::Pending
     } else {
-        super::exit::IN_SYNC
+        super::Exit::InSync
     }
 }
 

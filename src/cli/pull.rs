@@ -20,7 +20,7 @@ pub struct PullArgs {
     pub history_schema: String,
 }
 
-pub async fn run(global: &super::Global, args: &PullArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &PullArgs) -> anyhow::Result<super::Exit> {
     let mut target = super::connect::target(global.database_url.as_deref()).await?;
     if target.throwaway {
         eprintln!(
@@ -49,5 +49,5 @@ pub async fn run(global: &super::Global, args: &PullArgs) -> anyhow::Result<u8> 
         written.len(),
         args.out.display()
     );
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }

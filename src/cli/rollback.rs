@@ -39,7 +39,7 @@ pub enum GuideFormat {
     Json,
 }
 
-pub async fn run(global: &super::Global, args: &RollbackArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &RollbackArgs) -> anyhow::Result<super::Exit> {
     if let Some(version) = &args.migration {
         return migration(global, args, version).await;
     }
@@ -62,12 +62,16 @@ pub async fn run(global: &super::Global, args: &RollbackArgs) -> anyhow::Result<
             guide.manual()
         );
     }
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }
 
 /// The guide of one migration file, with the project's own down migration (if any) shown
 /// commented out after it.
-async fn migration(global: &super::Global, args: &RollbackArgs, given: &str) -> anyhow::Result<u8> {
+async fn migration(
+    global: &super::Global,
+    args: &RollbackArgs,
+    given: &str,
+) -> anyhow::Result<super::Exit> {
     let migrations = migrate::discover(&args.migrations)?;
     let Some(m) = migrations
         .find_version(given)
@@ -129,7 +133,7 @@ async fn migration(global: &super::Global, args: &RollbackArgs, given: &str) -> 
             m.file_name
         );
     }
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }
 
 /// The history schema named by the arguments, and a read-only session on the target.

@@ -23,10 +23,6 @@ use reconcile::shadow::{self, DriftCheck, MigrationRun, ShadowReport};
 
 use super::plan::{AssertionArgs, FailOn};
 
-/// Interrupted by SIGINT / SIGTERM (128 + the signal number, as shells report it).
-const INTERRUPTED: u8 = 130;
-const TERMINATED: u8 = 143;
-
 /// The default migrations folder, relative to the working directory like `schema`.
 const DEFAULT_MIGRATIONS: &str = "migrations";
 
@@ -82,7 +78,7 @@ struct Inputs {
     history_schema: Ident,
 }
 
-pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<super::Exit> {
     let clock = Instant::now();
     // Bad input stops here, before PostgreSQL starts.
     let inputs = inputs(global, args)?;
@@ -114,11 +110,11 @@ pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<u8
         result = rehearse(global, args, &inputs, clock) => result,
         _ = interrupt.recv() => {
             eprintln!("interrupted (SIGINT): the rehearsal stopped; {left}");
-            Ok(INTERRUPTED)
+            Ok(super::Exit::Interrupted)
         }
         _ = terminate.recv() => {
             eprintln!("terminated (SIGTERM): the rehearsal stopped; {left}");
-            Ok(TERMINATED)
+            Ok(super::Exit::Terminated)
         }
     }
 }
@@ -193,7 +189,7 @@ async fn rehearse(
     args: &ShadowArgs,
     inputs: &Inputs,
     clock: Instant,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<super::Exit> {
     let mut target = super::connect::shadow(args.shadow_url.as_deref()).await?;
     let database = if target.throwaway {
         "a throwaway PostgreSQL".to_owned()
@@ -310,17 +306,17 @@ async fn rehearse(
             "error: the rehearsal stopped at a failed migration: {failure}\n{} file(s) not run",
             run.not_run().count()
         );
-        return Ok(super::exit::MIGRATION_FAILED);
+        return Ok(super::Exit::MigrationFailed);
     }
     if failed {
         eprintln!(
             "error: the migration files were refused before any ran ({} problem(s))",
             run.refused.len()
         );
-        return Ok(super::exit::MIGRATION_FAILED);
+        return Ok(super::Exit::MigrationFailed);
     }
     super::plan::report_assertion_errors(&results);
-    let drift_code = drift.as_ref().map_or(super::exit::IN_SYNC, |d| {
+    let drift_code = drift.as_ref().map_or(super::Exit::InSync, |d| {
         super::plan::exit_code(&d.plan, args.fail_on_drift)
     });
     Ok(super::plan::verify_exit_code(drift_code, &results))
