@@ -22,14 +22,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            cli::out::alert!("error: cannot start the async runtime: {e}");
             return Exit::Error.into();
         }
     };
     match runtime.block_on(cli::run(args)) {
         Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("{}", cli::render_error(&e));
+            cli::out::alert!("{}", cli::render_error(&e));
             Exit::Error.into()
         }
     }

@@ -2,6 +2,7 @@
 //! check it still fits the database), execute, record history, and verify the result.
 //! `reconcile history`: the recent runs.
 
+use super::out::{alert, note};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -106,7 +107,8 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// Terminal: a progress bar. Elsewhere (CI logs): one plain line per event.
+/// Terminal: a progress bar. Elsewhere (CI logs): one plain line per event. With `-q`,
+/// nothing (the lines are notes).
 enum Reporter {
     Bar(ProgressBar),
     Lines,
@@ -114,7 +116,7 @@ enum Reporter {
 
 impl Reporter {
     fn new(total: usize) -> Self {
-        if std::io::stderr().is_terminal() {
+        if std::io::stderr().is_terminal() && !super::out::quiet() {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
                 ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
@@ -142,14 +144,14 @@ impl Progress for Reporter {
                 step.object,
                 step.sql.lines().next().unwrap_or_default()
             )),
-            Reporter::Lines => eprintln!("[{}/{total}] {} ...", step.number, step.object),
+            Reporter::Lines => note!("[{}/{total}] {} ...", step.number, step.object),
         }
     }
 
     fn step_finished(&mut self, step: &Step, elapsed: Duration) {
         match self {
             Reporter::Bar(bar) => bar.inc(1),
-            Reporter::Lines => eprintln!(
+            Reporter::Lines => note!(
                 "[{}] {} done in {} ms",
                 step.number,
                 step.object,
@@ -166,7 +168,7 @@ impl Progress for Reporter {
         );
         match self {
             Reporter::Bar(bar) => bar.println(line),
-            Reporter::Lines => eprintln!("{line}"),
+            Reporter::Lines => note!("{line}"),
         }
     }
 }
@@ -194,14 +196,14 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
     let mut target = super::connect::target(global.database_url.as_deref()).await?;
     if target.throwaway {
-        eprintln!(
+        note!(
             "note: no --database-url or DATABASE_URL given; applying to {}",
             target.description
         );
     }
     let mut lock_conn = target.another().await?;
     if lock::behind_transaction_pooler(&mut lock_conn).await? {
-        eprintln!(
+        note!(
             "warning: {} looks like a transaction-pooling proxy (consecutive statements reached \
              different server sessions); the advisory lock that keeps applies apart does not \
              hold there — connect to the database directly (e.g. port 5432, not 6543)",
@@ -209,7 +211,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         );
     }
     lock::acquire(&mut lock_conn, args.wait_lock, |holder| {
-        eprintln!(
+        note!(
             "waiting up to {:?} for the apply lock: {holder}",
             args.wait_lock
         );
@@ -279,7 +281,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
             if now == file_plan.fingerprint {
                 file_plan
             } else if args.replan {
-                eprintln!(
+                note!(
                     "note: the database changed since the plan was made; planning afresh (--replan)"
                 );
                 fresh_plan()?
@@ -322,8 +324,9 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         desired: &desired,
         skipped: &live.skipped,
     };
-    {
-        let mut out = std::io::stdout().lock();
+    // The plan shown before it runs is part of the progress: `-q` leaves it out.
+    if !super::out::quiet() {
+        let mut out = super::out::stdout();
         render::render(Format::Text, &report, global.color.enabled(), &mut out)?;
         out.flush()?;
     }
@@ -355,11 +358,11 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
                 .finish(&mut lock_conn, run, Outcome::Refused, 0, Some(&message))
                 .await?;
         }
-        eprintln!("{message}");
+        alert!("{message}");
         return Ok(super::Exit::Drift);
     }
     if args.dry_run {
-        eprintln!(
+        note!(
             "dry run: {} step(s) would run; nothing was executed",
             plan.steps.len()
         );
@@ -382,7 +385,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         history
             .finish(&mut lock_conn, run, Outcome::NoOp, 0, None)
             .await?;
-        eprintln!("nothing to apply (run {run} recorded as a no-op)");
+        note!("nothing to apply (run {run} recorded as a no-op)");
         return Ok(super::Exit::InSync);
     }
     let options = ExecOptions {
@@ -457,7 +460,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
     history
         .finish(&mut lock_conn, run, Outcome::Applied, executed, None)
         .await?;
-    eprintln!(
+    note!(
         "applied {executed} step(s) in {:.1} s; verified: no additive change pending (run {run})",
         started.elapsed().as_secs_f64()
     );
@@ -472,7 +475,7 @@ pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Resu
         .recent(&mut target.conn, args.limit)
         .await
         .context("cannot read the run history")?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::out::stdout();
     match args.format {
         HistoryFormat::Json => {
             reconcile::render::pretty_json::to_writer(&mut out, &runs)?;

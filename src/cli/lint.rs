@@ -2,6 +2,7 @@
 //! database. The library does the checking ([`reconcile::lint`]); this owns the file list,
 //! the output stream and the exit code.
 
+use super::out::note;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -57,7 +58,7 @@ pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<supe
         ignore: args.allow.clone(),
     };
     let report = lint::lint_files(&files, &options)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::out::stdout();
     let color = args.format == Format::Text && global.color.enabled();
     lint::render::render(args.format, &report, color, &mut out)?;
     out.flush()?;
@@ -82,7 +83,7 @@ async fn default_files(global: &super::Global, args: &LintArgs) -> anyhow::Resul
                 dir.display()
             )
         })?;
-        eprintln!(
+        note!(
             "note: no database given (--database-url, DATABASE_URL or PG*): linting all {} \
              migration file(s) in {}",
             files.len(),
@@ -106,7 +107,7 @@ async fn default_files(global: &super::Global, args: &LintArgs) -> anyhow::Resul
         .filter_map(|e| e.index)
         .collect();
     pending.sort_unstable();
-    eprintln!(
+    note!(
         "note: linting the {} pending migration file(s) of {} (of {}; per {}); pass FILES or a \
          folder to lint others",
         pending.len(),

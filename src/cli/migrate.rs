@@ -1,6 +1,7 @@
 //! `reconcile migrate status|apply|check|baseline`: versioned SQL files (docs/migrations.md).
 //! Thin: the work is in `reconcile::migrate`; here are flags, messages and exit codes.
 
+use super::out::note;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,16 +92,16 @@ struct Lines;
 
 impl migrate::Progress for Lines {
     fn waiting_for_lock(&mut self, holder: &str) {
-        eprintln!("waiting for the apply lock: {holder}");
+        note!("waiting for the apply lock: {holder}");
     }
     fn started(&mut self, m: &Migration, number: usize, total: usize) {
-        eprintln!("[{number}/{total}] {} ...", m.file_name);
+        note!("[{number}/{total}] {} ...", m.file_name);
     }
     fn finished(&mut self, m: &Migration, elapsed: Duration) {
-        eprintln!("  {} done in {} ms", m.file_name, elapsed.as_millis());
+        note!("  {} done in {} ms", m.file_name, elapsed.as_millis());
     }
     fn retrying(&mut self, m: &Migration, attempt: u32, delay: Duration, why: &str) {
-        eprintln!(
+        note!(
             "  {} hit a lock timeout ({why}); retry {attempt} in {} ms",
             m.file_name,
             delay.as_millis()
@@ -127,7 +128,7 @@ fn discover(args: &MigrateArgs) -> anyhow::Result<migrate::Migrations> {
 async fn connect(global: &super::Global, verb: &str) -> anyhow::Result<super::connect::Target> {
     let target = super::connect::target(global.database_url.as_deref()).await?;
     if target.throwaway {
-        eprintln!(
+        note!(
             "note: no --database-url or DATABASE_URL given; {verb} {}",
             target.description
         );
@@ -144,7 +145,7 @@ async fn status(
     let migrations = discover(args)?;
     let mut target = connect(global, "showing the status of").await?;
     let entries = migrate::status(&mut target.conn, &migrations, schema).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::out::stdout();
     match s.format {
         Format::Json => {
             let json = serde_json::json!({
@@ -268,7 +269,7 @@ async fn apply(
     let migrations = discover(args)?;
     let mut target = connect(global, "applying to").await?;
     if !a.dry_run && lock::behind_transaction_pooler(&mut target.conn).await? {
-        eprintln!(
+        note!(
             "warning: {} looks like a transaction-pooling proxy; the advisory lock that keeps \
              applies apart does not hold there — connect to the database directly",
             target.description
@@ -286,19 +287,19 @@ async fn apply(
     };
     let report = migrate::apply(&mut target.conn, &migrations, &options, &mut Lines).await?;
     for file in &report.changed {
-        eprintln!("warning: {file} changed since it was applied (--allow-changed)");
+        note!("warning: {file} changed since it was applied (--allow-changed)");
     }
     for missing in &report.missing {
-        eprintln!("warning: version {missing} is recorded as applied but its file is gone");
+        note!("warning: version {missing} is recorded as applied but its file is gone");
     }
     for p in report.pending.iter().filter(|p| p.out_of_order) {
-        eprintln!(
+        note!(
             "note: {} is older than an applied migration; it runs out of order",
             p.file
         );
     }
     if a.dry_run {
-        let mut out = std::io::stdout().lock();
+        let mut out = super::out::stdout();
         if report.pending.is_empty() {
             writeln!(out, "nothing to apply")?;
         }
@@ -320,7 +321,7 @@ async fn apply(
             )?;
         }
         out.flush()?;
-        eprintln!(
+        note!(
             "dry run: {} file(s) would run; nothing was executed",
             report.pending.len()
         );
@@ -338,8 +339,8 @@ async fn apply(
         );
     }
     match report.batch {
-        None => eprintln!("nothing to apply: every migration is applied"),
-        Some(batch) => eprintln!(
+        None => note!("nothing to apply: every migration is applied"),
+        Some(batch) => note!(
             "applied {} migration file(s) (batch {batch})",
             report.applied.len()
         ),
@@ -379,9 +380,11 @@ async fn check(
                         e.checksum.as_deref().unwrap_or("?"),
                     ),
                 )),
-                State::Missing => eprintln!(
+                State::Missing => note!(
                     "warning: version {} ({}) is recorded in {} but has no file",
-                    e.version, e.file, target.description
+                    e.version,
+                    e.file,
+                    target.description
                 ),
                 _ => {}
             }
@@ -395,7 +398,7 @@ async fn check(
             .then(a.message.cmp(&b.message))
     });
     problems.dedup();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::out::stdout();
     for p in &problems {
         writeln!(out, "{p}")?;
     }
@@ -453,7 +456,7 @@ async fn baseline(
     )
     .await?;
     match report.batch {
-        Some(batch) => eprintln!(
+        Some(batch) => note!(
             "marked {} file(s) as applied without running them (batch {batch}){}",
             report.marked.len(),
             if report.already_applied > 0 {
@@ -462,9 +465,10 @@ async fn baseline(
                 String::new()
             }
         ),
-        None => eprintln!(
+        None => note!(
             "nothing to mark: the {} file(s) up to {} are already applied",
-            report.already_applied, b.version
+            report.already_applied,
+            b.version
         ),
     }
     Ok(super::Exit::InSync)

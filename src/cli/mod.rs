@@ -5,6 +5,7 @@ mod connect;
 mod exit;
 mod lint;
 mod migrate;
+pub mod out;
 mod plan;
 mod pull;
 mod rollback;
@@ -105,6 +106,7 @@ pub enum Command {
 }
 
 pub fn init_tracing(global: &Global) {
+    out::configure(global.quiet, global.verbose);
     let level = if global.quiet {
         "error"
     } else {
@@ -122,6 +124,8 @@ pub fn init_tracing(global: &Global) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(global.color.enabled())
+        // Its report of a failed write is an `eprintln!`, which panics on a closed stderr.
+        .log_internal_errors(false)
         .try_init();
 }
 

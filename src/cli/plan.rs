@@ -1,6 +1,7 @@
 //! `reconcile plan` and `reconcile verify`: load, canonicalise, introspect, diff, plan,
 //! render. Verify is the same pipeline on a read-only session.
 
+use super::out::{alert, note};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -323,7 +324,7 @@ async fn pipeline(
         let assertions = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
         let mut target = super::connect::target(url).await?;
         if target.throwaway {
-            eprintln!(
+            note!(
                 "note: no --database-url or DATABASE_URL given; using {}",
                 target.description
             );
@@ -382,17 +383,17 @@ async fn pipeline(
             render::render_with(format, &report, assertion_report.as_ref(), false, &mut out)?;
             out.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!(
+            note!(
                 "wrote the {command} to {}: {}",
                 path.display(),
                 render::Summary::of(plan).line()
             );
             if let Some(a) = &assertion_report {
-                eprintln!("{}", a.line());
+                note!("{}", a.line());
             }
         }
         None => {
-            let mut out = BufWriter::new(std::io::stdout().lock());
+            let mut out = super::out::stdout();
             render::render_with(
                 format,
                 &report,
@@ -446,7 +447,7 @@ pub(super) fn report_assertion_errors(results: &[AssertionResult]) {
             line,
         } = &r.outcome
         {
-            eprintln!(
+            alert!(
                 "error: assertion {}:{line} could not run: {}{message}",
                 r.path.display(),
                 sqlstate

@@ -3,6 +3,7 @@
 //! project's own `.down.sql` shown beside it), printed for a human to review. Nothing is
 //! executed; any session is read-only.
 
+use super::out::note;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -49,14 +50,14 @@ pub async fn run(global: &super::Global, args: &RollbackArgs) -> anyhow::Result<
     let (schema, mut target) = read_only_target(global, args).await?;
     let (run, steps) = rollback::run::load(&mut target.conn, &History::new(schema), id).await?;
     let guide = rollback::guide_for_run(&run, &steps);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = super::out::stdout();
     match args.format {
         GuideFormat::Text => rollback::render_text(&guide, &mut out)?,
         GuideFormat::Json => rollback::render_json(&guide, &mut out)?,
     }
     out.flush()?;
     if guide.manual() > 0 {
-        eprintln!(
+        note!(
             "note: {} statement(s) of run {id} cannot be undone automatically; they are listed \
              as comments",
             guide.manual()
@@ -107,14 +108,14 @@ async fn migration(
         match applied_note(global, args, &migrations, &m.version.key()).await {
             Ok(Some(note)) => guide.notes.insert(0, note),
             Ok(None) => {}
-            Err(e) => eprintln!(
+            Err(e) => note!(
                 "warning: could not check whether version {} was applied: {}",
                 m.version.key(),
                 super::render_error(&e).trim_start_matches("error: ")
             ),
         }
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = super::out::stdout();
     match args.format {
         GuideFormat::Text => {
             rollback::render_text(&guide, &mut out)?;
@@ -126,7 +127,7 @@ async fn migration(
     }
     out.flush()?;
     if guide.manual() > 0 {
-        eprintln!(
+        note!(
             "note: {} statement(s) of {} cannot be undone automatically; they are listed as \
              comments",
             guide.manual(),

@@ -5,6 +5,7 @@
 //! handling that guarantees the throwaway cluster never outlives the command, and the exit
 //! code.
 
+use super::out::{alert, note};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -90,7 +91,7 @@ pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<su
         .as_deref()
         .is_some_and(|u| !u.trim().is_empty() && Some(u) != from_env.as_deref())
     {
-        eprintln!(
+        note!(
             "note: `reconcile shadow` never connects to --database-url (a real database); it \
              rehearses on a throwaway PostgreSQL, or on the empty database given with \
              --shadow-url"
@@ -109,11 +110,11 @@ pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<su
     tokio::select! {
         result = rehearse(global, args, &inputs, clock) => result,
         _ = interrupt.recv() => {
-            eprintln!("interrupted (SIGINT): the rehearsal stopped; {left}");
+            alert!("interrupted (SIGINT): the rehearsal stopped; {left}");
             Ok(super::Exit::Interrupted)
         }
         _ = terminate.recv() => {
-            eprintln!("terminated (SIGTERM): the rehearsal stopped; {left}");
+            alert!("terminated (SIGTERM): the rehearsal stopped; {left}");
             Ok(super::Exit::Terminated)
         }
     }
@@ -161,17 +162,17 @@ impl migrate::Progress for Lines {
     fn started(&mut self, m: &Migration, number: usize, total: usize) {
         self.current = Some(Instant::now());
         if !self.quiet {
-            eprintln!("[{number}/{total}] {} ...", m.file_name);
+            note!("[{number}/{total}] {} ...", m.file_name);
         }
     }
     fn finished(&mut self, m: &Migration, elapsed: Duration) {
         if !self.quiet {
-            eprintln!("  {} done in {} ms", m.file_name, elapsed.as_millis());
+            note!("  {} done in {} ms", m.file_name, elapsed.as_millis());
         }
     }
     fn retrying(&mut self, m: &Migration, attempt: u32, delay: Duration, why: &str) {
         if !self.quiet {
-            eprintln!(
+            note!(
                 "  {} hit a lock timeout ({why}); retry {attempt} in {} ms",
                 m.file_name,
                 delay.as_millis()
@@ -302,14 +303,14 @@ async fn rehearse(
     write_report(global, args, &report)?;
 
     if let Some(failure) = &run.failure {
-        eprintln!(
+        alert!(
             "error: the rehearsal stopped at a failed migration: {failure}\n{} file(s) not run",
             run.not_run().count()
         );
         return Ok(super::Exit::MigrationFailed);
     }
     if failed {
-        eprintln!(
+        alert!(
             "error: the migration files were refused before any ran ({} problem(s))",
             run.refused.len()
         );
@@ -351,10 +352,10 @@ fn write_report(
             render::shadow::render(format, report, false, &mut out)?;
             out.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote the shadow report to {}", path.display());
+            note!("wrote the shadow report to {}", path.display());
         }
         None => {
-            let mut out = BufWriter::new(std::io::stdout().lock());
+            let mut out = super::out::stdout();
             render::shadow::render(format, report, global.color.enabled(), &mut out)?;
             out.flush()?;
         }

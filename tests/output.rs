@@ -1,0 +1,140 @@
+//! What the command line prints, and where: a closed pipe stops the printing and nothing
+//! else (issue 16, item 7); `-q` leaves only errors on stderr while the report still goes to
+//! stdout or `--out`, and `pull` summarises what it did not pull by kind (item 11).
+//!
+//! A closed pipe is made deterministic here: the child's stream is the write end of a pipe
+//! whose read end is closed before the child starts, so its first write fails with EPIPE —
+//! what `| head` does to a long output, without the race.
+
+mod common;
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{TestDb, assert_exit, text};
+
+/// One table; the databases below are in sync with it or one column behind.
+const DESIRED: &str = "tables:\n  t:\n    columns:\n      id: { type: bigint, primary_key: true }\n      name: text\n";
+const BEHIND: &str = "CREATE TABLE t (id bigint PRIMARY KEY);";
+
+fn schema_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("schema folder");
+    std::fs::write(dir.path().join("public.yaml"), DESIRED).expect("write");
+    dir
+}
+
+fn database(setup: &str) -> TestDb {
+    let db = common::fresh_db();
+    db.psql(setup)
+        .unwrap_or_else(|e| panic!("setting up the database failed: {e}"));
+    db
+}
+
+/// `reconcile ARGS --schema DIR` against `db`, scratch work on `dev`.
+fn reconcile(db: &TestDb, dev: &TestDb, schema: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reconcile"));
+    command
+        .args(["--color", "never"])
+        .args(args)
+        .arg("--schema")
+        .arg(schema)
+        .env("DATABASE_URL", &db.url)
+        .env("RECONCILE_DEV_URL", &dev.url)
+        .stdin(Stdio::null());
+    command
+}
+
+/// The write end of a pipe nobody reads: every write to it fails with EPIPE.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    writer
+}
+
+/// Runs `command` with stdout on a closed pipe; returns the exit status and stderr.
+fn with_closed_stdout(mut command: Command) -> (Option<i32>, String) {
+    let mut child = command
+        .stdout(closed_pipe())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start reconcile");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let status = child.wait().expect("wait");
+    (status.code(), stderr)
+}
+
+fn run(mut command: Command) -> Output {
+    command.output().expect("run reconcile")
+}
+
+/// The bug: `reconcile apply 2>&1 | head -2` panicked (exit 101) at the first line printed
+/// after the reader had gone — before any step ran. Now both streams closed only silence it:
+/// the apply runs every step, records its outcome and exits 0.
+#[test]
+fn an_apply_with_both_streams_closed_runs_to_the_end_and_records_it() {
+    let (db, dev, schema) = (database(BEHIND), common::fresh_db(), schema_dir());
+    let pipe = closed_pipe();
+    let status = reconcile(&db, &dev, schema.path(), &["apply"])
+        .stdout(pipe.try_clone().expect("clone the pipe"))
+        .stderr(pipe)
+        .status()
+        .expect("run reconcile apply");
+    assert_eq!(status.code(), Some(0), "{status}");
+    let columns = db
+        .psql("SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum > 0")
+        .expect("read columns");
+    assert_eq!(columns.trim(), "id,name", "the step did not run");
+    let outcome = db
+        .psql(
+            "SELECT outcome || ' ' || steps_executed FROM reconcile.runs ORDER BY id DESC LIMIT 1",
+        )
+        .expect("read history");
+    assert_eq!(
+        outcome.trim(),
+        "applied 1",
+        "the run was not recorded as applied"
+    );
+}
+
+/// `plan`, `verify` and `history` whose reader went away exit quietly with their own exit
+/// code: no "error: Broken pipe", no panic.
+#[test]
+fn reports_on_a_closed_stdout_exit_quietly_with_their_code() {
+    let (db, dev, schema) = (database(BEHIND), common::fresh_db(), schema_dir());
+    for (args, code) in [
+        (&["plan"][..], 2),
+        (&["plan", "--format", "json"], 2),
+        (&["verify"], 2),
+    ] {
+        let (status, stderr) = with_closed_stdout(reconcile(&db, &dev, schema.path(), args));
+        assert_eq!(status, Some(code), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?} printed on stderr");
+    }
+    let applied = run(reconcile(&db, &dev, schema.path(), &["apply", "-q"]));
+    assert_exit(&applied, 0);
+    let (status, stderr) = with_closed_stdout(reconcile(&db, &dev, schema.path(), &["history"]));
+    assert_eq!(status, Some(0), "history: {stderr}");
+    assert_eq!(stderr, "", "history printed on stderr");
+}
+
+/// `pull` writes its files and exits 0 when its stderr (where it reports) is closed.
+#[test]
+fn pull_with_a_closed_stderr_writes_its_files() {
+    let (db, dev, schema) = (database(BEHIND), common::fresh_db(), schema_dir());
+    let out = tempfile::tempdir().expect("out folder");
+    let out_dir = out.path().to_str().expect("a UTF-8 path");
+    let status = reconcile(&db, &dev, schema.path(), &["pull", "--out", out_dir])
+        .stdout(closed_pipe())
+        .stderr(closed_pipe())
+        .status()
+        .expect("run reconcile pull");
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(out.path().join("public.yaml").is_file());
+}
