@@ -138,3 +138,110 @@ fn pull_with_a_closed_stderr_writes_its_files() {
     assert_eq!(status.code(), Some(0), "{status}");
     assert!(out.path().join("public.yaml").is_file());
 }
+
+/// The bug: `apply -q` printed the whole plan and its progress. `-q` means only errors on
+/// stderr — and for apply, whose plan shown beforehand is progress, nothing on stdout.
+#[test]
+fn a_quiet_apply_prints_nothing() {
+    let (db, dev, schema) = (database(BEHIND), common::fresh_db(), schema_dir());
+    let output = run(reconcile(&db, &dev, schema.path(), &["apply", "-q"]));
+    assert_exit(&output, 0);
+    assert_eq!(text(&output.stdout), "", "stdout");
+    assert_eq!(text(&output.stderr), "", "stderr");
+    let again = run(reconcile(&db, &dev, schema.path(), &["apply", "-q"]));
+    assert_exit(&again, 0);
+    assert_eq!(text(&again.stderr), "", "a no-op apply, stderr");
+}
+
+/// The bug: `plan -q --out FILE` printed "wrote the plan". The report itself still goes to
+/// stdout or the file; errors are still printed.
+#[test]
+fn a_quiet_plan_writes_its_report_and_only_errors() {
+    let (db, dev, schema) = (database(BEHIND), common::fresh_db(), schema_dir());
+    let out = tempfile::tempdir().expect("out folder");
+    let file = out.path().join("plan.json");
+    let file = file.to_str().expect("a UTF-8 path");
+    let output = run(reconcile(
+        &db,
+        &dev,
+        schema.path(),
+        &["plan", "-q", "--out", file],
+    ));
+    assert_exit(&output, 2);
+    assert_eq!(text(&output.stderr), "", "stderr");
+    assert!(
+        std::fs::read_to_string(file)
+            .expect("the plan file")
+            .contains("\"steps\""),
+        "the plan was not written"
+    );
+
+    let output = run(reconcile(&db, &dev, schema.path(), &["plan", "-q"]));
+    assert_exit(&output, 2);
+    assert!(text(&output.stdout).contains("ADD COLUMN"), "no report");
+    assert_eq!(text(&output.stderr), "", "stderr");
+
+    std::fs::write(
+        schema.path().join("public.yaml"),
+        "tables:\n  t:\n    colums: {}\n",
+    )
+    .expect("write");
+    let output = run(reconcile(&db, &dev, schema.path(), &["plan", "-q"]));
+    assert_exit(&output, 1);
+    assert!(
+        text(&output.stderr).contains("error:"),
+        "the error was silenced"
+    );
+}
+
+/// The bug: `pull` printed one timestamped WARN line per object it does not manage (≈90 for
+/// pagila). Now one line per kind with its count; each object at `-v`; nothing at `-q`.
+#[test]
+fn pull_summarises_what_it_skips_by_kind() {
+    let db = database(
+        "CREATE TABLE t (id bigint PRIMARY KEY);
+         CREATE VIEW v1 AS SELECT 1 AS one;
+         CREATE VIEW v2 AS SELECT 2 AS two;
+         CREATE VIEW v3 AS SELECT 3 AS three;
+         CREATE FUNCTION f1() RETURNS int LANGUAGE sql AS 'SELECT 1';
+         CREATE FUNCTION f2() RETURNS int LANGUAGE sql AS 'SELECT 2';",
+    );
+    let (dev, schema) = (common::fresh_db(), schema_dir());
+    let out = tempfile::tempdir().expect("out folder");
+    let out_dir = out.path().to_str().expect("a UTF-8 path");
+    let pull = |extra: &[&str]| {
+        let mut args = vec!["pull", "--out", out_dir];
+        args.extend_from_slice(extra);
+        let output = run(reconcile(&db, &dev, schema.path(), &args));
+        assert_exit(&output, 0);
+        text(&output.stderr)
+    };
+
+    let stderr = pull(&[]);
+    assert!(
+        stderr.contains("5 object(s) not pulled"),
+        "no summary: {stderr}"
+    );
+    assert!(
+        stderr.contains("  view: 3 (views are not managed yet)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  function: 2 (functions and procedures are not managed yet)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("v1") && !stderr.contains("WARN"),
+        "objects listed without -v: {stderr}"
+    );
+
+    let stderr = pull(&["-v"]);
+    for object in ["view public.v1", "view public.v3", "function public.f2()"] {
+        assert!(
+            stderr.contains(object),
+            "-v does not list {object}: {stderr}"
+        );
+    }
+
+    assert_eq!(pull(&["-q"]), "", "-q");
+}

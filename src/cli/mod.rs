@@ -45,7 +45,8 @@ pub struct Global {
     /// More logging (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Only errors.
+    /// Only errors on stderr (the report still goes to stdout or --out; `apply -q` prints
+    /// nothing unless it fails).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// An empty database where the desired state is built (in a transaction that is always
