@@ -245,3 +245,68 @@ fn pull_summarises_what_it_skips_by_kind() {
 
     assert_eq!(pull(&["-q"]), "", "-q");
 }
+
+/// `2026-11-02T09:15:00Z`: RFC 3339, UTC, seconds.
+fn is_rfc3339_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// The bug: `history` printed times with no time zone (in the session's TimeZone), while
+/// `migrate status` prints UTC with `Z`. Every time the CLI prints is RFC 3339 UTC now — here
+/// with the database's TimeZone set to +05:30, where a local time would show.
+#[tokio::test(flavor = "multi_thread")]
+async fn times_are_rfc3339_utc_whatever_the_session_time_zone() {
+    let (db, dev, schema) = (database(BEHIND), common::fresh_db(), schema_dir());
+    db.psql(&format!(
+        "ALTER DATABASE \"{}\" SET timezone TO 'Asia/Kolkata'",
+        db.name
+    ))
+    .expect("set the time zone");
+    let blocking = |args: Vec<&'static str>| {
+        let command = reconcile(&db, &dev, schema.path(), &args);
+        tokio::task::block_in_place(|| run(command))
+    };
+    assert_exit(&blocking(vec!["apply", "-q"]), 0);
+    let expected = db
+        .psql("SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM reconcile.runs")
+        .expect("read the run");
+    let expected = expected.trim();
+    assert!(is_rfc3339_utc(expected), "{expected}");
+
+    let json = blocking(vec!["history", "--format", "json"]);
+    assert_exit(&json, 0);
+    let runs: serde_json::Value = serde_json::from_slice(&json.stdout).expect("history JSON");
+    assert_eq!(runs[0]["started"], expected, "{runs:#}");
+    let table = blocking(vec!["history"]);
+    assert_exit(&table, 0);
+    let table = text(&table.stdout);
+    assert!(table.contains("started (UTC)"), "{table}");
+    assert!(table.contains(expected), "{table}");
+
+    // The holder of the apply lock, named while another apply waits for it.
+    let mut holder = db.connect().await;
+    let locked: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext(current_database()))")
+            .bind(reconcile::apply::lock::NAMESPACE)
+            .fetch_one(&mut holder)
+            .await
+            .expect("take the lock");
+    assert!(locked);
+    let waiting = blocking(vec!["apply", "--wait-lock", "300ms"]);
+    assert_exit(&waiting, 1);
+    let stderr = text(&waiting.stderr);
+    let since = stderr
+        .split("connected since ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the holder is not named: {stderr}"));
+    assert!(is_rfc3339_utc(&since[..20]), "{stderr}");
+    drop(holder);
+}

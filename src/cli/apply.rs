@@ -487,8 +487,8 @@ pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Resu
         HistoryFormat::Text => {
             writeln!(
                 out,
-                "{:>5}  {:<19}  {:>9}  {:<8}  {:>5}  {:>8}  applied by",
-                "run", "started", "took", "outcome", "steps", "findings"
+                "{:>5}  {:<20}  {:>9}  {:<8}  {:>5}  {:>8}  applied by",
+                "run", "started (UTC)", "took", "outcome", "steps", "findings"
             )?;
             for r in &runs {
                 let took = if r.duration_ms < 0 {
@@ -498,7 +498,7 @@ pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Resu
                 };
                 writeln!(
                     out,
-                    "{:>5}  {:<19}  {:>9}  {:<8}  {:>2}/{:<2}  {:>8}  {} (reconcile {})",
+                    "{:>5}  {:<20}  {:>9}  {:<8}  {:>2}/{:<2}  {:>8}  {} (reconcile {})",
                     r.id,
                     r.started,
                     took,
