@@ -310,3 +310,78 @@ async fn times_are_rfc3339_utc_whatever_the_session_time_zone() {
     assert!(is_rfc3339_utc(&since[..20]), "{stderr}");
     drop(holder);
 }
+
+/// The bug: a server error ended with sqlx's "at line 334" (PostgreSQL's C source line) and
+/// its text came two or three times ("caused by: … caused by: …"). Now the server's message
+/// comes once, after the step it concerns, with SQLSTATE, the object and DETAIL; the history
+/// row says the same.
+#[test]
+fn a_server_error_is_printed_once_with_sqlstate_and_detail() {
+    let db = database("CREATE TABLE t (id bigint PRIMARY KEY); INSERT INTO t VALUES (-1);");
+    let (dev, schema) = (common::fresh_db(), schema_dir());
+    std::fs::write(
+        schema.path().join("public.yaml"),
+        "tables:\n  t:\n    columns:\n      id: { type: bigint, primary_key: true }\n    checks:\n      t_positive: id > 0\n",
+    )
+    .expect("write");
+    let output = run(reconcile(&db, &dev, schema.path(), &["apply"]));
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    let message = "check constraint \"t_positive\" of relation \"t\" is violated by some row";
+    assert_eq!(stderr.matches(message).count(), 1, "{stderr}");
+    for expected in [
+        "error: while applying step ",
+        "SQLSTATE 23514, table public.t, constraint t_positive",
+    ] {
+        assert!(stderr.contains(expected), "no `{expected}`:\n{stderr}");
+    }
+    for unwanted in [" at line ", "error returned from database", "caused by"] {
+        assert!(!stderr.contains(unwanted), "`{unwanted}`:\n{stderr}");
+    }
+    let recorded = db
+        .psql("SELECT error FROM reconcile.runs ORDER BY id DESC LIMIT 1")
+        .expect("read the history");
+    assert!(recorded.contains(message), "{recorded}");
+    assert!(!recorded.contains(" at line "), "{recorded}");
+
+    // DETAIL, as the server sent it.
+    let db = database(
+        "CREATE TABLE t (id bigint PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a'), (2, 'a');",
+    );
+    std::fs::write(
+        schema.path().join("public.yaml"),
+        "tables:\n  t:\n    columns:\n      id: { type: bigint, primary_key: true }\n      name: text\n    unique:\n      - [name]\n",
+    )
+    .expect("write");
+    let output = run(reconcile(&db, &dev, schema.path(), &["apply", "-q"]));
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("SQLSTATE 23505")
+            && stderr.contains("\n  detail: Key (name)=(a) is duplicated."),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("could not create unique index").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains(" at line "), "{stderr}");
+}
+
+/// A connection the server refuses: its message once, with SQLSTATE.
+#[test]
+fn a_refused_connection_names_the_server_message_once() {
+    let missing = common::url_for("reconcile_no_such_database");
+    let output = Command::new(env!("CARGO_BIN_EXE_reconcile"))
+        .args(["history", "--database-url", &missing])
+        .output()
+        .expect("run reconcile");
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("error: cannot connect to "), "{stderr}");
+    let message = "database \"reconcile_no_such_database\" does not exist";
+    assert_eq!(stderr.matches(message).count(), 1, "{stderr}");
+    assert!(stderr.contains("SQLSTATE 3D000"), "{stderr}");
+    assert!(!stderr.contains(" at line "), "{stderr}");
+}

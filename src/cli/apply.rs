@@ -415,7 +415,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
     let executed = match result {
         Ok(n) => n,
         Err(e) => {
-            let message = e.to_string();
+            let message = super::errors::plain(&e);
             let committed = match &e {
                 execute::ExecError::Step { executed, .. } => *executed,
                 _ => 0,

@@ -2,6 +2,7 @@
 
 mod apply;
 mod connect;
+mod errors;
 mod exit;
 mod lint;
 mod migrate;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use errors::render_error;
 pub use exit::Exit;
 
 #[derive(Debug, Parser)]
@@ -155,16 +157,4 @@ pub fn usage(e: &clap::Error) -> Exit {
     } else {
         Exit::InSync
     }
-}
-
-/// The message for an error; load errors already carry their own layout.
-pub fn render_error(e: &anyhow::Error) -> String {
-    if let Some(load) = e.downcast_ref::<reconcile::load::LoadErrors>() {
-        return load.to_string().trim_end().to_owned();
-    }
-    let mut out = format!("error: {e}");
-    for cause in e.chain().skip(1) {
-        out.push_str(&format!("\n  caused by: {cause}"));
-    }
-    out
 }
