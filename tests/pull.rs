@@ -70,7 +70,11 @@ fn pull_never_overwrites_a_hand_edited_file_without_force() {
         assert!(stderr.contains(expected), "no `{expected}`: {stderr}");
     }
     assert_eq!(read(&public), edited, "the edited file was overwritten");
-    assert_eq!(read(&app), pulled_app, "a file was written despite the refusal");
+    assert_eq!(
+        read(&app),
+        pulled_app,
+        "a file was written despite the refusal"
+    );
     assert!(
         !out.join("extra.yaml").exists(),
         "a new file was written despite the refusal"
@@ -78,7 +82,10 @@ fn pull_never_overwrites_a_hand_edited_file_without_force() {
 
     let forced = pull(&db.url, &out, &["--force"]);
     assert_exit(&forced, 0);
-    assert!(!read(&public).contains("ADR 12"), "--force did not overwrite");
+    assert!(
+        !read(&public).contains("ADR 12"),
+        "--force did not overwrite"
+    );
     assert!(read(&app).contains("b:"), "{}", read(&app));
     assert!(out.join("extra.yaml").exists());
 }

@@ -104,18 +104,115 @@ fn parse_file(path: &Path, text: &str) -> Result<format::FileSpec, LoadError> {
         return Err(LoadError::new(Origin::new(path, 0, 0), "the file is empty")
             .help("add `tables:` (and other sections) to it, or delete the file"));
     }
+    parse_with_budget(path, text, budget_for(text))
+}
+
+/// The parser's safety budget for a file of this size. The desired state is the user's own
+/// file, not untrusted input, so the limits that only count what is written (nodes, events,
+/// scalar bytes) grow with it, past anything the text can hold: about one node per byte at
+/// most (`{a: b}` is 3 nodes in 6 bytes; contrived flow forms such as `[:,:]` reach 1.5, and
+/// 2 events per byte). A 10,000-table `pull` writes one file of over a million nodes, past
+/// serde-saphyr's default of 250,000. What guards against pathological input stays fixed:
+/// nesting depth, the number of anchors and aliases, the alias/anchor ratio and alias replay
+/// (where an alias bomb is stopped).
+fn budget_for(text: &str) -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    // The stream and document start and end events come on top of the text's own.
+    let bytes = text.len().saturating_add(16);
+    budget.max_nodes = budget.max_nodes.max(bytes.saturating_mul(2));
+    budget.max_events = budget.max_events.max(bytes.saturating_mul(4));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(bytes);
+    budget
+}
+
+fn parse_with_budget(
+    path: &Path,
+    text: &str,
+    budget: serde_saphyr::Budget,
+) -> Result<format::FileSpec, LoadError> {
     // Comments carry no meaning in the desired state: serde-saphyr is built without its
     // `comments` feature, whose capture cost a fifth of the parse.
     let options = serde_saphyr::options! {
         strict_booleans: true,
+        budget: Some(budget.clone()),
     };
     serde_saphyr::from_str_with_options::<format::FileSpec>(text, options).map_err(|e| {
         let (line, column) = e
             .location()
             .map_or((0, 0), |l| (l.line() as u32, l.column() as u32));
-        LoadError::new(Origin::new(path, line, column), yaml_message(&e))
-            .help("see the desired-state format in docs/schema-format.md")
+        let origin = Origin::new(path, line, column);
+        match budget_breach(&e, &budget, text.len()) {
+            Some(message) => LoadError::new(origin, message).help(
+                "the limit guards against pathological YAML such as alias bombs; check the \
+                 file for runaway anchors (&name) and aliases (*name) or nesting",
+            ),
+            None => LoadError::new(origin, yaml_message(&e))
+                .help("see the desired-state format in docs/schema-format.md"),
+        }
     })
+}
+
+/// Which of the parser's safety limits a file hit, with the limit, in words.
+fn budget_breach(
+    e: &serde_saphyr::Error,
+    budget: &serde_saphyr::Budget,
+    bytes: usize,
+) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let mut inner = e;
+    while let serde_saphyr::Error::WithSnippet { error, .. }
+    | serde_saphyr::Error::AliasError { error, .. } = inner
+    {
+        inner = error;
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = inner else {
+        return None;
+    };
+    let over = |what: String, limit: usize| {
+        format!("{what}, over the limit of {limit} for this {bytes}-byte file")
+    };
+    let what = match breach {
+        B::Nodes { nodes } => over(format!("{nodes} YAML nodes"), budget.max_nodes),
+        B::Events { events } => over(format!("{events} parser events"), budget.max_events),
+        B::ScalarBytes { total_scalar_bytes } => over(
+            format!("{total_scalar_bytes} bytes of scalar text"),
+            budget.max_total_scalar_bytes,
+        ),
+        B::Depth { depth } => format!(
+            "nesting {depth} levels deep, over the limit of {}",
+            budget.max_depth
+        ),
+        B::Aliases { aliases } => format!(
+            "{aliases} aliases (*name), over the limit of {}",
+            budget.max_aliases
+        ),
+        B::Anchors { anchors } => format!(
+            "{anchors} anchors (&name), over the limit of {}",
+            budget.max_anchors
+        ),
+        B::Documents { documents } => format!(
+            "{documents} documents, over the limit of {}",
+            budget.max_documents
+        ),
+        B::AliasAnchorRatio { aliases, anchors } => format!(
+            "{aliases} aliases (*name) for {anchors} anchor(s) (&name), more than {} per anchor",
+            budget.alias_anchor_ratio_multiplier
+        ),
+        B::RecordedAnchorEvents {
+            recorded_anchor_events,
+        } => format!(
+            "{recorded_anchor_events} events kept for anchors (&name), over the limit of {}",
+            budget.max_recorded_anchor_events
+        ),
+        B::RecordedAnchorBytes {
+            recorded_anchor_bytes,
+        } => format!(
+            "{recorded_anchor_bytes} bytes kept for anchors (&name), over the limit of {}",
+            budget.max_recorded_anchor_bytes
+        ),
+        other => format!("{other:?}"),
+    };
+    Some(format!("the YAML parser's safety limit was hit: {what}"))
 }
 
 /// serde-saphyr's message without its own position prefix (we print file:line:col).
@@ -227,6 +324,68 @@ mod tests {
         assert_eq!(
             from_sources(&together).unwrap_or_else(|e| panic!("{e}")),
             schema
+        );
+    }
+
+    /// What `pull` writes at 10,000 tables (1.3 million nodes in one file) once failed with
+    /// "budget breached: Nodes { nodes: 250001 }": the budget now grows with the file. Here
+    /// a lowered budget shows the message a breach gives — which limit, and its value.
+    #[test]
+    fn a_budget_breach_names_the_limit_it_hit() {
+        let text = "tables:\n  t:\n    columns:\n      a: bigint\n      b: text\n      c: text\n";
+        let mut budget = serde_saphyr::Budget::default();
+        budget.max_nodes = 8;
+        let error = super::parse_with_budget(std::path::Path::new("t.yaml"), text, budget)
+            .expect_err("over the lowered budget");
+        assert!(
+            error.message.starts_with(
+                "the YAML parser's safety limit was hit: 9 YAML nodes, over the limit of 8"
+            ),
+            "{error}"
+        );
+        assert!(
+            error.help.as_deref().unwrap_or_default().contains("alias"),
+            "{error}"
+        );
+        // The budget a file gets is sized to it: the same text loads.
+        assert!(
+            super::parse_with_budget(
+                std::path::Path::new("t.yaml"),
+                text,
+                super::budget_for(text)
+            )
+            .is_ok()
+        );
+    }
+
+    /// A file larger than serde-saphyr's default budget (250,000 nodes) loads.
+    #[test]
+    fn a_file_past_the_default_node_budget_loads() {
+        let mut text = String::from("tables:\n");
+        for t in 0..10_000 {
+            text.push_str(&format!("  t{t}:\n    columns:\n"));
+            for c in 0..12 {
+                text.push_str(&format!("      c{c}: {{ type: bigint, not_null: true }}\n"));
+            }
+        }
+        let schema = from_sources(&files(&[("big.yaml", &text)])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(schema.tables.len(), 10_000);
+    }
+
+    /// Alias bombs stay bounded: aliases many times the anchors are refused, naming the limit.
+    #[test]
+    fn an_alias_bomb_is_refused_with_the_limit_it_hit() {
+        let mut text = String::from(
+            "tables:\n  t:\n    columns:\n      id: bigint\n    unique:\n      - &l [id, id, id, id, id, id, id, id]\n",
+        );
+        for _ in 0..200 {
+            text.push_str("      - *l\n");
+        }
+        let errors = from_sources(&files(&[("bomb.yaml", &text)])).expect_err("refused");
+        let message = &errors.0[0].message;
+        assert!(
+            message.contains("safety limit was hit: 200 aliases (*name) for 1 anchor(s) (&name), more than 10 per anchor"),
+            "{errors}"
         );
     }
 
