@@ -117,10 +117,11 @@ fn server_details(db: &PgDatabaseError) -> String {
     if let Some(data_type) = db.data_type() {
         facts.push(format!("type {}", qualified(data_type)));
     }
-    if db.table().is_none() && db.data_type().is_none() {
-        if let Some(schema) = db.schema() {
-            facts.push(format!("schema {schema}"));
-        }
+    if db.table().is_none()
+        && db.data_type().is_none()
+        && let Some(schema) = db.schema()
+    {
+        facts.push(format!("schema {schema}"));
     }
     let mut out = format!("\n  {}", facts.join(", "));
     for (label, value) in [

@@ -8,6 +8,7 @@
 mod error;
 mod format;
 mod resolve;
+mod syntax;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -141,15 +142,63 @@ fn parse_with_budget(
             .location()
             .map_or((0, 0), |l| (l.line() as u32, l.column() as u32));
         let origin = Origin::new(path, line, column);
-        match budget_breach(&e, &budget, text.len()) {
-            Some(message) => LoadError::new(origin, message).help(
+        if let Some(message) = budget_breach(&e, &budget, text.len()) {
+            return LoadError::new(origin, message).help(
                 "the limit guards against pathological YAML such as alias bombs; check the \
                  file for runaway anchors (&name) and aliases (*name) or nesting",
-            ),
-            None => LoadError::new(origin, yaml_message(&e))
-                .help("see the desired-state format in docs/schema-format.md"),
+            );
         }
+        let message = yaml_message(&e);
+        // A bracket or quote left open: the parser stopped later, at a symptom.
+        if let Some(open) = syntax::first_unclosed(text)
+            && (line == 0 || (open.line, open.column) <= (line, column))
+        {
+            let help = if (open.line, open.column) == (line, column) {
+                format!("the YAML parser says: {message}")
+            } else if line == 0 {
+                format!("the YAML parser read on to the end of the file: {message}")
+            } else {
+                format!(
+                    "the YAML parser read on past it and stopped at line {line}, column \
+                     {column}: {message}"
+                )
+            };
+            return LoadError::new(Origin::new(path, open.line, open.column), open.describe())
+                .help(help);
+        }
+        if is_syntax(&e) {
+            return LoadError::new(origin, format!("YAML syntax error: {message}")).help(
+                "the text is not valid YAML here: check the indentation (the keys of one \
+                 mapping line up, nested ones are indented further, with spaces) and the \
+                 brackets and quotes",
+            );
+        }
+        LoadError::new(origin, message)
+            .help("see the desired-state format in docs/schema-format.md")
     })
+}
+
+/// The error itself, inside the wrappers that add a snippet or an alias's location.
+fn original(mut e: &serde_saphyr::Error) -> &serde_saphyr::Error {
+    while let serde_saphyr::Error::WithSnippet { error, .. }
+    | serde_saphyr::Error::AliasError { error, .. } = e
+    {
+        e = error;
+    }
+    e
+}
+
+/// Whether the YAML parser itself (not the desired-state format) rejected the text: the
+/// structure is wrong, not a value.
+fn is_syntax(e: &serde_saphyr::Error) -> bool {
+    use serde_saphyr::Error as E;
+    match original(e) {
+        E::ExternalMessage { source, .. } => {
+            matches!(**source, serde_saphyr::ExternalMessageSource::Parser(_))
+        }
+        E::Eof { .. } | E::IndentationError { .. } => true,
+        _ => false,
+    }
 }
 
 /// Which of the parser's safety limits a file hit, with the limit, in words.
@@ -159,13 +208,7 @@ fn budget_breach(
     bytes: usize,
 ) -> Option<String> {
     use serde_saphyr::budget::BudgetBreach as B;
-    let mut inner = e;
-    while let serde_saphyr::Error::WithSnippet { error, .. }
-    | serde_saphyr::Error::AliasError { error, .. } = inner
-    {
-        inner = error;
-    }
-    let serde_saphyr::Error::Budget { breach, .. } = inner else {
+    let serde_saphyr::Error::Budget { breach, .. } = original(e) else {
         return None;
     };
     let over = |what: String, limit: usize| {
