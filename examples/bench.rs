@@ -664,7 +664,7 @@ impl Bench {
         cmd.arg("-v")
             .arg("--database-url")
             .arg(target)
-            .arg("--schema")
+            .arg("--schema-dir")
             .arg(schema);
         if let Some(dev) = dev {
             cmd.arg("--dev-url").arg(dev);

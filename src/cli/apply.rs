@@ -190,7 +190,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
             )
         }
         Some(path) => Source::File(Box::new(planfile::read(path)?)),
-        None => Source::Desired(load::from_dir(&global.schema)?),
+        None => Source::Desired(load::from_dir(&global.schema_dir)?),
     };
     let history_schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;

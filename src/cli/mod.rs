@@ -38,9 +38,17 @@ pub struct Global {
     /// commands that need a database use an empty throwaway PostgreSQL.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Folder of desired-state YAML files.
-    #[arg(long, default_value = "schema", global = true)]
-    pub schema: PathBuf,
+    /// The desired state: a folder of YAML files (read recursively), or one YAML file.
+    /// (`--schema` is the old spelling, still accepted; PostgreSQL schemas are chosen with
+    /// `--schema-name` and `--ignore-schema`.)
+    #[arg(
+        long = "schema-dir",
+        alias = "schema",
+        value_name = "PATH",
+        default_value = "schema",
+        global = true
+    )]
+    pub schema_dir: PathBuf,
     /// Schemas never read or changed (repeatable), e.g. Supabase's auth and storage.
     #[arg(long = "ignore-schema", global = true, value_name = "SCHEMA")]
     pub ignore_schemas: Vec<String>,

@@ -294,7 +294,7 @@ async fn pipeline(
         // The files are parsed while the catalog is read (in a READ ONLY transaction, which
         // changes nothing), in the schemas the files most likely name; bad input still stops
         // the run before anything else happens, and its errors win over the connection's.
-        let sources = load::read_dir(&global.schema)?;
+        let sources = load::read_dir(&global.schema_dir)?;
         let scope = Scope::named(load::schema_names_hint(&sources), &global.ignore_schemas);
         let loading = load_in_background(sources)?;
         // Bad assertion files stop the run before connecting too (after the YAML's errors,
@@ -320,7 +320,7 @@ async fn pipeline(
         (desired, assertions, target, Some((scope, live)))
     } else {
         // Bad input stops here, before a throwaway PostgreSQL is started.
-        let desired = load_logged(&load::read_dir(&global.schema)?)?;
+        let desired = load_logged(&load::read_dir(&global.schema_dir)?)?;
         let assertions = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
         let mut target = super::connect::target(url).await?;
         if target.throwaway {

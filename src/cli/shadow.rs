@@ -121,9 +121,9 @@ pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<su
 }
 
 fn inputs(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<Inputs> {
-    let schema_dir = global.schema.display().to_string();
-    let desired = if global.schema.exists() {
-        Some(load::from_dir(&global.schema)?)
+    let schema_dir = global.schema_dir.display().to_string();
+    let desired = if global.schema_dir.exists() {
+        Some(load::from_dir(&global.schema_dir)?)
     } else {
         None
     };
@@ -268,7 +268,7 @@ async fn rehearse(
         _ => None,
     };
     let no_schema = format!(
-        "there is no desired-state folder {} (--schema)",
+        "there is no desired state at {} (--schema-dir)",
         inputs.schema_dir
     );
     let skipped = if failed {

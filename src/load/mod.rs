@@ -17,13 +17,13 @@ pub use error::{LoadError, LoadErrors, Origin};
 
 use crate::model::Schema;
 
-/// Loads the desired state from `dir` (recursively).
+/// Loads the desired state from `dir` (recursively), or from the one file `dir` names.
 pub fn from_dir(dir: &Path) -> Result<Schema, LoadErrors> {
     from_sources(&read_dir(dir)?)
 }
 
-/// The `.yaml`/`.yml` files under `dir` (path, content), sorted by path: what
-/// [`from_sources`] loads.
+/// The `.yaml`/`.yml` files under `dir` (path, content), sorted by path — or the one file
+/// `dir` names: what [`from_sources`] loads.
 pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, LoadErrors> {
     yaml_files(dir)?
         .into_iter()
@@ -285,6 +285,18 @@ fn single(origin: Origin, message: String) -> LoadErrors {
 }
 
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
+    if dir.is_file() {
+        return if is_yaml(dir) {
+            Ok(vec![dir.to_owned()])
+        } else {
+            Err(LoadErrors(vec![
+                LoadError::new(Origin::new(dir, 0, 0), "not a .yaml or .yml file").help(
+                    "point --schema-dir at a desired-state YAML file or at the folder that \
+                     holds them",
+                ),
+            ]))
+        };
+    }
     let mut files = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(current) = stack.pop() {
@@ -298,10 +310,7 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            ) {
+            } else if is_yaml(&path) {
                 files.push(path);
             }
         }
@@ -309,11 +318,19 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
     files.sort();
     if files.is_empty() {
         return Err(LoadErrors(vec![
-            LoadError::new(Origin::new(dir, 0, 0), "no .yaml or .yml files found")
-                .help("point --schema at the folder that holds your desired-state YAML"),
+            LoadError::new(Origin::new(dir, 0, 0), "no .yaml or .yml files found").help(
+                "point --schema-dir at the folder (or the file) that holds your desired-state YAML",
+            ),
         ]));
     }
     Ok(files)
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 #[cfg(test)]
