@@ -211,47 +211,37 @@ fn budget_breach(
     let serde_saphyr::Error::Budget { breach, .. } = original(e) else {
         return None;
     };
-    let over = |what: String, limit: usize| {
+    // The limits that grow with the file say so; the fixed ones do not.
+    let sized = |what: String, limit: usize| {
         format!("{what}, over the limit of {limit} for this {bytes}-byte file")
     };
+    let fixed = |what: String, limit: usize| format!("{what}, over the limit of {limit}");
     let what = match breach {
-        B::Nodes { nodes } => over(format!("{nodes} YAML nodes"), budget.max_nodes),
-        B::Events { events } => over(format!("{events} parser events"), budget.max_events),
-        B::ScalarBytes { total_scalar_bytes } => over(
+        B::Nodes { nodes } => sized(format!("{nodes} YAML nodes"), budget.max_nodes),
+        B::Events { events } => sized(format!("{events} parser events"), budget.max_events),
+        B::ScalarBytes { total_scalar_bytes } => sized(
             format!("{total_scalar_bytes} bytes of scalar text"),
             budget.max_total_scalar_bytes,
         ),
-        B::Depth { depth } => format!(
-            "nesting {depth} levels deep, over the limit of {}",
-            budget.max_depth
-        ),
-        B::Aliases { aliases } => format!(
-            "{aliases} aliases (*name), over the limit of {}",
-            budget.max_aliases
-        ),
-        B::Anchors { anchors } => format!(
-            "{anchors} anchors (&name), over the limit of {}",
-            budget.max_anchors
-        ),
-        B::Documents { documents } => format!(
-            "{documents} documents, over the limit of {}",
-            budget.max_documents
-        ),
+        B::Depth { depth } => fixed(format!("nesting {depth} levels deep"), budget.max_depth),
+        B::Aliases { aliases } => fixed(format!("{aliases} aliases (*name)"), budget.max_aliases),
+        B::Anchors { anchors } => fixed(format!("{anchors} anchors (&name)"), budget.max_anchors),
+        B::Documents { documents } => fixed(format!("{documents} documents"), budget.max_documents),
         B::AliasAnchorRatio { aliases, anchors } => format!(
             "{aliases} aliases (*name) for {anchors} anchor(s) (&name), more than {} per anchor",
             budget.alias_anchor_ratio_multiplier
         ),
         B::RecordedAnchorEvents {
             recorded_anchor_events,
-        } => format!(
-            "{recorded_anchor_events} events kept for anchors (&name), over the limit of {}",
-            budget.max_recorded_anchor_events
+        } => fixed(
+            format!("{recorded_anchor_events} events kept for anchors (&name)"),
+            budget.max_recorded_anchor_events,
         ),
         B::RecordedAnchorBytes {
             recorded_anchor_bytes,
-        } => format!(
-            "{recorded_anchor_bytes} bytes kept for anchors (&name), over the limit of {}",
-            budget.max_recorded_anchor_bytes
+        } => fixed(
+            format!("{recorded_anchor_bytes} bytes kept for anchors (&name)"),
+            budget.max_recorded_anchor_bytes,
         ),
         other => format!("{other:?}"),
     };
