@@ -2,7 +2,6 @@
 //! check it still fits the database), execute, record history, and verify the result.
 //! `reconcile history`: the recent runs.
 
-use super::out::{alert, note};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -20,6 +19,7 @@ use reconcile::plan::{self, Plan, Step};
 use reconcile::render::{self, Format, Report};
 use reconcile::{canon, load};
 
+use super::out::{alert, note};
 use super::plan::FailOn;
 
 #[derive(Debug, clap::Args)]

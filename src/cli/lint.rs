@@ -2,7 +2,6 @@
 //! database. The library does the checking ([`reconcile::lint`]); this owns the file list,
 //! the output stream and the exit code.
 
-use super::out::note;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -10,6 +9,8 @@ use anyhow::Context as _;
 use reconcile::lint::{self, Code, Options, render::Format};
 use reconcile::migrate;
 use reconcile::model::Ident;
+
+use super::out::note;
 
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {

@@ -1,7 +1,6 @@
 //! `reconcile migrate status|apply|check|baseline`: versioned SQL files (docs/migrations.md).
 //! Thin: the work is in `reconcile::migrate`; here are flags, messages and exit codes.
 
-use super::out::note;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,6 +10,8 @@ use anyhow::Context as _;
 use reconcile::apply::lock;
 use reconcile::migrate::{self, ApplyOptions, Entry, MigrateError, Migration, State};
 use reconcile::model::Ident;
+
+use super::out::note;
 
 #[derive(Debug, clap::Args)]
 pub struct MigrateArgs {

@@ -1,7 +1,6 @@
 //! `reconcile plan` and `reconcile verify`: load, canonicalise, introspect, diff, plan,
 //! render. Verify is the same pipeline on a read-only session.
 
-use super::out::{alert, note};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -15,6 +14,8 @@ use reconcile::introspect::{self, Scope};
 use reconcile::plan::{self, Plan};
 use reconcile::render::{self, Format, Report};
 use reconcile::{canon, load};
+
+use super::out::{alert, note};
 
 /// What makes `plan`/`verify` exit non-zero (besides errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::out::note;
-
 use anyhow::Context;
 
 use reconcile::introspect::{self, Scope};
+
+use super::out::note;
 
 #[derive(Debug, clap::Args)]
 pub struct PullArgs {

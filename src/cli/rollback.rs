@@ -3,7 +3,6 @@
 //! project's own `.down.sql` shown beside it), printed for a human to review. Nothing is
 //! executed; any session is read-only.
 
-use super::out::note;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -13,6 +12,8 @@ use reconcile::apply::History;
 use reconcile::migrate::{self, MigrateError, State};
 use reconcile::model::Ident;
 use reconcile::rollback::{self, Guide};
+
+use super::out::note;
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["run", "migration"])))]

@@ -5,7 +5,6 @@
 //! handling that guarantees the throwaway cluster never outlives the command, and the exit
 //! code.
 
-use super::out::{alert, note};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +21,7 @@ use reconcile::render;
 use reconcile::render::shadow::ShadowFormat;
 use reconcile::shadow::{self, DriftCheck, MigrationRun, ShadowReport};
 
+use super::out::{alert, note};
 use super::plan::{AssertionArgs, FailOn};
 
 /// The default migrations folder, relative to the working directory like `schema`.
