@@ -291,10 +291,16 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
     let mut stack = vec![dir.to_owned()];
     while let Some(current) = stack.pop() {
         let entries = std::fs::read_dir(&current).map_err(|e| {
-            single(
-                Origin::new(&current, 0, 0),
-                format!("cannot read the desired-state folder: {e}"),
-            )
+            LoadErrors(vec![
+                LoadError::new(
+                    Origin::new(&current, 0, 0),
+                    format!("cannot read the desired-state folder: {e}"),
+                )
+                .help(
+                    "--schema-dir (default `schema`) names the folder of desired-state YAML \
+                     files, or one such file",
+                ),
+            ])
         })?;
         for entry in entries.flatten() {
             let path = entry.path();
