@@ -31,6 +31,8 @@
 //!    (`CREATE DATABASE ... TEMPLATE`); steps per second from `reconcile.steps` (executed
 //!    steps / first step start to last step end).
 //! 7. With `--migra PATH`: `migra --unsafe current desired`, `--runs` times.
+//! 8. Once: `plan` of the folder `pull` wrote against the database it was pulled from — the
+//!    round trip must load (one file of every table of the schema) and be in sync (exit 0).
 //!
 //! Medians are reported; the load average is sampled before and after each size. A command
 //! that fails is recorded (`FAILED`, with its error, time and peak RSS) and not repeated at
@@ -82,9 +84,10 @@ struct Cli {
     #[arg(long)]
     migra: Option<PathBuf>,
     /// Measurements to leave out, comma-separated: plan (also the round-trip count), verify,
-    /// pull, apply, plan-no-dev-url, in-sync, floor-psql, migra.
+    /// pull, pull-plan (needs pull), apply, plan-no-dev-url, in-sync, floor-psql, migra.
     #[arg(long, value_delimiter = ',', value_parser = [
-        "plan", "verify", "pull", "apply", "plan-no-dev-url", "in-sync", "floor-psql", "migra",
+        "plan", "verify", "pull", "pull-plan", "apply", "plan-no-dev-url", "in-sync",
+        "floor-psql", "migra",
     ])]
     skip: Vec<String>,
     /// Where generated schemas and results go [default: target/bench].
@@ -579,6 +582,8 @@ struct SizeResult {
     verify: Samples,
     verify_phases: Phases,
     pull: Samples,
+    /// `plan` of the pulled folder against the database it came from (in sync: exit 0).
+    pull_plan: Samples,
     apply: Option<ApplyResult>,
     round_trips: RoundTrips,
     migra: Option<Samples>,
@@ -659,7 +664,7 @@ impl Bench {
         cmd.arg("-v")
             .arg("--database-url")
             .arg(target)
-            .arg("--schema")
+            .arg("--schema-dir")
             .arg(schema);
         if let Some(dev) = dev {
             cmd.arg("--dev-url").arg(dev);
@@ -866,6 +871,28 @@ impl Bench {
                 let _ = write!(line, ", pull {:.2} s", run.secs);
             }
             eprintln!("{line}");
+        }
+        let pulled = gen_dir.join("pulled");
+        if pulled.is_dir() {
+            fresh_dev(&mut admin).await?;
+            if let Some(run) = self.measure(
+                &mut res,
+                "pull-plan",
+                self.reconcile(&current, Some(&dev), &pulled).args([
+                    "plan",
+                    "--format",
+                    "json",
+                    "--out",
+                    "/dev/null",
+                ]),
+                &[0],
+            )? {
+                res.pull_plan.child(&run);
+                eprintln!(
+                    "[{n}] plan of the pulled folder {:.2} s (in sync)",
+                    run.secs
+                );
+            }
         }
         res.plan_phases = median_phases(&plan_phases);
         res.verify_phases = median_phases(&verify_phases);
@@ -1132,17 +1159,17 @@ fn print_tables(report: &Report) {
     );
     let _ = writeln!(
         t,
-        "| tables | floor (sqlx) | floor (psql) | plan | plan/floor (sqlx, psql) | plan w/o dev-url | in-sync plan | verify | pull | apply | apply steps | steps/s | migra |"
+        "| tables | floor (sqlx) | floor (psql) | plan | plan/floor (sqlx, psql) | plan w/o dev-url | in-sync plan | verify | pull | plan of the pull | apply | apply steps | steps/s | migra |"
     );
     let _ = writeln!(
         t,
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for s in &report.sizes {
         let apply = s.apply.as_ref();
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {}, {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {}, {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             s.tables,
             secs(s.floor_sql.median_secs),
             or_failed(s, "floor-psql", secs(s.floor_psql.median_secs)),
@@ -1157,6 +1184,7 @@ fn print_tables(report: &Report) {
             or_failed(s, "in-sync", secs(s.plan_in_sync.median_secs)),
             or_failed(s, "verify", secs(s.verify.median_secs)),
             or_failed(s, "pull", secs(s.pull.median_secs)),
+            or_failed(s, "pull-plan", secs(s.pull_plan.median_secs)),
             or_failed(
                 s,
                 "apply",

@@ -7,9 +7,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use cli::Exit;
+
 fn main() -> ExitCode {
     one_malloc_arena();
-    let args = cli::Args::parse();
+    let args = match cli::Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => return cli::usage(&e).into(),
+    };
     cli::init_tracing(&args.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -17,15 +22,15 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            cli::out::alert!("error: cannot start the async runtime: {e}");
+            return Exit::Error.into();
         }
     };
     match runtime.block_on(cli::run(args)) {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("{}", cli::render_error(&e));
-            ExitCode::from(1)
+            cli::out::alert!("{}", cli::render_error(&e));
+            Exit::Error.into()
         }
     }
 }

@@ -168,3 +168,58 @@ fn a_desired_state_for_an_ignored_schema_is_an_error_naming_the_file() {
         assert!(!stderr.contains("cannot connect"), "{command}: {stderr}");
     }
 }
+
+/// `--schema` (a folder of YAML) beside `--schema-name` (a PostgreSQL schema) confused users:
+/// the folder option is `--schema-dir` now, takes one file too, and the old spelling still
+/// works without being advertised.
+#[test]
+fn schema_dir_takes_a_folder_or_one_file_and_the_old_spelling_still_works() {
+    let db = common::fresh_db();
+    db.psql("CREATE TABLE t (id bigint PRIMARY KEY);")
+        .expect("setup");
+    let dev = common::fresh_db();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("public.yaml");
+    std::fs::write(
+        &file,
+        "tables:\n  t:\n    columns:\n      id: { type: bigint, primary_key: true }\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("notes.txt"), "not YAML").expect("write");
+    let plan = |option: &str, path: &Path| {
+        Command::cargo_bin("reconcile")
+            .expect("binary")
+            .args(["plan", "--color", "never", "--database-url", &db.url])
+            .args(["--dev-url", &dev.url, option])
+            .arg(path)
+            .output()
+            .expect("run reconcile")
+    };
+    for (option, path) in [
+        ("--schema-dir", dir.path().to_path_buf()),
+        ("--schema-dir", file.clone()),
+        ("--schema", dir.path().to_path_buf()),
+    ] {
+        let output = plan(option, &path);
+        common::assert_exit(&output, 0);
+    }
+    let output = plan("--schema-dir", &dir.path().join("notes.txt"));
+    common::assert_exit(&output, 1);
+    assert!(
+        common::text(&output.stderr).contains("not a .yaml or .yml file"),
+        "{}",
+        common::text(&output.stderr)
+    );
+
+    let help = Command::cargo_bin("reconcile")
+        .expect("binary")
+        .args(["plan", "--help"])
+        .output()
+        .expect("run reconcile");
+    let help = common::text(&help.stdout);
+    assert!(help.contains("--schema-dir <PATH>"), "{help}");
+    assert!(
+        !help.contains("--schema <"),
+        "the old spelling is advertised: {help}"
+    );
+}

@@ -394,7 +394,7 @@ fn without_a_schema_folder_only_migrations_and_assertions_run() {
     assert_exit(&output, 0);
     let report = text(&output.stdout);
     assert!(
-        report.contains("not checked: there is no desired-state folder schema (--schema)"),
+        report.contains("not checked: there is no desired state at schema (--schema-dir)"),
         "{report}"
     );
     assert!(report.contains("1 passed, 0 failed, 0 errors"), "{report}");

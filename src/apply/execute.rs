@@ -8,6 +8,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use sqlx::PgConnection;
@@ -325,7 +326,9 @@ async fn fault_pause(conn: &mut PgConnection, step: &Step) -> Result<(), sqlx::E
         return Ok(());
     }
     let millis: u64 = millis.trim().parse().unwrap_or(60_000);
-    eprintln!(
+    // Not `eprintln!`, which panics when stderr is closed.
+    let _ = writeln!(
+        std::io::stderr(),
         "fault injection: pausing after step {} for {millis} ms",
         step.number
     );

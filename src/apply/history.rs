@@ -185,11 +185,12 @@ impl History {
             return Ok(Vec::new());
         }
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT id, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS') AS started,
+            "SELECT id, {} AS started,
                     coalesce(round(extract(epoch FROM finished_at - started_at) * 1000)::bigint, -1) AS duration_ms,
                     applied_by, tool_version, plan_fingerprint, steps_planned, steps_executed,
                     outcome, jsonb_array_length(findings) AS findings, error
                FROM {} ORDER BY id DESC LIMIT $1",
+            utc_text("started_at"),
             self.table("runs")
         )))
         .bind(limit)
@@ -198,9 +199,16 @@ impl History {
     }
 }
 
+/// SQL that renders a `timestamptz` expression the way every time the CLI prints is written:
+/// RFC 3339 in UTC (`2026-11-02T09:15:00Z`), whatever the session's TimeZone setting.
+pub(crate) fn utc_text(expr: &str) -> String {
+    format!("to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+}
+
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct RunRow {
     pub id: i64,
+    /// RFC 3339, UTC.
     pub started: String,
     pub duration_ms: i64,
     pub applied_by: String,

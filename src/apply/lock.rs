@@ -25,9 +25,9 @@ pub enum LockError {
 
 /// Who holds the lock, for messages: `pid 1234, application reconcile, since <time>`.
 pub async fn holder(conn: &mut PgConnection) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query(
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT a.pid, coalesce(a.application_name, '') AS app, \
-                coalesce(to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?') AS since, \
+                coalesce({}, '?') AS since, \
                 coalesce(a.client_addr::text, 'local') AS client \
            FROM pg_catalog.pg_locks l \
            JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
@@ -36,7 +36,8 @@ pub async fn holder(conn: &mut PgConnection) -> Result<Option<String>, sqlx::Err
             AND l.objid = hashtext(current_database())::oid \
             AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) \
           LIMIT 1",
-    )
+        super::history::utc_text("a.backend_start")
+    )))
     .bind(NAMESPACE)
     .fetch_optional(&mut *conn)
     .await?;

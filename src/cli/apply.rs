@@ -20,6 +20,7 @@ use reconcile::pipeline::{self, Drift};
 use reconcile::plan::{self, Step};
 use reconcile::render::{self, Format};
 
+use super::out::{alert, note};
 use super::plan::FailOn;
 
 #[derive(Debug, clap::Args)]
@@ -107,7 +108,8 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// Terminal: a progress bar. Elsewhere (CI logs): one plain line per event.
+/// Terminal: a progress bar. Elsewhere (CI logs): one plain line per event. With `-q`,
+/// nothing (the lines are notes).
 enum Reporter {
     Bar(ProgressBar),
     Lines,
@@ -115,7 +117,7 @@ enum Reporter {
 
 impl Reporter {
     fn new(total: usize) -> Self {
-        if std::io::stderr().is_terminal() {
+        if std::io::stderr().is_terminal() && !super::out::quiet() {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
                 ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
@@ -143,14 +145,14 @@ impl Progress for Reporter {
                 step.object,
                 step.sql.lines().next().unwrap_or_default()
             )),
-            Reporter::Lines => eprintln!("[{}/{total}] {} ...", step.number, step.object),
+            Reporter::Lines => note!("[{}/{total}] {} ...", step.number, step.object),
         }
     }
 
     fn step_finished(&mut self, step: &Step, elapsed: Duration) {
         match self {
             Reporter::Bar(bar) => bar.inc(1),
-            Reporter::Lines => eprintln!(
+            Reporter::Lines => note!(
                 "[{}] {} done in {} ms",
                 step.number,
                 step.object,
@@ -167,7 +169,7 @@ impl Progress for Reporter {
         );
         match self {
             Reporter::Bar(bar) => bar.println(line),
-            Reporter::Lines => eprintln!("{line}"),
+            Reporter::Lines => note!("{line}"),
         }
     }
 }
@@ -178,7 +180,7 @@ enum Source {
     File(Box<planfile::PlanFile>),
 }
 
-pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<super::Exit> {
     // Bad input stops here, before any connection is made.
     let source = match &args.plan_file {
         Some(path) if path.to_string_lossy().contains("://") => {
@@ -190,7 +192,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
         }
         Some(path) => Source::File(Box::new(planfile::read(path)?)),
         None => {
-            let sources = load::read_dir(&global.schema)?;
+            let sources = load::read_dir(&global.schema_dir)?;
             load::reject_ignored(&sources, &global.ignore_schemas)?;
             Source::Desired(load::from_sources(&sources)?)
         }
@@ -199,14 +201,14 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
     let mut target = super::connect::target(global.database_url.as_deref()).await?;
     if target.throwaway {
-        eprintln!(
+        note!(
             "note: no --database-url or DATABASE_URL given; applying to {}",
             target.description
         );
     }
     let mut lock_conn = target.another().await?;
     if lock::behind_transaction_pooler(&mut lock_conn).await? {
-        eprintln!(
+        note!(
             "warning: {} looks like a transaction-pooling proxy (consecutive statements reached \
              different server sessions); the advisory lock that keeps applies apart does not \
              hold there — connect to the database directly (e.g. port 5432, not 6543)",
@@ -214,7 +216,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
         );
     }
     lock::acquire(&mut lock_conn, args.wait_lock, |holder| {
-        eprintln!(
+        note!(
             "waiting up to {:?} for the apply lock: {holder}",
             args.wait_lock
         );
@@ -260,7 +262,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
                     invalid_indexes: live.invalid_indexes,
                 }
             } else if args.replan {
-                eprintln!(
+                note!(
                     "note: the database changed since the plan was made; planning afresh (--replan)"
                 );
                 let (_cluster, mut scratch) =
@@ -296,9 +298,10 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
             }
         }
     };
-    {
+    // The plan shown before it runs is part of the progress: `-q` leaves it out.
+    if !super::out::quiet() {
         let report = drift.report("apply", &target.description);
-        let mut out = std::io::stdout().lock();
+        let mut out = super::out::stdout();
         render::render(Format::Text, &report, global.color.enabled(), &mut out)?;
         out.flush()?;
     }
@@ -331,18 +334,18 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
                 .finish(&mut lock_conn, run, Outcome::Refused, 0, Some(&message))
                 .await?;
         }
-        eprintln!("{message}");
-        return Ok(super::exit::DRIFT);
+        alert!("{message}");
+        return Ok(super::Exit::Drift);
     }
     if args.dry_run {
-        eprintln!(
+        note!(
             "dry run: {} step(s) would run; nothing was executed",
             plan.steps.len()
         );
         return Ok(if plan.steps.is_empty() {
-            super::exit::IN_SYNC
+            super::Exit::InSync
         } else {
-            super::exit::PENDING
+            super::Exit::Pending
         });
     }
 
@@ -358,8 +361,8 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
         history
             .finish(&mut lock_conn, run, Outcome::NoOp, 0, None)
             .await?;
-        eprintln!("nothing to apply (run {run} recorded as a no-op)");
-        return Ok(super::exit::IN_SYNC);
+        note!("nothing to apply (run {run} recorded as a no-op)");
+        return Ok(super::Exit::InSync);
     }
     let options = ExecOptions {
         timeouts: Timeouts {
@@ -388,7 +391,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     let executed = match result {
         Ok(n) => n,
         Err(e) => {
-            let message = e.to_string();
+            let message = super::errors::plain(&e);
             let committed = match &e {
                 execute::ExecError::Step { executed, .. } => *executed,
                 _ => 0,
@@ -438,14 +441,14 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     history
         .finish(&mut lock_conn, run, Outcome::Applied, executed, None)
         .await?;
-    eprintln!(
+    note!(
         "applied {executed} step(s) in {:.1} s; verified: no additive change pending (run {run})",
         started.elapsed().as_secs_f64()
     );
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }
 
-pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Result<u8> {
+pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Result<super::Exit> {
     let schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
     let mut target = super::connect::target(global.database_url.as_deref()).await?;
@@ -453,7 +456,7 @@ pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Resu
         .recent(&mut target.conn, args.limit)
         .await
         .context("cannot read the run history")?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::out::stdout();
     match args.format {
         HistoryFormat::Json => {
             reconcile::render::pretty_json::to_writer(&mut out, &runs)?;
@@ -465,8 +468,8 @@ pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Resu
         HistoryFormat::Text => {
             writeln!(
                 out,
-                "{:>5}  {:<19}  {:>9}  {:<8}  {:>5}  {:>8}  applied by",
-                "run", "started", "took", "outcome", "steps", "findings"
+                "{:>5}  {:<20}  {:>9}  {:<8}  {:>5}  {:>8}  applied by",
+                "run", "started (UTC)", "took", "outcome", "steps", "findings"
             )?;
             for r in &runs {
                 let took = if r.duration_ms < 0 {
@@ -476,7 +479,7 @@ pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Resu
                 };
                 writeln!(
                     out,
-                    "{:>5}  {:<19}  {:>9}  {:<8}  {:>2}/{:<2}  {:>8}  {} (reconcile {})",
+                    "{:>5}  {:<20}  {:>9}  {:<8}  {:>2}/{:<2}  {:>8}  {} (reconcile {})",
                     r.id,
                     r.started,
                     took,
@@ -494,5 +497,5 @@ pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Resu
         }
     }
     out.flush()?;
-    Ok(0)
+    Ok(super::Exit::InSync)
 }

@@ -10,9 +10,7 @@ use reconcile::lint::{self, Code, Options, render::Format};
 use reconcile::migrate;
 use reconcile::model::Ident;
 
-/// Errors found (or warnings, with `--deny-warnings`). The same number as plan's destructive
-/// drift: "something here needs a human".
-pub const LINT_FAILED: u8 = 3;
+use super::out::note;
 
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
@@ -43,7 +41,7 @@ fn parse_code(s: &str) -> Result<Code, String> {
     Code::parse(s).ok_or_else(|| format!("unknown lint code `{s}` (see docs/lint.md)"))
 }
 
-pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<super::Exit> {
     let files = if args.files.is_empty() {
         default_files(global, args).await?
     } else {
@@ -61,14 +59,16 @@ pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<u8> 
         ignore: args.allow.clone(),
     };
     let report = lint::lint_files(&files, &options)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::out::stdout();
     let color = args.format == Format::Text && global.color.enabled();
     lint::render::render(args.format, &report, color, &mut out)?;
     out.flush()?;
+    // Errors found (or warnings, with `--deny-warnings`): the code of plan's destructive
+    // drift, "something here needs a human".
     Ok(if report.fails(args.deny_warnings) {
-        LINT_FAILED
+        super::Exit::Drift
     } else {
-        super::exit::IN_SYNC
+        super::Exit::InSync
     })
 }
 
@@ -84,7 +84,7 @@ async fn default_files(global: &super::Global, args: &LintArgs) -> anyhow::Resul
                 dir.display()
             )
         })?;
-        eprintln!(
+        note!(
             "note: no database given (--database-url, DATABASE_URL or PG*): linting all {} \
              migration file(s) in {}",
             files.len(),
@@ -108,7 +108,7 @@ async fn default_files(global: &super::Global, args: &LintArgs) -> anyhow::Resul
         .filter_map(|e| e.index)
         .collect();
     pending.sort_unstable();
-    eprintln!(
+    note!(
         "note: linting the {} pending migration file(s) of {} (of {}; per {}); pass FILES or a \
          folder to lint others",
         pending.len(),

@@ -11,6 +11,8 @@ use reconcile::apply::lock;
 use reconcile::migrate::{self, ApplyOptions, Entry, MigrateError, Migration, State};
 use reconcile::model::Ident;
 
+use super::out::note;
+
 #[derive(Debug, clap::Args)]
 pub struct MigrateArgs {
     /// Folder of migration files.
@@ -91,16 +93,16 @@ struct Lines;
 
 impl migrate::Progress for Lines {
     fn waiting_for_lock(&mut self, holder: &str) {
-        eprintln!("waiting for the apply lock: {holder}");
+        note!("waiting for the apply lock: {holder}");
     }
     fn started(&mut self, m: &Migration, number: usize, total: usize) {
-        eprintln!("[{number}/{total}] {} ...", m.file_name);
+        note!("[{number}/{total}] {} ...", m.file_name);
     }
     fn finished(&mut self, m: &Migration, elapsed: Duration) {
-        eprintln!("  {} done in {} ms", m.file_name, elapsed.as_millis());
+        note!("  {} done in {} ms", m.file_name, elapsed.as_millis());
     }
     fn retrying(&mut self, m: &Migration, attempt: u32, delay: Duration, why: &str) {
-        eprintln!(
+        note!(
             "  {} hit a lock timeout ({why}); retry {attempt} in {} ms",
             m.file_name,
             delay.as_millis()
@@ -108,7 +110,7 @@ impl migrate::Progress for Lines {
     }
 }
 
-pub async fn run(global: &super::Global, args: &MigrateArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &MigrateArgs) -> anyhow::Result<super::Exit> {
     let schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
     match &args.command {
@@ -127,7 +129,7 @@ fn discover(args: &MigrateArgs) -> anyhow::Result<migrate::Migrations> {
 async fn connect(global: &super::Global, verb: &str) -> anyhow::Result<super::connect::Target> {
     let target = super::connect::target(global.database_url.as_deref()).await?;
     if target.throwaway {
-        eprintln!(
+        note!(
             "note: no --database-url or DATABASE_URL given; {verb} {}",
             target.description
         );
@@ -140,11 +142,11 @@ async fn status(
     args: &MigrateArgs,
     schema: &Ident,
     s: &StatusArgs,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<super::Exit> {
     let migrations = discover(args)?;
     let mut target = connect(global, "showing the status of").await?;
     let entries = migrate::status(&mut target.conn, &migrations, schema).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::out::stdout();
     match s.format {
         Format::Json => {
             let json = serde_json::json!({
@@ -161,16 +163,16 @@ async fn status(
 }
 
 /// 3 when the folder and the database disagree about history, 2 when something would run.
-fn status_exit(entries: &[Entry]) -> u8 {
+fn status_exit(entries: &[Entry]) -> super::Exit {
     if entries
         .iter()
         .any(|e| matches!(e.state, State::Changed | State::Missing))
     {
-        super::exit::DRIFT
+        super::Exit::Drift
     } else if entries.iter().any(|e| e.state.runs()) {
-        super::exit::PENDING
+        super::Exit::Pending
     } else {
-        super::exit::IN_SYNC
+        super::Exit::InSync
     }
 }
 
@@ -264,11 +266,11 @@ async fn apply(
     args: &MigrateArgs,
     schema: &Ident,
     a: &RunArgs,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<super::Exit> {
     let migrations = discover(args)?;
     let mut target = connect(global, "applying to").await?;
     if !a.dry_run && lock::behind_transaction_pooler(&mut target.conn).await? {
-        eprintln!(
+        note!(
             "warning: {} looks like a transaction-pooling proxy; the advisory lock that keeps \
              applies apart does not hold there — connect to the database directly",
             target.description
@@ -286,19 +288,19 @@ async fn apply(
     };
     let report = migrate::apply(&mut target.conn, &migrations, &options, &mut Lines).await?;
     for file in &report.changed {
-        eprintln!("warning: {file} changed since it was applied (--allow-changed)");
+        note!("warning: {file} changed since it was applied (--allow-changed)");
     }
     for missing in &report.missing {
-        eprintln!("warning: version {missing} is recorded as applied but its file is gone");
+        note!("warning: version {missing} is recorded as applied but its file is gone");
     }
     for p in report.pending.iter().filter(|p| p.out_of_order) {
-        eprintln!(
+        note!(
             "note: {} is older than an applied migration; it runs out of order",
             p.file
         );
     }
     if a.dry_run {
-        let mut out = std::io::stdout().lock();
+        let mut out = super::out::stdout();
         if report.pending.is_empty() {
             writeln!(out, "nothing to apply")?;
         }
@@ -320,14 +322,14 @@ async fn apply(
             )?;
         }
         out.flush()?;
-        eprintln!(
+        note!(
             "dry run: {} file(s) would run; nothing was executed",
             report.pending.len()
         );
         return Ok(if report.pending.is_empty() {
-            super::exit::IN_SYNC
+            super::Exit::InSync
         } else {
-            super::exit::PENDING
+            super::Exit::Pending
         });
     }
     if let Some(failure) = &report.failure {
@@ -338,16 +340,20 @@ async fn apply(
         );
     }
     match report.batch {
-        None => eprintln!("nothing to apply: every migration is applied"),
-        Some(batch) => eprintln!(
+        None => note!("nothing to apply: every migration is applied"),
+        Some(batch) => note!(
             "applied {} migration file(s) (batch {batch})",
             report.applied.len()
         ),
     }
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }
 
-async fn check(global: &super::Global, args: &MigrateArgs, schema: &Ident) -> anyhow::Result<u8> {
+async fn check(
+    global: &super::Global,
+    args: &MigrateArgs,
+    schema: &Ident,
+) -> anyhow::Result<super::Exit> {
     let (migrations, mut problems) = migrate::inspect(&args.migrations)?;
     problems.extend(migrate::check_files(&migrations));
     // The database is consulted only when one is named: a throwaway one has no history.
@@ -375,9 +381,11 @@ async fn check(global: &super::Global, args: &MigrateArgs, schema: &Ident) -> an
                         e.checksum.as_deref().unwrap_or("?"),
                     ),
                 )),
-                State::Missing => eprintln!(
+                State::Missing => note!(
                     "warning: version {} ({}) is recorded in {} but has no file",
-                    e.version, e.file, target.description
+                    e.version,
+                    e.file,
+                    target.description
                 ),
                 _ => {}
             }
@@ -391,7 +399,7 @@ async fn check(global: &super::Global, args: &MigrateArgs, schema: &Ident) -> an
             .then(a.message.cmp(&b.message))
     });
     problems.dedup();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::out::stdout();
     for p in &problems {
         writeln!(out, "{p}")?;
     }
@@ -407,11 +415,11 @@ async fn check(global: &super::Global, args: &MigrateArgs, schema: &Ident) -> an
             }
         )?;
         out.flush()?;
-        Ok(super::exit::IN_SYNC)
+        Ok(super::Exit::InSync)
     } else {
         writeln!(out, "{} problem(s)", problems.len())?;
         out.flush()?;
-        Ok(1)
+        Ok(super::Exit::Error)
     }
 }
 
@@ -420,7 +428,7 @@ async fn baseline(
     args: &MigrateArgs,
     schema: &Ident,
     b: &BaselineArgs,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<super::Exit> {
     let migrations = discover(args)?;
     if migrations.find_version(&b.version).is_none() {
         // Refuse before connecting (or starting a throwaway server).
@@ -449,7 +457,7 @@ async fn baseline(
     )
     .await?;
     match report.batch {
-        Some(batch) => eprintln!(
+        Some(batch) => note!(
             "marked {} file(s) as applied without running them (batch {batch}){}",
             report.marked.len(),
             if report.already_applied > 0 {
@@ -458,10 +466,11 @@ async fn baseline(
                 String::new()
             }
         ),
-        None => eprintln!(
+        None => note!(
             "nothing to mark: the {} file(s) up to {} are already applied",
-            report.already_applied, b.version
+            report.already_applied,
+            b.version
         ),
     }
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }

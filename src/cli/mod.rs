@@ -2,8 +2,11 @@
 
 mod apply;
 mod connect;
+mod errors;
+mod exit;
 mod lint;
 mod migrate;
+pub mod out;
 mod plan;
 mod pull;
 mod rollback;
@@ -13,19 +16,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Exit codes scripts depend on (README, "Exit codes").
-pub mod exit {
-    pub const IN_SYNC: u8 = 0;
-    pub const ERROR: u8 = 1;
-    pub const PENDING: u8 = 2;
-    pub const DRIFT: u8 = 3;
-    /// `verify`: a `verify/` assertion returned rows (takes precedence over 2 and 3).
-    pub const ASSERTIONS_FAILED: u8 = 4;
-    /// `shadow`: a migration failed in the rehearsal (or the runner refused the files); the
-    /// report says where. Distinct from 1 so CI can tell "this pull request's migrations are
-    /// broken" from "the rehearsal could not be carried out".
-    pub const MIGRATION_FAILED: u8 = 5;
-}
+pub use errors::render_error;
+pub use exit::Exit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,16 +38,25 @@ pub struct Global {
     /// commands that need a database use an empty throwaway PostgreSQL.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Folder of desired-state YAML files.
-    #[arg(long, default_value = "schema", global = true)]
-    pub schema: PathBuf,
+    /// The desired state: a folder of YAML files (read recursively), or one YAML file.
+    /// (`--schema` is the old spelling, still accepted; PostgreSQL schemas are chosen with
+    /// `--schema-name` and `--ignore-schema`.)
+    #[arg(
+        long = "schema-dir",
+        alias = "schema",
+        value_name = "PATH",
+        default_value = "schema",
+        global = true
+    )]
+    pub schema_dir: PathBuf,
     /// Schemas never read or changed (repeatable), e.g. Supabase's auth and storage.
     #[arg(long = "ignore-schema", global = true, value_name = "SCHEMA")]
     pub ignore_schemas: Vec<String>,
     /// More logging (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Only errors.
+    /// Only errors on stderr (the report still goes to stdout or --out; `apply -q` prints
+    /// nothing unless it fails).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// An empty database where the desired state is built (in a transaction that is always
@@ -116,6 +117,7 @@ pub enum Command {
 }
 
 pub fn init_tracing(global: &Global) {
+    out::configure(global.quiet, global.verbose);
     let level = if global.quiet {
         "error"
     } else {
@@ -133,10 +135,12 @@ pub fn init_tracing(global: &Global) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(global.color.enabled())
+        // Its report of a failed write is an `eprintln!`, which panics on a closed stderr.
+        .log_internal_errors(false)
         .try_init();
 }
 
-pub async fn run(args: Args) -> anyhow::Result<u8> {
+pub async fn run(args: Args) -> anyhow::Result<Exit> {
     match args.command {
         Command::Plan(plan) => plan::run_plan(&args.global, &plan).await,
         Command::Verify(verify) => plan::run_verify(&args.global, &verify).await,
@@ -150,14 +154,15 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     }
 }
 
-/// The message for an error; load errors already carry their own layout.
-pub fn render_error(e: &anyhow::Error) -> String {
-    if let Some(load) = e.downcast_ref::<reconcile::load::LoadErrors>() {
-        return load.to_string().trim_end().to_owned();
+/// Prints what clap has to say about the arguments: help and `--version` on stdout (exit 0),
+/// a usage error on stderr (exit 1, like any other error: clap's own 2 would read as "changes
+/// pending" to a CI step).
+pub fn usage(e: &clap::Error) -> Exit {
+    // A closed stream is no reason to fail (`reconcile --help | head`).
+    let _ = e.print();
+    if e.use_stderr() {
+        Exit::Error
+    } else {
+        Exit::InSync
     }
-    let mut out = format!("error: {e}");
-    for cause in e.chain().skip(1) {
-        out.push_str(&format!("\n  caused by: {cause}"));
-    }
-    out
 }

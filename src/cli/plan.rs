@@ -16,6 +16,8 @@ use reconcile::pipeline::{self, Drift};
 use reconcile::plan::Plan;
 use reconcile::render::{self, Format};
 
+use super::out::{alert, note};
+
 /// What makes `plan`/`verify` exit non-zero (besides errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
@@ -87,11 +89,11 @@ pub struct PlanArgs {
     pub no_concurrently: bool,
 }
 
-pub async fn run_plan(global: &super::Global, args: &PlanArgs) -> anyhow::Result<u8> {
+pub async fn run_plan(global: &super::Global, args: &PlanArgs) -> anyhow::Result<super::Exit> {
     pipeline(global, &args.report, "plan", !args.no_concurrently, None).await
 }
 
-pub async fn run_verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<u8> {
+pub async fn run_verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<super::Exit> {
     pipeline(global, &args.report, "verify", true, Some(args)).await
 }
 
@@ -117,11 +119,11 @@ pub fn load_assertions(args: &AssertionArgs) -> anyhow::Result<(String, Vec<Asse
 
 /// `verify`'s exit code: 1 when an assertion could not run, else the highest of 4 (an
 /// assertion failed), 3 (drift) and 2 (pending) that applies, else 0.
-pub fn verify_exit_code(drift_code: u8, results: &[AssertionResult]) -> u8 {
+pub fn verify_exit_code(drift_code: super::Exit, results: &[AssertionResult]) -> super::Exit {
     if results.iter().any(AssertionResult::errored) {
-        super::exit::ERROR
+        super::Exit::Error
     } else if results.iter().any(AssertionResult::failed) {
-        super::exit::ASSERTIONS_FAILED
+        super::Exit::AssertionFailed
     } else {
         drift_code
     }
@@ -199,14 +201,14 @@ async fn pipeline(
     command: &str,
     concurrently: bool,
     verify: Option<&VerifyArgs>,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<super::Exit> {
     let read_only = verify.is_some();
     let url = global.database_url.as_deref();
     let (desired, assertion_set, mut target, read) = if super::connect::names_a_database(url) {
         // The files are parsed while the catalog is read (in a READ ONLY transaction, which
         // changes nothing), in the schemas the files most likely name; bad input still stops
         // the run before anything else happens, and its errors win over the connection's.
-        let sources = load::read_dir(&global.schema)?;
+        let sources = load::read_dir(&global.schema_dir)?;
         load::reject_ignored(&sources, &global.ignore_schemas)?;
         let scope = Scope::named(load::schema_names_hint(&sources), &global.ignore_schemas);
         let loading = load_in_background(sources)?;
@@ -233,13 +235,13 @@ async fn pipeline(
         (desired, assertions, target, Some((scope, live)))
     } else {
         // Bad input stops here, before a throwaway PostgreSQL is started.
-        let sources = load::read_dir(&global.schema)?;
+        let sources = load::read_dir(&global.schema_dir)?;
         load::reject_ignored(&sources, &global.ignore_schemas)?;
         let desired = load_logged(&sources)?;
         let assertions = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
         let mut target = super::connect::target(url).await?;
         if target.throwaway {
-            eprintln!(
+            note!(
                 "note: no --database-url or DATABASE_URL given; using {}",
                 target.description
             );
@@ -298,17 +300,17 @@ async fn pipeline(
             render::render_with(format, &report, assertion_report.as_ref(), false, &mut out)?;
             out.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!(
+            note!(
                 "wrote the {command} to {}: {}",
                 path.display(),
                 render::Summary::of(plan).line()
             );
             if let Some(a) = &assertion_report {
-                eprintln!("{}", a.line());
+                note!("{}", a.line());
             }
         }
         None => {
-            let mut out = BufWriter::new(std::io::stdout().lock());
+            let mut out = super::out::stdout();
             render::render_with(
                 format,
                 &report,
@@ -335,21 +337,21 @@ async fn pipeline(
 }
 
 /// 3 when a finding fails the run, else 2 when steps are pending, else 0.
-pub fn exit_code(plan: &Plan, fail_on: FailOn) -> u8 {
+pub fn exit_code(plan: &Plan, fail_on: FailOn) -> super::Exit {
     let failing_finding = match fail_on {
         FailOn::Any => !plan.findings.is_empty(),
         FailOn::Destructive => plan
             .findings
             .iter()
             .any(|f| f.severity == Severity::Destructive),
-        FailOn::None => return super::exit::IN_SYNC,
+        FailOn::None => return super::Exit::InSync,
     };
     if failing_finding {
-        super::exit::DRIFT
+        super::Exit::Drift
     } else if !plan.steps.is_empty() {
-        super::exit::PENDING
+        super::Exit::Pending
     } else {
-        super::exit::IN_SYNC
+        super::Exit::InSync
     }
 }
 
@@ -362,7 +364,7 @@ pub(super) fn report_assertion_errors(results: &[AssertionResult]) {
             line,
         } = &r.outcome
         {
-            eprintln!(
+            alert!(
                 "error: assertion {}:{line} could not run: {}{message}",
                 r.path.display(),
                 sqlstate

@@ -13,6 +13,8 @@ use reconcile::migrate::{self, MigrateError, State};
 use reconcile::model::Ident;
 use reconcile::rollback::{self, Guide};
 
+use super::out::note;
+
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["run", "migration"])))]
 pub struct RollbackArgs {
@@ -39,7 +41,7 @@ pub enum GuideFormat {
     Json,
 }
 
-pub async fn run(global: &super::Global, args: &RollbackArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &RollbackArgs) -> anyhow::Result<super::Exit> {
     if let Some(version) = &args.migration {
         return migration(global, args, version).await;
     }
@@ -49,25 +51,29 @@ pub async fn run(global: &super::Global, args: &RollbackArgs) -> anyhow::Result<
     let (schema, mut target) = read_only_target(global, args).await?;
     let (run, steps) = rollback::run::load(&mut target.conn, &History::new(schema), id).await?;
     let guide = rollback::guide_for_run(&run, &steps);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = super::out::stdout();
     match args.format {
         GuideFormat::Text => rollback::render_text(&guide, &mut out)?,
         GuideFormat::Json => rollback::render_json(&guide, &mut out)?,
     }
     out.flush()?;
     if guide.manual() > 0 {
-        eprintln!(
+        note!(
             "note: {} statement(s) of run {id} cannot be undone automatically; they are listed \
              as comments",
             guide.manual()
         );
     }
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }
 
 /// The guide of one migration file, with the project's own down migration (if any) shown
 /// commented out after it.
-async fn migration(global: &super::Global, args: &RollbackArgs, given: &str) -> anyhow::Result<u8> {
+async fn migration(
+    global: &super::Global,
+    args: &RollbackArgs,
+    given: &str,
+) -> anyhow::Result<super::Exit> {
     let migrations = migrate::discover(&args.migrations)?;
     let Some(m) = migrations
         .find_version(given)
@@ -103,14 +109,14 @@ async fn migration(global: &super::Global, args: &RollbackArgs, given: &str) -> 
         match applied_note(global, args, &migrations, &m.version.key()).await {
             Ok(Some(note)) => guide.notes.insert(0, note),
             Ok(None) => {}
-            Err(e) => eprintln!(
+            Err(e) => note!(
                 "warning: could not check whether version {} was applied: {}",
                 m.version.key(),
                 super::render_error(&e).trim_start_matches("error: ")
             ),
         }
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = super::out::stdout();
     match args.format {
         GuideFormat::Text => {
             rollback::render_text(&guide, &mut out)?;
@@ -122,14 +128,14 @@ async fn migration(global: &super::Global, args: &RollbackArgs, given: &str) -> 
     }
     out.flush()?;
     if guide.manual() > 0 {
-        eprintln!(
+        note!(
             "note: {} statement(s) of {} cannot be undone automatically; they are listed as \
              comments",
             guide.manual(),
             m.file_name
         );
     }
-    Ok(super::exit::IN_SYNC)
+    Ok(super::Exit::InSync)
 }
 
 /// The history schema named by the arguments, and a read-only session on the target.

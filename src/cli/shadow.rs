@@ -21,11 +21,8 @@ use reconcile::render;
 use reconcile::render::shadow::ShadowFormat;
 use reconcile::shadow::{self, DriftCheck, MigrationRun, ShadowReport};
 
+use super::out::{alert, note};
 use super::plan::{AssertionArgs, FailOn};
-
-/// Interrupted by SIGINT / SIGTERM (128 + the signal number, as shells report it).
-const INTERRUPTED: u8 = 130;
-const TERMINATED: u8 = 143;
 
 /// The default migrations folder, relative to the working directory like `schema`.
 const DEFAULT_MIGRATIONS: &str = "migrations";
@@ -82,7 +79,7 @@ struct Inputs {
     history_schema: Ident,
 }
 
-pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<u8> {
+pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<super::Exit> {
     let clock = Instant::now();
     // Bad input stops here, before PostgreSQL starts.
     let inputs = inputs(global, args)?;
@@ -94,7 +91,7 @@ pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<u8
         .as_deref()
         .is_some_and(|u| !u.trim().is_empty() && Some(u) != from_env.as_deref())
     {
-        eprintln!(
+        note!(
             "note: `reconcile shadow` never connects to --database-url (a real database); it \
              rehearses on a throwaway PostgreSQL, or on the empty database given with \
              --shadow-url"
@@ -113,20 +110,20 @@ pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<u8
     tokio::select! {
         result = rehearse(global, args, &inputs, clock) => result,
         _ = interrupt.recv() => {
-            eprintln!("interrupted (SIGINT): the rehearsal stopped; {left}");
-            Ok(INTERRUPTED)
+            alert!("interrupted (SIGINT): the rehearsal stopped; {left}");
+            Ok(super::Exit::Interrupted)
         }
         _ = terminate.recv() => {
-            eprintln!("terminated (SIGTERM): the rehearsal stopped; {left}");
-            Ok(TERMINATED)
+            alert!("terminated (SIGTERM): the rehearsal stopped; {left}");
+            Ok(super::Exit::Terminated)
         }
     }
 }
 
 fn inputs(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<Inputs> {
-    let schema_dir = global.schema.display().to_string();
-    let desired = if global.schema.exists() {
-        let sources = load::read_dir(&global.schema)?;
+    let schema_dir = global.schema_dir.display().to_string();
+    let desired = if global.schema_dir.exists() {
+        let sources = load::read_dir(&global.schema_dir)?;
         load::reject_ignored(&sources, &global.ignore_schemas)?;
         Some(load::from_sources(&sources)?)
     } else {
@@ -167,17 +164,17 @@ impl migrate::Progress for Lines {
     fn started(&mut self, m: &Migration, number: usize, total: usize) {
         self.current = Some(Instant::now());
         if !self.quiet {
-            eprintln!("[{number}/{total}] {} ...", m.file_name);
+            note!("[{number}/{total}] {} ...", m.file_name);
         }
     }
     fn finished(&mut self, m: &Migration, elapsed: Duration) {
         if !self.quiet {
-            eprintln!("  {} done in {} ms", m.file_name, elapsed.as_millis());
+            note!("  {} done in {} ms", m.file_name, elapsed.as_millis());
         }
     }
     fn retrying(&mut self, m: &Migration, attempt: u32, delay: Duration, why: &str) {
         if !self.quiet {
-            eprintln!(
+            note!(
                 "  {} hit a lock timeout ({why}); retry {attempt} in {} ms",
                 m.file_name,
                 delay.as_millis()
@@ -195,7 +192,7 @@ async fn rehearse(
     args: &ShadowArgs,
     inputs: &Inputs,
     clock: Instant,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<super::Exit> {
     let mut target = super::connect::shadow(args.shadow_url.as_deref()).await?;
     let database = if target.throwaway {
         "a throwaway PostgreSQL".to_owned()
@@ -273,7 +270,7 @@ async fn rehearse(
         _ => None,
     };
     let no_schema = format!(
-        "there is no desired-state folder {} (--schema)",
+        "there is no desired state at {} (--schema-dir)",
         inputs.schema_dir
     );
     let skipped = if failed {
@@ -308,21 +305,21 @@ async fn rehearse(
     write_report(global, args, &report)?;
 
     if let Some(failure) = &run.failure {
-        eprintln!(
+        alert!(
             "error: the rehearsal stopped at a failed migration: {failure}\n{} file(s) not run",
             run.not_run().count()
         );
-        return Ok(super::exit::MIGRATION_FAILED);
+        return Ok(super::Exit::MigrationFailed);
     }
     if failed {
-        eprintln!(
+        alert!(
             "error: the migration files were refused before any ran ({} problem(s))",
             run.refused.len()
         );
-        return Ok(super::exit::MIGRATION_FAILED);
+        return Ok(super::Exit::MigrationFailed);
     }
     super::plan::report_assertion_errors(&results);
-    let drift_code = drift.as_ref().map_or(super::exit::IN_SYNC, |d| {
+    let drift_code = drift.as_ref().map_or(super::Exit::InSync, |d| {
         super::plan::exit_code(&d.plan, args.fail_on_drift)
     });
     Ok(super::plan::verify_exit_code(drift_code, &results))
@@ -357,10 +354,10 @@ fn write_report(
             render::shadow::render(format, report, false, &mut out)?;
             out.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote the shadow report to {}", path.display());
+            note!("wrote the shadow report to {}", path.display());
         }
         None => {
-            let mut out = BufWriter::new(std::io::stdout().lock());
+            let mut out = super::out::stdout();
             render::shadow::render(format, report, global.color.enabled(), &mut out)?;
             out.flush()?;
         }

@@ -8,6 +8,7 @@
 pub(crate) mod error;
 pub(crate) mod format;
 pub(crate) mod resolve;
+mod syntax;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -16,13 +17,13 @@ pub use error::{LoadError, LoadErrors, Origin};
 
 use crate::model::Schema;
 
-/// Loads the desired state from `dir` (recursively).
+/// Loads the desired state from `dir` (recursively), or from the one file `dir` names.
 pub fn from_dir(dir: &Path) -> Result<Schema, LoadErrors> {
     from_sources(&read_dir(dir)?)
 }
 
-/// The `.yaml`/`.yml` files under `dir` (path, content), sorted by path: what
-/// [`from_sources`] loads.
+/// The `.yaml`/`.yml` files under `dir` (path, content), sorted by path — or the one file
+/// `dir` names: what [`from_sources`] loads.
 pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, LoadErrors> {
     yaml_files(dir)?
         .into_iter()
@@ -153,18 +154,147 @@ fn parse_file(path: &Path, text: &str) -> Result<format::FileSpec, LoadError> {
         return Err(LoadError::new(Origin::new(path, 0, 0), "the file is empty")
             .help("add `tables:` (and other sections) to it, or delete the file"));
     }
+    parse_with_budget(path, text, budget_for(text))
+}
+
+/// The parser's safety budget for a file of this size. The desired state is the user's own
+/// file, not untrusted input, so the limits that only count what is written (nodes, events,
+/// scalar bytes) grow with it, past anything the text can hold: about one node per byte at
+/// most (`{a: b}` is 3 nodes in 6 bytes; contrived flow forms such as `[:,:]` reach 1.5, and
+/// 2 events per byte). A 10,000-table `pull` writes one file of over a million nodes, past
+/// serde-saphyr's default of 250,000. What guards against pathological input stays fixed:
+/// nesting depth, the number of anchors and aliases, the alias/anchor ratio and alias replay
+/// (where an alias bomb is stopped).
+fn budget_for(text: &str) -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    // The stream and document start and end events come on top of the text's own.
+    let bytes = text.len().saturating_add(16);
+    budget.max_nodes = budget.max_nodes.max(bytes.saturating_mul(2));
+    budget.max_events = budget.max_events.max(bytes.saturating_mul(4));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(bytes);
+    budget
+}
+
+fn parse_with_budget(
+    path: &Path,
+    text: &str,
+    budget: serde_saphyr::Budget,
+) -> Result<format::FileSpec, LoadError> {
     // Comments carry no meaning in the desired state: serde-saphyr is built without its
     // `comments` feature, whose capture cost a fifth of the parse.
     let options = serde_saphyr::options! {
         strict_booleans: true,
+        budget: Some(budget.clone()),
     };
     serde_saphyr::from_str_with_options::<format::FileSpec>(text, options).map_err(|e| {
         let (line, column) = e
             .location()
             .map_or((0, 0), |l| (l.line() as u32, l.column() as u32));
-        LoadError::new(Origin::new(path, line, column), yaml_message(&e))
+        let origin = Origin::new(path, line, column);
+        if let Some(message) = budget_breach(&e, &budget, text.len()) {
+            return LoadError::new(origin, message).help(
+                "the limit guards against pathological YAML such as alias bombs; check the \
+                 file for runaway anchors (&name) and aliases (*name) or nesting",
+            );
+        }
+        let message = yaml_message(&e);
+        // A bracket or quote left open: the parser stopped later, at a symptom.
+        if let Some(open) = syntax::first_unclosed(text)
+            && (line == 0 || (open.line, open.column) <= (line, column))
+        {
+            let help = if (open.line, open.column) == (line, column) {
+                format!("the YAML parser says: {message}")
+            } else if line == 0 {
+                format!("the YAML parser read on to the end of the file: {message}")
+            } else {
+                format!(
+                    "the YAML parser read on past it and stopped at line {line}, column \
+                     {column}: {message}"
+                )
+            };
+            return LoadError::new(Origin::new(path, open.line, open.column), open.describe())
+                .help(help);
+        }
+        if is_syntax(&e) {
+            return LoadError::new(origin, format!("YAML syntax error: {message}")).help(
+                "the text is not valid YAML here: check the indentation (the keys of one \
+                 mapping line up, nested ones are indented further, with spaces) and the \
+                 brackets and quotes",
+            );
+        }
+        LoadError::new(origin, message)
             .help("see the desired-state format in docs/schema-format.md")
     })
+}
+
+/// The error itself, inside the wrappers that add a snippet or an alias's location.
+fn original(mut e: &serde_saphyr::Error) -> &serde_saphyr::Error {
+    while let serde_saphyr::Error::WithSnippet { error, .. }
+    | serde_saphyr::Error::AliasError { error, .. } = e
+    {
+        e = error;
+    }
+    e
+}
+
+/// Whether the YAML parser itself (not the desired-state format) rejected the text: the
+/// structure is wrong, not a value.
+fn is_syntax(e: &serde_saphyr::Error) -> bool {
+    use serde_saphyr::Error as E;
+    match original(e) {
+        E::ExternalMessage { source, .. } => {
+            matches!(**source, serde_saphyr::ExternalMessageSource::Parser(_))
+        }
+        E::Eof { .. } | E::IndentationError { .. } => true,
+        _ => false,
+    }
+}
+
+/// Which of the parser's safety limits a file hit, with the limit, in words.
+fn budget_breach(
+    e: &serde_saphyr::Error,
+    budget: &serde_saphyr::Budget,
+    bytes: usize,
+) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let serde_saphyr::Error::Budget { breach, .. } = original(e) else {
+        return None;
+    };
+    // The limits that grow with the file say so; the fixed ones do not.
+    let sized = |what: String, limit: usize| {
+        format!("{what}, over the limit of {limit} for this {bytes}-byte file")
+    };
+    let fixed = |what: String, limit: usize| format!("{what}, over the limit of {limit}");
+    let what = match breach {
+        B::Nodes { nodes } => sized(format!("{nodes} YAML nodes"), budget.max_nodes),
+        B::Events { events } => sized(format!("{events} parser events"), budget.max_events),
+        B::ScalarBytes { total_scalar_bytes } => sized(
+            format!("{total_scalar_bytes} bytes of scalar text"),
+            budget.max_total_scalar_bytes,
+        ),
+        B::Depth { depth } => fixed(format!("nesting {depth} levels deep"), budget.max_depth),
+        B::Aliases { aliases } => fixed(format!("{aliases} aliases (*name)"), budget.max_aliases),
+        B::Anchors { anchors } => fixed(format!("{anchors} anchors (&name)"), budget.max_anchors),
+        B::Documents { documents } => fixed(format!("{documents} documents"), budget.max_documents),
+        B::AliasAnchorRatio { aliases, anchors } => format!(
+            "{aliases} aliases (*name) for {anchors} anchor(s) (&name), more than {} per anchor",
+            budget.alias_anchor_ratio_multiplier
+        ),
+        B::RecordedAnchorEvents {
+            recorded_anchor_events,
+        } => fixed(
+            format!("{recorded_anchor_events} events kept for anchors (&name)"),
+            budget.max_recorded_anchor_events,
+        ),
+        B::RecordedAnchorBytes {
+            recorded_anchor_bytes,
+        } => fixed(
+            format!("{recorded_anchor_bytes} bytes kept for anchors (&name)"),
+            budget.max_recorded_anchor_bytes,
+        ),
+        other => format!("{other:?}"),
+    };
+    Some(format!("the YAML parser's safety limit was hit: {what}"))
 }
 
 /// serde-saphyr's message without its own position prefix (we print file:line:col).
@@ -194,23 +324,38 @@ fn single(origin: Origin, message: String) -> LoadErrors {
 }
 
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
+    if dir.is_file() {
+        return if is_yaml(dir) {
+            Ok(vec![dir.to_owned()])
+        } else {
+            Err(LoadErrors(vec![
+                LoadError::new(Origin::new(dir, 0, 0), "not a .yaml or .yml file").help(
+                    "point --schema-dir at a desired-state YAML file or at the folder that \
+                     holds them",
+                ),
+            ]))
+        };
+    }
     let mut files = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(current) = stack.pop() {
         let entries = std::fs::read_dir(&current).map_err(|e| {
-            single(
-                Origin::new(&current, 0, 0),
-                format!("cannot read the desired-state folder: {e}"),
-            )
+            LoadErrors(vec![
+                LoadError::new(
+                    Origin::new(&current, 0, 0),
+                    format!("cannot read the desired-state folder: {e}"),
+                )
+                .help(
+                    "--schema-dir (default `schema`) names the folder of desired-state YAML \
+                     files, or one such file",
+                ),
+            ])
         })?;
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            ) {
+            } else if is_yaml(&path) {
                 files.push(path);
             }
         }
@@ -218,11 +363,19 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
     files.sort();
     if files.is_empty() {
         return Err(LoadErrors(vec![
-            LoadError::new(Origin::new(dir, 0, 0), "no .yaml or .yml files found")
-                .help("point --schema at the folder that holds your desired-state YAML"),
+            LoadError::new(Origin::new(dir, 0, 0), "no .yaml or .yml files found").help(
+                "point --schema-dir at the folder (or the file) that holds your desired-state YAML",
+            ),
         ]));
     }
     Ok(files)
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 #[cfg(test)]
@@ -276,6 +429,68 @@ mod tests {
         assert_eq!(
             from_sources(&together).unwrap_or_else(|e| panic!("{e}")),
             schema
+        );
+    }
+
+    /// What `pull` writes at 10,000 tables (1.3 million nodes in one file) once failed with
+    /// "budget breached: Nodes { nodes: 250001 }": the budget now grows with the file. Here
+    /// a lowered budget shows the message a breach gives — which limit, and its value.
+    #[test]
+    fn a_budget_breach_names_the_limit_it_hit() {
+        let text = "tables:\n  t:\n    columns:\n      a: bigint\n      b: text\n      c: text\n";
+        let mut budget = serde_saphyr::Budget::default();
+        budget.max_nodes = 8;
+        let error = super::parse_with_budget(std::path::Path::new("t.yaml"), text, budget)
+            .expect_err("over the lowered budget");
+        assert!(
+            error.message.starts_with(
+                "the YAML parser's safety limit was hit: 9 YAML nodes, over the limit of 8"
+            ),
+            "{error}"
+        );
+        assert!(
+            error.help.as_deref().unwrap_or_default().contains("alias"),
+            "{error}"
+        );
+        // The budget a file gets is sized to it: the same text loads.
+        assert!(
+            super::parse_with_budget(
+                std::path::Path::new("t.yaml"),
+                text,
+                super::budget_for(text)
+            )
+            .is_ok()
+        );
+    }
+
+    /// A file larger than serde-saphyr's default budget (250,000 nodes) loads.
+    #[test]
+    fn a_file_past_the_default_node_budget_loads() {
+        let mut text = String::from("tables:\n");
+        for t in 0..10_000 {
+            text.push_str(&format!("  t{t}:\n    columns:\n"));
+            for c in 0..12 {
+                text.push_str(&format!("      c{c}: {{ type: bigint, not_null: true }}\n"));
+            }
+        }
+        let schema = from_sources(&files(&[("big.yaml", &text)])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(schema.tables.len(), 10_000);
+    }
+
+    /// Alias bombs stay bounded: aliases many times the anchors are refused, naming the limit.
+    #[test]
+    fn an_alias_bomb_is_refused_with_the_limit_it_hit() {
+        let mut text = String::from(
+            "tables:\n  t:\n    columns:\n      id: bigint\n    unique:\n      - &l [id, id, id, id, id, id, id, id]\n",
+        );
+        for _ in 0..200 {
+            text.push_str("      - *l\n");
+        }
+        let errors = from_sources(&files(&[("bomb.yaml", &text)])).expect_err("refused");
+        let message = &errors.0[0].message;
+        assert!(
+            message.contains("safety limit was hit: 200 aliases (*name) for 1 anchor(s) (&name), more than 10 per anchor"),
+            "{errors}"
         );
     }
 

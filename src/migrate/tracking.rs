@@ -122,10 +122,11 @@ impl Tracking {
         }
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT id, version, name, file, checksum, batch, success, baselined,
-                    to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at,
+                    {} AS applied_at,
                     execution_time_ms, applied_by, error, sqlstate, error_detail, error_hint,
                     error_line, error_statement
                FROM {} ORDER BY id",
+            crate::apply::history::utc_text("applied_at"),
             self.table()
         )))
         .fetch_all(&mut *conn)

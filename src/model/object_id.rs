@@ -107,6 +107,33 @@ impl ObjectId {
         }
     }
 
+    /// What kind of object it is, in the words its name starts with (`materialized view`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ObjectId::Schema(_) => "schema",
+            ObjectId::Extension(_) => "extension",
+            ObjectId::Type(_) => "type",
+            ObjectId::Domain(_) => "domain",
+            ObjectId::EnumValue { .. } => "value",
+            ObjectId::Sequence(_) => "sequence",
+            ObjectId::SequenceOwnership(_) => "ownership",
+            ObjectId::Table(_) => "table",
+            ObjectId::Column { .. } => "column",
+            ObjectId::Index { .. } | ObjectId::KeyIndex { .. } => "index",
+            ObjectId::Constraint { .. } => "constraint",
+            ObjectId::Validation { .. } => "validation",
+            ObjectId::RowLevelSecurity(_) => "row-level security",
+            ObjectId::InvalidIndex(_) => "invalid index",
+            ObjectId::View(_) => "view",
+            ObjectId::MaterializedView(_) => "materialized view",
+            ObjectId::Function { .. } => "function",
+            ObjectId::Procedure { .. } => "procedure",
+            ObjectId::Aggregate { .. } => "aggregate",
+            ObjectId::Trigger { .. } => "trigger",
+            ObjectId::Policy { .. } => "policy",
+        }
+    }
+
     /// The table (or view) the object belongs to, if it is part of one.
     pub fn table(&self) -> Option<&QualifiedName> {
         match self {
@@ -495,6 +522,7 @@ mod tests {
             ),
         ];
         for (id, text) in cases {
+            assert!(text.starts_with(&format!("{} ", id.kind())), "{text}");
             assert_eq!(id.to_string(), text);
             assert_eq!(text.parse::<ObjectId>(), Ok(id));
         }
