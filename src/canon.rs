@@ -36,6 +36,11 @@ pub struct Canonical {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CanonError {
+    /// The scratch database could not be had (no local PostgreSQL, `--dev-url` unreachable).
+    #[error(
+        "the desired state needs a scratch database to be canonicalised, and none could be opened"
+    )]
+    NoScratch(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("while canonicalising the desired state on the scratch database: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -48,6 +53,21 @@ pub enum CanonError {
     NotEmpty { what: String },
 }
 
+/// Where the scratch database comes from. Canonicalisation asks for it only when something
+/// must be built: a desired state whose every object is already in the live catalog, as
+/// written, is canonical as it stands, and a plan that finds nothing to build starts no
+/// server (issue 16, item 17).
+pub trait Scratch: Send {
+    /// The scratch connection, opened (or its server started) on first use.
+    fn connection(&mut self) -> impl Future<Output = Result<&mut PgConnection, CanonError>> + Send;
+}
+
+impl Scratch for PgConnection {
+    async fn connection(&mut self) -> Result<&mut PgConnection, CanonError> {
+        Ok(self)
+    }
+}
+
 /// Canonicalises `desired` on `scratch`, which must be an empty database.
 ///
 /// Two passes where needed: the server's printed form of an expression is not always a
@@ -58,7 +78,7 @@ pub enum CanonError {
 /// array expressions, so the second pass only runs when the first printed one.
 pub async fn canonicalise(
     desired: &Schema,
-    scratch: &mut PgConnection,
+    scratch: &mut impl Scratch,
 ) -> Result<Canonical, CanonError> {
     canonicalise_against(desired, None, scratch).await
 }
@@ -71,7 +91,7 @@ pub async fn canonicalise(
 pub async fn canonicalise_against(
     desired: &Schema,
     live: Option<&Schema>,
-    scratch: &mut PgConnection,
+    scratch: &mut impl Scratch,
 ) -> Result<Canonical, CanonError> {
     canonicalise_owned(desired.clone(), live, scratch).await
 }
@@ -81,7 +101,7 @@ pub async fn canonicalise_against(
 pub async fn canonicalise_owned(
     mut desired: Schema,
     live: Option<&Schema>,
-    scratch: &mut PgConnection,
+    scratch: &mut impl Scratch,
 ) -> Result<Canonical, CanonError> {
     if let Some(live) = live {
         adopt_live_spellings(&mut desired, live);
@@ -142,7 +162,7 @@ pub async fn canonicalise_owned(
                 &units.tables,
                 &none_probed,
                 &prerequisites,
-                scratch,
+                scratch.connection().await?,
             )
             .await?,
         )
@@ -175,7 +195,18 @@ pub async fn canonicalise_owned(
                 .cloned()
                 .collect(),
         },
-        _ => build_in_chunks(&names, &build, &probed, &prerequisites, scratch).await?,
+        // Nothing to build, and every schema, type and sequence is in the live catalog as
+        // written: that text came from the server, so it is canonical already.
+        None if names.is_empty() && live.is_some_and(|l| all_live(&prerequisites, l)) => {
+            Canonical {
+                schema: prerequisites.clone(),
+                unverified: Vec::new(),
+            }
+        }
+        _ => {
+            let scratch = scratch.connection().await?;
+            build_in_chunks(&names, &build, &probed, &prerequisites, scratch).await?
+        }
     };
     let printed = printed.map(|p| p.schema).unwrap_or_default();
     let mut fallback: BTreeSet<&QualifiedName> = split
@@ -234,6 +265,7 @@ pub async fn canonicalise_owned(
     }
     if !fallback.is_empty() {
         let fallback: Vec<&QualifiedName> = fallback.into_iter().collect();
+        let scratch = scratch.connection().await?;
         let got = build_in_chunks(&fallback, &build, &probed, &prerequisites, scratch).await?;
         merge(&mut result, got);
     }
@@ -264,6 +296,19 @@ pub async fn canonicalise_owned(
         }
     }
     Ok(result)
+}
+
+/// Whether every object of `prerequisites` (no tables) is in `live` exactly as written.
+fn all_live(prerequisites: &Schema, live: &Schema) -> bool {
+    fn within<K: Ord, V: PartialEq>(ours: &BTreeMap<K, V>, theirs: &BTreeMap<K, V>) -> bool {
+        ours.iter().all(|(k, v)| theirs.get(k) == Some(v))
+    }
+    prerequisites.schemas.is_subset(&live.schemas)
+        && within(&prerequisites.extensions, &live.extensions)
+        && within(&prerequisites.enums, &live.enums)
+        && within(&prerequisites.domains, &live.domains)
+        && within(&prerequisites.composites, &live.composites)
+        && within(&prerequisites.sequences, &live.sequences)
 }
 
 /// Tables built in one scratch transaction. Every relation built (a table, its TOAST table,
@@ -847,7 +892,7 @@ fn needs_second_pass(schema: &Schema) -> bool {
 pub async fn align_live(
     mut live: Schema,
     desired: &Schema,
-    scratch: &mut PgConnection,
+    scratch: &mut impl Scratch,
 ) -> Result<Schema, CanonError> {
     let tables: Vec<_> = live
         .tables
@@ -890,7 +935,7 @@ pub async fn align_live(
             .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
         subset.tables.insert(name.clone(), table);
     }
-    let mut rebuilt = canonicalise_once(&subset, scratch).await?;
+    let mut rebuilt = canonicalise_once(&subset, scratch.connection().await?).await?;
     drop(subset);
     let failed: std::collections::BTreeSet<&str> =
         rebuilt.unverified.iter().map(|(o, _)| o.as_str()).collect();

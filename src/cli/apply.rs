@@ -192,13 +192,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     };
     let history_schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
-    let mut target = super::connect::target(global.database_url.as_deref()).await?;
-    if target.throwaway {
-        eprintln!(
-            "note: no --database-url or DATABASE_URL given; applying to {}",
-            target.description
-        );
-    }
+    let mut target = super::connect::target(global.database_url.as_deref(), "apply").await?;
     let mut lock_conn = target.another().await?;
     if lock::behind_transaction_pooler(&mut lock_conn).await? {
         eprintln!(
@@ -235,12 +229,11 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     let mut unverified = std::collections::BTreeMap::new();
     let (desired, planned, file_plan) = match source {
         Source::Desired(desired) => {
-            let (cluster, mut conn) =
-                super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref())
-                    .await?;
+            let mut lazy =
+                super::connect::Scratch::new(global.dev_url.as_deref(), target._cluster.as_ref())?;
             let canonical =
-                canon::canonicalise_against(&desired, Some(&live.schema), &mut conn).await?;
-            scratch = Some((cluster, conn));
+                canon::canonicalise_against(&desired, Some(&live.schema), &mut lazy).await?;
+            scratch = Some(lazy);
             unverified = canonical.unverified.into_iter().collect();
             (canonical.schema, None, None)
         }
@@ -252,7 +245,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     // Compare in the server's re-parsed words when a scratch database is at hand (a plan file
     // was compared by fingerprint, which is exact).
     let aligned = match &mut scratch {
-        Some((_, conn)) => canon::align_live(live.schema.clone(), &desired, conn).await?,
+        Some(lazy) => canon::align_live(live.schema.clone(), &desired, lazy).await?,
         None => live.schema.clone(),
     };
     let context = plan::Context {
@@ -467,7 +460,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
 pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Result<u8> {
     let schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
-    let mut target = super::connect::target(global.database_url.as_deref()).await?;
+    let mut target = super::connect::target(global.database_url.as_deref(), "history").await?;
     let runs = History::new(schema)
         .recent(&mut target.conn, args.limit)
         .await

@@ -124,15 +124,8 @@ fn discover(args: &MigrateArgs) -> anyhow::Result<migrate::Migrations> {
     Ok(migrate::discover(&args.migrations)?)
 }
 
-async fn connect(global: &super::Global, verb: &str) -> anyhow::Result<super::connect::Target> {
-    let target = super::connect::target(global.database_url.as_deref()).await?;
-    if target.throwaway {
-        eprintln!(
-            "note: no --database-url or DATABASE_URL given; {verb} {}",
-            target.description
-        );
-    }
-    Ok(target)
+async fn connect(global: &super::Global, command: &str) -> anyhow::Result<super::connect::Target> {
+    super::connect::target(global.database_url.as_deref(), command).await
 }
 
 async fn status(
@@ -142,7 +135,7 @@ async fn status(
     s: &StatusArgs,
 ) -> anyhow::Result<u8> {
     let migrations = discover(args)?;
-    let mut target = connect(global, "showing the status of").await?;
+    let mut target = connect(global, "migrate status").await?;
     let entries = migrate::status(&mut target.conn, &migrations, schema).await?;
     let mut out = std::io::stdout().lock();
     match s.format {
@@ -266,7 +259,7 @@ async fn apply(
     a: &RunArgs,
 ) -> anyhow::Result<u8> {
     let migrations = discover(args)?;
-    let mut target = connect(global, "applying to").await?;
+    let mut target = connect(global, "migrate apply").await?;
     if !a.dry_run && lock::behind_transaction_pooler(&mut target.conn).await? {
         eprintln!(
             "warning: {} looks like a transaction-pooling proxy; the advisory lock that keeps \
@@ -354,7 +347,7 @@ async fn check(global: &super::Global, args: &MigrateArgs, schema: &Ident) -> an
     let named = super::connect::database_named(global.database_url.as_deref());
     let mut checked_database = false;
     if named {
-        let mut target = super::connect::target(global.database_url.as_deref())
+        let mut target = super::connect::target(global.database_url.as_deref(), "migrate check")
             .await
             .context("migrate check was given a database but cannot reach it")?;
         let entries = migrate::status(&mut target.conn, &migrations, schema).await?;
@@ -434,7 +427,7 @@ async fn baseline(
         }
         .into());
     }
-    let mut target = connect(global, "baselining").await?;
+    let mut target = connect(global, "migrate baseline").await?;
     let options = ApplyOptions {
         history_schema: schema.clone(),
         wait_lock: b.wait_lock,

@@ -170,8 +170,8 @@ pub async fn drift(
         Some((guessed, live)) if guessed == scope => live,
         _ => read_catalog(&mut target.conn, &scope).await?,
     };
-    let (_scratch_cluster, mut scratch) =
-        super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref()).await?;
+    let mut scratch =
+        super::connect::Scratch::new(global.dev_url.as_deref(), target._cluster.as_ref())?;
     let clock = std::time::Instant::now();
     // The plan's fingerprint is of the model as read, which alignment changes in place; it
     // is hashed on another core while the scratch server canonicalises.
@@ -306,7 +306,7 @@ async fn pipeline(
             }
         };
         let reading = async {
-            let mut target = super::connect::target(url).await?;
+            let mut target = super::connect::plan_target(url).await?;
             if read_only {
                 target.make_read_only().await?;
             }
@@ -321,7 +321,12 @@ async fn pipeline(
         // Bad input stops here, before a throwaway PostgreSQL is started.
         let desired = load_logged(&load::read_dir(&global.schema)?)?;
         let assertions = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
-        let mut target = super::connect::target(url).await?;
+        let mut target = if read_only {
+            // An audit of an empty throwaway would prove nothing.
+            super::connect::target(url, command).await?
+        } else {
+            super::connect::plan_target(url).await?
+        };
         if target.throwaway {
             eprintln!(
                 "note: no --database-url or DATABASE_URL given; using {}",
