@@ -41,6 +41,8 @@
 //! `pg_config --bindir`, the highest `/usr/lib/postgresql/*/bin`, and `initdb`
 //! on `PATH` (see [`find_bindir`]).
 
+pub mod warm;
+
 use std::ffi::{CString, OsStr};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -322,21 +324,7 @@ impl Cluster {
     /// A command running `program` from our bindir, as the postgres OS user
     /// when we are root.
     fn pg_command(&self, program: &str) -> Command {
-        let program = self.bindir.join(program);
-        let mut cmd = match &self.runuser {
-            Some(runuser) => {
-                let mut cmd = Command::new(runuser);
-                cmd.args(["-u", OS_USER, "--"]).arg(program);
-                cmd
-            }
-            None => Command::new(program),
-        };
-        // A directory the postgres user can enter, whatever our cwd is.
-        cmd.current_dir(&self.dir).stdin(Stdio::null());
-        for var in SCRUBBED_ENV {
-            cmd.env_remove(var);
-        }
-        cmd
+        pg_command(&self.bindir, self.runuser.as_deref(), &self.dir, program)
     }
 
     fn spawn_reaper(&self) -> Result<Reaper, ThrowawayError> {
@@ -551,6 +539,25 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.cleanup();
     }
+}
+
+/// A command running `program` from `bindir` in `cwd` (a directory the postgres OS user can
+/// enter, whatever our own working directory is), through `runuser` when we are root.
+fn pg_command(bindir: &Path, runuser: Option<&Path>, cwd: &Path, program: &str) -> Command {
+    let program = bindir.join(program);
+    let mut cmd = match runuser {
+        Some(runuser) => {
+            let mut cmd = Command::new(runuser);
+            cmd.args(["-u", OS_USER, "--"]).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    };
+    cmd.current_dir(cwd).stdin(Stdio::null());
+    for var in SCRUBBED_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
 }
 
 /// Finds the directory holding `initdb`, `pg_ctl` and `postgres`:

@@ -229,8 +229,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<u8>
     let mut unverified = std::collections::BTreeMap::new();
     let (desired, planned, file_plan) = match source {
         Source::Desired(desired) => {
-            let mut lazy =
-                super::connect::Scratch::new(global.dev_url.as_deref(), target._cluster.as_ref())?;
+            let mut lazy = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
             let canonical =
                 canon::canonicalise_against(&desired, Some(&live.schema), &mut lazy).await?;
             scratch = Some(lazy);

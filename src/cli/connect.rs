@@ -6,6 +6,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, PgConnection};
 
 use reconcile::throwaway::Cluster;
+use reconcile::throwaway::warm::{self, Lease};
 
 /// A connected target and what to call it in messages.
 pub struct Target {
@@ -15,6 +16,8 @@ pub struct Target {
     pub description: String,
     /// Keeps a throwaway cluster alive for as long as the target is used.
     pub _cluster: Option<Cluster>,
+    /// Keeps the warm scratch server from being stopped while it is `plan`'s empty target.
+    _lease: Option<Lease>,
     pub throwaway: bool,
 }
 
@@ -213,7 +216,7 @@ pub async fn target(database_url: Option<&str>, command: &str) -> anyhow::Result
 pub async fn plan_target(database_url: Option<&str>) -> anyhow::Result<Target> {
     match named_options(database_url)? {
         Some(options) => connect_target(options).await,
-        None => throwaway_target().await,
+        None => empty_target().await,
     }
 }
 
@@ -232,8 +235,37 @@ async fn connect_target(options: PgConnectOptions) -> anyhow::Result<Target> {
         options,
         description,
         _cluster: None,
+        _lease: None,
         throwaway: false,
     })
+}
+
+/// An empty database for `plan` to preview against: one of the warm scratch server's
+/// databases (see [`Scratch`]), else a new throwaway cluster.
+async fn empty_target() -> anyhow::Result<Target> {
+    if let Some(idle) = warm::idle_time() {
+        match lease_warm(None, idle).await {
+            Ok(lease) => {
+                let (conn, options, database) = warm_database(&lease).await?;
+                tracing::debug!("the empty target is {database} on the warm scratch server");
+                // Not named in the description: which one a run gets depends on the runs
+                // beside it, and output must not.
+                return Ok(Target {
+                    conn,
+                    options,
+                    description: format!(
+                        "an empty database on the local scratch PostgreSQL {}",
+                        lease.major()
+                    ),
+                    _cluster: None,
+                    _lease: Some(lease),
+                    throwaway: true,
+                });
+            }
+            Err(e) => tracing::info!("no warm scratch server ({e:#}); starting a throwaway one"),
+        }
+    }
+    throwaway_target().await
 }
 
 /// An empty throwaway cluster, connected to its `postgres` database.
@@ -245,6 +277,7 @@ pub async fn throwaway_target() -> anyhow::Result<Target> {
         options,
         description: format!("an empty throwaway PostgreSQL on port {}", cluster.port()),
         _cluster: Some(cluster),
+        _lease: None,
         throwaway: true,
     })
 }
@@ -262,53 +295,83 @@ pub async fn shadow(shadow_url: Option<&str>) -> anyhow::Result<Target> {
 /// The empty scratch database canonicalisation builds in (nothing is ever committed there),
 /// opened on first use: a plan with nothing to build never opens it (issue 16, item 17).
 /// It is the `--dev-url` database when given, else a database on the target's throwaway
-/// cluster when there is one, else a new throwaway cluster.
-pub struct Scratch<'a> {
-    dev_url: Option<&'a str>,
-    target_cluster: Option<&'a Cluster>,
-    /// Keeps a cluster started for the scratch database alive while the connection is used.
-    opened: Option<(Option<Cluster>, PgConnection)>,
+/// cluster when there is one, else a database of the warm scratch server
+/// ([`reconcile::throwaway::warm`]), of the target's major version where installed, else a
+/// new throwaway cluster.
+pub struct Scratch {
+    dev_url: Option<String>,
+    /// `postgres` on the target's own throwaway cluster.
+    target_cluster: Option<PgConnectOptions>,
+    /// The target server's major version, to pick a matching scratch server.
+    target_major: Option<u32>,
+    opened: Option<Opened>,
 }
 
-impl<'a> Scratch<'a> {
+/// An open scratch connection and what keeps its server up (dropped in this order).
+struct Opened {
+    conn: PgConnection,
+    _lease: Option<Lease>,
+    _cluster: Option<Cluster>,
+}
+
+impl Scratch {
     /// Checks `--dev-url` now (a malformed URL is an error even when nothing is built), and
     /// opens nothing yet.
-    pub fn new(
-        dev_url: Option<&'a str>,
-        target_cluster: Option<&'a Cluster>,
-    ) -> anyhow::Result<Self> {
+    pub fn new(dev_url: Option<&str>, target: &Target) -> anyhow::Result<Self> {
         let dev_url = dev_url.filter(|u| !u.trim().is_empty());
         if let Some(url) = dev_url {
             parse_url(url, UrlOption::Dev)?;
         }
+        let target_cluster = match &target._cluster {
+            Some(cluster) => Some(cluster.url("postgres").parse().context("throwaway URL")?),
+            None => None,
+        };
         Ok(Scratch {
-            dev_url,
+            dev_url: dev_url.map(str::to_owned),
             target_cluster,
+            target_major: target.conn.server_version_num().map(|v| v / 10_000),
             opened: None,
         })
     }
 
-    async fn open(&self) -> anyhow::Result<(Option<Cluster>, PgConnection)> {
-        if let Some(url) = self.dev_url {
+    async fn open(&self) -> anyhow::Result<Opened> {
+        let just = |conn| Opened {
+            conn,
+            _lease: None,
+            _cluster: None,
+        };
+        if let Some(url) = &self.dev_url {
             let options = parse_url(url, UrlOption::Dev)?;
             let conn = connect_options(options)
                 .await
                 .context("cannot open the --dev-url / RECONCILE_DEV_URL database")?;
-            return Ok((None, conn));
+            self.note_versions(conn.server_version_num().map(|v| v / 10_000), "--dev-url");
+            return Ok(just(conn));
         }
-        if let Some(cluster) = self.target_cluster {
-            let options: PgConnectOptions =
-                cluster.url("postgres").parse().context("throwaway URL")?;
-            let mut admin = connect_options(options).await?;
+        if let Some(options) = &self.target_cluster {
+            let mut admin = connect_options(options.clone()).await?;
             sqlx::raw_sql("CREATE DATABASE reconcile_scratch")
                 .execute(&mut admin)
                 .await
                 .context("cannot create a scratch database on the throwaway PostgreSQL")?;
-            let options: PgConnectOptions = cluster
-                .url("reconcile_scratch")
-                .parse()
-                .context("throwaway URL")?;
-            return Ok((None, connect_options(options).await?));
+            let options = options.clone().database("reconcile_scratch");
+            return Ok(just(connect_options(options).await?));
+        }
+        if let Some(idle) = warm::idle_time() {
+            match lease_warm(self.target_major, idle).await {
+                Ok(lease) => {
+                    self.note_versions(Some(lease.major()), "the scratch server");
+                    let (conn, _, _) = warm_database(&lease).await?;
+                    return Ok(Opened {
+                        conn,
+                        _lease: Some(lease),
+                        _cluster: None,
+                    });
+                }
+                Err(e) => {
+                    tracing::info!("no warm scratch server ({e:#}); starting a throwaway one")
+                }
+            }
         }
         let cluster = start_throwaway().await.context(
             "the desired state is canonicalised on an empty scratch PostgreSQL: install \
@@ -318,11 +381,31 @@ impl<'a> Scratch<'a> {
         )?;
         let options: PgConnectOptions = cluster.url("postgres").parse().context("throwaway URL")?;
         let conn = connect_options(options).await?;
-        Ok((Some(cluster), conn))
+        Ok(Opened {
+            conn,
+            _lease: None,
+            _cluster: Some(cluster),
+        })
+    }
+
+    /// Says once, when the scratch server's major version differs from the target's, that
+    /// canonical forms may differ.
+    fn note_versions(&self, scratch: Option<u32>, what: &str) {
+        if let (Some(target), Some(scratch)) = (self.target_major, scratch)
+            && target != scratch
+        {
+            eprintln!(
+                "note: the target runs PostgreSQL {target} and {what} PostgreSQL {scratch}; \
+                 canonical forms (how defaults, checks and index expressions print) can differ \
+                 between major versions, which can show as drift. Install PostgreSQL \
+                 {target}'s server binaries (they are preferred when installed), or pass \
+                 --dev-url with an empty database on a PostgreSQL {target} server."
+            );
+        }
     }
 }
 
-impl reconcile::canon::Scratch for Scratch<'_> {
+impl reconcile::canon::Scratch for Scratch {
     async fn connection(&mut self) -> Result<&mut PgConnection, reconcile::canon::CanonError> {
         let opened = match self.opened.take() {
             Some(opened) => opened,
@@ -331,6 +414,68 @@ impl reconcile::canon::Scratch for Scratch<'_> {
                 .await
                 .map_err(|e| reconcile::canon::CanonError::NoScratch(e.into()))?,
         };
-        Ok(&mut self.opened.insert(opened).1)
+        Ok(&mut self.opened.insert(opened).conn)
+    }
+}
+
+async fn lease_warm(major: Option<u32>, idle: std::time::Duration) -> anyhow::Result<Lease> {
+    Ok(
+        tokio::task::spawn_blocking(move || warm::lease(major, idle))
+            .await
+            .context("the scratch PostgreSQL task failed")??,
+    )
+}
+
+/// How many databases the warm server offers at most (one per concurrent run).
+const WARM_DATABASES: usize = 32;
+/// Advisory lock key (two ints) that marks a warm database as taken for a session.
+const WARM_LOCK: (i32, i32) = (0x7265_636f, 0x7363_7261);
+
+/// A database of the warm server that no other run is using, taken for this connection's
+/// life by a session advisory lock (released when it closes, whatever ends the process).
+/// Each is empty: only rolled-back transactions ever run there.
+async fn warm_database(lease: &Lease) -> anyhow::Result<(PgConnection, PgConnectOptions, String)> {
+    let base = PgConnectOptions::new_without_pgpass()
+        .socket(lease.socket_dir())
+        .port(lease.port())
+        .username(lease.user())
+        .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+    for n in 0..WARM_DATABASES {
+        let name = format!("reconcile_scratch_{n}");
+        let options = base.clone().database(&name);
+        let mut conn = match connect_options(options.clone()).await {
+            Ok(conn) => conn,
+            Err(e) if sqlstate(&e).as_deref() == Some("3D000") => {
+                let mut admin = connect_options(base.clone().database("postgres")).await?;
+                // Another run may create it at the same moment; connecting tells.
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await;
+                connect_options(options.clone())
+                    .await
+                    .context("cannot create a database on the scratch PostgreSQL")?
+            }
+            Err(e) => return Err(e),
+        };
+        let mine: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(WARM_LOCK.0)
+            .bind(WARM_LOCK.1)
+            .fetch_one(&mut conn)
+            .await
+            .context("cannot take a database on the scratch PostgreSQL")?;
+        if mine {
+            return Ok((conn, options, name));
+        }
+    }
+    anyhow::bail!(
+        "all {WARM_DATABASES} databases of the scratch PostgreSQL are in use by other runs; \
+         wait for them, or pass --dev-url"
+    )
+}
+
+fn sqlstate(error: &anyhow::Error) -> Option<String> {
+    match error.downcast_ref::<sqlx::Error>()? {
+        sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+        _ => None,
     }
 }

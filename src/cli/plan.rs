@@ -170,8 +170,7 @@ pub async fn drift(
         Some((guessed, live)) if guessed == scope => live,
         _ => read_catalog(&mut target.conn, &scope).await?,
     };
-    let mut scratch =
-        super::connect::Scratch::new(global.dev_url.as_deref(), target._cluster.as_ref())?;
+    let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), target)?;
     let clock = std::time::Instant::now();
     // The plan's fingerprint is of the model as read, which alignment changes in place; it
     // is hashed on another core while the scratch server canonicalises.
