@@ -861,6 +861,21 @@ impl Bench {
             .measure(&mut res, "plan-cold", &mut default_plan(self), &[0, 2, 3])?
             .is_some()
         {
+            let running = fs::read_dir(self.scratch_home())
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .any(|e| e.path().join("data/postmaster.pid").exists())
+                })
+                .unwrap_or(false);
+            if !running {
+                bail!(
+                    "plan without --dev-url did not use the warm scratch server in {} (the \
+                     log of that run is in gen-{n}/logs; as root, every folder above it must \
+                     be enterable by the postgres OS user)",
+                    self.scratch_home().display()
+                );
+            }
             self.stop_scratch(cluster.bindir())?;
             if let Some(run) =
                 self.measure(&mut res, "plan-cold", &mut default_plan(self), &[0, 2, 3])?

@@ -35,6 +35,7 @@ tables:
 ";
 
 struct Home {
+    /// Holds the scratch home `scratch/`, which reconcile creates.
     dir: tempfile::TempDir,
     schema: tempfile::TempDir,
 }
@@ -43,14 +44,20 @@ impl Home {
     fn new() -> Home {
         let schema = tempfile::tempdir().expect("a schema folder");
         std::fs::write(schema.path().join("notes.yaml"), SCHEMA).expect("notes.yaml");
-        Home {
-            dir: tempfile::tempdir().expect("a scratch home"),
-            schema,
-        }
+        let dir = tempfile::tempdir().expect("a folder for the scratch home");
+        // As root the server runs as the postgres OS user, which must pass through.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))
+            .expect("chmod");
+        Home { dir, schema }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("scratch")
     }
 
     fn data(&self) -> PathBuf {
-        self.dir.path().join(format!("pg{}", major())).join("data")
+        self.home().join(format!("pg{}", major())).join("data")
     }
 
     /// `reconcile plan` with no database named: the target and the scratch database are both
@@ -60,7 +67,7 @@ impl Home {
         command
             .args(["plan", "--color", "never", "--format", "sql", "--schema"])
             .arg(self.schema.path())
-            .env("RECONCILE_SCRATCH_DIR", self.dir.path())
+            .env("RECONCILE_SCRATCH_DIR", self.home())
             .env("RECONCILE_SCRATCH_IDLE", idle.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -100,7 +107,7 @@ impl Home {
             assert!(
                 start.elapsed() < STOP_DEADLINE,
                 "the warm scratch server in {} was not stopped after being idle",
-                self.dir.path().display()
+                self.home().display()
             );
             std::thread::sleep(Duration::from_millis(200));
         }

@@ -323,22 +323,34 @@ fn home(as_postgres_user: bool) -> Result<PathBuf, ThrowawayError> {
             }
         }
     };
+    let refuse = |why: &str| {
+        ThrowawayError::io(
+            format!("using {} for the warm scratch server", home.display()),
+            io::Error::other(why.to_owned()),
+        )
+    };
+    let created = !home.exists();
     fs::create_dir_all(&home)
         .map_err(|e| ThrowawayError::io(format!("creating {}", home.display()), e))?;
+    if created {
+        // Only the server's OS user needs to pass through (to its own, private folder).
+        let mode = if as_postgres_user { 0o711 } else { 0o700 };
+        fs::set_permissions(&home, fs::Permissions::from_mode(mode))
+            .map_err(|e| ThrowawayError::io(format!("securing {}", home.display()), e))?;
+    }
     let meta = fs::symlink_metadata(&home)
         .map_err(|e| ThrowawayError::io(format!("reading {}", home.display()), e))?;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let uid = unsafe { libc::geteuid() };
     if !meta.is_dir() || meta.uid() != uid {
-        return Err(ThrowawayError::io(
-            format!("using {} for the warm scratch server", home.display()),
-            io::Error::other("it is not a directory owned by the current user"),
-        ));
+        return Err(refuse("it is not a directory owned by the current user"));
     }
-    let mode = if as_postgres_user { 0o711 } else { 0o700 };
-    if meta.permissions().mode() & 0o777 != mode {
-        fs::set_permissions(&home, fs::Permissions::from_mode(mode))
-            .map_err(|e| ThrowawayError::io(format!("securing {}", home.display()), e))?;
+    // A folder others may write in could have its lock files or server folder replaced.
+    if meta.permissions().mode() & 0o022 != 0 {
+        return Err(refuse("other users can write in it"));
+    }
+    if as_postgres_user && !others_can_reach(&home) {
+        return Err(refuse("the postgres OS user cannot enter it"));
     }
     Ok(home)
 }
