@@ -57,17 +57,14 @@ const PORT: u16 = 5432;
 /// Unix socket paths are limited to ~107 bytes.
 const MAX_SOCKET_PATH_LEN: usize = 100;
 
-/// Settings appended to the warm server's `postgresql.conf`. Durability is off because only
-/// rolled-back transactions ever run there; a data directory damaged by a crash is rebuilt.
+/// Settings appended to the warm server's `postgresql.conf` (then durability off: only
+/// rolled-back transactions ever run there, and a data directory damaged by a crash is
+/// rebuilt).
 const SETTINGS: &str = "\
 # added by reconcile (warm scratch server)
 listen_addresses = ''
 unix_socket_permissions = 0700
 max_connections = 100
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-logging_collector = off
 ";
 
 /// The watchdog. Positional parameters: `$1` flock, `$2` use-lock file, `$3` stamp file,
@@ -443,18 +440,7 @@ impl Server {
             )?;
         }
         let mut cmd = self.command("initdb");
-        cmd.arg("-D")
-            .arg(self.data_dir())
-            .args([
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ])
-            .env("LC_ALL", "C");
+        super::initdb_args(&mut cmd, &self.data_dir());
         let output = run(&mut cmd, "initdb")?;
         if !output.status.success() {
             return Err(ThrowawayError::Initdb {
@@ -470,7 +456,10 @@ impl Server {
                 io::Error::other("the path has quotes in it"),
             ));
         }
-        let settings = format!("{SETTINGS}unix_socket_directories = '\"{socket_dir}\"'\n");
+        let settings = format!(
+            "{SETTINGS}{}unix_socket_directories = '\"{socket_dir}\"'\n",
+            super::NO_DURABILITY
+        );
         let conf = self.data_dir().join("postgresql.conf");
         OpenOptions::new()
             .append(true)
