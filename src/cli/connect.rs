@@ -391,18 +391,23 @@ impl Scratch {
     /// Says once, when the scratch server's major version differs from the target's, that
     /// canonical forms may differ.
     fn note_versions(&self, scratch: Option<u32>, what: &str) {
-        if let (Some(target), Some(scratch)) = (self.target_major, scratch)
-            && target != scratch
-        {
-            eprintln!(
-                "note: the target runs PostgreSQL {target} and {what} PostgreSQL {scratch}; \
-                 canonical forms (how defaults, checks and index expressions print) can differ \
-                 between major versions, which can show as drift. Install PostgreSQL \
-                 {target}'s server binaries (they are preferred when installed), or pass \
-                 --dev-url with an empty database on a PostgreSQL {target} server."
-            );
+        if let Some(note) = version_note(self.target_major, scratch, what) {
+            eprintln!("{note}");
         }
     }
+}
+
+fn version_note(target: Option<u32>, scratch: Option<u32>, what: &str) -> Option<String> {
+    let (target, scratch) = (target?, scratch?);
+    (target != scratch).then(|| {
+        format!(
+            "note: the target runs PostgreSQL {target} and {what} PostgreSQL {scratch}; \
+             canonical forms (how defaults, checks and index expressions print) can differ \
+             between major versions, which can show as drift. Install PostgreSQL {target}'s \
+             server binaries (they are preferred when installed), or pass --dev-url with an \
+             empty database on a PostgreSQL {target} server."
+        )
+    })
 }
 
 impl reconcile::canon::Scratch for Scratch {
@@ -477,5 +482,43 @@ fn sqlstate(error: &anyhow::Error) -> Option<String> {
     match error.downcast_ref::<sqlx::Error>()? {
         sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_mismatch_is_named_with_what_to_do() {
+        assert_eq!(version_note(Some(15), Some(15), "the scratch server"), None);
+        assert_eq!(version_note(None, Some(16), "the scratch server"), None);
+        let note = version_note(Some(14), Some(16), "the scratch server").expect("a note");
+        assert!(
+            note.contains("PostgreSQL 14 and the scratch server PostgreSQL 16"),
+            "{note}"
+        );
+        assert!(note.contains("--dev-url"), "{note}");
+    }
+
+    #[test]
+    fn url_errors_never_echo_the_password() {
+        for url in [
+            "mysql://u:s3cret@h/db",
+            "postgres://u:s3cret@h:70000/db",
+            "postgres://u:s3cret@h/db?sslmode=s3cret",
+            "postgres://u:s%33cret@h/db?sslmode=s3cret",
+        ] {
+            let e = parse_url(url, UrlOption::Dev).expect_err(url).to_string();
+            assert!(!e.contains("s3cret"), "{url}: {e}");
+            assert!(e.contains("--dev-url / RECONCILE_DEV_URL"), "{url}: {e}");
+        }
+        assert!(
+            parse_url(
+                "postgresql://u:p@h:5433/db?sslmode=require",
+                UrlOption::Database
+            )
+            .is_ok()
+        );
     }
 }
