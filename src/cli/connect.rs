@@ -205,8 +205,8 @@ pub async fn target(database_url: Option<&str>, command: &str) -> anyhow::Result
         None => anyhow::bail!(
             "`{command}` needs a database, and none was named: pass --database-url URL, set \
              DATABASE_URL, or set the libpq variables (PGHOST, PGPORT, PGDATABASE, PGUSER, \
-             PGPASSWORD). Nothing was read or changed. (Only `plan` previews against an empty \
-             throwaway PostgreSQL when no database is named.)"
+             PGPASSWORD). Nothing was read or changed. (Only `plan` runs without one: it previews \
+             against an empty local database.)"
         ),
     }
 }
