@@ -23,10 +23,13 @@
 //!    bound exactly as `src/introspect/mod.rs` binds them (a `text[]` of schema names), in one
 //!    REPEATABLE READ READ ONLY transaction, timed inside an open sqlx session; the same
 //!    queries as one `psql -f` process (start to exit); then `reconcile plan --format json
-//!    --out /dev/null`, `reconcile verify --format json` and `reconcile pull --out TMP` as
-//!    child processes (start to exit, peak RSS from `wait4`).
-//! 5. Once: `plan` without `--dev-url` (includes starting a throwaway cluster) and `plan`
-//!    against `desired` (must be in sync: a check of the generator and of reconcile).
+//!    --out /dev/null` as users run it — without `--dev-url`, on the warm scratch server
+//!    (`src/throwaway/warm.rs`, kept in `OUT/scratch`) — the same with `--dev-url`,
+//!    `reconcile verify --format json` (default path) and `reconcile pull --out TMP` as child
+//!    processes (start to exit, peak RSS from `wait4`).
+//! 5. Once, before the runs: `plan` with the warm scratch server stopped (a cold start: the
+//!    server starts from its kept data directory, no `initdb`). Once, after: `plan` against
+//!    `desired` (must be in sync: a check of the generator and of reconcile).
 //! 6. `--runs` times: `reconcile apply` of the drift plan on a fresh copy of `current`
 //!    (`CREATE DATABASE ... TEMPLATE`); steps per second from `reconcile.steps` (executed
 //!    steps / first step start to last step end).
@@ -83,10 +86,11 @@ struct Cli {
     /// A migra executable (e.g. /tmp/migra/bin/migra) to time side by side.
     #[arg(long)]
     migra: Option<PathBuf>,
-    /// Measurements to leave out, comma-separated: plan (also the round-trip count), verify,
-    /// pull, pull-plan (needs pull), apply, plan-no-dev-url, in-sync, floor-psql, migra.
+    /// Measurements to leave out, comma-separated: plan (the default path, without
+    /// --dev-url), plan-dev-url (also the round-trip count), plan-cold, verify, pull,
+    /// pull-plan (needs pull), apply, in-sync, floor-psql, migra.
     #[arg(long, value_delimiter = ',', value_parser = [
-        "plan", "verify", "pull", "pull-plan", "apply", "plan-no-dev-url", "in-sync",
+        "plan", "plan-dev-url", "plan-cold", "verify", "pull", "pull-plan", "apply", "in-sync",
         "floor-psql", "migra",
     ])]
     skip: Vec<String>,
@@ -574,9 +578,14 @@ struct SizeResult {
     floor_per_query: Vec<(String, f64, usize)>,
     /// The same queries as one `psql -f` process, start to exit.
     floor_psql: Samples,
+    /// `plan` as users run it: no `--dev-url`, the warm scratch server.
     plan: Samples,
     plan_phases: Phases,
-    plan_without_dev_url: Samples,
+    /// `plan --dev-url` (an empty database on the bench's cluster): the earlier headline.
+    plan_dev_url: Samples,
+    plan_dev_url_phases: Phases,
+    /// `plan` without `--dev-url`, the warm scratch server stopped first (cold start).
+    plan_cold: Samples,
     plan_in_sync: Samples,
     plan_in_sync_phases: Phases,
     verify: Samples,
@@ -596,6 +605,8 @@ struct SizeResult {
     /// plan median / floor medians.
     plan_over_floor_sql: f64,
     plan_over_floor_psql: f64,
+    /// plan --dev-url median / sqlx floor median.
+    plan_dev_url_over_floor_sql: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -661,6 +672,11 @@ struct Bench {
 impl Bench {
     fn reconcile(&self, target: &str, dev: Option<&str>, schema: &Path) -> Command {
         let mut cmd = clean_command(&self.reconcile);
+        // The default path's warm scratch server is the bench's own, stopped a minute after
+        // the bench (the watchdog) or explicitly before a cold start.
+        cmd.env("RECONCILE_SCRATCH_DIR", self.scratch_home())
+            .env("RECONCILE_SCRATCH_IDLE", "60")
+            .env_remove("RECONCILE_PG_BINDIR");
         cmd.arg("-v")
             .arg("--database-url")
             .arg(target)
@@ -670,6 +686,43 @@ impl Bench {
             cmd.arg("--dev-url").arg(dev);
         }
         cmd
+    }
+
+    fn scratch_home(&self) -> PathBuf {
+        self.out_dir.join("scratch")
+    }
+
+    /// Stops the bench's warm scratch server (if running), keeping its data directory: the
+    /// next default-path plan is a cold start.
+    fn stop_scratch(&self, bindir: &Path) -> anyhow::Result<()> {
+        let Ok(entries) = fs::read_dir(self.scratch_home()) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let data = entry.path().join("data");
+            if !data.join("postmaster.pid").exists() {
+                continue;
+            }
+            let pg_ctl = bindir.join("pg_ctl");
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let mut cmd = if unsafe { libc::geteuid() } == 0 {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(pg_ctl);
+                c
+            } else {
+                Command::new(pg_ctl)
+            };
+            let status = cmd
+                .args(["stop", "-m", "fast", "-w", "-D"])
+                .arg(&data)
+                .current_dir("/")
+                .stdout(Stdio::null())
+                .status()?;
+            if !status.success() {
+                bail!("cannot stop the warm scratch server in {}", data.display());
+            }
+        }
+        Ok(())
     }
 
     async fn size(&self, n: usize) -> anyhow::Result<SizeResult> {
@@ -767,7 +820,7 @@ impl Bench {
         let offset = fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
         let counted = self.measure(
             &mut res,
-            "plan",
+            "plan-dev-url",
             self.reconcile(&current, Some(&dev), &schema_dir)
                 .args(["plan", "--format", "json", "--out"])
                 .arg(gen_dir.join("plan.json")),
@@ -801,9 +854,45 @@ impl Bench {
             );
         }
 
+        // The default path once with its server stopped (warmed first, so that the first size
+        // does not count the one-off initdb): a cold start.
+        let default_plan = |bench: &Self| {
+            let mut cmd = bench.reconcile(&current, None, &schema_dir);
+            cmd.args(["plan", "--format", "json", "--out", "/dev/null"]);
+            cmd
+        };
+        if self
+            .measure(&mut res, "plan-cold", &mut default_plan(self), &[0, 2, 3])?
+            .is_some()
+        {
+            let running = fs::read_dir(self.scratch_home())
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .any(|e| e.path().join("data/postmaster.pid").exists())
+                })
+                .unwrap_or(false);
+            if !running {
+                bail!(
+                    "plan without --dev-url did not use the warm scratch server in {} (the \
+                     log of that run is in gen-{n}/logs; as root, every folder above it must \
+                     be enterable by the postgres OS user)",
+                    self.scratch_home().display()
+                );
+            }
+            self.stop_scratch(cluster.bindir())?;
+            if let Some(run) =
+                self.measure(&mut res, "plan-cold", &mut default_plan(self), &[0, 2, 3])?
+            {
+                res.plan_cold.child(&run);
+                eprintln!("[{n}] plan, scratch server stopped: {:.2} s", run.secs);
+            }
+        }
+
         let script = gen_dir.join("floor.sql");
         fs::write(&script, floor_script(&self.queries, &schemas))?;
         let mut plan_phases = Vec::new();
+        let mut plan_dev_url_phases = Vec::new();
         let mut verify_phases = Vec::new();
         let mut per_query: Vec<Vec<(String, f64, usize)>> = Vec::new();
         for r in 1..=runs {
@@ -826,10 +915,17 @@ impl Bench {
                 res.floor_psql.child(&run);
                 let _ = write!(line, ", floor-psql {:.3} s", run.secs);
             }
+            if let Some(run) =
+                self.measure(&mut res, "plan", &mut default_plan(self), &[0, 2, 3])?
+            {
+                res.plan.child(&run);
+                plan_phases.push(parse_phases(&run.stderr, run.secs));
+                let _ = write!(line, ", plan {:.2} s", run.secs);
+            }
             fresh_dev(&mut admin).await?;
             if let Some(run) = self.measure(
                 &mut res,
-                "plan",
+                "plan-dev-url",
                 self.reconcile(&current, Some(&dev), &schema_dir).args([
                     "plan",
                     "--format",
@@ -839,15 +935,14 @@ impl Bench {
                 ]),
                 &[0, 2, 3],
             )? {
-                res.plan.child(&run);
-                plan_phases.push(parse_phases(&run.stderr, run.secs));
-                let _ = write!(line, ", plan {:.2} s", run.secs);
+                res.plan_dev_url.child(&run);
+                plan_dev_url_phases.push(parse_phases(&run.stderr, run.secs));
+                let _ = write!(line, ", plan --dev-url {:.2} s", run.secs);
             }
-            fresh_dev(&mut admin).await?;
             if let Some(run) = self.measure(
                 &mut res,
                 "verify",
-                self.reconcile(&current, Some(&dev), &schema_dir)
+                self.reconcile(&current, None, &schema_dir)
                     // The drift audit alone: `verify/` assertions (exit 4) are not measured.
                     .args(["verify", "--format", "json", "--no-assertions"]),
                 &[0, 2, 3],
@@ -895,6 +990,7 @@ impl Bench {
             }
         }
         res.plan_phases = median_phases(&plan_phases);
+        res.plan_dev_url_phases = median_phases(&plan_dev_url_phases);
         res.verify_phases = median_phases(&verify_phases);
         res.floor_per_query = self
             .queries
@@ -908,24 +1004,8 @@ impl Bench {
 
         if let Some(run) = self.measure(
             &mut res,
-            "plan-no-dev-url",
-            self.reconcile(&current, None, &schema_dir).args([
-                "plan",
-                "--format",
-                "json",
-                "--out",
-                "/dev/null",
-            ]),
-            &[0, 2, 3],
-        )? {
-            res.plan_without_dev_url.child(&run);
-            eprintln!("[{n}] plan without --dev-url {:.2} s", run.secs);
-        }
-        fresh_dev(&mut admin).await?;
-        if let Some(run) = self.measure(
-            &mut res,
             "in-sync",
-            self.reconcile(&desired, Some(&dev), &schema_dir).args([
+            self.reconcile(&desired, None, &schema_dir).args([
                 "plan",
                 "--format",
                 "json",
@@ -984,6 +1064,7 @@ impl Bench {
         tokio::task::block_in_place(|| cluster.stop());
         res.plan_over_floor_sql = res.plan.median_secs / res.floor_sql.median_secs;
         res.plan_over_floor_psql = res.plan.median_secs / res.floor_psql.median_secs;
+        res.plan_dev_url_over_floor_sql = res.plan_dev_url.median_secs / res.floor_sql.median_secs;
         res.load_avg_after = load_avg();
         Ok(res)
     }
@@ -1159,28 +1240,26 @@ fn print_tables(report: &Report) {
     );
     let _ = writeln!(
         t,
-        "| tables | floor (sqlx) | floor (psql) | plan | plan/floor (sqlx, psql) | plan w/o dev-url | in-sync plan | verify | pull | plan of the pull | apply | apply steps | steps/s | migra |"
+        "| tables | floor (sqlx) | floor (psql) | plan | plan/floor (sqlx, psql) | plan --dev-url (/floor) | plan, scratch server stopped | in-sync plan | verify | pull | plan of the pull | apply | apply steps | steps/s | migra |"
     );
     let _ = writeln!(
         t,
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for s in &report.sizes {
         let apply = s.apply.as_ref();
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {}, {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {}, {} | {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             s.tables,
             secs(s.floor_sql.median_secs),
             or_failed(s, "floor-psql", secs(s.floor_psql.median_secs)),
             or_failed(s, "plan", secs(s.plan.median_secs)),
             ratio(s.plan_over_floor_sql),
             ratio(s.plan_over_floor_psql),
-            or_failed(
-                s,
-                "plan-no-dev-url",
-                secs(s.plan_without_dev_url.median_secs)
-            ),
+            or_failed(s, "plan-dev-url", secs(s.plan_dev_url.median_secs)),
+            ratio(s.plan_dev_url_over_floor_sql),
+            or_failed(s, "plan-cold", secs(s.plan_cold.median_secs)),
             or_failed(s, "in-sync", secs(s.plan_in_sync.median_secs)),
             or_failed(s, "verify", secs(s.verify.median_secs)),
             or_failed(s, "pull", secs(s.pull.median_secs)),
@@ -1204,16 +1283,17 @@ fn print_tables(report: &Report) {
     }
     let _ = writeln!(
         t,
-        "\n| tables | RSS plan | RSS verify | RSS pull | RSS apply | RSS migra | catalog queries (reconcile -v) | statements on target (catalog) | statements on dev db | load avg before → after |"
+        "\n| tables | RSS plan | RSS plan --dev-url | RSS verify | RSS pull | RSS apply | RSS migra | catalog queries (reconcile -v) | statements on target (catalog) | statements on dev db | load avg before → after |"
     );
-    let _ = writeln!(t, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(t, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for s in &report.sizes {
         let rt = &s.round_trips;
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {:.2} {:.2} {:.2} → {:.2} {:.2} {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {:.2} {:.2} {:.2} → {:.2} {:.2} {:.2} |",
             s.tables,
             mib(s.plan.median_max_rss_kib),
+            mib(s.plan_dev_url.median_max_rss_kib),
             mib(s.verify.median_max_rss_kib),
             mib(s.pull.median_max_rss_kib),
             s.apply
@@ -1351,7 +1431,7 @@ async fn main() -> anyhow::Result<()> {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     let mut report = Report {
-        format_version: 1,
+        format_version: 2,
         started_at: utc(started),
         command_line: std::env::args().collect(),
         cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use sqlx::PgConnection;
 
-use crate::canon::{self, CanonError, ScratchDb};
+use crate::canon::{self, CanonError, Scratch};
 use crate::diff;
 use crate::introspect::{self, IntrospectError, Introspected, Scope, Skipped};
 use crate::model::{QualifiedName, Schema};
@@ -97,7 +97,7 @@ pub async fn drift(
     desired: Schema,
     target: &mut PgConnection,
     read: Option<(Scope, Introspected)>,
-    scratch: &mut impl ScratchDb,
+    scratch: &mut impl Scratch,
     options: &Options,
 ) -> Result<Drift, PipelineError> {
     let scope = scope(&desired, options);
@@ -113,7 +113,7 @@ pub async fn drift_from(
     desired: Schema,
     mut live: Introspected,
     scope: Scope,
-    scratch: &mut impl ScratchDb,
+    scratch: &mut impl Scratch,
     options: &Options,
 ) -> Result<Drift, PipelineError> {
     let clock = std::time::Instant::now();

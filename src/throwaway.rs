@@ -41,6 +41,8 @@
 //! `pg_config --bindir`, the highest `/usr/lib/postgresql/*/bin`, and `initdb`
 //! on `PATH` (see [`find_bindir`]).
 
+pub mod warm;
+
 use std::ffi::{CString, OsStr};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -80,12 +82,16 @@ const SCRUBBED_ENV: &[&str] = &[
     "PGSERVICE",
 ];
 
-/// Settings appended to `postgresql.conf`. Safe only because the cluster is
-/// thrown away: a crash may corrupt it, and nobody cares.
+/// Settings appended to `postgresql.conf` (then [`NO_DURABILITY`]).
 const SETTINGS: &str = "\
 # added by reconcile (throwaway cluster)
 listen_addresses = '127.0.0.1'
 max_connections = 200
+";
+
+/// Durability off, for servers whose data nobody keeps: a crash may corrupt them, and a
+/// throwaway cluster is deleted anyway (the warm scratch server is rebuilt).
+const NO_DURABILITY: &str = "\
 fsync = off
 synchronous_commit = off
 full_page_writes = off
@@ -322,21 +328,7 @@ impl Cluster {
     /// A command running `program` from our bindir, as the postgres OS user
     /// when we are root.
     fn pg_command(&self, program: &str) -> Command {
-        let program = self.bindir.join(program);
-        let mut cmd = match &self.runuser {
-            Some(runuser) => {
-                let mut cmd = Command::new(runuser);
-                cmd.args(["-u", OS_USER, "--"]).arg(program);
-                cmd
-            }
-            None => Command::new(program),
-        };
-        // A directory the postgres user can enter, whatever our cwd is.
-        cmd.current_dir(&self.dir).stdin(Stdio::null());
-        for var in SCRUBBED_ENV {
-            cmd.env_remove(var);
-        }
-        cmd
+        pg_command(&self.bindir, self.runuser.as_deref(), &self.dir, program)
     }
 
     fn spawn_reaper(&self) -> Result<Reaper, ThrowawayError> {
@@ -367,18 +359,7 @@ impl Cluster {
 
     fn initdb(&self) -> Result<(), ThrowawayError> {
         let mut cmd = self.pg_command("initdb");
-        cmd.arg("-D")
-            .arg(&self.data_dir)
-            .args([
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ])
-            .env("LC_ALL", "C");
+        initdb_args(&mut cmd, &self.data_dir);
         let output = run(&mut cmd, "initdb")?;
         if output.status.success() {
             return Ok(());
@@ -400,7 +381,7 @@ impl Cluster {
     }
 
     fn configure(&self) -> Result<(), ThrowawayError> {
-        let mut settings = String::from(SETTINGS);
+        let mut settings = format!("{SETTINGS}{NO_DURABILITY}");
         let socket_dir = self.dir.to_string_lossy();
         if socket_dir.len() <= MAX_SOCKET_DIR_LEN && !socket_dir.contains(['"', '\'', '\n']) {
             settings.push_str(&format!("unix_socket_directories = '\"{socket_dir}\"'\n"));
@@ -551,6 +532,42 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.cleanup();
     }
+}
+
+/// A command running `program` from `bindir` in `cwd` (a directory the postgres OS user can
+/// enter, whatever our own working directory is), through `runuser` when we are root.
+fn pg_command(bindir: &Path, runuser: Option<&Path>, cwd: &Path, program: &str) -> Command {
+    let program = bindir.join(program);
+    let mut cmd = match runuser {
+        Some(runuser) => {
+            let mut cmd = Command::new(runuser);
+            cmd.args(["-u", OS_USER, "--"]).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    };
+    cmd.current_dir(cwd).stdin(Stdio::null());
+    for var in SCRUBBED_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `initdb`'s arguments: superuser [`SUPERUSER`] with trust authentication, UTF-8, the C
+/// locale (the same sort order and canonical forms whatever the machine's locale).
+fn initdb_args(cmd: &mut Command, data_dir: &Path) {
+    cmd.arg("-D")
+        .arg(data_dir)
+        .args([
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
+        .env("LC_ALL", "C");
 }
 
 /// Finds the directory holding `initdb`, `pg_ctl` and `postgres`:

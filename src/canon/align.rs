@@ -2,7 +2,7 @@
 //! hand-written statement was stored are re-parsed once by the scratch server, so that both
 //! sides are compared in the same (re-parsed) form.
 
-use super::{CanonError, ScratchDb, prerequisites_of, scratch::canonicalise_once};
+use super::{CanonError, Scratch, prerequisites_of, scratch::canonicalise_once};
 use crate::kinds;
 use crate::model::{ObjectId, Schema};
 
@@ -15,7 +15,7 @@ use crate::model::{ObjectId, Schema};
 pub async fn align_live(
     mut live: Schema,
     desired: &Schema,
-    scratch: &mut impl ScratchDb,
+    scratch: &mut impl Scratch,
 ) -> Result<Schema, CanonError> {
     let tables: Vec<_> = live
         .tables

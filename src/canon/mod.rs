@@ -47,13 +47,13 @@ pub struct Canonical {
 
 /// Where the scratch database comes from: an open connection, or something that opens one on
 /// first use — a plan with nothing to build never needs a server.
-pub trait ScratchDb: Send {
+pub trait Scratch: Send {
     fn connection(
         &mut self,
     ) -> impl std::future::Future<Output = Result<&mut PgConnection, CanonError>> + Send;
 }
 
-impl ScratchDb for PgConnection {
+impl Scratch for PgConnection {
     async fn connection(&mut self) -> Result<&mut PgConnection, CanonError> {
         Ok(self)
     }
@@ -97,8 +97,11 @@ pub enum CanonError {
          (never the target)"
     )]
     NotEmpty { what: String },
-    #[error("cannot open the scratch database: {0}")]
-    Unavailable(String),
+    /// The scratch database could not be had (no local PostgreSQL, `--dev-url` unreachable).
+    #[error(
+        "the desired state needs a scratch database to be canonicalised, and none could be opened"
+    )]
+    NoScratch(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Canonicalises `desired` on `scratch`, which must be an empty database.
@@ -111,7 +114,7 @@ pub enum CanonError {
 /// array expressions, so the second pass only runs when the first printed one.
 pub async fn canonicalise(
     desired: &Schema,
-    scratch: &mut impl ScratchDb,
+    scratch: &mut impl Scratch,
 ) -> Result<Canonical, CanonError> {
     canonicalise_against(desired, None, scratch).await
 }
@@ -124,7 +127,7 @@ pub async fn canonicalise(
 pub async fn canonicalise_against(
     desired: &Schema,
     live: Option<&Schema>,
-    scratch: &mut impl ScratchDb,
+    scratch: &mut impl Scratch,
 ) -> Result<Canonical, CanonError> {
     canonicalise_owned(desired.clone(), live, scratch).await
 }
@@ -134,7 +137,7 @@ pub async fn canonicalise_against(
 pub async fn canonicalise_owned(
     mut desired: Schema,
     live: Option<&Schema>,
-    scratch: &mut impl ScratchDb,
+    scratch: &mut impl Scratch,
 ) -> Result<Canonical, CanonError> {
     if let Some(live) = live {
         adopt_live_spellings(&mut desired, live);
@@ -323,7 +326,7 @@ async fn build_in_chunks(
     build: &BTreeMap<QualifiedName, Table>,
     probed: &BTreeSet<QualifiedName>,
     prerequisites: &Schema,
-    scratch: &mut impl ScratchDb,
+    scratch: &mut impl Scratch,
 ) -> Result<Canonical, CanonError> {
     let chunks: Vec<&[&QualifiedName]> = if names.is_empty() {
         vec![&[]]

@@ -199,13 +199,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
     };
     let history_schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
-    let mut target = super::connect::target(global.database_url.as_deref()).await?;
-    if target.throwaway {
-        note!(
-            "note: no --database-url or DATABASE_URL given; applying to {}",
-            target.description
-        );
-    }
+    let mut target = super::connect::target(global.database_url.as_deref(), "apply").await?;
     let mut lock_conn = target.another().await?;
     if lock::behind_transaction_pooler(&mut lock_conn).await? {
         note!(
@@ -240,9 +234,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
     };
     let drift = match source {
         Source::Desired(desired) => {
-            let (_cluster, mut scratch) =
-                super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref())
-                    .await?;
+            let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
             pipeline::drift(desired, &mut target.conn, None, &mut scratch, &planning).await?
         }
         Source::File(file) => {
@@ -265,9 +257,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
                 note!(
                     "note: the database changed since the plan was made; planning afresh (--replan)"
                 );
-                let (_cluster, mut scratch) =
-                    super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref())
-                        .await?;
+                let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
                 pipeline::drift_from(models.desired, live, scope, &mut scratch, &planning).await?
             } else {
                 let changes = planfile::what_changed(&models.live, &live.schema);
@@ -451,7 +441,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
 pub async fn history(global: &super::Global, args: &HistoryArgs) -> anyhow::Result<super::Exit> {
     let schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
-    let mut target = super::connect::target(global.database_url.as_deref()).await?;
+    let mut target = super::connect::target(global.database_url.as_deref(), "history").await?;
     let runs = History::new(schema)
         .recent(&mut target.conn, args.limit)
         .await

@@ -95,7 +95,7 @@ async fn default_files(global: &super::Global, args: &LintArgs) -> anyhow::Resul
     let schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
     let migrations = migrate::discover(dir)?;
-    let mut target = super::connect::target(global.database_url.as_deref())
+    let mut target = super::connect::target(global.database_url.as_deref(), "lint")
         .await
         .context(
             "lint was given a database (to find the pending migrations) but cannot reach it",

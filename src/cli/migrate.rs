@@ -126,15 +126,8 @@ fn discover(args: &MigrateArgs) -> anyhow::Result<migrate::Migrations> {
     Ok(migrate::discover(&args.migrations)?)
 }
 
-async fn connect(global: &super::Global, verb: &str) -> anyhow::Result<super::connect::Target> {
-    let target = super::connect::target(global.database_url.as_deref()).await?;
-    if target.throwaway {
-        note!(
-            "note: no --database-url or DATABASE_URL given; {verb} {}",
-            target.description
-        );
-    }
-    Ok(target)
+async fn connect(global: &super::Global, command: &str) -> anyhow::Result<super::connect::Target> {
+    super::connect::target(global.database_url.as_deref(), command).await
 }
 
 async fn status(
@@ -144,7 +137,7 @@ async fn status(
     s: &StatusArgs,
 ) -> anyhow::Result<super::Exit> {
     let migrations = discover(args)?;
-    let mut target = connect(global, "showing the status of").await?;
+    let mut target = connect(global, "migrate status").await?;
     let entries = migrate::status(&mut target.conn, &migrations, schema).await?;
     let mut out = super::out::stdout();
     match s.format {
@@ -268,7 +261,7 @@ async fn apply(
     a: &RunArgs,
 ) -> anyhow::Result<super::Exit> {
     let migrations = discover(args)?;
-    let mut target = connect(global, "applying to").await?;
+    let mut target = connect(global, "migrate apply").await?;
     if !a.dry_run && lock::behind_transaction_pooler(&mut target.conn).await? {
         note!(
             "warning: {} looks like a transaction-pooling proxy; the advisory lock that keeps \
@@ -360,7 +353,7 @@ async fn check(
     let named = super::connect::database_named(global.database_url.as_deref());
     let mut checked_database = false;
     if named {
-        let mut target = super::connect::target(global.database_url.as_deref())
+        let mut target = super::connect::target(global.database_url.as_deref(), "migrate check")
             .await
             .context("migrate check was given a database but cannot reach it")?;
         let entries = migrate::status(&mut target.conn, &migrations, schema).await?;
@@ -442,7 +435,7 @@ async fn baseline(
         }
         .into());
     }
-    let mut target = connect(global, "baselining").await?;
+    let mut target = connect(global, "migrate baseline").await?;
     let options = ApplyOptions {
         history_schema: schema.clone(),
         wait_lock: b.wait_lock,

@@ -141,6 +141,11 @@ pub fn init_tracing(global: &Global) {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<Exit> {
+    let canonicalises = matches!(
+        args.command,
+        Command::Plan(_) | Command::Verify(_) | Command::Apply(_) | Command::Shadow(_)
+    );
+    connect::check_urls(&args.global, canonicalises)?;
     match args.command {
         Command::Plan(plan) => plan::run_plan(&args.global, &plan).await,
         Command::Verify(verify) => plan::run_verify(&args.global, &verify).await,

@@ -139,8 +139,7 @@ pub async fn drift(
     rename_hints: bool,
     concurrently: bool,
 ) -> anyhow::Result<Drift> {
-    let (_scratch_cluster, mut scratch) =
-        super::connect::scratch(global.dev_url.as_deref(), target._cluster.as_ref()).await?;
+    let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), target)?;
     let options = pipeline::Options {
         rename_hints,
         concurrently,
@@ -222,7 +221,7 @@ async fn pipeline(
             }
         };
         let reading = async {
-            let mut target = super::connect::target(url).await?;
+            let mut target = super::connect::plan_target(url).await?;
             if read_only {
                 target.make_read_only().await?;
             }
@@ -239,7 +238,12 @@ async fn pipeline(
         load::reject_ignored(&sources, &global.ignore_schemas)?;
         let desired = load_logged(&sources)?;
         let assertions = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
-        let mut target = super::connect::target(url).await?;
+        let mut target = if read_only {
+            // An audit of an empty throwaway would prove nothing.
+            super::connect::target(url, command).await?
+        } else {
+            super::connect::plan_target(url).await?
+        };
         if target.throwaway {
             note!(
                 "note: no --database-url or DATABASE_URL given; using {}",

@@ -30,13 +30,7 @@ pub struct PullArgs {
 }
 
 pub async fn run(global: &super::Global, args: &PullArgs) -> anyhow::Result<super::Exit> {
-    let mut target = super::connect::target(global.database_url.as_deref()).await?;
-    if target.throwaway {
-        note!(
-            "note: no database URL given; pulling from {} (it is empty)",
-            target.description
-        );
-    }
+    let mut target = super::connect::target(global.database_url.as_deref(), "pull").await?;
     let mut ignore = global.ignore_schemas.clone();
     if !args.schema_names.contains(&args.history_schema) {
         ignore.push(args.history_schema.clone());

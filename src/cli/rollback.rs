@@ -145,7 +145,7 @@ async fn read_only_target(
 ) -> anyhow::Result<(Ident, super::connect::Target)> {
     let schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
-    let mut target = super::connect::target(global.database_url.as_deref()).await?;
+    let mut target = super::connect::target(global.database_url.as_deref(), "rollback").await?;
     target.make_read_only().await?;
     Ok((schema, target))
 }
