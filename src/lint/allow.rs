@@ -104,7 +104,7 @@ fn allow(args: &str) -> Directive {
 /// Every directive comment in the file, in order.
 pub(crate) fn comments(source: &Source<'_>) -> Vec<Comment> {
     source
-        .tokens
+        .tokens()
         .iter()
         .filter(|t| t.kind == TokenKind::Comment)
         .filter_map(|t| {
@@ -128,14 +128,14 @@ pub(crate) fn owner(source: &Source<'_>, stmts: &[Stmt<'_>], comment: &Comment) 
     let from = source.line(comment.end.saturating_sub(1));
     if let Some(i) = next.checked_sub(1) {
         let prev = &stmts[i];
-        if comment.start < prev.end {
+        if comment.start < prev.end_with_semicolon {
             return Some(i);
         }
         // `SELECT 1; /* allow */ DROP TABLE t;` is about the statement it precedes.
         let next_on_same_line = stmts
             .get(next)
             .is_some_and(|s| source.line(s.start) == from);
-        let prev_end_line = source.line(prev.end.saturating_sub(1));
+        let prev_end_line = source.line(prev.end_with_semicolon.saturating_sub(1));
         if !next_on_same_line && source.line(comment.start) == prev_end_line {
             return Some(i);
         }

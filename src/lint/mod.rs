@@ -30,6 +30,8 @@ use allow::Directive;
 use rules::{Checker, FileState, Shared};
 use source::{Source, TokenKind};
 
+use crate::sql::{Script, split};
+
 /// What to report.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -170,28 +172,19 @@ impl Linter {
 
     /// Lints the next file. On a syntax error nothing of this file is added to the report.
     pub fn lint(&mut self, path: &str, sql: &str) -> Result<(), LintError> {
-        let source = Source::new(sql);
-        let syntax = |offset: usize, message: String| {
-            let (line, column) = source.position(offset);
+        let script = Script::parse(sql).map_err(|e| {
+            // At the statement's first token, as every diagnostic (at the unterminated
+            // string or comment when the scanner fails too).
+            let (line, column) = split::position(sql, e.statement);
             LintError::Syntax {
                 file: path.to_owned(),
                 line,
                 column,
-                message,
+                message: e.message,
             }
-        };
-        if let Some(nul) = sql.find('\0') {
-            return Err(syntax(nul, "the file contains a NUL byte".into()));
-        }
-        let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(|e| {
-            let message = match e {
-                pg_query::Error::Parse(m) => m,
-                other => other.to_string(),
-            };
-            let (offset, message) = source.locate_syntax_error(&message);
-            syntax(offset, message)
         })?;
-        let stmts = source.statements(&parsed.protobuf);
+        let source = Source::new(script);
+        let stmts = source.statements();
         let comments = allow::comments(&source);
         let header_end = stmts.first().map_or(sql.len(), |s| s.start);
         let mut file = FileState {
@@ -210,7 +203,7 @@ impl Linter {
             };
             // Before the statement runs: the statement adding a label mentions it too.
             let used = source
-                .tokens
+                .tokens()
                 .get(stmt.tokens.clone())
                 .unwrap_or_default()
                 .iter()
