@@ -15,6 +15,7 @@
 
 use super::code::Code;
 use super::source::{Source, Stmt, TokenKind};
+use crate::sql::split::comment_text;
 
 /// A parsed directive comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,15 +41,7 @@ const PREFIX: &str = "reconcile:";
 
 /// The directive in one comment's text, if it is one (it starts with `reconcile:`).
 pub(crate) fn parse(comment: &str) -> Option<Directive> {
-    let body = if let Some(rest) = comment.strip_prefix("--") {
-        rest
-    } else if let Some(rest) = comment.strip_prefix("/*") {
-        rest.strip_suffix("*/").unwrap_or(rest)
-    } else {
-        comment
-    };
-    let body = body.trim();
-    let rest = body.strip_prefix(PREFIX)?;
+    let rest = comment_text(comment).strip_prefix(PREFIX)?;
     let (verb, args) = match rest.split_once(char::is_whitespace) {
         Some((verb, args)) => (verb, args.trim()),
         None => (rest, ""),

@@ -9,7 +9,7 @@
 use pg_query::NodeEnum;
 use pg_query::protobuf::TransactionStmtKind;
 
-use crate::sql::Script;
+use crate::sql::{Script, TokenKind, split};
 
 /// The directive that makes a file run outside a transaction, in its leading comment lines.
 pub const NO_TRANSACTION: &str = "reconcile:no-transaction";
@@ -61,36 +61,47 @@ pub fn split(sql: &str) -> Result<Vec<SqlStatement>, SyntaxError> {
         .collect())
 }
 
-/// Whether the file's leading comment lines hold `-- reconcile:no-transaction`.
+/// Whether a comment before the first statement is `-- reconcile:no-transaction` (or
+/// `/* reconcile:no-transaction */`) — the rule lint follows too.
 pub fn no_transaction_header(sql: &str) -> bool {
-    for line in sql.lines() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some(comment) = line.strip_prefix("--") else {
-            return false;
-        };
-        if comment.trim() == NO_TRANSACTION {
-            return true;
-        }
-    }
-    false
+    directives(sql).0
 }
 
 /// The line of a `reconcile:no-transaction` directive that is not in the header (and so does
 /// nothing), for `check`.
 pub fn misplaced_directive(sql: &str) -> Option<usize> {
-    if no_transaction_header(sql) {
-        return None;
+    match directives(sql) {
+        (false, misplaced) => misplaced,
+        (true, _) => None,
     }
-    sql.lines()
-        .position(|l| {
-            l.trim()
-                .strip_prefix("--")
-                .is_some_and(|c| c.trim() == NO_TRANSACTION)
-        })
-        .map(|i| i + 1)
+}
+
+/// Whether the header holds the directive, and the line of the first one after it. Comments
+/// are the scanner's, so a directive inside a string or dollar-quoted body is none; a text
+/// the scanner rejects does not parse either, and has neither.
+fn directives(sql: &str) -> (bool, Option<usize>) {
+    let Some(tokens) = split::tokens(sql) else {
+        return (false, None);
+    };
+    let (mut header, mut misplaced, mut in_header) = (false, None, true);
+    for t in tokens {
+        match t.kind {
+            TokenKind::Comment => {
+                let is_directive = sql
+                    .get(t.start..t.end)
+                    .is_some_and(|c| split::comment_text(c) == NO_TRANSACTION);
+                if is_directive && in_header {
+                    header = true;
+                } else if is_directive && misplaced.is_none() {
+                    misplaced = Some(split::line_of(sql, t.start));
+                }
+            }
+            // Empty statements (`;`) come before the first statement too.
+            TokenKind::Semicolon => {}
+            _ => in_header = false,
+        }
+    }
+    (header, misplaced)
 }
 
 fn transaction_control(node: &NodeEnum) -> Option<TransactionControl> {
@@ -199,5 +210,34 @@ mod tests {
         assert!(!no_transaction_header(
             "-- reconcile:no-transactions\nSELECT 1;"
         ));
+    }
+
+    /// Regression: the runner read the header as `--` lines only, while lint took any
+    /// comment before the first statement, so the two disagreed on whether a file runs in a
+    /// transaction; and a directive-looking line inside a string was "misplaced".
+    #[test]
+    fn the_header_is_any_comment_before_the_first_statement() {
+        assert!(no_transaction_header(
+            "/* reconcile:no-transaction */\nCREATE INDEX CONCURRENTLY i ON t (a);"
+        ));
+        assert!(no_transaction_header(
+            "/* Adds an index.\n   Slowly. */\n-- reconcile:no-transaction\nVACUUM t;"
+        ));
+        assert!(no_transaction_header(
+            ";\n-- reconcile:no-transaction\nVACUUM t;"
+        ));
+        let in_string = "SELECT '\n-- reconcile:no-transaction\n';\n";
+        assert!(!no_transaction_header(in_string));
+        assert_eq!(misplaced_directive(in_string), None);
+        assert_eq!(
+            misplaced_directive("SELECT 1; /* reconcile:no-transaction */\n"),
+            Some(1)
+        );
+        assert_eq!(
+            misplaced_directive(
+                "-- reconcile:no-transaction\nSELECT 1;\n-- reconcile:no-transaction\n"
+            ),
+            None
+        );
     }
 }

@@ -247,6 +247,24 @@ pub fn position(text: &str, offset: usize) -> (usize, usize) {
     (line_of(text, offset), column + 1)
 }
 
+/// What a comment says: its text without `--` or `/* */`, trimmed.
+pub fn comment_text(comment: &str) -> &str {
+    let body = if let Some(rest) = comment.strip_prefix("--") {
+        rest
+    } else if let Some(rest) = comment.strip_prefix("/*") {
+        rest.strip_suffix("*/").unwrap_or(rest)
+    } else {
+        comment
+    };
+    body.trim()
+}
+
+/// The tokens of `text`, comments included; `None` when the scanner fails (an unterminated
+/// string or comment). For text that need not parse.
+pub fn tokens(text: &str) -> Option<Vec<Token>> {
+    scan(text)
+}
+
 fn scan(text: &str) -> Option<Vec<Token>> {
     // Not `scan_tokens`: pg_query 18.1 builds a slice from a null pointer for an empty text.
     let scanned = pg_query::scan(text).ok()?;
@@ -454,6 +472,8 @@ mod tests {
         assert_eq!(line_of("a\nb\nc", 4), 3);
         assert_eq!(position("ab\nxé y", 7), (2, 4));
         assert_eq!(position("ab", 99), (1, 3));
+        assert_eq!(comment_text("--  a b \n"), "a b");
+        assert_eq!(comment_text("/* a\n b */"), "a\n b");
     }
 
     #[test]
