@@ -4,7 +4,7 @@
 //! on the fixture folders under tests/fixtures/lint. Only the default file list involves a
 //! database: given one, `lint` checks the pending migrations only.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
