@@ -18,11 +18,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pg_query::NodeEnum;
-use pg_query::protobuf::Token;
 use serde::Serialize;
 use sqlx::{Column as _, PgConnection, Row as _, ValueRef as _};
 
 use crate::classify::{self, Kind};
+use crate::sql::Script;
+use crate::sql::split::line_of;
 
 /// One assertion file, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,14 +54,10 @@ impl Assertion {
             line: line_of(source, offset),
             message,
         };
-        let parsed = pg_query::parse(source, pg_query::ParserOptions::DEFAULT)
-            .map_err(|e| at(syntax_error_offset(source), format!("does not parse: {e}")))?;
-        let stmts = &parsed.protobuf.stmts;
-        let starts: Vec<usize> = stmts
-            .iter()
-            .map(|s| first_token_at(source, usize::try_from(s.stmt_location).unwrap_or(0)))
-            .collect();
-        let raw = match stmts.as_slice() {
+        let script = Script::parse(source)
+            .map_err(|e| at(e.offset, format!("does not parse: {}", e.message)))?;
+        let statements = script.statements();
+        let statement = match statements.as_slice() {
             [] => {
                 return Err(at(
                     0,
@@ -69,31 +66,22 @@ impl Assertion {
                         .to_owned(),
                 ));
             }
-            [raw] => raw,
-            [_, ..] => {
+            [statement] => statement,
+            [_, second, ..] => {
                 return Err(at(
-                    starts[1],
+                    second.start,
                     format!(
                         "contains {} statements; an assertion file holds exactly one (a second \
                          one starts here)",
-                        stmts.len()
+                        statements.len()
                     ),
                 ));
             }
         };
-        let start = starts[0];
-        let end = match usize::try_from(raw.stmt_len) {
-            Ok(0) | Err(_) => source.len(),
-            Ok(len) => usize::try_from(raw.stmt_location).unwrap_or(0) + len,
-        };
-        let sql = source
-            .get(start..end)
-            .unwrap_or(source)
-            .trim_end()
-            .to_owned();
-        let node = raw.stmt.as_ref().and_then(|n| n.node.as_ref());
-        match node {
-            Some(NodeEnum::SelectStmt(select)) => {
+        let start = statement.start;
+        let sql = statement.text.to_owned();
+        match statement.node {
+            NodeEnum::SelectStmt(select) => {
                 if select.into_clause.is_some() {
                     return Err(at(
                         start,
@@ -108,7 +96,7 @@ impl Assertion {
                     ));
                 }
             }
-            Some(other) => {
+            other => {
                 let kind = classify::classify(&sql)
                     .ok()
                     .and_then(|s| s.into_iter().next())
@@ -122,7 +110,6 @@ impl Assertion {
                     ),
                 ));
             }
-            None => return Err(at(start, "is empty".to_owned())),
         }
         // A WITH may hide a data-modifying statement (`WITH x AS (DELETE ...) SELECT ...`).
         let statements = classify::classify(&sql).map_err(|e| at(start, e.to_string()))?;
@@ -471,34 +458,6 @@ fn error_line(assertion: &Assertion, prefix: &str, position: Option<usize>) -> u
     line_of(&assertion.source, assertion.offset + byte)
 }
 
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    let offset = offset.min(text.len());
-    text.as_bytes()[..offset]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// The first byte at or after `from` that is not whitespace or a comment.
-fn first_token_at(source: &str, from: usize) -> usize {
-    let Ok(scan) = pg_query::scan(source) else {
-        return from;
-    };
-    scan.tokens
-        .iter()
-        .filter(|t| usize::try_from(t.start).unwrap_or(0) >= from)
-        .find(|t| t.token != Token::SqlComment as i32 && t.token != Token::CComment as i32)
-        .map_or(from, |t| usize::try_from(t.start).unwrap_or(from))
-}
-
-/// Where a syntax error is reported: pg_query's message names the failing token ("at or near
-/// ...") but not its position, so the statement's first line.
-fn syntax_error_offset(source: &str) -> usize {
-    first_token_at(source, 0)
-}
-
 /// The first line of the file's leading comment (`-- ...` lines or a `/* ... */` block).
 fn description(source: &str) -> Option<String> {
     let trimmed = source.trim_start();
@@ -591,5 +550,18 @@ mod tests {
     #[test]
     fn syntax_errors_are_rejected() {
         assert!(error("SELEC 1").contains("does not parse"));
+    }
+
+    /// Regression: a syntax error was reported on the line of the file's first token, not
+    /// the line it is on.
+    #[test]
+    fn syntax_errors_name_their_line() {
+        let e = error(
+            "-- Accounts are positive.\nSELECT id\n  FROM accounts\n WHERE id >\n ORDER BY id\n",
+        );
+        assert_eq!(
+            e,
+            "verify/a.sql:5: does not parse: syntax error at or near \"ORDER\""
+        );
     }
 }

@@ -32,6 +32,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::ident::quote_literal;
+use crate::sql::Script;
 
 /// One statement and what it does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -399,34 +400,22 @@ pub enum ClassifyError {
 /// Parses `sql` (any number of statements) and classifies each top-level statement, with
 /// the statements it runs nested in it.
 pub fn classify(sql: &str) -> Result<Vec<Statement>, ClassifyError> {
-    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(|e| {
-        ClassifyError::Syntax {
-            message: e.to_string(),
-        }
+    let script = Script::parse(sql).map_err(|e| ClassifyError::Syntax {
+        message: e.to_string(),
     })?;
-    raw_statements(sql, &parsed.protobuf, None)
+    classify_script(&script, None)
 }
 
-/// Classifies a parse result; `within` is the location of an enclosing top-level statement
-/// (for text embedded in a DO block).
-fn raw_statements(
-    sql: &str,
-    parsed: &protobuf::ParseResult,
+/// Classifies the statements of a parsed text; `within` is the location of an enclosing
+/// top-level statement (for text embedded in a DO block).
+fn classify_script(
+    script: &Script,
     within: Option<usize>,
 ) -> Result<Vec<Statement>, ClassifyError> {
-    let mut out = Vec::with_capacity(parsed.stmts.len());
-    for raw in &parsed.stmts {
-        let start = usize::try_from(raw.stmt_location).unwrap_or(0);
-        let end = match usize::try_from(raw.stmt_len) {
-            Ok(0) | Err(_) => sql.len(),
-            Ok(len) => start + len,
-        };
-        let text = sql.get(start..end).unwrap_or(sql).trim();
-        let location = within.unwrap_or(start);
-        let Some(node) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else {
-            continue;
-        };
-        out.push(statement(node, text, location)?);
+    let statements = script.statements();
+    let mut out = Vec::with_capacity(statements.len());
+    for s in statements {
+        out.push(statement(s.node, s.text, within.unwrap_or(s.start))?);
     }
     Ok(out)
 }
@@ -866,17 +855,24 @@ fn expression(
             }
         }
     };
-    let parsed = pg_query::parse(query, options)
-        .map_err(|e| body_error(format!("embedded SQL {query:?} does not parse: {e}")))?;
+    let script = Script::parse_with(query, options).map_err(|e| {
+        body_error(format!(
+            "embedded SQL {query:?} does not parse: {}",
+            e.message
+        ))
+    })?;
     if !dynamic {
-        return raw_statements(query, &parsed.protobuf, Some(location));
+        return classify_script(&script, Some(location));
     }
-    match constant_string(&parsed.protobuf) {
+    match constant_string(script.parse_result()) {
         Some(text) => {
-            let parsed = pg_query::parse(&text, pg_query::ParserOptions::DEFAULT).map_err(|e| {
-                body_error(format!("EXECUTE of {text:?}, which does not parse: {e}"))
+            let script = Script::parse(&text).map_err(|e| {
+                body_error(format!(
+                    "EXECUTE of {text:?}, which does not parse: {}",
+                    e.message
+                ))
             })?;
-            raw_statements(&text, &parsed.protobuf, Some(location))
+            classify_script(&script, Some(location))
         }
         None => Ok(vec![Statement::new(Kind::DynamicSql, query, location)]),
     }
@@ -1296,6 +1292,29 @@ mod tests {
         assert!(all[1].kind.is_session_control());
         assert!(!all[4].kind.is_session_control());
         assert!(!Kind::Transaction(TransactionKind::Rollback).is_session_control());
+    }
+
+    /// Regression: the text of the last statement of a script without a final `;` ran to
+    /// the end, trailing comment included; and syntax errors now say their line.
+    #[test]
+    fn statement_texts_are_their_tokens() {
+        let sql = "CREATE SCHEMA a /* why */ ;\n-- next\nCREATE SCHEMA b -- the end\n";
+        let all = classify(sql).unwrap();
+        let texts: Vec<(&str, usize)> = all.iter().map(|s| (s.text.as_str(), s.location)).collect();
+        assert_eq!(
+            texts,
+            [
+                ("CREATE SCHEMA a", 0),
+                ("CREATE SCHEMA b", sql.find("CREATE SCHEMA b").unwrap())
+            ]
+        );
+        let e = classify("SELECT 1;\nCREATE TABLE (;")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("SQL does not parse: line 2: syntax error"),
+            "{e}"
+        );
     }
 
     #[test]

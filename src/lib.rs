@@ -23,4 +23,5 @@ pub mod pull;
 pub mod render;
 pub mod rollback;
 pub mod shadow;
+pub mod sql;
 pub mod throwaway;

@@ -10,13 +10,15 @@ use reconcile::lint::{self, Code, Options, render::Format};
 use reconcile::migrate;
 use reconcile::model::Ident;
 
-use super::out::note;
+use super::out::{alert, note};
 
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
-    /// SQL files, or folders (their `*.sql` files in name order), linted in the order given.
+    /// SQL files, or folders (their `*.sql` files in name order, down files left out), linted
+    /// in the order given.
     /// Default: the pending migrations of `--migrations` when a database is named
-    /// (--database-url, DATABASE_URL or PG* variables), else every `*.sql` file there.
+    /// (--database-url, DATABASE_URL or PG* variables), else every `*.sql` file there but
+    /// the down files (they never run).
     #[arg(value_name = "FILES")]
     pub files: Vec<PathBuf>,
     /// Folder of versioned SQL migrations, linted when no FILES are given.
@@ -48,7 +50,7 @@ pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<supe
         let mut files = Vec::new();
         for path in &args.files {
             if path.is_dir() {
-                files.extend(lint::migration_files(path)?);
+                files.extend(lint::migration_files(path)?.0);
             } else {
                 files.push(path.clone());
             }
@@ -63,6 +65,13 @@ pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<supe
     let color = args.format == Format::Text && global.color.enabled();
     lint::render::render(args.format, &report, color, &mut out)?;
     out.flush()?;
+    if !report.unparsed.is_empty() {
+        // After the report of the files that could be linted.
+        for unparsed in &report.unparsed {
+            alert!("error: {unparsed}");
+        }
+        return Ok(super::Exit::Error);
+    }
     // Errors found (or warnings, with `--deny-warnings`): the code of plan's destructive
     // drift, "something here needs a human".
     Ok(if report.fails(args.deny_warnings) {
@@ -78,15 +87,20 @@ pub async fn run(global: &super::Global, args: &LintArgs) -> anyhow::Result<supe
 async fn default_files(global: &super::Global, args: &LintArgs) -> anyhow::Result<Vec<PathBuf>> {
     let dir = &args.migrations;
     if !super::connect::database_named(global.database_url.as_deref()) {
-        let files = lint::migration_files(dir).with_context(|| {
+        let (files, down) = lint::migration_files(dir).with_context(|| {
             format!(
                 "no FILES given, and the migrations folder {} cannot be listed",
                 dir.display()
             )
         })?;
+        let skipped = match down.len() {
+            0 => String::new(),
+            1 => " (1 down file skipped: it never runs)".to_owned(),
+            n => format!(" ({n} down files skipped: they never run)"),
+        };
         note!(
             "note: no database given (--database-url, DATABASE_URL or PG*): linting all {} \
-             migration file(s) in {}",
+             migration file(s) in {}{skipped}",
             files.len(),
             dir.display()
         );

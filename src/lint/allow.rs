@@ -15,6 +15,7 @@
 
 use super::code::Code;
 use super::source::{Source, Stmt, TokenKind};
+use crate::sql::split::comment_text;
 
 /// A parsed directive comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,15 +41,7 @@ const PREFIX: &str = "reconcile:";
 
 /// The directive in one comment's text, if it is one (it starts with `reconcile:`).
 pub(crate) fn parse(comment: &str) -> Option<Directive> {
-    let body = if let Some(rest) = comment.strip_prefix("--") {
-        rest
-    } else if let Some(rest) = comment.strip_prefix("/*") {
-        rest.strip_suffix("*/").unwrap_or(rest)
-    } else {
-        comment
-    };
-    let body = body.trim();
-    let rest = body.strip_prefix(PREFIX)?;
+    let rest = comment_text(comment).strip_prefix(PREFIX)?;
     let (verb, args) = match rest.split_once(char::is_whitespace) {
         Some((verb, args)) => (verb, args.trim()),
         None => (rest, ""),
@@ -104,7 +97,7 @@ fn allow(args: &str) -> Directive {
 /// Every directive comment in the file, in order.
 pub(crate) fn comments(source: &Source<'_>) -> Vec<Comment> {
     source
-        .tokens
+        .tokens()
         .iter()
         .filter(|t| t.kind == TokenKind::Comment)
         .filter_map(|t| {
@@ -128,14 +121,14 @@ pub(crate) fn owner(source: &Source<'_>, stmts: &[Stmt<'_>], comment: &Comment) 
     let from = source.line(comment.end.saturating_sub(1));
     if let Some(i) = next.checked_sub(1) {
         let prev = &stmts[i];
-        if comment.start < prev.end {
+        if comment.start < prev.end_with_semicolon {
             return Some(i);
         }
         // `SELECT 1; /* allow */ DROP TABLE t;` is about the statement it precedes.
         let next_on_same_line = stmts
             .get(next)
             .is_some_and(|s| source.line(s.start) == from);
-        let prev_end_line = source.line(prev.end.saturating_sub(1));
+        let prev_end_line = source.line(prev.end_with_semicolon.saturating_sub(1));
         if !next_on_same_line && source.line(comment.start) == prev_end_line {
             return Some(i);
         }

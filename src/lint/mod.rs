@@ -30,6 +30,9 @@ use allow::Directive;
 use rules::{Checker, FileState, Shared};
 use source::{Source, TokenKind};
 
+use crate::migrate::files::{Direction, parse_name};
+use crate::sql::{Script, split};
+
 /// What to report.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -64,11 +67,36 @@ pub struct Allowed {
     pub reason: String,
 }
 
+/// A file that could not be linted: it does not parse, or is not UTF-8 text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unparsed {
+    pub file: String,
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    /// `syntax error` or `not UTF-8 text`.
+    pub title: &'static str,
+    /// The parser's message (or what is wrong with the text).
+    pub message: String,
+}
+
+impl std::fmt::Display for Unparsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file, self.line, self.column, self.title, self.message
+        )
+    }
+}
+
 /// The result of linting a list of files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
-    /// The files linted, in order.
+    /// The files linted, in order (not those that could not be parsed).
     pub files: Vec<String>,
+    /// The files that could not be parsed, in order; nothing else of them is reported.
+    pub unparsed: Vec<Unparsed>,
     /// Top-level statements seen.
     pub statements: usize,
     /// In file order, then by line and column.
@@ -92,9 +120,10 @@ impl Report {
             .count()
     }
 
-    /// Whether the run fails: any error, or (with `deny_warnings`) any warning.
+    /// Whether the run fails: a file that could not be parsed, any error, or (with
+    /// `deny_warnings`) any warning.
     pub fn fails(&self, deny_warnings: bool) -> bool {
-        self.errors() > 0 || (deny_warnings && self.warnings() > 0)
+        !self.unparsed.is_empty() || self.errors() > 0 || (deny_warnings && self.warnings() > 0)
     }
 }
 
@@ -114,35 +143,91 @@ pub enum LintError {
     },
 }
 
-/// The `*.sql` files directly in `dir`, in name order (the migration order).
-pub fn migration_files(dir: &Path) -> Result<Vec<PathBuf>, LintError> {
+/// The `*.sql` files directly in `dir` that a migration run would run, in name order (the
+/// migration order); and the down files left out (`007_x.down.sql`, Flyway's `U7__x.sql`:
+/// they are never run).
+pub fn migration_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), LintError> {
     let read = |source| LintError::Read {
         path: dir.to_owned(),
         source,
     };
-    let mut files = Vec::new();
+    let (mut files, mut down) = (Vec::new(), Vec::new());
     for entry in std::fs::read_dir(dir).map_err(read)? {
         let path = entry.map_err(read)?.path();
         if path.extension().is_some_and(|e| e == "sql") && path.is_file() {
-            files.push(path);
+            let is_down = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| parse_name(n).ok())
+                .is_some_and(|n| n.direction == Direction::Down);
+            if is_down {
+                down.push(path);
+            } else {
+                files.push(path);
+            }
         }
     }
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    Ok(files)
+    down.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    Ok((files, down))
 }
 
 /// Lints `files` in the given order (a table created by an earlier file is new in a later
-/// one). Stops at the first file that cannot be read or does not parse.
+/// one). A file that does not parse (or is not UTF-8) goes to [`Report::unparsed`] and the
+/// others are still linted; only a file that cannot be read at all stops the run.
 pub fn lint_files(files: &[PathBuf], options: &Options) -> Result<Report, LintError> {
     let mut linter = Linter::new(options.clone());
     for path in files {
-        let sql = std::fs::read_to_string(path).map_err(|source| LintError::Read {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| LintError::Read {
             path: path.clone(),
             source,
         })?;
-        linter.lint(&path.display().to_string(), &sql)?;
+        let sql = match String::from_utf8(bytes) {
+            Ok(sql) => sql,
+            Err(e) => {
+                linter
+                    .report
+                    .unparsed
+                    .push(not_utf8(shown, e.as_bytes(), e.utf8_error()));
+                continue;
+            }
+        };
+        match linter.lint(&shown, &sql) {
+            Ok(()) => {}
+            Err(LintError::Syntax {
+                file,
+                line,
+                column,
+                message,
+            }) => linter.report.unparsed.push(Unparsed {
+                file,
+                line,
+                column,
+                title: "syntax error",
+                message,
+            }),
+            Err(e) => return Err(e),
+        }
     }
     Ok(linter.finish())
+}
+
+fn not_utf8(file: String, bytes: &[u8], e: std::str::Utf8Error) -> Unparsed {
+    let valid = &bytes[..e.valid_up_to()];
+    let text = std::str::from_utf8(valid).unwrap_or_default();
+    let (line, column) = split::position(text, text.len());
+    let byte = bytes.get(e.valid_up_to()).copied().unwrap_or_default();
+    Unparsed {
+        file,
+        line,
+        column,
+        title: "not UTF-8 text",
+        message: format!(
+            "byte 0x{byte:02x} is not part of a UTF-8 character (PostgreSQL reads migrations \
+             as UTF-8); save the file as UTF-8"
+        ),
+    }
 }
 
 /// Lints one file's text on its own; `path` is the label diagnostics carry.
@@ -170,28 +255,19 @@ impl Linter {
 
     /// Lints the next file. On a syntax error nothing of this file is added to the report.
     pub fn lint(&mut self, path: &str, sql: &str) -> Result<(), LintError> {
-        let source = Source::new(sql);
-        let syntax = |offset: usize, message: String| {
-            let (line, column) = source.position(offset);
+        let script = Script::parse(sql).map_err(|e| {
+            // At the statement's first token, as every diagnostic (at the unterminated
+            // string or comment when the scanner fails too).
+            let (line, column) = split::position(sql, e.statement);
             LintError::Syntax {
                 file: path.to_owned(),
                 line,
                 column,
-                message,
+                message: e.message,
             }
-        };
-        if let Some(nul) = sql.find('\0') {
-            return Err(syntax(nul, "the file contains a NUL byte".into()));
-        }
-        let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(|e| {
-            let message = match e {
-                pg_query::Error::Parse(m) => m,
-                other => other.to_string(),
-            };
-            let (offset, message) = source.locate_syntax_error(&message);
-            syntax(offset, message)
         })?;
-        let stmts = source.statements(&parsed.protobuf);
+        let source = Source::new(script);
+        let stmts = source.statements();
         let comments = allow::comments(&source);
         let header_end = stmts.first().map_or(sql.len(), |s| s.start);
         let mut file = FileState {
@@ -210,7 +286,7 @@ impl Linter {
             };
             // Before the statement runs: the statement adding a label mentions it too.
             let used = source
-                .tokens
+                .tokens()
                 .get(stmt.tokens.clone())
                 .unwrap_or_default()
                 .iter()

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Allowed, Code, Report, Severity};
+use super::{Allowed, Code, Report, Severity, Unparsed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -61,7 +61,7 @@ pub fn text(report: &Report, color: bool, out: &mut impl Write) -> io::Result<()
         writeln!(out, "  {:gutter$} = help: {}", "", d.help)?;
         writeln!(out)?;
     }
-    if report.files.is_empty() {
+    if report.files.is_empty() && report.unparsed.is_empty() {
         return writeln!(out, "lint: no SQL files to check");
     }
     let mut summary = format!(
@@ -73,6 +73,12 @@ pub fn text(report: &Report, color: bool, out: &mut impl Write) -> io::Result<()
     );
     if !report.allowed.is_empty() {
         summary.push_str(&format!("; {} allowed by comment", report.allowed.len()));
+    }
+    // Where and why is the CLI's error output, after this report.
+    match report.unparsed.len() {
+        0 => {}
+        1 => summary.push_str("; 1 file could not be parsed"),
+        n => summary.push_str(&format!("; {n} files could not be parsed")),
     }
     writeln!(out, "{summary}")
 }
@@ -88,6 +94,9 @@ struct JsonReport<'a> {
     files: &'a [String],
     diagnostics: Vec<JsonDiagnostic<'a>>,
     allowed: &'a [Allowed],
+    /// Files that could not be parsed; present only when there are some.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    syntax_errors: &'a [Unparsed],
 }
 
 #[derive(Serialize)]
@@ -114,7 +123,7 @@ struct JsonDiagnostic<'a> {
 
 /// Format version 1, documented in docs/lint.md.
 pub fn json(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    let status = if report.errors() > 0 {
+    let status = if report.errors() > 0 || !report.unparsed.is_empty() {
         "errors"
     } else if report.warnings() > 0 {
         "warnings"
@@ -151,14 +160,26 @@ pub fn json(report: &Report, out: &mut impl Write) -> io::Result<()> {
             })
             .collect(),
         allowed: &report.allowed,
+        syntax_errors: &report.unparsed,
     };
     crate::render::pretty_json::to_writer(&mut *out, &doc)?;
     writeln!(out)
 }
 
-/// GitHub Actions workflow commands (`::error file=...,line=...::message`), one per
-/// diagnostic, so each shows on the pull request's diff.
+/// GitHub Actions workflow commands (`::error file=...,line=...::message`), one per file that
+/// could not be parsed and one per diagnostic, so each shows on the pull request's diff.
 pub fn github(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    for u in &report.unparsed {
+        writeln!(
+            out,
+            "::error file={},line={},col={},title={}::{}",
+            escape_property(&u.file),
+            u.line,
+            u.column,
+            escape_property(u.title),
+            escape_data(&u.message),
+        )?;
+    }
     for d in &report.diagnostics {
         writeln!(
             out,

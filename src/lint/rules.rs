@@ -20,9 +20,10 @@ use pg_query::protobuf::{
 };
 
 use super::code::Code;
-use super::source;
 use crate::classify::{self, Kind};
 use crate::ident::quote_literal;
+use crate::sql::Script;
+use crate::sql::names::{self, Name};
 
 /// A rule that fired on a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,7 +312,7 @@ impl Checker<'_> {
             NodeEnum::AlterTableStmt(s) => self.alter_table(s, place),
             NodeEnum::RenameStmt(s) => self.rename(s, place),
             NodeEnum::AlterEnumStmt(s) => {
-                let type_name = names(&s.type_name);
+                let type_name = Name::strings(&s.type_name).to_string();
                 if !s.old_val.is_empty() {
                     self.hit(
                         place,
@@ -524,12 +525,12 @@ impl Checker<'_> {
         }
         let locks_table = match object {
             ObjectType::ObjectTable => s.objects.iter().any(|o| {
-                let (schema, name) = split_name(o);
-                !self.shared.tables.contains(&schema, &name)
+                let (schema, name) = Name::of_object(o).map_or(("", ""), |n| n.schema_and_name());
+                !self.shared.tables.contains(schema, name)
             }),
             ObjectType::ObjectIndex if !s.concurrent => s.objects.iter().any(|o| {
-                let (schema, name) = split_name(o);
-                !self.shared.indexes.contains(&schema, &name)
+                let (schema, name) = Name::of_object(o).map_or(("", ""), |n| n.schema_and_name());
+                !self.shared.indexes.contains(schema, name)
             }),
             _ => false,
         };
@@ -934,9 +935,9 @@ impl Checker<'_> {
     fn embedded(&mut self, text: &str, place: Place) {
         let as_select = format!("SELECT {text}");
         for sql in [text, as_select.as_str()] {
-            if let Ok(parsed) = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT) {
-                for (node, stmt_text) in source::nodes(sql, &parsed.protobuf) {
-                    self.visit(node, stmt_text, place);
+            if let Ok(script) = Script::parse(sql) {
+                for s in script.statements() {
+                    self.visit(s.node, s.text, place);
                 }
                 return;
             }
@@ -1024,50 +1025,18 @@ fn range_var(node: &protobuf::Node) -> Option<&protobuf::RangeVar> {
     }
 }
 
+/// A relation's name as written, for messages.
 fn rel_name(rv: &protobuf::RangeVar) -> String {
-    if rv.schemaname.is_empty() {
-        rv.relname.clone()
-    } else {
-        format!("{}.{}", rv.schemaname, rv.relname)
-    }
+    Name::of_relation(rv).map_or_else(String::new, |n| n.to_string())
 }
 
 fn string_value(node: &protobuf::Node) -> Option<String> {
-    match &node.node {
-        Some(NodeEnum::String(s)) => Some(s.sval.clone()),
-        _ => None,
-    }
-}
-
-fn names(list: &[protobuf::Node]) -> String {
-    list.iter()
-        .filter_map(string_value)
-        .collect::<Vec<_>>()
-        .join(".")
+    names::string(node).map(str::to_owned)
 }
 
 /// A dropped object's name as written: `schema.table`, a type, `f(int)`, `trigger on table`.
 fn object_name(node: &protobuf::Node) -> String {
-    match &node.node {
-        Some(NodeEnum::String(s)) => s.sval.clone(),
-        Some(NodeEnum::List(l)) => names(&l.items),
-        Some(NodeEnum::TypeName(t)) => names(&t.names),
-        Some(NodeEnum::ObjectWithArgs(o)) => names(&o.objname),
-        _ => "?".to_owned(),
-    }
-}
-
-/// `(schema, name)` of a dropped relation's name list (schema empty when unqualified).
-fn split_name(node: &protobuf::Node) -> (String, String) {
-    let parts: Vec<String> = match &node.node {
-        Some(NodeEnum::List(l)) => l.items.iter().filter_map(string_value).collect(),
-        _ => Vec::new(),
-    };
-    match parts.as_slice() {
-        [.., schema, name] => (schema.clone(), name.clone()),
-        [name] => (String::new(), name.clone()),
-        [] => (String::new(), String::new()),
-    }
+    Name::of_object(node).map_or_else(|| "?".to_owned(), |n| n.to_string())
 }
 
 fn first_line(text: &str) -> &str {

@@ -1,14 +1,15 @@
 //! Cutting a migration file into statements, each with the line it starts on.
 //!
 //! A file is run one statement at a time so that a failure can name its line and so that a
-//! `-- reconcile:no-transaction` file can run each statement alone. Splitting on `;` would
-//! break dollar-quoted function bodies and strings or comments containing `;`, so the real
-//! PostgreSQL parser (libpg_query) finds the statements. The parser also tells what a
-//! statement is, which is how transaction control and statements that cannot run inside a
-//! transaction block are found before anything runs.
+//! `-- reconcile:no-transaction` file can run each statement alone. The statements come from
+//! the shared splitter ([`crate::sql::split`], the real PostgreSQL parser); this adds what the
+//! runner needs to know about each — transaction control, and statements that cannot run
+//! inside a transaction block — before anything runs.
 
 use pg_query::NodeEnum;
-use pg_query::protobuf::{Token, TransactionStmtKind};
+use pg_query::protobuf::TransactionStmtKind;
+
+use crate::sql::{Script, TokenKind, split};
 
 /// The directive that makes a file run outside a transaction, in its leading comment lines.
 pub const NO_TRANSACTION: &str = "reconcile:no-transaction";
@@ -16,7 +17,7 @@ pub const NO_TRANSACTION: &str = "reconcile:no-transaction";
 /// One statement of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlStatement {
-    /// From the first token to the end, without the terminating `;`.
+    /// From the first token to the last, without the terminating `;`.
     pub text: String,
     /// Byte offset of the first token in the file text.
     pub offset: usize,
@@ -41,122 +42,66 @@ pub enum TransactionControl {
     Savepoint,
 }
 
-/// A statement that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
-pub struct SyntaxError {
-    /// 1-based line of the statement that does not parse.
-    pub line: usize,
-    pub message: String,
-}
+/// A file that does not parse: where, and the parser's message.
+pub use crate::sql::SyntaxError;
 
 /// Splits `sql` into statements with the real PostgreSQL parser.
 pub fn split(sql: &str) -> Result<Vec<SqlStatement>, SyntaxError> {
-    let parsed = match pg_query::parse(sql, pg_query::ParserOptions::DEFAULT) {
-        Ok(p) => p,
-        Err(e) => return Err(locate_syntax_error(sql, e)),
-    };
-    let mut out = Vec::with_capacity(parsed.protobuf.stmts.len());
-    for raw in &parsed.protobuf.stmts {
-        let start = usize::try_from(raw.stmt_location).unwrap_or(0);
-        let end = match usize::try_from(raw.stmt_len) {
-            Ok(0) | Err(_) => sql.len(),
-            Ok(len) => (start + len).min(sql.len()),
-        };
-        let first = skip_trivia(sql, start).min(end);
-        let Some(text) = sql.get(first..end) else {
-            continue;
-        };
-        let text = text.trim_end().trim_end_matches(';').trim_end();
-        if text.is_empty() {
-            continue;
-        }
-        let node = raw.stmt.as_ref().and_then(|n| n.node.as_ref());
-        out.push(SqlStatement {
-            text: text.to_owned(),
-            offset: first,
-            line: line_of(sql, first),
-            transaction_control: node.and_then(transaction_control),
-            needs_autocommit: node.and_then(needs_autocommit),
-        });
-    }
-    Ok(out)
+    let script = Script::parse(sql)?;
+    Ok(script
+        .statements()
+        .into_iter()
+        .map(|s| SqlStatement {
+            text: s.text.to_owned(),
+            offset: s.start,
+            line: s.line,
+            transaction_control: transaction_control(s.node),
+            needs_autocommit: needs_autocommit(s.node),
+        })
+        .collect())
 }
 
-/// The 1-based line of byte `offset`.
-pub fn line_of(sql: &str, offset: usize) -> usize {
-    sql.as_bytes()[..offset.min(sql.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// Whether the file's leading comment lines hold `-- reconcile:no-transaction`.
+/// Whether a comment before the first statement is `-- reconcile:no-transaction` (or
+/// `/* reconcile:no-transaction */`) — the rule lint follows too.
 pub fn no_transaction_header(sql: &str) -> bool {
-    for line in sql.lines() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some(comment) = line.strip_prefix("--") else {
-            return false;
-        };
-        if comment.trim() == NO_TRANSACTION {
-            return true;
-        }
-    }
-    false
+    directives(sql).0
 }
 
 /// The line of a `reconcile:no-transaction` directive that is not in the header (and so does
 /// nothing), for `check`.
 pub fn misplaced_directive(sql: &str) -> Option<usize> {
-    if no_transaction_header(sql) {
-        return None;
+    match directives(sql) {
+        (false, misplaced) => misplaced,
+        (true, _) => None,
     }
-    sql.lines()
-        .position(|l| {
-            l.trim()
-                .strip_prefix("--")
-                .is_some_and(|c| c.trim() == NO_TRANSACTION)
-        })
-        .map(|i| i + 1)
 }
 
-/// The offset of the first token at or after `from`: whitespace and comments (`--` lines and
-/// nested `/* */` blocks) are what the parser puts between statements.
-fn skip_trivia(sql: &str, mut at: usize) -> usize {
-    let bytes = sql.as_bytes();
-    loop {
-        while at < bytes.len() && bytes[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        if bytes[at..].starts_with(b"--") {
-            match bytes[at..].iter().position(|&b| b == b'\n') {
-                Some(n) => at += n + 1,
-                None => return bytes.len(),
-            }
-        } else if bytes[at..].starts_with(b"/*") {
-            let mut depth = 0usize;
-            while at < bytes.len() {
-                if bytes[at..].starts_with(b"/*") {
-                    depth += 1;
-                    at += 2;
-                } else if bytes[at..].starts_with(b"*/") {
-                    depth -= 1;
-                    at += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    at += 1;
+/// Whether the header holds the directive, and the line of the first one after it. Comments
+/// are the scanner's, so a directive inside a string or dollar-quoted body is none; a text
+/// the scanner rejects does not parse either, and has neither.
+fn directives(sql: &str) -> (bool, Option<usize>) {
+    let Some(tokens) = split::tokens(sql) else {
+        return (false, None);
+    };
+    let (mut header, mut misplaced, mut in_header) = (false, None, true);
+    for t in tokens {
+        match t.kind {
+            TokenKind::Comment => {
+                let is_directive = sql
+                    .get(t.start..t.end)
+                    .is_some_and(|c| split::comment_text(c) == NO_TRANSACTION);
+                if is_directive && in_header {
+                    header = true;
+                } else if is_directive && misplaced.is_none() {
+                    misplaced = Some(split::line_of(sql, t.start));
                 }
             }
-        } else {
-            return at;
+            // Empty statements (`;`) come before the first statement too.
+            TokenKind::Semicolon => {}
+            _ => in_header = false,
         }
     }
+    (header, misplaced)
 }
 
 fn transaction_control(node: &NodeEnum) -> Option<TransactionControl> {
@@ -197,139 +142,35 @@ fn needs_autocommit(node: &NodeEnum) -> Option<&'static str> {
     }
 }
 
-/// The parser reports no position, so the failing statement is found with the scanner
-/// (which knows quotes, dollar quotes and comments but no grammar): statements are cut at `;`
-/// tokens and parsed one by one. Within the first that fails, the offending token is the
-/// first whose prefix fails for a reason other than "at end of input" (found by bisection),
-/// and its line is the one reported.
-fn locate_syntax_error(sql: &str, e: pg_query::Error) -> SyntaxError {
-    let message = match &e {
-        pg_query::Error::Parse(m) => m.clone(),
-        other => other.to_string(),
-    };
-    let Ok(scanned) = pg_query::scan(sql) else {
-        // An unterminated quote or comment: the scanner fails too.
-        return SyntaxError { line: 1, message };
-    };
-    let comment = [Token::SqlComment as i32, Token::CComment as i32];
-    let tokens: Vec<(usize, usize, bool)> = scanned
-        .tokens
-        .iter()
-        .filter(|t| !comment.contains(&t.token))
-        .map(|t| {
-            (
-                usize::try_from(t.start).unwrap_or(0),
-                usize::try_from(t.end).unwrap_or(0),
-                t.token == Token::Ascii59 as i32,
-            )
-        })
-        .collect();
-    let fails = |from: usize, to: usize| {
-        sql.get(from..to)
-            .is_some_and(|text| pg_query::parse(text, pg_query::ParserOptions::DEFAULT).is_err())
-    };
-    let mut first = 0;
-    for i in 0..=tokens.len() {
-        if i < tokens.len() && !tokens[i].2 {
-            continue;
-        }
-        if i > first {
-            let start = tokens[first].0;
-            if fails(start, tokens[i - 1].1) {
-                // The smallest prefix that fails not merely for being cut short.
-                let bad = |k: usize| {
-                    sql.get(start..tokens[k].1).is_some_and(|text| {
-                        pg_query::parse(text, pg_query::ParserOptions::DEFAULT)
-                            .is_err_and(|e| !e.to_string().contains("at end of input"))
-                    })
-                };
-                let (mut lo, mut hi) = (first, i - 1);
-                if bad(hi) {
-                    while lo < hi {
-                        let mid = lo + (hi - lo) / 2;
-                        if bad(mid) {
-                            hi = mid;
-                        } else {
-                            lo = mid + 1;
-                        }
-                    }
-                }
-                return SyntaxError {
-                    line: line_of(sql, tokens[hi].0),
-                    message,
-                };
-            }
-        }
-        first = i + 1;
-    }
-    SyntaxError { line: 1, message }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn lines_and_texts(sql: &str) -> Vec<(usize, String)> {
-        split(sql)
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.line, s.text))
-            .collect()
-    }
-
+    /// Regression: the runner's own splitter put an unterminated string (the scanner fails
+    /// too) on line 1 and quoted the rest of the file in the message.
     #[test]
-    fn dollar_quotes_strings_and_comments_keep_their_semicolons() {
-        let sql = "-- header; not a statement\n\
-                   CREATE TABLE t (a text DEFAULT 'x;y'); /* c; */\n\
-                   \n\
-                   CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $body$\n\
-                   BEGIN\n\
-                     PERFORM 1; -- inner;\n\
-                     RETURN 2;\n\
-                   END\n\
-                   $body$;\n\
-                   /* block\n   comment; */ INSERT INTO t VALUES ($$a;b$$), (E'c\\';d');\n\
-                   SELECT 1 -- trailing; comment\n";
-        let got = lines_and_texts(sql);
-        assert_eq!(got.len(), 4, "{got:#?}");
+    fn an_unterminated_string_is_reported_on_its_line() {
+        let e = split("SELECT 1;\n\nINSERT INTO t VALUES ('abc);\nSELECT 2;\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
         assert_eq!(
-            got[0],
-            (2, "CREATE TABLE t (a text DEFAULT 'x;y')".to_owned())
+            e.message,
+            "unterminated quoted string at or near \"'abc);…\""
         );
-        assert_eq!(got[1].0, 4);
-        assert!(got[1].1.starts_with("CREATE FUNCTION f()"));
-        assert!(got[1].1.ends_with("$body$"));
-        assert!(got[1].1.contains("PERFORM 1; -- inner;"));
+    }
+
+    /// Statements run as written, from the first token to the last: no comment before or
+    /// after, no `;`.
+    #[test]
+    fn statements_are_their_tokens() {
+        let s = split("-- make t\nCREATE TABLE t (a int) /* why */ ;\nSELECT 1 -- last\n").unwrap();
+        let got: Vec<(usize, usize, &str)> = s
+            .iter()
+            .map(|s| (s.line, s.offset, s.text.as_str()))
+            .collect();
         assert_eq!(
-            got[2],
-            (11, "INSERT INTO t VALUES ($$a;b$$), (E'c\\';d')".to_owned())
+            got,
+            [(2, 10, "CREATE TABLE t (a int)"), (3, 45, "SELECT 1")]
         );
-        assert_eq!(got[3].0, 12);
-        assert!(got[3].1.starts_with("SELECT 1"));
-    }
-
-    #[test]
-    fn empty_statements_and_comment_only_files() {
-        assert!(split("-- nothing\n/* at all */\n;\n;").unwrap().is_empty());
-        assert_eq!(lines_and_texts(";;\nSELECT 1;;\n").len(), 1);
-        assert_eq!(lines_and_texts(";;\nSELECT 1;;\n")[0].0, 2);
-    }
-
-    #[test]
-    fn syntax_errors_name_the_line_of_the_offending_token() {
-        let sql = "SELECT 1;\n\nCREATE TABLE a (id int);\nCREATE TABLE b (id int,);\nSELECT 2;\n";
-        let e = split(sql).unwrap_err();
-        assert_eq!(e.line, 4, "{e}");
-        let sql = "SELECT 1;\nCREATE TABLE b (\n  id int,\n  name text\n  other text\n);\n";
-        let e = split(sql).unwrap_err();
-        assert_eq!(e.line, 5, "{e}");
-        assert!(e.message.contains("\"other\""), "{e}");
-        let sql = "SELECT 1;\nCREATE TABLE b (\n  id int,\n  name text\n";
-        assert_eq!(split(sql).unwrap_err().line, 4);
-        assert!(e.message.contains("syntax error"), "{e}");
-        let sql = "SELECT 1;\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;\n\
-                   SELEC 2;\n";
-        assert_eq!(split(sql).unwrap_err().line, 3);
     }
 
     #[test]
@@ -369,5 +210,34 @@ mod tests {
         assert!(!no_transaction_header(
             "-- reconcile:no-transactions\nSELECT 1;"
         ));
+    }
+
+    /// Regression: the runner read the header as `--` lines only, while lint took any
+    /// comment before the first statement, so the two disagreed on whether a file runs in a
+    /// transaction; and a directive-looking line inside a string was "misplaced".
+    #[test]
+    fn the_header_is_any_comment_before_the_first_statement() {
+        assert!(no_transaction_header(
+            "/* reconcile:no-transaction */\nCREATE INDEX CONCURRENTLY i ON t (a);"
+        ));
+        assert!(no_transaction_header(
+            "/* Adds an index.\n   Slowly. */\n-- reconcile:no-transaction\nVACUUM t;"
+        ));
+        assert!(no_transaction_header(
+            ";\n-- reconcile:no-transaction\nVACUUM t;"
+        ));
+        let in_string = "SELECT '\n-- reconcile:no-transaction\n';\n";
+        assert!(!no_transaction_header(in_string));
+        assert_eq!(misplaced_directive(in_string), None);
+        assert_eq!(
+            misplaced_directive("SELECT 1; /* reconcile:no-transaction */\n"),
+            Some(1)
+        );
+        assert_eq!(
+            misplaced_directive(
+                "-- reconcile:no-transaction\nSELECT 1;\n-- reconcile:no-transaction\n"
+            ),
+            None
+        );
     }
 }

@@ -8,6 +8,7 @@ use pg_query::protobuf::{
 use super::{Action, Entry};
 use crate::classify::{self, Kind};
 use crate::ident::{quote_ident, quote_literal};
+use crate::sql::{Name, Script};
 
 /// How statements are judged.
 pub(super) struct Context {
@@ -38,31 +39,15 @@ struct Place<'a> {
 /// Every statement of `sql` with its inverse, in execution order. `origin` is set to
 /// `statement N (line L)`.
 pub(super) fn statements(sql: &str, context: &Context) -> Result<Vec<Entry>, String> {
-    let parsed =
-        pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(|e| e.to_string())?;
+    let script = Script::parse(sql).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for (i, raw) in parsed.protobuf.stmts.iter().enumerate() {
-        let start = usize::try_from(raw.stmt_location).unwrap_or(0);
-        let end = match usize::try_from(raw.stmt_len) {
-            Ok(0) | Err(_) => sql.len(),
-            Ok(len) => start + len,
-        };
-        let text = sql.get(start..end).unwrap_or(sql).trim();
-        let Some(node) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else {
-            continue;
-        };
-        let lead = text.len() - text.trim_start().len();
-        let line = sql[..start.min(sql.len())].matches('\n').count()
-            + 1
-            + sql[start.min(sql.len())..]
-                .get(..lead)
-                .map_or(0, |s| s.matches('\n').count());
-        let origin = format!("statement {} (line {line})", i + 1);
+    for (i, statement) in script.statements().iter().enumerate() {
+        let origin = format!("statement {} (line {})", i + 1, statement.line);
         let place = Place {
             in_do: false,
             default_schema: None,
         };
-        for mut entry in node_entries(node, text, context, place) {
+        for mut entry in node_entries(statement.node, statement.text, context, place) {
             entry.origin = origin.clone();
             out.push(entry);
         }
@@ -188,16 +173,10 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
                      on the table and DROP INDEX it",
                 )];
             }
-            let schema = s
-                .relation
-                .as_ref()
-                .map(|r| r.schemaname.as_str())
-                .filter(|s| !s.is_empty())
-                .or(place.default_schema);
-            let name = match schema {
-                Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&s.idxname)),
-                None => quote_ident(&s.idxname),
-            };
+            let schema = s.relation.as_ref().map(|r| r.schemaname.as_str());
+            let name = Name::qualified(schema, &s.idxname)
+                .in_schema(place.default_schema)
+                .quoted();
             vec![inverse(
                 text,
                 format!(
@@ -692,15 +671,16 @@ fn nested(statement: &classify::Statement, context: &Context, place: Place, out:
             &statement.text,
             "EXECUTE of SQL computed at run time: what it ran is not known",
         )),
-        _ => match pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) {
-            Ok(parsed) => {
-                for raw in &parsed.protobuf.stmts {
-                    if let Some(node) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) {
-                        out.extend(node_entries(node, &statement.text, context, inner));
-                    }
+        _ => match Script::parse(&statement.text) {
+            Ok(script) => {
+                for s in script.statements() {
+                    out.extend(node_entries(s.node, s.text, context, inner));
                 }
             }
-            Err(e) => out.push(manual(&statement.text, format!("does not parse: {e}"))),
+            Err(e) => out.push(manual(
+                &statement.text,
+                format!("does not parse: {}", e.message),
+            )),
         },
     }
 }
@@ -731,42 +711,19 @@ pub(super) fn resolve_enum_labels(entries: &mut [Entry]) {
 
 /// `schema.name` (or `name`) of a relation, quoted.
 fn relation(r: Option<&protobuf::RangeVar>, place: Place) -> Option<String> {
-    let r = r?;
-    if r.relname.is_empty() {
-        return None;
-    }
-    let schema = Some(r.schemaname.as_str())
-        .filter(|s| !s.is_empty())
-        .or(place.default_schema);
-    Some(match schema {
-        Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&r.relname)),
-        None => quote_ident(&r.relname),
-    })
+    Some(
+        Name::of_relation(r?)?
+            .in_schema(place.default_schema)
+            .quoted(),
+    )
 }
 
 /// A dotted name from a list of String nodes, quoted.
 fn qualified(names: &[protobuf::Node], place: Place) -> Option<String> {
-    let mut parts: Vec<String> = names
-        .iter()
-        .map(|n| match &n.node {
-            Some(NodeEnum::String(s)) => Some(s.sval.clone()),
-            _ => None,
-        })
-        .collect::<Option<_>>()?;
-    if parts.is_empty() {
-        return None;
-    }
-    if parts.len() == 1
-        && let Some(schema) = place.default_schema
-    {
-        parts.insert(0, schema.to_owned());
-    }
     Some(
-        parts
-            .iter()
-            .map(|p| quote_ident(p))
-            .collect::<Vec<_>>()
-            .join("."),
+        Name::of_list(names)?
+            .in_schema(place.default_schema)
+            .quoted(),
     )
 }
 
@@ -815,4 +772,55 @@ pub(super) fn comment(text: &str) -> String {
         out.push(current.trim_end().to_owned());
     }
     out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the last statement of a file without a final `;` carried the comment after
+    /// it into the guide's "original" text; a file that does not parse now says where.
+    #[test]
+    fn statements_are_their_tokens_with_their_lines() {
+        let sql = "-- 0007\nCREATE SCHEMA IF NOT EXISTS \"App\";\n\n/* the table */\n  \
+                   CREATE TABLE \"App\".t (id int) -- done\n";
+        let entries = statements(sql, &Context::RUN).unwrap();
+        let got: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| (e.origin.as_str(), e.original.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "statement 1 (line 2)",
+                    "CREATE SCHEMA IF NOT EXISTS \"App\""
+                ),
+                ("statement 2 (line 5)", "CREATE TABLE \"App\".t (id int)"),
+            ]
+        );
+        let e = statements("SELECT 1;\nCREATE TABLE (;\n", &Context::RUN).unwrap_err();
+        assert!(e.starts_with("line 2: syntax error"), "{e}");
+    }
+
+    #[test]
+    fn names_are_quoted_and_take_the_schema_of_create_schema() {
+        let sql = "CREATE SCHEMA s CREATE TABLE \"T\" (id int) CREATE INDEX i ON \"T\" (id);";
+        let entries = statements(sql, &Context::RUN).unwrap();
+        let inverses: Vec<&str> = entries
+            .iter()
+            .filter_map(|e| match &e.action {
+                Action::Inverse { sql, .. } => Some(sql.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            inverses,
+            [
+                "DROP SCHEMA IF EXISTS s",
+                "DROP TABLE IF EXISTS s.\"T\"",
+                "DROP INDEX IF EXISTS s.i"
+            ]
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! Shared integration-test harness (`mod common;` in each test file).
+//! Shared integration-test harness, a module of each test target (`tests/suite`,
+//! `tests/corpus`).
 //!
 //! * One PostgreSQL server per test process: a throwaway cluster
 //!   ([`reconcile::throwaway::Cluster`]) started lazily on first use, or, if
@@ -22,6 +23,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub mod drift;
+pub mod migrate;
 
 use reconcile::throwaway::{self, Cluster};
 use sqlx::Connection;

@@ -9,7 +9,7 @@
 //! and that the assertions shipped in `verify/` pass on the example schema and catch a
 //! crafted bad database.
 
-mod common;
+use crate::common;
 
 use common::{assert_exit, text};
 

@@ -10,7 +10,7 @@
 //!
 //! Fixtures live in `tests/fixtures/roundtrip/`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

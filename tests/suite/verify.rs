@@ -11,7 +11,7 @@
 //! another session holds an open write transaction, and even while another session holds
 //! EXCLUSIVE, which conflicts with every table lock except ACCESS SHARE.
 
-mod common;
+use crate::common;
 
 use common::{assert_exit, text};
 

@@ -15,7 +15,7 @@
 //!
 //! With `CI=true` a missing corpus fails; elsewhere the tests say loudly that they skipped.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -36,24 +36,6 @@ static POOL: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 // Empty: migra/partitioning converges since desired tables that exist as partitions or
 // partitioned tables are reported (D135) instead of planned.
 const OUT_OF_SCOPE: &[(&str, &str)] = &[];
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "the corpus is missing at {} and CI=true: it must be there",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "\n########## SKIPPED: corpus not found at {} — convergence tests did not run ##########\n",
-        dir.display()
-    );
-    None
-}
 
 /// One pair: SQL files (in order) for the current and the desired side.
 #[derive(Debug, Clone)]
@@ -572,7 +554,9 @@ fn out_of_scope(name: &str) -> Option<&'static str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pgschema_pairs_converge() {
-    let Some(corpus) = corpus_dir() else { return };
+    let Some(corpus) = crate::corpus_dir("the convergence tests") else {
+        return;
+    };
     let (cases, not_run) = pgschema_cases(&corpus);
     assert!(
         cases.len() >= 190,
@@ -584,13 +568,17 @@ async fn pgschema_pairs_converge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn real_world_versions_converge() {
-    let Some(corpus) = corpus_dir() else { return };
+    let Some(corpus) = crate::corpus_dir("the convergence tests") else {
+        return;
+    };
     prove_suite("real-world", real_world_cases(&corpus), &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn migra_pairs_converge() {
-    let Some(corpus) = corpus_dir() else { return };
+    let Some(corpus) = crate::corpus_dir("the convergence tests") else {
+        return;
+    };
     let (mut cases, mut not_run) = migra_cases(&corpus);
     if let Err(why) = create_role(MIGRA_ROLE) {
         cases.retain(|c| {

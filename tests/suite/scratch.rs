@@ -10,7 +10,7 @@
 //! still succeeds. The proof that skipping the server changes nothing: the result without a
 //! server equals the result with one, on a schema with every kind of prerequisite.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

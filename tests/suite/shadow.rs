@@ -8,7 +8,7 @@
 //! Every run gets its own TMPDIR (a test-owned folder), so the throwaway clusters it starts
 //! (`reconcile-pg-*` directories, `postgres -D <dir>/data` processes) can be found afterwards.
 
-mod common;
+use crate::common;
 
 use common::{assert_exit, text};
 

@@ -3,30 +3,12 @@
 //!
 //! With `CI=true` a missing corpus fails; elsewhere the tests say loudly that they skipped.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use reconcile::introspect::Scope;
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "the corpus is missing at {} and CI=true: it must be there",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "\n########## SKIPPED: corpus not found at {} — corpus tests did not run ##########\n",
-        dir.display()
-    );
-    None
-}
 
 /// One schema to prove: a name, the SQL files to load in order, and lines to leave out.
 struct Case {
@@ -195,13 +177,17 @@ async fn prove_all(suite: &str, cases: Vec<Case>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn real_world_schemas_have_no_false_drift() {
-    let Some(corpus) = corpus_dir() else { return };
+    let Some(corpus) = crate::corpus_dir("the no-false-drift tests") else {
+        return;
+    };
     prove_all("real-world", real_world_cases(&corpus)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pgschema_desired_schemas_have_no_false_drift() {
-    let Some(corpus) = corpus_dir() else { return };
+    let Some(corpus) = crate::corpus_dir("the no-false-drift tests") else {
+        return;
+    };
     let (cases, not_loadable) = pgschema_cases(&corpus);
     for (name, reason) in &not_loadable {
         eprintln!("pgschema/{name}: not run — new.sql does not load on PostgreSQL 15 ({reason})");

@@ -2,7 +2,7 @@
 //! shared test harness (`tests/common/mod.rs`). Everything runs against real
 //! PostgreSQL servers.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -229,6 +229,15 @@ fn replace_database_keeps_the_rest_of_the_url() {
 const CHILD_ENV: &str = "RECONCILE_THROWAWAY_TEST_CHILD";
 const CHILD_TEST: &str = "child_process_holding_a_cluster";
 
+/// The child test's name as the harness filters it (`--exact`): with its module path, less
+/// the crate's name.
+fn child_test_path() -> String {
+    match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::{CHILD_TEST}"),
+        None => CHILD_TEST.to_owned(),
+    }
+}
+
 /// Not a test by itself: the body of the child process of the tests below.
 #[test]
 #[ignore = "helper run in a child process by the reaper tests"]
@@ -274,7 +283,8 @@ struct ChildCluster {
 /// group) and what it reported about its cluster.
 fn spawn_child(mode: &str) -> (std::process::Child, ChildCluster) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([CHILD_TEST, "--exact", "--ignored", "--nocapture"])
+        .arg(child_test_path())
+        .args(["--exact", "--ignored", "--nocapture"])
         .args(["--test-threads", "1"])
         .env(CHILD_ENV, mode)
         // Kept open (in the returned Child) while the child should live.

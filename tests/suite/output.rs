@@ -6,7 +6,7 @@
 //! whose read end is closed before the child starts, so its first write fails with EPIPE —
 //! what `| head` does to a long output, without the race.
 
-mod common;
+use crate::common;
 
 use std::io::Read as _;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! different written one. If PostgreSQL printed something the rules do not expect, the first
 //! test fails here rather than as false drift (or, worse, a missed difference) in a plan.
 
-mod common;
+use crate::common;
 
 use reconcile::introspect::{self, Scope};
 use reconcile::model::{ConstraintKind, Ident, QualifiedName, Schema};

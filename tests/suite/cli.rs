@@ -1,7 +1,7 @@
 //! The command line: bad desired state exits 1 with a positioned error. `plan` opens the
 //! connection (read-only) while the files are parsed; its errors never replace the file's.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

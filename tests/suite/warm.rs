@@ -7,7 +7,7 @@
 //! release or debug binary, as a user runs it; no timing is asserted: reuse is seen in the
 //! server's process id, the rebuild in the data directory.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

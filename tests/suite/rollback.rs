@@ -10,7 +10,7 @@
 //! The unit tables show `guide_for_sql` on one statement of each kind: the inverse it gives,
 //! or the reason a statement cannot be inverted — never a statement silently left out.
 
-mod common;
+use crate::common;
 
 use common::{assert_exit, text};
 

@@ -7,7 +7,7 @@
 //! binary in it, with `DATABASE_URL` / `RECONCILE_DEV_URL` naming fresh test databases, so
 //! no command starts a throwaway server of its own.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

@@ -13,7 +13,7 @@
 //! Every run has `DATABASE_URL`, the `PG*` variables and `RECONCILE_DEV_URL` removed from its
 //! environment.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

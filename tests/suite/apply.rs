@@ -21,7 +21,7 @@
 //! hang guards, never timing assertions: the tests wait for events (a stderr line, a backend
 //! state in `pg_stat_activity`) rather than for durations.
 
-mod common;
+use crate::common;
 
 use common::text;
 

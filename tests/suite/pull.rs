@@ -3,7 +3,7 @@
 //! refusal names every such file, and nothing at all is written when one is refused. Pulling
 //! again into an unchanged folder is fine.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

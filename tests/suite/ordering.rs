@@ -12,7 +12,7 @@
 //! The desired states live in `tests/fixtures/ordering/<scenario>/`; the partial databases
 //! are the SQL constants next to the tests that use them.
 
-mod common;
+use crate::common;
 
 use common::text;
 

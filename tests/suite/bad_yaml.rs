@@ -4,7 +4,7 @@
 //! several) are loaded with `reconcile::load::from_dir`, which must fail. The rendered errors
 //! must point at a real position (except where none exists), fit on one screen, name the file
 //! and contain every `# expect: <text>` line written in the case's files; the rendered text is
-//! then kept as an insta snapshot `tests/snapshots/bad_yaml__<case>.snap`.
+//! then kept as an insta snapshot `tests/suite/snapshots/suite__bad_yaml__<case>.snap`.
 //!
 //! Adding a folder adds a case; run with `INSTA_UPDATE=always` once to write its snapshot.
 
@@ -236,15 +236,18 @@ fn catalogue() {
 #[test]
 fn no_orphan_snapshots() {
     let cases: BTreeSet<String> = cases().into_iter().collect();
-    let dir = manifest_dir().join("tests/snapshots");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
+    // Where insta keeps them: `snapshots/` beside this file, named by the module path.
+    let dir = manifest_dir()
+        .join(Path::new(file!()).parent().expect("a folder"))
+        .join("snapshots");
+    let prefix = format!("{}__", module_path!().replace("::", "__"));
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the snapshots folder {}: {e}", dir.display()));
     let orphans: Vec<String> = entries
         .flatten()
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
         .filter_map(|n| {
-            n.strip_prefix("bad_yaml__")
+            n.strip_prefix(prefix.as_str())
                 .and_then(|rest| rest.strip_suffix(".snap"))
                 .map(str::to_owned)
         })

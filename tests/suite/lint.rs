@@ -4,7 +4,7 @@
 //! on the fixture folders under tests/fixtures/lint. Only the default file list involves a
 //! database: given one, `lint` checks the pending migrations only.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -753,4 +753,141 @@ fn cli_default_is_the_pending_migrations_given_a_database() {
         &[],
     );
     assert_eq!(code, 3, "{stdout}");
+}
+
+/// Regression (issue 16, item 14): without a database, `lint` linted the `.down.sql` files
+/// too ("all 5 migration files" for 4 migrations), and their DROPs failed the run; down files
+/// never run, so only the files `migrate apply` would run are linted — also for a folder
+/// given as FILES. A down file named on purpose is still linted.
+#[test]
+fn down_files_are_not_linted() {
+    let project = tempfile::tempdir().expect("project folder");
+    let migrations = project.path().join("migrations");
+    std::fs::create_dir(&migrations).expect("mkdir");
+    for (name, sql) in [
+        (
+            "001_users.up.sql",
+            "CREATE TABLE IF NOT EXISTS users (id int);\n",
+        ),
+        ("001_users.down.sql", "DROP TABLE users;\n"),
+        (
+            "002_orders.sql",
+            "CREATE TABLE IF NOT EXISTS orders (id int);\n",
+        ),
+        ("V3__x.sql", "CREATE TABLE IF NOT EXISTS x (id int);\n"),
+        ("U3__x.sql", "DROP TABLE x;\n"),
+        ("notes.sql", "CREATE TABLE IF NOT EXISTS notes (id int);\n"),
+    ] {
+        std::fs::write(migrations.join(name), sql).expect("write");
+    }
+    let (code, stdout, stderr) = run_in(project.path(), &["lint"], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("in 4 files"), "{stdout}");
+    assert!(
+        stderr.contains(
+            "linting all 4 migration file(s) in migrations (2 down files skipped: they never run)"
+        ),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = run_in(project.path(), &["lint", "migrations"], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("in 4 files"), "{stdout}");
+    let (code, stdout, _) = run_in(
+        project.path(),
+        &["lint", "migrations/001_users.down.sql"],
+        &[],
+    );
+    assert_eq!(code, 3, "{stdout}");
+    assert!(stdout.contains("D100"), "{stdout}");
+}
+
+/// Regression (issue 16, item 14): `lint` stopped at the first file that does not parse.
+/// Every file is linted; each one that does not parse is reported with file:line:column and
+/// the parser's message, after the report of the others, and the exit code is 1.
+#[test]
+fn every_file_is_linted_and_every_syntax_error_reported() {
+    let project = tempfile::tempdir().expect("project folder");
+    let migrations = project.path().join("migrations");
+    std::fs::create_dir(&migrations).expect("mkdir");
+    for (name, sql) in [
+        (
+            "001_typo.sql",
+            "SET lock_timeout = '2s';\nCREAT TABLE a (id int);\n",
+        ),
+        (
+            "002_drop.sql",
+            "SET lock_timeout = '2s';\nDROP TABLE legacy;\n",
+        ),
+        (
+            "003_open.sql",
+            "SET lock_timeout = '2s';\n\nSELECT 'never closed\nFROM t;\n",
+        ),
+        ("004_latin1.sql", "SET lock_timeout = '2s';\n-- caf\u{e9}\n"),
+        ("005_fine.sql", "CREATE TABLE IF NOT EXISTS b (id int);\n"),
+    ] {
+        std::fs::write(migrations.join(name), sql).expect("write");
+    }
+    // Not UTF-8: the é above, written as Latin-1.
+    let mut latin1 = b"SET lock_timeout = '2s';\n-- caf".to_vec();
+    latin1.extend([0xe9, b'\n']);
+    std::fs::write(migrations.join("004_latin1.sql"), latin1).expect("write");
+
+    for format in ["text", "json", "github"] {
+        let (code, stdout, stderr) = run_in(project.path(), &["lint", "--format", format], &[]);
+        assert_eq!(code, 1, "{format}: {stdout}{stderr}");
+        // The files that parse were linted: 002's DROP is reported.
+        assert!(stdout.contains("D100"), "{format}: {stdout}");
+        assert!(
+            stderr.contains(
+                "error: migrations/001_typo.sql:2:1: syntax error: syntax error at or near \"CREAT\""
+            ),
+            "{format}: {stderr}"
+        );
+        assert!(
+            stderr.contains(
+                "error: migrations/003_open.sql:3:8: syntax error: unterminated quoted string at or near \"'never closed…\""
+            ),
+            "{format}: {stderr}"
+        );
+        assert!(
+            stderr.contains("error: migrations/004_latin1.sql:2:7: not UTF-8 text"),
+            "{format}: {stderr}"
+        );
+        match format {
+            "text" => assert!(
+                stdout.contains("lint: 1 error, 0 warnings in 2 files (3 statements); 3 files could not be parsed"),
+                "{stdout}"
+            ),
+            "json" => {
+                let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+                assert_eq!(doc["status"], "errors");
+                assert_eq!(doc["summary"]["files"], 2);
+                let unparsed: Vec<(String, u64)> = doc["syntax_errors"]
+                    .as_array()
+                    .expect("syntax_errors")
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["file"].as_str().unwrap_or_default().to_owned(),
+                            e["line"].as_u64().unwrap_or_default(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(
+                    unparsed,
+                    [
+                        ("migrations/001_typo.sql".to_owned(), 2),
+                        ("migrations/003_open.sql".to_owned(), 3),
+                        ("migrations/004_latin1.sql".to_owned(), 2),
+                    ]
+                );
+            }
+            _ => assert!(
+                stdout.contains(
+                    "::error file=migrations/001_typo.sql,line=2,col=1,title=syntax error::syntax error at or near \"CREAT\""
+                ),
+                "{stdout}"
+            ),
+        }
+    }
 }
