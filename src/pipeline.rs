@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use sqlx::PgConnection;
 
-use crate::canon::{self, CanonError, Scratch};
+use crate::canon::{self, CanonError, Rejection, Scratch};
 use crate::diff;
 use crate::introspect::{self, IntrospectError, Introspected, Scope, Skipped};
 use crate::model::{QualifiedName, Schema};
@@ -67,6 +67,41 @@ pub enum PipelineError {
     Plan(#[from] PlanError),
     #[error("the fingerprint thread failed: {0}")]
     Fingerprint(String),
+    /// Objects of the desired state that PostgreSQL itself rejects (a default of the wrong
+    /// type, a check on a column that does not exist): an error in the input, never a step.
+    #[error(
+        "PostgreSQL rejects {} object(s) of the desired state: {}",
+        .0.len(),
+        .0.iter().map(|r| format!("{}: {}", r.object, r.error)).collect::<Vec<_>>().join("; ")
+    )]
+    Rejected(Vec<Rejection>),
+}
+
+/// What the scratch server rejected for a reason in the desired state itself (not for lack of
+/// something the target may have): the precise part (a column, check or index built alone)
+/// where one is known, else the object.
+fn rejections(canonical: &canon::Canonical) -> Vec<Rejection> {
+    let mut out: Vec<Rejection> = canonical
+        .rejected_parts
+        .iter()
+        .filter(|r| !r.error.environmental())
+        .cloned()
+        .collect();
+    let named_tables: BTreeSet<QualifiedName> = out
+        .iter()
+        .filter_map(|r| r.object.table().cloned())
+        .collect();
+    out.extend(
+        canonical
+            .unverified
+            .iter()
+            .filter(|r| !r.error.environmental())
+            .filter(|r| r.object.table().is_none_or(|t| !named_tables.contains(t)))
+            .cloned(),
+    );
+    out.sort_by_cached_key(|r| r.object.to_string());
+    out.dedup();
+    out
 }
 
 impl Drift {
@@ -131,8 +166,16 @@ pub async fn drift_from(
     let canonical = canonical?;
     let as_read = Arc::try_unwrap(as_read).unwrap_or_else(|shared| (*shared).clone());
     tracing::info!("canonicalised the desired state in {:?}", clock.elapsed());
-    for (object, why) in &canonical.unverified {
-        tracing::warn!("{object} could not be checked on the scratch database: {why}");
+    let rejected = rejections(&canonical);
+    if !rejected.is_empty() {
+        return Err(PipelineError::Rejected(rejected));
+    }
+    for r in &canonical.unverified {
+        tracing::warn!(
+            "{} could not be checked on the scratch database: {}",
+            r.object,
+            r.error
+        );
     }
     let diff_options = diff::Options {
         rename_hints: options.rename_hints,
@@ -153,7 +196,11 @@ pub async fn drift_from(
     };
     let extras = plan::Extras {
         invalid_indexes: live.invalid_indexes.clone(),
-        unverified: canonical.unverified.iter().cloned().collect(),
+        unverified: canonical
+            .unverified
+            .iter()
+            .map(|r| (r.object.clone(), r.error.to_string()))
+            .collect(),
         live_fingerprint: Some(fingerprint),
     };
     let plan = plan::build_with(&result, &context, &extras)?;

@@ -18,6 +18,9 @@ pub struct History {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Applied,
+    /// Every step ran, but some were skipped by the database (see [`StepRecord::skipped`]):
+    /// their objects are still pending.
+    Partial,
     NoOp,
     Failed,
     Refused,
@@ -27,6 +30,7 @@ impl Outcome {
     fn as_str(self) -> &'static str {
         match self {
             Outcome::Applied => "applied",
+            Outcome::Partial => "partial",
             Outcome::NoOp => "no-op",
             Outcome::Failed => "failed",
             Outcome::Refused => "refused",
@@ -43,6 +47,8 @@ pub struct StepRecord<'a> {
     pub duration_ms: i64,
     pub attempts: u32,
     pub error: Option<String>,
+    /// The step ran, and the database declined it (the error it gave instead).
+    pub skipped: Option<String>,
 }
 
 impl History {
@@ -142,8 +148,14 @@ impl History {
         .bind(step.sql)
         .bind(step.duration_ms)
         .bind(step.attempts as i32)
-        .bind(if step.error.is_some() { "failed" } else { "applied" })
-        .bind(step.error.as_deref())
+        .bind(if step.error.is_some() {
+            "failed"
+        } else if step.skipped.is_some() {
+            "skipped"
+        } else {
+            "applied"
+        })
+        .bind(step.error.as_deref().or(step.skipped.as_deref()))
         .execute(&mut *conn)
         .await?;
         Ok(())

@@ -3,7 +3,7 @@
 
 use sqlx::{Connection, PgConnection};
 
-use super::{CanonError, Canonical};
+use super::{CanonError, Canonical, Rejection, ServerError};
 use crate::introspect::{self, Scope};
 use crate::kinds;
 use crate::model::Schema;
@@ -85,7 +85,10 @@ pub(super) async fn canonicalise_once(
                     sqlx::query("ROLLBACK TO SAVEPOINT reconcile_canon")
                         .execute(&mut *tx)
                         .await?;
-                    unverified.push((statement.object, e.to_string()));
+                    unverified.push(Rejection {
+                        object: statement.object,
+                        error: ServerError::of(&e),
+                    });
                 }
             }
         }
@@ -95,7 +98,11 @@ pub(super) async fn canonicalise_once(
     tx.rollback().await?;
     let mut schema = read?.schema;
     restore_unverified(desired, &mut schema);
-    Ok(Canonical { schema, unverified })
+    Ok(Canonical {
+        schema,
+        unverified,
+        rejected_parts: Vec::new(),
+    })
 }
 
 /// The desired state as statements for an empty database, in the planner's dependency order

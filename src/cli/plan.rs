@@ -129,11 +129,85 @@ pub fn verify_exit_code(drift_code: super::Exit, results: &[AssertionResult]) ->
     }
 }
 
+/// A loaded desired state with what is needed to point at its text: the files and where each
+/// object was declared.
+pub struct Desired {
+    pub schema: reconcile::model::Schema,
+    pub positions: Positions,
+}
+
+/// The desired state's files and where each object was declared in them.
+pub struct Positions {
+    origins: load::Origins,
+    sources: Vec<(PathBuf, String)>,
+}
+
+impl Desired {
+    /// Loads the files (each error with its file:line).
+    pub fn load(sources: Vec<(PathBuf, String)>) -> Result<Self, load::LoadErrors> {
+        let clock = std::time::Instant::now();
+        let located = load::from_sources_located(&sources)?;
+        tracing::info!(
+            "loaded {} desired tables in {:?}",
+            located.schema.tables.len(),
+            clock.elapsed()
+        );
+        Ok(Desired {
+            schema: located.schema,
+            positions: Positions {
+                origins: located.origins,
+                sources,
+            },
+        })
+    }
+
+    /// Reads and loads the desired-state folder (or file), refusing ignored schemas.
+    pub fn read(global: &super::Global) -> anyhow::Result<Self> {
+        let sources = load::read_dir(&global.schema_dir)?;
+        load::reject_ignored(&sources, &global.ignore_schemas)?;
+        Ok(Self::load(sources)?)
+    }
+}
+
+impl Positions {
+    /// An error the pipeline returned, with objects PostgreSQL rejected placed at their
+    /// declarations (file:line, the server's message, DETAIL and HINT).
+    pub fn explain(&self, error: pipeline::PipelineError) -> anyhow::Error {
+        match error {
+            pipeline::PipelineError::Rejected(rejections) => {
+                let list: Vec<_> = rejections
+                    .iter()
+                    .map(|r| {
+                        let mut message = r.error.message.clone();
+                        if let Some(code) = &r.error.sqlstate {
+                            message.push_str(&format!(" (SQLSTATE {code})"));
+                        }
+                        let help = [
+                            r.error.detail.as_ref().map(|d| format!("DETAIL: {d}")),
+                            r.error.hint.as_ref().map(|h| format!("HINT: {h}")),
+                            Some(
+                                "fix the desired state: nothing was planned or changed".to_owned(),
+                            ),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                        (r.object.clone(), message, Some(help))
+                    })
+                    .collect();
+                load::rejected(&list, &self.origins, &self.sources).into()
+            }
+            other => other.into(),
+        }
+    }
+}
+
 /// The drift pipeline ([`reconcile::pipeline::drift`]) on a connected target, with the scratch
 /// database from `--dev-url`, the target's throwaway cluster, or a new throwaway.
 pub async fn drift(
     global: &super::Global,
-    desired: reconcile::model::Schema,
+    desired: Desired,
     target: &mut super::connect::Target,
     read: Option<(Scope, introspect::Introspected)>,
     rename_hints: bool,
@@ -145,20 +219,10 @@ pub async fn drift(
         concurrently,
         ignore_schemas: global.ignore_schemas.clone(),
     };
-    Ok(pipeline::drift(desired, &mut target.conn, read, &mut scratch, &options).await?)
-}
-
-fn load_logged(
-    sources: &[(PathBuf, String)],
-) -> Result<reconcile::model::Schema, load::LoadErrors> {
-    let clock = std::time::Instant::now();
-    let desired = load::from_sources(sources)?;
-    tracing::info!(
-        "loaded {} desired tables in {:?}",
-        desired.tables.len(),
-        clock.elapsed()
-    );
-    Ok(desired)
+    let Desired { schema, positions } = desired;
+    pipeline::drift(schema, &mut target.conn, read, &mut scratch, &options)
+        .await
+        .map_err(|e| positions.explain(e))
 }
 
 const LOADER_STOPPED: &str = "the desired-state loader stopped";
@@ -170,16 +234,14 @@ const LOADER_STOPPED: &str = "the desired-state loader stopped";
 /// docs/benchmarks.md); the YAML finishes a little later, still well before the catalog.
 fn load_in_background(
     sources: Vec<(PathBuf, String)>,
-) -> anyhow::Result<
-    tokio::sync::oneshot::Receiver<Result<reconcile::model::Schema, load::LoadErrors>>,
-> {
+) -> anyhow::Result<tokio::sync::oneshot::Receiver<Result<Desired, load::LoadErrors>>> {
     let (send, receive) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("yaml-loader".to_owned())
         .spawn(move || {
             lower_this_threads_priority();
             // The receiver is gone only when the run already failed.
-            let _ = send.send(load_logged(&sources));
+            let _ = send.send(Desired::load(sources));
         })
         .context("cannot start the desired-state loader thread")?;
     Ok(receive)
@@ -234,9 +296,7 @@ async fn pipeline(
         (desired, assertions, target, Some((scope, live)))
     } else {
         // Bad input stops here, before a throwaway PostgreSQL is started.
-        let sources = load::read_dir(&global.schema_dir)?;
-        load::reject_ignored(&sources, &global.ignore_schemas)?;
-        let desired = load_logged(&sources)?;
+        let desired = Desired::read(global)?;
         let assertions = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
         let mut target = if read_only {
             // An audit of an empty throwaway would prove nothing.

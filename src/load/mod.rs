@@ -10,12 +10,12 @@ pub(crate) mod format;
 pub(crate) mod resolve;
 mod syntax;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use error::{LoadError, LoadErrors, Origin};
 
-use crate::model::Schema;
+use crate::model::{ObjectId, Schema};
 
 /// Loads the desired state from `dir` (recursively), or from the one file `dir` names.
 pub fn from_dir(dir: &Path) -> Result<Schema, LoadErrors> {
@@ -120,6 +120,108 @@ fn ignored(path: &Path, line: u32, schema: &str) -> LoadError {
 
 /// Loads the desired state from in-memory files (path, content), in the given order.
 pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors> {
+    from_sources_located(sources).map(|located| located.schema)
+}
+
+/// A loaded desired state and where its objects were declared.
+#[derive(Debug)]
+pub struct Located {
+    pub schema: Schema,
+    pub origins: Origins,
+}
+
+/// Where each top-level object (table, type, sequence, extension) was declared; the parts of
+/// a table are found on demand ([`Origins::locate`]), which keeps memory flat at 10,000
+/// tables.
+#[derive(Debug, Default)]
+pub struct Origins(BTreeMap<ObjectId, Origin>);
+
+impl Origins {
+    /// Where `object` was written: a top-level object's own key; a column's key in its table;
+    /// anything else of a table (a constraint or an index), its table's key.
+    pub fn locate(&self, object: &ObjectId, sources: &[(PathBuf, String)]) -> Option<Origin> {
+        if let Some(origin) = self.0.get(object) {
+            return Some(origin.clone());
+        }
+        let table = object.table()?;
+        let at_table = self.0.get(&ObjectId::Table(table.clone()))?;
+        if let ObjectId::Column { column, .. } = object
+            && let Some(at_column) = column_origin(sources, at_table, table, column)
+        {
+            return Some(at_column);
+        }
+        Some(at_table.clone())
+    }
+
+    /// The origin of a type, whatever kind declared it (types share one namespace).
+    fn type_origin(&self, object: &ObjectId) -> Option<&Origin> {
+        match object {
+            ObjectId::Domain(name) => self.0.get(&ObjectId::Type(name.clone())),
+            _ => None,
+        }
+    }
+
+    /// [`Origins::locate`], also for objects declared under another kind's identity (a
+    /// domain is declared as a type).
+    pub fn find(&self, object: &ObjectId, sources: &[(PathBuf, String)]) -> Option<Origin> {
+        self.locate(object, sources)
+            .or_else(|| self.type_origin(object).cloned())
+    }
+}
+
+/// The key of `column` in the declaration of `table` (in the file the table is declared in),
+/// found by parsing that one file again.
+fn column_origin(
+    sources: &[(PathBuf, String)],
+    at_table: &Origin,
+    table: &crate::model::QualifiedName,
+    column: &crate::model::Ident,
+) -> Option<Origin> {
+    let (path, text) = sources.iter().find(|(p, _)| *p == at_table.file)?;
+    let spec = parse_file(path, text).ok()?;
+    let (_, table_spec) = spec
+        .tables
+        .0
+        .iter()
+        .find(|(name, _)| name.value == table.name.as_str())?;
+    let (name, _) = table_spec
+        .columns
+        .0
+        .iter()
+        .find(|(name, _)| name.value == column.as_str())?;
+    Some(Origin::new(path, name.line, name.column))
+}
+
+/// Errors for objects PostgreSQL rejected, each at the place the object is declared, with the
+/// server's words and what to do.
+pub fn rejected(
+    rejections: &[(ObjectId, String, Option<String>)],
+    origins: &Origins,
+    sources: &[(PathBuf, String)],
+) -> LoadErrors {
+    let mut errors: Vec<LoadError> = rejections
+        .iter()
+        .map(|(object, message, help)| {
+            let origin = origins
+                .find(object, sources)
+                .unwrap_or_else(|| Origin::new(Path::new("(desired state)"), 0, 0));
+            let error = LoadError::new(origin, format!("PostgreSQL rejects {object}: {message}"));
+            match help {
+                Some(help) => error.help(help.clone()),
+                None => {
+                    error.help("fix the desired state; nothing was planned or changed".to_owned())
+                }
+            }
+        })
+        .collect();
+    for (path, text) in sources {
+        error::with_source_lines(&mut errors, path, text);
+    }
+    LoadErrors(errors)
+}
+
+/// [`from_sources`], with where each object was declared.
+pub fn from_sources_located(sources: &[(PathBuf, String)]) -> Result<Located, LoadErrors> {
     let mut errors = Vec::new();
     let mut build = resolve::Build::new();
     for (path, text) in sources {
@@ -135,7 +237,12 @@ pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors>
     }
     if errors.is_empty() {
         match build.finish() {
-            Ok(schema) => return Ok(schema),
+            Ok((schema, declared)) => {
+                return Ok(Located {
+                    schema,
+                    origins: Origins(declared),
+                });
+            }
             Err(found) => errors = found,
         }
     }

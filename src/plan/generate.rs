@@ -686,7 +686,12 @@ pub(super) fn tolerate_unverified(
     unverified: &std::collections::BTreeMap<ObjectId, String>,
 ) {
     for draft in drafts.iter_mut() {
-        let Some(message) = unverified.get(&draft.object) else {
+        let Some(message) = unverified.get(&draft.object).or_else(|| {
+            unverified
+                .iter()
+                .find(|(object, _)| draft.object.within(object))
+                .map(|(_, message)| message)
+        }) else {
             continue;
         };
         if draft.transaction != Transaction::Outside {

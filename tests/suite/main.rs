@@ -23,6 +23,7 @@ mod ordering;
 mod output;
 mod plan_output;
 mod pull;
+mod rejected;
 mod rollback;
 mod roundtrip;
 mod safety;

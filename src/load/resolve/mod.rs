@@ -110,7 +110,7 @@ impl Build {
 
     /// The schema, or every problem found, ordered by file (in the order added), line and
     /// column.
-    pub(super) fn finish(self) -> Result<Schema, Vec<LoadError>> {
+    pub(super) fn finish(self) -> Result<(Schema, BTreeMap<ObjectId, Origin>), Vec<LoadError>> {
         let Build { mut r, files } = self;
         for (file, schema) in &files {
             r.extensions(file, schema);
@@ -134,7 +134,7 @@ impl Build {
         r.resolve_deferred_types();
         r.resolve_references();
         if r.errors.is_empty() {
-            return Ok(r.schema);
+            return Ok((r.schema, r.declared.seen));
         }
         let file_index = |path: &Path| files.iter().position(|(f, _)| f.path == path);
         r.errors
