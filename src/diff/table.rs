@@ -20,7 +20,7 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
             None => new_table(name, wanted, out),
             // Most tables of a large schema are in sync; equal models have nothing to report.
             Some(existing) if existing == wanted => {}
-            Some(existing) => existing_table(name, existing, wanted, options, out),
+            Some(existing) => existing_table(live, name, existing, wanted, options, out),
         }
     }
     for name in live.tables.keys() {
@@ -30,11 +30,37 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
                     Code::ExtraTable,
                     Severity::Destructive,
                     ObjectId::Table(name.clone()),
-                    "in the database, not in the desired state",
+                    format!(
+                        "in the database, not in the desired state{}",
+                        owned_sequences(live, name, None)
+                    ),
                 )
                 .suggest(format!("DROP TABLE {}", name.quoted())),
             );
         }
+    }
+}
+
+/// "; dropping it drops the sequence X it owns too", for a table (or one column of it) that
+/// owns sequences: their DROP goes with it, so they get no finding of their own.
+fn owned_sequences(live: &Schema, table: &QualifiedName, column: Option<&Ident>) -> String {
+    let owned: Vec<String> = live
+        .sequences
+        .iter()
+        .filter(|(_, s)| {
+            s.owned_by
+                .as_ref()
+                .is_some_and(|(t, c)| t == table && column.is_none_or(|column| c == column))
+        })
+        .map(|(name, _)| name.to_string())
+        .collect();
+    match owned.as_slice() {
+        [] => String::new(),
+        [one] => format!("; dropping it drops the sequence {one} it owns too"),
+        many => format!(
+            "; dropping it drops the sequences it owns too: {}",
+            many.join(", ")
+        ),
     }
 }
 
@@ -83,6 +109,7 @@ fn column_object(table: &QualifiedName, column: &Ident) -> ObjectId {
 }
 
 fn existing_table(
+    live: &Schema,
     name: &QualifiedName,
     existing: &Table,
     wanted: &Table,
@@ -93,6 +120,7 @@ fn existing_table(
         existing.primary_key().is_none() && !existing.constraints.contains_key(*pk)
     });
     columns(
+        live,
         name,
         existing,
         wanted,
@@ -106,6 +134,7 @@ fn existing_table(
 }
 
 fn columns(
+    live: &Schema,
     name: &QualifiedName,
     existing: &Table,
     wanted: &Table,
@@ -175,8 +204,9 @@ fn columns(
                 Severity::Destructive,
                 column_object(name, &column.name),
                 format!(
-                    "in the database ({}), not in the desired state",
-                    column.data_type
+                    "in the database ({}), not in the desired state{}",
+                    column.data_type,
+                    owned_sequences(live, name, Some(&column.name))
                 ),
             )
             .suggest(format!(

@@ -121,6 +121,27 @@ pub(crate) trait Kind: Registered + 'static {
         Self::id(name)
     }
 
+    /// The finding for an object the database has and the desired state does not, or `None`
+    /// when another finding's suggestion removes it already (a sequence owned by a column that
+    /// is dropped goes with it). A suggestion must run as written, in the order printed, or
+    /// say what else it needs.
+    fn extra(
+        name: &QualifiedName,
+        _object: &Self::Object,
+        _live: &Schema,
+        _desired: &Schema,
+    ) -> Option<Finding> {
+        Some(
+            Finding::new(
+                Self::EXTRA,
+                Severity::Risky,
+                Self::extra_id(name),
+                "in the database, not in the desired state",
+            )
+            .suggest(Self::drop(name)),
+        )
+    }
+
     // --- DDL
 
     /// The CREATE statement (not idempotent by itself: [`Kind::steps`] guards it).
@@ -250,15 +271,8 @@ pub(crate) fn diff_kind<K: Kind>(live: &Schema, desired: &Schema, out: &mut Diff
             want.contains_key(name)
         };
         if !declared && desired.schemas.contains(&name.schema) {
-            out.findings.push(
-                Finding::new(
-                    K::EXTRA,
-                    Severity::Risky,
-                    K::extra_id(name),
-                    "in the database, not in the desired state",
-                )
-                .suggest(K::drop(name)),
-            );
+            out.findings
+                .extend(K::extra(name, &have[name], live, desired));
         }
     }
 }

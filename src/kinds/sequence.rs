@@ -12,7 +12,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::{Catalog, Kind};
-use crate::diff::Code;
+use crate::diff::{Code, Finding, Severity};
 use crate::load::error::{LoadError, Origin};
 use crate::load::format::{At, Entries, FileSpec};
 use crate::load::resolve::Resolver;
@@ -182,6 +182,55 @@ impl Kind for SequenceKind {
         if printed.owned_by.is_none() {
             printed.owned_by = desired.owned_by.clone();
         }
+    }
+
+    /// A sequence owned by a column the desired state drops goes with that column's (or its
+    /// table's) DROP — a `DROP SEQUENCE` printed first would fail, since the column owns it —
+    /// so it gets no finding of its own. One a kept column's default still uses cannot be
+    /// dropped before that default changes: the suggestion says so.
+    fn extra(
+        name: &QualifiedName,
+        s: &Sequence,
+        live: &Schema,
+        desired: &Schema,
+    ) -> Option<Finding> {
+        if let Some((table, column)) = &s.owned_by {
+            let kept = desired
+                .tables
+                .get(table)
+                .is_some_and(|t| t.column(column.as_str()).is_some());
+            if !kept {
+                return None;
+            }
+        }
+        let users: Vec<String> = live
+            .tables
+            .iter()
+            .flat_map(|(table, t)| t.columns.iter().map(move |c| (table, c)))
+            .filter(|(_, c)| {
+                c.default
+                    .as_deref()
+                    .is_some_and(|d| crate::plan::refs::sequences(d).contains(name))
+            })
+            .map(|(table, c)| ObjectId::column(table, &c.name).to_string())
+            .collect();
+        let mut sql = String::new();
+        if !users.is_empty() {
+            sql.push_str(&format!(
+                "-- first change the default of {} (see its finding): it uses the sequence\n",
+                users.join(", ")
+            ));
+        }
+        sql.push_str(&Self::drop(name));
+        Some(
+            Finding::new(
+                Self::EXTRA,
+                Severity::Risky,
+                Self::id(name),
+                "in the database, not in the desired state",
+            )
+            .suggest(sql),
+        )
     }
 
     const DIFFERS: Code = Code::SequenceDefinition;

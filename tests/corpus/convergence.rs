@@ -424,6 +424,22 @@ fn unreported_differences(
         differing_objects(after, b)
             .into_iter()
             .filter(|object| !plan.findings.iter().any(|f| covers(object, &f.object)))
+            // A sequence owned by a column that a finding drops goes with it (that finding
+            // names it).
+            .filter(|object| {
+                let ObjectId::Sequence(name) = object else {
+                    return true;
+                };
+                let Some((table, column)) =
+                    after.sequences.get(name).and_then(|s| s.owned_by.clone())
+                else {
+                    return true;
+                };
+                !plan.findings.iter().any(|f| {
+                    f.object == ObjectId::Table(table.clone())
+                        || f.object == ObjectId::column(&table, &column)
+                })
+            })
             .filter(|object| !set_aside_covers(object))
             .map(|object| format!("{object} differs in the models, and no finding names it")),
     );

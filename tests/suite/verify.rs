@@ -659,3 +659,66 @@ fn a_schema_the_desired_state_does_not_describe_is_drift() {
         3,
     );
 }
+
+/// Regression (issue 16, item 13): dropping a `bigserial` table from the desired state gave a
+/// D106 `DROP SEQUENCE` for its sequence, printed first, which fails (the table's column owns
+/// it). The sequence goes with the table's `DROP TABLE` (named in that finding), and the
+/// suggestions run as written, in the order printed.
+#[test]
+fn suggestions_run_as_written_in_the_order_printed() {
+    let db = database(&format!(
+        "{IN_SYNC}
+        CREATE TABLE audit (id bigserial PRIMARY KEY, note text);
+        CREATE SEQUENCE shared_counter;
+        ALTER TABLE accounts ADD COLUMN legacy_no bigint DEFAULT nextval('shared_counter');"
+    ));
+    let dev = common::fresh_db();
+    let schema = schema_dir(DESIRED);
+    let output = verify(
+        &db.url,
+        Some(&dev),
+        schema.path(),
+        &["--format", "json", "--no-assertions"],
+    );
+    assert_exit(&output, 3);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let findings = report["findings"].as_array().expect("findings");
+    let codes: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["object"].as_str().unwrap()))
+        .collect();
+    assert!(
+        !codes.contains(&("D106", "sequence public.audit_id_seq")),
+        "the owned sequence has a finding of its own: {codes:?}"
+    );
+    let table = findings
+        .iter()
+        .find(|f| f["object"] == "table public.audit")
+        .expect("the extra table");
+    assert!(
+        table["message"]
+            .as_str()
+            .unwrap()
+            .contains("drops the sequence public.audit_id_seq it owns too"),
+        "{table:#}"
+    );
+    let counter = findings
+        .iter()
+        .find(|f| f["object"] == "sequence public.shared_counter")
+        .expect("the extra sequence");
+    assert!(
+        counter["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("first change the default of column public.accounts.legacy_no"),
+        "{counter:#}"
+    );
+    // The column's own suggestion (drop it) comes first in the printed order, then the rest.
+    let script: String = findings
+        .iter()
+        .filter_map(|f| f["suggestion"].as_str())
+        .map(|s| format!("{s};\n"))
+        .collect();
+    db.psql(&script)
+        .unwrap_or_else(|e| panic!("the suggestions do not run in order: {e}\n{script}"));
+}
