@@ -27,6 +27,9 @@ pub struct Options {
     pub concurrently: bool,
     /// Schemas never read nor changed (the user's `--ignore-schema`, reconcile's history).
     pub ignore_schemas: Vec<String>,
+    /// Replace definitions PostgreSQL swaps in place (`--no-replace` turns each into a
+    /// finding).
+    pub replace: bool,
 }
 
 impl Default for Options {
@@ -35,6 +38,7 @@ impl Default for Options {
             rename_hints: true,
             concurrently: true,
             ignore_schemas: Vec::new(),
+            replace: true,
         }
     }
 }
@@ -181,6 +185,7 @@ pub async fn drift_from(
         rename_hints: options.rename_hints,
         unmanaged_tables: std::mem::take(&mut live.unmanaged_tables),
         undeclared_schemas: std::mem::take(&mut live.undeclared_schemas),
+        replace: options.replace,
     };
     let clock = std::time::Instant::now();
     let aligned = canon::align_live(as_read, &canonical.schema, scratch).await?;

@@ -493,6 +493,7 @@ async fn record(
                 attempts,
                 error,
                 skipped,
+                previous: step.previous.as_deref(),
             },
         )
         .await

@@ -49,6 +49,8 @@ pub struct StepRecord<'a> {
     pub error: Option<String>,
     /// The step ran, and the database declined it (the error it gave instead).
     pub skipped: Option<String>,
+    /// What a replace step replaced (see [`crate::plan::Step::previous`]).
+    pub previous: Option<&'a str>,
 }
 
 impl History {
@@ -100,6 +102,12 @@ impl History {
                 self.table("steps"),
                 self.table("runs")
             ),
+            // The definition a replace step replaced, for rollback guides (added after the
+            // table's first version, so tables made by older versions gain it here).
+            format!(
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS previous text",
+                self.table("steps")
+            ),
         ];
         for sql in statements {
             sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -138,8 +146,8 @@ impl History {
         step: &StepRecord<'_>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {} (run_id, number, object, sql, started_at, duration_ms, attempts, outcome, error)
-             VALUES ($1, $2, $3, $4, clock_timestamp() - make_interval(secs => $5::float8 / 1000), $5, $6, $7, $8)",
+            "INSERT INTO {} (run_id, number, object, sql, started_at, duration_ms, attempts, outcome, error, previous)
+             VALUES ($1, $2, $3, $4, clock_timestamp() - make_interval(secs => $5::float8 / 1000), $5, $6, $7, $8, $9)",
             self.table("steps")
         )))
         .bind(run)
@@ -156,6 +164,7 @@ impl History {
             "applied"
         })
         .bind(step.error.as_deref().or(step.skipped.as_deref()))
+        .bind(step.previous)
         .execute(&mut *conn)
         .await?;
         Ok(())

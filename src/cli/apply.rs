@@ -59,6 +59,10 @@ pub struct ApplyArgs {
     /// Add a missing column even when an extra column of the same type could be its old name.
     #[arg(long)]
     pub no_rename_hints: bool,
+    /// Leave changed definitions PostgreSQL could replace in place (views, functions,
+    /// triggers, policies, comments) as findings: replace nothing.
+    #[arg(long)]
+    pub no_replace: bool,
     /// Schema of the history tables in the target database.
     #[arg(long, default_value = "reconcile", value_name = "SCHEMA")]
     pub history_schema: String,
@@ -237,6 +241,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         rename_hints: !args.no_rename_hints,
         concurrently: !args.no_concurrently,
         ignore_schemas: ignore,
+        replace: !args.no_replace,
     };
     let drift = match source {
         Source::Desired(desired) => {

@@ -43,6 +43,10 @@ pub struct ReportArgs {
     /// Add a missing column even when an extra column of the same type could be its old name.
     #[arg(long)]
     pub no_rename_hints: bool,
+    /// Report changed definitions PostgreSQL could replace in place (views, functions,
+    /// triggers, policies, comments) as findings instead of planning the replace.
+    #[arg(long)]
+    pub no_replace: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -212,12 +216,14 @@ pub async fn drift(
     read: Option<(Scope, introspect::Introspected)>,
     rename_hints: bool,
     concurrently: bool,
+    replace: bool,
 ) -> anyhow::Result<Drift> {
     let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), target)?;
     let options = pipeline::Options {
         rename_hints,
         concurrently,
         ignore_schemas: global.ignore_schemas.clone(),
+        replace,
     };
     let Desired { schema, positions } = desired;
     pipeline::drift(schema, &mut target.conn, read, &mut scratch, &options)
@@ -322,6 +328,7 @@ async fn pipeline(
         read,
         !args.no_rename_hints,
         concurrently,
+        !args.no_replace,
     )
     .await?;
     let plan = &drift.plan;

@@ -261,6 +261,7 @@ async fn rehearse(
                 None,
                 !args.no_rename_hints,
                 true,
+                true,
             )
             .await?,
         ),

@@ -52,6 +52,7 @@ impl Kind for CompositeKind {
     const SECTION: &'static str = "composites";
     const IS_TYPE: bool = true;
     const IS_RELATION: bool = false;
+    type Key = QualifiedName;
     type Object = CompositeType;
     type Spec = CompositeSpec;
 
@@ -67,8 +68,16 @@ impl Kind for CompositeKind {
         ObjectId::Type(name.clone())
     }
 
-    fn section(file: &FileSpec) -> &Entries<CompositeSpec> {
-        &file.composites
+    fn schema_of(name: &QualifiedName) -> &Ident {
+        &name.schema
+    }
+
+    fn type_name(name: &QualifiedName) -> Option<&QualifiedName> {
+        Some(name)
+    }
+
+    fn section(file: &FileSpec) -> Option<&Entries<CompositeSpec>> {
+        Some(&file.composites)
     }
 
     fn resolve(
@@ -76,7 +85,7 @@ impl Kind for CompositeKind {
         file: &Path,
         name: &QualifiedName,
         spec: &CompositeSpec,
-    ) -> Option<CompositeType> {
+    ) -> Option<(QualifiedName, CompositeType)> {
         let mut attributes: Vec<CompositeAttribute> = Vec::new();
         for (attr_name, spec) in &spec.0.0 {
             let origin = r.origin(file, attr_name);
@@ -99,7 +108,7 @@ impl Kind for CompositeKind {
                 });
             }
         }
-        Some(CompositeType { attributes })
+        Some((name.clone(), CompositeType { attributes }))
     }
 
     fn pull(name: &QualifiedName, c: &CompositeType, _schema: &Schema) -> Option<String> {

@@ -52,6 +52,7 @@ impl Kind for DomainKind {
     const SECTION: &'static str = "domains";
     const IS_TYPE: bool = true;
     const IS_RELATION: bool = false;
+    type Key = QualifiedName;
     type Object = Domain;
     type Spec = DomainSpec;
 
@@ -67,8 +68,16 @@ impl Kind for DomainKind {
         ObjectId::Domain(name.clone())
     }
 
-    fn section(file: &FileSpec) -> &Entries<DomainSpec> {
-        &file.domains
+    fn schema_of(name: &QualifiedName) -> &Ident {
+        &name.schema
+    }
+
+    fn type_name(name: &QualifiedName) -> Option<&QualifiedName> {
+        Some(name)
+    }
+
+    fn section(file: &FileSpec) -> Option<&Entries<DomainSpec>> {
+        Some(&file.domains)
     }
 
     fn resolve(
@@ -76,7 +85,7 @@ impl Kind for DomainKind {
         file: &Path,
         name: &QualifiedName,
         spec: &DomainSpec,
-    ) -> Option<Domain> {
+    ) -> Option<(QualifiedName, Domain)> {
         let type_origin = r.origin(file, &spec.data_type);
         let data_type = r.resolve_type(&spec.data_type.value, &name.schema, &type_origin)?;
         let default = match &spec.default {
@@ -94,16 +103,19 @@ impl Kind for DomainKind {
             let expr = r.expression(&expr.value, &origin, "check")?;
             checks.insert(check_ident, expr);
         }
-        Some(Domain {
-            data_type,
-            default,
-            not_null: spec.not_null,
-            collation: spec
-                .collation
-                .as_deref()
-                .map(crate::load::resolve::collation_name),
-            checks,
-        })
+        Some((
+            name.clone(),
+            Domain {
+                data_type,
+                default,
+                not_null: spec.not_null,
+                collation: spec
+                    .collation
+                    .as_deref()
+                    .map(crate::load::resolve::collation_name),
+                checks,
+            },
+        ))
     }
 
     fn pull(name: &QualifiedName, d: &Domain, _schema: &Schema) -> Option<String> {

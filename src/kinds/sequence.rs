@@ -50,6 +50,7 @@ impl Kind for SequenceKind {
     const SECTION: &'static str = "sequences";
     const IS_TYPE: bool = false;
     const IS_RELATION: bool = true;
+    type Key = QualifiedName;
     type Object = Sequence;
     type Spec = SequenceSpec;
 
@@ -65,8 +66,12 @@ impl Kind for SequenceKind {
         ObjectId::Sequence(name.clone())
     }
 
-    fn section(file: &FileSpec) -> &Entries<SequenceSpec> {
-        &file.sequences
+    fn schema_of(name: &QualifiedName) -> &Ident {
+        &name.schema
+    }
+
+    fn section(file: &FileSpec) -> Option<&Entries<SequenceSpec>> {
+        Some(&file.sequences)
     }
 
     fn resolve(
@@ -74,7 +79,7 @@ impl Kind for SequenceKind {
         file: &Path,
         name: &QualifiedName,
         spec: &SequenceSpec,
-    ) -> Option<Sequence> {
+    ) -> Option<(QualifiedName, Sequence)> {
         let data_type = match &spec.data_type {
             Some(t) => {
                 let origin = r.origin(file, t);
@@ -103,7 +108,7 @@ impl Kind for SequenceKind {
             }
             None => None,
         };
-        Some(Sequence { options, owned_by })
+        Some((name.clone(), Sequence { options, owned_by }))
     }
 
     fn pull(name: &QualifiedName, s: &Sequence, schema: &Schema) -> Option<String> {

@@ -8,16 +8,16 @@ use crate::model::{ObjectId, Schema};
 use crate::plan::Draft;
 
 /// A schema holding only `objects` of kind `K` (and the schema they live in).
-fn schema_with<K: Kind>(name: &crate::model::QualifiedName, object: Option<&K::Object>) -> Schema {
+fn schema_with<K: Kind>(name: &K::Key, object: Option<&K::Object>) -> Schema {
     let mut schema = Schema::default();
-    schema.schemas.insert(name.schema.clone());
+    schema.schemas.insert(K::schema_of(name).clone());
     if let Some(object) = object {
         K::objects_mut(&mut schema).insert(name.clone(), object.clone());
     }
     schema
 }
 
-fn steps_of<K: Kind>(name: &crate::model::QualifiedName, object: &K::Object) -> Vec<Draft> {
+fn steps_of<K: Kind>(name: &K::Key, object: &K::Object) -> Vec<Draft> {
     let mut out = Vec::new();
     K::steps(name, object, &mut out);
     out
@@ -80,7 +80,7 @@ impl Complete {
         }
         let drop = crate::classify::classify(&K::drop(&name))
             .map_err(|e| format!("{kind}: its DROP does not parse: {e}"))?;
-        if drop.iter().all(|s| s.is_additive()) {
+        if drop.iter().all(|s| s.is_plannable()) {
             return Err(format!("{kind}: its DROP is classified as additive"));
         }
 
@@ -201,7 +201,7 @@ fn every_kind_reads_back_what_it_creates() {
 async fn read_back<K: Kind>(
     cluster: &crate::throwaway::Cluster,
     database: &str,
-    name: &crate::model::QualifiedName,
+    name: &K::Key,
     object: &K::Object,
 ) -> Result<Option<K::Object>, String> {
     use sqlx::Connection;
@@ -215,7 +215,7 @@ async fn read_back<K: Kind>(
     let mut conn = sqlx::PgConnection::connect(&cluster.url(database))
         .await
         .map_err(|e| e.to_string())?;
-    let mut script = format!("CREATE SCHEMA {};\n", name.schema.quoted());
+    let mut script = format!("CREATE SCHEMA {};\n", K::schema_of(name).quoted());
     for draft in steps_of::<K>(name, object) {
         script.push_str(&draft.sql);
         script.push_str(";\n");
@@ -224,7 +224,7 @@ async fn read_back<K: Kind>(
         .execute(&mut conn)
         .await
         .map_err(|e| format!("{e}\n{script}"))?;
-    let scope = crate::introspect::Scope::named([name.schema.as_str().to_owned()], &[]);
+    let scope = crate::introspect::Scope::named([K::schema_of(name).as_str().to_owned()], &[]);
     let read = crate::introspect::schema(&mut conn, &scope)
         .await
         .map_err(|e| e.to_string())?;

@@ -178,6 +178,8 @@ pub(crate) struct Draft {
     provides: Vec<Key>,
     requires: Vec<Key>,
     index: Option<QualifiedName>,
+    /// A replace step's statement that restores what it replaces.
+    previous: Option<String>,
     /// Tie-break for the ordering: stage, then table, then kind, then the change's position
     /// in the diff (which follows the desired state: columns in declared order), then object.
     sort_key: SortKey,

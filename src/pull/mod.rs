@@ -163,7 +163,7 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
         fn visit<K: Kind>(&mut self) {
             let entries: Vec<String> = K::objects(self.schema)
                 .iter()
-                .filter(|(name, _)| &name.schema == self.namespace)
+                .filter(|(key, _)| K::schema_of(key) == self.namespace)
                 .filter_map(|(name, object)| K::pull(name, object, self.schema))
                 .collect();
             if !entries.is_empty() {

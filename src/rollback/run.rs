@@ -25,6 +25,8 @@ pub struct RecordedStep {
     pub sql: String,
     pub outcome: String,
     pub error: Option<String>,
+    /// What a replace step replaced (history tables of older versions have no such column).
+    pub previous: Option<String>,
 }
 
 /// Why a run could not be read.
@@ -68,8 +70,8 @@ pub async fn load(
         schema: schema.clone(),
     })?;
     let steps = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT number, object, sql, outcome, error
-           FROM {schema}.steps WHERE run_id = $1 ORDER BY number"
+        "SELECT number, object, sql, outcome, error, to_jsonb(s) ->> 'previous' AS previous
+           FROM {schema}.steps s WHERE run_id = $1 ORDER BY number"
     )))
     .bind(id)
     .fetch_all(&mut *conn)

@@ -1467,7 +1467,8 @@ fn generator_covers_the_interesting_cases() {
         with_do += usize::from(plan.steps.iter().any(|s| s.sql.starts_with("DO ")));
         with_destructive_suggestion += usize::from(plan.findings.iter().any(|f| {
             f.suggestion.as_ref().is_some_and(|s| {
-                classify::classify(s.text()).is_ok_and(|all| all.iter().any(|st| !st.is_additive()))
+                classify::classify(s.text())
+                    .is_ok_and(|all| all.iter().any(|st| !st.is_plannable()))
             })
         }));
         for step in &plan.steps {

@@ -206,9 +206,8 @@ impl Resolver {
         }
         impl Visitor for TypeNames<'_, '_> {
             fn visit<K: Kind>(&mut self) {
-                if K::IS_TYPE {
-                    self.names
-                        .extend(K::section(&self.file.spec).0.iter().map(|(n, _)| n));
+                if let (true, Some(section)) = (K::IS_TYPE, K::section(&self.file.spec)) {
+                    self.names.extend(section.0.iter().map(|(n, _)| n));
                 }
             }
         }
@@ -234,7 +233,10 @@ impl Resolver {
     /// Resolves a file's declarations of kind `K` into the model. Types were declared (and
     /// their names checked) with [`Resolver::declare_types`].
     fn resolve_kind<K: Kind>(&mut self, file: &ParsedFile, schema: &Ident) {
-        for (name, spec) in &K::section(&file.spec).0 {
+        let Some(section) = K::section(&file.spec) else {
+            return;
+        };
+        for (name, spec) in &section.0 {
             let origin = self.origin(&file.path, name);
             let qualified = if K::IS_TYPE {
                 match Ident::new(name.value.clone()) {
@@ -245,19 +247,21 @@ impl Resolver {
                 let Some(ident) = self.ident(&name.value, &origin, K::NAME) else {
                     continue;
                 };
-                let qualified = QualifiedName::new(schema.clone(), ident);
-                if let Err(e) = self.declared.declare(K::id(&qualified), &origin) {
+                QualifiedName::new(schema.clone(), ident)
+            };
+            let Some((key, object)) = K::resolve(self, &file.path, &qualified, spec) else {
+                continue;
+            };
+            if !K::IS_TYPE {
+                if let Err(e) = self.declared.declare(K::id(&key), &origin) {
                     self.error(e);
                     continue;
                 }
                 if K::IS_RELATION {
                     self.relation(&qualified, &origin);
                 }
-                qualified
-            };
-            if let Some(object) = K::resolve(self, &file.path, &qualified, spec) {
-                K::objects_mut(&mut self.schema).insert(qualified, object);
             }
+            K::objects_mut(&mut self.schema).insert(key, object);
         }
     }
 
