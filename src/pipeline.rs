@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use sqlx::PgConnection;
 
-use crate::canon::{self, CanonError, Rejection, Scratch};
+use crate::canon::{self, CanonError, Rejection, Scratch, ServerError};
 use crate::diff;
 use crate::introspect::{self, IntrospectError, Introspected, Scope, Skipped};
+use crate::load::SqlStatement;
 use crate::model::{QualifiedName, Schema};
 use crate::plan::{self, Plan, PlanError};
 use crate::render::Report;
@@ -79,6 +80,13 @@ pub enum PipelineError {
         .0.iter().map(|r| format!("{}: {}", r.object, r.error)).collect::<Vec<_>>().join("; ")
     )]
     Rejected(Vec<Rejection>),
+    /// Statements of the desired state's `.sql` files that PostgreSQL rejects.
+    #[error(
+        "PostgreSQL rejects {} statement(s) of the desired state: {}",
+        .0.len(),
+        .0.iter().map(|(s, e)| format!("{}: {e}", s.origin())).collect::<Vec<_>>().join("; ")
+    )]
+    SqlRejected(Vec<(SqlStatement, ServerError)>),
 }
 
 /// What the scratch server rejected for a reason in the desired state itself (not for lack of
@@ -134,6 +142,7 @@ pub fn scope(desired: &Schema, options: &Options) -> Scope {
 /// otherwise. The scratch database is asked for only when something must be built there.
 pub async fn drift(
     desired: Schema,
+    sql: &[SqlStatement],
     target: &mut PgConnection,
     read: Option<(Scope, Introspected)>,
     scratch: &mut impl Scratch,
@@ -144,17 +153,38 @@ pub async fn drift(
         Some((guessed, live)) if guessed == scope => live,
         _ => read_catalog(target, &scope).await?,
     };
-    drift_from(desired, live, scope, scratch, options).await
+    drift_from(desired, sql, live, scope, scratch, options).await
 }
 
 /// [`drift`] on a catalog already read in `scope`.
 pub async fn drift_from(
-    desired: Schema,
+    mut desired: Schema,
+    sql: &[SqlStatement],
     mut live: Introspected,
     scope: Scope,
     scratch: &mut impl Scratch,
     options: &Options,
 ) -> Result<Drift, PipelineError> {
+    if !sql.is_empty() {
+        // What the .sql files declare, in the server's words, joins the desired state.
+        let clock = std::time::Instant::now();
+        let built = canon::sql::build(&desired, sql, scratch).await?;
+        if !built.rejected.is_empty() {
+            return Err(PipelineError::SqlRejected(
+                built
+                    .rejected
+                    .into_iter()
+                    .map(|(i, error)| (sql[i].clone(), error))
+                    .collect(),
+            ));
+        }
+        canon::sql::merge(&mut desired, built.schema);
+        tracing::info!(
+            "built {} SQL statements of the desired state in {:?}",
+            sql.len(),
+            clock.elapsed()
+        );
+    }
     let clock = std::time::Instant::now();
     // The plan's fingerprint is of the model as read, which alignment changes in place; it
     // is hashed on another core while the scratch server canonicalises.

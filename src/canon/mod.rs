@@ -23,6 +23,7 @@ mod align;
 mod foreign_keys;
 mod probe;
 mod scratch;
+pub mod sql;
 mod units;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -246,10 +246,21 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
     let drift = match source {
         Source::Desired(desired) => {
             let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
-            let super::plan::Desired { schema, positions } = *desired;
-            pipeline::drift(schema, &mut target.conn, None, &mut scratch, &planning)
-                .await
-                .map_err(|e| positions.explain(e))?
+            let super::plan::Desired {
+                schema,
+                sql,
+                positions,
+            } = *desired;
+            pipeline::drift(
+                schema,
+                &sql,
+                &mut target.conn,
+                None,
+                &mut scratch,
+                &planning,
+            )
+            .await
+            .map_err(|e| positions.explain(e))?
         }
         Source::File(file) => {
             let (file_plan, models) = file.into_plan();
@@ -272,7 +283,8 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
                     "note: the database changed since the plan was made; planning afresh (--replan)"
                 );
                 let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
-                pipeline::drift_from(models.desired, live, scope, &mut scratch, &planning).await?
+                pipeline::drift_from(models.desired, &[], live, scope, &mut scratch, &planning)
+                    .await?
             } else {
                 let changes = planfile::what_changed(&models.live, &live.schema);
                 let message = format!(

@@ -137,6 +137,8 @@ pub fn verify_exit_code(drift_code: super::Exit, results: &[AssertionResult]) ->
 /// object was declared.
 pub struct Desired {
     pub schema: reconcile::model::Schema,
+    /// The statements of the `.sql` files.
+    pub sql: Vec<load::SqlStatement>,
     pub positions: Positions,
 }
 
@@ -158,6 +160,7 @@ impl Desired {
         );
         Ok(Desired {
             schema: located.schema,
+            sql: located.sql,
             positions: Positions {
                 origins: located.origins,
                 sources,
@@ -202,6 +205,38 @@ impl Positions {
                     .collect();
                 load::rejected(&list, &self.origins, &self.sources).into()
             }
+            pipeline::PipelineError::SqlRejected(rejected) => {
+                let list: Vec<_> = rejected
+                    .iter()
+                    .map(|(statement, error)| {
+                        let declared_twice = matches!(
+                            error.sqlstate.as_deref(),
+                            Some("42P07" | "42710" | "42723" | "42P06")
+                        );
+                        let first = statement
+                            .declares
+                            .as_ref()
+                            .and_then(|(what, _)| what.parse().ok())
+                            .and_then(|object| self.origins.find(&object, &self.sources));
+                        let message = match (&statement.declares, declared_twice, first) {
+                            (Some((what, _)), true, Some(first)) => {
+                                format!("{what} is declared twice (first at {first})")
+                            }
+                            (Some((what, _)), true, None) => {
+                                format!("{what} is declared twice ({})", error.message)
+                            }
+                            _ => format!("PostgreSQL rejects this statement: {error}"),
+                        };
+                        let help = if declared_twice {
+                            "keep one of the two declarations".to_owned()
+                        } else {
+                            "fix the statement: nothing was planned or changed".to_owned()
+                        };
+                        (statement.origin(), message, help)
+                    })
+                    .collect();
+                load::at_statements(&list, &self.sources).into()
+            }
             other => other.into(),
         }
     }
@@ -225,8 +260,12 @@ pub async fn drift(
         ignore_schemas: global.ignore_schemas.clone(),
         replace,
     };
-    let Desired { schema, positions } = desired;
-    pipeline::drift(schema, &mut target.conn, read, &mut scratch, &options)
+    let Desired {
+        schema,
+        sql,
+        positions,
+    } = desired;
+    pipeline::drift(schema, &sql, &mut target.conn, read, &mut scratch, &options)
         .await
         .map_err(|e| positions.explain(e))
 }

@@ -17,7 +17,13 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
                 "exists in the database as a partitioned table, a partition or an inheritance \
                  child, which reconcile does not manage yet: neither created nor compared",
             )),
-            None => new_table(name, wanted, out),
+            None => match crate::kinds::relation_kind(live, name) {
+                Some(taken_by) => out.findings.push(crate::kinds::name_taken(
+                    ObjectId::Table(name.clone()),
+                    taken_by,
+                )),
+                None => new_table(name, wanted, out),
+            },
             // Most tables of a large schema are in sync; equal models have nothing to report.
             Some(existing) if existing == wanted => {}
             Some(existing) => existing_table(live, name, existing, wanted, options, out),

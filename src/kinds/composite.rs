@@ -52,6 +52,7 @@ impl Kind for CompositeKind {
     const SECTION: &'static str = "composites";
     const IS_TYPE: bool = true;
     const IS_RELATION: bool = false;
+    const PREREQUISITE: bool = true;
     type Key = QualifiedName;
     type Object = CompositeType;
     type Spec = CompositeSpec;

@@ -52,6 +52,7 @@ impl Kind for DomainKind {
     const SECTION: &'static str = "domains";
     const IS_TYPE: bool = true;
     const IS_RELATION: bool = false;
+    const PREREQUISITE: bool = true;
     type Key = QualifiedName;
     type Object = Domain;
     type Spec = DomainSpec;

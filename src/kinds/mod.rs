@@ -29,6 +29,7 @@
 pub mod composite;
 pub mod domain;
 pub mod sequence;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -55,6 +56,10 @@ pub(crate) trait Kind: Registered + 'static {
     /// Whether the objects are relations (one namespace per schema with tables, sequences
     /// and indexes).
     const IS_RELATION: bool;
+    /// Whether canonicalisation builds the objects, before any table, in every scratch
+    /// transaction (types and sequences, which tables use). Kinds declared in SQL files are
+    /// canonical once built (`canon::sql`) and are not built again.
+    const PREREQUISITE: bool;
 
     /// What tells two objects of the kind apart: a schema-qualified name for most; a
     /// function's also has its argument types, a trigger's its table.
@@ -71,6 +76,10 @@ pub(crate) trait Kind: Registered + 'static {
     fn id(key: &Self::Key) -> ObjectId;
     /// The schema the object lives in (its table's, for a part of a table).
     fn schema_of(key: &Self::Key) -> &crate::model::Ident;
+    /// The relation name, for kinds whose objects are relations ([`Kind::IS_RELATION`]).
+    fn relation_name(_key: &Self::Key) -> Option<&QualifiedName> {
+        None
+    }
     /// The type name, for kinds whose objects are types ([`Kind::IS_TYPE`]).
     fn type_name(_key: &Self::Key) -> Option<&QualifiedName> {
         None
@@ -97,7 +106,6 @@ pub(crate) trait Kind: Registered + 'static {
     }
     /// The object as `pull` writes it in a `.sql` file (kinds declared in SQL files): one
     /// statement, without the final `;`.
-    #[allow(dead_code)] // the SQL-declared kinds are being added
     fn pull_sql(_key: &Self::Key, _object: &Self::Object) -> Option<String> {
         None
     }
@@ -202,7 +210,6 @@ pub(crate) trait Kind: Registered + 'static {
 }
 
 /// The definition-swapping half of a replaceable kind (see [`Kind::replacement`]).
-#[allow(dead_code)] // the replaceable kinds are being added
 pub(crate) trait Replaceable: Kind {
     /// The statement that puts `object` in place of whatever definition the object has now;
     /// run twice, it changes nothing the second time.
@@ -219,7 +226,6 @@ pub(crate) trait Replaceable: Kind {
 
 /// The YAML form of a kind declared in SQL files only.
 #[derive(Debug, serde::Deserialize)]
-#[allow(dead_code)] // the SQL-declared kinds are being added
 pub(crate) enum NoYaml {}
 
 /// Where a kind's catalog query is.
@@ -312,7 +318,6 @@ macro_rules! registry {
             }
 
             /// Its steps, before ordering.
-            #[allow(unused_variables)] // no replaceable kind is registered yet
             pub(crate) fn steps(&self, out: &mut Vec<Draft>) {
                 match *self {
                     $(Replaced::$rvariant { ref key, ref previous, ref desired } => {
@@ -335,8 +340,11 @@ registry! {
         Domain => domain::DomainKind, QualifiedName, domain::Domain;
         Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
         Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
+        View => view::ViewKind, QualifiedName, view::View;
     }
-    replaceable {}
+    replaceable {
+        View => view::ViewKind, QualifiedName, view::View;
+    }
 }
 
 /// The diff rule every kind shares: created when missing; a finding (with the two CREATE
@@ -351,10 +359,22 @@ pub(crate) fn diff_kind<K: Kind>(
     let (have, want) = (K::objects(live), K::objects(desired));
     for (name, wanted) in want {
         match have.get(name) {
-            None => out.additive.push(crate::diff::Change::Create(K::created(
-                name.clone(),
-                wanted.clone(),
-            ))),
+            None => match K::relation_name(name).and_then(|r| {
+                relation_kind(live, r).or_else(|| {
+                    options
+                        .unmanaged_tables
+                        .contains(r)
+                        .then_some("relation reconcile does not manage")
+                })
+            }) {
+                // The name is another kind of relation's in the database (a table where a view
+                // is wanted): creating it would fail, or be skipped by its guard forever.
+                Some(taken_by) => out.findings.push(name_taken(K::id(name), taken_by)),
+                None => out.additive.push(crate::diff::Change::Create(K::created(
+                    name.clone(),
+                    wanted.clone(),
+                ))),
+            },
             Some(existing) if existing != wanted => match K::replacement(name, existing, wanted) {
                 Some(replaced) if options.replace => {
                     out.additive.push(crate::diff::Change::Replace(replaced));
@@ -393,6 +413,51 @@ pub(crate) fn diff_kind<K: Kind>(
                 .extend(K::extra(name, &have[name], live, desired));
         }
     }
+}
+
+/// What the database has under a relation name: `table`, `view`, `sequence`, ...; `None`
+/// when the name is free.
+pub(crate) fn relation_kind(live: &Schema, name: &QualifiedName) -> Option<&'static str> {
+    struct Find<'a> {
+        live: &'a Schema,
+        name: &'a QualifiedName,
+        found: Option<&'static str>,
+    }
+    impl Visitor for Find<'_> {
+        fn visit<K: Kind>(&mut self) {
+            if self.found.is_none()
+                && K::objects(self.live)
+                    .keys()
+                    .any(|k| K::relation_name(k) == Some(self.name))
+            {
+                self.found = Some(K::NAME);
+            }
+        }
+    }
+    if live.tables.contains_key(name) {
+        return Some("table");
+    }
+    let mut find = Find {
+        live,
+        name,
+        found: None,
+    };
+    visit_all(&mut find);
+    find.found
+}
+
+/// The finding for an object that cannot be created because another kind of relation has
+/// its name in the database.
+pub(crate) fn name_taken(object: ObjectId, taken_by: &str) -> Finding {
+    Finding::new(
+        Code::NameTaken,
+        Severity::Risky,
+        object,
+        format!(
+            "not created: the database has a {taken_by} of this name (its own finding says what \
+             to do with it); once the name is free, the next plan creates it"
+        ),
+    )
 }
 
 /// Whether the desired state declares a type of this name, of any kind (a type the database
@@ -498,7 +563,8 @@ pub(crate) fn settle_all(schema: &mut Schema) {
     visit_all(&mut Settle(schema));
 }
 
-/// Copies every registered kind's objects from `from` into `to` (replacing them).
+/// Copies the objects of every prerequisite kind ([`Kind::PREREQUISITE`]) from `from` into
+/// `to` (replacing them).
 pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
     struct Copy<'a> {
         from: &'a Schema,
@@ -506,7 +572,9 @@ pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
     }
     impl Visitor for Copy<'_> {
         fn visit<K: Kind>(&mut self) {
-            K::objects_mut(self.to).clone_from(K::objects(self.from));
+            if K::PREREQUISITE {
+                K::objects_mut(self.to).clone_from(K::objects(self.from));
+            }
         }
     }
     visit_all(&mut Copy { from, to });
@@ -611,7 +679,7 @@ pub(crate) fn replace_from(live: &mut Schema, rebuilt: &mut Schema, names: &[Obj
     });
 }
 
-/// Whether every object of every registered kind in `wanted` is in `live`, equal.
+/// Whether every object of every prerequisite kind in `wanted` is in `live`, equal.
 pub(crate) fn all_in(wanted: &Schema, live: &Schema) -> bool {
     struct AllIn<'a> {
         wanted: &'a Schema,
@@ -620,6 +688,9 @@ pub(crate) fn all_in(wanted: &Schema, live: &Schema) -> bool {
     }
     impl Visitor for AllIn<'_> {
         fn visit<K: Kind>(&mut self) {
+            if !K::PREREQUISITE {
+                return;
+            }
             let live = K::objects(self.live);
             self.all &= K::objects(self.wanted)
                 .iter()

@@ -50,6 +50,7 @@ impl Kind for SequenceKind {
     const SECTION: &'static str = "sequences";
     const IS_TYPE: bool = false;
     const IS_RELATION: bool = true;
+    const PREREQUISITE: bool = true;
     type Key = QualifiedName;
     type Object = Sequence;
     type Spec = SequenceSpec;
@@ -68,6 +69,10 @@ impl Kind for SequenceKind {
 
     fn schema_of(name: &QualifiedName) -> &Ident {
         &name.schema
+    }
+
+    fn relation_name(name: &QualifiedName) -> Option<&QualifiedName> {
+        Some(name)
     }
 
     fn section(file: &FileSpec) -> Option<&Entries<SequenceSpec>> {

@@ -183,7 +183,7 @@ impl<'de> Deserialize<'de> for ExprText {
 }
 
 /// One desired-state file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     /// The schema of every object in this file (default `public`).

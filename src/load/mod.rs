@@ -8,12 +8,14 @@
 pub(crate) mod error;
 pub(crate) mod format;
 pub(crate) mod resolve;
+pub mod sql;
 mod syntax;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use error::{LoadError, LoadErrors, Origin};
+pub use sql::SqlStatement;
 
 use crate::model::{ObjectId, Schema};
 
@@ -126,8 +128,12 @@ pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors>
 /// A loaded desired state and where its objects were declared.
 #[derive(Debug)]
 pub struct Located {
+    /// What the YAML files declare.
     pub schema: Schema,
     pub origins: Origins,
+    /// The statements of the `.sql` files, in file order; what they declare joins the model
+    /// once they are built on the scratch server.
+    pub sql: Vec<SqlStatement>,
 }
 
 /// Where each top-level object (table, type, sequence, extension) was declared; the parts of
@@ -220,11 +226,80 @@ pub fn rejected(
     LoadErrors(errors)
 }
 
+/// Objects a `.sql` statement declares that a YAML file or an earlier statement declares
+/// already, each an error at the later place naming the first. Functions, procedures and
+/// aggregates are told apart by argument types, which only the server resolves: their
+/// duplicates are found when the statements are built.
+fn declared_twice(
+    yaml: &BTreeMap<ObjectId, Origin>,
+    statements: &[SqlStatement],
+) -> Vec<LoadError> {
+    let mut seen: BTreeMap<ObjectId, Origin> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for statement in statements {
+        let Some(object) = statement
+            .declares
+            .as_ref()
+            .and_then(|(what, _)| what.parse::<ObjectId>().ok())
+        else {
+            continue;
+        };
+        // Enums, domains and composites share one namespace of types.
+        let as_type = match &object {
+            ObjectId::Domain(name) => ObjectId::Type(name.clone()),
+            other => other.clone(),
+        };
+        let first = yaml
+            .get(&object)
+            .or_else(|| yaml.get(&as_type))
+            .or_else(|| seen.get(&as_type))
+            .cloned();
+        match first {
+            Some(first) => errors.push(
+                LoadError::new(
+                    statement.origin(),
+                    format!("{object} is declared twice (first at {first})"),
+                )
+                .help("keep one of the two declarations"),
+            ),
+            None => {
+                seen.insert(as_type, statement.origin());
+            }
+        }
+    }
+    errors
+}
+
+/// Errors at given places of the desired state's files (a statement of a `.sql` file, say).
+pub fn at_statements(
+    errors: &[(Origin, String, String)],
+    sources: &[(PathBuf, String)],
+) -> LoadErrors {
+    let mut errors: Vec<LoadError> = errors
+        .iter()
+        .map(|(origin, message, help)| {
+            LoadError::new(origin.clone(), message.clone()).help(help.clone())
+        })
+        .collect();
+    for (path, text) in sources {
+        error::with_source_lines(&mut errors, path, text);
+    }
+    LoadErrors(errors)
+}
+
 /// [`from_sources`], with where each object was declared.
 pub fn from_sources_located(sources: &[(PathBuf, String)]) -> Result<Located, LoadErrors> {
     let mut errors = Vec::new();
     let mut build = resolve::Build::new();
+    let mut statements = Vec::new();
     for (path, text) in sources {
+        if sql::is_sql(path) {
+            match sql::statements(path, text) {
+                Ok(found) => statements.extend(found),
+                Err(found) => errors.extend(found),
+            }
+            continue;
+        }
         match parse_file(path, text) {
             // After a parse error only parse errors are reported; resolving stops.
             Ok(spec) if errors.is_empty() => build.add(resolve::ParsedFile {
@@ -237,12 +312,21 @@ pub fn from_sources_located(sources: &[(PathBuf, String)]) -> Result<Located, Lo
     }
     if errors.is_empty() {
         match build.finish() {
-            Ok((schema, declared)) => {
+            Ok((mut schema, declared)) if declared_twice(&declared, &statements).is_empty() => {
+                // The schemas SQL statements put objects in are part of the desired state.
+                schema.schemas.extend(
+                    statements
+                        .iter()
+                        .filter_map(|s| s.declares.as_ref())
+                        .map(|(_, schema)| crate::model::Ident::from_catalog(schema.clone())),
+                );
                 return Ok(Located {
                     schema,
                     origins: Origins(declared),
+                    sql: statements,
                 });
             }
+            Ok((_, declared)) => errors = declared_twice(&declared, &statements),
             Err(found) => errors = found,
         }
     }
@@ -432,7 +516,7 @@ fn single(origin: Origin, message: String) -> LoadErrors {
 
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
     if dir.is_file() {
-        return if is_yaml(dir) {
+        return if is_yaml(dir) || sql::is_sql(dir) {
             Ok(vec![dir.to_owned()])
         } else {
             Err(LoadErrors(vec![
@@ -462,7 +546,7 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if is_yaml(&path) {
+            } else if is_yaml(&path) || sql::is_sql(&path) {
                 files.push(path);
             }
         }
@@ -470,7 +554,7 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
     files.sort();
     if files.is_empty() {
         return Err(LoadErrors(vec![
-            LoadError::new(Origin::new(dir, 0, 0), "no .yaml or .yml files found").help(
+            LoadError::new(Origin::new(dir, 0, 0), "no .yaml, .yml or .sql files found").help(
                 "point --schema-dir at the folder (or the file) that holds your desired-state YAML",
             ),
         ]));

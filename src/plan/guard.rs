@@ -48,6 +48,15 @@ pub fn tolerating_errors(statement: &str, object: &str) -> String {
 /// The transaction-local setting in which [`tolerating_errors`] leaves the error it caught.
 pub const SKIPPED_SETTING: &str = "reconcile.skipped";
 
+/// A query returning a row when a relation (table, view, sequence, ...) `name` exists.
+pub fn relation_exists(name: &QualifiedName) -> String {
+    format!(
+        "SELECT FROM pg_catalog.pg_class WHERE relnamespace = {}::pg_catalog.regnamespace AND relname = {}",
+        quote_literal(&quote_ident(name.schema.as_str())),
+        quote_literal(name.name.as_str())
+    )
+}
+
 /// A query returning a row when `table` has a constraint called `name`.
 pub fn constraint_exists(table: &QualifiedName, name: &Ident) -> String {
     format!(

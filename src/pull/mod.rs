@@ -38,8 +38,51 @@ pub fn render(schema: &Schema) -> BTreeMap<String, String> {
             format!("{name}.yaml"),
             render_schema(schema, namespace, &serials),
         );
+        if let Some(sql) = render_sql(schema, namespace) {
+            files.insert(format!("{name}.sql"), sql);
+        }
     }
     files
+}
+
+/// The objects of `namespace` declared in SQL (views, functions, triggers, ...), one
+/// statement each, kinds in registration order and objects in name order; `None` when there
+/// is none. The loader builds them in whatever order they need.
+fn render_sql(schema: &Schema, namespace: &Ident) -> Option<String> {
+    struct Statements<'a> {
+        schema: &'a Schema,
+        namespace: &'a Ident,
+        out: Vec<String>,
+    }
+    impl Visitor for Statements<'_> {
+        fn visit<K: Kind>(&mut self) {
+            self.out.extend(
+                K::objects(self.schema)
+                    .iter()
+                    .filter(|(key, _)| K::schema_of(key) == self.namespace)
+                    .filter_map(|(key, object)| K::pull_sql(key, object)),
+            );
+        }
+    }
+    let mut statements = Statements {
+        schema,
+        namespace,
+        out: Vec::new(),
+    };
+    kinds::visit_all(&mut statements);
+    if statements.out.is_empty() {
+        return None;
+    }
+    let mut out = format!(
+        "-- Desired state for schema {}, pulled by reconcile: what is declared in SQL.\n",
+        namespace.quoted()
+    );
+    for statement in statements.out {
+        out.push('\n');
+        out.push_str(&statement);
+        out.push_str(";\n");
+    }
+    Some(out)
 }
 
 /// Writes the rendered files into `dir` (created if missing); returns the paths written.

@@ -50,13 +50,37 @@ pub async fn round_trip(conn: &mut sqlx::PgConnection, scope: &Scope) -> Result<
         .into_iter()
         .map(|(name, text)| (PathBuf::from("pulled").join(name), text))
         .collect();
-    let loaded = reconcile::load::from_sources(&files).map_err(|e| {
-        let dump: Vec<String> = files
+    let dump = || {
+        files
             .iter()
             .map(|(p, t)| format!("--- {}\n{t}", p.display()))
-            .collect();
-        format!("the pulled YAML does not load:\n{e}\n{}", dump.join("\n"))
-    })?;
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let located = reconcile::load::from_sources_located(&files)
+        .map_err(|e| format!("the pulled files do not load:\n{e}\n{}", dump()))?;
+    let mut loaded = located.schema;
+    if !located.sql.is_empty() {
+        // What the .sql files declare is known once built, on a scratch database of its own.
+        let scratch = super::fresh_db();
+        let mut scratch_conn = scratch.connect().await;
+        let built = reconcile::canon::sql::build(&loaded, &located.sql, &mut scratch_conn)
+            .await
+            .map_err(|e| format!("building the pulled SQL: {e}"))?;
+        if !built.rejected.is_empty() {
+            let rejected: Vec<String> = built
+                .rejected
+                .iter()
+                .map(|(i, e)| format!("{}: {e}", located.sql[*i].origin()))
+                .collect();
+            return Err(format!(
+                "the pulled SQL does not build:\n{}\n{}",
+                rejected.join("\n"),
+                dump()
+            ));
+        }
+        reconcile::canon::sql::merge(&mut loaded, built.schema);
+    }
     Ok(RoundTrip {
         live,
         loaded,
