@@ -642,11 +642,10 @@ async fn hostile_identifiers_with_implicit_names_match_yaml() {
     assert_round_trip(&db, &Scope::default()).await;
 }
 
-/// `owned_by` is written as `table.column` and split on `.` when read back.
+/// `owned_by` was written as `table.column` and split on `.` when read back, so a sequence
+/// owned by a column of table "with.dot" did not round-trip; names with a dot now take the
+/// long form `{ table, column, schema }`.
 #[tokio::test]
-#[ignore = "reason: bug in src/pull/mod.rs `sequence()` + src/load/resolve/mod.rs `owner()`: \
-            owned_by is rendered as unquoted `table.column` and parsed with split('.'), so a \
-            sequence owned by a column of table \"with.dot\" cannot round-trip"]
 async fn sequence_owned_by_dotted_names_round_trips() {
     let db = common::fresh_db();
     run_sql(
