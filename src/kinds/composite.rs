@@ -104,6 +104,11 @@ impl Kind for CompositeKind {
 
     fn pull(name: &QualifiedName, c: &CompositeType, _schema: &Schema) -> Option<String> {
         let mut out = String::new();
+        if c.attributes.is_empty() {
+            // `name:` alone would be a YAML null, not an empty mapping.
+            let _ = writeln!(out, "  {}: {{}}", scalar(name.name.as_str()));
+            return Some(out);
+        }
         let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
         for a in &c.attributes {
             let value = match &a.collation {

@@ -1314,11 +1314,9 @@ async fn enum_without_labels_round_trips() {
     assert_eq!(trip.loaded.enums[&qn("public", "e")].values.len(), 0);
 }
 
-/// `CREATE TYPE c AS ()` is legal; pull writes `c:` (a YAML null), which the loader rejects.
+/// `CREATE TYPE c AS ()` is legal; pull wrote `c:` (a YAML null), which the loader rejects,
+/// instead of `c: {}`.
 #[tokio::test]
-#[ignore = "reason: bug in src/pull/mod.rs render_schema(): a composite type without \
-            attributes is written as `c:` (null) where the loader expects a mapping \
-            (`c: {}`), so the pulled YAML does not load (`expected mapping start`)"]
 async fn composite_without_attributes_round_trips() {
     let db = common::fresh_db();
     run_sql(&db, "CREATE TYPE c AS ();");
