@@ -14,11 +14,11 @@ use sqlx::postgres::PgRow;
 
 use super::{Catalog, Kind};
 use crate::diff::Code;
-use crate::load::format::{At, Entries, FileSpec, ShortOr};
+use crate::load::format::{At, Entries, FileSpec, ObjectName, ShortOr};
 use crate::load::resolve::Resolver;
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, guard, refs, stage};
-use crate::pull::yaml::{flow, scalar, unquote_collation};
+use crate::pull::yaml::{self, flow, scalar};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompositeType {
@@ -42,7 +42,7 @@ pub(crate) struct CompositeSpec(pub Entries<At<ShortOr<String, AttributeSpec>>>)
 pub(crate) struct AttributeSpec {
     #[serde(rename = "type")]
     pub data_type: At<String>,
-    pub collation: Option<String>,
+    pub collation: Option<ObjectName>,
 }
 
 pub(crate) struct CompositeKind;
@@ -87,7 +87,7 @@ impl Kind for CompositeKind {
                 ShortOr::Short(t) => (t.as_str(), None, r.origin(file, spec)),
                 ShortOr::Long(l) => (
                     l.data_type.value.as_str(),
-                    l.collation.as_deref(),
+                    l.collation.as_ref(),
                     r.origin(file, &l.data_type),
                 ),
             };
@@ -114,7 +114,7 @@ impl Kind for CompositeKind {
             let value = match &a.collation {
                 Some(coll) => flow(&[
                     ("type", scalar(&a.data_type)),
-                    ("collation", scalar(&unquote_collation(coll))),
+                    ("collation", yaml::collation(coll)),
                 ]),
                 None => scalar(&a.data_type),
             };

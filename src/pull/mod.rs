@@ -18,7 +18,7 @@ use crate::model::{
     Column, Constraint, ConstraintKind, FkAction, ForeignKey, Ident, Index, IndexTarget, Schema,
     Sequence, SequenceOptions, SequenceType, Table,
 };
-use yaml::{flow, list, quoted, scalar, unquote_collation};
+use yaml::{flow, list, quoted, scalar};
 
 /// Renders `schema` as files: file name → content, sorted by schema name.
 pub fn render(schema: &Schema) -> BTreeMap<String, String> {
@@ -401,7 +401,7 @@ fn render_column(
         pairs.push(("generated", quoted(generated)));
     }
     if let Some(collation) = &column.collation {
-        pairs.push(("collation", scalar(&unquote_collation(collation))));
+        pairs.push(("collation", yaml::collation(collation)));
     }
     if is_pk {
         pairs.push(("primary_key", "true".into()));
@@ -514,10 +514,10 @@ fn render_index(table: &str, name: &Ident, index: &Index) -> String {
             ));
         }
         if let Some(opclass) = &key.opclass {
-            pairs.push(("opclass", scalar(&unquote_collation(opclass))));
+            pairs.push(("opclass", yaml::opclass(opclass)));
         }
         if let Some(collation) = &key.collation {
-            pairs.push(("collation", scalar(&unquote_collation(collation))));
+            pairs.push(("collation", yaml::collation(collation)));
         }
         keys.push(match (&key.target, pairs.len()) {
             (IndexTarget::Column(c), 1) => scalar(c.as_str()),

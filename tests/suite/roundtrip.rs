@@ -1418,13 +1418,10 @@ CREATE TABLE app.users (id int PRIMARY KEY, factor auth.factor, email citext);
 }
 
 /// Collations and operator classes outside public/pg_catalog print schema-qualified
-/// (`app.mycoll`, `"My Ext".gin_trgm_ops`); pull strips one pair of outer quotes and the
-/// loader re-quotes the whole text as one identifier.
+/// (`app.mycoll`, `"My Ext".gin_trgm_ops`); pull stripped one pair of outer quotes and the
+/// loader re-quoted the whole text as one identifier. Qualified collations are now written
+/// `{ schema, name }`, qualified operator classes `schema.name`.
 #[tokio::test]
-#[ignore = "reason: bug in src/pull/mod.rs unquote_collation() + \
-            src/load/resolve/names.rs collation()/opclass(): a schema-qualified collation \
-            `app.mycoll` loads as `\"app.mycoll\"` and an opclass \
-            `\"My Ext\".gin_trgm_ops` as `\"\"\"My Ext\"\"\".gin_trgm_ops`"]
 async fn qualified_collations_and_opclasses_round_trip() {
     let db = common::fresh_db();
     run_sql(

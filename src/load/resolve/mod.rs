@@ -7,9 +7,9 @@
 
 mod names;
 
-/// A collation name as written in YAML → as the catalog reader prints it.
-pub(crate) fn collation_name(name: &str) -> String {
-    names::collation(name)
+/// A collation as written in YAML → as the catalog reader prints it.
+pub(crate) fn collation_name(spec: &super::format::ObjectName) -> String {
+    names::collation(spec)
 }
 mod table;
 mod types;
