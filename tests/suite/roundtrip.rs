@@ -1279,12 +1279,9 @@ async fn try_round_trip(db: &TestDb, scope: &Scope) -> Result<RoundTrip, String>
 
 /// A user type whose name is also a built-in type name or alias: `format_type()` prints
 /// `public.text` (pg_catalog comes first on the search path) and `"integer"` (a user type;
-/// PostgreSQL has no type called `integer`, the keyword means `int4`).
+/// PostgreSQL has no type called `integer`, the keyword means `int4`). The loader shortened
+/// `public.text` to the built-in `text` and read `"integer"` as the built-in `integer`.
 #[tokio::test]
-#[ignore = "reason: bug in src/normalise/types.rs canonical()/builtin()/user_type() and \
-            src/load/resolve/types.rs resolve_type(): `public.text` is shortened to `text` \
-            (the built-in) and the quoted identifier `\"integer\"` is mapped to the \
-            built-in `integer`, so a user type named like a built-in drifts"]
 async fn user_types_named_like_builtins_round_trip() {
     let db = common::fresh_db();
     run_sql(

@@ -2,7 +2,7 @@
 
 use crate::ident::QualifiedName;
 use crate::model::Ident;
-use crate::normalise::{BUILTIN_TYPES, normalise_type};
+use crate::normalise::{BUILTIN_TYPES, normalise_type, user_type_text};
 
 use super::super::error::{LoadError, Origin};
 use super::Resolver;
@@ -139,7 +139,8 @@ impl Resolver {
             None => vec![qualified(schema.as_str(), name), qualified("public", name)],
         };
         if let Some(found) = candidates.iter().find(|c| self.user_types.contains(c)) {
-            return Some(format!("{}{suffix}", found.quoted_relative()));
+            let text = user_type_text(found.schema.as_str(), found.name.as_str());
+            return Some(format!("{text}{suffix}"));
         }
         if self.extension_provides(name) {
             return Some(spec.text);
