@@ -1359,11 +1359,9 @@ async fn row_types_of_skipped_relations_round_trip() {
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// intarray adds the column type `query_int`.
+/// intarray adds the column type `query_int`; `EXTENSION_TYPES` listed intarray with no
+/// types, so a `query_int` column did not load.
 #[tokio::test]
-#[ignore = "reason: bug in src/load/resolve/types.rs EXTENSION_TYPES: intarray is listed \
-            with no types, but it creates `query_int` (and `intbig_gkey`), so a \
-            `query_int` column does not load (`unknown type`)"]
 async fn intarray_query_int_round_trips() {
     let db = common::fresh_db();
     run_sql(

@@ -7,11 +7,12 @@ use crate::normalise::{BUILTIN_TYPES, normalise_type, user_type_text};
 use super::super::error::{LoadError, Origin};
 use super::Resolver;
 
-/// Types that well-known extensions add, so a declared extension makes them valid.
+/// Types that well-known extensions add, so a declared extension makes them valid (every
+/// `CREATE TYPE` of the extension's scripts in PostgreSQL 15's contrib).
 const EXTENSION_TYPES: &[(&str, &[&str])] = &[
     ("citext", &["citext"]),
-    ("hstore", &["hstore"]),
-    ("ltree", &["ltree", "lquery", "ltxtquery"]),
+    ("hstore", &["hstore", "ghstore"]),
+    ("ltree", &["ltree", "lquery", "ltxtquery", "ltree_gist"]),
     ("cube", &["cube"]),
     ("seg", &["seg"]),
     (
@@ -22,17 +23,34 @@ const EXTENSION_TYPES: &[(&str, &[&str])] = &[
     ),
     ("vector", &["vector", "halfvec", "sparsevec"]),
     ("postgis", &["geometry", "geography", "box2d", "box3d"]),
-    ("pg_trgm", &[]),
+    ("pg_trgm", &["gtrgm"]),
     ("pgcrypto", &[]),
     ("uuid-ossp", &[]),
     ("btree_gin", &[]),
-    ("btree_gist", &[]),
+    (
+        "btree_gist",
+        &[
+            "gbtreekey2",
+            "gbtreekey4",
+            "gbtreekey8",
+            "gbtreekey16",
+            "gbtreekey32",
+            "gbtreekey_var",
+        ],
+    ),
     ("fuzzystrmatch", &[]),
     ("unaccent", &[]),
     ("pgstattuple", &[]),
     ("pg_stat_statements", &[]),
-    ("tablefunc", &[]),
-    ("intarray", &[]),
+    (
+        "tablefunc",
+        &[
+            "tablefunc_crosstab_2",
+            "tablefunc_crosstab_3",
+            "tablefunc_crosstab_4",
+        ],
+    ),
+    ("intarray", &["query_int", "intbig_gkey"]),
 ];
 
 /// Spellings people reach for, offered in "did you mean" hints alongside the built-ins.
