@@ -102,7 +102,7 @@ impl Kind for CompositeKind {
         Some(CompositeType { attributes })
     }
 
-    fn pull(name: &QualifiedName, c: &CompositeType, _schema: &Schema) -> Option<String> {
+    fn pull(name: &QualifiedName, c: &CompositeType, schema: &Schema) -> Option<String> {
         let mut out = String::new();
         if c.attributes.is_empty() {
             // `name:` alone would be a YAML null, not an empty mapping.
@@ -111,12 +111,10 @@ impl Kind for CompositeKind {
         }
         let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
         for a in &c.attributes {
+            let data_type = scalar(&crate::pull::type_name(schema, &a.data_type));
             let value = match &a.collation {
-                Some(coll) => flow(&[
-                    ("type", scalar(&a.data_type)),
-                    ("collation", yaml::collation(coll)),
-                ]),
-                None => scalar(&a.data_type),
+                Some(coll) => flow(&[("type", data_type), ("collation", yaml::collation(coll))]),
+                None => data_type,
             };
             let _ = writeln!(out, "    {}: {value}", scalar(a.name.as_str()));
         }

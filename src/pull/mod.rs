@@ -184,10 +184,24 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
     if !tables.is_empty() {
         let _ = write!(out, "\ntables:");
         for (name, table) in tables {
-            render_table(&mut out, name, table, serials);
+            render_table(&mut out, schema, name, table, serials);
         }
     }
     out
+}
+
+/// A type as YAML (before scalar quoting). The catalog prints a type of `public` unqualified;
+/// when `public` is not part of the model (a scoped pull), the loader cannot know it, so it
+/// is written qualified — a type of a schema the desired state does not describe, which the
+/// loader takes as it is (as it takes foreign keys to tables there).
+pub(crate) fn type_name(schema: &Schema, data_type: &str) -> String {
+    let unqualified_user_type = crate::normalise::normalise_type(data_type)
+        .is_ok_and(|t| matches!(t.user_type, Some((None, _))));
+    if unqualified_user_type && !schema.schemas.iter().any(|s| s.as_str() == "public") {
+        format!("public.{data_type}")
+    } else {
+        data_type.to_owned()
+    }
 }
 
 pub(crate) fn sequence_options(
@@ -224,7 +238,13 @@ pub(crate) fn sequence_options(
     }
 }
 
-fn render_table(out: &mut String, name: &QualifiedName, table: &Table, serials: &Serials) {
+fn render_table(
+    out: &mut String,
+    schema: &Schema,
+    name: &QualifiedName,
+    table: &Table,
+    serials: &Serials,
+) {
     let table_name = name.name.as_str();
     let _ = writeln!(out, "\n  {}:", scalar(table_name));
     // A single-column primary key with the default name is written on its column.
@@ -264,7 +284,13 @@ fn render_table(out: &mut String, name: &QualifiedName, table: &Table, serials: 
             out,
             "      {}: {}",
             scalar(column.name.as_str()),
-            render_column(column, serial, is_pk, pk_columns.contains(&column.name))
+            render_column(
+                schema,
+                column,
+                serial,
+                is_pk,
+                pk_columns.contains(&column.name)
+            )
         );
     }
     let mut uniques = Vec::new();
@@ -357,6 +383,7 @@ fn section(out: &mut String, key: &str, items: &[String], is_list: bool) {
 }
 
 fn render_column(
+    schema: &Schema,
     column: &Column,
     serial: Option<SequenceType>,
     is_pk: bool,
@@ -367,7 +394,7 @@ fn render_column(
         Some(SequenceType::Smallint) => "smallserial".to_owned(),
         Some(SequenceType::Integer) => "serial".to_owned(),
         Some(SequenceType::Bigint) => "bigserial".to_owned(),
-        None => column.data_type.clone(),
+        None => type_name(schema, &column.data_type),
     };
     pairs.push(("type", scalar(&type_text)));
     let implied_not_null = serial.is_some() || column.identity.is_some() || in_pk;

@@ -1374,12 +1374,11 @@ async fn intarray_query_int_round_trips() {
 }
 
 /// A table in scope whose column type lives in a schema out of scope: an enum of an
-/// ignored schema, or an extension type whose extension lives out of scope.
+/// ignored schema, or an extension type whose extension lives out of scope. Both were an
+/// `unknown type` (unlike foreign keys to such schemas, accepted as external); now a type of
+/// a schema outside the desired state is taken as it is, and pull writes a type of an
+/// unmanaged `public` qualified (`public.citext`).
 #[tokio::test]
-#[ignore = "reason: bug in src/load/resolve/types.rs resolve_type(): a type from a schema \
-            outside the desired state (`auth.factor`, or `citext` whose extension is in \
-            an out-of-scope public) is `unknown type`, unlike foreign keys, which \
-            resolve_references() accepts as external; a scoped pull does not load"]
 async fn scope_with_types_from_unmanaged_schemas_round_trips() {
     let db = common::fresh_db();
     run_sql(

@@ -160,6 +160,18 @@ impl Resolver {
             let text = user_type_text(found.schema.as_str(), found.name.as_str());
             return Some(format!("{text}{suffix}"));
         }
+        if let Some(type_schema) = type_schema
+            && !self
+                .schema
+                .schemas
+                .iter()
+                .any(|s| s.as_str() == type_schema)
+        {
+            // A type of a schema this desired state does not describe (an ignored one, or
+            // another team's): it cannot be checked here, as a foreign key to a table there
+            // cannot (`resolve_references`); the server checks it.
+            return Some(spec.text);
+        }
         if self.extension_provides(name) {
             return Some(spec.text);
         }
