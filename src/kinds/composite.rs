@@ -111,7 +111,7 @@ impl Kind for CompositeKind {
         }
         let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
         for a in &c.attributes {
-            let data_type = scalar(&crate::pull::type_name(schema, &a.data_type));
+            let data_type = scalar(&crate::pull::type_name(schema, &name.schema, &a.data_type));
             let value = match &a.collation {
                 Some(coll) => flow(&[("type", data_type), ("collation", yaml::collation(coll))]),
                 None => data_type,

@@ -109,7 +109,7 @@ impl Kind for DomainKind {
     fn pull(name: &QualifiedName, d: &Domain, schema: &Schema) -> Option<String> {
         let mut out = String::new();
         let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
-        let data_type = crate::pull::type_name(schema, &d.data_type);
+        let data_type = crate::pull::type_name(schema, &name.schema, &d.data_type);
         let _ = writeln!(out, "    type: {}", scalar(&data_type));
         if d.not_null {
             let _ = writeln!(out, "    not_null: true");

@@ -190,14 +190,28 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
     out
 }
 
-/// A type as YAML (before scalar quoting). The catalog prints a type of `public` unqualified;
-/// when `public` is not part of the model (a scoped pull), the loader cannot know it, so it
-/// is written qualified — a type of a schema the desired state does not describe, which the
-/// loader takes as it is (as it takes foreign keys to tables there).
-pub(crate) fn type_name(schema: &Schema, data_type: &str) -> String {
-    let unqualified_user_type = crate::normalise::normalise_type(data_type)
-        .is_ok_and(|t| matches!(t.user_type, Some((None, _))));
-    if unqualified_user_type && !schema.schemas.iter().any(|s| s.as_str() == "public") {
+/// A type as YAML (before scalar quoting), in the file of schema `namespace`. The catalog
+/// prints a type of `public` unqualified, but the loader looks an unqualified name up in the
+/// file's own schema first, and knows only the model's types: the type is written
+/// `public.<type>` when `namespace` has a type of the same name, or `public` is not part of
+/// the model (a scoped pull — the loader then takes it as a type of a schema the desired
+/// state does not describe, as it takes foreign keys to tables there).
+pub(crate) fn type_name(schema: &Schema, namespace: &Ident, data_type: &str) -> String {
+    let Ok(crate::normalise::TypeSpec {
+        user_type: Some((None, name)),
+        ..
+    }) = crate::normalise::normalise_type(data_type)
+    else {
+        return data_type.to_owned();
+    };
+    let shadowed = namespace.as_str() != "public" && {
+        let local = QualifiedName::new(namespace.clone(), Ident::from_catalog(name));
+        schema.enums.contains_key(&local)
+            || schema.domains.contains_key(&local)
+            || schema.composites.contains_key(&local)
+            || schema.tables.contains_key(&local)
+    };
+    if shadowed || !schema.schemas.iter().any(|s| s.as_str() == "public") {
         format!("public.{data_type}")
     } else {
         data_type.to_owned()
@@ -286,6 +300,7 @@ fn render_table(
             scalar(column.name.as_str()),
             render_column(
                 schema,
+                &name.schema,
                 column,
                 serial,
                 is_pk,
@@ -384,6 +399,7 @@ fn section(out: &mut String, key: &str, items: &[String], is_list: bool) {
 
 fn render_column(
     schema: &Schema,
+    namespace: &Ident,
     column: &Column,
     serial: Option<SequenceType>,
     is_pk: bool,
@@ -394,7 +410,7 @@ fn render_column(
         Some(SequenceType::Smallint) => "smallserial".to_owned(),
         Some(SequenceType::Integer) => "serial".to_owned(),
         Some(SequenceType::Bigint) => "bigserial".to_owned(),
-        None => type_name(schema, &column.data_type),
+        None => type_name(schema, namespace, &column.data_type),
     };
     pairs.push(("type", scalar(&type_text)));
     let implied_not_null = serial.is_some() || column.identity.is_some() || in_pk;

@@ -25,6 +25,7 @@ mod plan_output;
 mod pull;
 mod rollback;
 mod roundtrip;
+mod roundtrip_property;
 mod safety;
 mod scratch;
 mod shadow;
