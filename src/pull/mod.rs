@@ -119,9 +119,11 @@ type Serials = BTreeMap<(QualifiedName, Ident), (SequenceType, QualifiedName)>;
 
 fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> String {
     let mut out = String::new();
+    // The name as a YAML scalar: written raw, a line break in it would end the comment.
     let _ = writeln!(
         out,
-        "# Desired state for schema {namespace}, pulled by reconcile."
+        "# Desired state for schema {}, pulled by reconcile.",
+        scalar(namespace.as_str())
     );
     let _ = writeln!(out, "# Format: docs/schema-format.md");
     let _ = writeln!(out, "schema: {}", scalar(namespace.as_str()));

@@ -101,3 +101,14 @@ fn a_public_type_named_like_a_type_of_the_file_schema_round_trips() {
     );
     assert_round_trip(&model);
 }
+
+/// The file's header comment named the schema raw: a line break in the name ended the
+/// comment and the rest of the name became YAML (here, a syntax error; in general, any YAML).
+#[test]
+fn a_schema_name_with_a_line_break_round_trips() {
+    let mut model = Schema::default();
+    let schema = "x\ntables: { injected: { columns: {} } }";
+    model.schemas.insert(generate::ident(schema));
+    model.tables.insert(name(schema, "t"), Table::default());
+    assert_round_trip(&model);
+}
