@@ -68,6 +68,11 @@ pub const NAMES: &[&str] = &[
     "|",
     "'",
     "\"",
+    "nan",
+    "NaN",
+    "inf",
+    "Infinity",
+    "Off",
     LONG_NAME,
 ];
 
@@ -84,6 +89,8 @@ pub const SCHEMAS: &[&str] = &[
     "yes",
     "trailing ",
     "line\nbreak",
+    "my schema",
+    "nan",
 ];
 
 /// A schema no generated model manages: types and tables there are referenced, never
@@ -109,6 +116,9 @@ pub const LABELS: &[&str] = &[
     "- x",
     "a: b",
     "123",
+    "nan",
+    "NaN",
+    "inf",
 ];
 
 /// Extensions, and the column type each adds (if any).
@@ -119,6 +129,7 @@ pub const EXTENSIONS: &[(&str, Option<&str>)] = &[
     ("btree_gist", None),
     ("pg_trgm", None),
     ("intarray", Some("query_int")),
+    ("uuid-ossp", None),
 ];
 
 /// Built-in types in their canonical (`format_type`) spellings.
@@ -153,6 +164,23 @@ pub const BASE_TYPES: &[&str] = &[
     "integer[]",
     "text[]",
     "character varying(20)[]",
+    "bpchar",
+    "numeric(5,0)",
+    "timestamp(0) with time zone",
+    "time(6) with time zone",
+    "bit varying",
+    "interval year to month",
+    "interval second(0)",
+    "interval(2)",
+    "double precision[]",
+    "\"char\"[]",
+    "bigint[]",
+    "point",
+    "money",
+    "xml",
+    "tsquery",
+    "int4range",
+    "tstzmultirange",
 ];
 
 /// Collations of `pg_catalog` (and `public`): printed unqualified.
@@ -215,42 +243,72 @@ pub fn clip(s: &str, max: usize) -> &str {
     &s[..cut]
 }
 
-/// Hands out names that are unique within a scope (a schema's relations, types and
-/// constraints share one here, which is stricter than PostgreSQL; columns are per table),
-/// suffixing `_2`, `_3`, ... on collision and keeping every name within 63 bytes.
+/// Hands out names that are unique within scopes: a schema's relations and types (one scope
+/// here, stricter than PostgreSQL), a table's constraints, a table's columns. A name is taken
+/// in every scope it must be unique in; on collision `_2`, `_3`, ... is added, and every name
+/// is kept within 63 bytes.
 #[derive(Default)]
 pub struct Names(BTreeSet<(String, String)>);
 
 impl Names {
     pub fn fresh(&mut self, scope: &str, base: &str) -> Ident {
+        self.fresh_in(&[scope], base)
+    }
+
+    pub fn fresh_in(&mut self, scopes: &[&str], base: &str) -> Ident {
         let base = clip(base, 63);
         let mut name = base.to_owned();
         let mut n = 1;
-        while self.0.contains(&(scope.to_owned(), name.clone())) {
+        while !self.free(scopes, &name) {
             n += 1;
             name = format!("{}_{n}", clip(base, 55));
         }
-        self.0.insert((scope.to_owned(), name.clone()));
-        ident(&name)
+        self.take(scopes, &name)
     }
 
     /// Takes exactly `name` if it is free.
     pub fn claim(&mut self, scope: &str, name: &str) -> Option<Ident> {
-        self.0
-            .insert((scope.to_owned(), name.to_owned()))
-            .then(|| ident(name))
+        self.claim_in(&[scope], name)
+    }
+
+    fn claim_in(&mut self, scopes: &[&str], name: &str) -> Option<Ident> {
+        self.free(scopes, name).then(|| self.take(scopes, name))
+    }
+
+    fn free(&self, scopes: &[&str], name: &str) -> bool {
+        scopes
+            .iter()
+            .all(|s| !self.0.contains(&((*s).to_owned(), name.to_owned())))
+    }
+
+    fn take(&mut self, scopes: &[&str], name: &str) -> Ident {
+        for s in scopes {
+            self.0.insert(((*s).to_owned(), name.to_owned()));
+        }
+        ident(name)
     }
 
     /// `default` when free (with probability one in three, by `pick`), else a fresh name from
     /// the pool: both the shorthand (a default name left out) and the long form get tried.
-    fn default_or_fresh(&mut self, scope: &str, default: &str, pick: &Pick, suffix: &str) -> Ident {
+    fn default_or_fresh(
+        &mut self,
+        scopes: &[&str],
+        default: &str,
+        pick: &Pick,
+        suffix: &str,
+    ) -> Ident {
         if pick.index(3) == 0
-            && let Some(name) = self.claim(scope, default)
+            && let Some(name) = self.claim_in(scopes, default)
         {
             return name;
         }
-        self.fresh(scope, &format!("{} {suffix}", choose(NAMES, pick)))
+        self.fresh_in(scopes, &format!("{} {suffix}", choose(NAMES, pick)))
     }
+}
+
+/// The scope of a table's constraint names.
+fn constraint_scope(table: &QualifiedName) -> String {
+    format!("constraints of {table}")
 }
 
 /// A type as `format_type` prints it under `search_path = public` (independent of the code
@@ -1088,7 +1146,14 @@ fn constraints(
             // Resolved once every table has its primary key.
             ConstraintShape::ForeignKey(..) | ConstraintShape::ExternalForeignKey => continue,
         };
-        let cname = names.default_or_fresh(&scope, &default, &c.name, "key");
+        // Keys and exclusions are relations (their index) as well as constraints of the table;
+        // checks are the table's only, so two tables may have checks of the same name.
+        let table_scope = constraint_scope(name);
+        let scopes: &[&str] = match kind {
+            ConstraintKind::Check { .. } => &[&table_scope],
+            _ => &[&scope, &table_scope],
+        };
+        let cname = names.default_or_fresh(scopes, &default, &c.name, "key");
         table.constraints.insert(
             cname,
             Constraint {
@@ -1200,7 +1265,7 @@ fn indexes(
                 .map(|c| format!("({} IS NOT NULL)", pick(&column_list, c).quoted())),
             nulls_not_distinct: i.nulls_not_distinct && unique,
         };
-        let iname = names.default_or_fresh(&scope, &default, &i.name, "idx");
+        let iname = names.default_or_fresh(&[&scope], &default, &i.name, "idx");
         table.indexes.insert(iname, index);
     }
 }
@@ -1263,7 +1328,8 @@ fn foreign_keys(
             let joined: Vec<&str> = columns.iter().map(Ident::as_str).collect();
             let default =
                 default_object_name(source.name.as_str(), Some(&joined.join("_")), "fkey");
-            let cname = names.default_or_fresh(source.schema.as_str(), &default, &c.name, "fkey");
+            let cname =
+                names.default_or_fresh(&[&constraint_scope(&source)], &default, &c.name, "fkey");
             let fk = ForeignKey {
                 columns,
                 references: target,
