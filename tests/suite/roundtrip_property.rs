@@ -372,8 +372,10 @@ fn assert_round_trip(model: &Schema) {
 /// pull wrote `id` and it loaded as `app.id`. Pull now writes `public.id` there.
 #[test]
 fn a_public_type_named_like_a_type_of_the_file_schema_round_trips() {
-    let mut model = Schema::default();
-    model.schemas = ["public", "app"].into_iter().map(generate::ident).collect();
+    let mut model = Schema {
+        schemas: ["public", "app"].into_iter().map(generate::ident).collect(),
+        ..Schema::default()
+    };
     model.domains.insert(
         name("public", "id"),
         Domain {
