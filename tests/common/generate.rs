@@ -710,6 +710,13 @@ impl ColumnType {
         }
     }
 
+    fn other(text: String) -> Self {
+        ColumnType {
+            text,
+            kind: TypeKind::Other,
+        }
+    }
+
     pub fn is_integer(&self) -> bool {
         matches!(self.kind, TypeKind::Base("integer" | "bigint" | "smallint"))
     }
@@ -796,9 +803,25 @@ fn collation(i: &Pick, schemas: &[Ident]) -> String {
     }
 }
 
+/// The model being built, and what later objects may use of what was built before.
+struct Build {
+    out: Schema,
+    names: Names,
+    /// The model's schemas.
+    schemas: Vec<Ident>,
+    /// And the one it does not manage: collations and operator classes may live in any.
+    all_schemas: Vec<Ident>,
+    /// Types columns (and domains, composite attributes) may use so far.
+    types: Vec<ColumnType>,
+    trigram_schema: Option<Ident>,
+    sequences: Vec<QualifiedName>,
+    tables: Vec<QualifiedName>,
+    /// Each table's column names, for the columns foreign keys add.
+    columns: Vec<Names>,
+}
+
 pub fn build_schema(plan: &SchemaPlan) -> Schema {
     let mut out = Schema::default();
-    let mut names = Names::default();
     if plan.public || plan.schemas.is_empty() {
         out.schemas.insert(ident("public"));
     }
@@ -806,52 +829,76 @@ pub fn build_schema(plan: &SchemaPlan) -> Schema {
         out.schemas.insert(ident(choose(SCHEMAS, s)));
     }
     let schemas: Vec<Ident> = out.schemas.iter().cloned().collect();
-    // Collations and operator classes may live in any schema, managed or not.
     let mut all_schemas = schemas.clone();
     all_schemas.push(ident(EXTERNAL_SCHEMA));
-    let qualified = |names: &mut Names, schema: &Pick, base: &Pick| {
-        let schema = pick(&schemas, schema).clone();
-        let name = names.fresh(schema.as_str(), choose(NAMES, base));
-        QualifiedName::new(schema, name)
-    };
-
     let mut types: Vec<ColumnType> = BASE_TYPES.iter().map(|t| ColumnType::base(t)).collect();
-    // Types of a schema the model does not describe, as a scoped pull reads them.
-    types.push(ColumnType {
-        text: format!("{EXTERNAL_SCHEMA}.factor"),
-        kind: TypeKind::Other,
-    });
-
-    let mut trigram_schema = None;
+    // A type of a schema the model does not describe, as a scoped pull reads it.
+    types.push(ColumnType::other(format!("{EXTERNAL_SCHEMA}.factor")));
+    if !out.schemas.contains(&ident("public")) {
+        // The type of an extension that lives in an unmanaged `public`.
+        types.push(ColumnType::other("citext".to_owned()));
+    }
+    let mut b = Build {
+        out,
+        names: Names::default(),
+        schemas,
+        all_schemas,
+        types,
+        trigram_schema: None,
+        sequences: Vec::new(),
+        tables: Vec::new(),
+        columns: Vec::new(),
+    };
     for (name, schema) in &plan.extensions {
+        b.extension(name, schema);
+    }
+    for e in &plan.enums {
+        b.enumeration(e);
+    }
+    for d in &plan.domains {
+        b.domain(d);
+    }
+    for c in &plan.composites {
+        b.composite(c);
+    }
+    for s in &plan.sequences {
+        b.sequence(s);
+    }
+    for t in &plan.tables {
+        b.table(t);
+    }
+    foreign_keys(&mut b.out, plan, &b.tables, &mut b.columns, &mut b.names);
+    b.owners(plan);
+    b.out
+}
+
+impl Build {
+    fn qualified(&mut self, schema: &Pick, base: &Pick) -> QualifiedName {
+        let schema = pick(&self.schemas, schema).clone();
+        let name = self.names.fresh(schema.as_str(), choose(NAMES, base));
+        QualifiedName::new(schema, name)
+    }
+
+    fn extension(&mut self, name: &Pick, schema: &Pick) {
         let (extension, column_type) = choose(EXTENSIONS, name);
-        let schema = pick(&schemas, schema).clone();
-        if out.extensions.contains_key(&ident(extension)) {
-            continue;
+        let schema = pick(&self.schemas, schema).clone();
+        if self.out.extensions.contains_key(&ident(extension)) {
+            return;
         }
         if let Some(t) = column_type {
             let name = QualifiedName::new(schema.clone(), ident(t));
-            types.push(ColumnType {
-                text: type_text(&name),
-                kind: TypeKind::Other,
-            });
+            self.types.push(ColumnType::other(type_text(&name)));
         }
         if extension == "pg_trgm" {
-            trigram_schema = Some(schema.clone());
+            self.trigram_schema = Some(schema.clone());
         }
-        out.extensions
+        self.out
+            .extensions
             .insert(ident(extension), Extension { schema });
     }
-    if !out.schemas.contains(&ident("public")) {
-        // The type of an extension that lives in an unmanaged `public`.
-        types.push(ColumnType {
-            text: "citext".to_owned(),
-            kind: TypeKind::Other,
-        });
-    }
 
-    for (name, schema, labels) in &plan.enums {
-        let name = qualified(&mut names, schema, name);
+    fn enumeration(&mut self, (name, schema, labels): &EnumPlan) {
+        let name = self.qualified(schema, name);
         let mut values: Vec<String> = Vec::new();
         for l in labels {
             let label = choose(LABELS, l).to_string();
@@ -860,20 +907,18 @@ pub fn build_schema(plan: &SchemaPlan) -> Schema {
             }
         }
         let text = type_text(&name);
-        types.push(ColumnType {
-            text: format!("{text}[]"),
-            kind: TypeKind::Other,
-        });
-        types.push(ColumnType {
+        self.types.push(ColumnType::other(format!("{text}[]")));
+        self.types.push(ColumnType {
             text,
             kind: TypeKind::Enum(values.clone()),
         });
-        out.enums.insert(name, EnumType { values });
+        self.out.enums.insert(name, EnumType { values });
     }
-    for d in &plan.domains {
-        let name = qualified(&mut names, &d.schema, &d.name);
-        // Over a built-in or an enum declared so far.
-        let base = pick(&types, &d.base).clone();
+
+    fn domain(&mut self, d: &DomainPlan) {
+        let name = self.qualified(&d.schema, &d.name);
+        // Over any type declared so far.
+        let base = pick(&self.types, &d.base).clone();
         let mut checks = BTreeMap::new();
         let mut check_names = Names::default();
         for (check, expression) in &d.checks {
@@ -887,55 +932,44 @@ pub fn build_schema(plan: &SchemaPlan) -> Schema {
                 expression.to_owned(),
             );
         }
-        out.domains.insert(
-            name.clone(),
-            Domain {
-                data_type: base.text.clone(),
-                default: if d.default {
-                    base.default(&d.base, &[])
-                } else {
-                    None
-                },
-                not_null: d.not_null,
-                collation: d
-                    .collation
-                    .filter(|_| base.is_text())
-                    .map(|c| collation(&c, &all_schemas)),
-                checks,
-            },
-        );
-        types.push(ColumnType {
-            text: type_text(&name),
-            kind: TypeKind::Other,
-        });
+        let domain = Domain {
+            data_type: base.text.clone(),
+            default: d.default.then(|| base.default(&d.base, &[])).flatten(),
+            not_null: d.not_null,
+            collation: d
+                .collation
+                .filter(|_| base.is_text())
+                .map(|c| collation(&c, &self.all_schemas)),
+            checks,
+        };
+        self.types.push(ColumnType::other(type_text(&name)));
+        self.out.domains.insert(name, domain);
     }
-    for (name, schema, attributes) in &plan.composites {
-        let name = qualified(&mut names, schema, name);
+
+    fn composite(&mut self, (name, schema, attributes): &CompositePlan) {
+        let name = self.qualified(schema, name);
         let mut attribute_names = Names::default();
         let attributes = attributes
             .iter()
             .map(|(a, ty, coll)| {
-                let ty = pick(&types, ty);
+                let ty = pick(&self.types, ty);
                 CompositeAttribute {
                     name: attribute_names.fresh("", choose(NAMES, a)),
                     data_type: ty.text.clone(),
                     collation: coll
                         .filter(|_| ty.is_text())
-                        .map(|c| collation(&c, &all_schemas)),
+                        .map(|c| collation(&c, &self.all_schemas)),
                 }
             })
             .collect();
-        out.composites
-            .insert(name.clone(), CompositeType { attributes });
-        types.push(ColumnType {
-            text: type_text(&name),
-            kind: TypeKind::Other,
-        });
+        self.types.push(ColumnType::other(type_text(&name)));
+        self.out
+            .composites
+            .insert(name, CompositeType { attributes });
     }
 
-    let mut sequence_names = Vec::new();
-    for s in &plan.sequences {
-        let name = qualified(&mut names, &s.schema, &s.name);
+    fn sequence(&mut self, s: &SequencePlan) {
+        let name = self.qualified(&s.schema, &s.name);
         let data_type = choose(
             &[
                 SequenceType::Bigint,
@@ -944,113 +978,115 @@ pub fn build_schema(plan: &SchemaPlan) -> Schema {
             ],
             &s.data_type,
         );
-        out.sequences.insert(
+        self.out.sequences.insert(
             name.clone(),
             Sequence {
                 options: sequence_options(data_type, &s.options),
                 owned_by: None,
             },
         );
-        sequence_names.push(name);
+        self.sequences.push(name);
     }
 
-    // Tables, with everything but foreign keys.
-    let mut table_names = Vec::new();
-    let mut column_names: Vec<Names> = Vec::new();
-    for t in &plan.tables {
-        let name = qualified(&mut names, &t.schema, &t.name);
-        let scope = name.schema.as_str().to_owned();
-        let mut columns_in_table = Names::default();
+    /// A table with everything but its foreign keys (they wait for every primary key).
+    fn table(&mut self, t: &TablePlan) {
+        let name = self.qualified(&t.schema, &t.name);
+        let mut column_names = Names::default();
         let mut table = Table::default();
         let mut column_types = Vec::new();
         for c in &t.columns {
-            let ty = pick(&types, &c.ty).clone();
-            let column_name = columns_in_table.fresh("", choose(NAMES, &c.name));
-            let mut column = Column::new(column_name.clone(), ty.text.clone());
-            column.not_null = c.not_null;
-            let serial_name =
-                default_object_name(name.name.as_str(), Some(column_name.as_str()), "seq");
-            if let (Some(default_options), true) = (c.serial, ty.is_integer())
-                && let Some(sequence) = names.claim(&scope, &serial_name)
-            {
-                let sequence = QualifiedName::new(name.schema.clone(), sequence);
-                let data_type = sequence_type(&ty.text);
-                let options = if default_options {
-                    SequenceOptions::defaults(data_type, 1)
-                } else {
-                    sequence_options(data_type, &Some((Pick(3), None, None, None, true, false)))
-                };
-                column.default = Some(nextval(&sequence));
-                column.not_null = true;
-                out.sequences.insert(
-                    sequence,
-                    Sequence {
-                        options,
-                        owned_by: Some((name.clone(), column_name.clone())),
-                    },
-                );
-            } else if let (Some((always, options)), true) = (&c.identity, ty.is_integer()) {
-                column.identity = Some(Box::new(Identity {
-                    always: *always,
-                    options: sequence_options(sequence_type(&ty.text), options),
-                }));
-                column.not_null = true;
-            } else if c.generated && ty.is_integer() {
-                column.generated = Some("(1 + 1)".to_owned());
-            } else if let Some(d) = &c.default {
-                column.default = ty.default(d, &sequence_names);
-            }
-            if let Some(coll) = c.collation.filter(|_| ty.is_text()) {
-                column.collation = Some(collation(&coll, &all_schemas));
-            }
-            table.columns.push(column);
+            let ty = pick(&self.types, &c.ty).clone();
+            let column = column_names.fresh("", choose(NAMES, &c.name));
+            table.columns.push(self.column(&name, column, &ty, c));
             column_types.push(ty);
         }
-        let column_list: Vec<Ident> = table.columns.iter().map(|c| c.name.clone()).collect();
-        if !column_list.is_empty() {
-            constraints(&mut table, &name, t, &column_types, &mut names);
+        if !table.columns.is_empty() {
+            constraints(&mut table, &name, t, &column_types, &mut self.names);
             indexes(
                 &mut table,
                 &name,
                 t,
                 &column_types,
-                &mut names,
-                &all_schemas,
-                trigram_schema.as_ref(),
+                &mut self.names,
+                &self.all_schemas,
+                self.trigram_schema.as_ref(),
             );
         }
         table.row_level_security = t.rls;
         table.force_row_level_security = t.force_rls;
         // A table is a type too (its row type), which later tables' columns may use.
-        types.push(ColumnType {
-            text: type_text(&name),
-            kind: TypeKind::Other,
-        });
-        out.tables.insert(name.clone(), table);
-        table_names.push(name);
-        column_names.push(columns_in_table);
+        self.types.push(ColumnType::other(type_text(&name)));
+        self.out.tables.insert(name.clone(), table);
+        self.tables.push(name);
+        self.columns.push(column_names);
     }
 
-    foreign_keys(&mut out, plan, &table_names, &mut column_names, &mut names);
+    fn column(
+        &mut self,
+        table: &QualifiedName,
+        name: Ident,
+        ty: &ColumnType,
+        c: &ColumnPlan,
+    ) -> Column {
+        let mut column = Column::new(name.clone(), ty.text.clone());
+        column.not_null = c.not_null;
+        let serial_name = default_object_name(table.name.as_str(), Some(name.as_str()), "seq");
+        if let (Some(default_options), true) = (c.serial, ty.is_integer())
+            && let Some(sequence) = self.names.claim(table.schema.as_str(), &serial_name)
+        {
+            // What `serial` creates (or, with other options, a sequence owned the same way).
+            let sequence = QualifiedName::new(table.schema.clone(), sequence);
+            let data_type = sequence_type(&ty.text);
+            let options = if default_options {
+                SequenceOptions::defaults(data_type, 1)
+            } else {
+                sequence_options(data_type, &Some((Pick(3), None, None, None, true, false)))
+            };
+            column.default = Some(nextval(&sequence));
+            column.not_null = true;
+            let owned_by = Some((table.clone(), name));
+            self.out
+                .sequences
+                .insert(sequence, Sequence { options, owned_by });
+        } else if let (Some((always, options)), true) = (&c.identity, ty.is_integer()) {
+            column.identity = Some(Box::new(Identity {
+                always: *always,
+                options: sequence_options(sequence_type(&ty.text), options),
+            }));
+            column.not_null = true;
+        } else if c.generated && ty.is_integer() {
+            column.generated = Some("(1 + 1)".to_owned());
+        } else if let Some(d) = &c.default {
+            column.default = ty.default(d, &self.sequences);
+        }
+        if let Some(coll) = c.collation.filter(|_| ty.is_text()) {
+            column.collation = Some(collation(&coll, &self.all_schemas));
+        }
+        column
+    }
 
-    // A sequence may be owned by a column of a table of its own schema (PostgreSQL's rule).
-    for (sequence, name) in plan.sequences.iter().zip(&sequence_names) {
-        if let Some((t, c)) = &sequence.owned_by {
-            let candidates: Vec<&QualifiedName> = table_names
+    /// A standalone sequence may be owned by a column of a table of its own schema
+    /// (PostgreSQL's rule).
+    fn owners(&mut self, plan: &SchemaPlan) {
+        for (sequence, name) in plan.sequences.iter().zip(&self.sequences) {
+            let Some((t, c)) = &sequence.owned_by else {
+                continue;
+            };
+            let candidates: Vec<&QualifiedName> = self
+                .tables
                 .iter()
-                .filter(|t| t.schema == name.schema && !out.tables[*t].columns.is_empty())
+                .filter(|t| t.schema == name.schema && !self.out.tables[*t].columns.is_empty())
                 .collect();
             if candidates.is_empty() {
                 continue;
             }
             let table = (*pick(&candidates, t)).clone();
-            let column = pick(&out.tables[&table].columns, c).name.clone();
-            if let Some(s) = out.sequences.get_mut(name) {
+            let column = pick(&self.out.tables[&table].columns, c).name.clone();
+            if let Some(s) = self.out.sequences.get_mut(name) {
                 s.owned_by = Some((table, column));
             }
         }
     }
-    out
 }
 
 fn constraints(
