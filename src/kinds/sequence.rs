@@ -14,7 +14,7 @@ use sqlx::postgres::PgRow;
 use super::{Catalog, Kind};
 use crate::diff::{Code, Finding, Severity};
 use crate::load::error::{LoadError, Origin};
-use crate::load::format::{At, Entries, FileSpec};
+use crate::load::format::{At, Entries, FileSpec, ShortOr};
 use crate::load::resolve::Resolver;
 use crate::model::{Ident, ObjectId, QualifiedName, Schema, SequenceOptions, SequenceType};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, stage};
@@ -39,8 +39,19 @@ pub(crate) struct SequenceSpec {
     pub max: Option<i64>,
     pub cache: Option<i64>,
     pub cycle: Option<bool>,
-    /// `table.column` (table in this file's schema) or `schema.table.column`.
-    pub owned_by: Option<At<String>>,
+    /// `table.column` (table in this file's schema) or `schema.table.column`, or
+    /// `{ table, column, schema }` for names that contain a dot.
+    pub owned_by: Option<At<ShortOr<String, OwnerSpec>>>,
+}
+
+/// The long form of `owned_by`: names written literally, so they may contain dots.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OwnerSpec {
+    pub table: String,
+    pub column: String,
+    /// Default: the sequence's schema.
+    pub schema: Option<String>,
 }
 
 pub(crate) struct SequenceKind;
@@ -124,12 +135,7 @@ impl Kind for SequenceKind {
         let mut pairs = Vec::new();
         crate::pull::sequence_options(&mut pairs, &s.options, SequenceType::Bigint);
         if let Some((table, column)) = &s.owned_by {
-            let owner = if table.schema == name.schema {
-                format!("{}.{}", table.name, column)
-            } else {
-                format!("{}.{}.{}", table.schema, table.name, column)
-            };
-            pairs.push(("owned_by", scalar(&owner)));
+            pairs.push(("owned_by", owner_yaml(name, table, column)));
         }
         let options = if pairs.is_empty() {
             "{}".to_owned()
@@ -314,6 +320,27 @@ impl Kind for SequenceKind {
         };
         (name, [plain, odd])
     }
+}
+
+/// `owned_by` as YAML: the short `[schema.]table.column` when the loader's split on `.`
+/// gives the names back, else the long form (a name with a dot in it).
+fn owner_yaml(sequence: &QualifiedName, table: &QualifiedName, column: &Ident) -> String {
+    let same_schema = table.schema == sequence.schema;
+    let mut names = vec![table.name.as_str(), column.as_str()];
+    if !same_schema {
+        names.insert(0, table.schema.as_str());
+    }
+    if !names.iter().any(|n| n.contains('.')) {
+        return scalar(&names.join("."));
+    }
+    let mut pairs = vec![
+        ("table", scalar(table.name.as_str())),
+        ("column", scalar(column.as_str())),
+    ];
+    if !same_schema {
+        pairs.push(("schema", scalar(table.schema.as_str())));
+    }
+    flow(&pairs)
 }
 
 /// `ALTER SEQUENCE ... OWNED BY table.column`.

@@ -1,5 +1,6 @@
 //! The zero-false-drift check shared by the fixture and corpus tests:
-//! introspect → pull to YAML → load the YAML → the two models must be equal.
+//! introspect → pull to YAML → load the YAML → the two models must be equal; and the
+//! readable model difference it and the database-free round trip print.
 
 use std::path::PathBuf;
 
@@ -16,29 +17,37 @@ pub struct RoundTrip {
 impl RoundTrip {
     /// A readable difference, or `None` when the models are equal.
     pub fn difference(&self) -> Option<String> {
-        if self.live.schema == self.loaded {
-            return None;
-        }
-        let a = format!("{:#?}", self.live.schema);
-        let b = format!("{:#?}", self.loaded);
-        let diff = similar::TextDiff::from_lines(&a, &b);
-        let mut out = String::new();
-        for group in diff.grouped_ops(3) {
-            for op in group {
-                for change in diff.iter_changes(&op) {
-                    let sign = match change.tag() {
-                        similar::ChangeTag::Delete => "-live ",
-                        similar::ChangeTag::Insert => "+yaml ",
-                        similar::ChangeTag::Equal => "      ",
-                    };
-                    out.push_str(sign);
-                    out.push_str(change.value());
-                }
-            }
-            out.push_str("      ...\n");
-        }
-        Some(out)
+        model_difference(&self.live.schema, &self.loaded, ("-live ", "+yaml "))
     }
+}
+
+/// A readable difference between two models — the changed lines of their debug forms, with
+/// three lines of context, marked with `labels` (removed, added) — or `None` when equal.
+pub fn model_difference(a: &Schema, b: &Schema, labels: (&str, &str)) -> Option<String> {
+    if a == b {
+        return None;
+    }
+    let a = format!("{a:#?}");
+    let b = format!("{b:#?}");
+    let diff = similar::TextDiff::from_lines(&a, &b);
+    let blank = " ".repeat(labels.0.chars().count());
+    let mut out = String::new();
+    for group in diff.grouped_ops(3) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => labels.0,
+                    similar::ChangeTag::Insert => labels.1,
+                    similar::ChangeTag::Equal => &blank,
+                };
+                out.push_str(sign);
+                out.push_str(change.value());
+            }
+        }
+        out.push_str(&blank);
+        out.push_str("...\n");
+    }
+    Some(out)
 }
 
 /// Pulls the database behind `conn` and loads the result back.

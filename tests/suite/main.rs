@@ -26,6 +26,7 @@ mod pull;
 mod rejected;
 mod rollback;
 mod roundtrip;
+mod roundtrip_property;
 mod safety;
 mod scratch;
 mod shadow;

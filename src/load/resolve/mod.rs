@@ -7,9 +7,9 @@
 
 mod names;
 
-/// A collation name as written in YAML → as the catalog reader prints it.
-pub(crate) fn collation_name(name: &str) -> String {
-    names::collation(name)
+/// A collation as written in YAML → as the catalog reader prints it.
+pub(crate) fn collation_name(spec: &super::format::ObjectName) -> String {
+    names::collation(spec)
 }
 mod table;
 mod types;
@@ -328,24 +328,34 @@ impl Resolver {
         }
     }
 
-    /// `table.column` or `schema.table.column` of an existing desired column.
+    /// The column `owned_by` names: `table.column` or `schema.table.column` (split on `.`),
+    /// or the long form `{ table, column, schema }`; it must be a desired column.
     pub(crate) fn owner(
         &mut self,
-        text: &str,
+        spec: &ShortOr<String, crate::kinds::sequence::OwnerSpec>,
         schema: &Ident,
         origin: &Origin,
     ) -> Option<(QualifiedName, Ident)> {
-        let parts: Vec<&str> = text.split('.').collect();
-        let (table_schema, table, column) = match parts.as_slice() {
-            [table, column] => (schema.as_str(), *table, *column),
-            [s, table, column] => (*s, *table, *column),
-            _ => {
-                self.error(
-                    LoadError::new(origin.clone(), format!("cannot read owned_by `{text}`"))
-                        .help("write `table.column` or `schema.table.column`"),
-                );
-                return None;
-            }
+        let (table_schema, table, column) = match spec {
+            ShortOr::Short(text) => match text.split('.').collect::<Vec<_>>().as_slice() {
+                [table, column] => (schema.as_str(), *table, *column),
+                [s, table, column] => (*s, *table, *column),
+                _ => {
+                    self.error(
+                        LoadError::new(origin.clone(), format!("cannot read owned_by `{text}`"))
+                            .help(
+                                "write `table.column` or `schema.table.column`; for names with \
+                                 dots use { table: ..., column: ..., schema: ... }",
+                            ),
+                    );
+                    return None;
+                }
+            },
+            ShortOr::Long(long) => (
+                long.schema.as_deref().unwrap_or(schema.as_str()),
+                long.table.as_str(),
+                long.column.as_str(),
+            ),
         };
         let table_name = QualifiedName::new(
             self.ident(table_schema, origin, "schema")?,
