@@ -73,8 +73,7 @@ pub async fn build(
 fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
     let mut context = super::prerequisites_of(yaml);
     for statement in sql {
-        let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT)
-        else {
+        let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
             continue;
         };
         for name in parsed.tables() {
@@ -92,9 +91,9 @@ fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
             );
             if let Some(table) = yaml.tables.get(&name) {
                 let mut table = table.clone();
-                table.constraints.retain(|_, c| {
-                    !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_))
-                });
+                table
+                    .constraints
+                    .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
                 context.tables.insert(name, table);
             }
         }
