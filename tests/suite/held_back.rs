@@ -56,9 +56,12 @@ fn constraint(kind: ConstraintKind) -> Constraint {
     }
 }
 
-/// `tables`: per table, the types of its columns and whether each gets a check, a unique key,
-/// an index; and whether the table references the first one.
-fn desired(tables: &[(Vec<(usize, bool, bool, bool)>, bool)]) -> Schema {
+/// A generated column: its type (an index into `TYPES`) and whether it gets a check, a unique
+/// key, an index.
+type ColumnShape = (usize, bool, bool, bool);
+
+/// `tables`: per table, its columns and whether the table references the first one.
+fn desired(tables: &[(Vec<ColumnShape>, bool)]) -> Schema {
     let mut schema = Schema::default();
     schema.schemas.insert(id("public"));
     for (t, (columns, references_first)) in tables.iter().enumerate() {
