@@ -1470,7 +1470,11 @@ mod tests {
             ("ALTER TABLE x ENABLE ALWAYS TRIGGER t", false, true),
             ("ALTER TABLE x DISABLE TRIGGER ALL", false, false),
             ("ALTER TABLE x ENABLE TRIGGER USER", false, false),
-            ("ALTER TABLE x DISABLE TRIGGER t, ADD COLUMN c int", false, false),
+            (
+                "ALTER TABLE x DISABLE TRIGGER t, ADD COLUMN c int",
+                false,
+                false,
+            ),
         ] {
             let k = kind(sql);
             assert_eq!(

@@ -156,8 +156,13 @@ pub async fn drift(
     let mut drift = drift_from(desired, sql, live, scope, scratch, options).await?;
     // Creating a materialized view runs its query: its step says what the planner expects
     // that to cost here (one EXPLAIN per materialized view the plan creates).
-    crate::kinds::materialized_view::estimate_costs(&mut drift.plan, &drift.desired, target)
-        .await;
+    crate::kinds::materialized_view::estimate_costs(
+        &mut drift.plan,
+        &drift.aligned,
+        &drift.desired,
+        target,
+    )
+    .await;
     Ok(drift)
 }
 

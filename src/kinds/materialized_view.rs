@@ -182,9 +182,13 @@ impl Kind for MaterializedViewKind {
                 invalid_indexes.push(index_name);
                 continue;
             }
-            let parsed =
-                crate::introspect::index_from_row(index.into_row(), &name, &no_columns, &mut key_lists)
-                    .map_err(decode)?;
+            let parsed = crate::introspect::index_from_row(
+                index.into_row(),
+                &name,
+                &no_columns,
+                &mut key_lists,
+            )
+            .map_err(decode)?;
             valid.insert(index_name, parsed);
         }
         Ok((
@@ -413,7 +417,11 @@ impl IndexJson {
 }
 
 /// `ALTER MATERIALIZED VIEW ... SET (...)` / `RESET (...)`: storage options change in place.
-fn alter_options(name: &QualifiedName, existing: &MaterializedView, wanted: &MaterializedView) -> String {
+fn alter_options(
+    name: &QualifiedName,
+    existing: &MaterializedView,
+    wanted: &MaterializedView,
+) -> String {
     let key = |option: &String| option.split('=').next().unwrap_or_default().to_owned();
     let set: Vec<&String> = wanted
         .options
@@ -448,7 +456,8 @@ fn alter_options(name: &QualifiedName, existing: &MaterializedView, wanted: &Mat
 
 /// The DROP of `name`, after the DROPs of the views and materialized views that read it
 /// (directly or through each other; a DROP without CASCADE fails while they exist), named so
-/// a human sees what goes with it.
+/// a human sees what goes with it. Those DROPs say `IF EXISTS`: a reader that is extra too
+/// has a finding of its own, which may be printed — and run — first.
 fn drop_with_dependants(name: &QualifiedName, live: &Schema) -> String {
     let mut order = Vec::new();
     dependants(name, live, &mut order);
@@ -463,8 +472,13 @@ fn drop_with_dependants(name: &QualifiedName, live: &Schema) -> String {
     }
     for dependant in &order {
         match dependant {
-            ObjectId::View(v) => out.push_str(&format!("DROP VIEW {};\n", v.quoted())),
-            ObjectId::MaterializedView(m) => out.push_str(&format!("{};\n", MaterializedViewKind::drop(m))),
+            ObjectId::View(v) => out.push_str(&format!("DROP VIEW IF EXISTS {};\n", v.quoted())),
+            ObjectId::MaterializedView(m) => {
+                out.push_str(&format!(
+                    "DROP MATERIALIZED VIEW IF EXISTS {};\n",
+                    m.quoted()
+                ));
+            }
             _ => {}
         }
     }
@@ -504,7 +518,12 @@ fn dependants(name: &QualifiedName, live: &Schema, order: &mut Vec<ObjectId>) {
 pub(crate) enum Estimate {
     /// The plan was made without the target at hand (a re-plan from a plan file).
     NotAsked,
-    Cost { total: f64, rows: f64 },
+    Cost {
+        total: f64,
+        rows: f64,
+    },
+    /// It reads relations the plan creates (empty when it runs): not asked.
+    ReadsNew(Vec<QualifiedName>),
     /// `EXPLAIN` failed, usually because the query reads what the plan creates first.
     Unknown(String),
 }
@@ -522,6 +541,14 @@ fn populates(name: &QualifiedName, estimate: &Estimate) -> String {
              one query per materialized view the plan creates)",
             grouped(*total),
             grouped(*rows)
+        ),
+        Estimate::ReadsNew(relations) => format!(
+            "{what}; it reads {}, which this plan creates, so there are no rows to read yet",
+            relations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Estimate::Unknown(why) => format!(
             "{what}; no estimate: {why} (the query likely reads something this plan creates \
@@ -545,8 +572,14 @@ fn grouped(n: f64) -> String {
 
 /// Puts the planner's estimate of each created materialized view's query on the target into
 /// the step's H016 message: one `EXPLAIN` (never run) per materialized view the plan creates,
-/// in a read-only transaction that is rolled back.
-pub(crate) async fn estimate_costs(plan: &mut Plan, desired: &Schema, target: &mut PgConnection) {
+/// in a read-only transaction that is rolled back — unless the query reads relations that
+/// `live` lacks (the plan creates them, empty).
+pub(crate) async fn estimate_costs(
+    plan: &mut Plan,
+    live: &Schema,
+    desired: &Schema,
+    target: &mut PgConnection,
+) {
     for step in plan
         .steps
         .iter_mut()
@@ -558,7 +591,17 @@ pub(crate) async fn estimate_costs(plan: &mut Plan, desired: &Schema, target: &m
         let Some(view) = desired.materialized_views.get(name) else {
             continue;
         };
-        let estimate = explain(target, &view.definition).await;
+        let new: Vec<QualifiedName> = view
+            .relations
+            .iter()
+            .filter(|r| super::relation_kind(live, r).is_none())
+            .cloned()
+            .collect();
+        let estimate = if new.is_empty() {
+            explain(target, &view.definition).await
+        } else {
+            Estimate::ReadsNew(new)
+        };
         for hazard in step
             .hazards
             .iter_mut()
@@ -589,9 +632,11 @@ async fn try_explain(target: &mut PgConnection, query: &str) -> Result<Estimate,
     ] {
         sqlx::query(setting).execute(&mut *tx).await?;
     }
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN (FORMAT JSON) {query}")))
-        .fetch_one(&mut *tx)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN (FORMAT JSON) {query}"
+    )))
+    .fetch_one(&mut *tx)
+    .await?;
     tx.rollback().await?;
     // The server sends `json`, which is its text.
     let text: String = row.try_get_unchecked(0)?;
@@ -600,8 +645,6 @@ async fn try_explain(target: &mut PgConnection, query: &str) -> Result<Estimate,
     let plan = &parsed[0]["Plan"];
     match (plan["Total Cost"].as_f64(), plan["Plan Rows"].as_f64()) {
         (Some(total), Some(rows)) => Ok(Estimate::Cost { total, rows }),
-        _ => Ok(Estimate::Unknown(
-            "EXPLAIN gave no cost".to_owned(),
-        )),
+        _ => Ok(Estimate::Unknown("EXPLAIN gave no cost".to_owned())),
     }
 }

@@ -416,29 +416,29 @@ pub(crate) fn diff_kind<K: Kind>(
                     wanted.clone(),
                 ))),
             },
-            Some(existing) if !K::same(name, existing, wanted, out) => match K::replacement(
-                name, existing, wanted,
-            ) {
-                Some(replaced) if options.replace => {
-                    out.additive.push(crate::diff::Change::Replace(replaced));
+            Some(existing) if !K::same(name, existing, wanted, out) => {
+                match K::replacement(name, existing, wanted) {
+                    Some(replaced) if options.replace => {
+                        out.additive.push(crate::diff::Change::Replace(replaced));
+                    }
+                    replaceable => out.findings.push(
+                        Finding::new(
+                            K::DIFFERS,
+                            Severity::Risky,
+                            K::id(name),
+                            if replaceable.is_some() {
+                                format!(
+                                    "{} (--no-replace: not replaced in place)",
+                                    K::DIFFERS_MESSAGE
+                                )
+                            } else {
+                                K::DIFFERS_MESSAGE.to_owned()
+                            },
+                        )
+                        .suggest(K::differs_suggestion(name, existing, wanted, live)),
+                    ),
                 }
-                replaceable => out.findings.push(
-                    Finding::new(
-                        K::DIFFERS,
-                        Severity::Risky,
-                        K::id(name),
-                        if replaceable.is_some() {
-                            format!(
-                                "{} (--no-replace: not replaced in place)",
-                                K::DIFFERS_MESSAGE
-                            )
-                        } else {
-                            K::DIFFERS_MESSAGE.to_owned()
-                        },
-                    )
-                    .suggest(K::differs_suggestion(name, existing, wanted, live)),
-                ),
-            },
+            }
             Some(_) => {}
         }
     }

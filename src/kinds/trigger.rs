@@ -72,9 +72,7 @@ impl<'de> Deserialize<'de> for TriggerKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match ObjectId::deserialize(d)? {
             ObjectId::Trigger { table, name } => Ok(TriggerKey { table, name }),
-            other => Err(serde::de::Error::custom(format!(
-                "not a trigger: {other}"
-            ))),
+            other => Err(serde::de::Error::custom(format!("not a trigger: {other}"))),
         }
     }
 }
@@ -257,7 +255,11 @@ impl Kind for TriggerKind {
         wanted: &Trigger,
         _live: &Schema,
     ) -> String {
-        let mut out = format!("-- database: {};\n{};\n", existing.definition, Self::drop(key));
+        let mut out = format!(
+            "-- database: {};\n{};\n",
+            existing.definition,
+            Self::drop(key)
+        );
         for statement in statements(key, wanted) {
             out.push_str(&statement);
             out.push_str(";\n");
@@ -352,7 +354,12 @@ impl Replaceable for TriggerKind {
         }
     }
 
-    fn replace_steps(key: &TriggerKey, previous: &Trigger, trigger: &Trigger, out: &mut Vec<Draft>) {
+    fn replace_steps(
+        key: &TriggerKey,
+        previous: &Trigger,
+        trigger: &Trigger,
+        out: &mut Vec<Draft>,
+    ) {
         // Only when it fires changes: one ALTER TABLE each way.
         let (sql, undo, what) = if previous.definition == trigger.definition {
             (
