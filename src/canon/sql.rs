@@ -43,8 +43,10 @@ pub async fn build(
         sqlx::query(setting).execute(&mut *tx).await?;
     }
     // The YAML objects first (what the statements may use); what of them the server
-    // rejects is reported by the canonicalisation of the YAML state itself.
-    let context = statements(yaml);
+    // rejects is reported by the canonicalisation of the YAML state itself. Of the tables,
+    // only those the statements name (without their foreign keys): at 10,000 tables, a few
+    // views must not rebuild them all.
+    let context = statements(&context_for(yaml, sql));
     run_all(&mut tx, context.iter().map(|s| s.sql.as_str())).await?;
     let rejected = run_until_done(&mut tx, sql).await?;
     let mut scope_schemas: Vec<String> = yaml
@@ -100,6 +102,47 @@ fn unmanageable(sql: &[SqlStatement], skipped: &[Skipped]) -> Vec<(usize, Server
             ))
         })
         .collect()
+}
+
+/// The YAML state's types, sequences and extensions, and the tables the statements name.
+fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
+    let mut context = super::prerequisites_of(yaml);
+    for statement in sql {
+        let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
+            continue;
+        };
+        for name in parsed.tables() {
+            let Some(parts) = crate::ident::parse_dotted(&quote_parts(&name)) else {
+                continue;
+            };
+            let (schema, table) = match parts.as_slice() {
+                [table] => ("public".to_owned(), table.clone()),
+                [schema, table] => (schema.clone(), table.clone()),
+                _ => continue,
+            };
+            let name = crate::model::QualifiedName::new(
+                crate::model::Ident::from_catalog(schema),
+                crate::model::Ident::from_catalog(table),
+            );
+            if let Some(table) = yaml.tables.get(&name) {
+                let mut table = table.clone();
+                table
+                    .constraints
+                    .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
+                context.tables.insert(name, table);
+            }
+        }
+    }
+    context
+}
+
+/// `schema.name` as pg_query reports a table (unquoted parts) → SQL text whose parts keep
+/// their case (so `parse_dotted` does not fold them).
+fn quote_parts(name: &str) -> String {
+    name.split('.')
+        .map(crate::ident::quote_ident)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Runs every statement, each under a savepoint, again and again while any that failed
