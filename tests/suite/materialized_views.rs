@@ -282,3 +282,59 @@ fn a_materialized_view_over_an_unmanaged_relation_is_skipped_with_what_reads_it(
     }
     assert!(!out.path().join("public.sql").exists());
 }
+
+/// On an empty database the table, the materialized view over it (whose H016 says there is
+/// nothing to read yet, rather than asking the planner about a table that is not there), its
+/// index, the view over it and a trigger on the table all come from one plan, in that order,
+/// and apply leaves nothing to do.
+#[test]
+fn on_an_empty_database_everything_is_created_after_what_it_reads() {
+    let f = Fixture::new("");
+    f.write("public.yaml", TABLE);
+    f.write(
+        "views.sql",
+        &format!(
+            "{TOTALS}\nCREATE TRIGGER same BEFORE UPDATE ON orders FOR EACH ROW \
+             EXECUTE FUNCTION suppress_redundant_updates_trigger();\n"
+        ),
+    );
+    let plan = f.plan_json(2, &[]);
+    let objects: Vec<&str> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["object"].as_str())
+        .collect();
+    let at = |object: &str| {
+        objects
+            .iter()
+            .position(|o| *o == object)
+            .unwrap_or_else(|| panic!("no {object} in {objects:?}"))
+    };
+    let table = at("table public.orders");
+    let totals = at("materialized view public.totals");
+    assert!(table < totals, "{objects:?}");
+    assert!(totals < at("view public.big_regions"), "{objects:?}");
+    assert!(
+        totals < at("index totals_region on public.totals"),
+        "{objects:?}"
+    );
+    assert!(table < at("trigger same on public.orders"), "{objects:?}");
+    let message = step(&plan, "materialized view public.totals")["hazards"][0]["message"]
+        .as_str()
+        .expect("H016 message")
+        .to_owned();
+    assert!(
+        message.contains("it reads public.orders, which this plan creates, so there are no rows"),
+        "{message}"
+    );
+    assert_exit(&f.run(&["apply"]), 0);
+    assert_exit(&f.run(&["plan"]), 0);
+    let reference = Fixture::new(LIVE);
+    reference.db.psql(TOTALS).expect("the same SQL by hand");
+    reference
+        .db
+        .psql("TRUNCATE orders; REFRESH MATERIALIZED VIEW totals;")
+        .expect("empty");
+    assert_eq!(f.query(CATALOG), reference.query(CATALOG));
+}
