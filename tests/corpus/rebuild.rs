@@ -7,7 +7,7 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use common::{TestDb, assert_exit, text};
@@ -135,20 +135,7 @@ fn real_world_triggers_and_materialized_views_come_back_from_their_pulled_state(
         return;
     };
     let rw = corpus.join("real-world");
-    let newest = |dir: &str, prefix: &str| -> PathBuf {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(rw.join(dir))
-            .expect("corpus folder")
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".sql"))
-            })
-            .collect();
-        files.sort();
-        files.pop().expect("a schema file")
-    };
+    let newest = |dir: &str, prefix: &str| crate::no_false_drift::newest(&rw.join(dir), prefix);
     let cases = [
         ("pagila", newest("pagila", "pagila-schema"), None),
         ("chinook", rw.join("chinook/chinook-schema.sql"), None),
