@@ -202,9 +202,9 @@ fn pull_summarises_what_it_skips_by_kind() {
         "CREATE TABLE t (id bigint PRIMARY KEY);
          CREATE FUNCTION f1() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
          CREATE FUNCTION f2() RETURNS int LANGUAGE sql AS 'SELECT 2';
-         CREATE TRIGGER v1 BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f1();
-         CREATE TRIGGER v2 BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f1();
-         CREATE TRIGGER v3 BEFORE DELETE ON t FOR EACH ROW EXECUTE FUNCTION f1();",
+         CREATE TRIGGER fires_on_insert BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f1();
+         CREATE TRIGGER fires_on_update BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f1();
+         CREATE TRIGGER fires_on_delete BEFORE DELETE ON t FOR EACH ROW EXECUTE FUNCTION f1();",
     );
     let (dev, schema) = (common::fresh_db(), schema_dir());
     let out = tempfile::tempdir().expect("out folder");
@@ -231,14 +231,14 @@ fn pull_summarises_what_it_skips_by_kind() {
         "{stderr}"
     );
     assert!(
-        !stderr.contains("v1") && !stderr.contains("WARN"),
+        !stderr.contains("fires_on_insert") && !stderr.contains("WARN"),
         "objects listed without -v: {stderr}"
     );
 
     let stderr = pull(&["-v"]);
     for object in [
-        "trigger v1 on public.t",
-        "trigger v3 on public.t",
+        "trigger fires_on_insert on public.t",
+        "trigger fires_on_delete on public.t",
         "function public.f2()",
     ] {
         assert!(
