@@ -262,17 +262,25 @@ impl Kind {
 
     /// The statements that swap a definition in place, which plans may run as *replace*
     /// steps: `CREATE OR REPLACE` of a view, function, procedure, aggregate or trigger,
-    /// `ALTER POLICY` and `COMMENT ON`. Never a DROP, and never a table, a type or data.
+    /// `ALTER POLICY`, `COMMENT ON`, and `ALTER TABLE ... ENABLE/DISABLE [REPLICA | ALWAYS]
+    /// TRIGGER name` (when one trigger fires). Never a DROP, and never a table, a type or data.
     pub fn is_replace(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Kind::CreateView { or_replace: true }
-                | Kind::CreateFunction { or_replace: true }
-                | Kind::CreateAggregate { or_replace: true }
-                | Kind::CreateTrigger { or_replace: true }
-                | Kind::AlterPolicy
-                | Kind::Comment
-        )
+            | Kind::CreateFunction { or_replace: true }
+            | Kind::CreateAggregate { or_replace: true }
+            | Kind::CreateTrigger { or_replace: true }
+            | Kind::AlterPolicy
+            | Kind::Comment => true,
+            Kind::AlterTable { object, actions } => {
+                *object == Object::Table
+                    && !actions.is_empty()
+                    && actions
+                        .iter()
+                        .all(|a| *a == AlterTableAction::TriggerFiring)
+            }
+            _ => false,
+        }
     }
 
     /// What a plan may run: additive statements and replaces.
@@ -337,6 +345,9 @@ pub enum AlterTableAction {
     DropExpression,
     AttachPartition,
     DetachPartition,
+    /// `ENABLE [REPLICA | ALWAYS] TRIGGER name`, `DISABLE TRIGGER name`: when one trigger
+    /// fires (not `ALL` or `USER`, which reach the server's own triggers too).
+    TriggerFiring,
     /// Anything else, by the parser's subcommand name (`AT_SetStatistics`, ...).
     Other(String),
 }
@@ -810,6 +821,10 @@ fn alter_table_action(cmd: &protobuf::AlterTableCmd) -> AlterTableAction {
         AlterTableType::AtSetExpression => AlterTableAction::SetExpression,
         AlterTableType::AtDropExpression => AlterTableAction::DropExpression,
         AlterTableType::AtAttachPartition => AlterTableAction::AttachPartition,
+        AlterTableType::AtEnableTrig
+        | AlterTableType::AtEnableAlwaysTrig
+        | AlterTableType::AtEnableReplicaTrig
+        | AlterTableType::AtDisableTrig => AlterTableAction::TriggerFiring,
         AlterTableType::AtDetachPartition | AlterTableType::AtDetachPartitionFinalize => {
             AlterTableAction::DetachPartition
         }
@@ -1449,6 +1464,17 @@ mod tests {
                 false,
             ),
             ("REFRESH MATERIALIZED VIEW m", false, false),
+            ("ALTER TABLE x DISABLE TRIGGER t", false, true),
+            ("ALTER TABLE x ENABLE TRIGGER t", false, true),
+            ("ALTER TABLE x ENABLE REPLICA TRIGGER t", false, true),
+            ("ALTER TABLE x ENABLE ALWAYS TRIGGER t", false, true),
+            ("ALTER TABLE x DISABLE TRIGGER ALL", false, false),
+            ("ALTER TABLE x ENABLE TRIGGER USER", false, false),
+            (
+                "ALTER TABLE x DISABLE TRIGGER t, ADD COLUMN c int",
+                false,
+                false,
+            ),
         ] {
             let k = kind(sql);
             assert_eq!(

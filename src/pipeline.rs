@@ -169,7 +169,17 @@ pub async fn drift(
         Some((guessed, live)) if guessed == scope => live,
         _ => read_catalog(target, &scope).await?,
     };
-    drift_from(desired, sql, live, scope, scratch, options).await
+    let mut drift = drift_from(desired, sql, live, scope, scratch, options).await?;
+    // Creating a materialized view runs its query: its step says what the planner expects
+    // that to cost here (one EXPLAIN per materialized view the plan creates).
+    crate::kinds::materialized_view::estimate_costs(
+        &mut drift.plan,
+        &drift.aligned,
+        &drift.desired,
+        target,
+    )
+    .await;
+    Ok(drift)
 }
 
 /// [`drift`] on a catalog already read in `scope`.

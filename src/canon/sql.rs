@@ -14,10 +14,10 @@ use sqlx::{Connection, PgConnection};
 
 use super::scratch::{check_empty, run_all, run_one, statements};
 use super::{CanonError, Scratch, ServerError};
-use crate::introspect::{self, Scope};
+use crate::introspect::{self, Scope, Skipped};
 use crate::kinds::{self, Kind, Visitor};
 use crate::load::SqlStatement;
-use crate::model::Schema;
+use crate::model::{ObjectId, Schema};
 
 /// What the statements declared, and the ones the server rejected (by index, with why).
 #[derive(Debug)]
@@ -64,9 +64,44 @@ pub async fn build(
     let scope = Scope::named(scope_schemas, &[]);
     let read = introspect::read_in_transaction(&mut tx, &scope).await;
     tx.rollback().await?;
-    let mut schema = read?.schema;
+    let read = read?;
+    let mut rejected = rejected;
+    rejected.extend(unmanageable(sql, &read.skipped));
+    let mut schema = read.schema;
     without(&mut schema, yaml);
     Ok(SqlBuilt { schema, rejected })
+}
+
+/// Statements that declare a view, materialized view or trigger that the server built but
+/// introspection left out (it reads or runs something reconcile does not manage yet): left
+/// out silently, the desired state would lose them and the plan say "in sync".
+fn unmanageable(sql: &[SqlStatement], skipped: &[Skipped]) -> Vec<(usize, ServerError)> {
+    sql.iter()
+        .enumerate()
+        .filter_map(|(index, statement)| {
+            let object: ObjectId = statement.declares.as_ref()?.0.parse().ok()?;
+            if !matches!(
+                object,
+                ObjectId::View(_) | ObjectId::MaterializedView(_) | ObjectId::Trigger { .. }
+            ) {
+                return None;
+            }
+            let skip = skipped.iter().find(|s| s.object == object)?;
+            Some((
+                index,
+                ServerError {
+                    sqlstate: None,
+                    message: format!("reconcile cannot manage {object}: {}", skip.reason),
+                    detail: None,
+                    hint: Some(
+                        "leave it out of the desired state for now (it is listed as skipped, \
+                         never changed), or declare what it uses where reconcile manages it"
+                            .to_owned(),
+                    ),
+                },
+            ))
+        })
+        .collect()
 }
 
 /// The YAML state's types, sequences and extensions, and the tables the statements name.

@@ -250,6 +250,8 @@ impl Positions {
                             (Some((what, _)), true, None) => {
                                 format!("{what} is declared twice ({})", error.message)
                             }
+                            // Built, but not something reconcile can manage yet.
+                            _ if error.sqlstate.is_none() => error.to_string(),
                             _ => format!("PostgreSQL rejects this statement: {error}"),
                         };
                         let help = if declared_twice {

@@ -72,10 +72,14 @@ pub enum Code {
     ExtraView,
     ViewDefinition,
     NameTaken,
+    ExtraTrigger,
+    TriggerDefinition,
+    ExtraMaterializedView,
+    MaterializedViewDefinition,
 }
 
 impl Code {
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 35] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -107,6 +111,10 @@ impl Code {
         Code::ExtraView,
         Code::ViewDefinition,
         Code::NameTaken,
+        Code::ExtraTrigger,
+        Code::TriggerDefinition,
+        Code::ExtraMaterializedView,
+        Code::MaterializedViewDefinition,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -142,6 +150,10 @@ impl Code {
             Code::ExtraView => "D160",
             Code::ViewDefinition => "D161",
             Code::NameTaken => "D136",
+            Code::ExtraTrigger => "D166",
+            Code::TriggerDefinition => "D167",
+            Code::ExtraMaterializedView => "D168",
+            Code::MaterializedViewDefinition => "D169",
         }
     }
 
@@ -193,6 +205,14 @@ impl Code {
             Code::ViewDefinition => {
                 "view definition differs in a way CREATE OR REPLACE VIEW cannot apply"
             }
+            Code::ExtraTrigger => "trigger in the database, not in the desired state",
+            Code::TriggerDefinition => {
+                "trigger definition differs in a way CREATE OR REPLACE TRIGGER cannot apply"
+            }
+            Code::ExtraMaterializedView => {
+                "materialized view in the database, not in the desired state"
+            }
+            Code::MaterializedViewDefinition => "materialized view definition differs",
         }
     }
 }

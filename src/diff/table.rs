@@ -528,7 +528,9 @@ fn constraints(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut
     }
 }
 
-fn indexes(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut Diff) {
+/// The indexes of a relation (a table's, or a materialized view's given as a table with only
+/// indexes): missing → built, extra or different → a finding.
+pub(crate) fn indexes(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut Diff) {
     let object = |i: &Ident| ObjectId::index(name, i);
     let index_name = |i: &Ident| QualifiedName::new(name.schema.clone(), i.clone()).quoted();
     let mut renamed: BTreeSet<&Ident> = BTreeSet::new();

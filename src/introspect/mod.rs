@@ -13,7 +13,8 @@
 mod index;
 mod rows;
 
-pub(crate) use rows::SeqValues;
+pub(crate) use index::{KeyLists, from_row as index_from_row};
+pub(crate) use rows::{IndexRow, SeqValues};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,7 +26,7 @@ use crate::ident::QualifiedName;
 use crate::kinds;
 use crate::model::{
     Column, Constraint, ConstraintKind, EnumType, Extension, FkAction, ForeignKey, Ident, Identity,
-    ObjectId, Schema, Table,
+    ObjectId, Schema, Table, TriggerKey,
 };
 
 /// Which schemas to read.
@@ -417,8 +418,6 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let name: String = row.try_get("name").map_err(q("unmanaged"))?;
         let on_table: Option<String> = row.try_get("on_table").map_err(q("unmanaged"))?;
         let reason = match kind.as_str() {
-            "materialized view" => "materialized views are not managed yet",
-            "trigger" => "triggers are not managed yet",
             "policy" => "policies are not managed yet",
             _ => "functions and procedures are not managed yet",
         };
@@ -436,12 +435,6 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
                 .unwrap_or_default()
         };
         let object = match kind.as_str() {
-            "view" => ObjectId::View(name),
-            "materialized view" => ObjectId::MaterializedView(name),
-            "trigger" => ObjectId::Trigger {
-                table: on(on_table)?,
-                name: name.name,
-            },
             "policy" => ObjectId::Policy {
                 table: on(on_table)?,
                 name: name.name,
@@ -456,8 +449,30 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
     out.schema.tables = tables.into_values().collect();
     drop_dangling_foreign_keys(&mut out);
     kinds::settle_all(&mut out.schema);
-    skip_views_on_unmanaged(&mut out);
+    materialized_view_facts(&mut out);
+    skip_on_unmanaged(&mut out);
     Ok(out)
+}
+
+/// What the catalog says about each materialized view besides its definition, where the
+/// tables' go: INVALID indexes (listed, and dropped and built again when desired) and row
+/// estimates (for the hazards of index builds).
+fn materialized_view_facts(out: &mut Introspected) {
+    for (name, view) in &mut out.schema.materialized_views {
+        let Some(facts) = view.take_catalog_facts() else {
+            continue;
+        };
+        out.estimated_rows
+            .insert(name.clone(), facts.estimated_rows);
+        for index in facts.invalid_indexes {
+            out.skipped.push(Skipped {
+                object: ObjectId::index(name, &index),
+                reason: "the index is INVALID (a failed concurrent build); rebuilt if desired",
+            });
+            out.invalid_indexes
+                .insert(QualifiedName::new(name.schema.clone(), index));
+        }
+    }
 }
 
 /// Every registered kind's catalog query, one after the other (the connection serves one
@@ -482,36 +497,84 @@ async fn read_kinds(
     Ok(())
 }
 
-/// A view that reads a relation reconcile does not model (a materialized view, a partitioned
-/// table, a table outside the scope) or calls a function of the database's own cannot be
-/// built on the scratch server from the desired state: it is left out and listed, never
-/// written by `pull` as something that would not load — and so are views that read it.
-fn skip_views_on_unmanaged(out: &mut Introspected) {
+/// A view or materialized view that reads a relation reconcile does not model (a partitioned
+/// table, a table outside the scope, ...) or calls a function of the database's own that no
+/// kind manages cannot be built on the scratch server from the desired state, and neither can
+/// a trigger on a relation left out or running such a function: each is left out and listed,
+/// never written by `pull` as something that would not load — and so is what depends on it.
+fn skip_on_unmanaged(out: &mut Introspected) {
+    let unmanaged_function = |schema: &Schema, functions: &[ObjectId]| {
+        functions.iter().any(|f| !kinds::manages(schema, f))
+    };
+    let reads_unmanaged = |schema: &Schema, relations: &[QualifiedName]| {
+        relations
+            .iter()
+            .any(|r| kinds::relation_kind(schema, r).is_none())
+    };
+    const READS: &str = "it reads a relation or calls a function reconcile does not manage (yet)";
     loop {
         let schema = &out.schema;
-        let unmanaged: Vec<QualifiedName> = schema
-            .views
-            .iter()
-            .filter(|(_, view)| {
-                !view.functions.is_empty()
-                    || view
-                        .relations
-                        .iter()
-                        .any(|r| !schema.tables.contains_key(r) && !schema.views.contains_key(r))
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        if unmanaged.is_empty() {
-            return;
+        let mut skipped: Vec<Skipped> = Vec::new();
+        for (name, view) in &schema.views {
+            if unmanaged_function(schema, &view.functions)
+                || reads_unmanaged(schema, &view.relations)
+            {
+                skipped.push(Skipped {
+                    object: ObjectId::View(name.clone()),
+                    reason: READS,
+                });
+            }
         }
-        for name in unmanaged {
-            out.schema.views.remove(&name);
-            out.unmanaged_tables.insert(name.clone());
-            out.skipped.push(Skipped {
-                object: ObjectId::View(name),
-                reason: "it reads a relation or calls a function reconcile does not manage (yet)",
+        for (name, view) in &schema.materialized_views {
+            if unmanaged_function(schema, &view.functions)
+                || reads_unmanaged(schema, &view.relations)
+            {
+                skipped.push(Skipped {
+                    object: ObjectId::MaterializedView(name.clone()),
+                    reason: READS,
+                });
+            }
+        }
+        for (key, trigger) in &schema.triggers {
+            let reason = if !schema.tables.contains_key(&key.table)
+                && !schema.views.contains_key(&key.table)
+            {
+                "it is on a relation reconcile does not manage (yet)"
+            } else if unmanaged_function(schema, trigger.function.as_slice()) {
+                "it runs a function reconcile does not manage (yet)"
+            } else {
+                continue;
+            };
+            skipped.push(Skipped {
+                object: ObjectId::Trigger {
+                    table: key.table.clone(),
+                    name: key.name.clone(),
+                },
+                reason,
             });
         }
+        if skipped.is_empty() {
+            return;
+        }
+        for skip in &skipped {
+            match &skip.object {
+                ObjectId::View(name) => {
+                    out.schema.views.remove(name);
+                    out.unmanaged_tables.insert(name.clone());
+                }
+                ObjectId::MaterializedView(name) => {
+                    out.schema.materialized_views.remove(name);
+                    out.unmanaged_tables.insert(name.clone());
+                }
+                ObjectId::Trigger { table, name } => {
+                    out.schema
+                        .triggers
+                        .remove(&TriggerKey::new(table.clone(), name.clone()));
+                }
+                _ => {}
+            }
+        }
+        out.skipped.extend(skipped);
     }
 }
 

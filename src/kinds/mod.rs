@@ -28,7 +28,9 @@
 
 pub mod composite;
 pub mod domain;
+pub mod materialized_view;
 pub mod sequence;
+pub mod trigger;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -143,6 +145,34 @@ pub(crate) trait Kind: Registered + 'static {
     const DIFFERS_MESSAGE: &'static str;
     /// The finding when the database has an object the desired state does not.
     const EXTRA: Code;
+
+    /// Whether an object both sides have is the same. A kind whose objects have parts that
+    /// are created on their own (a materialized view's indexes, built one by one) pushes the
+    /// changes and findings for those parts into `out` and compares the rest.
+    fn same(
+        _key: &Self::Key,
+        live: &Self::Object,
+        desired: &Self::Object,
+        _out: &mut Diff,
+    ) -> bool {
+        live == desired
+    }
+
+    /// The SQL a human would run for the [`Kind::DIFFERS`] finding (by default both CREATE
+    /// statements side by side, as comments); `live` is the database's whole model, for what
+    /// else the change involves.
+    fn differs_suggestion(
+        key: &Self::Key,
+        existing: &Self::Object,
+        wanted: &Self::Object,
+        _live: &Schema,
+    ) -> String {
+        format!(
+            "-- database: {}\n-- desired:  {}",
+            Self::create(key, existing),
+            Self::create(key, wanted)
+        )
+    }
     /// How the "extra" finding names the object (plans have always said `type X` for extra
     /// domains and composites).
     fn extra_id(key: &Self::Key) -> ObjectId {
@@ -207,6 +237,13 @@ pub(crate) trait Kind: Registered + 'static {
     /// back, diffs, pulls and loads them.
     #[cfg(test)]
     fn samples() -> (Self::Key, [Self::Object; 2]);
+
+    /// SQL run before the samples are created on a real server: what they need besides their
+    /// schema (a trigger's table, say).
+    #[cfg(test)]
+    fn sample_context() -> &'static str {
+        ""
+    }
 }
 
 /// The definition-swapping half of a replaceable kind (see [`Kind::replacement`]).
@@ -341,9 +378,13 @@ registry! {
         Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
         Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
         View => view::ViewKind, QualifiedName, view::View;
+        MaterializedView => materialized_view::MaterializedViewKind, QualifiedName,
+            materialized_view::MaterializedView;
+        Trigger => trigger::TriggerKind, trigger::TriggerKey, trigger::Trigger;
     }
     replaceable {
         View => view::ViewKind, QualifiedName, view::View;
+        Trigger => trigger::TriggerKind, trigger::TriggerKey, trigger::Trigger;
     }
 }
 
@@ -375,31 +416,29 @@ pub(crate) fn diff_kind<K: Kind>(
                     wanted.clone(),
                 ))),
             },
-            Some(existing) if existing != wanted => match K::replacement(name, existing, wanted) {
-                Some(replaced) if options.replace => {
-                    out.additive.push(crate::diff::Change::Replace(replaced));
+            Some(existing) if !K::same(name, existing, wanted, out) => {
+                match K::replacement(name, existing, wanted) {
+                    Some(replaced) if options.replace => {
+                        out.additive.push(crate::diff::Change::Replace(replaced));
+                    }
+                    replaceable => out.findings.push(
+                        Finding::new(
+                            K::DIFFERS,
+                            Severity::Risky,
+                            K::id(name),
+                            if replaceable.is_some() {
+                                format!(
+                                    "{} (--no-replace: not replaced in place)",
+                                    K::DIFFERS_MESSAGE
+                                )
+                            } else {
+                                K::DIFFERS_MESSAGE.to_owned()
+                            },
+                        )
+                        .suggest(K::differs_suggestion(name, existing, wanted, live)),
+                    ),
                 }
-                replaceable => out.findings.push(
-                    Finding::new(
-                        K::DIFFERS,
-                        Severity::Risky,
-                        K::id(name),
-                        if replaceable.is_some() {
-                            format!(
-                                "{} (--no-replace: not replaced in place)",
-                                K::DIFFERS_MESSAGE
-                            )
-                        } else {
-                            K::DIFFERS_MESSAGE.to_owned()
-                        },
-                    )
-                    .suggest(format!(
-                        "-- database: {}\n-- desired:  {}",
-                        K::create(name, existing),
-                        K::create(name, wanted)
-                    )),
-                ),
-            },
+            }
             Some(_) => {}
         }
     }
@@ -458,6 +497,28 @@ pub(crate) fn name_taken(object: ObjectId, taken_by: &str) -> Finding {
              to do with it); once the name is free, the next plan creates it"
         ),
     )
+}
+
+/// Whether some registered kind has the object `id` in `schema` (a function a trigger calls,
+/// say): what reconcile can build from the desired state and compare.
+pub(crate) fn manages(schema: &Schema, id: &ObjectId) -> bool {
+    struct Find<'a> {
+        schema: &'a Schema,
+        id: &'a ObjectId,
+        found: bool,
+    }
+    impl Visitor for Find<'_> {
+        fn visit<K: Kind>(&mut self) {
+            self.found = self.found || K::objects(self.schema).keys().any(|k| K::id(k) == *self.id);
+        }
+    }
+    let mut find = Find {
+        schema,
+        id,
+        found: false,
+    };
+    visit_all(&mut find);
+    find.found
 }
 
 /// Whether the desired state declares a type of this name, of any kind (a type the database

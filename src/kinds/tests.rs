@@ -112,8 +112,13 @@ impl Complete {
             for draft in &drafts {
                 let statements = crate::classify::classify(&draft.sql)
                     .map_err(|e| format!("{kind}: `{}` does not parse: {e}", draft.sql))?;
+                // A replace may be a DO block of several (a trigger's, which also sets when
+                // it fires): one of them is the replace.
                 if !statements.iter().all(|s| s.is_plannable())
-                    || !statements.iter().any(|s| s.kind.is_replace())
+                    || !statements
+                        .iter()
+                        .flat_map(|s| s.flatten())
+                        .any(|s| s.kind.is_replace())
                 {
                     return Err(format!("{kind}: `{}` is not a replace", draft.sql));
                 }
@@ -268,7 +273,11 @@ async fn read_back<K: Kind>(
     let mut conn = sqlx::PgConnection::connect(&cluster.url(database))
         .await
         .map_err(|e| e.to_string())?;
-    let mut script = format!("CREATE SCHEMA {};\n", K::schema_of(name).quoted());
+    let mut script = format!(
+        "CREATE SCHEMA {};\n{};\n",
+        K::schema_of(name).quoted(),
+        K::sample_context()
+    );
     let statements: Vec<String> = match K::pull_sql(name, object).filter(|_| pulled) {
         Some(sql) => vec![sql],
         None => steps_of::<K>(name, object)

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 pub use crate::ident::{Ident, QualifiedName};
 pub use crate::kinds::composite::{CompositeAttribute, CompositeType};
 pub use crate::kinds::domain::Domain;
+pub use crate::kinds::materialized_view::MaterializedView;
 pub use crate::kinds::sequence::Sequence;
+pub use crate::kinds::trigger::{Firing, Trigger, TriggerKey};
 pub use crate::kinds::view::View;
 pub use object_id::{ObjectId, ParseObjectIdError};
 pub use sequence::{SequenceOptions, SequenceType};
@@ -38,6 +40,12 @@ pub struct Schema {
     /// Views, declared in `.sql` files.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub views: BTreeMap<QualifiedName, View>,
+    /// Materialized views with their indexes, declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub materialized_views: BTreeMap<QualifiedName, MaterializedView>,
+    /// Triggers (on tables and views), declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub triggers: BTreeMap<TriggerKey, Trigger>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

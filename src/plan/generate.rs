@@ -220,7 +220,16 @@ fn generate(change: &Change, context: &Context, out: &mut Vec<Draft>) {
             }
             b.push(out);
         }
-        Change::Create(created) => created.steps(out),
+        Change::Create(created) => {
+            let first = out.len();
+            created.steps(out);
+            // Locks on relations the plan itself creates hurt nobody and are not listed.
+            for draft in &mut out[first..] {
+                draft
+                    .locks
+                    .retain(|l| crate::kinds::relation_kind(context.live, &l.table).is_some());
+            }
+        }
         Change::Replace(replaced) => replaced.steps(out),
         Change::CreateTable { name, definition } => {
             Builder::new(StepKind::CreateTable, NEW_TABLES, Some(name), object)

@@ -11,10 +11,24 @@ use crate::model::{Ident, QualifiedName};
 /// `DO $tag$ BEGIN IF NOT EXISTS (<exists>) THEN <statement>; END IF; END $tag$`, with a
 /// dollar-quote tag that does not occur in the body.
 pub fn unless_exists(exists: &str, statement: &str) -> String {
-    let body = format!(
+    do_block(&format!(
         "BEGIN\n  IF NOT EXISTS ({exists}) THEN\n    {};\n  END IF;\nEND",
         statement.replace('\n', "\n    ")
-    );
+    ))
+}
+
+/// `DO $tag$ BEGIN <statements>; END $tag$`: several statements as one step, which runs all
+/// of them or none (a replace that must also restore a trigger's enabled state, say).
+pub fn together(statements: &[String]) -> String {
+    let body: Vec<String> = statements
+        .iter()
+        .map(|s| format!("  {};\n", s.replace('\n', "\n  ")))
+        .collect();
+    do_block(&format!("BEGIN\n{}END", body.concat()))
+}
+
+/// A `DO` block of `body`, with a dollar-quote tag that does not occur in it.
+fn do_block(body: &str) -> String {
     let mut tag = "$reconcile$".to_owned();
     let mut n = 0;
     while body.contains(&tag) {
@@ -54,6 +68,15 @@ pub fn relation_exists(name: &QualifiedName) -> String {
         "SELECT FROM pg_catalog.pg_class WHERE relnamespace = {}::pg_catalog.regnamespace AND relname = {}",
         quote_literal(&quote_ident(name.schema.as_str())),
         quote_literal(name.name.as_str())
+    )
+}
+
+/// A query returning a row when `table` (which must exist) has a trigger called `name`.
+pub fn trigger_exists(table: &QualifiedName, name: &Ident) -> String {
+    format!(
+        "SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = {}::pg_catalog.regclass AND tgname = {}",
+        quote_literal(&table.quoted()),
+        quote_literal(name.as_str())
     )
 }
 

@@ -114,10 +114,12 @@ pub enum HazardCode {
     IndexBlocksWrites,
     Unverified,
     ReplacesDefinition,
+    /// Creating a materialized view runs its query (with the planner's estimate).
+    PopulatesMaterializedView,
 }
 
 impl HazardCode {
-    pub const ALL: [HazardCode; 13] = [
+    pub const ALL: [HazardCode; 14] = [
         HazardCode::AccessExclusiveLock,
         HazardCode::BuildsIndex,
         HazardCode::ValidatesByScan,
@@ -131,6 +133,7 @@ impl HazardCode {
         HazardCode::IndexBlocksWrites,
         HazardCode::Unverified,
         HazardCode::ReplacesDefinition,
+        HazardCode::PopulatesMaterializedView,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -148,6 +151,7 @@ impl HazardCode {
             HazardCode::IndexBlocksWrites => "H011",
             HazardCode::Unverified => "H012",
             HazardCode::ReplacesDefinition => "H013",
+            HazardCode::PopulatesMaterializedView => "H016",
         }
     }
 }

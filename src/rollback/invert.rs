@@ -529,6 +529,27 @@ fn alter_table(
                 "the column accepts NULL again",
                 Some("only right if the column was nullable before".to_owned()),
             ),
+            AlterTableType::AtEnableTrig
+            | AlterTableType::AtEnableAlwaysTrig
+            | AlterTableType::AtEnableReplicaTrig
+            | AlterTableType::AtDisableTrig => {
+                // The state before is not in the text; the usual one is the other way round.
+                let back = if subtype == AlterTableType::AtDisableTrig {
+                    "ENABLE"
+                } else {
+                    "DISABLE"
+                };
+                inverse(
+                    text,
+                    format!("{alter} {back} TRIGGER {}", quote_ident(&cmd.name)),
+                    "changes back when the trigger fires",
+                    Some(
+                        "the trigger's state before this statement is not recorded, so this \
+                         is a guess: check it (a trigger created just before was enabled)"
+                            .to_owned(),
+                    ),
+                )
+            }
             AlterTableType::AtDropColumn | AlterTableType::AtDropConstraint => manual(
                 text,
                 "a DROP cannot be reversed from its text: the definition (and data) of what it \

@@ -457,14 +457,17 @@ fn unreported_differences(
 fn covers(object: &ObjectId, part: &ObjectId) -> bool {
     match object {
         ObjectId::Type(name) => part == object || *part == ObjectId::Domain(name.clone()),
-        ObjectId::Table(name) => part.table() == Some(name),
+        // A materialized view's indexes are reported as a table's are (D102, D120, ...).
+        ObjectId::Table(name) | ObjectId::MaterializedView(name) => {
+            part == object || part.table() == Some(name)
+        }
         _ => part == object,
     }
 }
 
 /// The objects that are not the same in `a` and `b` (enums, composites and domains as
-/// types). Column order is left aside: added columns go last, and PostgreSQL cannot reorder
-/// columns.
+/// types; materialized views and triggers too). Column order is left aside: added columns go
+/// last, and PostgreSQL cannot reorder columns.
 fn differing_objects(a: &Schema, b: &Schema) -> Vec<ObjectId> {
     let mut out: Vec<ObjectId> = a
         .schemas
@@ -478,6 +481,15 @@ fn differing_objects(a: &Schema, b: &Schema) -> Vec<ObjectId> {
     out.extend(differing(&a.sequences, &b.sequences).map(ObjectId::Sequence));
     let (a_tables, b_tables) = (columns_by_name(&a.tables), columns_by_name(&b.tables));
     out.extend(differing(&a_tables, &b_tables).map(ObjectId::Table));
+    out.extend(
+        differing(&a.materialized_views, &b.materialized_views).map(ObjectId::MaterializedView),
+    );
+    out.extend(
+        differing(&a.triggers, &b.triggers).map(|key| ObjectId::Trigger {
+            table: key.table,
+            name: key.name,
+        }),
+    );
     out
 }
 

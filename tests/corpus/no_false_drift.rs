@@ -17,7 +17,7 @@ struct Case {
     drop_lines_matching: Option<&'static str>,
 }
 
-fn newest(dir: &Path, prefix: &str) -> PathBuf {
+pub(crate) fn newest(dir: &Path, prefix: &str) -> PathBuf {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()

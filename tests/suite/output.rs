@@ -200,11 +200,11 @@ fn a_quiet_plan_writes_its_report_and_only_errors() {
 fn pull_summarises_what_it_skips_by_kind() {
     let db = database(
         "CREATE TABLE t (id bigint PRIMARY KEY);
-         CREATE MATERIALIZED VIEW v1 AS SELECT 1 AS one;
-         CREATE MATERIALIZED VIEW v2 AS SELECT 2 AS two;
-         CREATE MATERIALIZED VIEW v3 AS SELECT 3 AS three;
-         CREATE FUNCTION f1() RETURNS int LANGUAGE sql AS 'SELECT 1';
-         CREATE FUNCTION f2() RETURNS int LANGUAGE sql AS 'SELECT 2';",
+         CREATE FUNCTION f1() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+         CREATE FUNCTION f2() RETURNS int LANGUAGE sql AS 'SELECT 2';
+         CREATE TRIGGER fires_on_insert BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f1();
+         CREATE TRIGGER fires_on_update BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f1();
+         CREATE TRIGGER fires_on_delete BEFORE DELETE ON t FOR EACH ROW EXECUTE FUNCTION f1();",
     );
     let (dev, schema) = (common::fresh_db(), schema_dir());
     let out = tempfile::tempdir().expect("out folder");
@@ -223,7 +223,7 @@ fn pull_summarises_what_it_skips_by_kind() {
         "no summary: {stderr}"
     );
     assert!(
-        stderr.contains("  materialized view: 3 (materialized views are not managed yet)"),
+        stderr.contains("  trigger: 3 (it runs a function reconcile does not manage (yet))"),
         "{stderr}"
     );
     assert!(
@@ -231,14 +231,14 @@ fn pull_summarises_what_it_skips_by_kind() {
         "{stderr}"
     );
     assert!(
-        !stderr.contains("v1") && !stderr.contains("WARN"),
+        !stderr.contains("fires_on_insert") && !stderr.contains("WARN"),
         "objects listed without -v: {stderr}"
     );
 
     let stderr = pull(&["-v"]);
     for object in [
-        "materialized view public.v1",
-        "materialized view public.v3",
+        "trigger fires_on_insert on public.t",
+        "trigger fires_on_delete on public.t",
         "function public.f2()",
     ] {
         assert!(
