@@ -69,10 +69,15 @@ pub enum Code {
     PossibleRename,
     ConstraintNamedDifferently,
     IndexNamedDifferently,
+    ExtraGrant,
+    GrantOption,
+    RevokedDefault,
+    ExtraDefaultPrivilege,
+    Owner,
 }
 
 impl Code {
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 33] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -101,6 +106,11 @@ impl Code {
         Code::PossibleRename,
         Code::ConstraintNamedDifferently,
         Code::IndexNamedDifferently,
+        Code::ExtraGrant,
+        Code::GrantOption,
+        Code::RevokedDefault,
+        Code::ExtraDefaultPrivilege,
+        Code::Owner,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -133,6 +143,11 @@ impl Code {
             Code::PossibleRename => "D150",
             Code::ConstraintNamedDifferently => "D151",
             Code::IndexNamedDifferently => "D152",
+            Code::ExtraGrant => "D160",
+            Code::GrantOption => "D161",
+            Code::RevokedDefault => "D162",
+            Code::ExtraDefaultPrivilege => "D163",
+            Code::Owner => "D164",
         }
     }
 
@@ -177,6 +192,16 @@ impl Code {
             Code::PossibleRename => "missing column next to an extra one of the same type",
             Code::ConstraintNamedDifferently => "the same constraint exists under another name",
             Code::IndexNamedDifferently => "the same index exists under another name",
+            Code::ExtraGrant => "privilege granted in the database, not in the desired state",
+            Code::GrantOption => "grant option held in the database, not in the desired state",
+            Code::RevokedDefault => {
+                "a privilege PUBLIC has by default is revoked in the database, not in the \
+                 desired state"
+            }
+            Code::ExtraDefaultPrivilege => {
+                "default privilege in the database, not in the desired state"
+            }
+            Code::Owner => "owner differs from the one the desired state names",
         }
     }
 }

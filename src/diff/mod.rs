@@ -113,7 +113,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
         }
     }
     enums(live, desired, &mut out);
-    kinds::diff_all(live, desired, &mut out);
+    kinds::diff_all(live, desired, options, &mut out);
     table::tables(live, desired, options, &mut out);
     hold_back::dependants(&mut out, live, desired);
     out.findings.sort_by_cached_key(Finding::sort_key);

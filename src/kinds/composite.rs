@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{Catalog, Kind};
+use super::{Catalog, Kind, Named, named};
 use crate::diff::Code;
 use crate::load::format::{At, Entries, FileSpec, ShortOr};
-use crate::load::resolve::Resolver;
+use crate::load::resolve::{ParsedFile, Resolver};
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, guard, refs, stage};
 use crate::pull::yaml::{flow, scalar, unquote_collation};
@@ -47,31 +47,14 @@ pub(crate) struct AttributeSpec {
 
 pub(crate) struct CompositeKind;
 
-impl Kind for CompositeKind {
-    const NAME: &'static str = "composite type";
-    const SECTION: &'static str = "composites";
-    const IS_TYPE: bool = true;
-    const IS_RELATION: bool = false;
-    type Object = CompositeType;
-    type Spec = CompositeSpec;
+impl Named for CompositeKind {
+    type Entry = CompositeSpec;
 
-    fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, CompositeType> {
-        &schema.composites
-    }
-
-    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<QualifiedName, CompositeType> {
-        &mut schema.composites
-    }
-
-    fn id(name: &QualifiedName) -> ObjectId {
-        ObjectId::Type(name.clone())
-    }
-
-    fn section(file: &FileSpec) -> &Entries<CompositeSpec> {
+    fn entries(file: &FileSpec) -> &Entries<CompositeSpec> {
         &file.composites
     }
 
-    fn resolve(
+    fn resolve_entry(
         r: &mut Resolver,
         file: &Path,
         name: &QualifiedName,
@@ -102,7 +85,7 @@ impl Kind for CompositeKind {
         Some(CompositeType { attributes })
     }
 
-    fn pull(name: &QualifiedName, c: &CompositeType, _schema: &Schema) -> Option<String> {
+    fn pull_entry(name: &QualifiedName, c: &CompositeType, _schema: &Schema) -> Option<String> {
         let mut out = String::new();
         let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
         for a in &c.attributes {
@@ -116,6 +99,43 @@ impl Kind for CompositeKind {
             let _ = writeln!(out, "    {}: {value}", scalar(a.name.as_str()));
         }
         Some(out)
+    }
+}
+
+impl Kind for CompositeKind {
+    const NAME: &'static str = "composite type";
+    const SECTION: &'static str = "composites";
+    const IS_TYPE: bool = true;
+    const IS_RELATION: bool = false;
+    type Object = CompositeType;
+    type Key = QualifiedName;
+
+    fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, CompositeType> {
+        &schema.composites
+    }
+
+    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<QualifiedName, CompositeType> {
+        &mut schema.composites
+    }
+
+    fn id(name: &QualifiedName) -> ObjectId {
+        ObjectId::Type(name.clone())
+    }
+
+    fn schema_of(key: &QualifiedName) -> Option<&Ident> {
+        Some(&key.schema)
+    }
+
+    fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+        named::resolve::<Self>(r, files);
+    }
+
+    fn type_names(file: &FileSpec) -> Vec<&At<String>> {
+        named::type_names::<Self>(file)
+    }
+
+    fn pull(schema: &Schema, namespace: &Ident) -> Option<String> {
+        named::pull::<Self>(schema, namespace)
     }
 
     const CATALOG: Catalog = Catalog {
@@ -146,7 +166,7 @@ impl Kind for CompositeKind {
 
     const DIFFERS: Code = Code::CompositeDefinition;
     const DIFFERS_MESSAGE: &'static str = "attributes differ";
-    const EXTRA: Code = Code::ExtraType;
+    const EXTRA: Option<Code> = Some(Code::ExtraType);
 
     fn create(name: &QualifiedName, c: &CompositeType) -> String {
         let attributes: Vec<String> = c
@@ -167,8 +187,8 @@ impl Kind for CompositeKind {
         )
     }
 
-    fn drop(name: &QualifiedName) -> String {
-        format!("DROP TYPE {}", name.quoted())
+    fn drop(name: &QualifiedName) -> Option<String> {
+        Some(format!("DROP TYPE {}", name.quoted()))
     }
 
     fn steps(name: &QualifiedName, c: &CompositeType, out: &mut Vec<Draft>) {

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{Catalog, Kind};
+use super::{Catalog, Kind, Named, named};
 use crate::diff::Code;
 use crate::load::format::{At, Entries, ExprText, FileSpec};
-use crate::load::resolve::Resolver;
+use crate::load::resolve::{ParsedFile, Resolver};
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::{Draft, guard, refs, stage};
 use crate::plan::{Key, StepBuilder, StepKind};
@@ -47,31 +47,14 @@ pub(crate) struct DomainSpec {
 
 pub(crate) struct DomainKind;
 
-impl Kind for DomainKind {
-    const NAME: &'static str = "domain";
-    const SECTION: &'static str = "domains";
-    const IS_TYPE: bool = true;
-    const IS_RELATION: bool = false;
-    type Object = Domain;
-    type Spec = DomainSpec;
+impl Named for DomainKind {
+    type Entry = DomainSpec;
 
-    fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, Domain> {
-        &schema.domains
-    }
-
-    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<QualifiedName, Domain> {
-        &mut schema.domains
-    }
-
-    fn id(name: &QualifiedName) -> ObjectId {
-        ObjectId::Domain(name.clone())
-    }
-
-    fn section(file: &FileSpec) -> &Entries<DomainSpec> {
+    fn entries(file: &FileSpec) -> &Entries<DomainSpec> {
         &file.domains
     }
 
-    fn resolve(
+    fn resolve_entry(
         r: &mut Resolver,
         file: &Path,
         name: &QualifiedName,
@@ -106,7 +89,7 @@ impl Kind for DomainKind {
         })
     }
 
-    fn pull(name: &QualifiedName, d: &Domain, _schema: &Schema) -> Option<String> {
+    fn pull_entry(name: &QualifiedName, d: &Domain, _schema: &Schema) -> Option<String> {
         let mut out = String::new();
         let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
         let _ = writeln!(out, "    type: {}", scalar(&d.data_type));
@@ -130,6 +113,43 @@ impl Kind for DomainKind {
             }
         }
         Some(out)
+    }
+}
+
+impl Kind for DomainKind {
+    const NAME: &'static str = "domain";
+    const SECTION: &'static str = "domains";
+    const IS_TYPE: bool = true;
+    const IS_RELATION: bool = false;
+    type Object = Domain;
+    type Key = QualifiedName;
+
+    fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, Domain> {
+        &schema.domains
+    }
+
+    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<QualifiedName, Domain> {
+        &mut schema.domains
+    }
+
+    fn id(name: &QualifiedName) -> ObjectId {
+        ObjectId::Domain(name.clone())
+    }
+
+    fn schema_of(key: &QualifiedName) -> Option<&Ident> {
+        Some(&key.schema)
+    }
+
+    fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+        named::resolve::<Self>(r, files);
+    }
+
+    fn type_names(file: &FileSpec) -> Vec<&At<String>> {
+        named::type_names::<Self>(file)
+    }
+
+    fn pull(schema: &Schema, namespace: &Ident) -> Option<String> {
+        named::pull::<Self>(schema, namespace)
     }
 
     const CATALOG: Catalog = Catalog {
@@ -171,7 +191,7 @@ impl Kind for DomainKind {
 
     const DIFFERS: Code = Code::DomainDefinition;
     const DIFFERS_MESSAGE: &'static str = "base type, default, NOT NULL or checks differ";
-    const EXTRA: Code = Code::ExtraType;
+    const EXTRA: Option<Code> = Some(Code::ExtraType);
 
     fn extra_id(name: &QualifiedName) -> ObjectId {
         ObjectId::Type(name.clone())
@@ -194,8 +214,8 @@ impl Kind for DomainKind {
         sql
     }
 
-    fn drop(name: &QualifiedName) -> String {
-        format!("DROP TYPE {}", name.quoted())
+    fn drop(name: &QualifiedName) -> Option<String> {
+        Some(format!("DROP TYPE {}", name.quoted()))
     }
 
     fn steps(name: &QualifiedName, d: &Domain, out: &mut Vec<Draft>) {

@@ -1,16 +1,19 @@
 //! Object kinds: one home for everything the pipeline must know about a kind of object.
 //!
-//! A kind (domain, composite type, sequence, ...) is a type implementing [`Kind`]: its model
-//! type, its YAML form and how it resolves, its catalog query and how a row becomes an
-//! object, how it prints for `pull`, its DDL, its diff rule (missing → created, different →
-//! a finding with its code, extra → a finding with its code) and the plan steps that create
-//! it with what they provide and require. The pipeline's stages walk every registered kind
-//! with a [`Visitor`] instead of naming kinds one by one, so the shared shape — compare two
-//! maps, copy what the scratch server did not print, write a YAML section — is written once.
+//! A kind (domain, composite type, sequence, grant, ...) is a type implementing [`Kind`]: its
+//! model type and the key it is found by, its YAML form and how it resolves, its catalog query
+//! and how a row becomes an object, how it prints for `pull`, its DDL, its diff rule (missing
+//! → created, different → a finding with its code, extra → a finding with its code) and the
+//! plan steps that create it with what they provide and require. The pipeline's stages walk
+//! every registered kind with a [`Visitor`] instead of naming kinds one by one, so the shared
+//! shape — compare two maps, copy what the scratch server did not print, write a YAML section
+//! — is written once.
 //!
 //! # Adding a kind
-//! 1. Write `src/kinds/<kind>.rs`: the model type, a `Spec` for its YAML form, the catalog
-//!    query in `src/kinds/sql/`, and `impl Kind`.
+//! 1. Write `src/kinds/<kind>.rs`: the model type, its YAML form, the catalog query in
+//!    `src/kinds/sql/`, and `impl Kind`. A kind declared as a section of named entries
+//!    (`domains: { name: {...} }`), keyed by its schema-qualified name, implements [`Named`]
+//!    too and lets [`named`] resolve and pull it.
 //! 2. Register it: one line in the `registry!` call below (which also gives it its variant
 //!    of [`Created`], the change that creates it), a field of [`crate::model::Schema`], and
 //!    a section of [`crate::load::format::FileSpec`].
@@ -25,9 +28,19 @@
 //! Tables (with their columns, constraints and indexes) and enums stay hand-written in
 //! `diff::table`, `diff` and `plan::generate`: a table's diff is many rules, not one, and an
 //! enum grows label by label.
+//!
+//! Privileges and owners ([`grant`], [`default_privilege`], [`owner`]) are kinds too, with
+//! keys that are not names (a grant is found by object, grantee and privilege), YAML sections
+//! that are not lists of named objects, and diff rules of their own ([`Kind::diff`]). They
+//! name roles, which the scratch server does not have, so they are never built there
+//! ([`Kind::BUILT`]): they are compared structurally, as written.
 
 pub mod composite;
+pub mod default_privilege;
 pub mod domain;
+pub mod grant;
+pub mod owner;
+pub mod privilege;
 pub mod sequence;
 
 use std::collections::BTreeMap;
@@ -38,13 +51,13 @@ use serde::Serialize;
 use sqlx::postgres::PgRow;
 
 use crate::diff::{Code, Diff, Finding, Severity};
-use crate::load::format::{Entries, FileSpec};
-use crate::load::resolve::Resolver;
-use crate::model::{ObjectId, QualifiedName, Schema};
+use crate::load::format::{At, Entries, FileSpec};
+use crate::load::resolve::{ParsedFile, Resolver};
+use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::Draft;
 
 /// Everything the pipeline needs to know about one kind of object.
-pub(crate) trait Kind: Registered + 'static {
+pub(crate) trait Kind: Registered + Sized + 'static {
     /// What plans call one object of the kind (`domain`).
     const NAME: &'static str;
     /// The YAML section that declares them (`domains`).
@@ -55,38 +68,47 @@ pub(crate) trait Kind: Registered + 'static {
     /// Whether the objects are relations (one namespace per schema with tables, sequences
     /// and indexes).
     const IS_RELATION: bool;
+    /// Whether canonicalisation builds the objects on the scratch server and reads them back
+    /// (see `canon`). Privileges and owners name roles the scratch server does not have, and
+    /// have no text the server would print differently: they stay as written.
+    const BUILT: bool = true;
+    /// Whether `pull` writes the kind's section after the tables (grants are about them).
+    const PULLED_AFTER_TABLES: bool = false;
 
+    /// How one object is found: its schema-qualified name for most kinds; (object, grantee,
+    /// privilege) for a grant.
+    type Key: Clone + Ord + Debug + Serialize;
     /// One object, as both the YAML loader and the catalog produce it.
     type Object: Clone + PartialEq + Debug + Serialize;
-    /// Its YAML form.
-    type Spec;
 
     // --- model
 
-    fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, Self::Object>;
-    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<QualifiedName, Self::Object>;
-    fn id(name: &QualifiedName) -> ObjectId;
+    fn objects(schema: &Schema) -> &BTreeMap<Self::Key, Self::Object>;
+    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<Self::Key, Self::Object>;
+    fn id(key: &Self::Key) -> ObjectId;
+    /// The schema the object belongs to (its file when pulled; an extra object is reported
+    /// only in a schema the desired state describes).
+    fn schema_of(key: &Self::Key) -> Option<&Ident>;
 
     // --- desired state (YAML)
 
-    /// The kind's section of a file.
-    fn section(file: &FileSpec) -> &Entries<Self::Spec>;
-    /// One declaration → the object, or `None` after reporting what is wrong through `r`.
-    fn resolve(
-        r: &mut Resolver,
-        file: &Path,
-        name: &QualifiedName,
-        spec: &Self::Spec,
-    ) -> Option<Self::Object>;
-    /// The object as `pull` writes it under the section: `  name: ...` lines (two spaces of
-    /// indentation), or `None` when something else already says it (a serial's sequence).
-    fn pull(name: &QualifiedName, object: &Self::Object, schema: &Schema) -> Option<String>;
+    /// Resolves the kind's sections of every file into the model, reporting what is wrong
+    /// through `r`. Runs once every file's tables, enums and earlier kinds are in.
+    fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]);
+    /// The names of the types a file declares (kinds with [`Kind::IS_TYPE`]), so columns can
+    /// use them whatever the file order.
+    fn type_names(_file: &FileSpec) -> Vec<&At<String>> {
+        Vec::new()
+    }
+    /// What `pull` writes for the objects of schema `namespace`: the kind's section(s),
+    /// each starting with a blank line, or `None` when there is nothing to write.
+    fn pull(schema: &Schema, namespace: &Ident) -> Option<String>;
 
     // --- live state (catalog)
 
     /// The catalog query (`$1`: the schemas in scope, a `text[]`), one object per row.
     const CATALOG: Catalog;
-    fn from_row(row: &PgRow) -> Result<(QualifiedName, Self::Object), sqlx::Error>;
+    fn from_row(row: &PgRow) -> Result<(Self::Key, Self::Object), sqlx::Error>;
     /// Called once every kind and table is read: drop what refers to what was left out.
     fn settle(_schema: &mut Schema) {}
 
@@ -109,29 +131,36 @@ pub(crate) trait Kind: Registered + 'static {
 
     // --- diff rule
 
-    /// The finding when an object differs under the same name.
+    /// The finding when an object differs under the same key.
     const DIFFERS: Code;
     /// What differs, in words.
     const DIFFERS_MESSAGE: &'static str;
-    /// The finding when the database has an object the desired state does not.
-    const EXTRA: Code;
+    /// The finding when the database has an object the desired state does not; `None` when
+    /// such objects are not compared (an owner the desired state does not name).
+    const EXTRA: Option<Code>;
     /// How the "extra" finding names the object (plans have always said `type X` for extra
     /// domains and composites).
-    fn extra_id(name: &QualifiedName) -> ObjectId {
-        Self::id(name)
+    fn extra_id(key: &Self::Key) -> ObjectId {
+        Self::id(key)
+    }
+    /// Compares the kind's objects: [`diff_kind`], the rule every named kind shares, unless
+    /// the kind has a rule of its own.
+    fn diff(live: &Schema, desired: &Schema, _options: &crate::diff::Options, out: &mut Diff) {
+        diff_kind::<Self>(live, desired, out);
     }
 
     // --- DDL
 
     /// The CREATE statement (not idempotent by itself: [`Kind::steps`] guards it).
-    fn create(name: &QualifiedName, object: &Self::Object) -> String;
-    /// The DROP statement a human would run (findings only; reconcile never runs it).
-    fn drop(name: &QualifiedName) -> String;
+    fn create(key: &Self::Key, object: &Self::Object) -> String;
+    /// The statement a human would run to remove an extra object (findings only; reconcile
+    /// never runs it), or `None` when there is nothing to remove ([`Kind::EXTRA`] is `None`).
+    fn drop(key: &Self::Key) -> Option<String>;
 
     // --- plan
 
     /// The idempotent steps that create the object, with what they provide and require.
-    fn steps(name: &QualifiedName, object: &Self::Object, out: &mut Vec<Draft>);
+    fn steps(key: &Self::Key, object: &Self::Object, out: &mut Vec<Draft>);
 
     /// Table columns the object needs to exist as desired (its creation waits for a change
     /// to them that is held back, see `diff::hold_back`).
@@ -141,11 +170,61 @@ pub(crate) trait Kind: Registered + 'static {
 
     // --- tests
 
-    /// Two different objects in the server's canonical form, under the same name, that need
-    /// only built-in types and no other object: the registry walk (`tests`) creates, reads
-    /// back, diffs, pulls and loads them.
+    /// Two different objects in the server's canonical form, under the same key, that need
+    /// only built-in types and no other object (but the roles [`Kind::SAMPLE_SETUP`] makes):
+    /// the registry walk (`tests`) creates, reads back, diffs, pulls and loads them.
     #[cfg(test)]
-    fn samples() -> (QualifiedName, [Self::Object; 2]);
+    fn samples() -> (Self::Key, [Self::Object; 2]);
+    /// SQL the registry walk runs (as a superuser, on its own cluster) before creating a
+    /// sample: the roles a sample names.
+    #[cfg(test)]
+    const SAMPLE_SETUP: &'static str = "";
+}
+
+/// A kind declared as a YAML section of named entries (`domains: { name: {...} }`) in the
+/// file's schema, and keyed by that schema-qualified name.
+pub(crate) trait Named: Kind<Key = QualifiedName> {
+    /// One entry's YAML form.
+    type Entry;
+    /// The kind's section of a file.
+    fn entries(file: &FileSpec) -> &Entries<Self::Entry>;
+    /// One declaration → the object, or `None` after reporting what is wrong through `r`.
+    fn resolve_entry(
+        r: &mut Resolver,
+        file: &Path,
+        name: &QualifiedName,
+        spec: &Self::Entry,
+    ) -> Option<Self::Object>;
+    /// The object as `pull` writes it under the section: `  name: ...` lines (two spaces of
+    /// indentation), or `None` when something else already says it (a serial's sequence).
+    fn pull_entry(name: &QualifiedName, object: &Self::Object, schema: &Schema) -> Option<String>;
+}
+
+/// [`Kind`]'s YAML methods for a [`Named`] kind.
+pub(crate) mod named {
+    use super::*;
+
+    pub(crate) fn resolve<K: Named>(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+        for (file, schema) in files {
+            r.resolve_named::<K>(file, schema);
+        }
+    }
+
+    pub(crate) fn type_names<K: Named>(file: &FileSpec) -> Vec<&At<String>> {
+        K::entries(file).0.iter().map(|(name, _)| name).collect()
+    }
+
+    pub(crate) fn pull<K: Named>(schema: &Schema, namespace: &Ident) -> Option<String> {
+        let entries: Vec<String> = K::objects(schema)
+            .iter()
+            .filter(|(name, _)| &name.schema == namespace)
+            .filter_map(|(name, object)| K::pull_entry(name, object, schema))
+            .collect();
+        if entries.is_empty() {
+            return None;
+        }
+        Some(format!("\n{}:\n{}", K::SECTION, entries.concat()))
+    }
 }
 
 /// Where a kind's catalog query is.
@@ -159,7 +238,7 @@ pub(crate) struct Catalog {
 /// Implemented by the registry for every registered kind only.
 pub(crate) trait Registered {
     /// The change that creates a missing object of this kind.
-    fn created(name: QualifiedName, object: Self::Object) -> Created
+    fn created(key: Self::Key, object: Self::Object) -> Created
     where
         Self: Kind;
 }
@@ -170,11 +249,11 @@ pub(crate) trait Visitor {
 }
 
 macro_rules! registry {
-    ($($variant:ident => $kind:ty, $object:ty;)+) => {
+    ($($variant:ident => $kind:ty, $key:ty, $object:ty;)+) => {
         /// A missing object of a registered kind, to be created.
         #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
         pub enum Created {
-            $($variant(QualifiedName, $object),)+
+            $($variant($key, $object),)+
         }
 
         impl Created {
@@ -201,7 +280,7 @@ macro_rules! registry {
         }
 
         $(impl Registered for $kind {
-            fn created(name: QualifiedName, object: <$kind as Kind>::Object) -> Created {
+            fn created(name: <$kind as Kind>::Key, object: <$kind as Kind>::Object) -> Created {
                 Created::$variant(name, object)
             }
         })+
@@ -214,15 +293,20 @@ macro_rules! registry {
     };
 }
 
+// Kind => its type, its key, its object. The order is that of the sections in pulled files.
 registry! {
-    Domain => domain::DomainKind, domain::Domain;
-    Composite => composite::CompositeKind, composite::CompositeType;
-    Sequence => sequence::SequenceKind, sequence::Sequence;
+    Owner => owner::OwnerKind, ObjectId, owner::Owner;
+    Domain => domain::DomainKind, QualifiedName, domain::Domain;
+    Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
+    Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
+    Grant => grant::GrantKind, grant::GrantKey, grant::Grant;
+    DefaultPrivilege => default_privilege::DefaultPrivilegeKind, default_privilege::DefaultKey,
+        default_privilege::DefaultGrant;
 }
 
-/// The diff rule every kind shares: created when missing; a finding (with the two CREATE
-/// statements side by side) when different; a finding (with the DROP a human would run) when
-/// the database has one in a schema the desired state manages.
+/// The diff rule every named kind shares: created when missing; a finding (with the two
+/// CREATE statements side by side) when different; a finding (with the DROP a human would
+/// run) when the database has one in a schema the desired state manages.
 pub(crate) fn diff_kind<K: Kind>(live: &Schema, desired: &Schema, out: &mut Diff) {
     let (have, want) = (K::objects(live), K::objects(desired));
     for (name, wanted) in want {
@@ -243,22 +327,24 @@ pub(crate) fn diff_kind<K: Kind>(live: &Schema, desired: &Schema, out: &mut Diff
             Some(_) => {}
         }
     }
+    let Some(extra) = K::EXTRA else {
+        return;
+    };
     for name in have.keys() {
-        let declared = if K::IS_TYPE {
-            declares_type(desired, name)
-        } else {
-            want.contains_key(name)
-        };
-        if !declared && desired.schemas.contains(&name.schema) {
-            out.findings.push(
-                Finding::new(
-                    K::EXTRA,
-                    Severity::Risky,
-                    K::extra_id(name),
-                    "in the database, not in the desired state",
-                )
-                .suggest(K::drop(name)),
+        let declared = want.contains_key(name)
+            || (K::IS_TYPE
+                && matches!(K::id(name), ObjectId::Type(n) | ObjectId::Domain(n) if declares_type(desired, &n)));
+        if !declared && K::schema_of(name).is_some_and(|s| desired.schemas.contains(s)) {
+            let finding = Finding::new(
+                extra,
+                Severity::Risky,
+                K::extra_id(name),
+                "in the database, not in the desired state",
             );
+            out.findings.push(match K::drop(name) {
+                Some(sql) => finding.suggest(sql),
+                None => finding,
+            });
         }
     }
 }
@@ -273,7 +359,11 @@ pub(crate) fn declares_type(desired: &Schema, name: &QualifiedName) -> bool {
     }
     impl Visitor for Find<'_> {
         fn visit<K: Kind>(&mut self) {
-            self.found |= K::IS_TYPE && K::objects(self.desired).contains_key(self.name);
+            if K::IS_TYPE {
+                self.found |= K::objects(self.desired)
+                    .keys()
+                    .any(|key| matches!(K::id(key), ObjectId::Type(n) | ObjectId::Domain(n) if n == *self.name));
+            }
         }
     }
     let mut find = Find {
@@ -286,18 +376,29 @@ pub(crate) fn declares_type(desired: &Schema, name: &QualifiedName) -> bool {
 }
 
 /// Diffs every registered kind.
-pub(crate) fn diff_all(live: &Schema, desired: &Schema, out: &mut Diff) {
+pub(crate) fn diff_all(
+    live: &Schema,
+    desired: &Schema,
+    options: &crate::diff::Options,
+    out: &mut Diff,
+) {
     struct DiffAll<'a> {
         live: &'a Schema,
         desired: &'a Schema,
+        options: &'a crate::diff::Options,
         out: &'a mut Diff,
     }
     impl Visitor for DiffAll<'_> {
         fn visit<K: Kind>(&mut self) {
-            diff_kind::<K>(self.live, self.desired, self.out);
+            K::diff(self.live, self.desired, self.options, self.out);
         }
     }
-    visit_all(&mut DiffAll { live, desired, out });
+    visit_all(&mut DiffAll {
+        live,
+        desired,
+        options,
+        out,
+    });
 }
 
 /// Puts the rows of the catalog query named `query` into `schema`, as objects of the kind
@@ -352,7 +453,8 @@ pub(crate) fn settle_all(schema: &mut Schema) {
     visit_all(&mut Settle(schema));
 }
 
-/// Copies every registered kind's objects from `from` into `to` (replacing them).
+/// Copies the objects of every registered kind the scratch server builds ([`Kind::BUILT`])
+/// from `from` into `to` (replacing them): what canonicalisation builds before tables.
 pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
     struct Copy<'a> {
         from: &'a Schema,
@@ -360,7 +462,9 @@ pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
     }
     impl Visitor for Copy<'_> {
         fn visit<K: Kind>(&mut self) {
-            K::objects_mut(self.to).clone_from(K::objects(self.from));
+            if K::BUILT {
+                K::objects_mut(self.to).clone_from(K::objects(self.from));
+            }
         }
     }
     visit_all(&mut Copy { from, to });
@@ -368,6 +472,8 @@ pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
 
 /// Puts into the scratch server's `printed` model every desired object it lacks, and into
 /// the ones it has what it does not print ([`Kind::restore`]), for every registered kind.
+/// The objects of kinds the scratch server does not build ([`Kind::BUILT`]) are the desired
+/// ones, whatever the scratch server has (its owners, say).
 pub(crate) fn restore_all(desired: &Schema, printed: &mut Schema) {
     struct Restore<'a> {
         desired: &'a Schema,
@@ -376,6 +482,10 @@ pub(crate) fn restore_all(desired: &Schema, printed: &mut Schema) {
     impl Visitor for Restore<'_> {
         fn visit<K: Kind>(&mut self) {
             let printed = K::objects_mut(self.printed);
+            if !K::BUILT {
+                printed.clone_from(K::objects(self.desired));
+                return;
+            }
             for (name, object) in K::objects(self.desired) {
                 match printed.get_mut(name) {
                     Some(got) => K::restore(got, object),
@@ -474,6 +584,9 @@ pub(crate) fn all_in(wanted: &Schema, live: &Schema) -> bool {
     }
     impl Visitor for AllIn<'_> {
         fn visit<K: Kind>(&mut self) {
+            if !K::BUILT {
+                return;
+            }
             let live = K::objects(self.live);
             self.all &= K::objects(self.wanted)
                 .iter()

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{Catalog, Kind};
+use super::{Catalog, Kind, Named, named};
 use crate::diff::Code;
 use crate::load::error::{LoadError, Origin};
 use crate::load::format::{At, Entries, FileSpec};
-use crate::load::resolve::Resolver;
+use crate::load::resolve::{ParsedFile, Resolver};
 use crate::model::{Ident, ObjectId, QualifiedName, Schema, SequenceOptions, SequenceType};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, stage};
 use crate::pull::yaml::{flow, scalar};
@@ -45,31 +45,14 @@ pub(crate) struct SequenceSpec {
 
 pub(crate) struct SequenceKind;
 
-impl Kind for SequenceKind {
-    const NAME: &'static str = "sequence";
-    const SECTION: &'static str = "sequences";
-    const IS_TYPE: bool = false;
-    const IS_RELATION: bool = true;
-    type Object = Sequence;
-    type Spec = SequenceSpec;
+impl Named for SequenceKind {
+    type Entry = SequenceSpec;
 
-    fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, Sequence> {
-        &schema.sequences
-    }
-
-    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<QualifiedName, Sequence> {
-        &mut schema.sequences
-    }
-
-    fn id(name: &QualifiedName) -> ObjectId {
-        ObjectId::Sequence(name.clone())
-    }
-
-    fn section(file: &FileSpec) -> &Entries<SequenceSpec> {
+    fn entries(file: &FileSpec) -> &Entries<SequenceSpec> {
         &file.sequences
     }
 
-    fn resolve(
+    fn resolve_entry(
         r: &mut Resolver,
         file: &Path,
         name: &QualifiedName,
@@ -106,7 +89,7 @@ impl Kind for SequenceKind {
         Some(Sequence { options, owned_by })
     }
 
-    fn pull(name: &QualifiedName, s: &Sequence, schema: &Schema) -> Option<String> {
+    fn pull_entry(name: &QualifiedName, s: &Sequence, schema: &Schema) -> Option<String> {
         if crate::pull::serial_of(schema, name, s).is_some() {
             // Written as the column's `serial` type instead.
             return None;
@@ -127,6 +110,39 @@ impl Kind for SequenceKind {
             flow(&pairs)
         };
         Some(format!("  {}: {options}\n", scalar(name.name.as_str())))
+    }
+}
+
+impl Kind for SequenceKind {
+    const NAME: &'static str = "sequence";
+    const SECTION: &'static str = "sequences";
+    const IS_TYPE: bool = false;
+    const IS_RELATION: bool = true;
+    type Object = Sequence;
+    type Key = QualifiedName;
+
+    fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, Sequence> {
+        &schema.sequences
+    }
+
+    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<QualifiedName, Sequence> {
+        &mut schema.sequences
+    }
+
+    fn id(name: &QualifiedName) -> ObjectId {
+        ObjectId::Sequence(name.clone())
+    }
+
+    fn schema_of(key: &QualifiedName) -> Option<&Ident> {
+        Some(&key.schema)
+    }
+
+    fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+        named::resolve::<Self>(r, files);
+    }
+
+    fn pull(schema: &Schema, namespace: &Ident) -> Option<String> {
+        named::pull::<Self>(schema, namespace)
     }
 
     const CATALOG: Catalog = Catalog {
@@ -186,7 +202,7 @@ impl Kind for SequenceKind {
 
     const DIFFERS: Code = Code::SequenceDefinition;
     const DIFFERS_MESSAGE: &'static str = "options or OWNED BY differ";
-    const EXTRA: Code = Code::ExtraSequence;
+    const EXTRA: Option<Code> = Some(Code::ExtraSequence);
 
     fn create(name: &QualifiedName, s: &Sequence) -> String {
         format!(
@@ -196,8 +212,8 @@ impl Kind for SequenceKind {
         )
     }
 
-    fn drop(name: &QualifiedName) -> String {
-        format!("DROP SEQUENCE {}", name.quoted())
+    fn drop(name: &QualifiedName) -> Option<String> {
+        Some(format!("DROP SEQUENCE {}", name.quoted()))
     }
 
     fn steps(name: &QualifiedName, s: &Sequence, out: &mut Vec<Draft>) {
@@ -223,6 +239,7 @@ impl Kind for SequenceKind {
             .requires(Key::Sequence(name.clone()))
             .requires(Key::Table(table.clone()))
             .requires(Key::NewColumns(table.clone()))
+            .provides(Key::OwnedSequences(table.clone()))
             .push(out);
         }
     }

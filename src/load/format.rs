@@ -201,6 +201,16 @@ pub struct FileSpec {
     pub sequences: Entries<crate::kinds::sequence::SequenceSpec>,
     #[serde(default)]
     pub tables: Entries<TableSpec>,
+    /// The owner of the schema and of every object in it that `owners:` does not name.
+    pub owner: Option<At<String>>,
+    #[serde(default)]
+    pub owners: Option<crate::kinds::owner::OwnersSpec>,
+    /// Privileges on the schema and the objects in it.
+    #[serde(default)]
+    pub grants: Option<crate::kinds::grant::GrantsSpec>,
+    /// `FOR ROLE` → kind of object → grantee → privileges.
+    #[serde(default)]
+    pub default_privileges: crate::kinds::default_privilege::DefaultPrivilegesSpec,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,7 +15,11 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::ident::{Ident, QualifiedName};
 pub use crate::kinds::composite::{CompositeAttribute, CompositeType};
+pub use crate::kinds::default_privilege::{DefaultGrant, DefaultKey};
 pub use crate::kinds::domain::Domain;
+pub use crate::kinds::grant::{Grant, GrantKey};
+pub use crate::kinds::owner::Owner;
+pub use crate::kinds::privilege::{Grantee, Privilege, RoleUses, Securable};
 pub use crate::kinds::sequence::Sequence;
 pub use object_id::{ObjectId, ParseObjectIdError};
 pub use sequence::{SequenceOptions, SequenceType};
@@ -34,6 +38,17 @@ pub struct Schema {
     /// identity sequences belong to their column instead.
     pub sequences: BTreeMap<QualifiedName, Sequence>,
     pub tables: BTreeMap<QualifiedName, Table>,
+    /// Privileges beyond PostgreSQL's defaults, one per (object, grantee, privilege).
+    pub grants: BTreeMap<GrantKey, Grant>,
+    /// `ALTER DEFAULT PRIVILEGES ... IN SCHEMA`, one per (role, schema, kind, grantee,
+    /// privilege).
+    pub default_privileges: BTreeMap<DefaultKey, DefaultGrant>,
+    /// Owners: all of them when read from a database; in a desired state, those it names.
+    pub owners: BTreeMap<ObjectId, Owner>,
+    /// Where a desired state names each role (not part of the model's value: see
+    /// [`RoleUses`]).
+    #[serde(skip)]
+    pub role_uses: RoleUses,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -47,6 +47,7 @@ pub(crate) mod stage {
     pub const KEYS: u8 = 4;
     pub const FOREIGN_KEYS: u8 = 5;
     pub const VALIDATIONS: u8 = 6;
+    pub const PRIVILEGES: u8 = 7;
 }
 mod step;
 
@@ -162,6 +163,8 @@ pub(crate) enum Key {
     Index(QualifiedName),
     /// The INVALID leftover of an index is gone.
     InvalidIndexDropped(QualifiedName),
+    /// The sequences the plan attaches to the table's columns (`OWNED BY`) are attached.
+    OwnedSequences(QualifiedName),
 }
 
 type SortKey = (u8, String, StepKind, usize, String);
@@ -181,6 +184,12 @@ pub(crate) struct Draft {
     /// Tie-break for the ordering: stage, then table, then kind, then the change's position
     /// in the diff (which follows the desired state: columns in declared order), then object.
     sort_key: SortKey,
+}
+
+impl Draft {
+    pub(crate) fn kind(&self) -> StepKind {
+        self.kind
+    }
 }
 
 /// What the planner may additionally know about the database and the desired state.

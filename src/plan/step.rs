@@ -34,6 +34,12 @@ pub enum StepKind {
     /// `DROP INDEX CONCURRENTLY` of an index left INVALID by a failed concurrent build (it
     /// holds no data and is ours); the only DROP reconcile runs. Followed by its rebuild.
     DropInvalidIndex,
+    /// `GRANT` of a privilege (or of its grant option).
+    Grant,
+    /// `ALTER DEFAULT PRIVILEGES ... GRANT`.
+    AlterDefaultPrivileges,
+    /// `ALTER ... OWNER TO` of an object the same plan creates.
+    SetOwner,
 }
 
 /// Table-level locks, weakest first (PostgreSQL's names).

@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use super::error::{LoadError, Origin};
 use super::format::{At, FileSpec, ShortOr};
 use crate::ident::QualifiedName;
-use crate::kinds::{self, Kind, Visitor};
+use crate::kinds::{self, Kind, Named, Visitor};
 use crate::model::{EnumType, Extension, Ident, ObjectId, Schema};
 use crate::normalise::validate_expression;
 
-pub(super) struct ParsedFile {
+pub(crate) struct ParsedFile {
     pub path: PathBuf,
     pub spec: FileSpec,
 }
@@ -122,9 +122,7 @@ impl Build {
         }
         impl Visitor for ResolveKinds<'_> {
             fn visit<K: Kind>(&mut self) {
-                for (file, schema) in self.files {
-                    self.r.resolve_kind::<K>(file, schema);
-                }
+                K::resolve(self.r, self.files);
             }
         }
         kinds::visit_all(&mut ResolveKinds {
@@ -150,6 +148,37 @@ impl Resolver {
 
     pub(crate) fn error(&mut self, error: LoadError) {
         self.errors.push(error);
+    }
+
+    /// The model so far: every file's tables, enums and the kinds registered before the
+    /// caller's are in.
+    pub(crate) fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub(crate) fn schema_mut(&mut self) -> &mut Schema {
+        &mut self.schema
+    }
+
+    /// Declares an object at `origin`; `false`, with the error reported, when it was
+    /// declared before.
+    pub(crate) fn declare(&mut self, object: ObjectId, origin: &Origin) -> bool {
+        match self.declared.declare(object, origin) {
+            Ok(()) => true,
+            Err(e) => {
+                self.error(e);
+                false
+            }
+        }
+    }
+
+    /// Notes that the desired state names `role` at `origin` (the first place is kept).
+    pub(crate) fn role_used(&mut self, role: &Ident, origin: &Origin) {
+        self.schema
+            .role_uses
+            .0
+            .entry(role.clone())
+            .or_insert_with(|| origin.clone());
     }
 
     /// Checks a name written in YAML; names are literal (no SQL quoting, case kept).
@@ -207,8 +236,7 @@ impl Resolver {
         impl Visitor for TypeNames<'_, '_> {
             fn visit<K: Kind>(&mut self) {
                 if K::IS_TYPE {
-                    self.names
-                        .extend(K::section(&self.file.spec).0.iter().map(|(n, _)| n));
+                    self.names.extend(K::type_names(&self.file.spec));
                 }
             }
         }
@@ -231,10 +259,10 @@ impl Resolver {
         }
     }
 
-    /// Resolves a file's declarations of kind `K` into the model. Types were declared (and
-    /// their names checked) with [`Resolver::declare_types`].
-    fn resolve_kind<K: Kind>(&mut self, file: &ParsedFile, schema: &Ident) {
-        for (name, spec) in &K::section(&file.spec).0 {
+    /// Resolves a file's declarations of the named kind `K` into the model. Types were
+    /// declared (and their names checked) with [`Resolver::declare_types`].
+    pub(crate) fn resolve_named<K: Named>(&mut self, file: &ParsedFile, schema: &Ident) {
+        for (name, spec) in &K::entries(&file.spec).0 {
             let origin = self.origin(&file.path, name);
             let qualified = if K::IS_TYPE {
                 match Ident::new(name.value.clone()) {
@@ -255,7 +283,7 @@ impl Resolver {
                 }
                 qualified
             };
-            if let Some(object) = K::resolve(self, &file.path, &qualified, spec) {
+            if let Some(object) = K::resolve_entry(self, &file.path, &qualified, spec) {
                 K::objects_mut(&mut self.schema).insert(qualified, object);
             }
         }

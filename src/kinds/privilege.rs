@@ -1,0 +1,385 @@
+//! What the three access kinds (grants, default privileges, owners) share: the privileges
+//! PostgreSQL knows, who holds them, how the YAML spells them and how an ACL row reads.
+//!
+//! PostgreSQL stores an object's privileges as an ACL: one item per (grantee, grantor) with a
+//! set of privileges, each with or without grant option. reconcile compares privileges per
+//! (grantee, privilege): the grantor is left out (two grantors of the same privilege are one
+//! privilege to the grantee), and so are the owner's own privileges, which the owner has
+//! implicitly whatever the ACL says.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ident::quote_ident;
+use crate::load::Origin;
+use crate::model::Ident;
+
+/// One privilege, as `GRANT` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Privilege {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Truncate,
+    References,
+    Trigger,
+    Usage,
+    Create,
+    Execute,
+}
+
+impl Privilege {
+    pub const ALL: [Privilege; 10] = [
+        Privilege::Select,
+        Privilege::Insert,
+        Privilege::Update,
+        Privilege::Delete,
+        Privilege::Truncate,
+        Privilege::References,
+        Privilege::Trigger,
+        Privilege::Usage,
+        Privilege::Create,
+        Privilege::Execute,
+    ];
+
+    /// The SQL keyword (`SELECT`), which is also how `aclexplode` names it.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Privilege::Select => "SELECT",
+            Privilege::Insert => "INSERT",
+            Privilege::Update => "UPDATE",
+            Privilege::Delete => "DELETE",
+            Privilege::Truncate => "TRUNCATE",
+            Privilege::References => "REFERENCES",
+            Privilege::Trigger => "TRIGGER",
+            Privilege::Usage => "USAGE",
+            Privilege::Create => "CREATE",
+            Privilege::Execute => "EXECUTE",
+        }
+    }
+
+    /// The YAML spelling (`select`).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Privilege::Select => "select",
+            Privilege::Insert => "insert",
+            Privilege::Update => "update",
+            Privilege::Delete => "delete",
+            Privilege::Truncate => "truncate",
+            Privilege::References => "references",
+            Privilege::Trigger => "trigger",
+            Privilege::Usage => "usage",
+            Privilege::Create => "create",
+            Privilege::Execute => "execute",
+        }
+    }
+
+    pub fn from_sql(text: &str) -> Option<Privilege> {
+        Privilege::ALL.into_iter().find(|p| p.sql() == text)
+    }
+}
+
+impl fmt::Display for Privilege {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.sql())
+    }
+}
+
+/// Who holds a privilege: a role, or every role (`PUBLIC`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Grantee {
+    Public,
+    Role(Ident),
+}
+
+impl Grantee {
+    /// The YAML key: `public` for PUBLIC (no role can be called that: PostgreSQL reserves
+    /// the name), the role's name otherwise.
+    pub fn key(&self) -> &str {
+        match self {
+            Grantee::Public => "public",
+            Grantee::Role(role) => role.as_str(),
+        }
+    }
+
+    pub fn role(&self) -> Option<&Ident> {
+        match self {
+            Grantee::Public => None,
+            Grantee::Role(role) => Some(role),
+        }
+    }
+}
+
+impl fmt::Display for Grantee {
+    /// As SQL writes it: `PUBLIC`, or the role's name quoted where needed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Grantee::Public => f.write_str("PUBLIC"),
+            Grantee::Role(role) => f.write_str(&quote_ident(role.as_str())),
+        }
+    }
+}
+
+/// What kind of object a privilege is on, for what may be granted on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Securable {
+    Schema,
+    Table,
+    Column,
+    Sequence,
+    /// Enums, composite types and domains (GRANT ... ON TYPE takes them all).
+    Type,
+    Function,
+    Procedure,
+}
+
+impl Securable {
+    /// The privileges PostgreSQL accepts on this kind of object, in the order `GRANT ALL`
+    /// lists them.
+    pub fn privileges(self) -> &'static [Privilege] {
+        use Privilege::*;
+        match self {
+            Securable::Schema => &[Usage, Create],
+            Securable::Table => &[
+                Select, Insert, Update, Delete, Truncate, References, Trigger,
+            ],
+            Securable::Column => &[Select, Insert, Update, References],
+            Securable::Sequence => &[Usage, Select, Update],
+            Securable::Type => &[Usage],
+            Securable::Function | Securable::Procedure => &[Execute],
+        }
+    }
+
+    /// The privilege PUBLIC has on such an object unless it is revoked (PostgreSQL's
+    /// built-in default: EXECUTE on functions and procedures, USAGE on types).
+    pub fn public_default(self) -> Option<Privilege> {
+        match self {
+            Securable::Type => Some(Privilege::Usage),
+            Securable::Function | Securable::Procedure => Some(Privilege::Execute),
+            _ => None,
+        }
+    }
+
+    /// The plural the YAML and `ALTER DEFAULT PRIVILEGES` use (`tables`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            Securable::Schema => "schemas",
+            Securable::Table => "tables",
+            Securable::Column => "columns",
+            Securable::Sequence => "sequences",
+            Securable::Type => "types",
+            Securable::Function => "functions",
+            Securable::Procedure => "procedures",
+        }
+    }
+}
+
+/// Where a desired state names each role first (as a grantee, an owner or a `FOR ROLE`), so
+/// that planning against a database without the role can say where it was named. Not part of
+/// the model's value: two models are equal whatever their `RoleUses`, and it is never
+/// serialized.
+#[derive(Debug, Clone, Default)]
+pub struct RoleUses(pub BTreeMap<Ident, Origin>);
+
+impl PartialEq for RoleUses {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for RoleUses {}
+
+/// Privileges of one grantee as the YAML writes them: a list of privilege names, each
+/// optionally `... with grant option`, or `all` / `all with grant option` for every privilege
+/// the object takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held(pub BTreeMap<Privilege, bool>);
+
+/// Why a privilege list does not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadPrivilege {
+    pub message: String,
+    pub help: String,
+}
+
+const GRANT_OPTION: &str = " with grant option";
+
+impl Held {
+    /// Reads the items of a YAML list (or the single item `all ...`) for an object of kind
+    /// `on`.
+    pub fn parse(items: &[String], on: Securable) -> Result<Held, BadPrivilege> {
+        let allowed = on.privileges();
+        let names = || {
+            allowed
+                .iter()
+                .map(|p| p.keyword())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut held = BTreeMap::new();
+        for item in items {
+            let lowered = item.trim().to_ascii_lowercase();
+            let words: Vec<&str> = lowered.split_whitespace().collect();
+            let lowered = words.join(" ");
+            let (name, grant_option) = match lowered.strip_suffix(GRANT_OPTION) {
+                Some(name) => (name, true),
+                None => (lowered.as_str(), false),
+            };
+            let privileges: Vec<Privilege> = match name {
+                "all" | "all privileges" => allowed.to_vec(),
+                _ => match Privilege::ALL.into_iter().find(|p| p.keyword() == name) {
+                    Some(p) if allowed.contains(&p) => vec![p],
+                    Some(p) => {
+                        return Err(BadPrivilege {
+                            message: format!(
+                                "{} cannot be granted on {}",
+                                p.keyword(),
+                                on.plural()
+                            ),
+                            help: format!("{} take: {}, or all", on.plural(), names()),
+                        });
+                    }
+                    None => {
+                        return Err(BadPrivilege {
+                            message: format!("unknown privilege `{item}`"),
+                            help: format!(
+                                "{} take: {}, or all (each may end in `with grant option`)",
+                                on.plural(),
+                                names()
+                            ),
+                        });
+                    }
+                },
+            };
+            for p in privileges {
+                let option = held.entry(p).or_insert(false);
+                *option |= grant_option;
+            }
+        }
+        Ok(Held(held))
+    }
+
+    /// The YAML value: `all`, `all with grant option`, or a flow list in `GRANT ALL` order.
+    pub fn render(&self, on: Securable) -> String {
+        let all = on.privileges();
+        // `all` only where it saves words: `[execute]` says more than `all` on a function.
+        if all.len() > 1 && all.iter().all(|p| self.0.contains_key(p)) && self.0.len() == all.len()
+        {
+            if self.0.values().all(|g| *g) {
+                return "all with grant option".to_owned();
+            }
+            if self.0.values().all(|g| !*g) {
+                return "all".to_owned();
+            }
+        }
+        let items: Vec<String> = all
+            .iter()
+            .filter_map(|p| {
+                self.0.get(p).map(|g| {
+                    if *g {
+                        format!("{}{GRANT_OPTION}", p.keyword())
+                    } else {
+                        p.keyword().to_owned()
+                    }
+                })
+            })
+            .collect();
+        format!("[{}]", items.join(", "))
+    }
+}
+
+/// A grantee name from the YAML: `public` is PUBLIC; any other text is a role's name, checked
+/// like every name.
+pub fn grantee(text: &str) -> Result<Grantee, String> {
+    if text == "public" {
+        return Ok(Grantee::Public);
+    }
+    if text.eq_ignore_ascii_case("public") {
+        return Err(format!(
+            "`{text}`: write PUBLIC (every role) in lower case, `public`; no role can be called \
+             that"
+        ));
+    }
+    Ident::new(text)
+        .map(Grantee::Role)
+        .map_err(|e| format!("invalid role name: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(items: &[&str], on: Securable) -> Result<Held, BadPrivilege> {
+        let items: Vec<String> = items.iter().map(|s| (*s).to_owned()).collect();
+        Held::parse(&items, on)
+    }
+
+    #[test]
+    fn privilege_lists_read_and_print_back() {
+        for (items, on, printed) in [
+            (vec!["select"], Securable::Table, "[select]"),
+            (
+                vec!["INSERT", "select"],
+                Securable::Table,
+                "[select, insert]",
+            ),
+            (vec!["all"], Securable::Table, "all"),
+            (
+                vec!["all with grant option"],
+                Securable::Sequence,
+                "all with grant option",
+            ),
+            (
+                vec!["usage  WITH GRANT option", "select"],
+                Securable::Sequence,
+                "[usage with grant option, select]",
+            ),
+            (vec![], Securable::Function, "[]"),
+            (vec!["execute"], Securable::Function, "[execute]"),
+            (vec!["all"], Securable::Type, "[usage]"),
+        ] {
+            let read = held(&items, on).unwrap_or_else(|e| panic!("{items:?}: {e:?}"));
+            assert_eq!(read.render(on), printed, "{items:?}");
+            let again: Vec<String> = if printed.starts_with('[') {
+                printed
+                    .trim_matches(['[', ']'])
+                    .split(", ")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            } else {
+                vec![printed.to_owned()]
+            };
+            assert_eq!(Held::parse(&again, on), Ok(read), "{printed}");
+        }
+    }
+
+    #[test]
+    fn wrong_privileges_say_what_the_object_takes() {
+        let e = held(&["selct"], Securable::Table).unwrap_err();
+        assert!(e.message.contains("unknown privilege `selct`"), "{e:?}");
+        assert!(e.help.contains("select, insert"), "{e:?}");
+        let e = held(&["execute"], Securable::Table).unwrap_err();
+        assert_eq!(e.message, "execute cannot be granted on tables");
+    }
+
+    #[test]
+    fn public_is_lower_case_and_never_a_role() {
+        assert_eq!(grantee("public"), Ok(Grantee::Public));
+        assert!(grantee("PUBLIC").is_err());
+        assert_eq!(
+            grantee("anon"),
+            Ok(Grantee::Role(Ident::new("anon").unwrap()))
+        );
+        assert_eq!(Grantee::Public.to_string(), "PUBLIC");
+        assert_eq!(
+            Grantee::Role(Ident::new("Admins").unwrap()).to_string(),
+            "\"Admins\""
+        );
+    }
+}
