@@ -14,7 +14,7 @@ use sqlx::PgConnection;
 use crate::canon::{self, CanonError, Scratch};
 use crate::diff;
 use crate::introspect::{self, IntrospectError, Introspected, Scope, Skipped};
-use crate::model::{QualifiedName, Schema};
+use crate::model::{ObjectId, QualifiedName, Schema};
 use crate::plan::{self, Plan, PlanError};
 use crate::render::Report;
 
@@ -67,6 +67,10 @@ pub enum PipelineError {
     Plan(#[from] PlanError),
     #[error("the fingerprint thread failed: {0}")]
     Fingerprint(String),
+    /// Roles or routines the desired state names and the target lacks (reconcile creates
+    /// neither), each at the place the desired state names it.
+    #[error("the desired state needs what the target database does not have")]
+    MissingOnTarget(#[source] crate::load::LoadErrors),
 }
 
 impl Drift {
@@ -116,6 +120,13 @@ pub async fn drift_from(
     scratch: &mut impl Scratch,
     options: &Options,
 ) -> Result<Drift, PipelineError> {
+    let routines: BTreeSet<&ObjectId> = live.skipped.iter().map(|s| &s.object).collect();
+    let missing = crate::kinds::privilege::missing_on_target(&desired, &live.roles, &routines);
+    if !missing.is_empty() {
+        return Err(PipelineError::MissingOnTarget(crate::load::LoadErrors(
+            missing,
+        )));
+    }
     let clock = std::time::Instant::now();
     // The plan's fingerprint is of the model as read, which alignment changes in place; it
     // is hashed on another core while the scratch server canonicalises.

@@ -85,6 +85,9 @@ pub struct Introspected {
     /// Schemas outside the scope that are not ignored, with what they hold (when a scope of
     /// named schemas was read; see `sql/undeclared_schemas.sql`).
     pub undeclared_schemas: Vec<UndeclaredSchema>,
+    /// Every role of the server (roles are cluster-wide), for the check that the roles a
+    /// desired state grants to exist. Empty when read in a caller's transaction.
+    pub roles: BTreeSet<String>,
 }
 
 /// A schema the scope did not name and nothing ignores, and how many objects of each kind it
@@ -197,7 +200,14 @@ pub async fn schema(
             Ok(undeclared) => {
                 read.undeclared_schemas = undeclared;
                 read.catalog_queries += 1;
-                Ok(read)
+                match roles(&mut tx).await {
+                    Ok(roles) => {
+                        read.roles = roles;
+                        read.catalog_queries += 1;
+                        Ok(read)
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => Err(e),
         },
@@ -205,6 +215,15 @@ pub async fn schema(
     };
     tx.rollback().await.map_err(q("rollback"))?;
     result
+}
+
+/// The names of the server's roles.
+async fn roles(conn: &mut PgConnection) -> Result<BTreeSet<String>, IntrospectError> {
+    let names: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_catalog.pg_roles")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(q("roles"))?;
+    Ok(names.into_iter().collect())
 }
 
 /// The schemas a scope of named schemas leaves out and nothing ignores (none when the scope
@@ -281,6 +300,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         invalid_indexes: BTreeSet::new(),
         unmanaged_tables: BTreeSet::new(),
         undeclared_schemas: Vec::new(),
+        roles: BTreeSet::new(),
         catalog_queries: 0,
     };
     out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();

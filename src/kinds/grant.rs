@@ -618,6 +618,7 @@ fn resolve_file(r: &mut Resolver, file: &std::path::Path, schema: &Ident, spec: 
             } else {
                 ObjectId::Function { name, args }
             };
+            r.routine_used(&on, &origin);
             grant_all(r, file, on, grantees);
         }
     }

@@ -1,7 +1,7 @@
 //! Owners of schemas, tables, standalone sequences and types.
 //!
-//! Owners are compared only where the desired state names one (`owner:` for a schema's
-//! objects, `owners:` for exceptions): then a different owner in the database is a finding
+//! Owners are compared only where the desired state names one (`owner:` for the objects in
+//! a schema, `owners:` for the schema itself and for exceptions): then a different owner in the database is a finding
 //! (D164) with the `ALTER ... OWNER TO` a human would run, and the owner is set — by reconcile
 //! — only on objects the same plan creates, right after creating them. Changing the owner of
 //! an existing object takes the old owner's privileges away with it, which is not reconcile's
@@ -129,7 +129,8 @@ impl Kind for OwnerKind {
     }
 
     fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
-        // `owner:`: one per schema (any file of the schema may say it, all alike).
+        // `owner:`: one per schema for the objects in it (any file of the schema may say it,
+        // all alike).
         let mut defaults: BTreeMap<&Ident, (Ident, Origin)> = BTreeMap::new();
         for (file, schema) in files {
             let Some(owner) = &file.spec.owner else {
@@ -205,7 +206,7 @@ impl Kind for OwnerKind {
                 }
             }
         }
-        // The schema's owner for everything the exceptions do not name.
+        // The schema's `owner:` for every object in it the exceptions do not name.
         for (schema, (role, _)) in defaults {
             let objects: Vec<ObjectId> = owned_objects(r.schema(), schema).collect();
             for on in objects {
@@ -221,26 +222,32 @@ impl Kind for OwnerKind {
         let owners: Vec<(ObjectId, &Ident)> = owned_objects(schema, namespace)
             .filter_map(|on| schema.owners.get(&on).map(|o| (on, &o.role)))
             .collect();
+        let schema_owner = schema
+            .owners
+            .get(&ObjectId::Schema(namespace.clone()))
+            .map(|o| &o.role);
         // The commonest owner is the schema's `owner:`; the rest are exceptions.
         let mut counts: BTreeMap<&Ident, usize> = BTreeMap::new();
         for (_, role) in &owners {
             *counts.entry(role).or_default() += 1;
         }
-        let (common, _) = counts
+        let common = counts
             .iter()
-            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
-        let mut out = format!("\nowner: {}\n", scalar(common.as_str()));
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(role, _)| *role);
+        if common.is_none() && schema_owner.is_none() {
+            return None;
+        }
+        let mut out = String::new();
+        if let Some(common) = common {
+            let _ = writeln!(out, "\nowner: {}", scalar(common.as_str()));
+        }
         let mut exceptions: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        let mut schema_owner = None;
         for (on, role) in &owners {
-            if role == common {
+            if Some(*role) == common {
                 continue;
             }
             let (section, name) = match on {
-                ObjectId::Schema(_) => {
-                    schema_owner = Some(*role);
-                    continue;
-                }
                 ObjectId::Table(n) => ("tables", n),
                 ObjectId::Sequence(n) => ("sequences", n),
                 ObjectId::Type(n) | ObjectId::Domain(n) => ("types", n),

@@ -7,14 +7,15 @@
 //! privilege to the grantee), and so are the owner's own privileges, which the owner has
 //! implicitly whatever the ACL says.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ident::quote_ident;
-use crate::load::Origin;
-use crate::model::Ident;
+use crate::load::{LoadError, Origin};
+use crate::model::{Ident, ObjectId, Schema};
 
 /// One privilege, as `GRANT` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -179,20 +180,108 @@ impl Securable {
     }
 }
 
-/// Where a desired state names each role first (as a grantee, an owner or a `FOR ROLE`), so
-/// that planning against a database without the role can say where it was named. Not part of
-/// the model's value: two models are equal whatever their `RoleUses`, and it is never
+/// Where a desired state first names what it needs the target database to have already —
+/// roles (as grantees, owners, `FOR ROLE`) and routines (whose privileges it lists) — so that
+/// planning against a database without one can say where it was named. Not part of the
+/// model's value: two models are equal whatever their `Origins`, and they are never
 /// serialized.
 #[derive(Debug, Clone, Default)]
-pub struct RoleUses(pub BTreeMap<Ident, Origin>);
+pub struct Origins {
+    pub roles: BTreeMap<Ident, Origin>,
+    pub routines: BTreeMap<ObjectId, Origin>,
+}
 
-impl PartialEq for RoleUses {
+impl PartialEq for Origins {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl Eq for RoleUses {}
+impl Eq for Origins {}
+
+/// What `desired` needs the target to have and it lacks: roles it names, routines whose
+/// privileges it lists (reconcile creates neither). `roles` are the target's role names,
+/// `routines` the routines it has. Each is an error at the place the desired state first
+/// names it (in a plan file's desired state, which has no places, at the plan).
+pub fn missing_on_target(
+    desired: &Schema,
+    roles: &BTreeSet<String>,
+    routines: &BTreeSet<&ObjectId>,
+) -> Vec<LoadError> {
+    let named = |origin: Option<&Origin>| {
+        origin
+            .cloned()
+            .unwrap_or_else(|| Origin::new(Path::new("the plan's desired state"), 0, 0))
+    };
+    let mut needed: BTreeSet<&Ident> = BTreeSet::new();
+    for key in desired.grants.keys() {
+        needed.extend(key.grantee.role());
+    }
+    for key in desired.default_privileges.keys() {
+        needed.insert(&key.role);
+        needed.extend(key.grantee.role());
+    }
+    needed.extend(desired.owners.values().map(|o| &o.role));
+    let mut errors: Vec<LoadError> =
+        needed
+            .into_iter()
+            .filter(|role| !roles.contains(role.as_str()))
+            .map(|role| {
+                LoadError::new(
+                named(desired.origins.roles.get(role)),
+                format!("role {} does not exist in the target database", role.quoted()),
+            )
+            .help(format!(
+                "reconcile does not create roles: create it first (CREATE ROLE {} NOLOGIN;), or \
+                 check that this is the database you meant",
+                role.quoted()
+            ))
+            })
+            .collect();
+    let mut wanted_routines: BTreeSet<&ObjectId> = BTreeSet::new();
+    for key in desired.grants.keys() {
+        if matches!(
+            key.on,
+            ObjectId::Function { .. } | ObjectId::Procedure { .. }
+        ) {
+            wanted_routines.insert(&key.on);
+        }
+    }
+    errors.extend(
+        wanted_routines
+            .into_iter()
+            .filter(|routine| !routines.contains(routine))
+            .map(|routine| {
+                LoadError::new(
+                    named(desired.origins.routines.get(routine)),
+                    format!("grants: no {routine} in the target database"),
+                )
+                .help(
+                    "reconcile does not create routines yet: create it first, or check its \
+                     argument types (as PostgreSQL prints them, e.g. `character varying` for \
+                     varchar)",
+                )
+            }),
+    );
+    errors.sort_by(|a, b| {
+        (&a.origin.file, a.origin.line, a.origin.column).cmp(&(
+            &b.origin.file,
+            b.origin.line,
+            b.origin.column,
+        ))
+    });
+    for file in errors
+        .iter()
+        .filter(|e| e.origin.line > 0)
+        .map(|e| e.origin.file.clone())
+        .collect::<BTreeSet<_>>()
+    {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            crate::load::error::with_source_lines(&mut errors, &file, &text);
+        }
+    }
+    errors
+}
 
 /// Privileges of one grantee as the YAML writes them: a list of privilege names, each
 /// optionally `... with grant option`, or `all` / `all with grant option` for every privilege

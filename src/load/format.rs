@@ -201,7 +201,8 @@ pub struct FileSpec {
     pub sequences: Entries<crate::kinds::sequence::SequenceSpec>,
     #[serde(default)]
     pub tables: Entries<TableSpec>,
-    /// The owner of the schema and of every object in it that `owners:` does not name.
+    /// The owner of every table, standalone sequence and type in the schema that `owners:`
+    /// does not name (the schema's own owner is `owners: { schema: ... }`).
     pub owner: Option<At<String>>,
     #[serde(default)]
     pub owners: Option<crate::kinds::owner::OwnersSpec>,

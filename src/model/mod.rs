@@ -19,7 +19,7 @@ pub use crate::kinds::default_privilege::{DefaultGrant, DefaultKey};
 pub use crate::kinds::domain::Domain;
 pub use crate::kinds::grant::{Grant, GrantKey};
 pub use crate::kinds::owner::Owner;
-pub use crate::kinds::privilege::{Grantee, Privilege, RoleUses, Securable};
+pub use crate::kinds::privilege::{Grantee, Origins, Privilege, Securable};
 pub use crate::kinds::sequence::Sequence;
 pub use object_id::{ObjectId, ParseObjectIdError};
 pub use sequence::{SequenceOptions, SequenceType};
@@ -45,10 +45,10 @@ pub struct Schema {
     pub default_privileges: BTreeMap<DefaultKey, DefaultGrant>,
     /// Owners: all of them when read from a database; in a desired state, those it names.
     pub owners: BTreeMap<ObjectId, Owner>,
-    /// Where a desired state names each role (not part of the model's value: see
-    /// [`RoleUses`]).
+    /// Where a desired state names the roles and routines it needs the database to have (not
+    /// part of the model's value: see [`Origins`]).
     #[serde(skip)]
-    pub role_uses: RoleUses,
+    pub origins: Origins,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -187,6 +187,7 @@ pub(crate) struct Draft {
 }
 
 impl Draft {
+    #[cfg(test)]
     pub(crate) fn kind(&self) -> StepKind {
         self.kind
     }

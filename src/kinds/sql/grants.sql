@@ -2,7 +2,7 @@
 -- table, column, sequence, type and routine that has one, exploded, without the owner's own
 -- entries (the owner holds them implicitly) and with the grantors merged (`grantable` is true
 -- when any grantor gave the grant option). Objects whose ACL is NULL have PostgreSQL's
--- built-in default and give no row. A type or routine whose ACL lacks PUBLIC's built-in
+-- built-in default and give no row, and PUBLIC's default privilege is no row either. A type or routine whose ACL lacks PUBLIC's built-in
 -- default privilege, and schema public lacking the PUBLIC USAGE initdb gives it, give a row
 -- with `grantable` NULL: the default is revoked.
 WITH objects AS (
@@ -63,6 +63,7 @@ FROM objects o
 CROSS JOIN LATERAL pg_catalog.aclexplode(o.acl) e
 LEFT JOIN pg_catalog.pg_roles r ON r.oid = e.grantee
 WHERE e.grantee <> o.owner AND (e.grantee = 0 OR r.rolname IS NOT NULL)
+  AND NOT (e.grantee = 0 AND e.privilege_type = o.public_default)
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 UNION ALL
 SELECT o.kind, o.schema, o.name, o.column_name, o.args, NULL, o.public_default, NULL

@@ -175,9 +175,18 @@ impl Resolver {
     /// Notes that the desired state names `role` at `origin` (the first place is kept).
     pub(crate) fn role_used(&mut self, role: &Ident, origin: &Origin) {
         self.schema
-            .role_uses
-            .0
+            .origins
+            .roles
             .entry(role.clone())
+            .or_insert_with(|| origin.clone());
+    }
+
+    /// Notes that the desired state names the routine `routine` at `origin`.
+    pub(crate) fn routine_used(&mut self, routine: &ObjectId, origin: &Origin) {
+        self.schema
+            .origins
+            .routines
+            .entry(routine.clone())
             .or_insert_with(|| origin.clone());
     }
 
