@@ -34,6 +34,11 @@ pub struct Owner {
 
 /// `ALTER TABLE public.t OWNER TO app`.
 pub fn owner_sql(on: &ObjectId, role: &Ident) -> String {
+    format!("{}{}", owner_sql_prefix(on), role.quoted())
+}
+
+/// `ALTER TABLE public.t OWNER TO `: the statement up to the role.
+pub fn owner_sql_prefix(on: &ObjectId) -> String {
     let (keyword, name) = match on {
         ObjectId::Schema(s) => ("SCHEMA", s.quoted()),
         ObjectId::Table(t) => ("TABLE", t.quoted()),
@@ -42,7 +47,7 @@ pub fn owner_sql(on: &ObjectId, role: &Ident) -> String {
         ObjectId::Domain(t) => ("DOMAIN", t.quoted()),
         other => ("", other.to_string()),
     };
-    format!("ALTER {keyword} {name} OWNER TO {}", role.quoted())
+    format!("ALTER {keyword} {name} OWNER TO ")
 }
 
 /// The objects a model holds that can have an owner of their own here, in `schema`.
