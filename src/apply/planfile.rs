@@ -168,14 +168,18 @@ fn check_owner_step(
             "a set-owner step for {owned}, which no earlier step creates"
         ));
     }
-    if !matches!(statement.kind, Kind::AlterOwner { .. }) || !statement.nested.is_empty() {
-        return Err("a set-owner step that is not ALTER ... OWNER TO".to_owned());
-    }
-    let expected = crate::kinds::owner::owner_sql_prefix(owned);
-    match step.sql.strip_prefix(&expected) {
-        Some(role) if crate::ident::Ident::new(unquote(role)).is_ok() => Ok(()),
+    // The guarded ALTER ... OWNER TO the planner writes, for the role it names: nothing else.
+    let prefix = crate::kinds::owner::owner_sql_prefix(owned);
+    let role = statement
+        .flatten()
+        .into_iter()
+        .find(|s| matches!(s.kind, Kind::AlterOwner { .. }))
+        .and_then(|s| s.text.strip_prefix(&prefix))
+        .and_then(|role| crate::ident::Ident::new(unquote(role)).ok());
+    match role {
+        Some(role) if step.sql == crate::kinds::owner::owner_step_sql(owned, &role) => Ok(()),
         _ => Err(format!(
-            "a set-owner step whose statement is not `{expected}<role>`"
+            "a set-owner step that is not the planner's guarded `{prefix}<role>`"
         )),
     }
 }

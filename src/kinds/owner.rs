@@ -19,17 +19,49 @@ use sqlx::postgres::PgRow;
 
 use super::{Catalog, Kind};
 use crate::diff::{Change, Code, Diff, Finding, Severity};
+use crate::ident::quote_literal;
 use crate::load::error::{LoadError, Origin};
 use crate::load::format::{At, Entries};
 use crate::load::resolve::{ParsedFile, Resolver};
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
-use crate::plan::{Draft, Key, StepBuilder, StepKind, stage};
+use crate::plan::{Draft, Key, StepBuilder, StepKind, guard, stage};
 use crate::pull::yaml::scalar;
 
 /// Who owns an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     pub role: Ident,
+}
+
+/// The step that gives an object the plan has just created its owner: `ALTER ... OWNER TO`,
+/// run only while the object belongs to the role applying the plan — the one that created
+/// it. An object of the same name that someone else made (between plan and apply, or as
+/// another kind of object that `IF NOT EXISTS` took for it) is left to its owner.
+pub fn owner_step_sql(on: &ObjectId, role: &Ident) -> String {
+    let me = "(SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)";
+    let owned_by_me = match on {
+        ObjectId::Schema(s) => format!(
+            "SELECT FROM pg_catalog.pg_namespace WHERE nspname = {} AND nspowner = {me}",
+            quote_literal(s.as_str())
+        ),
+        ObjectId::Table(n) | ObjectId::Sequence(n) => format!(
+            "SELECT FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass({}) \
+             AND relkind IN ({}) AND relowner = {me}",
+            quote_literal(&n.quoted()),
+            if matches!(on, ObjectId::Sequence(_)) {
+                "'S'"
+            } else {
+                "'r', 'p'"
+            }
+        ),
+        ObjectId::Type(n) | ObjectId::Domain(n) => format!(
+            "SELECT FROM pg_catalog.pg_type WHERE oid = pg_catalog.to_regtype({}) \
+             AND typowner = {me}",
+            quote_literal(&n.quoted())
+        ),
+        _ => "SELECT WHERE false".to_owned(),
+    };
+    guard::if_exists(&owned_by_me, &owner_sql(on, role))
 }
 
 /// `ALTER TABLE public.t OWNER TO app`.
@@ -50,7 +82,8 @@ pub fn owner_sql_prefix(on: &ObjectId) -> String {
     format!("ALTER {keyword} {name} OWNER TO ")
 }
 
-/// The objects a model holds that can have an owner of their own here, in `schema`.
+/// The objects in `schema` that a model holds and that can have an owner of their own here
+/// (the schema itself not included).
 fn owned_objects<'s>(model: &'s Schema, schema: &'s Ident) -> impl Iterator<Item = ObjectId> + 's {
     let in_schema = move |n: &&QualifiedName| &n.schema == schema;
     let sequences = model
@@ -58,40 +91,16 @@ fn owned_objects<'s>(model: &'s Schema, schema: &'s Ident) -> impl Iterator<Item
         .iter()
         .filter(move |(n, s)| in_schema(n) && s.owned_by.is_none())
         .map(|(n, _)| ObjectId::Sequence(n.clone()));
-    std::iter::once(ObjectId::Schema(schema.clone()))
-        .chain(
-            model
-                .tables
-                .keys()
-                .filter(in_schema)
-                .cloned()
-                .map(ObjectId::Table),
-        )
+    let tables = model.tables.keys().filter(in_schema).cloned();
+    let enums = model.enums.keys().filter(in_schema).cloned();
+    let composites = model.composites.keys().filter(in_schema).cloned();
+    let domains = model.domains.keys().filter(in_schema).cloned();
+    tables
+        .map(ObjectId::Table)
         .chain(sequences)
-        .chain(
-            model
-                .enums
-                .keys()
-                .filter(in_schema)
-                .cloned()
-                .map(ObjectId::Type),
-        )
-        .chain(
-            model
-                .composites
-                .keys()
-                .filter(in_schema)
-                .cloned()
-                .map(ObjectId::Type),
-        )
-        .chain(
-            model
-                .domains
-                .keys()
-                .filter(in_schema)
-                .cloned()
-                .map(ObjectId::Domain),
-        )
+        .chain(enums.map(ObjectId::Type))
+        .chain(composites.map(ObjectId::Type))
+        .chain(domains.map(ObjectId::Domain))
 }
 
 /// Whether the model holds the object as one with an owner of its own.
@@ -370,7 +379,7 @@ impl Kind for OwnerKind {
             on.table(),
             Self::id(on),
         )
-        .sql(owner_sql(on, &owner.role));
+        .sql(owner_step_sql(on, &owner.role));
         b = match on {
             ObjectId::Schema(s) => b.requires(Key::Schema(s.clone())),
             // After the sequences its columns own are attached: OWNED BY needs one owner for
