@@ -293,12 +293,14 @@ macro_rules! registry {
     };
 }
 
-// Kind => its type, its key, its object. The order is that of the sections in pulled files.
+// Kind => its type, its key, its object. The order is the order of resolution and that of the
+// sections in pulled files.
 registry! {
-    Owner => owner::OwnerKind, ObjectId, owner::Owner;
     Domain => domain::DomainKind, QualifiedName, domain::Domain;
     Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
     Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
+    // After every kind of object that has an owner: `owner:` applies to the ones resolved.
+    Owner => owner::OwnerKind, ObjectId, owner::Owner;
     Grant => grant::GrantKind, grant::GrantKey, grant::Grant;
     DefaultPrivilege => default_privilege::DefaultPrivilegeKind, default_privilege::DefaultKey,
         default_privilege::DefaultGrant;

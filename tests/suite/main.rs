@@ -22,6 +22,7 @@ mod migrate;
 mod ordering;
 mod output;
 mod plan_output;
+mod privileges;
 mod pull;
 mod rollback;
 mod roundtrip;

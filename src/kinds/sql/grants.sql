@@ -63,7 +63,7 @@ FROM objects o
 CROSS JOIN LATERAL pg_catalog.aclexplode(o.acl) e
 LEFT JOIN pg_catalog.pg_roles r ON r.oid = e.grantee
 WHERE e.grantee <> o.owner AND (e.grantee = 0 OR r.rolname IS NOT NULL)
-  AND NOT (e.grantee = 0 AND e.privilege_type = o.public_default)
+  AND NOT (e.grantee = 0 AND e.privilege_type IS NOT DISTINCT FROM o.public_default)
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 UNION ALL
 SELECT o.kind, o.schema, o.name, o.column_name, o.args, NULL, o.public_default, NULL
