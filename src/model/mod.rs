@@ -39,11 +39,16 @@ pub struct Schema {
     pub sequences: BTreeMap<QualifiedName, Sequence>,
     pub tables: BTreeMap<QualifiedName, Table>,
     /// Privileges beyond PostgreSQL's defaults, one per (object, grantee, privilege).
+    /// (Empty maps are left out of the JSON: models without privileges serialize, and
+    /// fingerprint, as they did before there were any.)
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub grants: BTreeMap<GrantKey, Grant>,
     /// `ALTER DEFAULT PRIVILEGES ... IN SCHEMA`, one per (role, schema, kind, grantee,
     /// privilege).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub default_privileges: BTreeMap<DefaultKey, DefaultGrant>,
     /// Owners: all of them when read from a database; in a desired state, those it names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub owners: BTreeMap<ObjectId, Owner>,
     /// Where a desired state names the roles and routines it needs the database to have (not
     /// part of the model's value: see [`Origins`]).

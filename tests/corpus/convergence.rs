@@ -446,7 +446,7 @@ fn covers(object: &ObjectId, part: &ObjectId) -> bool {
 }
 
 /// The objects that are not the same in `a` and `b` (enums, composites and domains as
-/// types). Column order is left aside: added columns go last, and PostgreSQL cannot reorder
+/// types; privileges, default privileges and owners by their own names). Column order is left aside: added columns go last, and PostgreSQL cannot reorder
 /// columns.
 fn differing_objects(a: &Schema, b: &Schema) -> Vec<ObjectId> {
     let mut out: Vec<ObjectId> = a
@@ -461,7 +461,36 @@ fn differing_objects(a: &Schema, b: &Schema) -> Vec<ObjectId> {
     out.extend(differing(&a.sequences, &b.sequences).map(ObjectId::Sequence));
     let (a_tables, b_tables) = (columns_by_name(&a.tables), columns_by_name(&b.tables));
     out.extend(differing(&a_tables, &b_tables).map(ObjectId::Table));
+    // The privileges of an object only one side has are that object's difference.
+    out.extend(
+        differing(&a.grants, &b.grants)
+            .filter(|key| holds(a, &key.on) && holds(b, &key.on))
+            .map(ObjectId::from),
+    );
+    out.extend(differing(&a.default_privileges, &b.default_privileges).map(ObjectId::from));
+    out.extend(
+        differing(&a.owners, &b.owners)
+            // B's owners where the objects are B's: an object only A has is reported itself.
+            .filter(|on| b.owners.contains_key(on) && a.owners.contains_key(on))
+            .map(|on| ObjectId::Owner(Box::new(on))),
+    );
     out
+}
+
+/// Whether the model has the object a privilege is on (routines are not modelled: yes).
+fn holds(model: &Schema, on: &ObjectId) -> bool {
+    match on {
+        ObjectId::Schema(s) => model.schemas.contains(s),
+        ObjectId::Table(t) => model.tables.contains_key(t),
+        ObjectId::Column { table, column } => model
+            .tables
+            .get(table)
+            .is_some_and(|t| t.column(column.as_str()).is_some()),
+        ObjectId::Sequence(s) => model.sequences.contains_key(s),
+        ObjectId::Type(t) => model.enums.contains_key(t) || model.composites.contains_key(t),
+        ObjectId::Domain(t) => model.domains.contains_key(t),
+        _ => true,
+    }
 }
 
 /// The keys whose values differ or that only one side has.
