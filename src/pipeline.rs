@@ -149,6 +149,10 @@ pub async fn drift_from(
         rename_hints: options.rename_hints,
         unmanaged_tables: std::mem::take(&mut live.unmanaged_tables),
         undeclared_schemas: std::mem::take(&mut live.undeclared_schemas),
+        creating_role: live
+            .current_role
+            .clone()
+            .map(crate::model::Ident::from_catalog),
     };
     let clock = std::time::Instant::now();
     let aligned = canon::align_live(as_read, &canonical.schema, scratch).await?;

@@ -37,6 +37,10 @@ pub struct Options {
     /// Schemas in the database that the desired state does not describe and nothing ignores
     /// (see [`crate::introspect::Introspected::undeclared_schemas`]): each is a finding (D108).
     pub undeclared_schemas: Vec<UndeclaredSchema>,
+    /// The role the plan runs as: the objects it creates get this role's default privileges
+    /// (`ALTER DEFAULT PRIVILEGES FOR ROLE`), which are reported when the desired state does
+    /// not list them. `None`: not predicted.
+    pub creating_role: Option<crate::model::Ident>,
 }
 
 impl Default for Options {
@@ -45,6 +49,7 @@ impl Default for Options {
             rename_hints: true,
             unmanaged_tables: BTreeSet::new(),
             undeclared_schemas: Vec::new(),
+            creating_role: None,
         }
     }
 }

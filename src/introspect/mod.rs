@@ -88,6 +88,8 @@ pub struct Introspected {
     /// Every role of the server (roles are cluster-wide), for the check that the roles a
     /// desired state grants to exist. Empty when read in a caller's transaction.
     pub roles: BTreeSet<String>,
+    /// The role reconcile is connected as (`current_user`), when `roles` was read.
+    pub current_role: Option<String>,
 }
 
 /// A schema the scope did not name and nothing ignores, and how many objects of each kind it
@@ -201,8 +203,9 @@ pub async fn schema(
                 read.undeclared_schemas = undeclared;
                 read.catalog_queries += 1;
                 match roles(&mut tx).await {
-                    Ok(roles) => {
+                    Ok((roles, current)) => {
                         read.roles = roles;
+                        read.current_role = current;
                         read.catalog_queries += 1;
                         Ok(read)
                     }
@@ -217,13 +220,19 @@ pub async fn schema(
     result
 }
 
-/// The names of the server's roles.
-async fn roles(conn: &mut PgConnection) -> Result<BTreeSet<String>, IntrospectError> {
-    let names: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_catalog.pg_roles")
+/// The names of the server's roles, and the one we are connected as.
+async fn roles(
+    conn: &mut PgConnection,
+) -> Result<(BTreeSet<String>, Option<String>), IntrospectError> {
+    let rows: Vec<(String, bool)> = sqlx::query_as(include_str!("sql/roles.sql"))
         .fetch_all(&mut *conn)
         .await
         .map_err(q("roles"))?;
-    Ok(names.into_iter().collect())
+    let current = rows
+        .iter()
+        .find(|(_, current)| *current)
+        .map(|(name, _)| name.clone());
+    Ok((rows.into_iter().map(|(name, _)| name).collect(), current))
 }
 
 /// The schemas a scope of named schemas leaves out and nothing ignores (none when the scope
@@ -301,6 +310,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         unmanaged_tables: BTreeSet::new(),
         undeclared_schemas: Vec::new(),
         roles: BTreeSet::new(),
+        current_role: None,
         catalog_queries: 0,
     };
     out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();

@@ -361,6 +361,7 @@ impl Kind for GrantKind {
                 (Some(Grant::Revoked), Grant::Revoked) => {}
             }
         }
+        predict_default_privileges(live, desired, options, out);
         for (key, had) in have {
             if want.contains_key(key) || !described(desired, &key.on) {
                 continue;
@@ -443,6 +444,95 @@ impl Kind for GrantKind {
     #[cfg(test)]
     const SAMPLE_SETUP: &'static str = "DO $$ BEGIN CREATE ROLE \"reconcile sample\"; \
         EXCEPTION WHEN duplicate_object THEN NULL; END $$";
+}
+
+/// The objects the plan creates get, from PostgreSQL, the default privileges of the role that
+/// creates them in their schema. Those the desired state does not list (or lists without the
+/// grant option they get) are reported now, as they will be once the objects exist: never
+/// revoked, and never a surprise after the apply.
+fn predict_default_privileges(
+    live: &Schema,
+    desired: &Schema,
+    options: &crate::diff::Options,
+    out: &mut Diff,
+) {
+    let Some(role) = &options.creating_role else {
+        return;
+    };
+    // (schema, kind) → the objects of that kind the plan creates in the schema.
+    let mut new: BTreeMap<(&Ident, Securable), Vec<ObjectId>> = BTreeMap::new();
+    for name in desired.tables.keys() {
+        if !live.tables.contains_key(name) && !options.unmanaged_tables.contains(name) {
+            new.entry((&name.schema, Securable::Table))
+                .or_default()
+                .push(ObjectId::Table(name.clone()));
+        }
+    }
+    for name in desired.sequences.keys() {
+        if !live.sequences.contains_key(name) {
+            new.entry((&name.schema, Securable::Sequence))
+                .or_default()
+                .push(ObjectId::Sequence(name.clone()));
+        }
+    }
+    let is_new_type = |n: &QualifiedName| {
+        !live.enums.contains_key(n)
+            && !live.composites.contains_key(n)
+            && !live.domains.contains_key(n)
+    };
+    for name in desired.enums.keys().chain(desired.composites.keys()) {
+        if is_new_type(name) {
+            new.entry((&name.schema, Securable::Type))
+                .or_default()
+                .push(ObjectId::Type(name.clone()));
+        }
+    }
+    for name in desired.domains.keys() {
+        if is_new_type(name) {
+            new.entry((&name.schema, Securable::Type))
+                .or_default()
+                .push(ObjectId::Domain(name.clone()));
+        }
+    }
+    for (default, grant) in &live.default_privileges {
+        if &default.role != role {
+            continue;
+        }
+        let Some(objects) = new.get(&(&default.schema, default.on)) else {
+            continue;
+        };
+        for on in objects {
+            let key = GrantKey {
+                on: on.clone(),
+                grantee: default.grantee.clone(),
+                privilege: default.privilege,
+            };
+            let because = format!(
+                "the default privileges of {} in schema {} give it to the {} the plan creates",
+                role.quoted(),
+                default.schema.quoted(),
+                on.kind()
+            );
+            match desired.grants.get(&key) {
+                None if !is_public_default(&key) => out.findings.push(extra(
+                    &key,
+                    &format!("not in the desired state, but {because}"),
+                )),
+                Some(Grant::Granted {
+                    grant_option: false,
+                }) if grant.grant_option => out.findings.push(
+                    Finding::new(
+                        Code::GrantOption,
+                        Severity::Risky,
+                        GrantKind::id(&key),
+                        format!("the desired state gives no grant option, but {because} with it"),
+                    )
+                    .suggest(revoke_sql(&key, true)),
+                ),
+                _ => {}
+            }
+        }
+    }
 }
 
 fn extra(key: &GrantKey, message: &str) -> Finding {

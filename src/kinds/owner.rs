@@ -103,6 +103,12 @@ fn owned_objects<'s>(model: &'s Schema, schema: &'s Ident) -> impl Iterator<Item
         .chain(domains.map(ObjectId::Domain))
 }
 
+/// Whether a database model has the object though it has no owner of its own there (a
+/// sequence OWNED BY a column: every other object it has has an owner).
+fn exists(model: &Schema, on: &ObjectId) -> bool {
+    matches!(on, ObjectId::Sequence(s) if model.sequences.contains_key(s))
+}
+
 /// Whether the model holds the object as one with an owner of its own.
 fn holds(model: &Schema, on: &ObjectId) -> bool {
     match on {
@@ -341,6 +347,9 @@ impl Kind for OwnerKind {
                 continue;
             }
             match live.owners.get(on) {
+                // An object the database has without an owner of its own here (a sequence
+                // OWNED BY a column) keeps its table's; the difference is the sequence's.
+                None if exists(live, on) => {}
                 // The object does not exist: the plan creates it, then gives it its owner.
                 None => out.additive.push(Change::Create(super::Created::Owner(
                     on.clone(),

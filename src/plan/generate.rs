@@ -686,7 +686,15 @@ pub(super) fn tolerate_unverified(
     unverified: &std::collections::BTreeMap<ObjectId, String>,
 ) {
     for draft in drafts.iter_mut() {
-        let Some(message) = unverified.get(&draft.object) else {
+        // A privilege or owner of an object the scratch server could not build either.
+        let target = match &draft.object {
+            ObjectId::Grant { on, .. } | ObjectId::Owner(on) => Some(&**on),
+            _ => None,
+        };
+        let Some(message) = unverified
+            .get(&draft.object)
+            .or_else(|| target.and_then(|on| unverified.get(on)))
+        else {
             continue;
         };
         if draft.transaction != Transaction::Outside {
