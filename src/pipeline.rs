@@ -67,9 +67,9 @@ pub enum PipelineError {
     Plan(#[from] PlanError),
     #[error("the fingerprint thread failed: {0}")]
     Fingerprint(String),
-    /// Roles or routines the desired state names and the target lacks (reconcile creates
-    /// neither), each at the place the desired state names it.
-    #[error("the desired state needs what the target database does not have")]
+    /// Roles the desired state names and the target lacks (reconcile creates none), each at
+    /// the place the desired state names it.
+    #[error("the desired state names roles the target database does not have")]
     MissingOnTarget(#[source] crate::load::LoadErrors),
 }
 
@@ -120,13 +120,14 @@ pub async fn drift_from(
     scratch: &mut impl Scratch,
     options: &Options,
 ) -> Result<Drift, PipelineError> {
-    let routines: BTreeSet<&ObjectId> = live.skipped.iter().map(|s| &s.object).collect();
-    let missing = crate::kinds::privilege::missing_on_target(&desired, &live.roles, &routines);
+    let missing = crate::kinds::privilege::missing_roles(&desired, &live.roles);
     if !missing.is_empty() {
         return Err(PipelineError::MissingOnTarget(crate::load::LoadErrors(
             missing,
         )));
     }
+    let routines: BTreeSet<&ObjectId> = live.skipped.iter().map(|s| &s.object).collect();
+    let missing_routines = crate::kinds::privilege::missing_routines(&desired, &routines);
     let clock = std::time::Instant::now();
     // The plan's fingerprint is of the model as read, which alignment changes in place; it
     // is hashed on another core while the scratch server canonicalises.
@@ -168,7 +169,12 @@ pub async fn drift_from(
     };
     let extras = plan::Extras {
         invalid_indexes: live.invalid_indexes.clone(),
-        unverified: canonical.unverified.iter().cloned().collect(),
+        unverified: canonical
+            .unverified
+            .iter()
+            .cloned()
+            .chain(missing_routines)
+            .collect(),
         live_fingerprint: Some(fingerprint),
     };
     let plan = plan::build_with(&result, &context, &extras)?;

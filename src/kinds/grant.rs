@@ -10,8 +10,8 @@
 //! exists); a grant option the database lacks is granted too; a privilege or grant option the
 //! database has and the desired state does not is a finding with the `REVOKE` a human would
 //! run (D160, D161) — reconcile never revokes. A default PUBLIC privilege the database revoked
-//! is a finding as well (D162): the desired state's silence about PUBLIC is no decision to
-//! widen access, so it is granted back only when the YAML lists it (`public: [execute]`).
+//! is a finding as well (D162), with the GRANT that restores it: reconcile never widens
+//! PUBLIC's access by itself.
 //! Extra privileges are reported on the objects the desired state describes (an extra table
 //! is reported as such, not privilege by privilege); routines are not modelled yet, so their
 //! privileges are compared wherever the desired state describes the schema.
@@ -333,8 +333,9 @@ impl Kind for GrantKind {
                 continue;
             }
             match (have.get(key), *wanted) {
-                // Listed explicitly, PUBLIC's default privilege is held unless revoked.
-                (None, Grant::Granted { .. }) if is_public_default(key) => {}
+                // PUBLIC's default privilege is not modelled when held (the loader never
+                // makes one): nothing to grant, and a revoked one is never granted back.
+                (_, Grant::Granted { .. }) if is_public_default(key) => {}
                 (None | Some(Grant::Revoked), Grant::Granted { grant_option }) => {
                     create(key, Grant::Granted { grant_option }, out)
                 }
@@ -379,9 +380,9 @@ impl Kind for GrantKind {
                         Self::id(key),
                         format!(
                             "revoked in the database; PUBLIC has it by default and the desired \
-                             state does not revoke it (write `public: []` for the {} to keep \
-                             it revoked, or `public: [{}]` to have reconcile grant it back)",
-                            securable(&key.on).map_or("object", |s| s.plural()),
+                             state does not revoke it (leave `{}` out of the object's `public:` \
+                             list to keep it revoked; reconcile never widens PUBLIC's access by \
+                             itself)",
                             key.privilege.keyword()
                         ),
                     )
@@ -754,9 +755,12 @@ fn grant_all(r: &mut Resolver, file: &std::path::Path, on: ObjectId, grantees: &
             );
             continue;
         }
+        // PUBLIC's default privilege, listed, is the default: no difference to model.
+        let default = public_default(&on).filter(|_| grantee == Grantee::Public);
         let mut entries: Vec<(GrantKey, Grant)> = held
             .0
             .iter()
+            .filter(|(privilege, _)| Some(**privilege) != default)
             .map(|(privilege, grant_option)| {
                 (
                     GrantKey {
@@ -938,7 +942,7 @@ fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
         let items: Vec<String> = by
             .iter()
             .map(|(who, privileges)| {
-                let held = Held(
+                let mut held = Held(
                     privileges
                         .iter()
                         .filter_map(|(p, g)| match g {
@@ -947,6 +951,15 @@ fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
                         })
                         .collect(),
                 );
+                // PUBLIC's list is complete: its default privilege, held unless revoked,
+                // is in it (a `public:` list without it revokes it).
+                if *who == Grantee::Public
+                    && let Some(default) = public_default(on)
+                {
+                    if privileges.get(&default) != Some(&Grant::Revoked) {
+                        held.0.entry(default).or_insert(false);
+                    }
+                }
                 format!("{}: {}", scalar(who.key()), held.render(kind))
             })
             .collect();

@@ -116,6 +116,7 @@ CREATE SEQUENCE counter;
 CREATE TABLE profiles (id bigserial PRIMARY KEY, email text, mood mood, points positive);
 CREATE FUNCTION add_points(n integer, label varchar(10)) RETURNS integer LANGUAGE sql AS 'SELECT n';
 GRANT USAGE ON SCHEMA public TO priv_anon, priv_authenticated;
+GRANT CREATE ON SCHEMA public TO PUBLIC;
 GRANT SELECT ON profiles TO priv_anon;
 GRANT SELECT, INSERT, UPDATE ON profiles TO priv_authenticated;
 GRANT ALL ON profiles TO priv_service WITH GRANT OPTION;
@@ -169,6 +170,8 @@ async fn pulled_privileges_load_back_and_rebuild_the_same() {
         "profiles: { priv_anon: [select], priv_authenticated: [select, insert, update], \
          priv_service: all with grant option }",
         "email: { priv_anon: [update] }",
+        // PUBLIC's list is whole: the default USAGE is in it (left out, it would revoke it).
+        "schema: { public: all, priv_anon: [usage], priv_authenticated: [usage] }",
         "mood: { public: [], priv_authenticated: [usage] }",
         "\"add_points(integer, character varying)\": { public: [], priv_authenticated: [execute] }",
         "priv_owner:\n    sequences: { priv_authenticated: [usage with grant option] }",
@@ -635,4 +638,55 @@ fn rollback_guides_revoke_what_was_granted() {
     );
     let (sql, _) = inverse("ALTER TABLE public.t OWNER TO app");
     assert_eq!(sql, "ALTER TABLE public.t OWNER TO CURRENT_USER");
+}
+
+/// A GRANT on a routine the database does not have (reconcile does not create routines yet)
+/// is attempted and skipped with a warning (H012); the rest of the plan applies, and apply
+/// names the grant as still pending.
+#[test]
+fn a_grant_on_a_missing_routine_is_attempted_and_skipped_with_a_warning() {
+    if !roles_made("a_grant_on_a_missing_routine_is_attempted_and_skipped_with_a_warning") {
+        return;
+    }
+    let (db, dev) = (common::fresh_db(), common::fresh_db());
+    let dir = tempfile::tempdir().expect("a folder");
+    write_yaml(
+        dir.path(),
+        "tables:\n  t:\n    columns:\n      id: integer\ngrants:\n  tables:\n    t: { priv_anon: \
+         [select] }\n  functions:\n    \"nowhere(integer)\": { priv_anon: [execute] }\n",
+    );
+    let output = reconcile(&db, &dev, dir.path(), &["plan", "--format", "json"]);
+    assert_exit(&output, 2);
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let step = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["object"] == "grant EXECUTE to priv_anon on function public.nowhere(integer)")
+        .unwrap_or_else(|| panic!("no step for the routine: {plan:#}"));
+    assert_eq!(step["hazards"][0]["code"], "H012", "{step:#}");
+    assert!(
+        step["hazards"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("function public.nowhere(integer) is not in the target database"),
+        "{step:#}"
+    );
+    // The rest applies; the skipped grant is named as still pending (a step that did not
+    // happen is never reported as done).
+    let applied = reconcile(&db, &dev, dir.path(), &["apply"]);
+    assert_exit(&applied, 1);
+    let stderr = text(&applied.stderr);
+    assert!(
+        stderr.contains("still pending")
+            && stderr.contains("grant EXECUTE to priv_anon on function public.nowhere(integer)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        query(
+            &db,
+            "SELECT has_table_privilege('priv_anon', 'public.t', 'SELECT')"
+        ),
+        "t"
+    );
 }
