@@ -121,7 +121,7 @@ const TABLE_GRANTS: usize = 12;
 
 /// Whether table `i` has a column privilege (`code`, UPDATE by the reading role).
 fn column_grant(i: usize) -> bool {
-    i % 10 == 0
+    i.is_multiple_of(10)
 }
 
 const NOUNS: &[&str] = &[

@@ -176,7 +176,7 @@ impl Progress for Reporter {
 
 /// What to apply: a fresh plan from the YAML, or a reviewed file.
 enum Source {
-    Desired(Schema),
+    Desired(Box<Schema>),
     File(Box<planfile::PlanFile>),
 }
 
@@ -194,7 +194,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         None => {
             let sources = load::read_dir(&global.schema_dir)?;
             load::reject_ignored(&sources, &global.ignore_schemas)?;
-            Source::Desired(load::from_sources(&sources)?)
+            Source::Desired(Box::new(load::from_sources(&sources)?))
         }
     };
     let history_schema = Ident::new(args.history_schema.clone())
@@ -235,7 +235,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
     let drift = match source {
         Source::Desired(desired) => {
             let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
-            pipeline::drift(desired, &mut target.conn, None, &mut scratch, &planning).await?
+            pipeline::drift(*desired, &mut target.conn, None, &mut scratch, &planning).await?
         }
         Source::File(file) => {
             let (file_plan, models) = file.into_plan();

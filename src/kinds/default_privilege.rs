@@ -15,11 +15,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::grant::Grantees;
-use super::privilege::{Grantee, Held, Privilege, Securable, grantee};
+use super::privilege::{Grantee, Grantees, Held, Privilege, Securable, read_grantees};
 use super::{Catalog, Kind};
 use crate::diff::{Change, Code, Diff, Finding, Severity};
-use crate::load::error::LoadError;
 use crate::load::format::Entries;
 use crate::load::resolve::{ParsedFile, Resolver};
 use crate::model::{Ident, ObjectId, Schema};
@@ -172,42 +170,16 @@ impl Kind for DefaultPrivilegeKind {
                     (Securable::Function, &spec.functions),
                     (Securable::Type, &spec.types),
                 ] {
-                    for (who, list) in &grantees.0 {
-                        let origin = r.origin(&file.path, who);
-                        let grantee = match grantee(&who.value) {
-                            Ok(g) => g,
-                            Err(message) => {
-                                r.error(LoadError::new(origin, message));
-                                continue;
-                            }
-                        };
-                        if let Some(role) = grantee.role() {
-                            r.role_used(role, &origin);
-                        }
-                        let list_origin = r.origin(&file.path, list);
-                        let held = match Held::parse(&list.value.0, on) {
-                            Ok(held) => held,
-                            Err(bad) => {
-                                r.error(LoadError::new(list_origin, bad.message).help(bad.help));
-                                continue;
-                            }
-                        };
-                        if grantee == Grantee::Public && held.0.values().any(|g| *g) {
-                            r.error(
-                                LoadError::new(list_origin, "PUBLIC cannot hold a grant option")
-                                    .help("grant options can only be given to roles"),
-                            );
-                            continue;
-                        }
-                        for (privilege, grant_option) in held.0 {
+                    for read in read_grantees(r, &file.path, grantees, on) {
+                        for (privilege, grant_option) in read.held.0 {
                             let key = DefaultKey {
                                 role: role.clone(),
                                 schema: schema.clone(),
                                 on,
-                                grantee: grantee.clone(),
+                                grantee: read.grantee.clone(),
                                 privilege,
                             };
-                            if r.declare(Self::id(&key), &origin) {
+                            if r.declare(Self::id(&key), &read.origin) {
                                 r.schema_mut()
                                     .default_privileges
                                     .insert(key, DefaultGrant { grant_option });
@@ -274,14 +246,7 @@ impl Kind for DefaultPrivilegeKind {
                 ));
             }
         };
-        let grantee = match row.try_get::<Option<String>, _>("grantee")? {
-            Some(role) => Grantee::Role(Ident::from_catalog(role)),
-            None => Grantee::Public,
-        };
-        let privilege_text: String = row.try_get("privilege")?;
-        let privilege = Privilege::from_sql(&privilege_text).ok_or_else(|| {
-            sqlx::Error::Decode(format!("unknown default privilege {privilege_text}").into())
-        })?;
+        let (grantee, privilege) = super::privilege::acl_item(row)?;
         Ok((
             DefaultKey {
                 role: Ident::from_catalog(row.try_get("role")?),

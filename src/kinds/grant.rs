@@ -17,15 +17,13 @@
 //! privileges are compared wherever the desired state describes the schema.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fmt::Write as _;
 
-use serde::de::{self, Deserializer, SeqAccess};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::privilege::{Grantee, Held, Privilege, Securable, grantee};
+use super::privilege::{Grantee, Grantees, Held, Privilege, Securable, read_grantees};
 use super::{Catalog, Kind};
 use crate::diff::{Change, Code, Diff, Finding, Severity};
 use crate::ident::quote_ident;
@@ -288,14 +286,7 @@ impl Kind for GrantKind {
                 ));
             }
         };
-        let grantee = match row.try_get::<Option<String>, _>("grantee")? {
-            Some(role) => Grantee::Role(Ident::from_catalog(role)),
-            None => Grantee::Public,
-        };
-        let privilege_text: String = row.try_get("privilege")?;
-        let privilege = Privilege::from_sql(&privilege_text).ok_or_else(|| {
-            sqlx::Error::Decode(format!("unknown privilege {privilege_text} on {on}").into())
-        })?;
+        let (grantee, privilege) = super::privilege::acl_item(row)?;
         let grant = match row.try_get::<Option<bool>, _>("grantable")? {
             Some(grant_option) => Grant::Granted { grant_option },
             None => Grant::Revoked,
@@ -548,39 +539,6 @@ fn extra(key: &GrantKey, message: &str) -> Finding {
 
 // --- YAML
 
-/// A grantee's privileges as written: a list, or one item (`all`).
-#[derive(Debug)]
-pub(crate) struct PrivilegeList(pub Vec<String>);
-
-impl<'de> Deserialize<'de> for PrivilegeList {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor;
-        impl<'de> de::Visitor<'de> for ListVisitor {
-            type Value = PrivilegeList;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of privileges (`[select, insert]`) or `all`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(PrivilegeList(vec![v.to_owned()]))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(PrivilegeList(Vec::new()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<String>()? {
-                    items.push(item);
-                }
-                Ok(PrivilegeList(items))
-            }
-        }
-        deserializer.deserialize_any(ListVisitor)
-    }
-}
-
-/// Grantee → privileges.
-pub(crate) type Grantees = Entries<At<PrivilegeList>>;
-
 /// `grants:` of a file: privileges on the file's schema and on objects in it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -613,34 +571,29 @@ fn resolve_file(r: &mut Resolver, file: &std::path::Path, schema: &Ident, spec: 
         r.ident(&name.value, &origin, what)
             .map(|n| (QualifiedName::new(schema.clone(), n), origin))
     };
-    for (name, grantees) in &spec.tables.0 {
-        let Some((table, origin)) = qualified(r, name, "table") else {
-            continue;
-        };
-        if !r.schema().tables.contains_key(&table) {
-            r.error(missing(
-                origin,
-                "table",
-                &table,
-                "declare it under `tables:`",
-            ));
-            continue;
+    // A table the desired state declares.
+    let table = |r: &mut Resolver, name: &At<String>| {
+        let (table, origin) = qualified(r, name, "table")?;
+        if r.schema().tables.contains_key(&table) {
+            return Some(table);
         }
-        grant_all(r, file, ObjectId::Table(table), grantees);
+        r.error(missing(
+            origin,
+            "table",
+            &table,
+            "declare it under `tables:`",
+        ));
+        None
+    };
+    for (name, grantees) in &spec.tables.0 {
+        if let Some(table) = table(r, name) {
+            grant_all(r, file, ObjectId::Table(table), grantees);
+        }
     }
     for (name, columns) in &spec.columns.0 {
-        let Some((table, origin)) = qualified(r, name, "table") else {
+        let Some(table) = table(r, name) else {
             continue;
         };
-        if !r.schema().tables.contains_key(&table) {
-            r.error(missing(
-                origin,
-                "table",
-                &table,
-                "declare it under `tables:`",
-            ));
-            continue;
-        }
         for (column, grantees) in &columns.0 {
             let origin = r.origin(file, column);
             let Some(column) = r.ident(&column.value, &origin, "column") else {
@@ -728,36 +681,12 @@ fn grant_all(r: &mut Resolver, file: &std::path::Path, on: ObjectId, grantees: &
     let Some(kind) = securable(&on) else {
         return;
     };
-    for (who, list) in &grantees.0 {
-        let origin = r.origin(file, who);
-        let grantee = match grantee(&who.value) {
-            Ok(g) => g,
-            Err(message) => {
-                r.error(LoadError::new(origin, message));
-                continue;
-            }
-        };
-        if let Some(role) = grantee.role() {
-            r.role_used(role, &origin);
-        }
-        let list_origin = r.origin(file, list);
-        let held = match Held::parse(&list.value.0, kind) {
-            Ok(held) => held,
-            Err(bad) => {
-                r.error(LoadError::new(list_origin, bad.message).help(bad.help));
-                continue;
-            }
-        };
-        if grantee == Grantee::Public && held.0.values().any(|g| *g) {
-            r.error(
-                LoadError::new(list_origin, "PUBLIC cannot hold a grant option")
-                    .help("grant options can only be given to roles"),
-            );
-            continue;
-        }
-        // PUBLIC's default privilege, listed, is the default: no difference to model.
-        let default = public_default(&on).filter(|_| grantee == Grantee::Public);
-        let mut entries: Vec<(GrantKey, Grant)> = held
+    // PUBLIC's default privilege, listed, is the default: no difference to model.
+    let default = public_default(&on);
+    for read in read_grantees(r, file, grantees, kind) {
+        let default = default.filter(|_| read.grantee == Grantee::Public);
+        let mut entries: Vec<(GrantKey, Grant)> = read
+            .held
             .0
             .iter()
             .filter(|(privilege, _)| Some(**privilege) != default)
@@ -765,7 +694,7 @@ fn grant_all(r: &mut Resolver, file: &std::path::Path, on: ObjectId, grantees: &
                 (
                     GrantKey {
                         on: on.clone(),
-                        grantee: grantee.clone(),
+                        grantee: read.grantee.clone(),
                         privilege: *privilege,
                     },
                     Grant::Granted {
@@ -775,9 +704,8 @@ fn grant_all(r: &mut Resolver, file: &std::path::Path, on: ObjectId, grantees: &
             })
             .collect();
         // `public: []` on an object PUBLIC has a privilege on by default revokes it.
-        if grantee == Grantee::Public
-            && let Some(default) = public_default(&on)
-            && !held.0.contains_key(&default)
+        if let Some(default) = default
+            && !read.held.0.contains_key(&default)
         {
             entries.push((
                 GrantKey {
@@ -789,7 +717,7 @@ fn grant_all(r: &mut Resolver, file: &std::path::Path, on: ObjectId, grantees: &
             ));
         }
         for (key, grant) in entries {
-            if r.declare(GrantKind::id(&key), &origin) {
+            if r.declare(GrantKind::id(&key), &read.origin) {
                 r.schema_mut().grants.insert(key, grant);
             }
         }
@@ -813,47 +741,31 @@ fn routine_signature(
             None
         };
     let text = text.trim();
-    let (name, rest) = if let Some(quoted) = text.strip_prefix('"') {
-        let mut name = String::new();
-        let mut chars = quoted.char_indices();
-        let mut end = None;
-        while let Some((i, ch)) = chars.next() {
-            if ch == '"' {
-                if quoted[i + 1..].starts_with('"') {
-                    name.push('"');
-                    chars.next();
-                    continue;
+    // The name (literal, or in double quotes as SQL writes it) and the argument list, split
+    // as plans print routines (`ObjectId`).
+    let (name, args_text) = match text.strip_prefix('"') {
+        Some(_) => match format!("function x.{text}").parse::<ObjectId>() {
+            Ok(ObjectId::Function { name, args }) => (name.name.as_str().to_owned(), args),
+            _ => return fail(r, format!("cannot read `{text}`")),
+        },
+        None => {
+            let Some(open) = text.find('(') else {
+                return fail(r, format!("`{text}` has no argument list"));
+            };
+            let parsed = format!("function x.y{}", &text[open..]).parse::<ObjectId>();
+            match parsed {
+                Ok(ObjectId::Function { args, .. }) if text.ends_with(')') => {
+                    (text[..open].trim().to_owned(), args)
                 }
-                end = Some(i + 1);
-                break;
+                _ => return fail(r, format!("`{text}` has no argument list in parentheses")),
             }
-            name.push(ch);
         }
-        match end {
-            Some(end) => (name, &quoted[end..]),
-            None => return fail(r, format!("unterminated quoted name in `{text}`")),
-        }
-    } else {
-        match text.find('(') {
-            Some(i) => (text[..i].trim().to_owned(), &text[i..]),
-            None => return fail(r, format!("`{text}` has no argument list")),
-        }
-    };
-    let Some(inner) = rest
-        .trim()
-        .strip_prefix('(')
-        .and_then(|rest| rest.strip_suffix(')'))
-    else {
-        return fail(r, format!("`{text}` has no argument list in parentheses"));
     };
     let name = r.ident(&name, origin, "function")?;
     let mut args = Vec::new();
-    for arg in split_top_level(inner) {
-        let arg = arg.trim();
+    for arg in &args_text {
+        let arg = arg.as_str();
         if arg.is_empty() {
-            if inner.trim().is_empty() {
-                break;
-            }
             return fail(r, format!("an empty argument type in `{text}`"));
         }
         let spec = match crate::normalise::normalise_type(arg) {
@@ -875,26 +787,6 @@ fn routine_signature(
         args.push(printed);
     }
     Some((name, args))
-}
-
-/// Splits at the commas outside parentheses and double quotes.
-fn split_top_level(text: &str) -> Vec<&str> {
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
-    let mut out = Vec::new();
-    for (i, ch) in text.char_indices() {
-        match ch {
-            '"' => quoted = !quoted,
-            '(' if !quoted => depth += 1,
-            ')' if !quoted => depth -= 1,
-            ',' if !quoted && depth == 0 => {
-                out.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&text[start..]);
-    out
 }
 
 /// `character varying(10)[]` → `character varying[]`: a signature has no type modifiers.
@@ -955,10 +847,9 @@ fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
                 // is in it (a `public:` list without it revokes it).
                 if *who == Grantee::Public
                     && let Some(default) = public_default(on)
+                    && privileges.get(&default) != Some(&Grant::Revoked)
                 {
-                    if privileges.get(&default) != Some(&Grant::Revoked) {
-                        held.0.entry(default).or_insert(false);
-                    }
+                    held.0.entry(default).or_insert(false);
                 }
                 format!("{}: {}", scalar(who.key()), held.render(kind))
             })
@@ -1045,10 +936,6 @@ mod tests {
             "timestamp with time zone"
         );
         assert_eq!(without_modifiers("\"odd(type\""), "\"odd(type\"");
-        assert_eq!(
-            split_top_level("numeric(10,2), text"),
-            ["numeric(10,2)", " text"]
-        );
     }
 
     #[test]

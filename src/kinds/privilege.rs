@@ -11,9 +11,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
+use serde::de::{self, Deserializer, SeqAccess};
 use serde::{Deserialize, Serialize};
 
 use crate::ident::quote_ident;
+use crate::load::format::{At, Entries};
+use crate::load::resolve::Resolver;
 use crate::load::{LoadError, Origin};
 use crate::model::{Ident, ObjectId, Schema};
 
@@ -386,6 +389,106 @@ impl Held {
             .collect();
         format!("[{}]", items.join(", "))
     }
+}
+
+/// A grantee's privileges as written: a list, or one item (`all`).
+#[derive(Debug)]
+pub struct PrivilegeList(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for PrivilegeList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> de::Visitor<'de> for ListVisitor {
+            type Value = PrivilegeList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of privileges (`[select, insert]`) or `all`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(PrivilegeList(vec![v.to_owned()]))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(PrivilegeList(Vec::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(PrivilegeList(items))
+            }
+        }
+        deserializer.deserialize_any(ListVisitor)
+    }
+}
+
+/// Grantee → privileges.
+pub type Grantees = Entries<At<PrivilegeList>>;
+
+/// One grantee's privileges, read from the YAML, and where the grantee is named.
+pub(crate) struct ReadGrantee {
+    pub grantee: Grantee,
+    pub held: Held,
+    pub origin: Origin,
+}
+
+/// Reads a `grantee: privileges` mapping for objects of kind `on`: what is wrong (a bad
+/// name, an unknown privilege or one the object does not take, a grant option for PUBLIC)
+/// is reported through `r` and left out; the roles it names are noted for the check against
+/// the target.
+pub(crate) fn read_grantees(
+    r: &mut Resolver,
+    file: &Path,
+    grantees: &Grantees,
+    on: Securable,
+) -> Vec<ReadGrantee> {
+    let mut out = Vec::new();
+    for (who, list) in &grantees.0 {
+        let origin = r.origin(file, who);
+        let grantee = match grantee(&who.value) {
+            Ok(g) => g,
+            Err(message) => {
+                r.error(LoadError::new(origin, message));
+                continue;
+            }
+        };
+        if let Some(role) = grantee.role() {
+            r.role_used(role, &origin);
+        }
+        let list_origin = r.origin(file, list);
+        let held = match Held::parse(&list.value.0, on) {
+            Ok(held) => held,
+            Err(bad) => {
+                r.error(LoadError::new(list_origin, bad.message).help(bad.help));
+                continue;
+            }
+        };
+        if grantee == Grantee::Public && held.0.values().any(|g| *g) {
+            r.error(
+                LoadError::new(list_origin, "PUBLIC cannot hold a grant option")
+                    .help("grant options can only be given to roles"),
+            );
+            continue;
+        }
+        out.push(ReadGrantee {
+            grantee,
+            held,
+            origin,
+        });
+    }
+    out
+}
+
+/// The grantee (`NULL`: PUBLIC) and privilege of an exploded ACL row (`aclexplode`).
+pub(crate) fn acl_item(row: &sqlx::postgres::PgRow) -> Result<(Grantee, Privilege), sqlx::Error> {
+    use sqlx::Row;
+    let grantee = match row.try_get::<Option<String>, _>("grantee")? {
+        Some(role) => Grantee::Role(Ident::from_catalog(role)),
+        None => Grantee::Public,
+    };
+    let text: String = row.try_get("privilege")?;
+    let privilege = Privilege::from_sql(&text)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown privilege {text}").into()))?;
+    Ok((grantee, privilege))
 }
 
 /// A grantee name from the YAML: `public` is PUBLIC; any other text is a role's name, checked
