@@ -143,11 +143,11 @@ impl Code {
             Code::PossibleRename => "D150",
             Code::ConstraintNamedDifferently => "D151",
             Code::IndexNamedDifferently => "D152",
-            Code::ExtraGrant => "D160",
-            Code::GrantOption => "D161",
-            Code::RevokedDefault => "D162",
-            Code::ExtraDefaultPrivilege => "D163",
-            Code::Owner => "D164",
+            Code::ExtraGrant => "D180",
+            Code::GrantOption => "D181",
+            Code::RevokedDefault => "D182",
+            Code::ExtraDefaultPrivilege => "D183",
+            Code::Owner => "D184",
         }
     }
 

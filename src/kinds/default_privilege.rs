@@ -4,7 +4,7 @@
 //!
 //! One object is one privilege of one grantee for one (role, schema, kind of object). A
 //! missing one, or a missing grant option, is granted (additive); one the database has and
-//! the desired state does not is a finding (D163, or D161 for a grant option) with the
+//! the desired state does not is a finding (D183, or D181 for a grant option) with the
 //! `ALTER DEFAULT PRIVILEGES ... REVOKE` a human would run. Default privileges change nothing
 //! that exists: the privileges of existing objects are [`super::grant`]'s.
 

@@ -9,8 +9,8 @@
 //! The rule: a missing privilege is granted (additive, and only after the object it is on
 //! exists); a grant option the database lacks is granted too; a privilege or grant option the
 //! database has and the desired state does not is a finding with the `REVOKE` a human would
-//! run (D160, D161) — reconcile never revokes. A default PUBLIC privilege the database revoked
-//! is a finding as well (D162), with the GRANT that restores it: reconcile never widens
+//! run (D180, D181) — reconcile never revokes. A default PUBLIC privilege the database revoked
+//! is a finding as well (D182), with the GRANT that restores it: reconcile never widens
 //! PUBLIC's access by itself.
 //! Extra privileges are reported on the objects the desired state describes (an extra table
 //! is reported as such, not privilege by privilege); routines are not modelled yet, so their

@@ -2,7 +2,7 @@
 //!
 //! Owners are compared only where the desired state names one (`owner:` for the objects in
 //! a schema, `owners:` for the schema itself and for exceptions): then a different owner in the database is a finding
-//! (D164) with the `ALTER ... OWNER TO` a human would run, and the owner is set — by reconcile
+//! (D184) with the `ALTER ... OWNER TO` a human would run, and the owner is set — by reconcile
 //! — only on objects the same plan creates, right after creating them. Changing the owner of
 //! an existing object takes the old owner's privileges away with it, which is not reconcile's
 //! to decide. Without a named owner, owners are not compared at all.

@@ -384,11 +384,11 @@ impl Code {
             Code::Revoke => {
                 "check that nothing running as the grantee still needs the privilege (the \
                  application, jobs, roles that inherit from it), then allow it with \
-                 `-- reconcile:allow D160 <reason>`"
+                 `-- reconcile:allow D180 <reason>`"
             }
             Code::RevokeDefaultPrivileges => {
                 "check what the roles that create objects here expect of new objects, then allow \
-                 it with `-- reconcile:allow D163 <reason>`"
+                 it with `-- reconcile:allow D183 <reason>`"
             }
         }
     }

@@ -213,10 +213,10 @@ async fn pulled_privileges_load_back_and_rebuild_the_same() {
         reported,
         [
             (
-                "D160",
+                "D180",
                 "grant EXECUTE to PUBLIC on function public.add_points(integer, character varying)"
             ),
-            ("D160", "grant USAGE to PUBLIC on type public.mood"),
+            ("D180", "grant USAGE to PUBLIC on type public.mood"),
         ]
     );
     // reconcile's own history schema aside.
@@ -307,21 +307,21 @@ async fn missing_privileges_are_granted_and_extra_ones_reported() {
         findings,
         [
             (
-                "D163".to_owned(),
+                "D183".to_owned(),
                 "ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public REVOKE DELETE ON \
                  TABLES FROM priv_anon"
                     .to_owned()
             ),
             (
-                "D160".to_owned(),
+                "D180".to_owned(),
                 "REVOKE DELETE ON TABLE public.t FROM priv_authenticated".to_owned()
             ),
             (
-                "D162".to_owned(),
+                "D182".to_owned(),
                 "GRANT EXECUTE ON FUNCTION public.f() TO PUBLIC".to_owned()
             ),
             (
-                "D161".to_owned(),
+                "D181".to_owned(),
                 "REVOKE GRANT OPTION FOR SELECT ON TABLE public.t FROM priv_service".to_owned()
             ),
         ],
@@ -500,7 +500,7 @@ async fn owner_is_set_only_on_objects_the_plan_creates() {
         .collect();
     assert_eq!(kinds, ["create_table", "set_owner"], "{plan:#}");
     assert_eq!(plan["steps"][1]["object"], "owner of table public.fresh");
-    assert_eq!(plan["findings"][0]["code"], "D164", "{plan:#}");
+    assert_eq!(plan["findings"][0]["code"], "D184", "{plan:#}");
     assert_eq!(plan["findings"][0]["object"], "owner of table public.old");
     assert_exit(&reconcile(&db, &dev, dir.path(), &["apply"]), 0);
     let owner = |table: &str| {
