@@ -69,6 +69,9 @@ pub enum Code {
     PossibleRename,
     ConstraintNamedDifferently,
     IndexNamedDifferently,
+    ExtraView,
+    ViewDefinition,
+    NameTaken,
     ExtraGrant,
     GrantOption,
     RevokedDefault,
@@ -77,7 +80,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 36] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -106,6 +109,9 @@ impl Code {
         Code::PossibleRename,
         Code::ConstraintNamedDifferently,
         Code::IndexNamedDifferently,
+        Code::ExtraView,
+        Code::ViewDefinition,
+        Code::NameTaken,
         Code::ExtraGrant,
         Code::GrantOption,
         Code::RevokedDefault,
@@ -143,6 +149,9 @@ impl Code {
             Code::PossibleRename => "D150",
             Code::ConstraintNamedDifferently => "D151",
             Code::IndexNamedDifferently => "D152",
+            Code::ExtraView => "D160",
+            Code::ViewDefinition => "D161",
+            Code::NameTaken => "D136",
             Code::ExtraGrant => "D180",
             Code::GrantOption => "D181",
             Code::RevokedDefault => "D182",
@@ -192,6 +201,13 @@ impl Code {
             Code::PossibleRename => "missing column next to an extra one of the same type",
             Code::ConstraintNamedDifferently => "the same constraint exists under another name",
             Code::IndexNamedDifferently => "the same index exists under another name",
+            Code::ExtraView => "view in the database, not in the desired state",
+            Code::NameTaken => {
+                "the desired object's name is taken by another kind of relation in the database"
+            }
+            Code::ViewDefinition => {
+                "view definition differs in a way CREATE OR REPLACE VIEW cannot apply"
+            }
             Code::ExtraGrant => "privilege granted in the database, not in the desired state",
             Code::GrantOption => "grant option held in the database, not in the desired state",
             Code::RevokedDefault => {

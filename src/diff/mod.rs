@@ -37,6 +37,9 @@ pub struct Options {
     /// Schemas in the database that the desired state does not describe and nothing ignores
     /// (see [`crate::introspect::Introspected::undeclared_schemas`]): each is a finding (D108).
     pub undeclared_schemas: Vec<UndeclaredSchema>,
+    /// Replace definitions PostgreSQL can swap in place (`CREATE OR REPLACE`, `ALTER
+    /// POLICY`, `COMMENT ON`) as steps; `false` (`--no-replace`) makes each a finding.
+    pub replace: bool,
     /// The role the plan runs as: the objects it creates get this role's default privileges
     /// (`ALTER DEFAULT PRIVILEGES FOR ROLE`), which are reported when the desired state does
     /// not list them. `None`: not predicted.
@@ -49,6 +52,7 @@ impl Default for Options {
             rename_hints: true,
             unmanaged_tables: BTreeSet::new(),
             undeclared_schemas: Vec::new(),
+            replace: true,
             creating_role: None,
         }
     }

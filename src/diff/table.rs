@@ -17,10 +17,23 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
                 "exists in the database as a partitioned table, a partition or an inheritance \
                  child, which reconcile does not manage yet: neither created nor compared",
             )),
-            None => new_table(name, wanted, out),
+            None => match crate::kinds::relation_kind(live, name) {
+                Some(taken_by) => out.findings.push(crate::kinds::name_taken(
+                    ObjectId::Table(name.clone()),
+                    taken_by,
+                )),
+                None => new_table(name, wanted, out),
+            },
             // Most tables of a large schema are in sync; equal models have nothing to report.
             Some(existing) if existing == wanted => {}
-            Some(existing) => existing_table(name, existing, wanted, options, out),
+            Some(existing) => existing_table(
+                Models { live, desired },
+                name,
+                existing,
+                wanted,
+                options,
+                out,
+            ),
         }
     }
     for name in live.tables.keys() {
@@ -30,11 +43,37 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
                     Code::ExtraTable,
                     Severity::Destructive,
                     ObjectId::Table(name.clone()),
-                    "in the database, not in the desired state",
+                    format!(
+                        "in the database, not in the desired state{}",
+                        owned_sequences(live, name, None)
+                    ),
                 )
                 .suggest(format!("DROP TABLE {}", name.quoted())),
             );
         }
+    }
+}
+
+/// "; dropping it drops the sequence X it owns too", for a table (or one column of it) that
+/// owns sequences: their DROP goes with it, so they get no finding of their own.
+fn owned_sequences(live: &Schema, table: &QualifiedName, column: Option<&Ident>) -> String {
+    let owned: Vec<String> = live
+        .sequences
+        .iter()
+        .filter(|(_, s)| {
+            s.owned_by
+                .as_ref()
+                .is_some_and(|(t, c)| t == table && column.is_none_or(|column| c == column))
+        })
+        .map(|(name, _)| name.to_string())
+        .collect();
+    match owned.as_slice() {
+        [] => String::new(),
+        [one] => format!("; dropping it drops the sequence {one} it owns too"),
+        many => format!(
+            "; dropping it drops the sequences it owns too: {}",
+            many.join(", ")
+        ),
     }
 }
 
@@ -82,7 +121,15 @@ fn column_object(table: &QualifiedName, column: &Ident) -> ObjectId {
     ObjectId::column(table, column)
 }
 
+/// Both models, for rules that look beyond the table at hand (views that read a column).
+#[derive(Clone, Copy)]
+struct Models<'a> {
+    live: &'a Schema,
+    desired: &'a Schema,
+}
+
 fn existing_table(
+    models: Models<'_>,
     name: &QualifiedName,
     existing: &Table,
     wanted: &Table,
@@ -93,6 +140,7 @@ fn existing_table(
         existing.primary_key().is_none() && !existing.constraints.contains_key(*pk)
     });
     columns(
+        models,
         name,
         existing,
         wanted,
@@ -106,6 +154,7 @@ fn existing_table(
 }
 
 fn columns(
+    models: Models<'_>,
     name: &QualifiedName,
     existing: &Table,
     wanted: &Table,
@@ -175,8 +224,9 @@ fn columns(
                 Severity::Destructive,
                 column_object(name, &column.name),
                 format!(
-                    "in the database ({}), not in the desired state",
-                    column.data_type
+                    "in the database ({}), not in the desired state{}",
+                    column.data_type,
+                    owned_sequences(models.live, name, Some(&column.name))
                 ),
             )
             .suggest(format!(
@@ -192,12 +242,13 @@ fn columns(
     };
     for (position, have) in existing.columns.iter().enumerate() {
         if let Some(want) = wanted.column_near(have.name.as_str(), position) {
-            column_attributes(name, have, want, &primary_key_columns, out);
+            column_attributes(models, name, have, want, &primary_key_columns, out);
         }
     }
 }
 
 fn column_attributes(
+    models: Models<'_>,
     table: &QualifiedName,
     have: &Column,
     want: &Column,
@@ -243,7 +294,19 @@ fn column_attributes(
                     have.data_type, want.data_type
                 ),
             )
-            .suggest(format!("{alter} TYPE {}{using}", want.data_type)),
+            .suggest({
+                let change = format!("{alter} TYPE {}{using}", want.data_type);
+                match crate::kinds::view::around_type_change(
+                    models.live,
+                    models.desired,
+                    table,
+                    &have.name,
+                ) {
+                    // ALTER COLUMN TYPE fails while a view reads the column.
+                    Some((before, after)) => format!("{before}{change};{after}"),
+                    None => change,
+                }
+            }),
         );
     }
     let set_by_new_primary_key =

@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{Catalog, Kind, Named, named};
+use super::{Catalog, Kind};
 use crate::diff::Code;
-use crate::load::format::{At, Entries, FileSpec, ShortOr};
-use crate::load::resolve::{ParsedFile, Resolver};
+use crate::load::format::{At, Entries, FileSpec, ObjectName, ShortOr};
+use crate::load::resolve::Resolver;
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, guard, refs, stage};
-use crate::pull::yaml::{flow, scalar, unquote_collation};
+use crate::pull::yaml::{self, flow, scalar};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompositeType {
@@ -42,73 +42,20 @@ pub(crate) struct CompositeSpec(pub Entries<At<ShortOr<String, AttributeSpec>>>)
 pub(crate) struct AttributeSpec {
     #[serde(rename = "type")]
     pub data_type: At<String>,
-    pub collation: Option<String>,
+    pub collation: Option<ObjectName>,
 }
 
 pub(crate) struct CompositeKind;
-
-impl Named for CompositeKind {
-    type Entry = CompositeSpec;
-
-    fn entries(file: &FileSpec) -> &Entries<CompositeSpec> {
-        &file.composites
-    }
-
-    fn resolve_entry(
-        r: &mut Resolver,
-        file: &Path,
-        name: &QualifiedName,
-        spec: &CompositeSpec,
-    ) -> Option<CompositeType> {
-        let mut attributes: Vec<CompositeAttribute> = Vec::new();
-        for (attr_name, spec) in &spec.0.0 {
-            let origin = r.origin(file, attr_name);
-            let Some(attr) = r.ident(&attr_name.value, &origin, "attribute") else {
-                continue;
-            };
-            let (type_text, collation, type_origin) = match &spec.value {
-                ShortOr::Short(t) => (t.as_str(), None, r.origin(file, spec)),
-                ShortOr::Long(l) => (
-                    l.data_type.value.as_str(),
-                    l.collation.as_deref(),
-                    r.origin(file, &l.data_type),
-                ),
-            };
-            if let Some(data_type) = r.resolve_type(type_text, &name.schema, &type_origin) {
-                attributes.push(CompositeAttribute {
-                    name: attr,
-                    data_type,
-                    collation: collation.map(crate::load::resolve::collation_name),
-                });
-            }
-        }
-        Some(CompositeType { attributes })
-    }
-
-    fn pull_entry(name: &QualifiedName, c: &CompositeType, _schema: &Schema) -> Option<String> {
-        let mut out = String::new();
-        let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
-        for a in &c.attributes {
-            let value = match &a.collation {
-                Some(coll) => flow(&[
-                    ("type", scalar(&a.data_type)),
-                    ("collation", scalar(&unquote_collation(coll))),
-                ]),
-                None => scalar(&a.data_type),
-            };
-            let _ = writeln!(out, "    {}: {value}", scalar(a.name.as_str()));
-        }
-        Some(out)
-    }
-}
 
 impl Kind for CompositeKind {
     const NAME: &'static str = "composite type";
     const SECTION: &'static str = "composites";
     const IS_TYPE: bool = true;
     const IS_RELATION: bool = false;
-    type Object = CompositeType;
+    const PREREQUISITE: bool = true;
     type Key = QualifiedName;
+    type Object = CompositeType;
+    type Spec = CompositeSpec;
 
     fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, CompositeType> {
         &schema.composites
@@ -122,20 +69,66 @@ impl Kind for CompositeKind {
         ObjectId::Type(name.clone())
     }
 
-    fn schema_of(key: &QualifiedName) -> Option<&Ident> {
-        Some(&key.schema)
+    fn schema_of(name: &QualifiedName) -> &Ident {
+        &name.schema
     }
 
-    fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
-        named::resolve::<Self>(r, files);
+    fn type_name(name: &QualifiedName) -> Option<&QualifiedName> {
+        Some(name)
     }
 
-    fn type_names(file: &FileSpec) -> Vec<&At<String>> {
-        named::type_names::<Self>(file)
+    fn section(file: &FileSpec) -> Option<&Entries<CompositeSpec>> {
+        Some(&file.composites)
     }
 
-    fn pull(schema: &Schema, namespace: &Ident) -> Option<String> {
-        named::pull::<Self>(schema, namespace)
+    fn resolve(
+        r: &mut Resolver,
+        file: &Path,
+        name: &QualifiedName,
+        spec: &CompositeSpec,
+    ) -> Option<(QualifiedName, CompositeType)> {
+        let mut attributes: Vec<CompositeAttribute> = Vec::new();
+        for (attr_name, spec) in &spec.0.0 {
+            let origin = r.origin(file, attr_name);
+            let Some(attr) = r.ident(&attr_name.value, &origin, "attribute") else {
+                continue;
+            };
+            let (type_text, collation, type_origin) = match &spec.value {
+                ShortOr::Short(t) => (t.as_str(), None, r.origin(file, spec)),
+                ShortOr::Long(l) => (
+                    l.data_type.value.as_str(),
+                    l.collation.as_ref(),
+                    r.origin(file, &l.data_type),
+                ),
+            };
+            if let Some(data_type) = r.resolve_type(type_text, &name.schema, &type_origin) {
+                attributes.push(CompositeAttribute {
+                    name: attr,
+                    data_type,
+                    collation: collation.map(crate::load::resolve::collation_name),
+                });
+            }
+        }
+        Some((name.clone(), CompositeType { attributes }))
+    }
+
+    fn pull(name: &QualifiedName, c: &CompositeType, schema: &Schema) -> Option<String> {
+        let mut out = String::new();
+        if c.attributes.is_empty() {
+            // `name:` alone would be a YAML null, not an empty mapping.
+            let _ = writeln!(out, "  {}: {{}}", scalar(name.name.as_str()));
+            return Some(out);
+        }
+        let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
+        for a in &c.attributes {
+            let data_type = scalar(&crate::pull::type_name(schema, &name.schema, &a.data_type));
+            let value = match &a.collation {
+                Some(coll) => flow(&[("type", data_type), ("collation", yaml::collation(coll))]),
+                None => data_type,
+            };
+            let _ = writeln!(out, "    {}: {value}", scalar(a.name.as_str()));
+        }
+        Some(out)
     }
 
     const CATALOG: Catalog = Catalog {
@@ -166,7 +159,7 @@ impl Kind for CompositeKind {
 
     const DIFFERS: Code = Code::CompositeDefinition;
     const DIFFERS_MESSAGE: &'static str = "attributes differ";
-    const EXTRA: Option<Code> = Some(Code::ExtraType);
+    const EXTRA: Code = Code::ExtraType;
 
     fn create(name: &QualifiedName, c: &CompositeType) -> String {
         let attributes: Vec<String> = c
@@ -187,8 +180,8 @@ impl Kind for CompositeKind {
         )
     }
 
-    fn drop(name: &QualifiedName) -> Option<String> {
-        Some(format!("DROP TYPE {}", name.quoted()))
+    fn drop(name: &QualifiedName) -> String {
+        format!("DROP TYPE {}", name.quoted())
     }
 
     fn steps(name: &QualifiedName, c: &CompositeType, out: &mut Vec<Draft>) {

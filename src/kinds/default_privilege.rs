@@ -16,9 +16,10 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::privilege::{Grantee, Grantees, Held, Privilege, Securable, read_grantees};
-use super::{Catalog, Kind};
+use super::{Catalog, Kind, NoYaml};
 use crate::diff::{Change, Code, Diff, Finding, Severity};
 use crate::load::format::Entries;
+use crate::load::format::FileSpec;
 use crate::load::resolve::{ParsedFile, Resolver};
 use crate::model::{Ident, ObjectId, Schema};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, stage};
@@ -135,10 +136,17 @@ impl Kind for DefaultPrivilegeKind {
     const SECTION: &'static str = "default_privileges";
     const IS_TYPE: bool = false;
     const IS_RELATION: bool = false;
+    const PREREQUISITE: bool = false;
     const BUILT: bool = false;
     const PULLED_AFTER_TABLES: bool = true;
     type Key = DefaultKey;
     type Object = DefaultGrant;
+    type Spec = NoYaml;
+
+    fn section(_file: &FileSpec) -> Option<&Entries<NoYaml>> {
+        // Not a section of named entries: read whole by `resolve_files`.
+        None
+    }
 
     fn objects(schema: &Schema) -> &BTreeMap<DefaultKey, DefaultGrant> {
         &schema.default_privileges
@@ -152,11 +160,11 @@ impl Kind for DefaultPrivilegeKind {
         key.clone().into()
     }
 
-    fn schema_of(key: &DefaultKey) -> Option<&Ident> {
-        Some(&key.schema)
+    fn schema_of(key: &DefaultKey) -> &Ident {
+        &key.schema
     }
 
-    fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+    fn resolve_files(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
         for (file, schema) in files {
             for (role, spec) in &file.spec.default_privileges.0 {
                 let origin = r.origin(&file.path, role);
@@ -191,7 +199,7 @@ impl Kind for DefaultPrivilegeKind {
         }
     }
 
-    fn pull(schema: &Schema, namespace: &Ident) -> Option<String> {
+    fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
         // Role → kind of object → grantee → privileges.
         type Tree<'a> = BTreeMap<&'a Ident, BTreeMap<Securable, BTreeMap<&'a Grantee, Held>>>;
         let mut tree: Tree = BTreeMap::new();
@@ -264,7 +272,7 @@ impl Kind for DefaultPrivilegeKind {
     const DIFFERS: Code = Code::GrantOption;
     const DIFFERS_MESSAGE: &'static str =
         "the database gives the grant option, the desired state does not";
-    const EXTRA: Option<Code> = Some(Code::ExtraDefaultPrivilege);
+    const EXTRA: Code = Code::ExtraDefaultPrivilege;
 
     fn diff(live: &Schema, desired: &Schema, _options: &crate::diff::Options, out: &mut Diff) {
         let (have, want) = (&live.default_privileges, &desired.default_privileges);
@@ -307,8 +315,8 @@ impl Kind for DefaultPrivilegeKind {
         grant_sql(key, grant.grant_option)
     }
 
-    fn drop(key: &DefaultKey) -> Option<String> {
-        Some(revoke_sql(key, false))
+    fn drop(key: &DefaultKey) -> String {
+        revoke_sql(key, false)
     }
 
     fn steps(key: &DefaultKey, grant: &DefaultGrant, out: &mut Vec<Draft>) {

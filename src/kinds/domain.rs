@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{Catalog, Kind, Named, named};
+use super::{Catalog, Kind};
 use crate::diff::Code;
-use crate::load::format::{At, Entries, ExprText, FileSpec};
-use crate::load::resolve::{ParsedFile, Resolver};
+use crate::load::format::{At, Entries, ExprText, FileSpec, ObjectName};
+use crate::load::resolve::Resolver;
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::{Draft, guard, refs, stage};
 use crate::plan::{Key, StepBuilder, StepKind};
-use crate::pull::yaml::{quoted, scalar, unquote_collation};
+use crate::pull::yaml::{self, quoted, scalar};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {
@@ -40,26 +40,53 @@ pub(crate) struct DomainSpec {
     #[serde(default)]
     pub not_null: bool,
     pub default: Option<At<ExprText>>,
-    pub collation: Option<String>,
+    pub collation: Option<ObjectName>,
     #[serde(default)]
     pub checks: Entries<At<String>>,
 }
 
 pub(crate) struct DomainKind;
 
-impl Named for DomainKind {
-    type Entry = DomainSpec;
+impl Kind for DomainKind {
+    const NAME: &'static str = "domain";
+    const SECTION: &'static str = "domains";
+    const IS_TYPE: bool = true;
+    const IS_RELATION: bool = false;
+    const PREREQUISITE: bool = true;
+    type Key = QualifiedName;
+    type Object = Domain;
+    type Spec = DomainSpec;
 
-    fn entries(file: &FileSpec) -> &Entries<DomainSpec> {
-        &file.domains
+    fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, Domain> {
+        &schema.domains
     }
 
-    fn resolve_entry(
+    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<QualifiedName, Domain> {
+        &mut schema.domains
+    }
+
+    fn id(name: &QualifiedName) -> ObjectId {
+        ObjectId::Domain(name.clone())
+    }
+
+    fn schema_of(name: &QualifiedName) -> &Ident {
+        &name.schema
+    }
+
+    fn type_name(name: &QualifiedName) -> Option<&QualifiedName> {
+        Some(name)
+    }
+
+    fn section(file: &FileSpec) -> Option<&Entries<DomainSpec>> {
+        Some(&file.domains)
+    }
+
+    fn resolve(
         r: &mut Resolver,
         file: &Path,
         name: &QualifiedName,
         spec: &DomainSpec,
-    ) -> Option<Domain> {
+    ) -> Option<(QualifiedName, Domain)> {
         let type_origin = r.origin(file, &spec.data_type);
         let data_type = r.resolve_type(&spec.data_type.value, &name.schema, &type_origin)?;
         let default = match &spec.default {
@@ -77,22 +104,26 @@ impl Named for DomainKind {
             let expr = r.expression(&expr.value, &origin, "check")?;
             checks.insert(check_ident, expr);
         }
-        Some(Domain {
-            data_type,
-            default,
-            not_null: spec.not_null,
-            collation: spec
-                .collation
-                .as_deref()
-                .map(crate::load::resolve::collation_name),
-            checks,
-        })
+        Some((
+            name.clone(),
+            Domain {
+                data_type,
+                default,
+                not_null: spec.not_null,
+                collation: spec
+                    .collation
+                    .as_ref()
+                    .map(crate::load::resolve::collation_name),
+                checks,
+            },
+        ))
     }
 
-    fn pull_entry(name: &QualifiedName, d: &Domain, _schema: &Schema) -> Option<String> {
+    fn pull(name: &QualifiedName, d: &Domain, schema: &Schema) -> Option<String> {
         let mut out = String::new();
         let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
-        let _ = writeln!(out, "    type: {}", scalar(&d.data_type));
+        let data_type = crate::pull::type_name(schema, &name.schema, &d.data_type);
+        let _ = writeln!(out, "    type: {}", scalar(&data_type));
         if d.not_null {
             let _ = writeln!(out, "    not_null: true");
         }
@@ -100,11 +131,7 @@ impl Named for DomainKind {
             let _ = writeln!(out, "    default: {}", quoted(default));
         }
         if let Some(collation) = &d.collation {
-            let _ = writeln!(
-                out,
-                "    collation: {}",
-                scalar(&unquote_collation(collation))
-            );
+            let _ = writeln!(out, "    collation: {}", yaml::collation(collation));
         }
         if !d.checks.is_empty() {
             let _ = writeln!(out, "    checks:");
@@ -113,43 +140,6 @@ impl Named for DomainKind {
             }
         }
         Some(out)
-    }
-}
-
-impl Kind for DomainKind {
-    const NAME: &'static str = "domain";
-    const SECTION: &'static str = "domains";
-    const IS_TYPE: bool = true;
-    const IS_RELATION: bool = false;
-    type Object = Domain;
-    type Key = QualifiedName;
-
-    fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, Domain> {
-        &schema.domains
-    }
-
-    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<QualifiedName, Domain> {
-        &mut schema.domains
-    }
-
-    fn id(name: &QualifiedName) -> ObjectId {
-        ObjectId::Domain(name.clone())
-    }
-
-    fn schema_of(key: &QualifiedName) -> Option<&Ident> {
-        Some(&key.schema)
-    }
-
-    fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
-        named::resolve::<Self>(r, files);
-    }
-
-    fn type_names(file: &FileSpec) -> Vec<&At<String>> {
-        named::type_names::<Self>(file)
-    }
-
-    fn pull(schema: &Schema, namespace: &Ident) -> Option<String> {
-        named::pull::<Self>(schema, namespace)
     }
 
     const CATALOG: Catalog = Catalog {
@@ -191,7 +181,7 @@ impl Kind for DomainKind {
 
     const DIFFERS: Code = Code::DomainDefinition;
     const DIFFERS_MESSAGE: &'static str = "base type, default, NOT NULL or checks differ";
-    const EXTRA: Option<Code> = Some(Code::ExtraType);
+    const EXTRA: Code = Code::ExtraType;
 
     fn extra_id(name: &QualifiedName) -> ObjectId {
         ObjectId::Type(name.clone())
@@ -214,8 +204,8 @@ impl Kind for DomainKind {
         sql
     }
 
-    fn drop(name: &QualifiedName) -> Option<String> {
-        Some(format!("DROP TYPE {}", name.quoted()))
+    fn drop(name: &QualifiedName) -> String {
+        format!("DROP TYPE {}", name.quoted())
     }
 
     fn steps(name: &QualifiedName, d: &Domain, out: &mut Vec<Draft>) {

@@ -24,10 +24,11 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::privilege::{Grantee, Grantees, Held, Privilege, Securable, read_grantees};
-use super::{Catalog, Kind};
+use super::{Catalog, Kind, NoYaml};
 use crate::diff::{Change, Code, Diff, Finding, Severity};
 use crate::ident::quote_ident;
 use crate::load::error::{LoadError, Origin};
+use crate::load::format::FileSpec;
 use crate::load::format::{At, Entries};
 use crate::load::resolve::{ParsedFile, Resolver};
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
@@ -196,10 +197,17 @@ impl Kind for GrantKind {
     const SECTION: &'static str = "grants";
     const IS_TYPE: bool = false;
     const IS_RELATION: bool = false;
+    const PREREQUISITE: bool = false;
     const BUILT: bool = false;
     const PULLED_AFTER_TABLES: bool = true;
     type Key = GrantKey;
     type Object = Grant;
+    type Spec = NoYaml;
+
+    fn section(_file: &FileSpec) -> Option<&Entries<NoYaml>> {
+        // Not a section of named entries: read whole by `resolve_files`.
+        None
+    }
 
     fn objects(schema: &Schema) -> &BTreeMap<GrantKey, Grant> {
         &schema.grants
@@ -213,11 +221,11 @@ impl Kind for GrantKind {
         key.clone().into()
     }
 
-    fn schema_of(key: &GrantKey) -> Option<&Ident> {
-        key.on.schema()
+    fn schema_of(key: &GrantKey) -> &Ident {
+        key.on.schema().unwrap_or(&crate::ident::NO_SCHEMA)
     }
 
-    fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+    fn resolve_files(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
         for (file, schema) in files {
             if let Some(spec) = &file.spec.grants {
                 resolve_file(r, &file.path, schema, spec);
@@ -225,8 +233,8 @@ impl Kind for GrantKind {
         }
     }
 
-    fn pull(schema: &Schema, namespace: &Ident) -> Option<String> {
-        pull_section(schema, namespace)
+    fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
+        pull_grants(schema, namespace)
     }
 
     const CATALOG: Catalog = Catalog {
@@ -304,7 +312,7 @@ impl Kind for GrantKind {
     const DIFFERS: Code = Code::GrantOption;
     const DIFFERS_MESSAGE: &'static str =
         "the database gives the grant option, the desired state does not";
-    const EXTRA: Option<Code> = Some(Code::ExtraGrant);
+    const EXTRA: Code = Code::ExtraGrant;
 
     fn diff(live: &Schema, desired: &Schema, options: &crate::diff::Options, out: &mut Diff) {
         let (have, want) = (&live.grants, &desired.grants);
@@ -390,8 +398,8 @@ impl Kind for GrantKind {
         }
     }
 
-    fn drop(key: &GrantKey) -> Option<String> {
-        Some(revoke_sql(key, false))
+    fn drop(key: &GrantKey) -> String {
+        revoke_sql(key, false)
     }
 
     fn steps(key: &GrantKey, grant: &Grant, out: &mut Vec<Draft>) {
@@ -809,12 +817,12 @@ fn without_modifiers(text: &str) -> String {
 }
 
 /// The `grants:` section of the file for `namespace`.
-fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
+fn pull_grants(schema: &Schema, namespace: &Ident) -> Option<String> {
     // Object → grantee → privilege → state, for the objects pull writes.
     type ByGrantee = BTreeMap<Grantee, BTreeMap<Privilege, Grant>>;
     let mut objects: BTreeMap<&ObjectId, ByGrantee> = BTreeMap::new();
     for (key, grant) in &schema.grants {
-        if GrantKind::schema_of(key) != Some(namespace) || !described(schema, &key.on) {
+        if GrantKind::schema_of(key) != namespace || !described(schema, &key.on) {
             continue;
         }
         objects

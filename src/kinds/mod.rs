@@ -1,19 +1,16 @@
 //! Object kinds: one home for everything the pipeline must know about a kind of object.
 //!
 //! A kind (domain, composite type, sequence, grant, ...) is a type implementing [`Kind`]: its
-//! model type and the key it is found by, its YAML form and how it resolves, its catalog query
-//! and how a row becomes an object, how it prints for `pull`, its DDL, its diff rule (missing
-//! → created, different → a finding with its code, extra → a finding with its code) and the
-//! plan steps that create it with what they provide and require. The pipeline's stages walk
-//! every registered kind with a [`Visitor`] instead of naming kinds one by one, so the shared
-//! shape — compare two maps, copy what the scratch server did not print, write a YAML section
-//! — is written once.
+//! model type and the key it is found by, its YAML form and how it resolves, its catalog query and how a row becomes an
+//! object, how it prints for `pull`, its DDL, its diff rule (missing → created, different →
+//! a finding with its code, extra → a finding with its code) and the plan steps that create
+//! it with what they provide and require. The pipeline's stages walk every registered kind
+//! with a [`Visitor`] instead of naming kinds one by one, so the shared shape — compare two
+//! maps, copy what the scratch server did not print, write a YAML section — is written once.
 //!
 //! # Adding a kind
-//! 1. Write `src/kinds/<kind>.rs`: the model type, its YAML form, the catalog query in
-//!    `src/kinds/sql/`, and `impl Kind`. A kind declared as a section of named entries
-//!    (`domains: { name: {...} }`), keyed by its schema-qualified name, implements [`Named`]
-//!    too and lets [`named`] resolve and pull it.
+//! 1. Write `src/kinds/<kind>.rs`: the model type, a `Spec` for its YAML form, the catalog
+//!    query in `src/kinds/sql/`, and `impl Kind`.
 //! 2. Register it: one line in the `registry!` call below (which also gives it its variant
 //!    of [`Created`], the change that creates it), a field of [`crate::model::Schema`], and
 //!    a section of [`crate::load::format::FileSpec`].
@@ -25,15 +22,16 @@
 //! checks what the compiler cannot: its codes are documented, its statements are additive
 //! and invertible, its catalog query is one statement.
 //!
+//! Privileges and owners ([`grant`], [`default_privilege`], [`owner`]) are kinds too, with
+//! keys that are not names (a grant is found by object, grantee and privilege), YAML sections
+//! that are not lists of named objects ([`Kind::resolve_files`], [`Kind::pull_section`]), and
+//! diff rules of their own ([`Kind::diff`]). They name roles, which the scratch server does
+//! not have, so they are never built there ([`Kind::BUILT`]): they are compared structurally,
+//! as written.
+//!
 //! Tables (with their columns, constraints and indexes) and enums stay hand-written in
 //! `diff::table`, `diff` and `plan::generate`: a table's diff is many rules, not one, and an
 //! enum grows label by label.
-//!
-//! Privileges and owners ([`grant`], [`default_privilege`], [`owner`]) are kinds too, with
-//! keys that are not names (a grant is found by object, grantee and privilege), YAML sections
-//! that are not lists of named objects, and diff rules of their own ([`Kind::diff`]). They
-//! name roles, which the scratch server does not have, so they are never built there
-//! ([`Kind::BUILT`]): they are compared structurally, as written.
 
 pub mod composite;
 pub mod default_privilege;
@@ -42,6 +40,7 @@ pub mod grant;
 pub mod owner;
 pub mod privilege;
 pub mod sequence;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -51,7 +50,7 @@ use serde::Serialize;
 use sqlx::postgres::PgRow;
 
 use crate::diff::{Code, Diff, Finding, Severity};
-use crate::load::format::{At, Entries, FileSpec};
+use crate::load::format::{Entries, FileSpec};
 use crate::load::resolve::{ParsedFile, Resolver};
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::Draft;
@@ -68,41 +67,88 @@ pub(crate) trait Kind: Registered + Sized + 'static {
     /// Whether the objects are relations (one namespace per schema with tables, sequences
     /// and indexes).
     const IS_RELATION: bool;
-    /// Whether canonicalisation builds the objects on the scratch server and reads them back
-    /// (see `canon`). Privileges and owners name roles the scratch server does not have, and
-    /// have no text the server would print differently: they stay as written.
+    /// Whether canonicalisation builds the objects, before any table, in every scratch
+    /// transaction (types and sequences, which tables use). Kinds declared in SQL files are
+    /// canonical once built (`canon::sql`) and are not built again.
+    const PREREQUISITE: bool;
+    /// Whether canonicalisation builds the objects on the scratch server at all and reads
+    /// them back (see `canon`). Privileges and owners name roles the scratch server does not
+    /// have, and have no text the server would print differently: they stay as written.
     const BUILT: bool = true;
     /// Whether `pull` writes the kind's section after the tables (grants are about them).
     const PULLED_AFTER_TABLES: bool = false;
 
-    /// How one object is found: its schema-qualified name for most kinds; (object, grantee,
-    /// privilege) for a grant.
-    type Key: Clone + Ord + Debug + Serialize;
+    /// What tells two objects of the kind apart: a schema-qualified name for most; a
+    /// function's also has its argument types, a trigger's its table.
+    type Key: Ord + Clone + Debug + Serialize;
     /// One object, as both the YAML loader and the catalog produce it.
     type Object: Clone + PartialEq + Debug + Serialize;
+    /// Its YAML form ([`NoYaml`] for kinds declared in SQL files only).
+    type Spec;
 
     // --- model
 
     fn objects(schema: &Schema) -> &BTreeMap<Self::Key, Self::Object>;
     fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<Self::Key, Self::Object>;
     fn id(key: &Self::Key) -> ObjectId;
-    /// The schema the object belongs to (its file when pulled; an extra object is reported
-    /// only in a schema the desired state describes).
-    fn schema_of(key: &Self::Key) -> Option<&Ident>;
+    /// The schema the object lives in (its table's, for a part of a table).
+    fn schema_of(key: &Self::Key) -> &crate::model::Ident;
+    /// The relation name, for kinds whose objects are relations ([`Kind::IS_RELATION`]).
+    fn relation_name(_key: &Self::Key) -> Option<&QualifiedName> {
+        None
+    }
+    /// The type name, for kinds whose objects are types ([`Kind::IS_TYPE`]).
+    fn type_name(_key: &Self::Key) -> Option<&QualifiedName> {
+        None
+    }
 
     // --- desired state (YAML)
 
-    /// Resolves the kind's sections of every file into the model, reporting what is wrong
-    /// through `r`. Runs once every file's tables, enums and earlier kinds are in.
-    fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]);
-    /// The names of the types a file declares (kinds with [`Kind::IS_TYPE`]), so columns can
-    /// use them whatever the file order.
-    fn type_names(_file: &FileSpec) -> Vec<&At<String>> {
-        Vec::new()
+    /// The kind's section of a file (none for kinds declared in SQL files only).
+    fn section(file: &FileSpec) -> Option<&Entries<Self::Spec>>;
+    /// One declaration → the object, or `None` after reporting what is wrong through `r`.
+    fn resolve(
+        _r: &mut Resolver,
+        _file: &Path,
+        _name: &QualifiedName,
+        _spec: &Self::Spec,
+    ) -> Option<(Self::Key, Self::Object)> {
+        None
     }
-    /// What `pull` writes for the objects of schema `namespace`: the kind's section(s),
-    /// each starting with a blank line, or `None` when there is nothing to write.
-    fn pull(schema: &Schema, namespace: &Ident) -> Option<String>;
+    /// The object as `pull` writes it under the section: `  name: ...` lines (two spaces of
+    /// indentation), or `None` when something else already says it (a serial's sequence) or
+    /// the kind is written as SQL ([`Kind::pull_sql`]).
+    fn pull(_key: &Self::Key, _object: &Self::Object, _schema: &Schema) -> Option<String> {
+        None
+    }
+    /// The object as `pull` writes it in a `.sql` file (kinds declared in SQL files): one
+    /// statement, without the final `;`.
+    fn pull_sql(_key: &Self::Key, _object: &Self::Object) -> Option<String> {
+        None
+    }
+    /// Resolves the kind's declarations in every file (with the file's schema) into the
+    /// model; once every file's tables, enums and earlier kinds are in. By default, each
+    /// entry of [`Kind::section`] through [`Kind::resolve`]; kinds whose YAML is not a
+    /// section of named entries (privileges, owners) read their own sections.
+    fn resolve_files(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+        for (file, schema) in files {
+            r.resolve_kind::<Self>(file, schema);
+        }
+    }
+    /// What `pull` writes for the objects of schema `namespace`: the kind's section, starting
+    /// with a blank line, or `None` when there is nothing to write. By default, the entries
+    /// [`Kind::pull`] writes under [`Kind::SECTION`].
+    fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
+        let entries: Vec<String> = Self::objects(schema)
+            .iter()
+            .filter(|(key, _)| Self::schema_of(key) == namespace)
+            .filter_map(|(key, object)| Self::pull(key, object, schema))
+            .collect();
+        if entries.is_empty() {
+            return None;
+        }
+        Some(format!("\n{}:\n{}", Self::SECTION, entries.concat()))
+    }
 
     // --- live state (catalog)
 
@@ -131,36 +177,68 @@ pub(crate) trait Kind: Registered + Sized + 'static {
 
     // --- diff rule
 
-    /// The finding when an object differs under the same key.
+    /// The finding when an object differs under the same name.
     const DIFFERS: Code;
     /// What differs, in words.
     const DIFFERS_MESSAGE: &'static str;
-    /// The finding when the database has an object the desired state does not; `None` when
-    /// such objects are not compared (an owner the desired state does not name).
-    const EXTRA: Option<Code>;
+    /// The finding when the database has an object the desired state does not.
+    const EXTRA: Code;
     /// How the "extra" finding names the object (plans have always said `type X` for extra
     /// domains and composites).
     fn extra_id(key: &Self::Key) -> ObjectId {
         Self::id(key)
     }
+
+    /// The finding for an object the database has and the desired state does not, or `None`
+    /// when another finding's suggestion removes it already (a sequence owned by a column that
+    /// is dropped goes with it). A suggestion must run as written, in the order printed, or
+    /// say what else it needs.
+    fn extra(
+        name: &Self::Key,
+        _object: &Self::Object,
+        _live: &Schema,
+        _desired: &Schema,
+    ) -> Option<Finding> {
+        Some(
+            Finding::new(
+                Self::EXTRA,
+                Severity::Risky,
+                Self::extra_id(name),
+                "in the database, not in the desired state",
+            )
+            .suggest(Self::drop(name)),
+        )
+    }
+
     /// Compares the kind's objects: [`diff_kind`], the rule every named kind shares, unless
-    /// the kind has a rule of its own.
-    fn diff(live: &Schema, desired: &Schema, _options: &crate::diff::Options, out: &mut Diff) {
-        diff_kind::<Self>(live, desired, out);
+    /// the kind has a rule of its own (privileges: never revoked, see [`grant`]).
+    fn diff(live: &Schema, desired: &Schema, options: &crate::diff::Options, out: &mut Diff) {
+        diff_kind::<Self>(live, desired, options, out);
     }
 
     // --- DDL
 
     /// The CREATE statement (not idempotent by itself: [`Kind::steps`] guards it).
     fn create(key: &Self::Key, object: &Self::Object) -> String;
-    /// The statement a human would run to remove an extra object (findings only; reconcile
-    /// never runs it), or `None` when there is nothing to remove ([`Kind::EXTRA`] is `None`).
-    fn drop(key: &Self::Key) -> Option<String>;
+    /// The DROP statement a human would run (findings only; reconcile never runs it).
+    fn drop(key: &Self::Key) -> String;
 
     // --- plan
 
     /// The idempotent steps that create the object, with what they provide and require.
     fn steps(key: &Self::Key, object: &Self::Object, out: &mut Vec<Draft>);
+
+    /// When the object differs from the live one and PostgreSQL can swap the definition in
+    /// place (`CREATE OR REPLACE`, `ALTER POLICY`, `COMMENT ON`): the replacement. Only
+    /// kinds in the registry's `replaceable` list can build one ([`Replaced`]); for the rest,
+    /// and for changes a replace cannot express, a difference is a finding.
+    fn replacement(
+        _key: &Self::Key,
+        _live: &Self::Object,
+        _desired: &Self::Object,
+    ) -> Option<Replaced> {
+        None
+    }
 
     /// Table columns the object needs to exist as desired (its creation waits for a change
     /// to them that is held back, see `diff::hold_back`).
@@ -170,9 +248,9 @@ pub(crate) trait Kind: Registered + Sized + 'static {
 
     // --- tests
 
-    /// Two different objects in the server's canonical form, under the same key, that need
-    /// only built-in types and no other object (but the roles [`Kind::SAMPLE_SETUP`] makes):
-    /// the registry walk (`tests`) creates, reads back, diffs, pulls and loads them.
+    /// Two different objects in the server's canonical form, under the same name, that need
+    /// only built-in types and no other object: the registry walk (`tests`) creates, reads
+    /// back, diffs, pulls and loads them.
     #[cfg(test)]
     fn samples() -> (Self::Key, [Self::Object; 2]);
     /// SQL the registry walk runs (as a superuser, on its own cluster) before creating a
@@ -181,51 +259,24 @@ pub(crate) trait Kind: Registered + Sized + 'static {
     const SAMPLE_SETUP: &'static str = "";
 }
 
-/// A kind declared as a YAML section of named entries (`domains: { name: {...} }`) in the
-/// file's schema, and keyed by that schema-qualified name.
-pub(crate) trait Named: Kind<Key = QualifiedName> {
-    /// One entry's YAML form.
-    type Entry;
-    /// The kind's section of a file.
-    fn entries(file: &FileSpec) -> &Entries<Self::Entry>;
-    /// One declaration → the object, or `None` after reporting what is wrong through `r`.
-    fn resolve_entry(
-        r: &mut Resolver,
-        file: &Path,
-        name: &QualifiedName,
-        spec: &Self::Entry,
-    ) -> Option<Self::Object>;
-    /// The object as `pull` writes it under the section: `  name: ...` lines (two spaces of
-    /// indentation), or `None` when something else already says it (a serial's sequence).
-    fn pull_entry(name: &QualifiedName, object: &Self::Object, schema: &Schema) -> Option<String>;
+/// The definition-swapping half of a replaceable kind (see [`Kind::replacement`]).
+pub(crate) trait Replaceable: Kind {
+    /// The statement that puts `object` in place of whatever definition the object has now;
+    /// run twice, it changes nothing the second time.
+    fn replace(key: &Self::Key, object: &Self::Object) -> String;
+    /// The replace steps (with what they require), before ordering; the previous definition
+    /// goes with them so a rollback guide can put it back.
+    fn replace_steps(
+        key: &Self::Key,
+        previous: &Self::Object,
+        object: &Self::Object,
+        out: &mut Vec<Draft>,
+    );
 }
 
-/// [`Kind`]'s YAML methods for a [`Named`] kind.
-pub(crate) mod named {
-    use super::*;
-
-    pub(crate) fn resolve<K: Named>(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
-        for (file, schema) in files {
-            r.resolve_named::<K>(file, schema);
-        }
-    }
-
-    pub(crate) fn type_names<K: Named>(file: &FileSpec) -> Vec<&At<String>> {
-        K::entries(file).0.iter().map(|(name, _)| name).collect()
-    }
-
-    pub(crate) fn pull<K: Named>(schema: &Schema, namespace: &Ident) -> Option<String> {
-        let entries: Vec<String> = K::objects(schema)
-            .iter()
-            .filter(|(name, _)| &name.schema == namespace)
-            .filter_map(|(name, object)| K::pull_entry(name, object, schema))
-            .collect();
-        if entries.is_empty() {
-            return None;
-        }
-        Some(format!("\n{}:\n{}", K::SECTION, entries.concat()))
-    }
-}
+/// The YAML form of a kind declared in SQL files only.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) enum NoYaml {}
 
 /// Where a kind's catalog query is.
 #[derive(Debug, Clone, Copy)]
@@ -249,7 +300,14 @@ pub(crate) trait Visitor {
 }
 
 macro_rules! registry {
-    ($($variant:ident => $kind:ty, $key:ty, $object:ty;)+) => {
+    (
+        kinds {
+            $($variant:ident => $kind:ty, $key:ty, $object:ty;)+
+        }
+        replaceable {
+            $($rvariant:ident => $rkind:ty, $rkey:ty, $robject:ty;)*
+        }
+    ) => {
         /// A missing object of a registered kind, to be created.
         #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
         pub enum Created {
@@ -260,7 +318,7 @@ macro_rules! registry {
             /// The object it creates.
             pub fn object(&self) -> ObjectId {
                 match self {
-                    $(Created::$variant(name, _) => <$kind as Kind>::id(name),)+
+                    $(Created::$variant(key, _) => <$kind as Kind>::id(key),)+
                 }
             }
 
@@ -274,16 +332,50 @@ macro_rules! registry {
             /// Its steps, before ordering.
             pub(crate) fn steps(&self, out: &mut Vec<Draft>) {
                 match self {
-                    $(Created::$variant(name, object) => <$kind as Kind>::steps(name, object, out),)+
+                    $(Created::$variant(key, object) => <$kind as Kind>::steps(key, object, out),)+
                 }
             }
         }
 
         $(impl Registered for $kind {
-            fn created(name: <$kind as Kind>::Key, object: <$kind as Kind>::Object) -> Created {
-                Created::$variant(name, object)
+            fn created(key: $key, object: $object) -> Created {
+                Created::$variant(key, object)
             }
         })+
+
+        /// A definition PostgreSQL swaps in place: the object, its definition now, and the
+        /// one it gets. Only replaceable kinds have a variant, so nothing else can be replaced.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        pub enum Replaced {
+            $($rvariant { key: $rkey, previous: $robject, desired: $robject },)*
+        }
+
+        impl Replaced {
+            /// The object whose definition it replaces.
+            pub fn object(&self) -> ObjectId {
+                match *self {
+                    $(Replaced::$rvariant { ref key, .. } => <$rkind as Kind>::id(key),)*
+                }
+            }
+
+            /// Table columns the new definition needs.
+            pub(crate) fn columns_used(&self) -> Vec<(QualifiedName, crate::model::Ident)> {
+                match *self {
+                    $(Replaced::$rvariant { ref desired, .. } => {
+                        <$rkind as Kind>::columns_used(desired)
+                    })*
+                }
+            }
+
+            /// Its steps, before ordering.
+            pub(crate) fn steps(&self, out: &mut Vec<Draft>) {
+                match *self {
+                    $(Replaced::$rvariant { ref key, ref previous, ref desired } => {
+                        <$rkind as Replaceable>::replace_steps(key, previous, desired, out)
+                    })*
+                }
+            }
+        }
 
         /// Runs `visitor` over every registered kind, in registration order (which is the
         /// order of their YAML sections in pulled files).
@@ -293,62 +385,134 @@ macro_rules! registry {
     };
 }
 
-// Kind => its type, its key, its object. The order is the order of resolution and that of the
-// sections in pulled files.
 registry! {
-    Domain => domain::DomainKind, QualifiedName, domain::Domain;
-    Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
-    Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
-    // After every kind of object that has an owner: `owner:` applies to the ones resolved.
-    Owner => owner::OwnerKind, ObjectId, owner::Owner;
-    Grant => grant::GrantKind, grant::GrantKey, grant::Grant;
-    DefaultPrivilege => default_privilege::DefaultPrivilegeKind, default_privilege::DefaultKey,
-        default_privilege::DefaultGrant;
+    kinds {
+        Domain => domain::DomainKind, QualifiedName, domain::Domain;
+        Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
+        Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
+        View => view::ViewKind, QualifiedName, view::View;
+        // After every kind of object that has an owner: `owner:` applies to the ones resolved.
+        Owner => owner::OwnerKind, ObjectId, owner::Owner;
+        Grant => grant::GrantKind, grant::GrantKey, grant::Grant;
+        DefaultPrivilege => default_privilege::DefaultPrivilegeKind,
+            default_privilege::DefaultKey, default_privilege::DefaultGrant;
+    }
+    replaceable {
+        View => view::ViewKind, QualifiedName, view::View;
+    }
 }
 
-/// The diff rule every named kind shares: created when missing; a finding (with the two
-/// CREATE statements side by side) when different; a finding (with the DROP a human would
-/// run) when the database has one in a schema the desired state manages.
-pub(crate) fn diff_kind<K: Kind>(live: &Schema, desired: &Schema, out: &mut Diff) {
+/// The diff rule every kind shares: created when missing; a finding (with the two CREATE
+/// statements side by side) when different; a finding (with the DROP a human would run) when
+/// the database has one in a schema the desired state manages.
+pub(crate) fn diff_kind<K: Kind>(
+    live: &Schema,
+    desired: &Schema,
+    options: &crate::diff::Options,
+    out: &mut Diff,
+) {
     let (have, want) = (K::objects(live), K::objects(desired));
     for (name, wanted) in want {
         match have.get(name) {
-            None => out.additive.push(crate::diff::Change::Create(K::created(
-                name.clone(),
-                wanted.clone(),
-            ))),
-            Some(existing) if existing != wanted => out.findings.push(
-                Finding::new(K::DIFFERS, Severity::Risky, K::id(name), K::DIFFERS_MESSAGE).suggest(
-                    format!(
+            None => match K::relation_name(name).and_then(|r| {
+                relation_kind(live, r).or_else(|| {
+                    options
+                        .unmanaged_tables
+                        .contains(r)
+                        .then_some("relation reconcile does not manage")
+                })
+            }) {
+                // The name is another kind of relation's in the database (a table where a view
+                // is wanted): creating it would fail, or be skipped by its guard forever.
+                Some(taken_by) => out.findings.push(name_taken(K::id(name), taken_by)),
+                None => out.additive.push(crate::diff::Change::Create(K::created(
+                    name.clone(),
+                    wanted.clone(),
+                ))),
+            },
+            Some(existing) if existing != wanted => match K::replacement(name, existing, wanted) {
+                Some(replaced) if options.replace => {
+                    out.additive.push(crate::diff::Change::Replace(replaced));
+                }
+                replaceable => out.findings.push(
+                    Finding::new(
+                        K::DIFFERS,
+                        Severity::Risky,
+                        K::id(name),
+                        if replaceable.is_some() {
+                            format!(
+                                "{} (--no-replace: not replaced in place)",
+                                K::DIFFERS_MESSAGE
+                            )
+                        } else {
+                            K::DIFFERS_MESSAGE.to_owned()
+                        },
+                    )
+                    .suggest(format!(
                         "-- database: {}\n-- desired:  {}",
                         K::create(name, existing),
                         K::create(name, wanted)
-                    ),
+                    )),
                 ),
-            ),
+            },
             Some(_) => {}
         }
     }
-    let Some(extra) = K::EXTRA else {
-        return;
-    };
     for name in have.keys() {
-        let declared = want.contains_key(name)
-            || (K::IS_TYPE
-                && matches!(K::id(name), ObjectId::Type(n) | ObjectId::Domain(n) if declares_type(desired, &n)));
-        if !declared && K::schema_of(name).is_some_and(|s| desired.schemas.contains(s)) {
-            let finding = Finding::new(
-                extra,
-                Severity::Risky,
-                K::extra_id(name),
-                "in the database, not in the desired state",
-            );
-            out.findings.push(match K::drop(name) {
-                Some(sql) => finding.suggest(sql),
-                None => finding,
-            });
+        let declared = match K::type_name(name) {
+            Some(type_name) => declares_type(desired, type_name),
+            None => want.contains_key(name),
+        };
+        if !declared && desired.schemas.contains(K::schema_of(name)) {
+            out.findings
+                .extend(K::extra(name, &have[name], live, desired));
         }
     }
+}
+
+/// What the database has under a relation name: `table`, `view`, `sequence`, ...; `None`
+/// when the name is free.
+pub(crate) fn relation_kind(live: &Schema, name: &QualifiedName) -> Option<&'static str> {
+    struct Find<'a> {
+        live: &'a Schema,
+        name: &'a QualifiedName,
+        found: Option<&'static str>,
+    }
+    impl Visitor for Find<'_> {
+        fn visit<K: Kind>(&mut self) {
+            if self.found.is_none()
+                && K::objects(self.live)
+                    .keys()
+                    .any(|k| K::relation_name(k) == Some(self.name))
+            {
+                self.found = Some(K::NAME);
+            }
+        }
+    }
+    if live.tables.contains_key(name) {
+        return Some("table");
+    }
+    let mut find = Find {
+        live,
+        name,
+        found: None,
+    };
+    visit_all(&mut find);
+    find.found
+}
+
+/// The finding for an object that cannot be created because another kind of relation has
+/// its name in the database.
+pub(crate) fn name_taken(object: ObjectId, taken_by: &str) -> Finding {
+    Finding::new(
+        Code::NameTaken,
+        Severity::Risky,
+        object,
+        format!(
+            "not created: the database has a {taken_by} of this name (its own finding says what \
+             to do with it); once the name is free, the next plan creates it"
+        ),
+    )
 }
 
 /// Whether the desired state declares a type of this name, of any kind (a type the database
@@ -361,11 +525,10 @@ pub(crate) fn declares_type(desired: &Schema, name: &QualifiedName) -> bool {
     }
     impl Visitor for Find<'_> {
         fn visit<K: Kind>(&mut self) {
-            if K::IS_TYPE {
-                self.found |= K::objects(self.desired)
+            self.found |= K::IS_TYPE
+                && K::objects(self.desired)
                     .keys()
-                    .any(|key| matches!(K::id(key), ObjectId::Type(n) | ObjectId::Domain(n) if n == *self.name));
-            }
+                    .any(|k| K::type_name(k) == Some(self.name));
         }
     }
     let mut find = Find {
@@ -455,8 +618,8 @@ pub(crate) fn settle_all(schema: &mut Schema) {
     visit_all(&mut Settle(schema));
 }
 
-/// Copies the objects of every registered kind the scratch server builds ([`Kind::BUILT`])
-/// from `from` into `to` (replacing them): what canonicalisation builds before tables.
+/// Copies the objects of every prerequisite kind ([`Kind::PREREQUISITE`]) from `from` into
+/// `to` (replacing them).
 pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
     struct Copy<'a> {
         from: &'a Schema,
@@ -464,7 +627,7 @@ pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
     }
     impl Visitor for Copy<'_> {
         fn visit<K: Kind>(&mut self) {
-            if K::BUILT {
+            if K::PREREQUISITE {
                 K::objects_mut(self.to).clone_from(K::objects(self.from));
             }
         }
@@ -474,8 +637,6 @@ pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
 
 /// Puts into the scratch server's `printed` model every desired object it lacks, and into
 /// the ones it has what it does not print ([`Kind::restore`]), for every registered kind.
-/// The objects of kinds the scratch server does not build ([`Kind::BUILT`]) are the desired
-/// ones, whatever the scratch server has (its owners, say).
 pub(crate) fn restore_all(desired: &Schema, printed: &mut Schema) {
     struct Restore<'a> {
         desired: &'a Schema,
@@ -483,11 +644,12 @@ pub(crate) fn restore_all(desired: &Schema, printed: &mut Schema) {
     }
     impl Visitor for Restore<'_> {
         fn visit<K: Kind>(&mut self) {
-            let printed = K::objects_mut(self.printed);
             if !K::BUILT {
-                printed.clone_from(K::objects(self.desired));
+                // Never built there: the scratch server's (its owners, say) mean nothing.
+                K::objects_mut(self.printed).clone_from(K::objects(self.desired));
                 return;
             }
+            let printed = K::objects_mut(self.printed);
             for (name, object) in K::objects(self.desired) {
                 match printed.get_mut(name) {
                     Some(got) => K::restore(got, object),
@@ -577,7 +739,7 @@ pub(crate) fn replace_from(live: &mut Schema, rebuilt: &mut Schema, names: &[Obj
     });
 }
 
-/// Whether every object of every registered kind in `wanted` is in `live`, equal.
+/// Whether every object of every prerequisite kind in `wanted` is in `live`, equal.
 pub(crate) fn all_in(wanted: &Schema, live: &Schema) -> bool {
     struct AllIn<'a> {
         wanted: &'a Schema,
@@ -586,7 +748,7 @@ pub(crate) fn all_in(wanted: &Schema, live: &Schema) -> bool {
     }
     impl Visitor for AllIn<'_> {
         fn visit<K: Kind>(&mut self) {
-            if !K::BUILT {
+            if !K::PREREQUISITE {
                 return;
             }
             let live = K::objects(self.live);

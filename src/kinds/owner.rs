@@ -17,10 +17,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{Catalog, Kind};
+use super::{Catalog, Kind, NoYaml};
 use crate::diff::{Change, Code, Diff, Finding, Severity};
 use crate::ident::quote_literal;
 use crate::load::error::{LoadError, Origin};
+use crate::load::format::FileSpec;
 use crate::load::format::{At, Entries};
 use crate::load::resolve::{ParsedFile, Resolver};
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
@@ -128,9 +129,16 @@ impl Kind for OwnerKind {
     const SECTION: &'static str = "owners";
     const IS_TYPE: bool = false;
     const IS_RELATION: bool = false;
+    const PREREQUISITE: bool = false;
     const BUILT: bool = false;
     type Key = ObjectId;
     type Object = Owner;
+    type Spec = NoYaml;
+
+    fn section(_file: &FileSpec) -> Option<&Entries<NoYaml>> {
+        // Not a section of named entries: read whole by `resolve_files` (`owner:`, `owners:`).
+        None
+    }
 
     fn objects(schema: &Schema) -> &BTreeMap<ObjectId, Owner> {
         &schema.owners
@@ -144,11 +152,11 @@ impl Kind for OwnerKind {
         ObjectId::Owner(Box::new(key.clone()))
     }
 
-    fn schema_of(key: &ObjectId) -> Option<&Ident> {
-        key.schema()
+    fn schema_of(key: &ObjectId) -> &Ident {
+        key.schema().unwrap_or(&crate::ident::NO_SCHEMA)
     }
 
-    fn resolve(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+    fn resolve_files(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
         // `owner:`: one per schema for the objects in it (any file of the schema may say it,
         // all alike).
         let mut defaults: BTreeMap<&Ident, (Ident, Origin)> = BTreeMap::new();
@@ -238,7 +246,7 @@ impl Kind for OwnerKind {
         }
     }
 
-    fn pull(schema: &Schema, namespace: &Ident) -> Option<String> {
+    fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
         let owners: Vec<(ObjectId, &Ident)> = owned_objects(schema, namespace)
             .filter_map(|on| schema.owners.get(&on).map(|o| (on, &o.role)))
             .collect();
@@ -336,7 +344,13 @@ impl Kind for OwnerKind {
 
     const DIFFERS: Code = Code::Owner;
     const DIFFERS_MESSAGE: &'static str = "owned by another role than the desired state names";
-    const EXTRA: Option<Code> = None;
+    /// Never reported: an owner the desired state does not name is not compared (see
+    /// [`OwnerKind::extra`]).
+    const EXTRA: Code = Code::Owner;
+
+    fn extra(_on: &ObjectId, _owner: &Owner, _live: &Schema, _desired: &Schema) -> Option<Finding> {
+        None
+    }
 
     fn diff(live: &Schema, desired: &Schema, options: &crate::diff::Options, out: &mut Diff) {
         for (on, wanted) in &desired.owners {
@@ -377,8 +391,9 @@ impl Kind for OwnerKind {
         owner_sql(on, &owner.role)
     }
 
-    fn drop(_on: &ObjectId) -> Option<String> {
-        None
+    /// Never suggested: an owner is never extra ([`OwnerKind::extra`]).
+    fn drop(on: &ObjectId) -> String {
+        format!("-- {on} keeps an owner: nothing to remove")
     }
 
     fn steps(on: &ObjectId, owner: &Owner, out: &mut Vec<Draft>) {

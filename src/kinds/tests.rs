@@ -10,7 +10,7 @@ use crate::plan::Draft;
 /// A schema holding only `objects` of kind `K` (and the schema they live in).
 fn schema_with<K: Kind>(name: &K::Key, object: Option<&K::Object>) -> Schema {
     let mut schema = Schema::default();
-    schema.schemas.extend(K::schema_of(name).cloned());
+    schema.schemas.insert(K::schema_of(name).clone());
     if let Some(object) = object {
         K::objects_mut(&mut schema).insert(name.clone(), object.clone());
     }
@@ -45,7 +45,7 @@ impl Complete {
 
         // Its codes are documented.
         let docs = include_str!("../../docs/plan.md");
-        for code in std::iter::once(K::DIFFERS).chain(K::EXTRA) {
+        for code in [K::DIFFERS, K::EXTRA] {
             if !docs.contains(&format!("| {} |", code.as_str())) {
                 return Err(format!("{kind}: {code} is not in docs/plan.md"));
             }
@@ -88,24 +88,20 @@ impl Complete {
                 }
             }
         }
-        match (K::EXTRA, K::drop(&name)) {
-            (Some(_), Some(drop)) => {
-                let drop = crate::classify::classify(&drop)
-                    .map_err(|e| format!("{kind}: its DROP does not parse: {e}"))?;
-                if drop.iter().all(|s| s.is_additive()) {
-                    return Err(format!("{kind}: its DROP is classified as additive"));
-                }
+        // Extra objects are reported with the DROP a human would run (owners never are).
+        let nothing = schema_with::<K>(&name, None);
+        let one = schema_with::<K>(&name, Some(&first));
+        let extra_finding = K::extra(&name, &first, &one, &nothing);
+        if extra_finding.is_some() {
+            let drop = crate::classify::classify(&K::drop(&name))
+                .map_err(|e| format!("{kind}: its DROP does not parse: {e}"))?;
+            if drop.iter().all(|s| s.is_plannable()) {
+                return Err(format!("{kind}: its DROP is classified as additive"));
             }
-            (Some(_), None) => {
-                return Err(format!("{kind}: extra objects are reported without a DROP"));
-            }
-            (None, _) => {}
         }
 
         // The diff rule: missing → created, different → DIFFERS, extra → EXTRA.
         let options = diff::Options::default();
-        let nothing = schema_with::<K>(&name, None);
-        let one = schema_with::<K>(&name, Some(&first));
         let other = schema_with::<K>(&name, Some(&second));
         let created = diff::diff(&nothing, &one, &options);
         if !matches!(created.additive.as_slice(), [Change::Create(c)] if c.object() == K::id(&name))
@@ -117,25 +113,65 @@ impl Complete {
         }
         let codes = |d: &Diff| d.findings.iter().map(|f| f.code).collect::<Vec<_>>();
         let changed = diff::diff(&one, &other, &options);
-        if !changed.additive.is_empty() || codes(&changed) != [K::DIFFERS] {
+        if K::replacement(&name, &first, &second).is_some() {
+            // Replaced in place, with the previous definition to put back; with
+            // --no-replace, a finding.
+            let [Change::Replace(replaced)] = changed.additive.as_slice() else {
+                return Err(format!(
+                    "{kind}: a replaceable change is not replaced: {changed:?}"
+                ));
+            };
+            let mut drafts = Vec::new();
+            replaced.steps(&mut drafts);
+            for draft in &drafts {
+                let statements = crate::classify::classify(&draft.sql)
+                    .map_err(|e| format!("{kind}: `{}` does not parse: {e}", draft.sql))?;
+                if !statements.iter().all(|s| s.is_plannable())
+                    || !statements.iter().any(|s| s.kind.is_replace())
+                {
+                    return Err(format!("{kind}: `{}` is not a replace", draft.sql));
+                }
+                if draft.previous.is_none() {
+                    return Err(format!(
+                        "{kind}: a replace step does not keep what it replaces"
+                    ));
+                }
+            }
+            let held = diff::diff(
+                &one,
+                &other,
+                &diff::Options {
+                    replace: false,
+                    ..diff::Options::default()
+                },
+            );
+            if !held.additive.is_empty() || codes(&held) != [K::DIFFERS] {
+                return Err(format!(
+                    "{kind}: --no-replace does not give {}: {held:?}",
+                    K::DIFFERS
+                ));
+            }
+        } else if !changed.additive.is_empty() || codes(&changed) != [K::DIFFERS] {
             return Err(format!(
                 "{kind}: a different object is not {}: {changed:?}",
                 K::DIFFERS
             ));
         }
         let extra = diff::diff(&one, &nothing, &options);
-        if !extra.additive.is_empty() || codes(&extra) != Vec::from_iter(K::EXTRA) {
+        let expected = Vec::from_iter(extra_finding.map(|f| f.code));
+        if !extra.additive.is_empty() || codes(&extra) != expected {
             return Err(format!(
-                "{kind}: an extra object is not {:?}: {extra:?}",
-                K::EXTRA
+                "{kind}: an extra object is not {expected:?}: {extra:?}"
             ));
         }
         if diff::diff(&one, &one, &options) != Diff::default() {
             return Err(format!("{kind}: an object differs from itself"));
         }
 
-        // Pulled, it loads back the same.
-        for object in [&first, &second] {
+        // Pulled, it loads back the same (kinds declared in SQL need the server: checked in
+        // `every_kind_reads_back_what_it_creates`).
+        let sql_only = K::pull_sql(&name, &first).is_some();
+        for object in [&first, &second].into_iter().filter(|_| !sql_only) {
             let schema = schema_with::<K>(&name, Some(object));
             let files: Vec<(PathBuf, String)> = crate::pull::render(&schema)
                 .into_iter()
@@ -189,14 +225,26 @@ fn every_kind_reads_back_what_it_creates() {
     impl Visitor for ReadBack<'_> {
         fn visit<K: Kind>(&mut self) {
             let (name, samples) = K::samples();
-            for object in samples {
+            // Each sample through the plan's own steps, and — for kinds declared in SQL —
+            // through what `pull` writes.
+            let runs = samples.iter().flat_map(|object| {
+                let pulled = K::pull_sql(&name, object).is_some();
+                [(object, false)]
+                    .into_iter()
+                    .chain(pulled.then_some((object, true)))
+            });
+            for (object, pulled) in runs {
                 self.databases += 1;
                 let database = format!("kinds_{}", self.databases);
-                let result =
-                    self.runtime
-                        .block_on(read_back::<K>(self.cluster, &database, &name, &object));
+                let result = self.runtime.block_on(read_back::<K>(
+                    self.cluster,
+                    &database,
+                    &name,
+                    object,
+                    pulled,
+                ));
                 match result {
-                    Ok(read) if read.as_ref() == Some(&object) => {}
+                    Ok(read) if read.as_ref() == Some(object) => {}
                     Ok(read) => self.problems.push(format!(
                         "{}: created {object:?}, read back {read:?}",
                         K::NAME
@@ -221,6 +269,7 @@ async fn read_back<K: Kind>(
     database: &str,
     name: &K::Key,
     object: &K::Object,
+    pulled: bool,
 ) -> Result<Option<K::Object>, String> {
     use sqlx::Connection;
     let mut admin = sqlx::PgConnection::connect(&cluster.url("postgres"))
@@ -233,23 +282,29 @@ async fn read_back<K: Kind>(
     let mut conn = sqlx::PgConnection::connect(&cluster.url(database))
         .await
         .map_err(|e| e.to_string())?;
-    let schema = K::schema_of(name).ok_or("a sample outside any schema")?;
     if !K::SAMPLE_SETUP.is_empty() {
         sqlx::raw_sql(sqlx::AssertSqlSafe(K::SAMPLE_SETUP))
             .execute(&mut admin)
             .await
             .map_err(|e| format!("{e}\n{}", K::SAMPLE_SETUP))?;
     }
-    let mut script = format!("CREATE SCHEMA {};\n", schema.quoted());
-    for draft in steps_of::<K>(name, object) {
-        script.push_str(&draft.sql);
+    let mut script = format!("CREATE SCHEMA {};\n", K::schema_of(name).quoted());
+    let statements: Vec<String> = match K::pull_sql(name, object).filter(|_| pulled) {
+        Some(sql) => vec![sql],
+        None => steps_of::<K>(name, object)
+            .into_iter()
+            .map(|d| d.sql)
+            .collect(),
+    };
+    for statement in statements {
+        script.push_str(&statement);
         script.push_str(";\n");
     }
     sqlx::raw_sql(sqlx::AssertSqlSafe(script.clone()))
         .execute(&mut conn)
         .await
         .map_err(|e| format!("{e}\n{script}"))?;
-    let scope = crate::introspect::Scope::named([schema.as_str().to_owned()], &[]);
+    let scope = crate::introspect::Scope::named([K::schema_of(name).as_str().to_owned()], &[]);
     let read = crate::introspect::schema(&mut conn, &scope)
         .await
         .map_err(|e| e.to_string())?;

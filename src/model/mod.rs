@@ -21,6 +21,7 @@ pub use crate::kinds::grant::{Grant, GrantKey};
 pub use crate::kinds::owner::Owner;
 pub use crate::kinds::privilege::{Grantee, Origins, Privilege, Securable};
 pub use crate::kinds::sequence::Sequence;
+pub use crate::kinds::view::View;
 pub use object_id::{ObjectId, ParseObjectIdError};
 pub use sequence::{SequenceOptions, SequenceType};
 
@@ -38,6 +39,9 @@ pub struct Schema {
     /// identity sequences belong to their column instead.
     pub sequences: BTreeMap<QualifiedName, Sequence>,
     pub tables: BTreeMap<QualifiedName, Table>,
+    /// Views, declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub views: BTreeMap<QualifiedName, View>,
     /// Privileges beyond PostgreSQL's defaults, one per (object, grantee, privilege).
     /// (Empty maps are left out of the JSON: models without privileges serialize, and
     /// fingerprint, as they did before there were any.)

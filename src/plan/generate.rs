@@ -55,6 +55,7 @@ impl Builder {
                 provides: Vec::new(),
                 requires: Vec::new(),
                 index: None,
+                previous: None,
             },
         }
     }
@@ -89,6 +90,12 @@ impl Builder {
 
     pub(crate) fn requires(mut self, key: Key) -> Self {
         self.draft.requires.push(key);
+        self
+    }
+
+    /// The statement that puts back what a replace step replaces (for rollback guides).
+    pub(crate) fn previous(mut self, sql: String) -> Self {
+        self.draft.previous = Some(sql);
         self
     }
 
@@ -214,6 +221,7 @@ fn generate(change: &Change, context: &Context, out: &mut Vec<Draft>) {
             b.push(out);
         }
         Change::Create(created) => created.steps(out),
+        Change::Replace(replaced) => replaced.steps(out),
         Change::CreateTable { name, definition } => {
             Builder::new(StepKind::CreateTable, NEW_TABLES, Some(name), object)
                 .sql(ddl::create_table(name, definition))
@@ -691,10 +699,14 @@ pub(super) fn tolerate_unverified(
             ObjectId::Grant { on, .. } | ObjectId::Owner(on) => Some(&**on),
             _ => None,
         };
-        let Some(message) = unverified
-            .get(&draft.object)
-            .or_else(|| target.and_then(|on| unverified.get(on)))
-        else {
+        let Some(message) = unverified.get(&draft.object).or_else(|| {
+            unverified
+                .iter()
+                .find(|(object, _)| {
+                    draft.object.within(object) || target.is_some_and(|on| on.within(object))
+                })
+                .map(|(_, message)| message)
+        }) else {
             continue;
         };
         if draft.transaction != Transaction::Outside {

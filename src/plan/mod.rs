@@ -47,7 +47,10 @@ pub(crate) mod stage {
     pub const KEYS: u8 = 4;
     pub const FOREIGN_KEYS: u8 = 5;
     pub const VALIDATIONS: u8 = 6;
-    pub const PRIVILEGES: u8 = 7;
+    /// Views and what else reads tables: after the tables, columns and keys they read.
+    pub const VIEWS: u8 = 7;
+    /// Privileges and owners: after the objects they are on.
+    pub const PRIVILEGES: u8 = 8;
 }
 mod step;
 
@@ -181,6 +184,8 @@ pub(crate) struct Draft {
     provides: Vec<Key>,
     requires: Vec<Key>,
     index: Option<QualifiedName>,
+    /// A replace step's statement that restores what it replaces.
+    pub(crate) previous: Option<String>,
     /// Tie-break for the ordering: stage, then table, then kind, then the change's position
     /// in the diff (which follows the desired state: columns in declared order), then object.
     sort_key: SortKey,

@@ -34,6 +34,13 @@ pub enum StepKind {
     /// `DROP INDEX CONCURRENTLY` of an index left INVALID by a failed concurrent build (it
     /// holds no data and is ours); the only DROP reconcile runs. Followed by its rebuild.
     DropInvalidIndex,
+    /// A definition swapped in place (`CREATE OR REPLACE`, `ALTER POLICY`, `COMMENT ON`);
+    /// the step carries the previous definition ([`Step::previous`]).
+    Replace,
+    CreateView,
+    CreateMaterializedView,
+    CreateFunction,
+    CreateTrigger,
     /// `GRANT` of a privilege (or of its grant option).
     Grant,
     /// `ALTER DEFAULT PRIVILEGES ... GRANT`.
@@ -112,10 +119,11 @@ pub enum HazardCode {
     LocksReferencedTable,
     IndexBlocksWrites,
     Unverified,
+    ReplacesDefinition,
 }
 
 impl HazardCode {
-    pub const ALL: [HazardCode; 12] = [
+    pub const ALL: [HazardCode; 13] = [
         HazardCode::AccessExclusiveLock,
         HazardCode::BuildsIndex,
         HazardCode::ValidatesByScan,
@@ -128,6 +136,7 @@ impl HazardCode {
         HazardCode::LocksReferencedTable,
         HazardCode::IndexBlocksWrites,
         HazardCode::Unverified,
+        HazardCode::ReplacesDefinition,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -144,6 +153,7 @@ impl HazardCode {
             HazardCode::LocksReferencedTable => "H010",
             HazardCode::IndexBlocksWrites => "H011",
             HazardCode::Unverified => "H012",
+            HazardCode::ReplacesDefinition => "H013",
         }
     }
 }
@@ -197,6 +207,10 @@ pub struct Step {
     /// after a failed concurrent build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<QualifiedName>,
+    /// For a replace step: the statement that puts back the definition it replaces (what a
+    /// rollback guide prints; never run by reconcile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 impl Step {

@@ -673,9 +673,9 @@ fn a_grant_on_a_missing_routine_is_attempted_and_skipped_with_a_warning() {
         "{step:#}"
     );
     // The rest applies; the skipped grant is named as still pending (a step that did not
-    // happen is never reported as done).
+    // happen is never reported as done: exit 2, the run recorded as partial).
     let applied = reconcile(&db, &dev, dir.path(), &["apply"]);
-    assert_exit(&applied, 1);
+    assert_exit(&applied, 2);
     let stderr = text(&applied.stderr);
     assert!(
         stderr.contains("still pending")

@@ -1,18 +1,15 @@
 //! The promise, as a property: whatever the live and desired states, every statement reconcile
 //! plans is additive.
 //!
-//! Random desired schemas (schemas, extensions, enums, domains, composites, sequences, tables
-//! with every column shape, constraint kind and index shape the model has, row-level security,
-//! names that need quoting) are paired with live states derived from them by random drift:
+//! Random desired schemas (`tests/common/generate.rs`: schemas, extensions, enums, domains,
+//! composites, sequences, tables with every column shape, constraint kind and index shape the
+//! model has, row-level security, names that need quoting) are paired with live states derived from them by random drift:
 //! objects dropped, columns retyped or renamed, nullability, defaults and identity flipped, enum
-//! labels removed, added or reordered, extra objects added; privileges, default privileges
-//! and owners granted, dropped, added and changed. For each pair, with and without
+//! labels removed, added or reordered, extra objects added. For each pair, with and without
 //! `CREATE INDEX CONCURRENTLY`, every planned step is parsed by the real PostgreSQL parser
 //! ([`reconcile::classify`]) — the statements inside its `DO` guard block included — and must
-//! be on the additive allow-list — `REVOKE` never is — except the `ALTER ... OWNER TO` of an
-//! object an earlier step of the same plan creates; the rendered psql script must consist of
-//! exactly the steps plus `SET`/`BEGIN`/`COMMIT`, with the findings' suggested SQL confined to
-//! comments.
+//! be on the additive allow-list; the rendered psql script must consist of exactly the steps
+//! plus `SET`/`BEGIN`/`COMMIT`, with the findings' suggested SQL confined to comments.
 
 use std::collections::BTreeSet;
 
@@ -22,961 +19,17 @@ use proptest::test_runner::TestRunner;
 
 use reconcile::classify::{self, AlterTableAction, Kind, Statement};
 use reconcile::diff::{self, Diff, Options};
-use reconcile::ident::quote_literal;
 use reconcile::model::{
-    Column, CompositeAttribute, CompositeType, Constraint, ConstraintKind, DefaultGrant,
-    DefaultKey, Domain, EnumType, Extension, FkAction, ForeignKey, Grant, GrantKey, Grantee, Ident,
-    Identity, Index, IndexKey, IndexTarget, ObjectId, Owner, Privilege, QualifiedName, Schema,
-    Securable, Sequence, SequenceOptions, SequenceType, Table,
+    Column, Constraint, ConstraintKind, EnumType, Ident, Identity, Index, IndexKey, IndexTarget,
+    QualifiedName, Schema, Sequence, SequenceOptions, SequenceType, Table,
 };
-use reconcile::plan::{self, Context, Plan, Step, StepKind};
+use reconcile::plan::{self, Context, Plan};
 use reconcile::render::{self, Report};
 
-/// Object names: plain, keywords, mixed case, and names that only survive correct quoting.
-const NAMES: &[&str] = &[
-    "id",
-    "name",
-    "status",
-    "created_at",
-    "Amount",
-    "user",
-    "order",
-    "select",
-    "with space",
-    "quote\"d",
-    "semi;colon",
-    "x'); DROP TABLE t; --",
-    "ünïcode",
-    "$reconcile$",
-    "dollar$sign",
-    "back\\slash",
-    "line\nbreak",
-    "cr\rDROP TABLE t; --",
-];
-
-const SCHEMAS: &[&str] = &[
-    "app",
-    "Weird Schema",
-    "select",
-    "x'); DROP SCHEMA public; --",
-];
-
-const LABELS: &[&str] = &[
-    "a",
-    "b",
-    "c",
-    "New",
-    "it's",
-    "with space",
-    "$reconcile$",
-    "'); DROP TABLE t; --",
-    "ünï",
-    "back\\slash'",
-    "line\nbreak",
-    "cr\rDROP TABLE t; --",
-];
-
-const EXTENSIONS: &[&str] = &["pgcrypto", "citext", "hstore", "btree_gist"];
-
-/// Role names: Supabase's, and names that only survive correct quoting (`PUBLIC` as a role's
-/// name is not PUBLIC).
-const ROLES: &[&str] = &[
-    "anon",
-    "authenticated",
-    "service role",
-    "PUBLIC",
-    "x'); DROP ROLE postgres; --",
-    "line\nbreak",
-];
-
-/// Canonical (`format_type`) spellings.
-const BASE_TYPES: &[&str] = &[
-    "integer",
-    "bigint",
-    "smallint",
-    "text",
-    "boolean",
-    "character varying(20)",
-    "numeric(10,2)",
-    "timestamp with time zone",
-    "uuid",
-    "jsonb",
-    "integer[]",
-    "text[]",
-];
-
-const FK_ACTIONS: [FkAction; 5] = FkAction::ALL;
-
-/// A choice among however many candidates there turn out to be (shrinks towards the first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Pick(usize);
-
-impl Pick {
-    fn index(&self, len: usize) -> usize {
-        self.0 % len
-    }
-}
-
-impl Arbitrary for Pick {
-    type Parameters = ();
-    type Strategy = proptest::strategy::Map<std::ops::Range<usize>, fn(usize) -> Pick>;
-
-    fn arbitrary_with((): ()) -> Self::Strategy {
-        (0..1024usize).prop_map(Pick as fn(usize) -> Pick)
-    }
-}
-
-fn ident(name: &str) -> Ident {
-    Ident::new(name).expect("pool names are valid identifiers")
-}
-
-fn choose(items: &[&'static str], i: &Pick) -> &'static str {
-    items[i.index(items.len())]
-}
-
-fn pick<'a, T>(items: &'a [T], i: &Pick) -> &'a T {
-    &items[i.index(items.len())]
-}
-
-fn nth_key<K: Clone, V>(map: &std::collections::BTreeMap<K, V>, i: &Pick) -> Option<K> {
-    if map.is_empty() {
-        None
-    } else {
-        map.keys().nth(i.index(map.len())).cloned()
-    }
-}
-
-/// Hands out names that are unique within a scope (a schema's relations and types share one
-/// namespace; columns are per table), suffixing `_2`, `_3`, ... on collision.
-#[derive(Default)]
-struct Names(BTreeSet<(String, String)>);
-
-impl Names {
-    fn fresh(&mut self, scope: &str, base: &str) -> Ident {
-        let mut name = base.to_owned();
-        let mut n = 1;
-        while self.0.contains(&(scope.to_owned(), name.clone())) {
-            n += 1;
-            let mut cut = base.len().min(55);
-            while !base.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            name = format!("{}_{n}", &base[..cut]);
-        }
-        self.0.insert((scope.to_owned(), name.clone()));
-        ident(&name)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Blueprints: the random choices, resolved into a model by `build_schema`.
-
-#[derive(Debug, Clone)]
-struct ColumnPlan {
-    name: Pick,
-    ty: Pick,
-    not_null: bool,
-    default: Option<Pick>,
-    identity: Option<bool>,
-    generated: bool,
-    collation: bool,
-}
-
-#[derive(Debug, Clone)]
-struct IndexPlan {
-    name: Pick,
-    unique: bool,
-    hash: bool,
-    /// (column, as an expression, descending, nulls first)
-    keys: Vec<(Pick, bool, bool, bool)>,
-    include: Option<Pick>,
-    predicate: Option<Pick>,
-    nulls_not_distinct: bool,
-}
-
-#[derive(Debug, Clone)]
-enum ConstraintShape {
-    PrimaryKey(Vec<Pick>),
-    Unique(Vec<Pick>, Option<Pick>, bool),
-    Check(Pick, bool),
-    ForeignKey(Pick, Pick, Pick, bool),
-    Exclusion(Pick),
-}
-
-#[derive(Debug, Clone)]
-struct ConstraintPlan {
-    name: Pick,
-    shape: ConstraintShape,
-    deferrable: Option<bool>,
-}
-
-#[derive(Debug, Clone)]
-struct TablePlan {
-    name: Pick,
-    schema: Pick,
-    columns: Vec<ColumnPlan>,
-    constraints: Vec<ConstraintPlan>,
-    indexes: Vec<IndexPlan>,
-    rls: bool,
-    force_rls: bool,
-}
-
-/// Privileges, default privileges and owners.
-#[derive(Debug, Clone)]
-struct AccessPlan {
-    /// (object, grantee, privilege, grant option or — for PUBLIC — revoked)
-    grants: Vec<(Pick, Pick, Pick, bool)>,
-    /// (role, schema, kind of object, grantee, privilege, grant option)
-    defaults: Vec<(Pick, Pick, Pick, Pick, Pick, bool)>,
-    owner: Option<Pick>,
-    schema_owner: Option<Pick>,
-}
-
-#[derive(Debug, Clone)]
-struct SchemaPlan {
-    access: AccessPlan,
-    schemas: Vec<Pick>,
-    extensions: Vec<(Pick, Pick)>,
-    enums: Vec<(Pick, Pick, Vec<Pick>)>,
-    domains: Vec<DomainPlan>,
-    composites: Vec<CompositePlan>,
-    sequences: Vec<SequencePlan>,
-    tables: Vec<TablePlan>,
-}
-
-/// (name, schema, attributes as (name, type))
-type CompositePlan = (Pick, Pick, Vec<(Pick, Pick)>);
-
-#[derive(Debug, Clone)]
-struct DomainPlan {
-    name: Pick,
-    schema: Pick,
-    base: Pick,
-    default: bool,
-    not_null: bool,
-    check: bool,
-}
-
-#[derive(Debug, Clone)]
-struct SequencePlan {
-    name: Pick,
-    schema: Pick,
-    bigint: bool,
-    descending: bool,
-    /// (table, column)
-    owned_by: Option<(Pick, Pick)>,
-}
-
-fn column_plan() -> impl Strategy<Value = ColumnPlan> {
-    (
-        any::<Pick>(),
-        any::<Pick>(),
-        any::<bool>(),
-        proptest::option::of(any::<Pick>()),
-        proptest::option::weighted(0.2, any::<bool>()),
-        proptest::bool::weighted(0.1),
-        proptest::bool::weighted(0.1),
-    )
-        .prop_map(
-            |(name, ty, not_null, default, identity, generated, collation)| ColumnPlan {
-                name,
-                ty,
-                not_null,
-                default,
-                identity,
-                generated,
-                collation,
-            },
-        )
-}
-
-fn index_plan() -> impl Strategy<Value = IndexPlan> {
-    (
-        any::<Pick>(),
-        any::<bool>(),
-        proptest::bool::weighted(0.15),
-        prop::collection::vec(
-            (
-                any::<Pick>(),
-                proptest::bool::weighted(0.3),
-                any::<bool>(),
-                any::<bool>(),
-            ),
-            1..3,
-        ),
-        proptest::option::weighted(0.2, any::<Pick>()),
-        proptest::option::weighted(0.3, any::<Pick>()),
-        proptest::bool::weighted(0.1),
-    )
-        .prop_map(
-            |(name, unique, hash, keys, include, predicate, nulls_not_distinct)| IndexPlan {
-                name,
-                unique,
-                hash,
-                keys,
-                include,
-                predicate,
-                nulls_not_distinct,
-            },
-        )
-}
-
-fn constraint_plan() -> impl Strategy<Value = ConstraintPlan> {
-    let columns = || prop::collection::vec(any::<Pick>(), 1..3);
-    let shape = prop_oneof![
-        2 => columns().prop_map(ConstraintShape::PrimaryKey),
-        2 => (columns(), proptest::option::weighted(0.2, any::<Pick>()), any::<bool>())
-            .prop_map(|(c, i, n)| ConstraintShape::Unique(c, i, n)),
-        2 => (any::<Pick>(), proptest::bool::weighted(0.1))
-            .prop_map(|(c, n)| ConstraintShape::Check(c, n)),
-        3 => (any::<Pick>(), any::<Pick>(), any::<Pick>(), any::<bool>())
-            .prop_map(|(t, d, u, f)| ConstraintShape::ForeignKey(t, d, u, f)),
-        1 => any::<Pick>().prop_map(ConstraintShape::Exclusion),
-    ];
-    (
-        any::<Pick>(),
-        shape,
-        proptest::option::weighted(0.2, any::<bool>()),
-    )
-        .prop_map(|(name, shape, deferrable)| ConstraintPlan {
-            name,
-            shape,
-            deferrable,
-        })
-}
-
-fn table_plan() -> impl Strategy<Value = TablePlan> {
-    (
-        any::<Pick>(),
-        any::<Pick>(),
-        prop::collection::vec(column_plan(), 1..6),
-        prop::collection::vec(constraint_plan(), 0..4),
-        prop::collection::vec(index_plan(), 0..3),
-        proptest::bool::weighted(0.3),
-        proptest::bool::weighted(0.15),
-    )
-        .prop_map(
-            |(name, schema, columns, constraints, indexes, rls, force_rls)| TablePlan {
-                name,
-                schema,
-                columns,
-                constraints,
-                indexes,
-                rls,
-                force_rls,
-            },
-        )
-}
-
-fn access_plan() -> impl Strategy<Value = AccessPlan> {
-    let p = || any::<Pick>();
-    (
-        prop::collection::vec((p(), p(), p(), proptest::bool::weighted(0.3)), 0..8),
-        prop::collection::vec((p(), p(), p(), p(), p(), any::<bool>()), 0..3),
-        proptest::option::weighted(0.4, p()),
-        proptest::option::weighted(0.3, p()),
-    )
-        .prop_map(|(grants, defaults, owner, schema_owner)| AccessPlan {
-            grants,
-            defaults,
-            owner,
-            schema_owner,
-        })
-}
-
-fn schema_plan() -> impl Strategy<Value = SchemaPlan> {
-    let p = || any::<Pick>();
-    (
-        access_plan(),
-        prop::collection::vec(p(), 0..3),
-        prop::collection::vec((p(), p()), 0..3),
-        prop::collection::vec((p(), p(), prop::collection::vec(p(), 1..5)), 0..3),
-        prop::collection::vec(
-            (p(), p(), p(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-                |(name, schema, base, default, not_null, check)| DomainPlan {
-                    name,
-                    schema,
-                    base,
-                    default,
-                    not_null,
-                    check,
-                },
-            ),
-            0..3,
-        ),
-        prop::collection::vec((p(), p(), prop::collection::vec((p(), p()), 1..4)), 0..2),
-        prop::collection::vec(
-            (
-                p(),
-                p(),
-                any::<bool>(),
-                proptest::bool::weighted(0.2),
-                proptest::option::of((p(), p())),
-            )
-                .prop_map(|(name, schema, bigint, descending, owned_by)| {
-                    SequencePlan {
-                        name,
-                        schema,
-                        bigint,
-                        descending,
-                        owned_by,
-                    }
-                }),
-            0..3,
-        ),
-        prop::collection::vec(table_plan(), 1..5),
-    )
-        .prop_map(
-            |(access, schemas, extensions, enums, domains, composites, sequences, tables)| {
-                SchemaPlan {
-                    access,
-                    schemas,
-                    extensions,
-                    enums,
-                    domains,
-                    composites,
-                    sequences,
-                    tables,
-                }
-            },
-        )
-}
-
-/// A column type and what its values look like.
-#[derive(Debug, Clone)]
-enum ColumnType {
-    Base(&'static str),
-    Enum(String, Vec<String>),
-    /// Domains and composites: no default generated.
-    User(String),
-}
-
-impl ColumnType {
-    fn text(&self) -> String {
-        match self {
-            ColumnType::Base(t) => (*t).to_owned(),
-            ColumnType::Enum(t, _) | ColumnType::User(t) => t.clone(),
-        }
-    }
-
-    fn is_integer(&self) -> bool {
-        matches!(self, ColumnType::Base("integer" | "bigint" | "smallint"))
-    }
-
-    /// A default as `pg_get_expr` prints it.
-    fn default(&self, i: &Pick, sequences: &[QualifiedName]) -> Option<String> {
-        Some(match self {
-            ColumnType::Base("integer" | "bigint") if !sequences.is_empty() && i.index(2) == 0 => {
-                format!(
-                    "nextval({}::regclass)",
-                    quote_literal(&pick(sequences, i).quoted_relative())
-                )
-            }
-            ColumnType::Base("integer" | "bigint" | "smallint") => "0".to_owned(),
-            ColumnType::Base("text") => "'it''s'::text".to_owned(),
-            ColumnType::Base("character varying(20)") => "'x'::character varying".to_owned(),
-            ColumnType::Base("boolean") => "true".to_owned(),
-            ColumnType::Base("numeric(10,2)") => "0.0".to_owned(),
-            ColumnType::Base("timestamp with time zone") => "now()".to_owned(),
-            ColumnType::Base("uuid") => "gen_random_uuid()".to_owned(),
-            ColumnType::Base("jsonb") => "'{}'::jsonb".to_owned(),
-            ColumnType::Base("integer[]") => "'{}'::integer[]".to_owned(),
-            ColumnType::Base("text[]") => "ARRAY['a'::text]".to_owned(),
-            ColumnType::Enum(t, labels) => {
-                format!("{}::{t}", quote_literal(pick(labels, i).as_str()))
-            }
-            _ => return None,
-        })
-    }
-}
-
-fn sequence_type(ty: &str) -> SequenceType {
-    SequenceType::from_type(ty).unwrap_or(SequenceType::Integer)
-}
-
-fn build_schema(plan: &SchemaPlan) -> Schema {
-    let mut out = Schema::default();
-    let mut names = Names::default();
-    out.schemas.insert(ident("public"));
-    for s in &plan.schemas {
-        out.schemas.insert(ident(choose(SCHEMAS, s)));
-    }
-    let schemas: Vec<Ident> = out.schemas.iter().cloned().collect();
-    let qualified = |names: &mut Names, schema: &Pick, base: &Pick| {
-        let schema = pick(&schemas, schema).clone();
-        let name = names.fresh(schema.as_str(), choose(NAMES, base));
-        QualifiedName::new(schema, name)
-    };
-
-    for (name, schema) in &plan.extensions {
-        out.extensions.insert(
-            ident(choose(EXTENSIONS, name)),
-            Extension {
-                schema: pick(&schemas, schema).clone(),
-            },
-        );
-    }
-
-    let mut types: Vec<ColumnType> = BASE_TYPES.iter().map(|t| ColumnType::Base(t)).collect();
-    for (name, schema, labels) in &plan.enums {
-        let name = qualified(&mut names, schema, name);
-        let mut values: Vec<String> = Vec::new();
-        for l in labels {
-            let label = choose(LABELS, l).to_string();
-            if !values.contains(&label) {
-                values.push(label);
-            }
-        }
-        types.push(ColumnType::Enum(name.quoted_relative(), values.clone()));
-        out.enums.insert(name, EnumType { values });
-    }
-    for DomainPlan {
-        name,
-        schema,
-        base,
-        default,
-        not_null,
-        check,
-    } in &plan.domains
-    {
-        let name = qualified(&mut names, schema, name);
-        let base = ColumnType::Base(choose(&["integer", "text", "bigint"], base));
-        let mut checks = std::collections::BTreeMap::new();
-        if *check {
-            checks.insert(ident("not null"), "(VALUE IS NOT NULL)".to_owned());
-        }
-        out.domains.insert(
-            name.clone(),
-            Domain {
-                data_type: base.text(),
-                default: if *default {
-                    base.default(&Pick(1), &[])
-                } else {
-                    None
-                },
-                not_null: *not_null,
-                collation: None,
-                checks,
-            },
-        );
-        types.push(ColumnType::User(name.quoted_relative()));
-    }
-    for (name, schema, attributes) in &plan.composites {
-        let name = qualified(&mut names, schema, name);
-        let mut attribute_names = Names::default();
-        let attributes = attributes
-            .iter()
-            .map(|(a, ty)| CompositeAttribute {
-                name: attribute_names.fresh("", choose(NAMES, a)),
-                data_type: choose(BASE_TYPES, ty).to_string(),
-                collation: None,
-            })
-            .collect();
-        out.composites
-            .insert(name.clone(), CompositeType { attributes });
-        types.push(ColumnType::User(name.quoted_relative()));
-    }
-
-    let mut sequence_names = Vec::new();
-    for SequencePlan {
-        name,
-        schema,
-        bigint,
-        descending,
-        ..
-    } in &plan.sequences
-    {
-        let name = qualified(&mut names, schema, name);
-        let data_type = if *bigint {
-            SequenceType::Bigint
-        } else {
-            SequenceType::Integer
-        };
-        out.sequences.insert(
-            name.clone(),
-            Sequence {
-                options: SequenceOptions::defaults(data_type, if *descending { -1 } else { 1 }),
-                owned_by: None,
-            },
-        );
-        sequence_names.push(name);
-    }
-
-    // Tables, with everything but foreign keys.
-    let mut table_names = Vec::new();
-    let mut column_names: Vec<Names> = Vec::new();
-    for t in &plan.tables {
-        let name = qualified(&mut names, &t.schema, &t.name);
-        let mut columns_in_table = Names::default();
-        let mut table = Table::default();
-        let mut column_types = Vec::new();
-        for c in &t.columns {
-            let ty = pick(&types, &c.ty).clone();
-            let mut column = Column::new(
-                columns_in_table.fresh("", choose(NAMES, &c.name)),
-                ty.text(),
-            );
-            column.not_null = c.not_null;
-            if let (Some(always), true) = (c.identity, ty.is_integer()) {
-                column.identity = Some(Box::new(Identity {
-                    always,
-                    options: SequenceOptions::defaults(sequence_type(&column.data_type), 1),
-                }));
-                column.not_null = true;
-            } else if c.generated && ty.is_integer() {
-                column.generated = Some("(1 + 1)".to_owned());
-            } else if let Some(d) = &c.default {
-                column.default = ty.default(d, &sequence_names);
-            }
-            if c.collation && matches!(ty, ColumnType::Base("text")) {
-                column.collation = Some("\"C\"".to_owned());
-            }
-            table.columns.push(column);
-            column_types.push(ty);
-        }
-        let column_list: Vec<Ident> = table.columns.iter().map(|c| c.name.clone()).collect();
-        let column = |i: &Pick| pick(&column_list, i).clone();
-        let quoted = |i: &Pick| column(i).quoted();
-        let mut constraints = Vec::new();
-        for c in &t.constraints {
-            let kind = match &c.shape {
-                ConstraintShape::PrimaryKey(cols) => {
-                    let cols = dedup(cols.iter().map(column));
-                    ConstraintKind::PrimaryKey {
-                        columns: cols,
-                        include: vec![],
-                    }
-                }
-                ConstraintShape::Unique(cols, include, nulls_not_distinct) => {
-                    let cols = dedup(cols.iter().map(column));
-                    let include = include
-                        .iter()
-                        .map(column)
-                        .filter(|c| !cols.contains(c))
-                        .collect();
-                    ConstraintKind::Unique {
-                        columns: cols,
-                        include,
-                        nulls_not_distinct: *nulls_not_distinct,
-                    }
-                }
-                ConstraintShape::Check(col, no_inherit) => {
-                    let i = col.index(table.columns.len());
-                    let expression = if column_types[i].is_integer() {
-                        format!("({} > 0)", quoted(col))
-                    } else {
-                        format!("({} IS NOT NULL)", quoted(col))
-                    };
-                    ConstraintKind::Check {
-                        expression,
-                        no_inherit: *no_inherit,
-                    }
-                }
-                ConstraintShape::Exclusion(col) => ConstraintKind::Exclusion {
-                    definition: format!("EXCLUDE USING btree ({} WITH =)", quoted(col)),
-                },
-                // Resolved once every table has its primary key.
-                ConstraintShape::ForeignKey(..) => continue,
-            };
-            if matches!(kind, ConstraintKind::PrimaryKey { .. })
-                && constraints
-                    .iter()
-                    .any(|(_, k, _)| matches!(k, ConstraintKind::PrimaryKey { .. }))
-            {
-                continue;
-            }
-            constraints.push((c.name, kind, c.deferrable));
-        }
-        for (cname, kind, deferrable) in constraints {
-            if let ConstraintKind::PrimaryKey { columns, .. } = &kind {
-                for c in &mut table.columns {
-                    if columns.contains(&c.name) {
-                        c.not_null = true;
-                    }
-                }
-            }
-            let deferrable = deferrable.filter(|_| {
-                !matches!(
-                    kind,
-                    ConstraintKind::Check { .. } | ConstraintKind::Exclusion { .. }
-                )
-            });
-            table.constraints.insert(
-                names.fresh(
-                    name.schema.as_str(),
-                    &format!("{} key", choose(NAMES, &cname)),
-                ),
-                Constraint {
-                    kind,
-                    deferrable: deferrable.is_some(),
-                    initially_deferred: deferrable == Some(true),
-                },
-            );
-        }
-        for i in &t.indexes {
-            let hash = i.hash && !i.unique;
-            let keys: Vec<IndexKey> = i
-                .keys
-                .iter()
-                .take(if hash { 1 } else { 2 })
-                .map(|(col, expression, descending, nulls_first)| {
-                    let position = col.index(table.columns.len());
-                    let target = if *expression {
-                        let c = table.columns[position].name.quoted();
-                        IndexTarget::Expression(
-                            if matches!(column_types[position], ColumnType::Base("text")) {
-                                format!("lower({c})")
-                            } else {
-                                format!("({c} IS NULL)")
-                            },
-                        )
-                    } else {
-                        IndexTarget::Column(table.columns[position].name.clone())
-                    };
-                    IndexKey {
-                        target,
-                        opclass: None,
-                        collation: None,
-                        descending: *descending && !hash,
-                        nulls_first: *nulls_first && !hash,
-                    }
-                })
-                .collect();
-            let include = match (&i.include, hash) {
-                (Some(c), false) => vec![column(c)],
-                _ => vec![],
-            };
-            let index = Index {
-                unique: i.unique,
-                method: if hash { "hash" } else { "btree" }.to_owned(),
-                keys,
-                include,
-                predicate: i
-                    .predicate
-                    .as_ref()
-                    .map(|c| format!("({} IS NOT NULL)", quoted(c))),
-                nulls_not_distinct: i.nulls_not_distinct && i.unique,
-            };
-            let iname = names.fresh(
-                name.schema.as_str(),
-                &format!("{} idx", choose(NAMES, &i.name)),
-            );
-            table.indexes.insert(iname, index);
-        }
-        table.row_level_security = t.rls;
-        table.force_row_level_security = t.force_rls;
-        out.tables.insert(name.clone(), table);
-        table_names.push(name);
-        column_names.push(columns_in_table);
-    }
-
-    // Foreign keys, to a table with a primary key, on new columns of the referenced types.
-    for (position, t) in plan.tables.iter().enumerate() {
-        for c in &t.constraints {
-            let ConstraintShape::ForeignKey(target, on_delete, on_update, match_full) = &c.shape
-            else {
-                continue;
-            };
-            let source = table_names[position].clone();
-            let target = pick(&table_names, target).clone();
-            let Some((_, pk)) = out.tables[&target].primary_key() else {
-                continue;
-            };
-            let ConstraintKind::PrimaryKey {
-                columns: pk_columns,
-                ..
-            } = &pk.kind
-            else {
-                continue;
-            };
-            let referenced: Vec<Column> = pk_columns
-                .iter()
-                .map(|c| out.tables[&target].column(c.as_str()).unwrap().clone())
-                .collect();
-            let mut columns = Vec::new();
-            for r in &referenced {
-                let name = column_names[position].fresh("", &format!("{} ref", r.name));
-                let mut col = Column::new(name.clone(), r.data_type.clone());
-                col.collation = r.collation.clone();
-                out.tables.get_mut(&source).unwrap().columns.push(col);
-                columns.push(name);
-            }
-            let fk = ForeignKey {
-                columns,
-                references: target,
-                referenced_columns: referenced.iter().map(|c| c.name.clone()).collect(),
-                on_delete: *pick(&FK_ACTIONS, on_delete),
-                on_update: *pick(&FK_ACTIONS, on_update),
-                match_full: *match_full,
-            };
-            let cname = names.fresh(
-                source.schema.as_str(),
-                &format!("{} fkey", choose(NAMES, &c.name)),
-            );
-            out.tables.get_mut(&source).unwrap().constraints.insert(
-                cname,
-                Constraint {
-                    kind: ConstraintKind::ForeignKey(fk),
-                    deferrable: c.deferrable.is_some(),
-                    initially_deferred: c.deferrable == Some(true),
-                },
-            );
-        }
-    }
-
-    for (sequence, name) in plan.sequences.iter().zip(&sequence_names) {
-        if let Some((t, c)) = &sequence.owned_by {
-            let table = pick(&table_names, t).clone();
-            let column = pick(&out.tables[&table].columns, c).name.clone();
-            out.sequences.get_mut(name).unwrap().owned_by = Some((table, column));
-        }
-    }
-    access(&plan.access, &mut out);
-    out
-}
-
-fn grantee(i: &Pick) -> Grantee {
-    match i.index(ROLES.len() + 1) {
-        n if n == ROLES.len() => Grantee::Public,
-        n => Grantee::Role(ident(ROLES[n])),
-    }
-}
-
-/// The objects of a model privileges can be on, with their kind.
-fn securables(model: &Schema) -> Vec<(ObjectId, Securable)> {
-    let mut out: Vec<(ObjectId, Securable)> = model
-        .schemas
-        .iter()
-        .map(|s| (ObjectId::Schema(s.clone()), Securable::Schema))
-        .collect();
-    for (name, table) in &model.tables {
-        out.push((ObjectId::Table(name.clone()), Securable::Table));
-        for c in &table.columns {
-            out.push((ObjectId::column(name, &c.name), Securable::Column));
-        }
-    }
-    out.extend(
-        model
-            .sequences
-            .keys()
-            .map(|n| (ObjectId::Sequence(n.clone()), Securable::Sequence)),
-    );
-    out.extend(
-        model
-            .enums
-            .keys()
-            .chain(model.composites.keys())
-            .map(|n| (ObjectId::Type(n.clone()), Securable::Type)),
-    );
-    out.extend(
-        model
-            .domains
-            .keys()
-            .map(|n| (ObjectId::Domain(n.clone()), Securable::Type)),
-    );
-    out.push((
-        ObjectId::Function {
-            name: QualifiedName::new(ident("public"), ident("f")),
-            args: vec!["integer".to_owned(), "character varying".to_owned()],
-        },
-        Securable::Function,
-    ));
-    out
-}
-
-/// Privileges, default privileges and owners, as the loader would make them.
-fn access(plan: &AccessPlan, out: &mut Schema) {
-    let objects = securables(out);
-    for (object, who, privilege, flag) in &plan.grants {
-        let (on, kind) = pick(&objects, object).clone();
-        let grantee = grantee(who);
-        let privilege = *pick(kind.privileges(), privilege);
-        let public_default = grantee == Grantee::Public
-            && (kind.public_default() == Some(privilege)
-                || (on == ObjectId::Schema(ident("public")) && privilege == Privilege::Usage));
-        let grant = match (&grantee, public_default) {
-            (Grantee::Public, true) if *flag => Grant::Revoked,
-            (Grantee::Public, _) => Grant::Granted {
-                grant_option: false,
-            },
-            _ => Grant::Granted {
-                grant_option: *flag,
-            },
-        };
-        out.grants.insert(
-            GrantKey {
-                on,
-                grantee,
-                privilege,
-            },
-            grant,
-        );
-    }
-    let schemas: Vec<Ident> = out.schemas.iter().cloned().collect();
-    let kinds = [
-        Securable::Table,
-        Securable::Sequence,
-        Securable::Function,
-        Securable::Type,
-    ];
-    for (role, schema, on, who, privilege, grant_option) in &plan.defaults {
-        let on = *pick(&kinds, on);
-        let grantee = grantee(who);
-        out.default_privileges.insert(
-            DefaultKey {
-                role: ident(choose(ROLES, role)),
-                schema: pick(&schemas, schema).clone(),
-                on,
-                grantee: grantee.clone(),
-                privilege: *pick(on.privileges(), privilege),
-            },
-            DefaultGrant {
-                grant_option: *grant_option && grantee != Grantee::Public,
-            },
-        );
-    }
-    if let Some(role) = &plan.owner {
-        let role = ident(choose(ROLES, role));
-        let mut owned: Vec<ObjectId> = out.tables.keys().cloned().map(ObjectId::Table).collect();
-        owned.extend(
-            out.sequences
-                .iter()
-                .filter(|(_, s)| s.owned_by.is_none())
-                .map(|(n, _)| ObjectId::Sequence(n.clone())),
-        );
-        owned.extend(
-            out.enums
-                .keys()
-                .chain(out.composites.keys())
-                .cloned()
-                .map(ObjectId::Type),
-        );
-        owned.extend(out.domains.keys().cloned().map(ObjectId::Domain));
-        for on in owned {
-            out.owners.insert(on, Owner { role: role.clone() });
-        }
-    }
-    if let Some(role) = &plan.schema_owner {
-        for schema in schemas {
-            out.owners.insert(
-                ObjectId::Schema(schema),
-                Owner {
-                    role: ident(choose(ROLES, role)),
-                },
-            );
-        }
-    }
-}
-
-fn dedup(items: impl Iterator<Item = Ident>) -> Vec<Ident> {
-    let mut out: Vec<Ident> = Vec::new();
-    for i in items {
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
-    out
-}
+use crate::common::generate::{
+    BASE_TYPES, LABELS, NAMES, Pick, SCHEMAS, build_schema, choose, clip, ident, nth_key, pick,
+    schema_plan,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Drift: the live state is the desired one after random mutations.
@@ -1018,15 +71,6 @@ enum Mutation {
     ChangeIndex(Pick, Pick),
     ExtraIndex(Pick, Pick),
     ToggleRowLevelSecurity(Pick, bool),
-    DropGrant(Pick),
-    /// (object, grantee, privilege)
-    ExtraGrant(Pick, Pick, Pick),
-    FlipGrant(Pick),
-    DropDefaultPrivilege(Pick),
-    /// (schema, grantee)
-    ExtraDefaultPrivilege(Pick, Pick),
-    FlipDefaultPrivilege(Pick),
-    ChangeOwner(Pick, Pick),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -1066,20 +110,14 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         1 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeIndex(a, b)),
         1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraIndex(a, b)),
         2 => (p(), any::<bool>()).prop_map(|(a, b)| Mutation::ToggleRowLevelSecurity(a, b)),
-        3 => p().prop_map(Mutation::DropGrant),
-        2 => (p(), p(), p()).prop_map(|(a, b, c)| Mutation::ExtraGrant(a, b, c)),
-        2 => p().prop_map(Mutation::FlipGrant),
-        1 => p().prop_map(Mutation::DropDefaultPrivilege),
-        1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraDefaultPrivilege(a, b)),
-        1 => p().prop_map(Mutation::FlipDefaultPrivilege),
-        2 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeOwner(a, b)),
     ]
 }
 
 /// A name not used by `taken`, from the pool, prefixed to keep it apart from desired names.
 fn extra_name(i: &Pick, taken: impl Fn(&str) -> bool) -> Ident {
     let base = format!("extra {}", choose(NAMES, i));
-    let mut name = base.clone();
+    let base = clip(&base, 55);
+    let mut name = base.to_owned();
     let mut n = 1;
     while taken(&name) {
         n += 1;
@@ -1200,9 +238,6 @@ fn mutate(live: &mut Schema, m: &Mutation) {
         Mutation::DropTable(t) => {
             if let Some(name) = nth_key(&live.tables, t) {
                 live.tables.remove(&name);
-                // A table that is not there has no owner and no privileges.
-                live.owners.remove(&ObjectId::Table(name.clone()));
-                live.grants.retain(|key, _| key.on.table() != Some(&name));
             }
         }
         Mutation::ExtraTable(i, ty) => {
@@ -1384,81 +419,6 @@ fn mutate(live: &mut Schema, m: &Mutation) {
                 }
             }
         }
-        Mutation::DropGrant(g) => {
-            if let Some(key) = nth_key(&live.grants, g) {
-                live.grants.remove(&key);
-            }
-        }
-        Mutation::ExtraGrant(o, who, privilege) => {
-            let objects = securables(live);
-            let (on, kind) = pick(&objects, o).clone();
-            let grantee = grantee(who);
-            if grantee != Grantee::Public {
-                live.grants.insert(
-                    GrantKey {
-                        on,
-                        grantee,
-                        privilege: *pick(kind.privileges(), privilege),
-                    },
-                    Grant::Granted { grant_option: true },
-                );
-            }
-        }
-        Mutation::FlipGrant(g) => {
-            if let Some(key) = nth_key(&live.grants, g) {
-                match live.grants[&key] {
-                    Grant::Granted { grant_option } if key.grantee != Grantee::Public => {
-                        live.grants.insert(
-                            key,
-                            Grant::Granted {
-                                grant_option: !grant_option,
-                            },
-                        );
-                    }
-                    Grant::Granted { .. } => {}
-                    // The default privilege is back.
-                    Grant::Revoked => {
-                        live.grants.remove(&key);
-                    }
-                }
-            }
-        }
-        Mutation::DropDefaultPrivilege(d) => {
-            if let Some(key) = nth_key(&live.default_privileges, d) {
-                live.default_privileges.remove(&key);
-            }
-        }
-        Mutation::ExtraDefaultPrivilege(schema, who) => {
-            let schemas: Vec<Ident> = live.schemas.iter().cloned().collect();
-            if !schemas.is_empty() {
-                live.default_privileges.insert(
-                    DefaultKey {
-                        role: ident("extra owner"),
-                        schema: pick(&schemas, schema).clone(),
-                        on: Securable::Table,
-                        grantee: grantee(who),
-                        privilege: Privilege::Delete,
-                    },
-                    DefaultGrant {
-                        grant_option: false,
-                    },
-                );
-            }
-        }
-        Mutation::FlipDefaultPrivilege(d) => {
-            if let Some(key) = nth_key(&live.default_privileges, d) {
-                let grant = live.default_privileges.get_mut(&key).unwrap();
-                if key.grantee != Grantee::Public {
-                    grant.grant_option = !grant.grant_option;
-                }
-            }
-        }
-        Mutation::ChangeOwner(o, role) => {
-            if let Some(key) = nth_key(&live.owners, o) {
-                live.owners.get_mut(&key).unwrap().role =
-                    ident(&format!("extra {}", choose(ROLES, role)));
-            }
-        }
     }
 }
 
@@ -1503,9 +463,6 @@ fn forbidden(kind: &Kind) -> bool {
         | Kind::AlterEnumRenameValue
         | Kind::AlterSequence
         | Kind::DynamicSql
-        | Kind::Revoke
-        | Kind::AlterDefaultPrivileges { grant: false }
-        | Kind::AlterOwner { .. }
         | Kind::Other(_) => true,
         Kind::AlterTable { actions, .. } => actions.iter().any(|a| {
             matches!(
@@ -1564,42 +521,6 @@ fn render_sql(plan: &Plan, live: &Schema, desired: &Schema) -> String {
     String::from_utf8(out).expect("the script is UTF-8")
 }
 
-/// Why a plan's step is not what it may be: one additive statement, or — for a `set_owner`
-/// step — the guarded `ALTER ... OWNER TO` of an object an earlier step of the plan creates.
-fn plan_step_problem(step: &Step, earlier: &[Step]) -> Option<String> {
-    if step.kind != StepKind::SetOwner {
-        return step_problem(&step.sql);
-    }
-    let ObjectId::Owner(owned) = &step.object else {
-        return Some(format!("a set_owner step for {}", step.object));
-    };
-    if !earlier.iter().any(|s| s.object == **owned) {
-        return Some(format!(
-            "sets the owner of {owned}, which no earlier step creates"
-        ));
-    }
-    let statements = match classify::classify(&step.sql) {
-        Ok(s) => s,
-        Err(e) => return Some(format!("does not classify: {e}")),
-    };
-    let [statement] = statements.as_slice() else {
-        return Some(format!("{} statements, not one", statements.len()));
-    };
-    let owner = |s: &Statement| matches!(s.kind, Kind::AlterOwner { .. });
-    if let Some(v) = statement.violations().into_iter().find(|v| !owner(v)) {
-        return Some(format!("not additive: {:?} in {:?}", v.kind, v.text));
-    }
-    let changes = statement.flatten().into_iter().filter(|s| owner(s)).count();
-    if changes != 1 {
-        return Some(format!("{changes} owner changes, not one"));
-    }
-    statement
-        .flatten()
-        .into_iter()
-        .find(|s| forbidden(&s.kind) && !owner(s))
-        .map(|f| format!("forbidden: {:?} in {:?}", f.kind, f.text))
-}
-
 /// Why the rendered script runs something besides the steps and session control, if it does.
 fn script_problem(script: &str, plan: &Plan) -> Option<String> {
     let statements = match classify::classify(script) {
@@ -1609,15 +530,6 @@ fn script_problem(script: &str, plan: &Plan) -> Option<String> {
     let mut executed = Vec::new();
     for s in &statements {
         if s.kind.is_session_control() {
-            continue;
-        }
-        // A set_owner step, checked as a step (`plan_step_problem`).
-        let owner_step = plan
-            .steps
-            .iter()
-            .any(|step| step.kind == StepKind::SetOwner && step.sql.trim() == s.text);
-        if owner_step {
-            executed.push(s.text.as_str());
             continue;
         }
         if let Some(problem) = statement_problem(s) {
@@ -1663,8 +575,8 @@ fn check_pair(live: &Schema, desired: &Schema, options: &Options) -> Result<(), 
         prop_assert_eq!(&diff, &diff_again, "the diff is not deterministic");
         prop_assert_eq!(&plan, &plan_again, "the plan is not deterministic");
 
-        for (i, step) in plan.steps.iter().enumerate() {
-            if let Some(problem) = plan_step_problem(step, &plan.steps[..i]) {
+        for step in &plan.steps {
+            if let Some(problem) = step_problem(&step.sql) {
                 return Err(TestCaseError::fail(format!(
                     "step {} ({}, concurrently: {concurrently}) {problem}:\n{}",
                     step.number, step.object, step.sql
@@ -1739,24 +651,8 @@ fn negative_control_destructive_steps_are_caught() {
         "UPDATE public.t SET a = 1".to_owned(),
         "DROP INDEX CONCURRENTLY public.i".to_owned(),
         "CREATE TABLE t (a int); DROP TABLE u".to_owned(),
-        "REVOKE SELECT ON TABLE public.t FROM anon".to_owned(),
-        "REVOKE GRANT OPTION FOR SELECT ON TABLE public.t FROM anon".to_owned(),
-        "GRANT SELECT ON TABLE public.t TO anon; REVOKE ALL ON TABLE public.t FROM PUBLIC"
-            .to_owned(),
-        guard("REVOKE EXECUTE ON FUNCTION public.f(integer) FROM PUBLIC"),
-        guard("EXECUTE 'REVOKE USAGE ON SCHEMA public FROM ' || 'anon'"),
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM anon".to_owned(),
-        "ALTER TABLE public.t OWNER TO someone".to_owned(),
-        guard("ALTER SCHEMA public OWNER TO someone"),
     ] {
         assert!(step_problem(&sql).is_some(), "not caught: {sql}");
-    }
-    // Granting, directly or by default, is additive.
-    for sql in [
-        "GRANT SELECT, INSERT ON TABLE public.t TO anon WITH GRANT OPTION",
-        "ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO anon",
-    ] {
-        assert_eq!(step_problem(sql), None, "{sql}");
     }
     // The guard itself, around an additive statement, is fine.
     assert_eq!(
@@ -1790,59 +686,6 @@ fn negative_control_escaped_suggestion_is_caught() {
     assert!(script_problem(&broken, &plan).is_some(), "{broken}");
 }
 
-/// An owner change is allowed only in a set_owner step, after the step that creates its
-/// object: the same step without that creation, or smuggled into another step, is caught.
-#[test]
-fn negative_control_an_owner_change_needs_the_creation_before_it() {
-    let public = ident("public");
-    let name = QualifiedName::new(public.clone(), ident("t"));
-    let mut desired = Schema::default();
-    desired.schemas.insert(public.clone());
-    desired.tables.insert(
-        name.clone(),
-        Table {
-            columns: vec![Column::new(ident("id"), "integer")],
-            ..Table::default()
-        },
-    );
-    desired.owners.insert(
-        ObjectId::Table(name.clone()),
-        Owner {
-            role: ident("app owner"),
-        },
-    );
-    let live = Schema {
-        schemas: desired.schemas.clone(),
-        ..Schema::default()
-    };
-    let (_, plan) = build(&live, &desired, &Options::default(), true);
-    let owner = plan
-        .steps
-        .iter()
-        .position(|s| s.kind == StepKind::SetOwner)
-        .expect("a set_owner step");
-    assert_eq!(
-        plan_step_problem(&plan.steps[owner], &plan.steps[..owner]),
-        None
-    );
-    assert!(
-        plan_step_problem(&plan.steps[owner], &[]).is_some(),
-        "an owner change without the creation before it"
-    );
-    let mut smuggled = plan.steps[0].clone();
-    smuggled.sql = plan.steps[owner].sql.clone();
-    assert!(
-        plan_step_problem(&smuggled, &[]).is_some(),
-        "an owner change in a step of another kind"
-    );
-    let mut two = plan.steps[owner].clone();
-    two.sql = format!(
-        "{}; REVOKE ALL ON TABLE public.t FROM PUBLIC",
-        plan.steps[owner].sql
-    );
-    assert!(plan_step_problem(&two, &plan.steps[..owner]).is_some());
-}
-
 /// The generator produces what the property needs to mean something: plans with steps of
 /// every kind, guarded DO blocks, CONCURRENTLY builds, and destructive suggestions.
 #[test]
@@ -1859,7 +702,8 @@ fn generator_covers_the_interesting_cases() {
         with_do += usize::from(plan.steps.iter().any(|s| s.sql.starts_with("DO ")));
         with_destructive_suggestion += usize::from(plan.findings.iter().any(|f| {
             f.suggestion.as_ref().is_some_and(|s| {
-                classify::classify(s.text()).is_ok_and(|all| all.iter().any(|st| !st.is_additive()))
+                classify::classify(s.text())
+                    .is_ok_and(|all| all.iter().any(|st| !st.is_plannable()))
             })
         }));
         for step in &plan.steps {
@@ -1898,9 +742,6 @@ fn generator_covers_the_interesting_cases() {
         "AddConstraintNotValid",
         "ValidateConstraint",
         "EnableRowLevelSecurity",
-        "Grant",
-        "AlterDefaultPrivileges",
-        "SetOwner",
     ] {
         assert!(
             kinds.contains(kind),

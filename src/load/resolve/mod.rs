@@ -7,9 +7,9 @@
 
 mod names;
 
-/// A collation name as written in YAML → as the catalog reader prints it.
-pub(crate) fn collation_name(name: &str) -> String {
-    names::collation(name)
+/// A collation as written in YAML → as the catalog reader prints it.
+pub(crate) fn collation_name(spec: &super::format::ObjectName) -> String {
+    names::collation(spec)
 }
 mod table;
 mod types;
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use super::error::{LoadError, Origin};
 use super::format::{At, FileSpec, ShortOr};
 use crate::ident::QualifiedName;
-use crate::kinds::{self, Kind, Named, Visitor};
+use crate::kinds::{self, Kind, Visitor};
 use crate::model::{EnumType, Extension, Ident, ObjectId, Schema};
 use crate::normalise::validate_expression;
 
@@ -110,7 +110,7 @@ impl Build {
 
     /// The schema, or every problem found, ordered by file (in the order added), line and
     /// column.
-    pub(super) fn finish(self) -> Result<Schema, Vec<LoadError>> {
+    pub(super) fn finish(self) -> Result<(Schema, BTreeMap<ObjectId, Origin>), Vec<LoadError>> {
         let Build { mut r, files } = self;
         for (file, schema) in &files {
             r.extensions(file, schema);
@@ -122,7 +122,7 @@ impl Build {
         }
         impl Visitor for ResolveKinds<'_> {
             fn visit<K: Kind>(&mut self) {
-                K::resolve(self.r, self.files);
+                K::resolve_files(self.r, self.files);
             }
         }
         kinds::visit_all(&mut ResolveKinds {
@@ -132,7 +132,7 @@ impl Build {
         r.resolve_deferred_types();
         r.resolve_references();
         if r.errors.is_empty() {
-            return Ok(r.schema);
+            return Ok((r.schema, r.declared.seen));
         }
         let file_index = |path: &Path| files.iter().position(|(f, _)| f.path == path);
         r.errors
@@ -244,8 +244,8 @@ impl Resolver {
         }
         impl Visitor for TypeNames<'_, '_> {
             fn visit<K: Kind>(&mut self) {
-                if K::IS_TYPE {
-                    self.names.extend(K::type_names(&self.file.spec));
+                if let (true, Some(section)) = (K::IS_TYPE, K::section(&self.file.spec)) {
+                    self.names.extend(section.0.iter().map(|(n, _)| n));
                 }
             }
         }
@@ -268,10 +268,13 @@ impl Resolver {
         }
     }
 
-    /// Resolves a file's declarations of the named kind `K` into the model. Types were
-    /// declared (and their names checked) with [`Resolver::declare_types`].
-    pub(crate) fn resolve_named<K: Named>(&mut self, file: &ParsedFile, schema: &Ident) {
-        for (name, spec) in &K::entries(&file.spec).0 {
+    /// Resolves a file's declarations of kind `K` into the model. Types were declared (and
+    /// their names checked) with [`Resolver::declare_types`].
+    pub(crate) fn resolve_kind<K: Kind>(&mut self, file: &ParsedFile, schema: &Ident) {
+        let Some(section) = K::section(&file.spec) else {
+            return;
+        };
+        for (name, spec) in &section.0 {
             let origin = self.origin(&file.path, name);
             let qualified = if K::IS_TYPE {
                 match Ident::new(name.value.clone()) {
@@ -282,19 +285,21 @@ impl Resolver {
                 let Some(ident) = self.ident(&name.value, &origin, K::NAME) else {
                     continue;
                 };
-                let qualified = QualifiedName::new(schema.clone(), ident);
-                if let Err(e) = self.declared.declare(K::id(&qualified), &origin) {
+                QualifiedName::new(schema.clone(), ident)
+            };
+            let Some((key, object)) = K::resolve(self, &file.path, &qualified, spec) else {
+                continue;
+            };
+            if !K::IS_TYPE {
+                if let Err(e) = self.declared.declare(K::id(&key), &origin) {
                     self.error(e);
                     continue;
                 }
                 if K::IS_RELATION {
                     self.relation(&qualified, &origin);
                 }
-                qualified
-            };
-            if let Some(object) = K::resolve_entry(self, &file.path, &qualified, spec) {
-                K::objects_mut(&mut self.schema).insert(qualified, object);
             }
+            K::objects_mut(&mut self.schema).insert(key, object);
         }
     }
 
@@ -361,24 +366,34 @@ impl Resolver {
         }
     }
 
-    /// `table.column` or `schema.table.column` of an existing desired column.
+    /// The column `owned_by` names: `table.column` or `schema.table.column` (split on `.`),
+    /// or the long form `{ table, column, schema }`; it must be a desired column.
     pub(crate) fn owner(
         &mut self,
-        text: &str,
+        spec: &ShortOr<String, crate::kinds::sequence::OwnerSpec>,
         schema: &Ident,
         origin: &Origin,
     ) -> Option<(QualifiedName, Ident)> {
-        let parts: Vec<&str> = text.split('.').collect();
-        let (table_schema, table, column) = match parts.as_slice() {
-            [table, column] => (schema.as_str(), *table, *column),
-            [s, table, column] => (*s, *table, *column),
-            _ => {
-                self.error(
-                    LoadError::new(origin.clone(), format!("cannot read owned_by `{text}`"))
-                        .help("write `table.column` or `schema.table.column`"),
-                );
-                return None;
-            }
+        let (table_schema, table, column) = match spec {
+            ShortOr::Short(text) => match text.split('.').collect::<Vec<_>>().as_slice() {
+                [table, column] => (schema.as_str(), *table, *column),
+                [s, table, column] => (*s, *table, *column),
+                _ => {
+                    self.error(
+                        LoadError::new(origin.clone(), format!("cannot read owned_by `{text}`"))
+                            .help(
+                                "write `table.column` or `schema.table.column`; for names with \
+                                 dots use { table: ..., column: ..., schema: ... }",
+                            ),
+                    );
+                    return None;
+                }
+            },
+            ShortOr::Long(long) => (
+                long.schema.as_deref().unwrap_or(schema.as_str()),
+                long.table.as_str(),
+                long.column.as_str(),
+            ),
         };
         let table_name = QualifiedName::new(
             self.ident(table_schema, origin, "schema")?,
