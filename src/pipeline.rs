@@ -76,6 +76,9 @@ pub enum PipelineError {
     /// the place the desired state names it.
     #[error("the desired state names roles the target database does not have")]
     MissingOnTarget(#[source] crate::load::LoadErrors),
+    /// Views the desired state grants privileges on and does not declare.
+    #[error("the desired state grants privileges on views it does not declare")]
+    UndeclaredViews(#[source] crate::load::LoadErrors),
     /// Objects of the desired state that PostgreSQL itself rejects (a default of the wrong
     /// type, a check on a column that does not exist): an error in the input, never a step.
     #[error(
@@ -196,6 +199,12 @@ pub async fn drift_from(
             sql.len(),
             clock.elapsed()
         );
+    }
+    let undeclared = crate::kinds::privilege::undeclared_views(&desired);
+    if !undeclared.is_empty() {
+        return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(
+            undeclared,
+        )));
     }
     let clock = std::time::Instant::now();
     // The plan's fingerprint is of the model as read, which alignment changes in place; it

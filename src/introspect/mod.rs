@@ -485,8 +485,9 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
 
     out.schema.tables = tables.into_values().collect();
     drop_dangling_foreign_keys(&mut out);
-    kinds::settle_all(&mut out.schema);
     skip_views_on_unmanaged(&mut out);
+    // After the views left out: their privileges go with them.
+    kinds::settle_all(&mut out.schema);
     Ok(out)
 }
 

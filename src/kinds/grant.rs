@@ -1,4 +1,4 @@
-//! Privileges on schemas, tables, columns, sequences, types and routines (`GRANT`).
+//! Privileges on schemas, tables, columns, sequences, views, types and routines (`GRANT`).
 //!
 //! One object of this kind is one privilege of one grantee on one object, whoever granted it
 //! ([`GrantKey`]). What the database has beyond PostgreSQL's built-in default is modelled:
@@ -89,7 +89,8 @@ pub enum Grant {
 pub fn securable(on: &ObjectId) -> Option<Securable> {
     Some(match on {
         ObjectId::Schema(_) => Securable::Schema,
-        ObjectId::Table(_) => Securable::Table,
+        // A view takes a table's privileges (`GRANT ... ON TABLE view`).
+        ObjectId::Table(_) | ObjectId::View(_) => Securable::Table,
         ObjectId::Column { .. } => Securable::Column,
         ObjectId::Sequence(_) => Securable::Sequence,
         ObjectId::Type(_) | ObjectId::Domain(_) => Securable::Type,
@@ -120,7 +121,7 @@ fn target(on: &ObjectId) -> (String, String) {
         |name: &QualifiedName, args: &[String]| format!("{}({})", name.quoted(), args.join(", "));
     match on {
         ObjectId::Schema(s) => (format!("SCHEMA {}", s.quoted()), String::new()),
-        ObjectId::Table(t) => (format!("TABLE {}", t.quoted()), String::new()),
+        ObjectId::Table(t) | ObjectId::View(t) => (format!("TABLE {}", t.quoted()), String::new()),
         ObjectId::Column { table, column } => (
             format!("TABLE {}", table.quoted()),
             format!(" ({})", column.quoted()),
@@ -179,6 +180,7 @@ fn described(desired: &Schema, on: &ObjectId) -> bool {
             .get(table)
             .is_some_and(|t| t.column(column.as_str()).is_some()),
         ObjectId::Sequence(s) => desired.sequences.contains_key(s),
+        ObjectId::View(v) => desired.views.contains_key(v),
         ObjectId::Type(t) => desired.enums.contains_key(t) || desired.composites.contains_key(t),
         ObjectId::Domain(t) => desired.domains.contains_key(t),
         // Routines are not modelled yet: their privileges are compared in every schema the
@@ -278,6 +280,7 @@ impl Kind for GrantKind {
                 column: Ident::from_catalog(column.unwrap_or_default()),
             },
             "sequence" => ObjectId::Sequence(qualified()),
+            "view" => ObjectId::View(qualified()),
             "type" => ObjectId::Type(qualified()),
             "domain" => ObjectId::Domain(qualified()),
             "procedure" => ObjectId::Procedure {
@@ -417,6 +420,8 @@ impl Kind for GrantKind {
                 .requires(Key::Table(table.clone()))
                 .requires(Key::Column(table.clone(), column.as_str().to_owned())),
             ObjectId::Sequence(s) => b.requires(Key::Sequence(s.clone())),
+            // A view's creation provides its relation name, as a table's does.
+            ObjectId::View(v) => b.requires(Key::Table(v.clone())),
             ObjectId::Type(t) | ObjectId::Domain(t) => b.requires(Key::Type(t.clone())),
             // Routines are not created by reconcile (yet): they exist before the plan runs.
             _ => b,
@@ -560,6 +565,10 @@ pub(crate) struct GrantsSpec {
     pub columns: Entries<Entries<Grantees>>,
     #[serde(default)]
     pub sequences: Entries<Grantees>,
+    /// Views (declared in `.sql` files: checked once those are read, see
+    /// [`super::privilege::undeclared_views`]).
+    #[serde(default)]
+    pub views: Entries<Grantees>,
     /// Enums, composite types and domains.
     #[serde(default)]
     pub types: Entries<Grantees>,
@@ -636,6 +645,19 @@ fn resolve_file(r: &mut Resolver, file: &std::path::Path, schema: &Ident, spec: 
             continue;
         }
         grant_all(r, file, ObjectId::Sequence(sequence), grantees);
+    }
+    for (name, grantees) in &spec.views.0 {
+        let Some((view, origin)) = qualified(r, name, "view") else {
+            continue;
+        };
+        // Views come from the .sql files, read after the YAML: whether the desired state
+        // declares this one is checked once they are (`privilege::undeclared_views`).
+        r.schema_mut()
+            .origins
+            .views
+            .entry(view.clone())
+            .or_insert(origin);
+        grant_all(r, file, ObjectId::View(view), grantees);
     }
     for (name, grantees) in &spec.types.0 {
         let Some((type_name, origin)) = qualified(r, name, "type") else {
@@ -867,6 +889,7 @@ fn pull_grants(schema: &Schema, namespace: &Ident) -> Option<String> {
     let mut out = String::from("\ngrants:\n");
     let mut sections: BTreeMap<Securable, Vec<String>> = BTreeMap::new();
     let mut columns: BTreeMap<&Ident, Vec<String>> = BTreeMap::new();
+    let mut views: Vec<String> = Vec::new();
     for (on, by) in &objects {
         let line = grantees(on, by);
         match on {
@@ -886,6 +909,7 @@ fn pull_grants(schema: &Schema, namespace: &Ident) -> Option<String> {
                         .push(format!("    {}: {line}", scalar(&signature)));
                 }
             }
+            ObjectId::View(n) => views.push(format!("    {}: {line}", scalar(n.name.as_str()))),
             ObjectId::Table(n)
             | ObjectId::Sequence(n)
             | ObjectId::Type(n)
@@ -906,6 +930,12 @@ fn pull_grants(schema: &Schema, namespace: &Ident) -> Option<String> {
             for line in lines {
                 let _ = writeln!(out, "{line}");
             }
+        }
+    }
+    if !views.is_empty() {
+        let _ = writeln!(out, "  views:");
+        for line in &views {
+            let _ = writeln!(out, "{line}");
         }
     }
     if !columns.is_empty() {

@@ -18,7 +18,7 @@ use crate::ident::quote_ident;
 use crate::load::format::{At, Entries};
 use crate::load::resolve::Resolver;
 use crate::load::{LoadError, Origin};
-use crate::model::{Ident, ObjectId, Schema};
+use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 
 /// One privilege, as `GRANT` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -192,6 +192,9 @@ impl Securable {
 pub struct Origins {
     pub roles: BTreeMap<Ident, Origin>,
     pub routines: BTreeMap<ObjectId, Origin>,
+    /// Views named under `grants: views:` (views are declared in `.sql` files, read after the
+    /// YAML: see [`undeclared_views`]).
+    pub views: BTreeMap<QualifiedName, Origin>,
 }
 
 impl PartialEq for Origins {
@@ -253,6 +256,34 @@ pub fn missing_roles(desired: &Schema, roles: &BTreeSet<String>) -> Vec<LoadErro
         }
     }
     errors
+}
+
+/// The views `desired` grants privileges on and does not declare (in its `.sql` files), each an
+/// error at the place that names it. Run once the `.sql` files' objects are in `desired`.
+pub fn undeclared_views(desired: &Schema) -> Vec<LoadError> {
+    let views: BTreeSet<&QualifiedName> = desired
+        .grants
+        .keys()
+        .filter_map(|key| match &key.on {
+            ObjectId::View(v) if !desired.views.contains_key(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    views
+        .into_iter()
+        .map(|view| {
+            let origin = desired.origins.views.get(view).cloned().unwrap_or_else(|| {
+                Origin::new(Path::new("the plan's desired state"), 0, 0)
+            });
+            LoadError::new(
+                origin,
+                format!("grants: no view {view} in the desired state"),
+            )
+            .help(
+                "declare it in a .sql file of the desired state (CREATE VIEW ...), or remove                  its grants",
+            )
+        })
+        .collect()
 }
 
 /// The routines `desired` lists privileges of that the target lacks (`routines`: the ones it

@@ -539,6 +539,7 @@ fn holds(model: &Schema, on: &ObjectId) -> bool {
             .get(table)
             .is_some_and(|t| t.column(column.as_str()).is_some()),
         ObjectId::Sequence(s) => model.sequences.contains_key(s),
+        ObjectId::View(v) => model.views.contains_key(v),
         ObjectId::Type(t) => model.enums.contains_key(t) || model.composites.contains_key(t),
         ObjectId::Domain(t) => model.domains.contains_key(t),
         _ => true,

@@ -8,6 +8,9 @@
 //!   would run — and applying never revokes it;
 //! * a grant to a role the server lacks is an error at plan time naming the role and its
 //!   file:line; wrong privileges are load errors with their line;
+//! * privileges on views (declared in `.sql` files) are granted after the view, reported when
+//!   extra, pulled and loaded back; a grant on a view the desired state lacks is an error at
+//!   its file:line;
 //! * `owner:` is applied only to objects the plan creates, and a plan file whose owner step was
 //!   pointed at an existing object is refused.
 //!
@@ -433,9 +436,9 @@ fn wrong_privileges_are_load_errors_with_their_line() {
             "write PUBLIC (every role) in lower case",
         ),
         (
-            "grants:\n  views:\n    v: { anon: [select] }\n",
-            6,
-            "unknown field `views`",
+            "grants:\n  views:\n    v: { anon: [execute] }\n",
+            7,
+            "execute cannot be granted on tables",
         ),
         (
             "grants:\n  functions:\n    \"f(integer\": { anon: [execute] }\n",
@@ -688,5 +691,130 @@ fn a_grant_on_a_missing_routine_is_attempted_and_skipped_with_a_warning() {
             "SELECT has_table_privilege('priv_anon', 'public.t', 'SELECT')"
         ),
         "t"
+    );
+}
+
+/// Views are declared in `.sql` files and their privileges under `grants: views:`: a missing
+/// one is granted after the view is created, the plan after the apply is empty, an extra one
+/// is reported (D180, with the REVOKE) and never revoked, and pull writes them so they load
+/// back the same.
+#[tokio::test]
+async fn privileges_on_views_are_granted_reported_and_pulled() {
+    if !roles_made("privileges_on_views_are_granted_reported_and_pulled") {
+        return;
+    }
+    let (db, dev) = (common::fresh_db(), common::fresh_db());
+    let dir = tempfile::tempdir().expect("a folder");
+    write_yaml(
+        dir.path(),
+        "tables:\n  t:\n    columns:\n      id: integer\ngrants:\n  views:\n    v: { priv_anon: \
+         [select], priv_service: [select with grant option, insert] }\n",
+    );
+    std::fs::write(
+        dir.path().join("views.sql"),
+        "CREATE VIEW public.v AS SELECT id FROM public.t;\n",
+    )
+    .expect("write the SQL");
+    let output = reconcile(&db, &dev, dir.path(), &["plan", "--format", "json"]);
+    assert_exit(&output, 2);
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let steps: Vec<&str> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["sql"].as_str().expect("sql"))
+        .collect();
+    let view = steps
+        .iter()
+        .position(|s| s.contains("CREATE VIEW"))
+        .unwrap_or_else(|| panic!("no CREATE VIEW: {steps:#?}"));
+    let grant = steps
+        .iter()
+        .position(|s| s.contains("GRANT SELECT ON TABLE public.v TO priv_anon"))
+        .unwrap_or_else(|| panic!("no GRANT on the view: {steps:#?}"));
+    assert!(
+        view < grant,
+        "the grant runs before the view exists: {steps:#?}"
+    );
+
+    assert_exit(&reconcile(&db, &dev, dir.path(), &["apply"]), 0);
+    assert_eq!(
+        query(
+            &db,
+            "SELECT has_table_privilege('priv_anon', 'public.v', 'SELECT'), \
+             has_table_privilege('priv_service', 'public.v', 'SELECT WITH GRANT OPTION'), \
+             has_table_privilege('priv_anon', 'public.v', 'INSERT')"
+        ),
+        "t|t|f"
+    );
+    assert_exit(&reconcile(&db, &dev, dir.path(), &["plan"]), 0);
+
+    // Pulled, the view's privileges are written and load back the same.
+    let live = read(&db).await;
+    let files: Vec<(PathBuf, String)> = reconcile::pull::render(&live)
+        .into_iter()
+        .map(|(name, text)| (PathBuf::from(name), text))
+        .collect();
+    let yaml = &files
+        .iter()
+        .find(|(name, _)| name.extension().is_some_and(|e| e == "yaml"))
+        .expect("a YAML file")
+        .1;
+    assert!(
+        yaml.contains("  views:\n    v: { priv_anon: [select], priv_service: [select with grant option, insert] }"),
+        "{yaml}"
+    );
+    let pulled = tempfile::tempdir().expect("a folder");
+    for (name, text) in &files {
+        std::fs::write(pulled.path().join(name), text).expect("write the pulled file");
+    }
+    assert_exit(&reconcile(&db, &dev, pulled.path(), &["plan"]), 0);
+
+    // Granted by hand, an extra privilege is a finding with its REVOKE, never a step.
+    run_sql(&db, "GRANT DELETE ON public.v TO priv_anon;");
+    let output = reconcile(&db, &dev, dir.path(), &["plan", "--format", "json"]);
+    assert_exit(&output, 3);
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(plan["steps"], Value::Array(Vec::new()), "{plan:#}");
+    let finding = &plan["findings"][0];
+    assert_eq!(finding["code"], "D180", "{plan:#}");
+    assert_eq!(
+        finding["object"], "grant DELETE to priv_anon on view public.v",
+        "{plan:#}"
+    );
+    assert!(
+        finding["suggestion"]
+            .to_string()
+            .contains("REVOKE DELETE ON TABLE public.v FROM priv_anon"),
+        "{plan:#}"
+    );
+    assert_exit(&reconcile(&db, &dev, dir.path(), &["apply"]), 0);
+    assert_eq!(
+        query(
+            &db,
+            "SELECT has_table_privilege('priv_anon', 'public.v', 'DELETE')"
+        ),
+        "t"
+    );
+}
+
+/// A grant on a view no `.sql` file declares is an error at plan time at the line that names
+/// it (views are read after the YAML, so the loader alone cannot tell).
+#[test]
+fn a_grant_on_an_undeclared_view_is_an_error_at_its_line() {
+    let (db, dev) = (common::fresh_db(), common::fresh_db());
+    let dir = tempfile::tempdir().expect("a folder");
+    let path = write_yaml(
+        dir.path(),
+        "tables:\n  t:\n    columns:\n      id: integer\ngrants:\n  views:\n    nowhere: { \
+         public: [select] }\n",
+    );
+    let output = reconcile(&db, &dev, dir.path(), &["plan"]);
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("grants: no view public.nowhere in the desired state")
+            && stderr.contains(&format!("{}:7:", path.display())),
+        "{stderr}"
     );
 }

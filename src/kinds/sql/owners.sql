@@ -1,6 +1,7 @@
--- Owners of the schemas in scope and of the tables, standalone sequences and types in them.
--- A sequence OWNED BY a column (serial) or an identity column always has its table's owner,
--- and extension members the extension's: neither is read.
+-- Owners of the schemas in scope and of the tables, sequences and types in them (extension
+-- members have the extension's: not read). A sequence OWNED BY a column (serial) or an
+-- identity column always has its table's owner: the kind keeps only the owners of sequences
+-- the model has as standalone (a serial's sequence an inheritance child shares is one).
 SELECT kind, schema, name, owner FROM (
   SELECT 'schema'::text AS kind, n.nspname::text AS schema, NULL::text AS name,
          pg_catalog.pg_get_userbyid(n.nspowner)::text AS owner
@@ -14,9 +15,7 @@ SELECT kind, schema, name, owner FROM (
   WHERE c.relkind IN ('r', 'p', 'S') AND n.nspname = ANY ($1::text[])
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
-                      AND (d.deptype = 'e'
-                           OR (c.relkind = 'S' AND d.deptype IN ('a', 'i')
-                               AND d.refclassid = 'pg_catalog.pg_class'::regclass)))
+                      AND d.deptype = 'e')
   UNION ALL
   SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, n.nspname::text,
          t.typname::text, pg_catalog.pg_get_userbyid(t.typowner)::text
