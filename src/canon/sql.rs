@@ -224,6 +224,11 @@ pub fn merge(desired: &mut Schema, built: Schema) {
     }
     impl Visitor for Merge<'_> {
         fn visit<K: Kind>(&mut self) {
+            // Privileges and owners are the desired state's as written, never the scratch
+            // server's (whose owners are its own role's, of objects built as context too).
+            if !K::BUILT {
+                return;
+            }
             let built = K::objects(self.built);
             K::objects_mut(self.desired).extend(built.iter().map(|(k, v)| (k.clone(), v.clone())));
         }

@@ -76,10 +76,15 @@ pub enum Code {
     TriggerDefinition,
     ExtraMaterializedView,
     MaterializedViewDefinition,
+    ExtraGrant,
+    GrantOption,
+    RevokedDefault,
+    ExtraDefaultPrivilege,
+    Owner,
 }
 
 impl Code {
-    pub const ALL: [Code; 35] = [
+    pub const ALL: [Code; 40] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -115,6 +120,11 @@ impl Code {
         Code::TriggerDefinition,
         Code::ExtraMaterializedView,
         Code::MaterializedViewDefinition,
+        Code::ExtraGrant,
+        Code::GrantOption,
+        Code::RevokedDefault,
+        Code::ExtraDefaultPrivilege,
+        Code::Owner,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -154,6 +164,11 @@ impl Code {
             Code::TriggerDefinition => "D167",
             Code::ExtraMaterializedView => "D168",
             Code::MaterializedViewDefinition => "D169",
+            Code::ExtraGrant => "D180",
+            Code::GrantOption => "D181",
+            Code::RevokedDefault => "D182",
+            Code::ExtraDefaultPrivilege => "D183",
+            Code::Owner => "D184",
         }
     }
 
@@ -213,6 +228,16 @@ impl Code {
                 "materialized view in the database, not in the desired state"
             }
             Code::MaterializedViewDefinition => "materialized view definition differs",
+            Code::ExtraGrant => "privilege granted in the database, not in the desired state",
+            Code::GrantOption => "grant option held in the database, not in the desired state",
+            Code::RevokedDefault => {
+                "a privilege PUBLIC has by default is revoked in the database, not in the \
+                 desired state"
+            }
+            Code::ExtraDefaultPrivilege => {
+                "default privilege in the database, not in the desired state"
+            }
+            Code::Owner => "owner differs from the one the desired state names",
         }
     }
 }

@@ -41,6 +41,10 @@ pub struct Options {
     /// Replace definitions PostgreSQL can swap in place (`CREATE OR REPLACE`, `ALTER
     /// POLICY`, `COMMENT ON`) as steps; `false` (`--no-replace`) makes each a finding.
     pub replace: bool,
+    /// The role the plan runs as: the objects it creates get this role's default privileges
+    /// (`ALTER DEFAULT PRIVILEGES FOR ROLE`), which are reported when the desired state does
+    /// not list them. `None`: not predicted.
+    pub creating_role: Option<crate::model::Ident>,
 }
 
 impl Default for Options {
@@ -50,6 +54,7 @@ impl Default for Options {
             unmanaged_tables: BTreeSet::new(),
             undeclared_schemas: Vec::new(),
             replace: true,
+            creating_role: None,
         }
     }
 }

@@ -86,6 +86,11 @@ pub struct Introspected {
     /// Schemas outside the scope that are not ignored, with what they hold (when a scope of
     /// named schemas was read; see `sql/undeclared_schemas.sql`).
     pub undeclared_schemas: Vec<UndeclaredSchema>,
+    /// Every role of the server (roles are cluster-wide), for the check that the roles a
+    /// desired state grants to exist. Empty when read in a caller's transaction.
+    pub roles: BTreeSet<String>,
+    /// The role reconcile is connected as (`current_user`), when `roles` was read.
+    pub current_role: Option<String>,
 }
 
 /// A schema the scope did not name and nothing ignores, and how many objects of each kind it
@@ -198,7 +203,15 @@ pub async fn schema(
             Ok(undeclared) => {
                 read.undeclared_schemas = undeclared;
                 read.catalog_queries += 1;
-                Ok(read)
+                match roles(&mut tx).await {
+                    Ok((roles, current)) => {
+                        read.roles = roles;
+                        read.current_role = current;
+                        read.catalog_queries += 1;
+                        Ok(read)
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => Err(e),
         },
@@ -206,6 +219,21 @@ pub async fn schema(
     };
     tx.rollback().await.map_err(q("rollback"))?;
     result
+}
+
+/// The names of the server's roles, and the one we are connected as.
+async fn roles(
+    conn: &mut PgConnection,
+) -> Result<(BTreeSet<String>, Option<String>), IntrospectError> {
+    let rows: Vec<(String, bool)> = sqlx::query_as(include_str!("sql/roles.sql"))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(q("roles"))?;
+    let current = rows
+        .iter()
+        .find(|(_, current)| *current)
+        .map(|(name, _)| name.clone());
+    Ok((rows.into_iter().map(|(name, _)| name).collect(), current))
 }
 
 /// The schemas a scope of named schemas leaves out and nothing ignores (none when the scope
@@ -282,6 +310,8 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         invalid_indexes: BTreeSet::new(),
         unmanaged_tables: BTreeSet::new(),
         undeclared_schemas: Vec::new(),
+        roles: BTreeSet::new(),
+        current_role: None,
         catalog_queries: 0,
     };
     out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();
@@ -451,6 +481,8 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
     kinds::settle_all(&mut out.schema);
     materialized_view_facts(&mut out);
     skip_on_unmanaged(&mut out);
+    // After the views left out: their privileges go with them.
+    kinds::settle_all(&mut out.schema);
     Ok(out)
 }
 

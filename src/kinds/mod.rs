@@ -1,7 +1,7 @@
 //! Object kinds: one home for everything the pipeline must know about a kind of object.
 //!
-//! A kind (domain, composite type, sequence, ...) is a type implementing [`Kind`]: its model
-//! type, its YAML form and how it resolves, its catalog query and how a row becomes an
+//! A kind (domain, composite type, sequence, grant, ...) is a type implementing [`Kind`]: its
+//! model type and the key it is found by, its YAML form and how it resolves, its catalog query and how a row becomes an
 //! object, how it prints for `pull`, its DDL, its diff rule (missing → created, different →
 //! a finding with its code, extra → a finding with its code) and the plan steps that create
 //! it with what they provide and require. The pipeline's stages walk every registered kind
@@ -22,13 +22,24 @@
 //! checks what the compiler cannot: its codes are documented, its statements are additive
 //! and invertible, its catalog query is one statement.
 //!
+//! Privileges and owners ([`grant`], [`default_privilege`], [`owner`]) are kinds too, with
+//! keys that are not names (a grant is found by object, grantee and privilege), YAML sections
+//! that are not lists of named objects ([`Kind::resolve_files`], [`Kind::pull_section`]), and
+//! diff rules of their own ([`Kind::diff`]). They name roles, which the scratch server does
+//! not have, so they are never built there ([`Kind::BUILT`]): they are compared structurally,
+//! as written.
+//!
 //! Tables (with their columns, constraints and indexes) and enums stay hand-written in
 //! `diff::table`, `diff` and `plan::generate`: a table's diff is many rules, not one, and an
 //! enum grows label by label.
 
 pub mod composite;
+pub mod default_privilege;
 pub mod domain;
 pub mod materialized_view;
+pub mod grant;
+pub mod owner;
+pub mod privilege;
 pub mod sequence;
 pub mod trigger;
 pub mod view;
@@ -42,12 +53,12 @@ use sqlx::postgres::PgRow;
 
 use crate::diff::{Code, Diff, Finding, Severity};
 use crate::load::format::{Entries, FileSpec};
-use crate::load::resolve::Resolver;
-use crate::model::{ObjectId, QualifiedName, Schema};
+use crate::load::resolve::{ParsedFile, Resolver};
+use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::Draft;
 
 /// Everything the pipeline needs to know about one kind of object.
-pub(crate) trait Kind: Registered + 'static {
+pub(crate) trait Kind: Registered + Sized + 'static {
     /// What plans call one object of the kind (`domain`).
     const NAME: &'static str;
     /// The YAML section that declares them (`domains`).
@@ -62,6 +73,12 @@ pub(crate) trait Kind: Registered + 'static {
     /// transaction (types and sequences, which tables use). Kinds declared in SQL files are
     /// canonical once built (`canon::sql`) and are not built again.
     const PREREQUISITE: bool;
+    /// Whether canonicalisation builds the objects on the scratch server at all and reads
+    /// them back (see `canon`). Privileges and owners name roles the scratch server does not
+    /// have, and have no text the server would print differently: they stay as written.
+    const BUILT: bool = true;
+    /// Whether `pull` writes the kind's section after the tables (grants are about them).
+    const PULLED_AFTER_TABLES: bool = false;
 
     /// What tells two objects of the kind apart: a schema-qualified name for most; a
     /// function's also has its argument types, a trigger's its table.
@@ -110,6 +127,29 @@ pub(crate) trait Kind: Registered + 'static {
     /// statement, without the final `;`.
     fn pull_sql(_key: &Self::Key, _object: &Self::Object) -> Option<String> {
         None
+    }
+    /// Resolves the kind's declarations in every file (with the file's schema) into the
+    /// model; once every file's tables, enums and earlier kinds are in. By default, each
+    /// entry of [`Kind::section`] through [`Kind::resolve`]; kinds whose YAML is not a
+    /// section of named entries (privileges, owners) read their own sections.
+    fn resolve_files(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+        for (file, schema) in files {
+            r.resolve_kind::<Self>(file, schema);
+        }
+    }
+    /// What `pull` writes for the objects of schema `namespace`: the kind's section, starting
+    /// with a blank line, or `None` when there is nothing to write. By default, the entries
+    /// [`Kind::pull`] writes under [`Kind::SECTION`].
+    fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
+        let entries: Vec<String> = Self::objects(schema)
+            .iter()
+            .filter(|(key, _)| Self::schema_of(key) == namespace)
+            .filter_map(|(key, object)| Self::pull(key, object, schema))
+            .collect();
+        if entries.is_empty() {
+            return None;
+        }
+        Some(format!("\n{}:\n{}", Self::SECTION, entries.concat()))
     }
 
     // --- live state (catalog)
@@ -200,6 +240,12 @@ pub(crate) trait Kind: Registered + 'static {
         )
     }
 
+    /// Compares the kind's objects: [`diff_kind`], the rule every named kind shares, unless
+    /// the kind has a rule of its own (privileges: never revoked, see [`grant`]).
+    fn diff(live: &Schema, desired: &Schema, options: &crate::diff::Options, out: &mut Diff) {
+        diff_kind::<Self>(live, desired, options, out);
+    }
+
     // --- DDL
 
     /// The CREATE statement (not idempotent by itself: [`Kind::steps`] guards it).
@@ -244,6 +290,10 @@ pub(crate) trait Kind: Registered + 'static {
     fn sample_context() -> &'static str {
         ""
     }
+    /// SQL the registry walk runs (as a superuser, on its own cluster) before creating a
+    /// sample: the roles a sample names.
+    #[cfg(test)]
+    const SAMPLE_SETUP: &'static str = "";
 }
 
 /// The definition-swapping half of a replaceable kind (see [`Kind::replacement`]).
@@ -381,6 +431,11 @@ registry! {
         MaterializedView => materialized_view::MaterializedViewKind, QualifiedName,
             materialized_view::MaterializedView;
         Trigger => trigger::TriggerKind, trigger::TriggerKey, trigger::Trigger;
+        // After every kind of object that has an owner: `owner:` applies to the ones resolved.
+        Owner => owner::OwnerKind, ObjectId, owner::Owner;
+        Grant => grant::GrantKind, grant::GrantKey, grant::Grant;
+        DefaultPrivilege => default_privilege::DefaultPrivilegeKind,
+            default_privilege::DefaultKey, default_privilege::DefaultGrant;
     }
     replaceable {
         View => view::ViewKind, QualifiedName, view::View;
@@ -561,7 +616,7 @@ pub(crate) fn diff_all(
     }
     impl Visitor for DiffAll<'_> {
         fn visit<K: Kind>(&mut self) {
-            diff_kind::<K>(self.live, self.desired, self.options, self.out);
+            K::diff(self.live, self.desired, self.options, self.out);
         }
     }
     visit_all(&mut DiffAll {
@@ -650,6 +705,11 @@ pub(crate) fn restore_all(desired: &Schema, printed: &mut Schema) {
     }
     impl Visitor for Restore<'_> {
         fn visit<K: Kind>(&mut self) {
+            if !K::BUILT {
+                // Never built there: the scratch server's (its owners, say) mean nothing.
+                K::objects_mut(self.printed).clone_from(K::objects(self.desired));
+                return;
+            }
             let printed = K::objects_mut(self.printed);
             for (name, object) in K::objects(self.desired) {
                 match printed.get_mut(name) {

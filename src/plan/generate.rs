@@ -703,10 +703,17 @@ pub(super) fn tolerate_unverified(
     unverified: &std::collections::BTreeMap<ObjectId, String>,
 ) {
     for draft in drafts.iter_mut() {
+        // A privilege or owner of an object the scratch server could not build either.
+        let target = match &draft.object {
+            ObjectId::Grant { on, .. } | ObjectId::Owner(on) => Some(&**on),
+            _ => None,
+        };
         let Some(message) = unverified.get(&draft.object).or_else(|| {
             unverified
                 .iter()
-                .find(|(object, _)| draft.object.within(object))
+                .find(|(object, _)| {
+                    draft.object.within(object) || target.is_some_and(|on| on.within(object))
+                })
                 .map(|(_, message)| message)
         }) else {
             continue;

@@ -11,8 +11,17 @@ use crate::model::{Ident, QualifiedName};
 /// `DO $tag$ BEGIN IF NOT EXISTS (<exists>) THEN <statement>; END IF; END $tag$`, with a
 /// dollar-quote tag that does not occur in the body.
 pub fn unless_exists(exists: &str, statement: &str) -> String {
+    guarded(&format!("NOT EXISTS ({exists})"), statement)
+}
+
+/// `DO $tag$ BEGIN IF EXISTS (<exists>) THEN <statement>; END IF; END $tag$`.
+pub fn if_exists(exists: &str, statement: &str) -> String {
+    guarded(&format!("EXISTS ({exists})"), statement)
+}
+
+fn guarded(condition: &str, statement: &str) -> String {
     do_block(&format!(
-        "BEGIN\n  IF NOT EXISTS ({exists}) THEN\n    {};\n  END IF;\nEND",
+        "BEGIN\n  IF {condition} THEN\n    {};\n  END IF;\nEND",
         statement.replace('\n', "\n    ")
     ))
 }

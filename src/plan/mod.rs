@@ -49,6 +49,8 @@ pub(crate) mod stage {
     pub const VALIDATIONS: u8 = 6;
     /// Views and what else reads tables: after the tables, columns and keys they read.
     pub const VIEWS: u8 = 7;
+    /// Privileges and owners: after the objects they are on.
+    pub const PRIVILEGES: u8 = 8;
 }
 mod step;
 
@@ -164,6 +166,8 @@ pub(crate) enum Key {
     Index(QualifiedName),
     /// The INVALID leftover of an index is gone.
     InvalidIndexDropped(QualifiedName),
+    /// The sequences the plan attaches to the table's columns (`OWNED BY`) are attached.
+    OwnedSequences(QualifiedName),
 }
 
 type SortKey = (u8, String, StepKind, usize, String);
@@ -185,6 +189,13 @@ pub(crate) struct Draft {
     /// Tie-break for the ordering: stage, then table, then kind, then the change's position
     /// in the diff (which follows the desired state: columns in declared order), then object.
     sort_key: SortKey,
+}
+
+impl Draft {
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> StepKind {
+        self.kind
+    }
 }
 
 /// What the planner may additionally know about the database and the desired state.

@@ -41,6 +41,12 @@ pub enum StepKind {
     CreateMaterializedView,
     CreateFunction,
     CreateTrigger,
+    /// `GRANT` of a privilege (or of its grant option).
+    Grant,
+    /// `ALTER DEFAULT PRIVILEGES ... GRANT`.
+    AlterDefaultPrivileges,
+    /// `ALTER ... OWNER TO` of an object the same plan creates.
+    SetOwner,
 }
 
 /// Table-level locks, weakest first (PostgreSQL's names).

@@ -188,6 +188,18 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
                 note(s.if_not_exists),
             )]
         }
+        NodeEnum::AlterTableStmt(s) if changes_owner_only(s) => {
+            let mut back = s.clone();
+            for cmd in &mut back.cmds {
+                if let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_mut() {
+                    cmd.newowner = Some(current_user());
+                }
+            }
+            owner_back(
+                text,
+                NodeEnum::AlterTableStmt(back).deparse(Default::default()),
+            )
+        }
         NodeEnum::AlterTableStmt(s) => alter_table(s, text, place, &note),
         NodeEnum::CreateSeqStmt(s) => match relation(s.sequence.as_ref(), place) {
             Some(name) => vec![inverse(
@@ -346,6 +358,8 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
         NodeEnum::GrantStmt(s) => {
             let mut flipped = s.clone();
             flipped.is_grant = !s.is_grant;
+            // REVOKE's flag means GRANT OPTION FOR: the inverse revokes the privilege itself.
+            flipped.grant_option = false;
             match NodeEnum::GrantStmt(flipped).deparse(Default::default()) {
                 Ok(sql) if s.is_grant => vec![inverse(
                     text,
@@ -363,6 +377,41 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
                 )],
                 Err(e) => vec![manual(text, format!("could not build the inverse: {e}"))],
             }
+        }
+        NodeEnum::AlterDefaultPrivilegesStmt(s) => {
+            let Some(action) = &s.action else {
+                return vec![manual(text, "the default privileges could not be read")];
+            };
+            if !action.is_grant {
+                return vec![manual(
+                    text,
+                    "REVOKE of default privileges: which ones were set before is not recorded; \
+                     grant them again by hand if they should stay",
+                )];
+            }
+            let mut flipped = s.clone();
+            if let Some(a) = flipped.action.as_mut() {
+                a.is_grant = false;
+                a.grant_option = false;
+            }
+            match NodeEnum::AlterDefaultPrivilegesStmt(flipped).deparse(Default::default()) {
+                Ok(sql) => vec![inverse(
+                    text,
+                    sql,
+                    "objects created from now on no longer get these privileges (objects \
+                     created since keep what they got: their grants are separate statements)",
+                    None,
+                )],
+                Err(e) => vec![manual(text, format!("could not build the inverse: {e}"))],
+            }
+        }
+        NodeEnum::AlterOwnerStmt(s) => {
+            let mut back = s.clone();
+            back.newowner = Some(current_user());
+            owner_back(
+                text,
+                NodeEnum::AlterOwnerStmt(back).deparse(Default::default()),
+            )
         }
         NodeEnum::DoStmt(_) => do_block(text, context, place),
         NodeEnum::InsertStmt(_) => vec![manual(
@@ -418,6 +467,43 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
                 format!("no automatic inverse for this kind of statement ({name})"),
             )]
         }
+    }
+}
+
+/// `CURRENT_USER`, as the parser writes it in `OWNER TO`.
+fn current_user() -> protobuf::RoleSpec {
+    protobuf::RoleSpec {
+        roletype: protobuf::RoleSpecType::RolespecCurrentUser as i32,
+        rolename: String::new(),
+        location: -1,
+    }
+}
+
+/// `ALTER TABLE|SEQUENCE|VIEW ... OWNER TO role` and nothing else.
+fn changes_owner_only(s: &protobuf::AlterTableStmt) -> bool {
+    !s.cmds.is_empty()
+        && s.cmds.iter().all(|c| {
+            matches!(&c.node, Some(NodeEnum::AlterTableCmd(cmd))
+                if cmd.subtype == AlterTableType::AtChangeOwner as i32)
+        })
+}
+
+/// The inverse of an owner change: the object back to the role running the guide.
+fn owner_back(text: &str, deparsed: Result<String, pg_query::Error>) -> Vec<Entry> {
+    match deparsed {
+        Ok(sql) => vec![inverse(
+            text,
+            sql,
+            "gives the object back to the role running this (the role it was given to loses \
+             its owner's privileges on it)",
+            Some(
+                "the previous owner is not recorded: reconcile sets an owner only on an object \
+                 it has just created, which belonged to the role that applied the plan — run \
+                 this as that role"
+                    .to_owned(),
+            ),
+        )],
+        Err(e) => vec![manual(text, format!("could not build the inverse: {e}"))],
     }
 }
 
