@@ -72,10 +72,14 @@ pub enum Code {
     ExtraView,
     ViewDefinition,
     NameTaken,
+    ExtraFunction,
+    FunctionDefinition,
+    ExtraAggregate,
+    AggregateDefinition,
 }
 
 impl Code {
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 35] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -107,6 +111,10 @@ impl Code {
         Code::ExtraView,
         Code::ViewDefinition,
         Code::NameTaken,
+        Code::ExtraFunction,
+        Code::FunctionDefinition,
+        Code::ExtraAggregate,
+        Code::AggregateDefinition,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -142,6 +150,10 @@ impl Code {
             Code::ExtraView => "D160",
             Code::ViewDefinition => "D161",
             Code::NameTaken => "D136",
+            Code::ExtraFunction => "D162",
+            Code::FunctionDefinition => "D163",
+            Code::ExtraAggregate => "D164",
+            Code::AggregateDefinition => "D165",
         }
     }
 
@@ -192,6 +204,16 @@ impl Code {
             }
             Code::ViewDefinition => {
                 "view definition differs in a way CREATE OR REPLACE VIEW cannot apply"
+            }
+            Code::ExtraFunction => {
+                "function or procedure in the database, not in the desired state"
+            }
+            Code::FunctionDefinition => {
+                "function or procedure definition differs in a way CREATE OR REPLACE cannot apply"
+            }
+            Code::ExtraAggregate => "aggregate in the database, not in the desired state",
+            Code::AggregateDefinition => {
+                "aggregate definition differs in a way CREATE OR REPLACE AGGREGATE cannot apply"
             }
         }
     }

@@ -420,7 +420,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
             "materialized view" => "materialized views are not managed yet",
             "trigger" => "triggers are not managed yet",
             "policy" => "policies are not managed yet",
-            _ => "functions and procedures are not managed yet",
+            _ => "window functions are not managed",
         };
         let args: Option<String> = row.try_get("args").map_err(q("unmanaged"))?;
         let name = qualified(schema, name);
@@ -483,17 +483,33 @@ async fn read_kinds(
 }
 
 /// A view that reads a relation reconcile does not model (a materialized view, a partitioned
-/// table, a table outside the scope) or calls a function of the database's own cannot be
-/// built on the scratch server from the desired state: it is left out and listed, never
-/// written by `pull` as something that would not load — and so are views that read it.
+/// table, a table outside the scope) or calls a function it does not model (a window
+/// function, one that uses such a relation) cannot be built on the scratch server from the
+/// desired state: it is left out and listed, never written by `pull` as something that would
+/// not load — and so are views and functions that use it (see [`kinds::function::unmanaged`]).
 fn skip_views_on_unmanaged(out: &mut Introspected) {
     loop {
+        let routines = kinds::function::unmanaged(&out.schema);
+        for (key, reason) in &routines {
+            out.schema.functions.remove(key);
+            out.schema.aggregates.remove(key);
+            out.skipped.push(Skipped {
+                object: key.id(),
+                reason,
+            });
+        }
         let schema = &out.schema;
+        let modelled = |f: &ObjectId| {
+            kinds::function::signature_of(f).is_some_and(|(name, args)| {
+                let same = |k: &crate::model::Routine| k.name == *name && k.args == args;
+                schema.functions.keys().any(same) || schema.aggregates.keys().any(same)
+            })
+        };
         let unmanaged: Vec<QualifiedName> = schema
             .views
             .iter()
             .filter(|(_, view)| {
-                !view.functions.is_empty()
+                view.functions.iter().any(|f| !modelled(f))
                     || view
                         .relations
                         .iter()
@@ -501,7 +517,7 @@ fn skip_views_on_unmanaged(out: &mut Introspected) {
             })
             .map(|(name, _)| name.clone())
             .collect();
-        if unmanaged.is_empty() {
+        if unmanaged.is_empty() && routines.is_empty() {
             return;
         }
         for name in unmanaged {

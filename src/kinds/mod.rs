@@ -26,8 +26,10 @@
 //! `diff::table`, `diff` and `plan::generate`: a table's diff is many rules, not one, and an
 //! enum grows label by label.
 
+pub mod aggregate;
 pub mod composite;
 pub mod domain;
+pub mod function;
 pub mod sequence;
 pub mod view;
 
@@ -131,6 +133,15 @@ pub(crate) trait Kind: Registered + 'static {
     fn without_unbuilt_tables(_object: &mut Self::Object, _built: &dyn Fn(&QualifiedName) -> bool) {
     }
 
+    /// [`Kind::without_unbuilt_tables`] for every object of the kind in `schema`; a kind whose
+    /// objects cannot be built at all without such tables (a function taking a table's row
+    /// type) takes those objects out instead, and [`Kind::restore`] puts them back.
+    fn leave_out_unbuilt(schema: &mut Schema, built: &dyn Fn(&QualifiedName) -> bool) {
+        for object in Self::objects_mut(schema).values_mut() {
+            Self::without_unbuilt_tables(object, built);
+        }
+    }
+
     /// Puts back into the object as the scratch server printed it what the server does not
     /// print or was not given (see [`Kind::without_unbuilt_tables`]), from the desired one.
     fn restore(_printed: &mut Self::Object, _desired: &Self::Object) {}
@@ -167,6 +178,23 @@ pub(crate) trait Kind: Registered + 'static {
                 "in the database, not in the desired state",
             )
             .suggest(Self::drop(name)),
+        )
+    }
+
+    /// The SQL a human would run when an object differs and no replace step is planned
+    /// (`replaceable`: one could be, but `--no-replace` holds it back); by default both
+    /// definitions side by side.
+    fn differs_suggestion(
+        key: &Self::Key,
+        live: &Self::Object,
+        desired: &Self::Object,
+        _live_schema: &Schema,
+        _replaceable: bool,
+    ) -> String {
+        format!(
+            "-- database: {}\n-- desired:  {}",
+            Self::create(key, live),
+            Self::create(key, desired)
         )
     }
 
@@ -340,9 +368,13 @@ registry! {
         Domain => domain::DomainKind, QualifiedName, domain::Domain;
         Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
         Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
+        Function => function::FunctionKind, function::Routine, function::Function;
+        Aggregate => aggregate::AggregateKind, function::Routine, aggregate::Aggregate;
         View => view::ViewKind, QualifiedName, view::View;
     }
     replaceable {
+        Function => function::FunctionKind, function::Routine, function::Function;
+        Aggregate => aggregate::AggregateKind, function::Routine, aggregate::Aggregate;
         View => view::ViewKind, QualifiedName, view::View;
     }
 }
@@ -393,10 +425,12 @@ pub(crate) fn diff_kind<K: Kind>(
                             K::DIFFERS_MESSAGE.to_owned()
                         },
                     )
-                    .suggest(format!(
-                        "-- database: {}\n-- desired:  {}",
-                        K::create(name, existing),
-                        K::create(name, wanted)
+                    .suggest(K::differs_suggestion(
+                        name,
+                        existing,
+                        wanted,
+                        live,
+                        replaceable.is_some(),
                     )),
                 ),
             },
@@ -614,9 +648,7 @@ pub(crate) fn leave_out_unbuilt_tables(
     }
     impl Visitor for LeaveOut<'_> {
         fn visit<K: Kind>(&mut self) {
-            for object in K::objects_mut(self.schema).values_mut() {
-                K::without_unbuilt_tables(object, self.built);
-            }
+            K::leave_out_unbuilt(self.schema, self.built);
         }
     }
     visit_all(&mut LeaveOut { schema, built });

@@ -232,7 +232,8 @@ impl Replaceable for ViewKind {
     }
 }
 
-/// The relations a view reads must exist first (with any columns the plan adds to them).
+/// The relations a view reads must exist first (with any columns the plan adds to them), and
+/// the functions it calls.
 fn requirements(view: &View) -> Vec<Key> {
     view.relations
         .iter()
@@ -242,5 +243,11 @@ fn requirements(view: &View) -> Vec<Key> {
                 Key::NewColumns(relation.clone()),
             ]
         })
+        .chain(
+            view.functions
+                .iter()
+                .filter_map(super::function::signature_of)
+                .map(|(name, args)| Key::Routine(name.clone(), args.to_vec())),
+        )
         .collect()
 }

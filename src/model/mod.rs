@@ -14,8 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use crate::ident::{Ident, QualifiedName};
+pub use crate::kinds::aggregate::Aggregate;
 pub use crate::kinds::composite::{CompositeAttribute, CompositeType};
 pub use crate::kinds::domain::Domain;
+pub use crate::kinds::function::{Function, Routine, RoutineKind, Uses};
 pub use crate::kinds::sequence::Sequence;
 pub use crate::kinds::view::View;
 pub use object_id::{ObjectId, ParseObjectIdError};
@@ -38,6 +40,12 @@ pub struct Schema {
     /// Views, declared in `.sql` files.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub views: BTreeMap<QualifiedName, View>,
+    /// Functions and procedures, declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub functions: BTreeMap<Routine, Function>,
+    /// Aggregates, declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aggregates: BTreeMap<Routine, Aggregate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

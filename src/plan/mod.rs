@@ -164,6 +164,12 @@ pub(crate) enum Key {
     Index(QualifiedName),
     /// The INVALID leftover of an index is gone.
     InvalidIndexDropped(QualifiedName),
+    /// Every function, procedure and aggregate of this name (an expression names a function,
+    /// not one of its overloads).
+    Function(QualifiedName),
+    /// One function, procedure or aggregate, by name and argument types (what pg_depend
+    /// records).
+    Routine(QualifiedName, Vec<String>),
 }
 
 type SortKey = (u8, String, StepKind, usize, String);

@@ -268,6 +268,9 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
         NodeEnum::DefineStmt(s) if s.kind == ObjectType::ObjectType as i32 => {
             drop_type(text, "TYPE", &s.defnames, place, note(s.if_not_exists))
         }
+        NodeEnum::DefineStmt(s) if s.kind == ObjectType::ObjectAggregate as i32 => {
+            drop_aggregate(s, text, place)
+        }
         NodeEnum::CreateDomainStmt(s) => {
             drop_type(text, "DOMAIN", &s.domainname, place, note(false))
         }
@@ -631,6 +634,71 @@ fn drop_function(s: &protobuf::CreateFunctionStmt, text: &str, place: Place) -> 
     }
 }
 
+fn drop_aggregate(s: &protobuf::DefineStmt, text: &str, place: Place) -> Vec<Entry> {
+    let mut name = s.defnames.clone();
+    if name.len() == 1
+        && let Some(schema) = place.default_schema
+    {
+        name.insert(0, string_node(schema));
+    }
+    // `CREATE AGGREGATE name (args) (...)`: the arguments, direct and aggregated, are the
+    // first element of `args`, none for `(*)` (the old form, with BASETYPE, has no `args`).
+    let types: Option<Vec<protobuf::Node>> = match s.args.first().map(|a| a.node.as_ref()) {
+        // `(*)`
+        Some(None) => Some(Vec::new()),
+        Some(Some(NodeEnum::List(list))) => Some(
+            list.items
+                .iter()
+                .filter_map(|p| match &p.node {
+                    Some(NodeEnum::FunctionParameter(p)) => p.arg_type.clone(),
+                    _ => None,
+                })
+                .map(|t| protobuf::Node {
+                    node: Some(NodeEnum::TypeName(t)),
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    let Some(types) = types else {
+        return vec![manual(
+            text,
+            "the aggregate's argument types could not be read (old BASETYPE form)",
+        )];
+    };
+    let drop = protobuf::DropStmt {
+        objects: vec![protobuf::Node {
+            node: Some(NodeEnum::ObjectWithArgs(protobuf::ObjectWithArgs {
+                objname: name,
+                objargs: types,
+                objfuncargs: Vec::new(),
+                args_unspecified: false,
+            })),
+        }],
+        remove_type: ObjectType::ObjectAggregate as i32,
+        behavior: DropBehavior::DropRestrict as i32,
+        missing_ok: true,
+        concurrent: false,
+    };
+    match NodeEnum::DropStmt(drop).deparse(Default::default()) {
+        Ok(sql) if !s.replace => vec![inverse(
+            text,
+            sql,
+            "drops the aggregate; fails while a view or function uses it",
+            None,
+        )],
+        Ok(sql) => vec![manual(
+            text,
+            format!(
+                "CREATE OR REPLACE may have replaced an earlier definition, which is not \
+                 recorded: if the aggregate is new, {sql}; otherwise restore its earlier \
+                 definition"
+            ),
+        )],
+        Err(e) => vec![manual(text, format!("could not build DROP AGGREGATE: {e}"))],
+    }
+}
+
 /// The statements a `DO` block runs, each inverted (queries — the catalog guards — need no
 /// inverse and are left out).
 fn do_block(text: &str, context: &Context, place: Place) -> Vec<Entry> {
@@ -801,6 +869,29 @@ mod tests {
         );
         let e = statements("SELECT 1;\nCREATE TABLE (;\n", &Context::RUN).unwrap_err();
         assert!(e.starts_with("line 2: syntax error"), "{e}");
+    }
+
+    #[test]
+    fn an_aggregate_is_dropped_with_its_argument_types() {
+        let inverse = |sql: &str| match &statements(sql, &Context::RUN).unwrap()[0].action {
+            Action::Inverse { sql, .. } => sql.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            inverse("CREATE AGGREGATE app.\"Total\"(integer) (SFUNC = int4pl, STYPE = integer)"),
+            "DROP AGGREGATE IF EXISTS app.\"Total\"(int)"
+        );
+        assert_eq!(
+            inverse("CREATE AGGREGATE cnt(*) (SFUNC = int8inc, STYPE = int8)"),
+            "DROP AGGREGATE IF EXISTS cnt(*)"
+        );
+        assert_eq!(
+            inverse(
+                "CREATE AGGREGATE p(float8 ORDER BY anyelement) (SFUNC = ordered_set_transition, \
+                 STYPE = internal)"
+            ),
+            "DROP AGGREGATE IF EXISTS p(float8, anyelement)"
+        );
     }
 
     #[test]

@@ -9,12 +9,13 @@ SELECT kind, schema, name, on_table, args FROM (
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind = 'm' AND n.nspname = ANY ($1::text[])
   UNION ALL
-  SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
-         n.nspname::text, p.proname::text, NULL::text,
+  -- Functions, procedures and aggregates are kinds of their own; window functions (C only)
+  -- are not.
+  SELECT 'function', n.nspname::text, p.proname::text, NULL::text,
          pg_catalog.oidvectortypes(p.proargtypes), p.oid, 'pg_catalog.pg_proc'::regclass
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-  WHERE n.nspname = ANY ($1::text[])
+  WHERE p.prokind = 'w' AND n.nspname = ANY ($1::text[])
   UNION ALL
   SELECT 'trigger', n.nspname::text, t.tgname::text, c.relname::text, NULL, t.oid,
          'pg_catalog.pg_trigger'::regclass
