@@ -42,11 +42,17 @@ pub async fn build(
     ] {
         sqlx::query(setting).execute(&mut *tx).await?;
     }
-    // The YAML objects first (what the statements may use); what of them the server
-    // rejects is reported by the canonicalisation of the YAML state itself.
+    // The YAML objects first (what the statements may use); one that needs what a statement
+    // declares (a table whose default calls a function) is tried again with the statements.
+    // What of them the server rejects is reported by the canonicalisation of the YAML state
+    // itself.
     let context = statements(yaml);
-    run_all(&mut tx, context.iter().map(|s| s.sql.as_str())).await?;
-    let rejected = run_until_done(&mut tx, sql).await?;
+    let waiting: Vec<&str> = run_all(&mut tx, context.iter().map(|s| s.sql.as_str()))
+        .await?
+        .into_iter()
+        .map(|(index, _)| context[index].sql.as_str())
+        .collect();
+    let rejected = run_until_done(&mut tx, &waiting, sql).await?;
     let mut scope_schemas: Vec<String> = yaml
         .schemas
         .iter()
@@ -67,19 +73,26 @@ pub async fn build(
     Ok(SqlBuilt { schema, rejected })
 }
 
-/// Runs every statement, each under a savepoint, again and again while any that failed
-/// before succeeds now (it needed an object a later statement declares); what still fails
-/// is returned with the server's last word on it.
+/// Runs every statement (after the `waiting` YAML objects), each under a savepoint, again
+/// and again while any that failed before succeeds now (it needed an object a later
+/// statement declares); the statements that still fail are returned with the server's last
+/// word on them.
 async fn run_until_done(
     tx: &mut PgConnection,
+    waiting: &[&str],
     sql: &[SqlStatement],
 ) -> Result<Vec<(usize, ServerError)>, CanonError> {
-    let mut pending: Vec<usize> = (0..sql.len()).collect();
-    let mut errors: Vec<Option<ServerError>> = vec![None; sql.len()];
+    let texts: Vec<&str> = waiting
+        .iter()
+        .copied()
+        .chain(sql.iter().map(|s| s.text.as_str()))
+        .collect();
+    let mut pending: Vec<usize> = (0..texts.len()).collect();
+    let mut errors: Vec<Option<ServerError>> = vec![None; texts.len()];
     loop {
         let mut still = Vec::new();
         for index in pending.iter().copied() {
-            match run_one(tx, &sql[index].text).await? {
+            match run_one(tx, texts[index]).await? {
                 Ok(()) => errors[index] = None,
                 Err(error) => {
                     errors[index] = Some(error);
@@ -95,7 +108,8 @@ async fn run_until_done(
     }
     Ok(pending
         .into_iter()
-        .filter_map(|i| errors[i].take().map(|e| (i, e)))
+        .filter(|i| *i >= waiting.len())
+        .filter_map(|i| errors[i].take().map(|e| (i - waiting.len(), e)))
         .collect())
 }
 
