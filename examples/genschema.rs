@@ -1,0 +1,819 @@
+//! Synthetic schema generator for the performance benchmark (issue 6).
+//!
+//! # Why this exists
+//!
+//! reconcile must stay close to the cost of reading the catalog at 10,000 tables, and that
+//! claim needs a schema anyone can rebuild: this program writes, for N tables,
+//!
+//! * `DIR/schema/tables_NNN.yaml` — the desired state in reconcile's YAML format
+//!   (docs/schema-format.md), 100 tables per file;
+//! * `DIR/current.sql` — a script for the "current" database: the desired state with drift;
+//! * `DIR/desired.sql` — the desired state as SQL, without drift (for peers such as migra,
+//!   which diff two live databases, and as an in-sync sanity check);
+//! * `DIR/manifest.json` — what was generated and which drift was injected.
+//!
+//! Tables are realistic rather than uniform: an identity primary key, ~20 columns of mixed
+//! types (numeric, text, varchar, jsonb, arrays, uuid, inet, bytea, an enum, timestamps, ...)
+//! with defaults, a multi-column unique constraint, checks on about a third of the tables, a
+//! foreign key to an earlier table on half of them, and 2–3 secondary indexes (a multi-column
+//! one with a DESC key, a partial one, a GIN on jsonb).
+//!
+//! The drift knob (`--drift PCT`, default 10) makes PCT% of the tables miss one or two
+//! columns and/or an index in the current database, and adds a few missing tables, a few
+//! extra columns and type changes (findings that are reported, never run). `--drift 0` makes
+//! the current database identical to the desired state.
+//!
+//! Output is a pure function of the options (a tiny SplitMix64 PRNG, no dependencies), so a
+//! seed names a schema.
+//!
+//! ```sh
+//! cargo run --release --example genschema -- --tables 1000 --drift 10 --seed 1 --out target/bench/gen-1000
+//! ```
+//!
+//! `examples/bench.rs` includes this file as a module and calls [`generate`].
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// What to generate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Number of tables in the desired state.
+    #[arg(long, default_value_t = 100)]
+    pub tables: usize,
+    /// Percentage of tables that miss columns or indexes in the current database (0: none,
+    /// and no other drift either).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub drift: u32,
+    /// PRNG seed: the same options always give byte-identical output.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, clap::Parser)]
+#[command(about = "Write a synthetic schema (YAML desired state + drifted current.sql)")]
+struct Cli {
+    #[command(flatten)]
+    options: Options,
+    /// Output directory (created; generated files in it are replaced).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// What [`generate`] wrote, also saved as `manifest.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Manifest {
+    pub tables: usize,
+    pub drift_pct: u32,
+    pub seed: u64,
+    /// Schemas the desired state describes (reconcile's introspection scope).
+    pub schemas: Vec<String>,
+    pub columns: usize,
+    pub indexes: usize,
+    pub foreign_keys: usize,
+    pub checks: usize,
+    /// Tables absent from the current database.
+    pub missing_tables: Vec<String>,
+    /// Tables present but missing columns and/or indexes.
+    pub drifted_tables: usize,
+    pub missing_columns: usize,
+    pub missing_indexes: usize,
+    /// Foreign keys absent because their target table is missing.
+    pub missing_foreign_keys: usize,
+    /// `table.column` present only in the current database.
+    pub extra_columns: Vec<String>,
+    /// `table.column` whose type differs in the current database.
+    pub type_changes: Vec<String>,
+    pub yaml_files: usize,
+}
+
+/// Tables per YAML file.
+const TABLES_PER_FILE: usize = 100;
+/// The schema everything lives in.
+const SCHEMA: &str = "public";
+/// The one enum type (in the first YAML file; used by the `status` column).
+const ENUM_NAME: &str = "record_status";
+const ENUM_LABELS: &[&str] = &["draft", "active", "suspended", "archived"];
+
+const NOUNS: &[&str] = &[
+    "account",
+    "address",
+    "invoice",
+    "payment",
+    "order",
+    "shipment",
+    "product",
+    "customer",
+    "supplier",
+    "contract",
+    "ticket",
+    "message",
+    "session",
+    "device",
+    "event",
+    "report",
+    "project",
+    "task",
+    "comment",
+    "attachment",
+    "campaign",
+    "lead",
+    "employee",
+    "department",
+    "warehouse",
+    "booking",
+    "coupon",
+    "review",
+    "subscription",
+    "refund",
+    "voucher",
+    "policy",
+];
+
+/// A SplitMix64 generator: tiny, fast and good enough for picking things.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True with probability `pct`%.
+    fn percent(&mut self, pct: u32) -> bool {
+        self.below(100) < pct as usize
+    }
+}
+
+/// An optional column: name, type, NOT NULL, default (SQL expression).
+type Template = (&'static str, &'static str, bool, Option<&'static str>);
+
+/// Columns a table may have besides the fixed ones, in table order.
+const OPTIONAL: &[Template] = &[
+    ("name", "text", true, Some("''")),
+    ("description", "text", false, None),
+    ("status", ENUM_NAME, true, Some("'active'")),
+    ("priority", "smallint", true, Some("0")),
+    ("quantity", "integer", true, Some("0")),
+    ("amount", "numeric(12,2)", true, Some("0")),
+    ("currency", "character(3)", true, Some("'EUR'")),
+    ("ratio", "double precision", false, None),
+    ("score", "real", false, None),
+    ("is_active", "boolean", true, Some("true")),
+    ("tags", "text[]", true, Some("'{}'")),
+    ("external_id", "uuid", true, Some("gen_random_uuid()")),
+    ("email", "character varying(255)", false, None),
+    ("phone", "character varying(32)", false, None),
+    ("country", "character(2)", false, None),
+    ("birth_date", "date", false, None),
+    ("opens_at", "time without time zone", false, None),
+    ("retention", "interval", true, Some("'30 days'")),
+    ("ip_address", "inet", false, None),
+    ("payload", "bytea", false, None),
+    ("settings", "json", false, None),
+    ("counter", "bigint", true, Some("0")),
+    ("version", "integer", true, Some("1")),
+    ("notes", "text", false, None),
+    ("expires_at", "timestamp without time zone", false, None),
+    ("latitude", "numeric(9,6)", false, None),
+    ("scores", "integer[]", false, None),
+];
+
+#[derive(Debug, Clone)]
+struct Col {
+    name: &'static str,
+    ty: &'static str,
+    not_null: bool,
+    default: Option<&'static str>,
+    /// Column-level check (named `<table>_<column>_check` by PostgreSQL and reconcile).
+    check: Option<&'static str>,
+    unique: bool,
+    /// Referenced table (its primary key) and ON DELETE action (SQL, YAML).
+    references: Option<(usize, &'static str, &'static str)>,
+    /// Used by an index, key or check: never dropped as drift.
+    pinned: bool,
+}
+
+impl Col {
+    fn new(
+        name: &'static str,
+        ty: &'static str,
+        not_null: bool,
+        default: Option<&'static str>,
+    ) -> Self {
+        Col {
+            name,
+            ty,
+            not_null,
+            default,
+            check: None,
+            unique: false,
+            references: None,
+            pinned: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Index {
+    name: String,
+    method: Option<&'static str>,
+    /// Column name and DESC.
+    keys: Vec<(&'static str, bool)>,
+    predicate: Option<&'static str>,
+}
+
+#[derive(Debug, Clone)]
+struct Table {
+    name: String,
+    identity_always: bool,
+    cols: Vec<Col>,
+    /// Table-level checks: name suffix → expression (named `<table>_<suffix>`).
+    checks: Vec<(&'static str, &'static str)>,
+    indexes: Vec<Index>,
+}
+
+/// How the current database differs from the desired state for one table.
+#[derive(Debug, Clone, Default)]
+struct Drift {
+    missing: bool,
+    missing_columns: Vec<&'static str>,
+    missing_indexes: Vec<String>,
+    extra_column: bool,
+    /// Column whose type differs, with the current type.
+    type_change: Option<(&'static str, &'static str)>,
+}
+
+fn build_table(i: usize, rng: &mut Rng) -> Table {
+    let name = format!("{}_{i:05}", NOUNS[rng.below(NOUNS.len())]);
+    let mut cols = vec![
+        Col::new("id", "bigint", true, None),
+        Col::new("tenant_id", "bigint", true, None),
+        Col::new("code", "character varying(32)", true, None),
+    ];
+    if i > 0 && rng.percent(50) {
+        let target = rng.below(i);
+        let action = match rng.below(3) {
+            0 => ("CASCADE", "cascade"),
+            1 => ("SET NULL", "set_null"),
+            _ => ("NO ACTION", "no_action"),
+        };
+        let mut parent = Col::new("parent_id", "bigint", false, None);
+        parent.references = Some((target, action.0, action.1));
+        parent.pinned = true;
+        cols.push(parent);
+    }
+    // 13..=17 of the optional columns, in their order.
+    let wanted = 13 + rng.below(5);
+    let mut chosen = vec![false; OPTIONAL.len()];
+    let mut count = 0;
+    while count < wanted {
+        let k = rng.below(OPTIONAL.len());
+        if !chosen[k] {
+            chosen[k] = true;
+            count += 1;
+        }
+    }
+    for (k, &(n, ty, not_null, default)) in OPTIONAL.iter().enumerate() {
+        if chosen[k] {
+            cols.push(Col::new(n, ty, not_null, default));
+        }
+    }
+    cols.extend([
+        Col::new("attributes", "jsonb", true, Some("'{}'")),
+        Col::new(
+            "created_at",
+            "timestamp with time zone",
+            true,
+            Some("now()"),
+        ),
+        Col::new(
+            "updated_at",
+            "timestamp with time zone",
+            true,
+            Some("now()"),
+        ),
+        Col::new("deleted_at", "timestamp with time zone", false, None),
+    ]);
+    for c in &mut cols {
+        if matches!(
+            c.name,
+            "id" | "tenant_id" | "code" | "created_at" | "updated_at" | "deleted_at" | "attributes"
+        ) {
+            c.pinned = true;
+        }
+    }
+    let has = |cols: &[Col], n: &str| cols.iter().any(|c| c.name == n);
+
+    let mut checks = Vec::new();
+    if rng.percent(35) {
+        checks.push(("code_check", "char_length(code) > 0"));
+        for c in &mut cols {
+            match c.name {
+                "amount" => c.check = Some("amount >= 0"),
+                "quantity" => c.check = Some("quantity >= 0"),
+                "priority" => c.check = Some("priority BETWEEN 0 AND 9"),
+                _ => continue,
+            }
+            c.pinned = true;
+        }
+        if has(&cols, "updated_at") && rng.percent(50) {
+            checks.push(("updated_check", "updated_at >= created_at"));
+        }
+    }
+    if let Some(c) = cols.iter_mut().find(|c| c.name == "external_id")
+        && rng.percent(50)
+    {
+        c.unique = true;
+        c.pinned = true;
+    }
+
+    let mut indexes = vec![Index {
+        name: format!("{name}_tenant_created_idx"),
+        method: None,
+        keys: vec![("tenant_id", false), ("created_at", true)],
+        predicate: None,
+    }];
+    let partial = rng.percent(70);
+    let gin = rng.percent(70);
+    if partial || !gin {
+        let (key, predicate, pin) = if has(&cols, "status") && rng.percent(40) {
+            ("updated_at", "status = 'active'", "status")
+        } else if has(&cols, "is_active") && rng.percent(30) {
+            ("updated_at", "is_active", "is_active")
+        } else {
+            ("updated_at", "deleted_at IS NULL", "deleted_at")
+        };
+        for c in &mut cols {
+            if c.name == pin {
+                c.pinned = true;
+            }
+        }
+        indexes.push(Index {
+            name: format!("{name}_live_idx"),
+            method: None,
+            keys: vec![(key, false)],
+            predicate: Some(predicate),
+        });
+    }
+    if gin {
+        indexes.push(Index {
+            name: format!("{name}_attributes_idx"),
+            method: Some("gin"),
+            keys: vec![("attributes", false)],
+            predicate: None,
+        });
+    }
+    Table {
+        name,
+        identity_always: rng.percent(70),
+        cols,
+        checks,
+        indexes,
+    }
+}
+
+/// Picks `count` distinct indices of `0..n` not yet `taken`, marking them.
+fn pick(rng: &mut Rng, n: usize, count: usize, taken: &mut [bool]) -> Vec<usize> {
+    let free = taken.iter().filter(|t| !**t).count();
+    let mut out = Vec::new();
+    while out.len() < count.min(free) {
+        let k = rng.below(n);
+        if !taken[k] {
+            taken[k] = true;
+            out.push(k);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+fn plan_drift(tables: &[Table], pct: u32, rng: &mut Rng) -> Vec<Drift> {
+    let n = tables.len();
+    let mut drift = vec![Drift::default(); n];
+    if pct == 0 || n == 0 {
+        return drift;
+    }
+    let mut taken = vec![false; n];
+    let scaled = |per_mille: usize| (n * pct as usize / per_mille).max(1);
+    for k in pick(rng, n, scaled(1000), &mut taken) {
+        drift[k].missing = true;
+    }
+    for k in pick(rng, n, scaled(2000), &mut taken) {
+        drift[k].extra_column = true;
+    }
+    for k in pick(rng, n, scaled(5000), &mut taken) {
+        drift[k].type_change = Some(("created_at", "timestamp without time zone"));
+    }
+    for (k, table) in tables.iter().enumerate() {
+        if taken[k] || !rng.percent(pct) {
+            continue;
+        }
+        let d = &mut drift[k];
+        let what = rng.below(4); // 0, 1: columns; 2: an index; 3: both
+        if what != 2 {
+            let droppable: Vec<&'static str> = table
+                .cols
+                .iter()
+                .filter(|c| !c.pinned)
+                .map(|c| c.name)
+                .collect();
+            let count = 1 + rng.below(2);
+            for _ in 0..count.min(droppable.len()) {
+                let c = droppable[rng.below(droppable.len())];
+                if !d.missing_columns.contains(&c) {
+                    d.missing_columns.push(c);
+                }
+            }
+        }
+        if what >= 2 {
+            let index = &table.indexes[rng.below(table.indexes.len())];
+            d.missing_indexes.push(index.name.clone());
+        }
+    }
+    drift
+}
+
+/// Writes the generated files into `out`; returns (and saves) the manifest.
+pub fn generate(options: &Options, out: &Path) -> io::Result<Manifest> {
+    let mut rng = Rng(options.seed ^ 0x5EED_0000_0000_0006);
+    let tables: Vec<Table> = (0..options.tables)
+        .map(|i| build_table(i, &mut rng))
+        .collect();
+    let drift = plan_drift(&tables, options.drift, &mut rng);
+
+    fs::create_dir_all(out)?;
+    let schema_dir = out.join("schema");
+    if schema_dir.is_dir() {
+        for entry in fs::read_dir(&schema_dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with("tables_") && name.ends_with(".yaml") {
+                fs::remove_file(&path)?;
+            }
+        }
+    }
+    fs::create_dir_all(&schema_dir)?;
+
+    let mut yaml_files = 0;
+    for (chunk, group) in tables.chunks(TABLES_PER_FILE).enumerate() {
+        let path = schema_dir.join(format!("tables_{chunk:03}.yaml"));
+        let mut w = BufWriter::new(fs::File::create(&path)?);
+        write_yaml(&mut w, chunk == 0, group, &tables)?;
+        w.flush()?;
+        yaml_files += 1;
+    }
+    if tables.is_empty() {
+        let mut w = BufWriter::new(fs::File::create(schema_dir.join("tables_000.yaml"))?);
+        write_yaml(&mut w, true, &[], &tables)?;
+        w.flush()?;
+        yaml_files = 1;
+    }
+
+    let no_drift = vec![Drift::default(); tables.len()];
+    write_sql(&out.join("desired.sql"), &tables, &no_drift)?;
+    write_sql(&out.join("current.sql"), &tables, &drift)?;
+
+    let mut manifest = Manifest {
+        tables: tables.len(),
+        drift_pct: options.drift,
+        seed: options.seed,
+        schemas: vec![SCHEMA.to_owned()],
+        columns: tables.iter().map(|t| t.cols.len()).sum(),
+        indexes: tables.iter().map(|t| t.indexes.len()).sum(),
+        foreign_keys: 0,
+        checks: tables
+            .iter()
+            .map(|t| t.checks.len() + t.cols.iter().filter(|c| c.check.is_some()).count())
+            .sum(),
+        missing_tables: Vec::new(),
+        drifted_tables: 0,
+        missing_columns: 0,
+        missing_indexes: 0,
+        missing_foreign_keys: 0,
+        extra_columns: Vec::new(),
+        type_changes: Vec::new(),
+        yaml_files,
+    };
+    for (t, d) in tables.iter().zip(&drift) {
+        for c in &t.cols {
+            if let Some((target, _, _)) = c.references {
+                manifest.foreign_keys += 1;
+                if !d.missing && drift[target].missing {
+                    manifest.missing_foreign_keys += 1;
+                }
+            }
+        }
+        if d.missing {
+            manifest.missing_tables.push(t.name.clone());
+        }
+        if !d.missing_columns.is_empty() || !d.missing_indexes.is_empty() {
+            manifest.drifted_tables += 1;
+        }
+        manifest.missing_columns += d.missing_columns.len();
+        manifest.missing_indexes += d.missing_indexes.len();
+        if d.extra_column {
+            manifest
+                .extra_columns
+                .push(format!("{}.legacy_ref", t.name));
+        }
+        if let Some((c, _)) = d.type_change {
+            manifest.type_changes.push(format!("{}.{c}", t.name));
+        }
+    }
+    let json = serde_json::to_string_pretty(&manifest).map_err(io::Error::other)?;
+    fs::write(out.join("manifest.json"), json + "\n")?;
+    Ok(manifest)
+}
+
+/// A YAML double-quoted scalar.
+fn q(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            _ => out.push(ch),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The type as people write it in YAML (`varchar(32)`, `timestamptz`): the loader brings
+/// aliases to PostgreSQL's spelling, which is part of what is measured. Quoted when the
+/// flow-style YAML needs it.
+fn yaml_type(ty: &str) -> String {
+    let short = if let Some(rest) = ty.strip_prefix("character varying") {
+        format!("varchar{rest}")
+    } else if let Some(rest) = ty.strip_prefix("character") {
+        format!("char{rest}")
+    } else {
+        match ty {
+            "timestamp with time zone" => "timestamptz",
+            "timestamp without time zone" => "timestamp",
+            "time without time zone" => "time",
+            "double precision" => "float8",
+            "integer" => "int",
+            "boolean" => "bool",
+            other => other,
+        }
+        .to_owned()
+    };
+    if short.contains([',', '[', ']', ' ']) {
+        q(&short)
+    } else {
+        short
+    }
+}
+
+fn write_yaml(w: &mut impl Write, first: bool, group: &[Table], all: &[Table]) -> io::Result<()> {
+    writeln!(w, "# Generated by examples/genschema.rs; do not edit.")?;
+    writeln!(w, "schema: {SCHEMA}")?;
+    if first {
+        writeln!(w, "enums:")?;
+        writeln!(w, "  {ENUM_NAME}: [{}]", ENUM_LABELS.join(", "))?;
+    }
+    if group.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "tables:")?;
+    let mut line = String::new();
+    for t in group {
+        writeln!(w, "  {}:", t.name)?;
+        writeln!(w, "    columns:")?;
+        for c in &t.cols {
+            line.clear();
+            if c.name == "id" {
+                let identity = if t.identity_always {
+                    "always"
+                } else {
+                    "by_default"
+                };
+                writeln!(
+                    w,
+                    "      id: {{ type: bigint, identity: {identity}, primary_key: true }}"
+                )?;
+                continue;
+            }
+            let plain = !c.not_null
+                && c.default.is_none()
+                && c.check.is_none()
+                && !c.unique
+                && c.references.is_none();
+            let ty = yaml_type(c.ty);
+            if plain {
+                writeln!(w, "      {}: {ty}", c.name)?;
+                continue;
+            }
+            let _ = write!(line, "      {}: {{ type: {ty}", c.name);
+            if c.not_null {
+                line.push_str(", not_null: true");
+            }
+            if let Some(d) = c.default {
+                let _ = write!(line, ", default: {}", q(d));
+            }
+            if let Some(e) = c.check {
+                let _ = write!(line, ", check: {}", q(e));
+            }
+            if c.unique {
+                line.push_str(", unique: true");
+            }
+            if let Some((target, _, action)) = c.references {
+                if action == "no_action" {
+                    let _ = write!(line, ", references: {}", all[target].name);
+                } else {
+                    let _ = write!(
+                        line,
+                        ", references: {{ table: {}, on_delete: {action} }}",
+                        all[target].name
+                    );
+                }
+            }
+            line.push_str(" }");
+            writeln!(w, "{line}")?;
+        }
+        writeln!(w, "    unique:")?;
+        writeln!(w, "      - [tenant_id, code]")?;
+        if !t.checks.is_empty() {
+            writeln!(w, "    checks:")?;
+            for (suffix, expr) in &t.checks {
+                writeln!(w, "      {}_{suffix}: {}", t.name, q(expr))?;
+            }
+        }
+        writeln!(w, "    indexes:")?;
+        for ix in &t.indexes {
+            line.clear();
+            let _ = write!(line, "      - {{ name: {}", ix.name);
+            if let Some(m) = ix.method {
+                let _ = write!(line, ", using: {m}");
+            }
+            line.push_str(", columns: [");
+            for (k, (col, desc)) in ix.keys.iter().enumerate() {
+                if k > 0 {
+                    line.push_str(", ");
+                }
+                if *desc {
+                    let _ = write!(line, "{{ column: {col}, order: desc }}");
+                } else {
+                    line.push_str(col);
+                }
+            }
+            line.push(']');
+            if let Some(p) = ix.predicate {
+                let _ = write!(line, ", where: {}", q(p));
+            }
+            line.push_str(" }");
+            writeln!(w, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn write_sql(path: &Path, tables: &[Table], drift: &[Drift]) -> io::Result<()> {
+    let mut w = BufWriter::new(fs::File::create(path)?);
+    writeln!(w, "-- Generated by examples/genschema.rs; do not edit.")?;
+    writeln!(w, "SET client_min_messages = warning;")?;
+    writeln!(w, "BEGIN;")?;
+    let labels: Vec<String> = ENUM_LABELS.iter().map(|l| format!("'{l}'")).collect();
+    writeln!(
+        w,
+        "CREATE TYPE {SCHEMA}.{ENUM_NAME} AS ENUM ({});",
+        labels.join(", ")
+    )?;
+    let mut line = String::new();
+    for (i, (t, d)) in tables.iter().zip(drift).enumerate() {
+        // One transaction per file's worth of tables: creating 10,000 tables in one would
+        // exhaust the lock table (max_locks_per_transaction).
+        if i > 0 && i % TABLES_PER_FILE == 0 {
+            writeln!(w, "COMMIT;")?;
+            writeln!(w, "BEGIN;")?;
+        }
+        if d.missing {
+            continue;
+        }
+        writeln!(w, "CREATE TABLE {SCHEMA}.{} (", t.name)?;
+        let cols: Vec<&Col> = t
+            .cols
+            .iter()
+            .filter(|c| !d.missing_columns.contains(&c.name))
+            .collect();
+        for c in &cols {
+            line.clear();
+            if c.name == "id" {
+                let identity = if t.identity_always {
+                    "ALWAYS"
+                } else {
+                    "BY DEFAULT"
+                };
+                let _ = write!(
+                    line,
+                    "    id bigint GENERATED {identity} AS IDENTITY PRIMARY KEY"
+                );
+            } else {
+                let ty = match d.type_change {
+                    Some((name, ty)) if name == c.name => ty,
+                    _ => c.ty,
+                };
+                let _ = write!(line, "    {} {ty}", c.name);
+                if c.not_null {
+                    line.push_str(" NOT NULL");
+                }
+                if let Some(def) = c.default {
+                    let _ = write!(line, " DEFAULT {def}");
+                }
+                if let Some(e) = c.check {
+                    let _ = write!(line, " CHECK ({e})");
+                }
+                if c.unique {
+                    line.push_str(" UNIQUE");
+                }
+                if let Some((target, action, _)) = c.references
+                    && !drift[target].missing
+                {
+                    let _ = write!(line, " REFERENCES {SCHEMA}.{}", tables[target].name);
+                    if action != "NO ACTION" {
+                        let _ = write!(line, " ON DELETE {action}");
+                    }
+                }
+            }
+            line.push(',');
+            writeln!(w, "{line}")?;
+        }
+        if d.extra_column {
+            writeln!(w, "    legacy_ref text,")?;
+        }
+        for (suffix, expr) in &t.checks {
+            writeln!(w, "    CONSTRAINT {}_{suffix} CHECK ({expr}),", t.name)?;
+        }
+        writeln!(w, "    UNIQUE (tenant_id, code)")?;
+        writeln!(w, ");")?;
+        for ix in &t.indexes {
+            if d.missing_indexes.contains(&ix.name) {
+                continue;
+            }
+            line.clear();
+            let _ = write!(line, "CREATE INDEX {} ON {SCHEMA}.{}", ix.name, t.name);
+            if let Some(m) = ix.method {
+                let _ = write!(line, " USING {m}");
+            }
+            let keys: Vec<String> = ix
+                .keys
+                .iter()
+                .map(|(c, desc)| {
+                    if *desc {
+                        format!("{c} DESC")
+                    } else {
+                        (*c).to_owned()
+                    }
+                })
+                .collect();
+            let _ = write!(line, " ({})", keys.join(", "));
+            if let Some(p) = ix.predicate {
+                let _ = write!(line, " WHERE {p}");
+            }
+            line.push(';');
+            writeln!(w, "{line}")?;
+        }
+    }
+    writeln!(w, "COMMIT;")?;
+    w.flush()
+}
+
+fn main() -> std::process::ExitCode {
+    use clap::Parser as _;
+    let cli = Cli::parse();
+    match generate(&cli.options, &cli.out) {
+        Ok(m) => {
+            eprintln!(
+                "wrote {} tables ({} columns, {} indexes, {} foreign keys) to {}: {} drifted, \
+                 {} missing, {} extra columns, {} type changes",
+                m.tables,
+                m.columns,
+                m.indexes,
+                m.foreign_keys,
+                cli.out.display(),
+                m.drifted_tables,
+                m.missing_tables.len(),
+                m.extra_columns.len(),
+                m.type_changes.len()
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("genschema: cannot write {}: {e}", cli.out.display());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
