@@ -93,7 +93,7 @@ CREATE FUNCTION normalised(t text) RETURNS text LANGUAGE sql IMMUTABLE
     AS $body$ SELECT lower($$x$$ || t) $body$;
 
 -- Overloads, a procedure, security definer, SET, parallel safety, cost and rows.
-CREATE FUNCTION area(r integer) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION area(r numeric) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT 3.14159 * r * r $$;
 CREATE FUNCTION area(w integer, h integer DEFAULT 1) RETURNS integer LANGUAGE sql IMMUTABLE
     AS $$ SELECT w * h $$;
@@ -143,7 +143,7 @@ fn functions_come_before_what_calls_them_and_converge_on_an_empty_database() {
             < position(&steps, "aggregate public.joined(text)")
     );
     for (name, kind) in [
-        ("function public.area(integer)", "create_function"),
+        ("function public.area(numeric)", "create_function"),
         ("function public.area(integer, integer)", "create_function"),
         ("procedure public.bump(integer, integer)", "create_function"),
         ("aggregate public.joined(text)", "create_aggregate"),
@@ -177,7 +177,7 @@ fn functions_come_before_what_calls_them_and_converge_on_an_empty_database() {
         db.psql("INSERT INTO orders (id, amount) VALUES (3, -1)")
             .is_err()
     );
-    assert_eq!(query("SELECT area(2, 3), round(area(1), 2)"), "6|3.14");
+    assert_eq!(query("SELECT area(2, 3), round(area(1.0), 2)"), "6|3.14");
     assert_eq!(query("CALL bump(41)"), "42");
     assert_eq!(query("SELECT order_count()"), "2");
     assert_eq!(
