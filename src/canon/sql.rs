@@ -42,11 +42,12 @@ pub async fn build(
     ] {
         sqlx::query(setting).execute(&mut *tx).await?;
     }
-    // The YAML objects first (what the statements may use); one that needs what a statement
-    // declares (a table whose default calls a function) is tried again with the statements.
-    // What of them the server rejects is reported by the canonicalisation of the YAML state
-    // itself.
-    let context = statements(yaml);
+    // The YAML objects first (what the statements may use); of the tables, only those the
+    // statements name (without their foreign keys): at 10,000 tables, a few views must not
+    // rebuild them all. One that needs what a statement declares (a table whose default
+    // calls a function) is tried again with the statements. What of them the server rejects
+    // is reported by the canonicalisation of the YAML state itself.
+    let context = statements(&context_for(yaml, sql));
     let waiting: Vec<&str> = run_all(&mut tx, context.iter().map(|s| s.sql.as_str()))
         .await?
         .into_iter()
@@ -71,6 +72,47 @@ pub async fn build(
     let mut schema = read?.schema;
     without(&mut schema, yaml);
     Ok(SqlBuilt { schema, rejected })
+}
+
+/// The YAML state's types, sequences and extensions, and the tables the statements name.
+fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
+    let mut context = super::prerequisites_of(yaml);
+    for statement in sql {
+        let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
+            continue;
+        };
+        for name in parsed.tables() {
+            let Some(parts) = crate::ident::parse_dotted(&quote_parts(&name)) else {
+                continue;
+            };
+            let (schema, table) = match parts.as_slice() {
+                [table] => ("public".to_owned(), table.clone()),
+                [schema, table] => (schema.clone(), table.clone()),
+                _ => continue,
+            };
+            let name = crate::model::QualifiedName::new(
+                crate::model::Ident::from_catalog(schema),
+                crate::model::Ident::from_catalog(table),
+            );
+            if let Some(table) = yaml.tables.get(&name) {
+                let mut table = table.clone();
+                table
+                    .constraints
+                    .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
+                context.tables.insert(name, table);
+            }
+        }
+    }
+    context
+}
+
+/// `schema.name` as pg_query reports a table (unquoted parts) → SQL text whose parts keep
+/// their case (so `parse_dotted` does not fold them).
+fn quote_parts(name: &str) -> String {
+    name.split('.')
+        .map(crate::ident::quote_ident)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Runs every statement (after the `waiting` YAML objects), each under a savepoint, again
