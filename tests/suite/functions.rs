@@ -17,7 +17,14 @@ fn reconcile(db: &TestDb, dev: &TestDb, schema: &Path, args: &[&str]) -> Output 
     Command::cargo_bin("reconcile")
         .expect("the reconcile binary")
         .args(args)
-        .args(["--color", "never", "--database-url", &db.url, "--dev-url", &dev.url])
+        .args([
+            "--color",
+            "never",
+            "--database-url",
+            &db.url,
+            "--dev-url",
+            &dev.url,
+        ])
         .arg("--schema-dir")
         .arg(schema)
         .output()
@@ -71,7 +78,17 @@ fn position(steps: &[String], object: &str) -> usize {
         .unwrap_or_else(|| panic!("no step for {object}: {steps:#?}"))
 }
 
-const TABLES_YAML: &str = "tables:
+const TABLES_YAML: &str = "domains:
+  positive_amount:
+    type: numeric
+    checks:
+      positive_amount_check: is_positive(VALUE)
+tables:
+  tickets:
+    columns:
+      id: { type: bigint, primary_key: true }
+      code: { type: text, default: next_code() }
+      price: { type: positive_amount }
   orders:
     columns:
       id: { type: bigint, primary_key: true }
@@ -135,6 +152,12 @@ fn functions_come_before_what_calls_them_and_converge_on_an_empty_database() {
     ] {
         assert!(position(&steps, function) < table, "{steps:#?}");
     }
+    // A table and a domain no SQL statement names, calling functions the SQL files declare.
+    let domain = position(&steps, "domain public.positive_amount");
+    assert!(position(&steps, "function public.is_positive(numeric)") < domain);
+    let tickets = position(&steps, "table public.tickets");
+    assert!(position(&steps, "function public.next_code()") < tickets);
+    assert!(domain < tickets);
     assert!(position(&steps, "function public.order_count()") > table);
     let view = position(&steps, "view public.order_codes");
     assert!(position(&steps, "aggregate public.joined(text)") < view);
@@ -177,6 +200,12 @@ fn functions_come_before_what_calls_them_and_converge_on_an_empty_database() {
         db.psql("INSERT INTO orders (id, amount) VALUES (3, -1)")
             .is_err()
     );
+    assert!(
+        db.psql("INSERT INTO tickets (id, price) VALUES (1, 0)")
+            .is_err()
+    );
+    query("INSERT INTO tickets (id, price) VALUES (2, 3)");
+    assert!(query("SELECT code FROM tickets WHERE id = 2").starts_with('C'));
     assert_eq!(query("SELECT area(2, 3), round(area(1.0), 2)"), "6|3.14");
     assert_eq!(query("CALL bump(41)"), "42");
     assert_eq!(query("SELECT order_count()"), "2");
@@ -200,7 +229,10 @@ fn functions_come_before_what_calls_them_and_converge_on_an_empty_database() {
 fn tables_in_yaml_or_in_sql_give_the_same_plan() {
     let (db, dev) = (common::fresh_db(), common::fresh_db());
     let yaml = folder(&[("public.yaml", TABLES_YAML), ("public.sql", FUNCTIONS_SQL)]);
-    let tables_sql = "CREATE TABLE orders (
+    let tables_sql = "CREATE DOMAIN positive_amount AS numeric
+    CONSTRAINT positive_amount_check CHECK (is_positive(VALUE));
+CREATE TABLE tickets (id bigint PRIMARY KEY, code text DEFAULT next_code(), price positive_amount);
+CREATE TABLE orders (
     id bigint PRIMARY KEY,
     code text NOT NULL DEFAULT next_code(),
     amount numeric NOT NULL,
@@ -208,10 +240,7 @@ fn tables_in_yaml_or_in_sql_give_the_same_plan() {
 );
 CREATE INDEX orders_code_idx ON orders (normalised(code));
 ";
-    let sql = folder(&[
-        ("tables.sql", tables_sql),
-        ("public.sql", FUNCTIONS_SQL),
-    ]);
+    let sql = folder(&[("tables.sql", tables_sql), ("public.sql", FUNCTIONS_SQL)]);
     for format in ["sql", "text", "json"] {
         let from_yaml = reconcile(&db, &dev, yaml.path(), &["plan", "--format", format]);
         let from_sql = reconcile(&db, &dev, sql.path(), &["plan", "--format", format]);
@@ -281,7 +310,12 @@ CREATE AGGREGATE total(numeric) (SFUNC = numeric_add, STYPE = numeric, INITCOND 
             && sql.contains("SELECT price * 2 FROM"),
         "{sql}"
     );
-    assert!(replace["previous"].as_str().unwrap().contains("SELECT price FROM items"));
+    assert!(
+        replace["previous"]
+            .as_str()
+            .unwrap()
+            .contains("SELECT price FROM items")
+    );
     let aggregate = steps
         .iter()
         .find(|s| s["object"] == "aggregate public.total(numeric)")
@@ -373,10 +407,7 @@ CREATE VIEW priced AS SELECT id, price_of(id) AS price FROM items;
         .iter()
         .filter_map(|s| s["sql"].as_str())
         .collect();
-    assert!(
-        steps.iter().all(|s| !s.contains("price_of")),
-        "{steps:#?}"
-    );
+    assert!(steps.iter().all(|s| !s.contains("price_of")), "{steps:#?}");
 }
 
 /// A desired view calling a desired function, on a database that has neither: the function
@@ -402,7 +433,14 @@ CREATE AGGREGATE app.cnt(*) (SFUNC = int8inc, STYPE = int8, INITCOND = '0');
     let out = tempfile::tempdir().expect("temp dir");
     let pull = Command::cargo_bin("reconcile")
         .expect("binary")
-        .args(["pull", "--database-url", &db.url, "--dev-url", &dev.url, "--out"])
+        .args([
+            "pull",
+            "--database-url",
+            &db.url,
+            "--dev-url",
+            &dev.url,
+            "--out",
+        ])
         .arg(out.path())
         .output()
         .expect("run pull");
