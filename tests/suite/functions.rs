@@ -465,3 +465,91 @@ CREATE AGGREGATE app.cnt(*) (SFUNC = int8inc, STYPE = int8, INITCOND = '0');
         .unwrap_or_else(|e| panic!("{e}\n{script}"));
     assert_exit(&reconcile(&empty, &dev, out.path(), &["plan"]), 0);
 }
+
+/// Overloads are separate objects: a new one is created, a changed one replaced, an extra one
+/// reported, each by its argument types — the others are left alone. Renaming an input
+/// argument or dropping a default is something `CREATE OR REPLACE` refuses: D163.
+#[test]
+fn overloads_are_told_apart_by_their_argument_types() {
+    let db = common::fresh_db();
+    db.psql(
+        "CREATE FUNCTION f(x integer) RETURNS integer LANGUAGE sql AS $$ SELECT x $$;
+CREATE FUNCTION f(x text) RETURNS text LANGUAGE sql AS $$ SELECT x $$;
+CREATE FUNCTION g(a integer) RETURNS integer LANGUAGE sql AS $$ SELECT a $$;
+CREATE FUNCTION h(a integer DEFAULT 1) RETURNS integer LANGUAGE sql AS $$ SELECT a $$;",
+    )
+    .expect("live functions");
+    let dev = common::fresh_db();
+    let desired = folder(&[(
+        "public.sql",
+        "CREATE FUNCTION f(x integer) RETURNS integer LANGUAGE sql AS $$ SELECT x + 1 $$;
+CREATE FUNCTION f(x integer, y integer) RETURNS integer LANGUAGE sql AS $$ SELECT x + y $$;
+CREATE FUNCTION g(b integer) RETURNS integer LANGUAGE sql AS $$ SELECT b $$;
+CREATE FUNCTION h(a integer) RETURNS integer LANGUAGE sql AS $$ SELECT a $$;",
+    )]);
+    let (code, doc) = json_plan(&db, &dev, desired.path(), &[]);
+    assert_eq!(code, Some(3), "{doc:#}");
+    let mut steps: Vec<(String, String)> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["object"].as_str().unwrap().to_owned(),
+                s["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    steps.sort();
+    assert_eq!(
+        steps,
+        [
+            (
+                "function public.f(integer)".to_owned(),
+                "replace".to_owned()
+            ),
+            (
+                "function public.f(integer, integer)".to_owned(),
+                "create_function".to_owned()
+            ),
+        ],
+        "{doc:#}"
+    );
+    let mut findings: Vec<(String, String)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_owned(),
+                f["object"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    findings.sort();
+    assert_eq!(
+        findings,
+        [
+            ("D162".to_owned(), "function public.f(text)".to_owned()),
+            ("D163".to_owned(), "function public.g(integer)".to_owned()),
+            ("D163".to_owned(), "function public.h(integer)".to_owned()),
+        ],
+        "{doc:#}"
+    );
+
+    let apply = reconcile(&db, &dev, desired.path(), &["apply"]);
+    assert_exit(&apply, 0);
+    let query = |sql: &str| db.psql(sql).expect("query").trim().to_owned();
+    assert_eq!(
+        query("SELECT f(1), f(1, 2), f('t'::text), g(4), h()"),
+        "2|3|t|4|1"
+    );
+    // What is left is only what needs a DROP: running apply again changes nothing.
+    let (code, again) = json_plan(&db, &dev, desired.path(), &[]);
+    assert_eq!(code, Some(3), "{again:#}");
+    assert_eq!(
+        again["steps"].as_array().map(Vec::len),
+        Some(0),
+        "{again:#}"
+    );
+}
