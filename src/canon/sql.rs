@@ -44,16 +44,20 @@ pub async fn build(
     }
     // The YAML objects first (what the statements may use); of the tables, only those the
     // statements name (without their foreign keys): at 10,000 tables, a few views must not
-    // rebuild them all. One that needs what a statement declares (a table whose default
-    // calls a function) is tried again with the statements. What of them the server rejects
-    // is reported by the canonicalisation of the YAML state itself.
-    let context = statements(&context_for(yaml, sql));
-    let waiting: Vec<&str> = run_all(&mut tx, context.iter().map(|s| s.sql.as_str()))
-        .await?
-        .into_iter()
-        .map(|(index, _)| context[index].sql.as_str())
-        .collect();
-    let rejected = run_until_done(&mut tx, &waiting, sql).await?;
+    // rebuild them all. A statement may use a table the parse tree does not name as one (its
+    // row type as a function's argument or result): when any is rejected, everything is
+    // built again with all the YAML tables.
+    sqlx::query("SAVEPOINT reconcile_sql_build")
+        .execute(&mut *tx)
+        .await?;
+    let partial = context_for(yaml, sql);
+    let mut rejected = build_with(&mut tx, &partial, sql).await?;
+    if !rejected.is_empty() && partial.tables.len() < yaml.tables.len() {
+        sqlx::query("ROLLBACK TO SAVEPOINT reconcile_sql_build")
+            .execute(&mut *tx)
+            .await?;
+        rejected = build_with(&mut tx, yaml, sql).await?;
+    }
     let mut scope_schemas: Vec<String> = yaml
         .schemas
         .iter()
@@ -72,6 +76,24 @@ pub async fn build(
     let mut schema = read?.schema;
     without(&mut schema, yaml);
     Ok(SqlBuilt { schema, rejected })
+}
+
+/// Builds `context` (YAML objects), then the statements; returns the statements the server
+/// rejects. A context object that needs what a statement declares (a table whose default
+/// calls a function) is tried again with the statements; what of the YAML objects the server
+/// rejects is reported by the canonicalisation of the YAML state itself.
+async fn build_with(
+    tx: &mut PgConnection,
+    context: &Schema,
+    sql: &[SqlStatement],
+) -> Result<Vec<(usize, ServerError)>, CanonError> {
+    let context = statements(context);
+    let waiting: Vec<&str> = run_all(tx, context.iter().map(|s| s.sql.as_str()))
+        .await?
+        .into_iter()
+        .map(|(index, _)| context[index].sql.as_str())
+        .collect();
+    run_until_done(tx, &waiting, sql).await
 }
 
 /// The YAML state's types, sequences and extensions, and the tables the statements name.

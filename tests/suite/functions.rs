@@ -553,3 +553,47 @@ CREATE FUNCTION h(a integer) RETURNS integer LANGUAGE sql AS $$ SELECT a $$;",
         "{again:#}"
     );
 }
+
+/// A function whose argument and result are a YAML table's row type names the table only as
+/// a type: the scratch build still has the table (regression: "type activity does not
+/// exist", pgschema dependency/issue_300), and the plan creates the function after it.
+#[test]
+fn a_function_on_a_yaml_tables_row_type_is_built_and_comes_after_the_table() {
+    let (db, dev) = (common::fresh_db(), common::fresh_db());
+    let schema = folder(&[
+        (
+            "public.yaml",
+            "tables:
+  activity:
+    columns:
+      id: { type: bigint, primary_key: true }
+      title: text
+  other:
+    columns:
+      id: bigint
+",
+        ),
+        (
+            "public.sql",
+            "CREATE FUNCTION touch(a activity) RETURNS activity LANGUAGE sql
+    AS $$ SELECT a.id, upper(a.title) $$;",
+        ),
+    ]);
+    let (code, doc) = json_plan(&db, &dev, schema.path(), &[]);
+    assert_eq!(code, Some(2), "{doc:#}");
+    let steps = objects(&doc, "steps");
+    assert!(
+        position(&steps, "table public.activity")
+            < position(&steps, "function public.touch(activity)"),
+        "{steps:#?}"
+    );
+    let script = sql_plan(&db, &dev, schema.path());
+    db.psql(&script).unwrap_or_else(|e| panic!("{e}\n{script}"));
+    assert_exit(&reconcile(&db, &dev, schema.path(), &["plan"]), 0);
+    assert_eq!(
+        db.psql("SELECT (touch(ROW(1, 'x')::activity)).title")
+            .expect("query")
+            .trim(),
+        "X"
+    );
+}
