@@ -601,37 +601,16 @@ fn drop_function(s: &protobuf::CreateFunctionStmt, text: &str, place: Place) -> 
     } else {
         ObjectType::ObjectFunction
     };
-    let drop = protobuf::DropStmt {
-        objects: vec![protobuf::Node {
-            node: Some(NodeEnum::ObjectWithArgs(protobuf::ObjectWithArgs {
-                objname: funcname,
-                objargs: args,
-                objfuncargs: Vec::new(),
-                args_unspecified: false,
-            })),
-        }],
-        remove_type: kind as i32,
-        behavior: DropBehavior::DropRestrict as i32,
-        missing_ok: true,
-        concurrent: false,
-    };
-    match NodeEnum::DropStmt(drop).deparse(Default::default()) {
-        Ok(sql) if !s.replace => vec![inverse(
-            text,
-            sql,
-            "drops the function; fails while a default, trigger, view or other object uses it",
-            None,
-        )],
-        Ok(sql) => vec![manual(
-            text,
-            format!(
-                "CREATE OR REPLACE may have replaced an earlier definition, which is not \
-                 recorded: if the function is new, {sql}; otherwise restore its earlier \
-                 definition"
-            ),
-        )],
-        Err(e) => vec![manual(text, format!("could not build DROP FUNCTION: {e}"))],
-    }
+    drop_routine(
+        Routine {
+            name: funcname,
+            args,
+            kind,
+            replace: s.replace,
+        },
+        text,
+        ("function", "a default, trigger, view or other object"),
+    )
 }
 
 fn drop_aggregate(s: &protobuf::DefineStmt, text: &str, place: Place) -> Vec<Entry> {
@@ -666,36 +645,64 @@ fn drop_aggregate(s: &protobuf::DefineStmt, text: &str, place: Place) -> Vec<Ent
             "the aggregate's argument types could not be read (old BASETYPE form)",
         )];
     };
+    drop_routine(
+        Routine {
+            name,
+            args: types,
+            kind: ObjectType::ObjectAggregate,
+            replace: s.replace,
+        },
+        text,
+        ("aggregate", "a view or function"),
+    )
+}
+
+/// A function, procedure or aggregate a statement creates: its name and argument types as
+/// parse-tree nodes, and whether it was `CREATE OR REPLACE`.
+struct Routine {
+    name: Vec<protobuf::Node>,
+    args: Vec<protobuf::Node>,
+    kind: ObjectType,
+    replace: bool,
+}
+
+/// The inverse of creating `routine` (`what`: "function" or "aggregate"; `users`: what
+/// makes the DROP fail): its DROP, or — after `CREATE OR REPLACE`, which may have replaced
+/// an earlier definition that is not recorded — a manual entry saying so.
+fn drop_routine(routine: Routine, text: &str, (what, users): (&str, &str)) -> Vec<Entry> {
     let drop = protobuf::DropStmt {
         objects: vec![protobuf::Node {
             node: Some(NodeEnum::ObjectWithArgs(protobuf::ObjectWithArgs {
-                objname: name,
-                objargs: types,
+                objname: routine.name,
+                objargs: routine.args,
                 objfuncargs: Vec::new(),
                 args_unspecified: false,
             })),
         }],
-        remove_type: ObjectType::ObjectAggregate as i32,
+        remove_type: routine.kind as i32,
         behavior: DropBehavior::DropRestrict as i32,
         missing_ok: true,
         concurrent: false,
     };
     match NodeEnum::DropStmt(drop).deparse(Default::default()) {
-        Ok(sql) if !s.replace => vec![inverse(
+        Ok(sql) if !routine.replace => vec![inverse(
             text,
             sql,
-            "drops the aggregate; fails while a view or function uses it",
+            &format!("drops the {what}; fails while {users} uses it"),
             None,
         )],
         Ok(sql) => vec![manual(
             text,
             format!(
                 "CREATE OR REPLACE may have replaced an earlier definition, which is not \
-                 recorded: if the aggregate is new, {sql}; otherwise restore its earlier \
+                 recorded: if the {what} is new, {sql}; otherwise restore its earlier \
                  definition"
             ),
         )],
-        Err(e) => vec![manual(text, format!("could not build DROP AGGREGATE: {e}"))],
+        Err(e) => vec![manual(
+            text,
+            format!("could not build DROP {}: {e}", what.to_uppercase()),
+        )],
     }
 }
 
