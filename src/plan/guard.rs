@@ -15,13 +15,7 @@ pub fn unless_exists(exists: &str, statement: &str) -> String {
         "BEGIN\n  IF NOT EXISTS ({exists}) THEN\n    {};\n  END IF;\nEND",
         statement.replace('\n', "\n    ")
     );
-    let mut tag = "$reconcile$".to_owned();
-    let mut n = 0;
-    while body.contains(&tag) {
-        n += 1;
-        tag = format!("$reconcile{n}$");
-    }
-    format!("DO {tag}\n{body}\n{tag}")
+    do_block(&body)
 }
 
 /// `statement` (one statement, possibly itself a guarded DO block) run so that an error is
@@ -92,6 +86,12 @@ pub fn unless_routine_exists(exists: &str, statement: &str) -> String {
     let body = format!(
         "DECLARE\n  reconcile_check_bodies text := pg_catalog.current_setting('check_function_bodies');\nBEGIN\n  IF NOT EXISTS ({exists}) THEN\n    PERFORM pg_catalog.set_config('check_function_bodies', 'off', true);\n{statement};\n    PERFORM pg_catalog.set_config('check_function_bodies', reconcile_check_bodies, true);\n  END IF;\nEND"
     );
+    do_block(&body)
+}
+
+/// `DO` with `body`, quoted with a dollar tag the body does not contain (a name or a function
+/// body may contain `$reconcile$`).
+fn do_block(body: &str) -> String {
     let mut tag = "$reconcile$".to_owned();
     let mut n = 0;
     while body.contains(&tag) {
