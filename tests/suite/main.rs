@@ -18,6 +18,7 @@ mod cli;
 mod equivalence;
 mod exit_codes;
 mod functions;
+mod held_back;
 mod lint;
 mod migrate;
 mod ordering;
