@@ -200,7 +200,8 @@ impl Code {
             Code::IndexNamedDifferently => "the same index exists under another name",
             Code::ExtraView => "view in the database, not in the desired state",
             Code::NameTaken => {
-                "the desired object's name is taken by another kind of relation in the database"
+                "the desired object's name is taken by another kind of relation (or routine) in \
+                 the database"
             }
             Code::ViewDefinition => {
                 "view definition differs in a way CREATE OR REPLACE VIEW cannot apply"

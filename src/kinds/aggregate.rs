@@ -190,6 +190,10 @@ impl Kind for AggregateKind {
         None
     }
 
+    fn identity_taken_by(key: &Routine, live: &Schema) -> Option<&'static str> {
+        super::function::signature_taken_by(key, live)
+    }
+
     fn pull_sql(key: &Routine, aggregate: &Aggregate) -> Option<String> {
         Some(Self::create(key, aggregate))
     }

@@ -252,6 +252,10 @@ impl Kind for FunctionKind {
         None
     }
 
+    fn identity_taken_by(key: &Routine, live: &Schema) -> Option<&'static str> {
+        signature_taken_by(key, live)
+    }
+
     fn pull_sql(key: &Routine, function: &Function) -> Option<String> {
         Some(Self::create(key, function))
     }
@@ -436,6 +440,21 @@ pub(crate) fn replace_step(
         )
         .requires_all(uses.requirements())
         .push(out);
+}
+
+/// Which other routine kind `live` has under the name and argument types of `key` (a
+/// function where a procedure is wanted, say): PostgreSQL keeps one routine per signature,
+/// so creating it would fail, or be skipped by its guard forever.
+pub(crate) fn signature_taken_by(key: &Routine, live: &Schema) -> Option<&'static str> {
+    live.functions
+        .keys()
+        .chain(live.aggregates.keys())
+        .find(|k| k.kind != key.kind && k.name == key.name && k.args == key.args)
+        .map(|k| match k.kind {
+            RoutineKind::Function => "function",
+            RoutineKind::Procedure => "procedure",
+            RoutineKind::Aggregate => "aggregate",
+        })
 }
 
 /// `-- Used by ...` lines naming what in `live` calls the routine (empty when nothing does).

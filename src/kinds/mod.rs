@@ -82,6 +82,12 @@ pub(crate) trait Kind: Registered + 'static {
     fn relation_name(_key: &Self::Key) -> Option<&QualifiedName> {
         None
     }
+    /// What else the database has under this object's identity where PostgreSQL allows only
+    /// one (a function where a procedure of the same name and argument types is wanted);
+    /// `None` when it is free.
+    fn identity_taken_by(_key: &Self::Key, _live: &Schema) -> Option<&'static str> {
+        None
+    }
     /// The type name, for kinds whose objects are types ([`Kind::IS_TYPE`]).
     fn type_name(_key: &Self::Key) -> Option<&QualifiedName> {
         None
@@ -391,14 +397,17 @@ pub(crate) fn diff_kind<K: Kind>(
     let (have, want) = (K::objects(live), K::objects(desired));
     for (name, wanted) in want {
         match have.get(name) {
-            None => match K::relation_name(name).and_then(|r| {
-                relation_kind(live, r).or_else(|| {
-                    options
-                        .unmanaged_tables
-                        .contains(r)
-                        .then_some("relation reconcile does not manage")
+            None => match K::relation_name(name)
+                .and_then(|r| {
+                    relation_kind(live, r).or_else(|| {
+                        options
+                            .unmanaged_tables
+                            .contains(r)
+                            .then_some("relation reconcile does not manage")
+                    })
                 })
-            }) {
+                .or_else(|| K::identity_taken_by(name, live))
+            {
                 // The name is another kind of relation's in the database (a table where a view
                 // is wanted): creating it would fail, or be skipped by its guard forever.
                 Some(taken_by) => out.findings.push(name_taken(K::id(name), taken_by)),

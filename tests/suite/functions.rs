@@ -597,3 +597,35 @@ fn a_function_on_a_yaml_tables_row_type_is_built_and_comes_after_the_table() {
         "X"
     );
 }
+
+/// A procedure wanted where the database has a function of the same name and argument types
+/// (PostgreSQL keeps one routine per signature): not created — its guard would skip it
+/// forever — but D136, next to the function's own D162.
+#[test]
+fn a_procedure_where_a_function_has_its_signature_is_not_created() {
+    let db = common::fresh_db();
+    db.psql("CREATE FUNCTION f(x integer) RETURNS void LANGUAGE sql AS $$ SELECT 1 $$;")
+        .expect("live function");
+    let dev = common::fresh_db();
+    let desired = folder(&[(
+        "public.sql",
+        "CREATE PROCEDURE f(x integer) LANGUAGE sql AS $$ SELECT 1 $$;",
+    )]);
+    let (code, doc) = json_plan(&db, &dev, desired.path(), &[]);
+    assert_eq!(code, Some(3), "{doc:#}");
+    assert_eq!(doc["steps"].as_array().map(Vec::len), Some(0), "{doc:#}");
+    let findings: Vec<(&str, &str)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["object"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        findings,
+        [
+            ("D162", "function public.f(integer)"),
+            ("D136", "procedure public.f(integer)"),
+        ],
+        "{doc:#}"
+    );
+}
