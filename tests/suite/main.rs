@@ -24,6 +24,7 @@ mod migrate;
 mod ordering;
 mod output;
 mod plan_output;
+mod project;
 mod pull;
 mod rejected;
 mod rollback;
