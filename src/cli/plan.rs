@@ -419,6 +419,7 @@ async fn pipeline(
             Some("sql") => Format::Sql,
             Some("json") => Format::Json,
             Some("md" | "markdown") => Format::Markdown,
+            Some("dot" | "gv") => Format::Dot,
             _ => Format::Text,
         }
     });

@@ -6,6 +6,7 @@
 
 pub mod assertions;
 pub mod github;
+pub mod graph;
 pub mod json;
 pub mod markdown;
 pub mod pretty_json;
@@ -42,6 +43,8 @@ pub enum Format {
     Markdown,
     /// GitHub Actions annotations (workflow commands) on the declaring file and line.
     Github,
+    /// The steps and their dependencies as a Graphviz digraph.
+    Dot,
 }
 
 /// Renders `report` in `format`; `color` only affects text.
@@ -69,6 +72,7 @@ pub fn render_with(
         Format::Markdown => markdown::render_with(report, assertions, out),
         // Without the desired state's positions: annotations without a place.
         Format::Github => github::render(report, &|_| None, out),
+        Format::Dot => graph::dot(report.plan, out),
     }
 }
 
