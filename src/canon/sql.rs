@@ -42,13 +42,22 @@ pub async fn build(
     ] {
         sqlx::query(setting).execute(&mut *tx).await?;
     }
-    // The YAML objects first (what the statements may use); what of them the server
-    // rejects is reported by the canonicalisation of the YAML state itself. Of the tables,
-    // only those the statements name (without their foreign keys): at 10,000 tables, a few
-    // views must not rebuild them all.
-    let context = statements(&context_for(yaml, sql));
-    run_all(&mut tx, context.iter().map(|s| s.sql.as_str())).await?;
-    let rejected = run_until_done(&mut tx, sql).await?;
+    // The YAML objects first (what the statements may use); of the tables, only those the
+    // statements name (without their foreign keys): at 10,000 tables, a few views must not
+    // rebuild them all. A statement may use a table the parse tree does not name as one (its
+    // row type as a function's argument or result): when any is rejected, everything is
+    // built again with all the YAML tables.
+    sqlx::query("SAVEPOINT reconcile_sql_build")
+        .execute(&mut *tx)
+        .await?;
+    let partial = context_for(yaml, sql);
+    let mut rejected = build_with(&mut tx, &partial, sql).await?;
+    if !rejected.is_empty() && partial.tables.len() < yaml.tables.len() {
+        sqlx::query("ROLLBACK TO SAVEPOINT reconcile_sql_build")
+            .execute(&mut *tx)
+            .await?;
+        rejected = build_with(&mut tx, yaml, sql).await?;
+    }
     let mut scope_schemas: Vec<String> = yaml
         .schemas
         .iter()
@@ -104,6 +113,24 @@ fn unmanageable(sql: &[SqlStatement], skipped: &[Skipped]) -> Vec<(usize, Server
         .collect()
 }
 
+/// Builds `context` (YAML objects), then the statements; returns the statements the server
+/// rejects. A context object that needs what a statement declares (a table whose default
+/// calls a function) is tried again with the statements; what of the YAML objects the server
+/// rejects is reported by the canonicalisation of the YAML state itself.
+async fn build_with(
+    tx: &mut PgConnection,
+    context: &Schema,
+    sql: &[SqlStatement],
+) -> Result<Vec<(usize, ServerError)>, CanonError> {
+    let context = statements(context);
+    let waiting: Vec<&str> = run_all(tx, context.iter().map(|s| s.sql.as_str()))
+        .await?
+        .into_iter()
+        .map(|(index, _)| context[index].sql.as_str())
+        .collect();
+    run_until_done(tx, &waiting, sql).await
+}
+
 /// The YAML state's types, sequences and extensions, and the tables the statements name.
 fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
     let mut context = super::prerequisites_of(yaml);
@@ -145,19 +172,26 @@ fn quote_parts(name: &str) -> String {
         .join(".")
 }
 
-/// Runs every statement, each under a savepoint, again and again while any that failed
-/// before succeeds now (it needed an object a later statement declares); what still fails
-/// is returned with the server's last word on it.
+/// Runs every statement (after the `waiting` YAML objects), each under a savepoint, again
+/// and again while any that failed before succeeds now (it needed an object a later
+/// statement declares); the statements that still fail are returned with the server's last
+/// word on them.
 async fn run_until_done(
     tx: &mut PgConnection,
+    waiting: &[&str],
     sql: &[SqlStatement],
 ) -> Result<Vec<(usize, ServerError)>, CanonError> {
-    let mut pending: Vec<usize> = (0..sql.len()).collect();
-    let mut errors: Vec<Option<ServerError>> = vec![None; sql.len()];
+    let texts: Vec<&str> = waiting
+        .iter()
+        .copied()
+        .chain(sql.iter().map(|s| s.text.as_str()))
+        .collect();
+    let mut pending: Vec<usize> = (0..texts.len()).collect();
+    let mut errors: Vec<Option<ServerError>> = vec![None; texts.len()];
     loop {
         let mut still = Vec::new();
         for index in pending.iter().copied() {
-            match run_one(tx, &sql[index].text).await? {
+            match run_one(tx, texts[index]).await? {
                 Ok(()) => errors[index] = None,
                 Err(error) => {
                     errors[index] = Some(error);
@@ -173,7 +207,8 @@ async fn run_until_done(
     }
     Ok(pending
         .into_iter()
-        .filter_map(|i| errors[i].take().map(|e| (i, e)))
+        .filter(|i| *i >= waiting.len())
+        .filter_map(|i| errors[i].take().map(|e| (i - waiting.len(), e)))
         .collect())
 }
 

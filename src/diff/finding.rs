@@ -81,10 +81,14 @@ pub enum Code {
     RevokedDefault,
     ExtraDefaultPrivilege,
     Owner,
+    ExtraFunction,
+    FunctionDefinition,
+    ExtraAggregate,
+    AggregateDefinition,
 }
 
 impl Code {
-    pub const ALL: [Code; 40] = [
+    pub const ALL: [Code; 44] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -125,6 +129,10 @@ impl Code {
         Code::RevokedDefault,
         Code::ExtraDefaultPrivilege,
         Code::Owner,
+        Code::ExtraFunction,
+        Code::FunctionDefinition,
+        Code::ExtraAggregate,
+        Code::AggregateDefinition,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -169,6 +177,10 @@ impl Code {
             Code::RevokedDefault => "D182",
             Code::ExtraDefaultPrivilege => "D183",
             Code::Owner => "D184",
+            Code::ExtraFunction => "D162",
+            Code::FunctionDefinition => "D163",
+            Code::ExtraAggregate => "D164",
+            Code::AggregateDefinition => "D165",
         }
     }
 
@@ -215,7 +227,8 @@ impl Code {
             Code::IndexNamedDifferently => "the same index exists under another name",
             Code::ExtraView => "view in the database, not in the desired state",
             Code::NameTaken => {
-                "the desired object's name is taken by another kind of relation in the database"
+                "the desired object's name is taken by another kind of relation (or routine) in \
+                 the database"
             }
             Code::ViewDefinition => {
                 "view definition differs in a way CREATE OR REPLACE VIEW cannot apply"
@@ -238,6 +251,16 @@ impl Code {
                 "default privilege in the database, not in the desired state"
             }
             Code::Owner => "owner differs from the one the desired state names",
+            Code::ExtraFunction => {
+                "function or procedure in the database, not in the desired state"
+            }
+            Code::FunctionDefinition => {
+                "function or procedure definition differs in a way CREATE OR REPLACE cannot apply"
+            }
+            Code::ExtraAggregate => "aggregate in the database, not in the desired state",
+            Code::AggregateDefinition => {
+                "aggregate definition differs in a way CREATE OR REPLACE AGGREGATE cannot apply"
+            }
         }
     }
 }

@@ -449,7 +449,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let on_table: Option<String> = row.try_get("on_table").map_err(q("unmanaged"))?;
         let reason = match kind.as_str() {
             "policy" => "policies are not managed yet",
-            _ => "functions and procedures are not managed yet",
+            _ => "window functions are not managed",
         };
         let args: Option<String> = row.try_get("args").map_err(q("unmanaged"))?;
         let name = qualified(schema, name);
@@ -530,13 +530,23 @@ async fn read_kinds(
 }
 
 /// A view or materialized view that reads a relation reconcile does not model (a partitioned
-/// table, a table outside the scope, ...) or calls a function of the database's own that no
-/// kind manages cannot be built on the scratch server from the desired state, and neither can
-/// a trigger on a relation left out or running such a function: each is left out and listed,
-/// never written by `pull` as something that would not load — and so is what depends on it.
+/// table, a table outside the scope, ...) or calls a function no kind manages (a window
+/// function, one that uses such a relation) cannot be built on the scratch server from the
+/// desired state, and neither can a trigger on a relation left out or running such a
+/// function: each is left out and listed, never written by `pull` as something that would not
+/// load — and so is what depends on it, functions included (see
+/// [`kinds::function::unmanaged`]).
 fn skip_on_unmanaged(out: &mut Introspected) {
+    // A call recorded in pg_depend names a function by name and argument types, whatever
+    // kind (function, procedure, aggregate) the model holds it as.
     let unmanaged_function = |schema: &Schema, functions: &[ObjectId]| {
-        functions.iter().any(|f| !kinds::manages(schema, f))
+        functions.iter().any(|f| {
+            let modelled = kinds::function::signature_of(f).is_some_and(|(name, args)| {
+                let same = |k: &crate::model::Routine| k.name == *name && k.args == args;
+                schema.functions.keys().any(same) || schema.aggregates.keys().any(same)
+            });
+            !modelled && !kinds::manages(schema, f)
+        })
     };
     let reads_unmanaged = |schema: &Schema, relations: &[QualifiedName]| {
         relations
@@ -545,6 +555,15 @@ fn skip_on_unmanaged(out: &mut Introspected) {
     };
     const READS: &str = "it reads a relation or calls a function reconcile does not manage (yet)";
     loop {
+        let routines = kinds::function::unmanaged(&out.schema);
+        for (key, reason) in &routines {
+            out.schema.functions.remove(key);
+            out.schema.aggregates.remove(key);
+            out.skipped.push(Skipped {
+                object: key.id(),
+                reason,
+            });
+        }
         let schema = &out.schema;
         let mut skipped: Vec<Skipped> = Vec::new();
         for (name, view) in &schema.views {
@@ -585,7 +604,7 @@ fn skip_on_unmanaged(out: &mut Introspected) {
                 reason,
             });
         }
-        if skipped.is_empty() {
+        if skipped.is_empty() && routines.is_empty() {
             return;
         }
         for skip in &skipped {

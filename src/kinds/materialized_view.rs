@@ -231,6 +231,7 @@ impl Kind for MaterializedViewKind {
         existing: &MaterializedView,
         wanted: &MaterializedView,
         live: &Schema,
+        _replaceable: bool,
     ) -> String {
         if existing.definition == wanted.definition {
             return alter_options(name, existing, wanted);

@@ -33,6 +33,7 @@
 //! `diff::table`, `diff` and `plan::generate`: a table's diff is many rules, not one, and an
 //! enum grows label by label.
 
+pub mod aggregate;
 pub mod composite;
 pub mod default_privilege;
 pub mod domain;
@@ -40,6 +41,7 @@ pub mod materialized_view;
 pub mod grant;
 pub mod owner;
 pub mod privilege;
+pub mod function;
 pub mod sequence;
 pub mod trigger;
 pub mod view;
@@ -97,6 +99,12 @@ pub(crate) trait Kind: Registered + Sized + 'static {
     fn schema_of(key: &Self::Key) -> &crate::model::Ident;
     /// The relation name, for kinds whose objects are relations ([`Kind::IS_RELATION`]).
     fn relation_name(_key: &Self::Key) -> Option<&QualifiedName> {
+        None
+    }
+    /// What else the database has under this object's identity where PostgreSQL allows only
+    /// one (a function where a procedure of the same name and argument types is wanted);
+    /// `None` when it is free.
+    fn identity_taken_by(_key: &Self::Key, _live: &Schema) -> Option<&'static str> {
         None
     }
     /// The type name, for kinds whose objects are types ([`Kind::IS_TYPE`]).
@@ -173,6 +181,15 @@ pub(crate) trait Kind: Registered + Sized + 'static {
     fn without_unbuilt_tables(_object: &mut Self::Object, _built: &dyn Fn(&QualifiedName) -> bool) {
     }
 
+    /// [`Kind::without_unbuilt_tables`] for every object of the kind in `schema`; a kind whose
+    /// objects cannot be built at all without such tables (a function taking a table's row
+    /// type) takes those objects out instead, and [`Kind::restore`] puts them back.
+    fn leave_out_unbuilt(schema: &mut Schema, built: &dyn Fn(&QualifiedName) -> bool) {
+        for object in Self::objects_mut(schema).values_mut() {
+            Self::without_unbuilt_tables(object, built);
+        }
+    }
+
     /// Puts back into the object as the scratch server printed it what the server does not
     /// print or was not given (see [`Kind::without_unbuilt_tables`]), from the desired one.
     fn restore(_printed: &mut Self::Object, _desired: &Self::Object) {}
@@ -198,21 +215,6 @@ pub(crate) trait Kind: Registered + Sized + 'static {
         live == desired
     }
 
-    /// The SQL a human would run for the [`Kind::DIFFERS`] finding (by default both CREATE
-    /// statements side by side, as comments); `live` is the database's whole model, for what
-    /// else the change involves.
-    fn differs_suggestion(
-        key: &Self::Key,
-        existing: &Self::Object,
-        wanted: &Self::Object,
-        _live: &Schema,
-    ) -> String {
-        format!(
-            "-- database: {}\n-- desired:  {}",
-            Self::create(key, existing),
-            Self::create(key, wanted)
-        )
-    }
     /// How the "extra" finding names the object (plans have always said `type X` for extra
     /// domains and composites).
     fn extra_id(key: &Self::Key) -> ObjectId {
@@ -244,6 +246,23 @@ pub(crate) trait Kind: Registered + Sized + 'static {
     /// the kind has a rule of its own (privileges: never revoked, see [`grant`]).
     fn diff(live: &Schema, desired: &Schema, options: &crate::diff::Options, out: &mut Diff) {
         diff_kind::<Self>(live, desired, options, out);
+    }
+
+    /// The SQL a human would run when an object differs and no replace step is planned
+    /// (`replaceable`: one could be, but `--no-replace` holds it back); by default both
+    /// definitions side by side.
+    fn differs_suggestion(
+        key: &Self::Key,
+        live: &Self::Object,
+        desired: &Self::Object,
+        _live_schema: &Schema,
+        _replaceable: bool,
+    ) -> String {
+        format!(
+            "-- database: {}\n-- desired:  {}",
+            Self::create(key, live),
+            Self::create(key, desired)
+        )
     }
 
     // --- DDL
@@ -427,6 +446,8 @@ registry! {
         Domain => domain::DomainKind, QualifiedName, domain::Domain;
         Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
         Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
+        Function => function::FunctionKind, function::Routine, function::Function;
+        Aggregate => aggregate::AggregateKind, function::Routine, aggregate::Aggregate;
         View => view::ViewKind, QualifiedName, view::View;
         MaterializedView => materialized_view::MaterializedViewKind, QualifiedName,
             materialized_view::MaterializedView;
@@ -438,6 +459,8 @@ registry! {
             default_privilege::DefaultKey, default_privilege::DefaultGrant;
     }
     replaceable {
+        Function => function::FunctionKind, function::Routine, function::Function;
+        Aggregate => aggregate::AggregateKind, function::Routine, aggregate::Aggregate;
         View => view::ViewKind, QualifiedName, view::View;
         Trigger => trigger::TriggerKind, trigger::TriggerKey, trigger::Trigger;
     }
@@ -455,14 +478,17 @@ pub(crate) fn diff_kind<K: Kind>(
     let (have, want) = (K::objects(live), K::objects(desired));
     for (name, wanted) in want {
         match have.get(name) {
-            None => match K::relation_name(name).and_then(|r| {
-                relation_kind(live, r).or_else(|| {
-                    options
-                        .unmanaged_tables
-                        .contains(r)
-                        .then_some("relation reconcile does not manage")
+            None => match K::relation_name(name)
+                .and_then(|r| {
+                    relation_kind(live, r).or_else(|| {
+                        options
+                            .unmanaged_tables
+                            .contains(r)
+                            .then_some("relation reconcile does not manage")
+                    })
                 })
-            }) {
+                .or_else(|| K::identity_taken_by(name, live))
+            {
                 // The name is another kind of relation's in the database (a table where a view
                 // is wanted): creating it would fail, or be skipped by its guard forever.
                 Some(taken_by) => out.findings.push(name_taken(K::id(name), taken_by)),
@@ -490,7 +516,13 @@ pub(crate) fn diff_kind<K: Kind>(
                                 K::DIFFERS_MESSAGE.to_owned()
                             },
                         )
-                        .suggest(K::differs_suggestion(name, existing, wanted, live)),
+                        .suggest(K::differs_suggestion(
+                            name,
+                            existing,
+                            wanted,
+                            live,
+                            replaceable.is_some(),
+                        )),
                     ),
                 }
             }
@@ -735,9 +767,7 @@ pub(crate) fn leave_out_unbuilt_tables(
     }
     impl Visitor for LeaveOut<'_> {
         fn visit<K: Kind>(&mut self) {
-            for object in K::objects_mut(self.schema).values_mut() {
-                K::without_unbuilt_tables(object, self.built);
-            }
+            K::leave_out_unbuilt(self.schema, self.built);
         }
     }
     visit_all(&mut LeaveOut { schema, built });

@@ -254,6 +254,7 @@ impl Kind for TriggerKind {
         existing: &Trigger,
         wanted: &Trigger,
         _live: &Schema,
+        _replaceable: bool,
     ) -> String {
         let mut out = format!(
             "-- database: {};\n{};\n",

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use crate::ident::{Ident, QualifiedName};
+pub use crate::kinds::aggregate::Aggregate;
 pub use crate::kinds::composite::{CompositeAttribute, CompositeType};
 pub use crate::kinds::default_privilege::{DefaultGrant, DefaultKey};
 pub use crate::kinds::domain::Domain;
@@ -21,6 +22,7 @@ pub use crate::kinds::materialized_view::MaterializedView;
 pub use crate::kinds::grant::{Grant, GrantKey};
 pub use crate::kinds::owner::Owner;
 pub use crate::kinds::privilege::{Grantee, Origins, Privilege, Securable};
+pub use crate::kinds::function::{Function, Routine, RoutineKind, Uses};
 pub use crate::kinds::sequence::Sequence;
 pub use crate::kinds::trigger::{Firing, Trigger, TriggerKey};
 pub use crate::kinds::view::View;
@@ -66,6 +68,12 @@ pub struct Schema {
     /// part of the model's value: see [`Origins`]).
     #[serde(skip)]
     pub origins: Origins,
+    /// Functions and procedures, declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub functions: BTreeMap<Routine, Function>,
+    /// Aggregates, declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aggregates: BTreeMap<Routine, Aggregate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

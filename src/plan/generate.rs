@@ -152,8 +152,18 @@ fn column_requirements(column: &Column) -> Vec<Key> {
     }
     for expression in column.default.iter().chain(&column.generated) {
         keys.extend(refs::sequences(expression).into_iter().map(Key::Sequence));
+        keys.extend(refs::functions(expression).into_iter().map(Key::Function));
     }
     keys
+}
+
+/// Keys for the functions a constraint or index calls (they must exist first).
+fn function_requirements<'a>(expressions: impl IntoIterator<Item = &'a str>) -> Vec<Key> {
+    expressions
+        .into_iter()
+        .flat_map(refs::functions)
+        .map(Key::Function)
+        .collect()
 }
 
 fn table_requirements(name: &QualifiedName, table: &Table) -> Vec<Key> {
@@ -369,6 +379,16 @@ fn create_index(
         .requires(Key::Table(table.clone()))
         .requires(Key::NewColumns(table.clone()))
         .requires(Key::Extensions)
+        .requires_all(function_requirements(
+            index
+                .keys
+                .iter()
+                .filter_map(|k| match &k.target {
+                    IndexTarget::Expression(e) => Some(e.as_str()),
+                    IndexTarget::Column(_) => None,
+                })
+                .chain(index.predicate.as_deref()),
+        ))
         .provides(Key::Index(index_name(table, name)))
         .index(index_name(table, name));
     if index.unique && index.predicate.is_none() {
@@ -450,11 +470,16 @@ fn add_constraint(
             )
             .requires(Key::Constraint(table.clone(), name.clone()))
     };
+    let calls = match &constraint.kind {
+        ConstraintKind::Check { expression, .. } => function_requirements([expression.as_str()]),
+        _ => Vec::new(),
+    };
     let base = |kind: StepKind, stage: u8, object: ObjectId| {
         Builder::new(kind, stage, Some(table), object)
             .requires(Key::Table(table.clone()))
             .requires(Key::NewColumns(table.clone()))
             .requires(Key::Extensions)
+            .requires_all(calls.clone())
             .provides(Key::Constraint(table.clone(), name.clone()))
     };
     match &constraint.kind {
@@ -719,7 +744,11 @@ pub(super) fn tolerate_unverified(
             continue;
         };
         if draft.transaction != Transaction::Outside {
-            draft.sql = guard::tolerating_errors(&draft.sql, &draft.object.to_string());
+            let verbatim = matches!(
+                draft.kind,
+                StepKind::CreateFunction | StepKind::CreateAggregate
+            );
+            draft.sql = guard::tolerating_errors(&draft.sql, &draft.object.to_string(), verbatim);
         }
         draft.hazards.push(Hazard {
             code: HazardCode::Unverified,

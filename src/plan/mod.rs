@@ -168,6 +168,12 @@ pub(crate) enum Key {
     InvalidIndexDropped(QualifiedName),
     /// The sequences the plan attaches to the table's columns (`OWNED BY`) are attached.
     OwnedSequences(QualifiedName),
+    /// Every function, procedure and aggregate of this name (an expression names a function,
+    /// not one of its overloads).
+    Function(QualifiedName),
+    /// One function, procedure or aggregate, by name and argument types (what pg_depend
+    /// records).
+    Routine(QualifiedName, Vec<String>),
 }
 
 type SortKey = (u8, String, StepKind, usize, String);

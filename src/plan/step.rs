@@ -40,6 +40,7 @@ pub enum StepKind {
     CreateView,
     CreateMaterializedView,
     CreateFunction,
+    CreateAggregate,
     CreateTrigger,
     /// `GRANT` of a privilege (or of its grant option).
     Grant,

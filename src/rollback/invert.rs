@@ -280,6 +280,9 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
         NodeEnum::DefineStmt(s) if s.kind == ObjectType::ObjectType as i32 => {
             drop_type(text, "TYPE", &s.defnames, place, note(s.if_not_exists))
         }
+        NodeEnum::DefineStmt(s) if s.kind == ObjectType::ObjectAggregate as i32 => {
+            drop_aggregate(s, text, place)
+        }
         NodeEnum::CreateDomainStmt(s) => {
             drop_type(text, "DOMAIN", &s.domainname, place, note(false))
         }
@@ -705,36 +708,108 @@ fn drop_function(s: &protobuf::CreateFunctionStmt, text: &str, place: Place) -> 
     } else {
         ObjectType::ObjectFunction
     };
+    drop_routine(
+        Routine {
+            name: funcname,
+            args,
+            kind,
+            replace: s.replace,
+        },
+        text,
+        ("function", "a default, trigger, view or other object"),
+    )
+}
+
+fn drop_aggregate(s: &protobuf::DefineStmt, text: &str, place: Place) -> Vec<Entry> {
+    let mut name = s.defnames.clone();
+    if name.len() == 1
+        && let Some(schema) = place.default_schema
+    {
+        name.insert(0, string_node(schema));
+    }
+    // `CREATE AGGREGATE name (args) (...)`: the arguments, direct and aggregated, are the
+    // first element of `args`, none for `(*)` (the old form, with BASETYPE, has no `args`).
+    let types: Option<Vec<protobuf::Node>> = match s.args.first().map(|a| a.node.as_ref()) {
+        // `(*)`
+        Some(None) => Some(Vec::new()),
+        Some(Some(NodeEnum::List(list))) => Some(
+            list.items
+                .iter()
+                .filter_map(|p| match &p.node {
+                    Some(NodeEnum::FunctionParameter(p)) => p.arg_type.clone(),
+                    _ => None,
+                })
+                .map(|t| protobuf::Node {
+                    node: Some(NodeEnum::TypeName(t)),
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    let Some(types) = types else {
+        return vec![manual(
+            text,
+            "the aggregate's argument types could not be read (old BASETYPE form)",
+        )];
+    };
+    drop_routine(
+        Routine {
+            name,
+            args: types,
+            kind: ObjectType::ObjectAggregate,
+            replace: s.replace,
+        },
+        text,
+        ("aggregate", "a view or function"),
+    )
+}
+
+/// A function, procedure or aggregate a statement creates: its name and argument types as
+/// parse-tree nodes, and whether it was `CREATE OR REPLACE`.
+struct Routine {
+    name: Vec<protobuf::Node>,
+    args: Vec<protobuf::Node>,
+    kind: ObjectType,
+    replace: bool,
+}
+
+/// The inverse of creating `routine` (`what`: "function" or "aggregate"; `users`: what
+/// makes the DROP fail): its DROP, or — after `CREATE OR REPLACE`, which may have replaced
+/// an earlier definition that is not recorded — a manual entry saying so.
+fn drop_routine(routine: Routine, text: &str, (what, users): (&str, &str)) -> Vec<Entry> {
     let drop = protobuf::DropStmt {
         objects: vec![protobuf::Node {
             node: Some(NodeEnum::ObjectWithArgs(protobuf::ObjectWithArgs {
-                objname: funcname,
-                objargs: args,
+                objname: routine.name,
+                objargs: routine.args,
                 objfuncargs: Vec::new(),
                 args_unspecified: false,
             })),
         }],
-        remove_type: kind as i32,
+        remove_type: routine.kind as i32,
         behavior: DropBehavior::DropRestrict as i32,
         missing_ok: true,
         concurrent: false,
     };
     match NodeEnum::DropStmt(drop).deparse(Default::default()) {
-        Ok(sql) if !s.replace => vec![inverse(
+        Ok(sql) if !routine.replace => vec![inverse(
             text,
             sql,
-            "drops the function; fails while a default, trigger, view or other object uses it",
+            &format!("drops the {what}; fails while {users} uses it"),
             None,
         )],
         Ok(sql) => vec![manual(
             text,
             format!(
                 "CREATE OR REPLACE may have replaced an earlier definition, which is not \
-                 recorded: if the function is new, {sql}; otherwise restore its earlier \
+                 recorded: if the {what} is new, {sql}; otherwise restore its earlier \
                  definition"
             ),
         )],
-        Err(e) => vec![manual(text, format!("could not build DROP FUNCTION: {e}"))],
+        Err(e) => vec![manual(
+            text,
+            format!("could not build DROP {}: {e}", what.to_uppercase()),
+        )],
     }
 }
 
@@ -908,6 +983,29 @@ mod tests {
         );
         let e = statements("SELECT 1;\nCREATE TABLE (;\n", &Context::RUN).unwrap_err();
         assert!(e.starts_with("line 2: syntax error"), "{e}");
+    }
+
+    #[test]
+    fn an_aggregate_is_dropped_with_its_argument_types() {
+        let inverse = |sql: &str| match &statements(sql, &Context::RUN).unwrap()[0].action {
+            Action::Inverse { sql, .. } => sql.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            inverse("CREATE AGGREGATE app.\"Total\"(integer) (SFUNC = int4pl, STYPE = integer)"),
+            "DROP AGGREGATE IF EXISTS app.\"Total\"(int)"
+        );
+        assert_eq!(
+            inverse("CREATE AGGREGATE cnt(*) (SFUNC = int8inc, STYPE = int8)"),
+            "DROP AGGREGATE IF EXISTS cnt(*)"
+        );
+        assert_eq!(
+            inverse(
+                "CREATE AGGREGATE p(float8 ORDER BY anyelement) (SFUNC = ordered_set_transition, \
+                 STYPE = internal)"
+            ),
+            "DROP AGGREGATE IF EXISTS p(float8, anyelement)"
+        );
     }
 
     #[test]

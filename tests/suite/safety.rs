@@ -3,16 +3,19 @@
 //!
 //! Random desired schemas (`tests/common/generate.rs`: schemas, extensions, enums, domains,
 //! composites, sequences, tables with every column shape, constraint kind and index shape the
-//! model has, row-level security, names that need quoting) are paired with live states derived from them by random drift:
-//! objects dropped, columns retyped or renamed, nullability, defaults and identity flipped, enum
-//! labels removed, added or reordered, extra objects added; privileges, default privileges
-//! and owners (added to the generated schema here) granted, dropped, added and changed. For
-//! each pair, with and without `CREATE INDEX CONCURRENTLY`, every planned step is parsed by the
-//! real PostgreSQL parser ([`reconcile::classify`]) — the statements inside its `DO` guard
-//! block included — and must be on the additive allow-list — `REVOKE` never is — except the
-//! `ALTER ... OWNER TO` of an object an earlier step of the same plan creates; the rendered
-//! psql script must consist of exactly the steps plus `SET`/`BEGIN`/`COMMIT`, with the
-//! findings' suggested SQL confined to comments.
+//! model has, row-level security, names that need quoting; functions, procedures and
+//! aggregates, whose bodies try to break out of their quoting) are paired with live states
+//! derived from them by random drift: objects dropped, columns retyped or renamed,
+//! nullability, defaults and identity flipped, enum labels removed, added or reordered, extra
+//! objects added, function bodies and result types changed (replace steps, and findings for
+//! what needs a DROP); privileges, default privileges and owners (added to the generated
+//! schema here) granted, dropped, added and changed. For each pair, with and without
+//! `CREATE INDEX CONCURRENTLY`, every planned step is parsed by the real PostgreSQL parser
+//! ([`reconcile::classify`]) — the statements inside its `DO` guard block included — and must
+//! be on the additive allow-list — `REVOKE` never is — except the `ALTER ... OWNER TO` of an
+//! object an earlier step of the same plan creates; the rendered psql script must consist of
+//! exactly the steps plus `SET`/`BEGIN`/`COMMIT`, with the findings' suggested SQL confined to
+//! comments.
 
 use std::collections::BTreeSet;
 
@@ -22,6 +25,8 @@ use proptest::test_runner::TestRunner;
 
 use reconcile::classify::{self, AlterTableAction, Kind, Statement};
 use reconcile::diff::{self, Diff, Options};
+use reconcile::kinds::aggregate::Aggregate;
+use reconcile::kinds::function::{Function, Routine, RoutineKind, Uses};
 use reconcile::model::{
     Column, Constraint, ConstraintKind, DefaultGrant, DefaultKey, EnumType, Grant, GrantKey,
     Grantee, Ident, Identity, Index, IndexKey, IndexTarget, ObjectId, Owner, Privilege,
@@ -259,6 +264,11 @@ enum Mutation {
     ExtraDefaultPrivilege(Pick, Pick),
     FlipDefaultPrivilege(Pick),
     ChangeOwner(Pick, Pick),
+    /// Functions, procedures and aggregates (by their place among all of them).
+    DropRoutine(Pick),
+    ChangeRoutineBody(Pick, Pick),
+    RetypeRoutine(Pick),
+    ExtraRoutine(Pick, Pick),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -305,6 +315,10 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraDefaultPrivilege(a, b)),
         1 => p().prop_map(Mutation::FlipDefaultPrivilege),
         2 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeOwner(a, b)),
+        2 => p().prop_map(Mutation::DropRoutine),
+        2 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeRoutineBody(a, b)),
+        1 => p().prop_map(Mutation::RetypeRoutine),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraRoutine(a, b)),
     ]
 }
 
@@ -692,6 +706,163 @@ fn mutate(live: &mut Schema, m: &Mutation) {
                     ident(&format!("extra {}", choose(ROLES, role)));
             }
         }
+        Mutation::DropRoutine(r) => {
+            if let Some(key) = nth_key(&live.functions, r) {
+                live.functions.remove(&key);
+            } else if let Some(key) = nth_key(&live.aggregates, r) {
+                live.aggregates.remove(&key);
+            }
+        }
+        Mutation::ChangeRoutineBody(r, b) => {
+            if let Some(key) = nth_key(&live.functions, r) {
+                let function = live.functions.get_mut(&key).unwrap();
+                *function = routine(&key, function.result.as_deref(), choose(BODIES, b));
+            } else if let Some(key) = nth_key(&live.aggregates, r) {
+                *live.aggregates.get_mut(&key).unwrap() = aggregate(&key, Some(b.0));
+            }
+        }
+        Mutation::RetypeRoutine(r) => {
+            if let Some(key) = nth_key(&live.functions, r)
+                && key.kind == RoutineKind::Function
+            {
+                live.functions
+                    .insert(key.clone(), routine(&key, Some("bigint"), "SELECT 1"));
+            }
+        }
+        Mutation::ExtraRoutine(n, b) => {
+            let name = QualifiedName::new(
+                ident("public"),
+                extra_name(n, |x| {
+                    live.functions.keys().any(|k| k.name.name.as_str() == x)
+                }),
+            );
+            let key = Routine {
+                name,
+                args: vec!["integer".to_owned()],
+                kind: RoutineKind::Function,
+            };
+            let function = routine(&key, Some("integer"), choose(BODIES, b));
+            live.functions.insert(key, function);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions, procedures and aggregates. They are declared in SQL, so the model holds the
+// server's canonical text; bodies include text that would break out of a careless guard or
+// dollar quote.
+
+const BODIES: &[&str] = &[
+    "SELECT x",
+    "SELECT x; DROP TABLE t",
+    "SELECT $reconcile$ $reconcile$ IS NULL",
+    "$reconcile$; DROP TABLE t; DO $reconcile$ BEGIN",
+    "END IF; END $reconcile1$; DROP SCHEMA public CASCADE; --",
+];
+
+const ARGUMENT_TYPES: &[&str] = &["integer", "text", "bigint", "boolean"];
+
+/// `(schema, name, argument type, body, kind)`: 0 function, 1 procedure, 2 aggregate.
+type RoutinePlan = (Pick, Pick, Pick, Pick, u8);
+
+fn routine_plans() -> impl Strategy<Value = Vec<RoutinePlan>> {
+    prop::collection::vec(
+        (
+            any::<Pick>(),
+            any::<Pick>(),
+            any::<Pick>(),
+            any::<Pick>(),
+            0u8..3,
+        ),
+        0..4,
+    )
+}
+
+/// A function or procedure (`result` none) as `pg_get_functiondef` prints one.
+fn routine(key: &Routine, result: Option<&str>, body: &str) -> Function {
+    let what = match key.kind {
+        RoutineKind::Procedure => "PROCEDURE",
+        _ => "FUNCTION",
+    };
+    let returns = result
+        .map(|r| format!("\n RETURNS {r}"))
+        .unwrap_or_default();
+    let mut tag = "$function$".to_owned();
+    let mut n = 0;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$function{n}$");
+    }
+    Function {
+        definition: format!(
+            "CREATE OR REPLACE {what} {}(x {}){returns}\n LANGUAGE sql\nAS {tag}{body}{tag}",
+            key.name.quoted(),
+            key.args.join(", ")
+        ),
+        result: result.map(str::to_owned),
+        input_names: vec!["x".to_owned()],
+        outputs: vec![],
+        defaults: 0,
+        uses: Uses::default(),
+    }
+}
+
+/// A sum aggregate over `int4pl`, with an initial value when `initial` is some.
+fn aggregate(key: &Routine, initial: Option<usize>) -> Aggregate {
+    let initial = initial
+        .map(|i| format!(",\n    INITCOND = '{i}'"))
+        .unwrap_or_default();
+    Aggregate {
+        definition: format!(
+            "CREATE AGGREGATE {}(integer) (\n    SFUNC = int4pl,\n    STYPE = integer{initial}\n)",
+            key.name.quoted()
+        ),
+        identity: "integer".to_owned(),
+        result: "integer".to_owned(),
+        kind: "n".to_owned(),
+        direct_args: 0,
+        uses: Uses::default(),
+    }
+}
+
+/// Adds the planned routines to `desired`, in its schemas (or `public`).
+fn add_routines(desired: &mut Schema, plans: &[RoutinePlan]) {
+    let schemas: Vec<Ident> = desired
+        .schemas
+        .iter()
+        .cloned()
+        .chain([ident("public")])
+        .collect();
+    for (schema, name, arg, body, kind) in plans {
+        let kind = match kind {
+            0 => RoutineKind::Function,
+            1 => RoutineKind::Procedure,
+            _ => RoutineKind::Aggregate,
+        };
+        let key = Routine {
+            name: QualifiedName::new(pick(&schemas, schema).clone(), ident(choose(NAMES, name))),
+            args: vec![if kind == RoutineKind::Aggregate {
+                "integer".to_owned()
+            } else {
+                choose(ARGUMENT_TYPES, arg).to_owned()
+            }],
+            kind,
+        };
+        match kind {
+            RoutineKind::Aggregate => {
+                desired
+                    .aggregates
+                    .insert(key.clone(), aggregate(&key, None));
+            }
+            RoutineKind::Procedure => {
+                let function = routine(&key, None, choose(BODIES, body));
+                desired.functions.insert(key, function);
+            }
+            RoutineKind::Function => {
+                let function = routine(&key, Some("integer"), choose(BODIES, body));
+                desired.functions.insert(key, function);
+            }
+        }
     }
 }
 
@@ -700,12 +871,14 @@ fn drifted_pair() -> impl Strategy<Value = (Schema, Schema, Options)> {
     (
         schema_plan(),
         access_plan(),
+        routine_plans(),
         prop::collection::vec(mutation(), 1..12),
         proptest::bool::weighted(0.8),
     )
-        .prop_map(|(plan, access_plan, mutations, rename_hints)| {
+        .prop_map(|(plan, access_plan, routines, mutations, rename_hints)| {
             let mut desired = build_schema(&plan);
             access(&access_plan, &mut desired);
+            add_routines(&mut desired, &routines);
             let mut live = desired.clone();
             for m in &mutations {
                 mutate(&mut live, m);
@@ -950,6 +1123,9 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Controls: the property is not vacuous.
 
+const REPLACE_FUNCTION: &str = "CREATE OR REPLACE FUNCTION public.f(x integer) RETURNS integer \
+     LANGUAGE sql AS $function$SELECT x; DROP TABLE t$function$";
+
 /// The classifier, used exactly as the property uses it, rejects what a broken planner could
 /// emit.
 #[test]
@@ -983,13 +1159,34 @@ fn negative_control_destructive_steps_are_caught() {
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM anon".to_owned(),
         "ALTER TABLE public.t OWNER TO someone".to_owned(),
         guard("ALTER SCHEMA public OWNER TO someone"),
+        // Functions, procedures and aggregates: replaced by dropping them, or a DROP
+        // smuggled after a replace or a guarded creation, or out of a naive guard whose
+        // dollar quote the body closes.
+        "DROP FUNCTION public.f(integer)".to_owned(),
+        "DROP PROCEDURE public.p(integer)".to_owned(),
+        "DROP AGGREGATE public.a(integer)".to_owned(),
+        format!("DROP FUNCTION public.f(integer); {REPLACE_FUNCTION}"),
+        format!("{REPLACE_FUNCTION}; DROP FUNCTION public.g(integer)"),
+        guard(&format!(
+            "{REPLACE_FUNCTION}; DROP FUNCTION public.g(integer)"
+        )),
+        guard(
+            "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$; EXECUTE 'DROP FUNCTION public.g()'",
+        ),
+        "DO $reconcile$ BEGIN CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $function$ \
+         $reconcile$; DROP TABLE public.t; DO $reconcile$ $function$; END $reconcile$"
+            .to_owned(),
     ] {
         assert!(step_problem(&sql).is_some(), "not caught: {sql}");
     }
-    // Granting, directly or by default, is additive.
+    // Granting, directly or by default, is additive; so is CREATE OR REPLACE of a function,
+    // procedure or aggregate, whatever its body says.
     for sql in [
         "GRANT SELECT, INSERT ON TABLE public.t TO anon WITH GRANT OPTION",
         "ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO anon",
+        REPLACE_FUNCTION,
+        "CREATE OR REPLACE PROCEDURE public.p(x integer) LANGUAGE sql AS $function$DELETE FROM t$function$",
+        "CREATE OR REPLACE AGGREGATE public.a(integer) (SFUNC = int4pl, STYPE = integer)",
     ] {
         assert_eq!(step_problem(sql), None, "{sql}");
     }
@@ -1137,6 +1334,9 @@ fn generator_covers_the_interesting_cases() {
         "Grant",
         "AlterDefaultPrivileges",
         "SetOwner",
+        "CreateFunction",
+        "CreateAggregate",
+        "Replace",
     ] {
         assert!(
             kinds.contains(kind),
