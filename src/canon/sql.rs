@@ -44,7 +44,23 @@ pub async fn build(
     }
     // The YAML objects first (what the statements may use); what of them the server
     // rejects is reported by the canonicalisation of the YAML state itself.
-    let context = statements(yaml);
+    // Policies are built bare (every role, no expressions): a `COMMENT ON POLICY` needs only
+    // that they exist, and their roles and the functions they call may exist on the target
+    // only (their own canonical form comes from `canon::policies`).
+    let bare;
+    let yaml_context = if yaml.policies.is_empty() {
+        yaml
+    } else {
+        let mut copy = yaml.clone();
+        for policy in copy.policies.values_mut() {
+            policy.roles = vec![crate::kinds::policy::PUBLIC.to_owned()];
+            policy.using = None;
+            policy.check = None;
+        }
+        bare = copy;
+        &bare
+    };
+    let context = statements(yaml_context);
     run_all(&mut tx, context.iter().map(|s| s.sql.as_str())).await?;
     let rejected = run_until_done(&mut tx, sql).await?;
     let mut scope_schemas: Vec<String> = yaml

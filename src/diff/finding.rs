@@ -72,10 +72,13 @@ pub enum Code {
     ExtraView,
     ViewDefinition,
     NameTaken,
+    ExtraPolicy,
+    PolicyDefinition,
+    Comment,
 }
 
 impl Code {
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 34] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -107,6 +110,9 @@ impl Code {
         Code::ExtraView,
         Code::ViewDefinition,
         Code::NameTaken,
+        Code::ExtraPolicy,
+        Code::PolicyDefinition,
+        Code::Comment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -142,6 +148,9 @@ impl Code {
             Code::ExtraView => "D160",
             Code::ViewDefinition => "D161",
             Code::NameTaken => "D136",
+            Code::ExtraPolicy => "D142",
+            Code::PolicyDefinition => "D143",
+            Code::Comment => "D145",
         }
     }
 
@@ -192,6 +201,15 @@ impl Code {
             }
             Code::ViewDefinition => {
                 "view definition differs in a way CREATE OR REPLACE VIEW cannot apply"
+            }
+            Code::ExtraPolicy => "row-level security policy in the database, not in the desired state",
+            Code::PolicyDefinition => {
+                "policy differs in a way ALTER POLICY cannot apply (its command, PERMISSIVE or \
+                 RESTRICTIVE, or a USING / WITH CHECK clause removed)"
+            }
+            Code::Comment => {
+                "comment in the database that the desired state does not have (or, with \
+                 --no-replace, has differently)"
             }
         }
     }

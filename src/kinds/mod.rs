@@ -26,8 +26,10 @@
 //! `diff::table`, `diff` and `plan::generate`: a table's diff is many rules, not one, and an
 //! enum grows label by label.
 
+pub mod comment;
 pub mod composite;
 pub mod domain;
+pub mod policy;
 pub mod sequence;
 pub mod view;
 
@@ -196,7 +198,10 @@ pub(crate) trait Kind: Registered + 'static {
 
     /// Table columns the object needs to exist as desired (its creation waits for a change
     /// to them that is held back, see `diff::hold_back`).
-    fn columns_used(_object: &Self::Object) -> Vec<(QualifiedName, crate::model::Ident)> {
+    fn columns_used(
+        _key: &Self::Key,
+        _object: &Self::Object,
+    ) -> Vec<(QualifiedName, crate::model::Ident)> {
         Vec::new()
     }
 
@@ -207,6 +212,12 @@ pub(crate) trait Kind: Registered + 'static {
     /// back, diffs, pulls and loads them.
     #[cfg(test)]
     fn samples() -> (Self::Key, [Self::Object; 2]);
+
+    /// SQL the samples need first on a real server (the table a policy or comment is on).
+    #[cfg(test)]
+    fn sample_context() -> &'static str {
+        ""
+    }
 }
 
 /// The definition-swapping half of a replaceable kind (see [`Kind::replacement`]).
@@ -275,7 +286,7 @@ macro_rules! registry {
             /// Table columns it needs (see [`Kind::columns_used`]).
             pub(crate) fn columns_used(&self) -> Vec<(QualifiedName, crate::model::Ident)> {
                 match self {
-                    $(Created::$variant(_, object) => <$kind as Kind>::columns_used(object),)+
+                    $(Created::$variant(key, object) => <$kind as Kind>::columns_used(key, object),)+
                 }
             }
 
@@ -311,8 +322,8 @@ macro_rules! registry {
             /// Table columns the new definition needs.
             pub(crate) fn columns_used(&self) -> Vec<(QualifiedName, crate::model::Ident)> {
                 match *self {
-                    $(Replaced::$rvariant { ref desired, .. } => {
-                        <$rkind as Kind>::columns_used(desired)
+                    $(Replaced::$rvariant { ref key, ref desired, .. } => {
+                        <$rkind as Kind>::columns_used(key, desired)
                     })*
                 }
             }
@@ -341,9 +352,13 @@ registry! {
         Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
         Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
         View => view::ViewKind, QualifiedName, view::View;
+        Policy => policy::PolicyKind, policy::PolicyKey, policy::Policy;
+        Comment => comment::CommentKind, ObjectId, String;
     }
     replaceable {
         View => view::ViewKind, QualifiedName, view::View;
+        Policy => policy::PolicyKind, policy::PolicyKey, policy::Policy;
+        Comment => comment::CommentKind, ObjectId, String;
     }
 }
 

@@ -268,7 +268,11 @@ async fn read_back<K: Kind>(
     let mut conn = sqlx::PgConnection::connect(&cluster.url(database))
         .await
         .map_err(|e| e.to_string())?;
-    let mut script = format!("CREATE SCHEMA {};\n", K::schema_of(name).quoted());
+    let mut script = format!(
+        "CREATE SCHEMA {};\n{};\n",
+        K::schema_of(name).quoted(),
+        K::sample_context()
+    );
     let statements: Vec<String> = match K::pull_sql(name, object).filter(|_| pulled) {
         Some(sql) => vec![sql],
         None => steps_of::<K>(name, object)

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::ident::{Ident, QualifiedName};
 pub use crate::kinds::composite::{CompositeAttribute, CompositeType};
 pub use crate::kinds::domain::Domain;
+pub use crate::kinds::policy::{Policy, PolicyCommand, PolicyKey};
 pub use crate::kinds::sequence::Sequence;
 pub use crate::kinds::view::View;
 pub use object_id::{ObjectId, ParseObjectIdError};
@@ -38,6 +39,12 @@ pub struct Schema {
     /// Views, declared in `.sql` files.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub views: BTreeMap<QualifiedName, View>,
+    /// Row-level security policies, by table and name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<PolicyKey, Policy>,
+    /// Comments (`COMMENT ON`), by the object they are on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub comments: BTreeMap<ObjectId, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,6 +246,9 @@ pub fn object_count(schema: &Schema) -> usize {
         + schema.domains.len()
         + schema.composites.len()
         + schema.sequences.len()
+        + schema.views.len()
+        + schema.policies.len()
+        + schema.comments.len()
         + schema
             .tables
             .values()

@@ -83,6 +83,8 @@ pub enum ObjectId {
         table: QualifiedName,
         name: Ident,
     },
+    /// The comment (`COMMENT ON`) of an object.
+    Comment(Box<ObjectId>),
 }
 
 impl ObjectId {
@@ -131,6 +133,7 @@ impl ObjectId {
             ObjectId::Aggregate { .. } => "aggregate",
             ObjectId::Trigger { .. } => "trigger",
             ObjectId::Policy { .. } => "policy",
+            ObjectId::Comment(_) => "comment",
         }
     }
 
@@ -161,6 +164,7 @@ impl ObjectId {
             | ObjectId::Validation { table, .. }
             | ObjectId::Trigger { table, .. }
             | ObjectId::Policy { table, .. } => Some(table),
+            ObjectId::Comment(object) => object.table(),
             _ => None,
         }
     }
@@ -181,6 +185,7 @@ impl ObjectId {
             | ObjectId::Function { name: n, .. }
             | ObjectId::Procedure { name: n, .. }
             | ObjectId::Aggregate { name: n, .. } => Some(&n.schema),
+            ObjectId::Comment(object) => object.schema(),
             other => other.table().map(|t| &t.schema),
         }
     }
@@ -236,6 +241,7 @@ impl fmt::Display for ObjectId {
             }
             ObjectId::Trigger { table, name } => write!(f, "trigger {} on {table}", q(name)),
             ObjectId::Policy { table, name } => write!(f, "policy {} on {table}", q(name)),
+            ObjectId::Comment(object) => write!(f, "comment on {object}"),
         }
     }
 }
@@ -357,6 +363,9 @@ fn parse(c: &mut Cursor<'_>) -> Option<ObjectId> {
     if c.eat("policy ") {
         let (name, table) = c.member()?;
         return Some(ObjectId::Policy { table, name });
+    }
+    if c.eat("comment on ") {
+        return Some(ObjectId::Comment(Box::new(parse(c)?)));
     }
     None
 }
@@ -536,6 +545,21 @@ mod tests {
                 },
                 "function public.f(integer, text)",
             ),
+            (
+                ObjectId::Comment(Box::new(ObjectId::column(&t, &ident("Email")))),
+                "comment on column public.leads.\"Email\"",
+            ),
+            (
+                ObjectId::Comment(Box::new(ObjectId::Function {
+                    name: qn("public", "f"),
+                    args: vec!["integer".into()],
+                })),
+                "comment on function public.f(integer)",
+            ),
+            (
+                ObjectId::Comment(Box::new(ObjectId::Schema(ident("app")))),
+                "comment on schema app",
+            ),
         ];
         for (id, text) in cases {
             assert!(text.starts_with(&format!("{} ", id.kind())), "{text}");
@@ -554,6 +578,8 @@ mod tests {
             "column public.t",
             "value 'unterminated of type public.t",
             "index a on public.t (for constraint b on public.t)",
+            "comment on",
+            "comment on nothing",
         ] {
             assert!(text.parse::<ObjectId>().is_err(), "{text:?} parsed");
         }
@@ -575,7 +601,15 @@ mod tests {
         (any_ident(), any_ident()).prop_map(|(s, n)| QualifiedName::new(s, n))
     }
 
+    /// Any object, and comments on any object.
     fn any_id() -> impl Strategy<Value = ObjectId> {
+        prop_oneof![
+            4 => any_object(),
+            1 => any_object().prop_map(|object| ObjectId::Comment(Box::new(object))),
+        ]
+    }
+
+    fn any_object() -> impl Strategy<Value = ObjectId> {
         prop_oneof![
             any_ident().prop_map(ObjectId::Schema),
             any_ident().prop_map(ObjectId::Extension),

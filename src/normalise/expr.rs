@@ -33,7 +33,21 @@ pub fn validate_expression(text: &str) -> Result<String, ExprError> {
 
 static EXPRESSIONS: super::memo::Memo<Result<String, ExprError>> = super::memo::Memo::new();
 
+/// [`validate_expression`] for a row-level security policy's `USING` and `WITH CHECK`,
+/// where sub-queries are common (`EXISTS (SELECT ... FROM members ...)`, `(SELECT
+/// auth.uid())`) and allowed: the text is still one expression, so it cannot close the
+/// parenthesis it is spliced into, and a `;` or comment is still refused.
+pub fn validate_condition(text: &str) -> Result<String, ExprError> {
+    super::memo::memoised(&CONDITIONS, text, |t| validate(t, true))
+}
+
+static CONDITIONS: super::memo::Memo<Result<String, ExprError>> = super::memo::Memo::new();
+
 fn validate_uncached(text: &str) -> Result<String, ExprError> {
+    validate(text, false)
+}
+
+fn validate(text: &str, allow_subqueries: bool) -> Result<String, ExprError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(ExprError::Empty);
@@ -85,11 +99,12 @@ fn validate_uncached(text: &str) -> Result<String, ExprError> {
     if named_target {
         return Err(ExprError::NotOneExpression);
     }
-    if parsed
-        .protobuf
-        .nodes()
-        .iter()
-        .any(|(node, ..)| matches!(node, NodeRef::SubLink(_)))
+    if !allow_subqueries
+        && parsed
+            .protobuf
+            .nodes()
+            .iter()
+            .any(|(node, ..)| matches!(node, NodeRef::SubLink(_)))
     {
         return Err(ExprError::SubQuery);
     }
@@ -140,6 +155,18 @@ mod tests {
             Err(ExprError::NotOneExpression)
         );
         assert_eq!(validate_expression("(SELECT 1)"), Err(ExprError::SubQuery));
+        assert_eq!(
+            validate_condition("EXISTS (SELECT 1 FROM m WHERE m.a = a)").as_deref(),
+            Ok("EXISTS (SELECT 1 FROM m WHERE m.a = a)")
+        );
+        assert_eq!(
+            validate_condition("(SELECT 1); DROP TABLE t"),
+            Err(ExprError::Semicolon)
+        );
+        assert_eq!(
+            validate_condition("a FROM t"),
+            Err(ExprError::NotOneExpression)
+        );
         assert_eq!(validate_expression("x /* hi */"), Err(ExprError::Comment));
         assert_eq!(validate_expression("  "), Err(ExprError::Empty));
     }

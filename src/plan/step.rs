@@ -41,6 +41,11 @@ pub enum StepKind {
     CreateMaterializedView,
     CreateFunction,
     CreateTrigger,
+    /// `CREATE POLICY` (row-level security), in a guard.
+    CreatePolicy,
+    /// `COMMENT ON` an object that has no comment yet (a changed comment is a
+    /// [`StepKind::Replace`]).
+    Comment,
 }
 
 /// Table-level locks, weakest first (PostgreSQL's names).
@@ -114,10 +119,11 @@ pub enum HazardCode {
     IndexBlocksWrites,
     Unverified,
     ReplacesDefinition,
+    PolicyAccess,
 }
 
 impl HazardCode {
-    pub const ALL: [HazardCode; 13] = [
+    pub const ALL: [HazardCode; 14] = [
         HazardCode::AccessExclusiveLock,
         HazardCode::BuildsIndex,
         HazardCode::ValidatesByScan,
@@ -131,6 +137,7 @@ impl HazardCode {
         HazardCode::IndexBlocksWrites,
         HazardCode::Unverified,
         HazardCode::ReplacesDefinition,
+        HazardCode::PolicyAccess,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -148,6 +155,7 @@ impl HazardCode {
             HazardCode::IndexBlocksWrites => "H011",
             HazardCode::Unverified => "H012",
             HazardCode::ReplacesDefinition => "H013",
+            HazardCode::PolicyAccess => "H014",
         }
     }
 }
