@@ -77,7 +77,13 @@ pub(super) async fn canonicalise(
         }
         let live_policy = live.and_then(|l| l.policies.get(key));
         if let (Some(l), Some(live)) = (live_policy, live) {
-            adopt(policy, l, key, live, desired_columns(&desired.tables, &key.table));
+            adopt(
+                policy,
+                l,
+                key,
+                live,
+                desired_columns(&desired.tables, &key.table),
+            );
             if policy.using == l.using && policy.check == l.check {
                 continue;
             }
@@ -101,10 +107,12 @@ pub(super) async fn canonicalise(
     if items.is_empty() {
         return Ok(found);
     }
-    tracing::info!("building {} policy definitions on the scratch server", items.len());
+    tracing::info!(
+        "building {} policy definitions on the scratch server",
+        items.len()
+    );
     let printed = build(desired, &items, environment, scratch).await?;
-    let mut live_printed: BTreeMap<&PolicyKey, (Option<String>, Option<String>)> =
-        BTreeMap::new();
+    let mut live_printed: BTreeMap<&PolicyKey, (Option<String>, Option<String>)> = BTreeMap::new();
     for (item, result) in items.iter().zip(&printed) {
         if let (true, Ok(texts)) = (item.live, result) {
             live_printed.insert(&item.key, texts.clone());
@@ -237,7 +245,8 @@ fn adopt(
     live_schema: &Schema,
     desired_table: Option<&crate::model::Table>,
 ) {
-    let (Some(live_table), Some(desired_table)) = (live_schema.tables.get(&key.table), desired_table)
+    let (Some(live_table), Some(desired_table)) =
+        (live_schema.tables.get(&key.table), desired_table)
     else {
         return;
     };
@@ -388,9 +397,9 @@ async fn build_chunk(
         .filter(|(i, _)| !items[*i].live)
         .filter(|(i, _)| {
             printed.get(i).is_some_and(|(u, c)| {
-                u.iter().chain(c.iter()).any(|t| {
-                    t.contains("ARRAY[") || t.contains("ANY (") || t.contains("ALL (")
-                })
+                u.iter()
+                    .chain(c.iter())
+                    .any(|t| t.contains("ARRAY[") || t.contains("ANY (") || t.contains("ALL ("))
             })
         })
         .map(|(i, name)| (*i, format!("{name}_again")))
@@ -487,7 +496,10 @@ async fn read_back(
 /// `CREATE FUNCTION` stubs for the called functions the target has outside pg_catalog: an
 /// unqualified name is looked up in `public` (the statements' search path; pg_catalog's own
 /// functions exist on every server).
-fn stubs(calls: &BTreeSet<(Option<String>, String)>, environment: Option<&Environment>) -> Vec<String> {
+fn stubs(
+    calls: &BTreeSet<(Option<String>, String)>,
+    environment: Option<&Environment>,
+) -> Vec<String> {
     let Some(environment) = environment else {
         return Vec::new();
     };

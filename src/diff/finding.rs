@@ -202,7 +202,9 @@ impl Code {
             Code::ViewDefinition => {
                 "view definition differs in a way CREATE OR REPLACE VIEW cannot apply"
             }
-            Code::ExtraPolicy => "row-level security policy in the database, not in the desired state",
+            Code::ExtraPolicy => {
+                "row-level security policy in the database, not in the desired state"
+            }
             Code::PolicyDefinition => {
                 "policy differs in a way ALTER POLICY cannot apply (its command, PERMISSIVE or \
                  RESTRICTIVE, or a USING / WITH CHECK clause removed)"

@@ -487,7 +487,9 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let reason = match kind.as_str() {
             "materialized view" => "materialized views are not managed yet",
             "trigger" => "triggers are not managed yet",
-            "policy" => "policies on tables reconcile does not manage (partitioned tables, partitions, inheritance children) are not managed either",
+            "policy" => {
+                "policies on tables reconcile does not manage (partitioned tables, partitions, inheritance children) are not managed either"
+            }
             _ => "functions and procedures are not managed yet",
         };
         let args: Option<String> = row.try_get("args").map_err(q("unmanaged"))?;

@@ -182,10 +182,9 @@ impl Kind for CommentKind {
         let args: Option<String> = row.try_get("args")?;
         let qualified = |n: String| QualifiedName::new(schema.clone(), Ident::from_catalog(n));
         let table = || {
-            parent
-                .clone()
-                .map(qualified)
-                .ok_or_else(|| sqlx::Error::Decode(format!("a {kind} comment without its table").into()))
+            parent.clone().map(qualified).ok_or_else(|| {
+                sqlx::Error::Decode(format!("a {kind} comment without its table").into())
+            })
         };
         let args = || -> Vec<String> {
             args.as_deref()
@@ -356,13 +355,8 @@ fn builder(kind: StepKind, object: &ObjectId) -> StepBuilder {
         ObjectId::Index { .. } => None,
         other => other.table(),
     };
-    let mut b = StepBuilder::new(
-        kind,
-        stage::VIEWS,
-        object.table(),
-        CommentKind::id(object),
-    )
-    .requires(Key::Object(object.clone()));
+    let mut b = StepBuilder::new(kind, stage::VIEWS, object.table(), CommentKind::id(object))
+        .requires(Key::Object(object.clone()));
     if let Some(table) = table {
         b = b.lock(table, LockLevel::ShareUpdateExclusive);
     }

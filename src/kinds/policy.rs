@@ -176,7 +176,10 @@ impl Policy {
 
     /// The expressions, for the canonicaliser and the ordering.
     pub fn expressions(&self) -> impl Iterator<Item = &str> {
-        self.using.iter().chain(self.check.iter()).map(String::as_str)
+        self.using
+            .iter()
+            .chain(self.check.iter())
+            .map(String::as_str)
     }
 
     /// Whether `ALTER POLICY` can turn `self` into `other`: same command and kind, and no
@@ -488,7 +491,9 @@ impl Kind for PolicyKind {
     /// managed with them; introspection lists them as skipped.
     fn settle(schema: &mut Schema) {
         let tables = &schema.tables;
-        schema.policies.retain(|key, _| tables.contains_key(&key.table));
+        schema
+            .policies
+            .retain(|key, _| tables.contains_key(&key.table));
     }
 
     const DIFFERS: Code = Code::PolicyDefinition;
@@ -731,7 +736,10 @@ fn requirements(key: &PolicyKey, p: &Policy) -> Vec<Key> {
 /// The relations an expression's sub-queries read (an unqualified name is in `public`, as
 /// the statements run with that search path); `None` for a name that could not be read.
 pub(crate) fn relations_read(expression: &str) -> Vec<Option<QualifiedName>> {
-    let Ok(parsed) = pg_query::parse(&format!("SELECT {expression}"), pg_query::ParserOptions::DEFAULT) else {
+    let Ok(parsed) = pg_query::parse(
+        &format!("SELECT {expression}"),
+        pg_query::ParserOptions::DEFAULT,
+    ) else {
         return Vec::new();
     };
     let mut out: Vec<Option<QualifiedName>> = parsed
@@ -757,7 +765,10 @@ pub(crate) fn relations_read(expression: &str) -> Vec<Option<QualifiedName>> {
 
 /// The functions an expression calls, as (schema if written, name).
 pub(crate) fn functions_called(expression: &str) -> Vec<(Option<String>, String)> {
-    let Ok(parsed) = pg_query::parse(&format!("SELECT {expression}"), pg_query::ParserOptions::DEFAULT) else {
+    let Ok(parsed) = pg_query::parse(
+        &format!("SELECT {expression}"),
+        pg_query::ParserOptions::DEFAULT,
+    ) else {
         return Vec::new();
     };
     let mut out: Vec<(Option<String>, String)> = parsed
@@ -827,10 +838,7 @@ pub(crate) fn access_change(live: &Policy, desired: &Policy) -> String {
     let removed: Vec<String> = if desired_all {
         Vec::new()
     } else if live_all {
-        vec![format!(
-            "every role but {}",
-            desired.roles.join(", ")
-        )]
+        vec![format!("every role but {}", desired.roles.join(", "))]
     } else {
         live.roles
             .iter()
@@ -840,7 +848,10 @@ pub(crate) fn access_change(live: &Policy, desired: &Policy) -> String {
     };
     let mut parts = Vec::new();
     let (widen, narrow) = if desired.permissive {
-        ("WIDENS access: roles added", "narrows access: roles removed")
+        (
+            "WIDENS access: roles added",
+            "narrows access: roles removed",
+        )
     } else {
         (
             "narrows access: the restriction now also applies to",
@@ -897,10 +908,16 @@ mod tests {
         assert!(access_change(&more, &live).starts_with("narrows access: roles removed anon"));
         let public = policy(&[PUBLIC], "(a = 1)");
         assert!(access_change(&live, &public).contains("WIDENS access: roles added every role"));
-        assert!(access_change(&public, &live).contains("narrows access: roles removed every role but authenticated"));
+        assert!(
+            access_change(&public, &live)
+                .contains("narrows access: roles removed every role but authenticated")
+        );
         let changed = policy(&["authenticated"], "(a = 2)");
         let message = access_change(&live, &changed);
-        assert!(message.starts_with("CHANGES access: the USING expression changes"), "{message}");
+        assert!(
+            message.starts_with("CHANGES access: the USING expression changes"),
+            "{message}"
+        );
         // A restrictive policy restricts more when it names more roles.
         let restrictive = |roles: &[&str]| Policy {
             permissive: false,

@@ -149,8 +149,11 @@ pub(crate) fn absorb(
                         }
                     }
                     Err(why) => errors.push(
-                        LoadError::new(statement.origin(), format!("cannot declare this policy: {why}"))
-                            .help("see the policies section of docs/schema-format.md"),
+                        LoadError::new(
+                            statement.origin(),
+                            format!("cannot declare this policy: {why}"),
+                        )
+                        .help("see the policies section of docs/schema-format.md"),
                     ),
                 }
                 false
@@ -171,14 +174,20 @@ pub(crate) fn absorb(
                     .cmds
                     .iter()
                     .filter_map(|c| match &c.node {
-                        Some(NodeEnum::AlterTableCmd(c)) => AlterTableType::try_from(c.subtype).ok(),
+                        Some(NodeEnum::AlterTableCmd(c)) => {
+                            AlterTableType::try_from(c.subtype).ok()
+                        }
                         _ => None,
                     })
                     .collect();
                 let only_rls = !subtypes.is_empty()
                     && subtypes.len() == a.cmds.len()
                     && subtypes.iter().all(|t| {
-                        matches!(t, AlterTableType::AtEnableRowSecurity | AlterTableType::AtForceRowSecurity)
+                        matches!(
+                            t,
+                            AlterTableType::AtEnableRowSecurity
+                                | AlterTableType::AtForceRowSecurity
+                        )
                     });
                 match schema.tables.get_mut(&table) {
                     Some(t) if only_rls => {
@@ -466,7 +475,8 @@ fn comment_target(s: &pg_query::protobuf::CommentStmt) -> Option<ObjectId> {
 /// text inside the parentheses), roles by name. `Err` says what cannot be declared.
 pub(crate) fn policy(text: &str) -> Result<Option<(PolicyKey, Policy)>, String> {
     use pg_query::protobuf::RoleSpecType;
-    let parsed = pg_query::parse(text, pg_query::ParserOptions::DEFAULT).map_err(|e| e.to_string())?;
+    let parsed =
+        pg_query::parse(text, pg_query::ParserOptions::DEFAULT).map_err(|e| e.to_string())?;
     let Some(NodeEnum::CreatePolicyStmt(s)) = parsed
         .protobuf
         .stmts
@@ -537,7 +547,9 @@ fn clause_texts(text: &str) -> Result<(Option<String>, Option<String>), String> 
                 depth -= 1;
                 if depth == 0 {
                     let start = tokens[open].end as usize;
-                    return text.get(start..tokens[i].start as usize).map(|t| t.trim().to_owned());
+                    return text
+                        .get(start..tokens[i].start as usize)
+                        .map(|t| t.trim().to_owned());
                 }
             }
         }

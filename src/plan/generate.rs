@@ -270,9 +270,23 @@ fn generate(change: &Change, context: &Context, out: &mut Vec<Draft>) {
                 // security would deny every row to every role but the owner meanwhile.
                 .requires(Key::Policies(table.clone()));
             if !new_table {
+                let mut who = Vec::new();
+                if *enable {
+                    who.push(format!(
+                        "roles other than the owner of {table} (and BYPASSRLS roles) see and \
+                         write only the rows its policies allow, none where no policy applies"
+                    ));
+                }
+                if *force {
+                    who.push("the owner too is held to the policies".to_owned());
+                }
                 b = b
                     .lock(table, LockLevel::AccessExclusive)
-                    .hazard(HazardCode::AccessExclusiveLock, access_exclusive(table));
+                    .hazard(HazardCode::AccessExclusiveLock, access_exclusive(table))
+                    .hazard(
+                        HazardCode::PolicyAccess,
+                        format!("{}; from the commit on", who.join("; ")),
+                    );
             }
             b.push(out);
         }

@@ -330,7 +330,10 @@ fn render_table(
 ) {
     let table_name = name.name.as_str();
     let _ = writeln!(out, "\n  {}:", scalar(table_name));
-    if let Some(comment) = schema.comments.get(&crate::model::ObjectId::Table(name.clone())) {
+    if let Some(comment) = schema
+        .comments
+        .get(&crate::model::ObjectId::Table(name.clone()))
+    {
         let _ = writeln!(out, "    comment: {}", quoted(comment));
     }
     // A single-column primary key with the default name is written on its column.

@@ -223,17 +223,14 @@ impl Resolver {
                 Ok(object) => object,
                 Err(_) => {
                     self.error(
-                        LoadError::new(
-                            origin,
-                            format!("`{}` is not an object name", name.value),
-                        )
-                        .help(
-                            "write the object's name as plans print it: `table app.todos`, \
+                        LoadError::new(origin, format!("`{}` is not an object name", name.value))
+                            .help(
+                                "write the object's name as plans print it: `table app.todos`, \
                              `column app.todos.title`, `index todos_done_idx on app.todos`, \
                              `constraint todos_pkey on app.todos`, `type app.mood`, `domain \
                              app.email`, `sequence app.s`, `view app.v`, `schema app`, `policy \
                              \"Own rows\" on app.todos`, `function app.f(integer)`",
-                        ),
+                            ),
                     );
                     continue;
                 }
@@ -250,8 +247,10 @@ impl Resolver {
             if let Some(why) = why_not {
                 self.error(
                     LoadError::new(origin, format!("{object} cannot be commented here: {why}"))
-                        .help("comment a schema, table, column, index, constraint, type, \
-                               domain, sequence, view, policy, function or trigger"),
+                        .help(
+                            "comment a schema, table, column, index, constraint, type, \
+                               domain, sequence, view, policy, function or trigger",
+                        ),
                 );
                 continue;
             }
