@@ -276,6 +276,28 @@ impl Kind for CommentKind {
         )
     }
 
+    /// With `--no-replace`: cosmetic, with the `COMMENT ON` that sets the desired text.
+    fn differs(
+        object: &ObjectId,
+        live: &String,
+        desired: &String,
+        _replaceable: bool,
+    ) -> Option<Finding> {
+        Some(
+            Finding::new(
+                Code::Comment,
+                Severity::Cosmetic,
+                Self::id(object),
+                format!(
+                    "the comment differs (--no-replace: not replaced in place): the database \
+                     has {}",
+                    quote_literal(live)
+                ),
+            )
+            .suggest(Self::create(object, desired)),
+        )
+    }
+
     fn create(object: &ObjectId, text: &String) -> String {
         format!(
             "COMMENT ON {} IS {}",

@@ -172,6 +172,19 @@ pub(crate) trait Kind: Registered + 'static {
         )
     }
 
+    /// The finding for an object that differs when it is not replaced (`replaceable`: a
+    /// replace could express it but `--no-replace` holds it back), or `None` for the generic
+    /// one (risky, both CREATE statements side by side as comments). Kinds whose difference
+    /// has a statement a human can run, or is only cosmetic, say so here.
+    fn differs(
+        _key: &Self::Key,
+        _live: &Self::Object,
+        _desired: &Self::Object,
+        _replaceable: bool,
+    ) -> Option<Finding> {
+        None
+    }
+
     // --- DDL
 
     /// The CREATE statement (not idempotent by itself: [`Kind::steps`] guards it).
@@ -395,24 +408,28 @@ pub(crate) fn diff_kind<K: Kind>(
                     out.additive.push(crate::diff::Change::Replace(replaced));
                 }
                 replaceable => out.findings.push(
-                    Finding::new(
-                        K::DIFFERS,
-                        Severity::Risky,
-                        K::id(name),
-                        if replaceable.is_some() {
-                            format!(
-                                "{} (--no-replace: not replaced in place)",
-                                K::DIFFERS_MESSAGE
+                    K::differs(name, existing, wanted, replaceable.is_some()).unwrap_or_else(
+                        || {
+                            Finding::new(
+                                K::DIFFERS,
+                                Severity::Risky,
+                                K::id(name),
+                                if replaceable.is_some() {
+                                    format!(
+                                        "{} (--no-replace: not replaced in place)",
+                                        K::DIFFERS_MESSAGE
+                                    )
+                                } else {
+                                    K::DIFFERS_MESSAGE.to_owned()
+                                },
                             )
-                        } else {
-                            K::DIFFERS_MESSAGE.to_owned()
+                            .suggest(format!(
+                                "-- database: {}\n-- desired:  {}",
+                                K::create(name, existing),
+                                K::create(name, wanted)
+                            ))
                         },
-                    )
-                    .suggest(format!(
-                        "-- database: {}\n-- desired:  {}",
-                        K::create(name, existing),
-                        K::create(name, wanted)
-                    )),
+                    ),
                 ),
             },
             Some(_) => {}

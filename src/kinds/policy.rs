@@ -499,8 +499,8 @@ impl Kind for PolicyKind {
     const DIFFERS: Code = Code::PolicyDefinition;
     const DIFFERS_MESSAGE: &'static str = "the command (FOR ...) or PERMISSIVE/RESTRICTIVE differs, or a USING or WITH CHECK \
          clause is gone: ALTER POLICY cannot change that, the policy must be dropped and \
-         created again (rows it guards are exposed or hidden in between unless both run in \
-         one transaction)";
+         created again, in one transaction (rows it guards are exposed or hidden in between \
+         otherwise)";
     const EXTRA: Code = Code::ExtraPolicy;
 
     fn extra(key: &PolicyKey, policy: &Policy, live: &Schema, desired: &Schema) -> Option<Finding> {
@@ -522,6 +522,39 @@ impl Kind for PolicyKind {
                 format!("in the database, not in the desired state; {effect}"),
             )
             .suggest(Self::drop(key)),
+        )
+    }
+
+    /// Roles or expressions held back by `--no-replace` come with the `ALTER POLICY` and what
+    /// it does to access; what only a DROP and CREATE can change comes with both, in one
+    /// transaction so the table is never without the policy in between.
+    fn differs(
+        key: &PolicyKey,
+        live: &Policy,
+        desired: &Policy,
+        replaceable: bool,
+    ) -> Option<Finding> {
+        let (message, suggestion) = if replaceable {
+            (
+                format!(
+                    "roles or expressions differ (--no-replace: not altered in place); {}",
+                    access_change(live, desired)
+                ),
+                <Self as Replaceable>::replace(key, desired),
+            )
+        } else {
+            (
+                Self::DIFFERS_MESSAGE.to_owned(),
+                format!(
+                    "BEGIN;\n{};\n{};\nCOMMIT",
+                    Self::drop(key),
+                    Self::create(key, desired)
+                ),
+            )
+        };
+        Some(
+            Finding::new(Code::PolicyDefinition, Severity::Risky, key.id(), message)
+                .suggest(suggestion),
         )
     }
 

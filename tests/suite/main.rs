@@ -22,6 +22,7 @@ mod migrate;
 mod ordering;
 mod output;
 mod plan_output;
+mod policies;
 mod pull;
 mod rejected;
 mod rollback;
