@@ -91,11 +91,20 @@ fn validate(text: &str, allow_subqueries: bool) -> Result<String, ExprError> {
     if !one_target_select {
         return Err(ExprError::NotOneExpression);
     }
-    let named_target = parsed
-        .protobuf
-        .nodes()
-        .iter()
-        .any(|(node, ..)| matches!(node, NodeRef::ResTarget(r) if !r.name.is_empty()));
+    // `x AS y` at the top is a list item, not an expression; inside a sub-query (`id IN
+    // (SELECT unnest(a) AS unnest)`, as the server prints policies) an alias is fine.
+    let named_target = stmts
+        .first()
+        .and_then(|s| s.stmt.as_ref())
+        .and_then(|s| s.node.as_ref())
+        .is_some_and(|node| {
+            match node {
+            protobuf::node::Node::SelectStmt(select) => select.target_list.iter().any(|t| {
+                matches!(&t.node, Some(protobuf::node::Node::ResTarget(r)) if !r.name.is_empty())
+            }),
+            _ => false,
+        }
+        });
     if named_target {
         return Err(ExprError::NotOneExpression);
     }
@@ -165,6 +174,19 @@ mod tests {
         );
         assert_eq!(
             validate_condition("a FROM t"),
+            Err(ExprError::NotOneExpression)
+        );
+        // Regression (pgschema issue_377): the server prints aliases inside sub-queries.
+        assert_eq!(
+            validate_condition("(id IN ( SELECT unnest(f()) AS unnest))").as_deref(),
+            Ok("(id IN ( SELECT unnest(f()) AS unnest))")
+        );
+        assert_eq!(
+            validate_condition("a AS b"),
+            Err(ExprError::NotOneExpression)
+        );
+        assert_eq!(
+            validate_expression("a AS b"),
             Err(ExprError::NotOneExpression)
         );
         assert_eq!(validate_expression("x /* hi */"), Err(ExprError::Comment));

@@ -458,6 +458,8 @@ fn covers(object: &ObjectId, part: &ObjectId) -> bool {
     match object {
         ObjectId::Type(name) => part == object || *part == ObjectId::Domain(name.clone()),
         ObjectId::Table(name) => part.table() == Some(name),
+        // A comment goes with its object: a finding that drops the object reports it.
+        ObjectId::Comment(on) => part == object || covers(on, part) || part == on.as_ref(),
         _ => part == object,
     }
 }
@@ -478,6 +480,13 @@ fn differing_objects(a: &Schema, b: &Schema) -> Vec<ObjectId> {
     out.extend(differing(&a.sequences, &b.sequences).map(ObjectId::Sequence));
     let (a_tables, b_tables) = (columns_by_name(&a.tables), columns_by_name(&b.tables));
     out.extend(differing(&a_tables, &b_tables).map(ObjectId::Table));
+    out.extend(
+        differing(&a.policies, &b.policies).map(|key| ObjectId::Policy {
+            table: key.table,
+            name: key.name,
+        }),
+    );
+    out.extend(differing(&a.comments, &b.comments).map(|on| ObjectId::Comment(Box::new(on))));
     out
 }
 
