@@ -151,7 +151,7 @@ fn prerequisites_match(prerequisites: &Schema, live: Option<&Schema>) -> bool {
 
 /// What is built before tables, and what every scratch transaction builds: schemas,
 /// extensions, enums and the objects of every registered kind.
-fn prerequisites_of(schema: &Schema) -> Schema {
+pub(crate) fn prerequisites_of(schema: &Schema) -> Schema {
     let mut prerequisites = Schema {
         schemas: schema.schemas.clone(),
         extensions: schema.extensions.clone(),

@@ -43,24 +43,10 @@ pub async fn build(
         sqlx::query(setting).execute(&mut *tx).await?;
     }
     // The YAML objects first (what the statements may use); what of them the server
-    // rejects is reported by the canonicalisation of the YAML state itself.
-    // Policies are built bare (every role, no expressions): a `COMMENT ON POLICY` needs only
-    // that they exist, and their roles and the functions they call may exist on the target
-    // only (their own canonical form comes from `canon::policies`).
-    let bare;
-    let yaml_context = if yaml.policies.is_empty() {
-        yaml
-    } else {
-        let mut copy = yaml.clone();
-        for policy in copy.policies.values_mut() {
-            policy.roles = vec![crate::kinds::policy::PUBLIC.to_owned()];
-            policy.using = None;
-            policy.check = None;
-        }
-        bare = copy;
-        &bare
-    };
-    let context = statements(yaml_context);
+    // rejects is reported by the canonicalisation of the YAML state itself. Of the tables,
+    // only those the statements name (without their foreign keys): at 10,000 tables, a few
+    // views must not rebuild them all.
+    let context = statements(&context_for(yaml, sql));
     run_all(&mut tx, context.iter().map(|s| s.sql.as_str())).await?;
     let rejected = run_until_done(&mut tx, sql).await?;
     let mut scope_schemas: Vec<String> = yaml
@@ -81,6 +67,77 @@ pub async fn build(
     let mut schema = read?.schema;
     without(&mut schema, yaml);
     Ok(SqlBuilt { schema, rejected })
+}
+
+/// The YAML state's types, sequences and extensions, and the tables the statements name.
+fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
+    let mut context = super::prerequisites_of(yaml);
+    let mut named = Vec::new();
+    for statement in sql {
+        let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
+            continue;
+        };
+        for name in parsed.tables() {
+            let Some(parts) = crate::ident::parse_dotted(&quote_parts(&name)) else {
+                continue;
+            };
+            let (schema, table) = match parts.as_slice() {
+                [table] => ("public".to_owned(), table.clone()),
+                [schema, table] => (schema.clone(), table.clone()),
+                _ => continue,
+            };
+            let name = crate::model::QualifiedName::new(
+                crate::model::Ident::from_catalog(schema),
+                crate::model::Ident::from_catalog(table),
+            );
+            named.push(name);
+        }
+        // `COMMENT ON COLUMN t.c` (or on a policy, index, constraint of t) names its table
+        // in an object list, not as a relation.
+        if let Some(pg_query::NodeEnum::CommentStmt(comment)) = parsed
+            .protobuf
+            .stmts
+            .first()
+            .and_then(|s| s.stmt.as_ref())
+            .and_then(|n| n.node.as_ref())
+        {
+            named.extend(
+                crate::load::sql::comment_target(comment)
+                    .and_then(|object| object.table().cloned()),
+            );
+        }
+    }
+    for name in named {
+        if let Some(table) = yaml.tables.get(&name) {
+            let mut table = table.clone();
+            table
+                .constraints
+                .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
+            context.tables.insert(name, table);
+        }
+    }
+    // The policies of those tables, bare (every role, no expressions): a `COMMENT ON
+    // POLICY` needs only that they exist, and their roles and the functions they call may
+    // exist on the target only (their own canonical form comes from `canon::policies`).
+    for (key, policy) in &yaml.policies {
+        if context.tables.contains_key(&key.table) {
+            let mut bare = policy.clone();
+            bare.roles = vec![crate::kinds::policy::PUBLIC.to_owned()];
+            bare.using = None;
+            bare.check = None;
+            context.policies.insert(key.clone(), bare);
+        }
+    }
+    context
+}
+
+/// `schema.name` as pg_query reports a table (unquoted parts) → SQL text whose parts keep
+/// their case (so `parse_dotted` does not fold them).
+fn quote_parts(name: &str) -> String {
+    name.split('.')
+        .map(crate::ident::quote_ident)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Runs every statement, each under a savepoint, again and again while any that failed

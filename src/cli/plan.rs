@@ -259,6 +259,7 @@ pub async fn drift(
         concurrently,
         ignore_schemas: global.ignore_schemas.clone(),
         replace,
+        ignore_objects: global.ignore_objects.clone(),
     };
     let Desired {
         schema,
@@ -431,6 +432,15 @@ async fn pipeline(
             out.flush()?;
         }
     }
+    super::github::append_step_summary(|out| {
+        render::render_with(
+            Format::Markdown,
+            &report,
+            assertion_report.as_ref(),
+            false,
+            out,
+        )
+    })?;
     tracing::info!("rendered in {:?}", clock.elapsed());
     let code = exit_code(plan, args.fail_on);
     let code = match verify {

@@ -360,5 +360,7 @@ fn write_report(
             out.flush()?;
         }
     }
-    Ok(())
+    super::github::append_step_summary(|out| {
+        render::shadow::render(ShadowFormat::Markdown, report, false, out)
+    })
 }

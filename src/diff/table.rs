@@ -26,7 +26,14 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
             },
             // Most tables of a large schema are in sync; equal models have nothing to report.
             Some(existing) if existing == wanted => {}
-            Some(existing) => existing_table(live, name, existing, wanted, options, out),
+            Some(existing) => existing_table(
+                Models { live, desired },
+                name,
+                existing,
+                wanted,
+                options,
+                out,
+            ),
         }
     }
     for name in live.tables.keys() {
@@ -114,8 +121,15 @@ fn column_object(table: &QualifiedName, column: &Ident) -> ObjectId {
     ObjectId::column(table, column)
 }
 
+/// Both models, for rules that look beyond the table at hand (views that read a column).
+#[derive(Clone, Copy)]
+struct Models<'a> {
+    live: &'a Schema,
+    desired: &'a Schema,
+}
+
 fn existing_table(
-    live: &Schema,
+    models: Models<'_>,
     name: &QualifiedName,
     existing: &Table,
     wanted: &Table,
@@ -126,7 +140,7 @@ fn existing_table(
         existing.primary_key().is_none() && !existing.constraints.contains_key(*pk)
     });
     columns(
-        live,
+        models,
         name,
         existing,
         wanted,
@@ -140,7 +154,7 @@ fn existing_table(
 }
 
 fn columns(
-    live: &Schema,
+    models: Models<'_>,
     name: &QualifiedName,
     existing: &Table,
     wanted: &Table,
@@ -212,7 +226,7 @@ fn columns(
                 format!(
                     "in the database ({}), not in the desired state{}",
                     column.data_type,
-                    owned_sequences(live, name, Some(&column.name))
+                    owned_sequences(models.live, name, Some(&column.name))
                 ),
             )
             .suggest(format!(
@@ -228,12 +242,13 @@ fn columns(
     };
     for (position, have) in existing.columns.iter().enumerate() {
         if let Some(want) = wanted.column_near(have.name.as_str(), position) {
-            column_attributes(name, have, want, &primary_key_columns, out);
+            column_attributes(models, name, have, want, &primary_key_columns, out);
         }
     }
 }
 
 fn column_attributes(
+    models: Models<'_>,
     table: &QualifiedName,
     have: &Column,
     want: &Column,
@@ -279,7 +294,19 @@ fn column_attributes(
                     have.data_type, want.data_type
                 ),
             )
-            .suggest(format!("{alter} TYPE {}{using}", want.data_type)),
+            .suggest({
+                let change = format!("{alter} TYPE {}{using}", want.data_type);
+                match crate::kinds::view::around_type_change(
+                    models.live,
+                    models.desired,
+                    table,
+                    &have.name,
+                ) {
+                    // ALTER COLUMN TYPE fails while a view reads the column.
+                    Some((before, after)) => format!("{before}{change};{after}"),
+                    None => change,
+                }
+            }),
         );
     }
     let set_by_new_primary_key =

@@ -31,6 +31,10 @@ pub struct View {
     pub relations: Vec<QualifiedName>,
     /// The functions it calls, other than PostgreSQL's and extensions' own.
     pub functions: Vec<ObjectId>,
+    /// The columns of those relations it reads (what a column's type change must drop the
+    /// view for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns_read: Vec<(QualifiedName, Ident)>,
 }
 
 pub(crate) struct ViewKind;
@@ -119,12 +123,27 @@ impl Kind for ViewKind {
                 ))
             })
             .collect();
+        let columns_read: Vec<String> = row.try_get("columns_read")?;
+        let columns_read = columns_read
+            .iter()
+            .filter_map(|c| match crate::ident::parse_dotted(c)?.as_slice() {
+                [schema, table, column] => Some((
+                    QualifiedName::new(
+                        Ident::from_catalog(schema.clone()),
+                        Ident::from_catalog(table.clone()),
+                    ),
+                    Ident::from_catalog(column.clone()),
+                )),
+                _ => None,
+            })
+            .collect();
         let functions: Vec<String> = row.try_get("functions")?;
         let functions = functions.iter().filter_map(|f| f.parse().ok()).collect();
         Ok((
             name,
             View {
                 functions,
+                columns_read,
                 definition: definition.trim().trim_end_matches(';').to_owned(),
                 columns: names
                     .into_iter()
@@ -192,6 +211,7 @@ impl Kind for ViewKind {
                     options: vec![],
                     relations: vec![],
                     functions: vec![],
+                    columns_read: vec![],
                 },
                 View {
                     definition: "SELECT 42 AS answer,\n    'x'::text AS \"Note\"".into(),
@@ -199,6 +219,7 @@ impl Kind for ViewKind {
                     options: vec!["security_barrier=true".into()],
                     relations: vec![],
                     functions: vec![],
+                    columns_read: vec![],
                 },
             ],
         )
@@ -230,6 +251,73 @@ impl Replaceable for ViewKind {
             .provides(Key::Table(name.clone()))
             .push(out);
     }
+}
+
+/// The views `live` has that read `column` of `table`, and the views that read those, in
+/// the order to drop them (readers first); `None` when none does.
+pub(crate) fn readers_of(
+    live: &Schema,
+    table: &QualifiedName,
+    column: &Ident,
+) -> Vec<QualifiedName> {
+    let mut found: Vec<QualifiedName> = live
+        .views
+        .iter()
+        .filter(|(_, v)| {
+            v.columns_read
+                .iter()
+                .any(|(t, c)| t == table && c == column)
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    let mut i = 0;
+    while i < found.len() {
+        let next: Vec<QualifiedName> = live
+            .views
+            .iter()
+            .filter(|(name, v)| v.relations.contains(&found[i]) && !found.contains(name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        found.extend(next);
+        i += 1;
+    }
+    // Readers of readers were found last: they are dropped first.
+    found.reverse();
+    found
+}
+
+/// The statements a column's type change needs around it when views read the column: their
+/// DROPs (readers first) and, after the change, their CREATEs (as the desired state has them,
+/// else as the database does).
+pub(crate) fn around_type_change(
+    live: &Schema,
+    desired: &Schema,
+    table: &QualifiedName,
+    column: &Ident,
+) -> Option<(String, String)> {
+    let readers = readers_of(live, table, column);
+    if readers.is_empty() {
+        return None;
+    }
+    let drops: Vec<String> = readers
+        .iter()
+        .map(|v| format!("{};", ViewKind::drop(v)))
+        .collect();
+    let creates: Vec<String> = readers
+        .iter()
+        .rev()
+        .map(|v| {
+            let view = desired.views.get(v).unwrap_or(&live.views[v]);
+            format!("{};", ViewKind::create(v, view))
+        })
+        .collect();
+    Some((
+        format!(
+            "-- views read the column: drop them first, create them again after\n{}\n",
+            drops.join("\n")
+        ),
+        format!("\n{}", creates.join("\n")),
+    ))
 }
 
 /// The relations a view reads must exist first (with any columns the plan adds to them).

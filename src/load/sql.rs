@@ -406,7 +406,7 @@ impl SqlStatement {
 
 /// The object a `COMMENT ON` names, for the kinds named by their names alone (routines are
 /// told apart by argument types, which only the server resolves).
-fn comment_target(s: &pg_query::protobuf::CommentStmt) -> Option<ObjectId> {
+pub(crate) fn comment_target(s: &pg_query::protobuf::CommentStmt) -> Option<ObjectId> {
     use pg_query::protobuf::ObjectType as O;
     let names = |node: &pg_query::protobuf::Node| -> Option<Vec<String>> {
         match node.node.as_ref()? {

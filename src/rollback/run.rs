@@ -58,9 +58,10 @@ pub async fn load(
         return Err(RunError::NoHistory { schema });
     }
     let run: Option<RunRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS TZ') AS started, applied_by,
+        "SELECT id, {} AS started, applied_by,
                 tool_version, outcome, steps_planned, steps_executed
-           FROM {schema}.runs WHERE id = $1"
+           FROM {schema}.runs WHERE id = $1",
+        crate::apply::history::utc_text("started_at")
     )))
     .bind(id)
     .fetch_optional(&mut *conn)

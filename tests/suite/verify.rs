@@ -722,3 +722,59 @@ fn suggestions_run_as_written_in_the_order_printed() {
     db.psql(&script)
         .unwrap_or_else(|e| panic!("the suggestions do not run in order: {e}\n{script}"));
 }
+
+/// Regression (issue 16, item 13, second half): a D110 type change ignored the views that
+/// read the column, so its `ALTER COLUMN ... TYPE` failed ("cannot alter type of a column
+/// used by a view"). The suggestion drops those views (and the views that read them) first
+/// and creates them again after, and it runs as written.
+#[test]
+fn a_type_change_suggestion_carries_the_views_that_read_the_column() {
+    let db = database(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, qty text, note text);
+         INSERT INTO orders VALUES (1, '3', 'a');
+         CREATE VIEW order_qty AS SELECT id, qty FROM orders;
+         CREATE VIEW big_orders AS SELECT id FROM order_qty WHERE qty > '1';
+         CREATE VIEW order_notes AS SELECT id, note FROM orders;",
+    );
+    let dev = common::fresh_db();
+    let dir = tempfile::tempdir().expect("schema folder");
+    std::fs::write(
+        dir.path().join("schema.yaml"),
+        "tables:\n  orders:\n    columns:\n      id: { type: bigint, primary_key: true }\n      qty: integer\n      note: text\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("views.sql"),
+        "CREATE VIEW order_qty AS SELECT id, qty FROM orders;\n\
+         CREATE VIEW big_orders AS SELECT id FROM order_qty WHERE qty > 1;\n\
+         CREATE VIEW order_notes AS SELECT id, note FROM orders;\n",
+    )
+    .expect("write");
+    let output = verify(
+        &db.url,
+        Some(&dev),
+        dir.path(),
+        &["--format", "json", "--no-assertions"],
+    );
+    assert_exit(&output, 3);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let retype = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["code"] == "D110")
+        .unwrap_or_else(|| panic!("no D110: {report:#}"));
+    let suggestion = retype["suggestion"].as_str().expect("a suggestion");
+    let position = |what: &str| {
+        suggestion
+            .find(what)
+            .unwrap_or_else(|| panic!("{what} is not in:\n{suggestion}"))
+    };
+    assert!(position("DROP VIEW public.big_orders") < position("DROP VIEW public.order_qty"));
+    assert!(position("DROP VIEW public.order_qty") < position("ALTER TABLE"));
+    assert!(position("ALTER TABLE") < position("CREATE VIEW public.order_qty"));
+    assert!(position("CREATE VIEW public.order_qty") < position("CREATE VIEW public.big_orders"));
+    assert!(!suggestion.contains("order_notes"), "{suggestion}");
+    db.psql(suggestion)
+        .unwrap_or_else(|e| panic!("the suggestion does not run: {e}\n{suggestion}"));
+}

@@ -19,6 +19,18 @@ SELECT n.nspname::text AS schema, c.relname::text AS name,
              JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
              WHERE r.ev_class = c.oid AND d.refobjid <> c.oid
              ORDER BY 1) AS relations,
+       ARRAY(SELECT DISTINCT quote_ident(rn.nspname) || '.' || quote_ident(rc.relname)
+                            || '.' || quote_ident(ra.attname)
+             FROM pg_catalog.pg_rewrite r
+             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass
+                                        AND d.objid = r.oid
+                                        AND d.refclassid = 'pg_catalog.pg_class'::regclass
+                                        AND d.refobjsubid > 0
+             JOIN pg_catalog.pg_class rc ON rc.oid = d.refobjid
+             JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
+             JOIN pg_catalog.pg_attribute ra ON ra.attrelid = rc.oid AND ra.attnum = d.refobjsubid
+             WHERE r.ev_class = c.oid AND d.refobjid <> c.oid
+             ORDER BY 1) AS columns_read,
        ARRAY(SELECT DISTINCT 'function ' || quote_ident(pn.nspname) || '.' || quote_ident(p.proname)
                             || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')'
              FROM pg_catalog.pg_rewrite r
