@@ -263,7 +263,8 @@ async fn rehearse(
                 true,
                 true,
             )
-            .await?,
+            .await?
+            .0,
         ),
         _ => None,
     };

@@ -369,3 +369,79 @@ fn completions_manual_and_version() {
         "{version}"
     );
 }
+
+#[test]
+fn github_annotations_sit_on_the_declaring_yaml_and_sql_lines() {
+    let project = tempfile::tempdir().expect("a temporary folder");
+    copy_dir(&example(), project.path());
+    let db = common::fresh_db();
+    let dev = common::fresh_db();
+    db.psql("CREATE TABLE leftover (id int);").expect("drift");
+    let plan = reconcile(
+        project.path(),
+        &[
+            "plan",
+            "--format",
+            "github",
+            "--database-url",
+            db.url.as_str(),
+            "--dev-url",
+            dev.url.as_str(),
+        ],
+        &[],
+    );
+    assert_exit(&plan, 3);
+    let out = text(&plan.stdout);
+    insta::assert_snapshot!("github_annotations", out);
+    assert!(
+        out.lines().any(|l| l.starts_with(
+            "::notice file=schema/app.yaml,line=3,title=reconcile%3A step 1 (table public.authors)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("::notice file=schema/views.sql,line=2,")),
+        "{out}"
+    );
+    // Not declared anywhere: annotated without a place.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("::error title=D100 ") && l.contains("table public.leftover")),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_plan_as_a_graphviz_picture_and_a_mermaid_graph() {
+    let project = tempfile::tempdir().expect("a temporary folder");
+    copy_dir(&example(), project.path());
+    let db = common::fresh_db();
+    let dev = common::fresh_db();
+    let url = [
+        "--database-url",
+        db.url.as_str(),
+        "--dev-url",
+        dev.url.as_str(),
+    ];
+    let dot = reconcile(
+        project.path(),
+        &[&["plan", "--format", "dot"][..], &url].concat(),
+        &[],
+    );
+    assert_exit(&dot, 2);
+    insta::assert_snapshot!("plan_dot", text(&dot.stdout));
+    let markdown = reconcile(
+        project.path(),
+        &[&["plan", "--out", "plan.md"][..], &url].concat(),
+        &[],
+    );
+    assert_exit(&markdown, 2);
+    let written = std::fs::read_to_string(project.path().join("plan.md")).expect("plan.md");
+    let graph = written
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a mermaid block");
+    insta::assert_snapshot!("plan_mermaid", graph);
+}
