@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn steps_grouped_by_table_with_their_dependencies_and_hazards() {
-        let mermaid = text(|p, o| mermaid(p, o), &small());
+        let mermaid = text(mermaid, &small());
         assert_eq!(
             mermaid,
             "flowchart TD\n  subgraph g0[\"public.authors\"]\n  s0[\"1. table public.authors\"]\n  \
@@ -279,7 +279,7 @@ mod tests {
              s3[\"4. constraint posts_author_fkey on public.posts\"]\n  end\n  s0 --> s3\n  \
              s1 --> s2\n  s1 --> s3\n  classDef hazard stroke:#d73a49,stroke-width:3px\n"
         );
-        let dot = text(|p, o| dot(p, o), &small());
+        let dot = text(dot, &small());
         assert!(dot.starts_with("digraph plan {"));
         assert!(dot.contains("subgraph cluster_1 {\n    label=\"public.posts\";"));
         assert!(dot.contains(
@@ -309,7 +309,7 @@ mod tests {
         }
         let big = plan(steps);
         assert!(big.steps.len() > COLLAPSE_OVER);
-        let mermaid = text(|p, o| mermaid(p, o), &big);
+        let mermaid = text(mermaid, &big);
         assert!(mermaid.contains("  s0[\"public.t0 (2 steps)\"]\n"));
         assert!(mermaid.contains("  s7[\"public.t7 (2 steps)\"]:::hazard\n"));
         assert!(!mermaid.contains("subgraph"));
@@ -327,12 +327,8 @@ mod tests {
             false,
         )]);
         assert!(
-            text(|p, o| mermaid(p, o), &p)
-                .contains("s0[\"1. table public.#quot;we#quot;#quot;ird#quot;\"]")
+            text(mermaid, &p).contains("s0[\"1. table public.#quot;we#quot;#quot;ird#quot;\"]")
         );
-        assert!(
-            text(|p, o| dot(p, o), &p)
-                .contains("[label=\"1. table public.\\\"we\\\"\\\"ird\\\"\"]")
-        );
+        assert!(text(dot, &p).contains("[label=\"1. table public.\\\"we\\\"\\\"ird\\\"\"]"));
     }
 }
