@@ -134,6 +134,7 @@ async fn build_with(
 /// The YAML state's types, sequences and extensions, and the tables the statements name.
 fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
     let mut context = super::prerequisites_of(yaml);
+    let mut named = Vec::new();
     for statement in sql {
         let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
             continue;
@@ -151,13 +152,42 @@ fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
                 crate::model::Ident::from_catalog(schema),
                 crate::model::Ident::from_catalog(table),
             );
-            if let Some(table) = yaml.tables.get(&name) {
-                let mut table = table.clone();
-                table
-                    .constraints
-                    .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
-                context.tables.insert(name, table);
-            }
+            named.push(name);
+        }
+        // `COMMENT ON COLUMN t.c` (or on a policy, index, constraint of t) names its table
+        // in an object list, not as a relation.
+        if let Some(pg_query::NodeEnum::CommentStmt(comment)) = parsed
+            .protobuf
+            .stmts
+            .first()
+            .and_then(|s| s.stmt.as_ref())
+            .and_then(|n| n.node.as_ref())
+        {
+            named.extend(
+                crate::load::sql::comment_target(comment)
+                    .and_then(|object| object.table().cloned()),
+            );
+        }
+    }
+    for name in named {
+        if let Some(table) = yaml.tables.get(&name) {
+            let mut table = table.clone();
+            table
+                .constraints
+                .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
+            context.tables.insert(name, table);
+        }
+    }
+    // The policies of those tables, bare (every role, no expressions): a `COMMENT ON
+    // POLICY` needs only that they exist, and their roles and the functions they call may
+    // exist on the target only (their own canonical form comes from `canon::policies`).
+    for (key, policy) in &yaml.policies {
+        if context.tables.contains_key(&key.table) {
+            let mut bare = policy.clone();
+            bare.roles = vec![crate::kinds::policy::PUBLIC.to_owned()];
+            bare.using = None;
+            bare.check = None;
+            context.policies.insert(key.clone(), bare);
         }
     }
     context

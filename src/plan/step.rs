@@ -48,6 +48,11 @@ pub enum StepKind {
     AlterDefaultPrivileges,
     /// `ALTER ... OWNER TO` of an object the same plan creates.
     SetOwner,
+    /// `CREATE POLICY` (row-level security), in a guard.
+    CreatePolicy,
+    /// `COMMENT ON` an object that has no comment yet (a changed comment is a
+    /// [`StepKind::Replace`]).
+    Comment,
 }
 
 /// Table-level locks, weakest first (PostgreSQL's names).
@@ -123,10 +128,11 @@ pub enum HazardCode {
     ReplacesDefinition,
     /// Creating a materialized view runs its query (with the planner's estimate).
     PopulatesMaterializedView,
+    PolicyAccess,
 }
 
 impl HazardCode {
-    pub const ALL: [HazardCode; 14] = [
+    pub const ALL: [HazardCode; 15] = [
         HazardCode::AccessExclusiveLock,
         HazardCode::BuildsIndex,
         HazardCode::ValidatesByScan,
@@ -141,6 +147,7 @@ impl HazardCode {
         HazardCode::Unverified,
         HazardCode::ReplacesDefinition,
         HazardCode::PopulatesMaterializedView,
+        HazardCode::PolicyAccess,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -159,6 +166,7 @@ impl HazardCode {
             HazardCode::Unverified => "H012",
             HazardCode::ReplacesDefinition => "H013",
             HazardCode::PopulatesMaterializedView => "H016",
+            HazardCode::PolicyAccess => "H014",
         }
     }
 }

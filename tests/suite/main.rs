@@ -25,6 +25,7 @@ mod migrate;
 mod ordering;
 mod output;
 mod plan_output;
+mod policies;
 mod privileges;
 mod project;
 mod pull;

@@ -228,7 +228,10 @@ fn pull_summarises_what_it_skips_by_kind() {
         "{stderr}"
     );
     // Functions and the trigger running one are managed: pulled, not summarised.
-    assert!(!stderr.contains("function") && !stderr.contains("trigger"), "{stderr}");
+    assert!(
+        !stderr.contains("function") && !stderr.contains("trigger"),
+        "{stderr}"
+    );
     let pulled = std::fs::read_to_string(out.path().join("public.sql")).expect("public.sql");
     assert!(
         pulled.contains("CREATE FUNCTION public.f1()")
