@@ -74,7 +74,6 @@ pub async fn build(
     let read = introspect::read_in_transaction(&mut tx, &scope).await;
     tx.rollback().await?;
     let read = read?;
-    let mut rejected = rejected;
     rejected.extend(unmanageable(sql, &read.skipped));
     let mut schema = read.schema;
     without(&mut schema, yaml);
