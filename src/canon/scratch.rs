@@ -47,6 +47,11 @@ pub(super) async fn canonicalise_once(
     sqlx::query("SET LOCAL search_path = public")
         .execute(&mut *tx)
         .await?;
+    // Literals (a partition's bound over a timestamptz key) are read, and printed, under the
+    // same settings as the live catalog is.
+    sqlx::query(introspect::PRINTING_SETTINGS)
+        .execute(&mut *tx)
+        .await?;
     let statements = statements(desired);
     // Fast path: everything in one round trip (this is the scratch database, where a
     // multi-statement query is harmless). Only if the server rejects something do we go

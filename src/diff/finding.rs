@@ -64,6 +64,10 @@ pub enum Code {
     SequenceDefinition,
     ExtensionSchema,
     UnmanagedTable,
+    PartitionKey,
+    PartitionBound,
+    PartitionMembership,
+    ExtraPartition,
     RowLevelSecurityDisabled,
     ForceRowLevelSecurityDisabled,
     PossibleRename,
@@ -72,7 +76,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 32] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -96,6 +100,10 @@ impl Code {
         Code::SequenceDefinition,
         Code::ExtensionSchema,
         Code::UnmanagedTable,
+        Code::PartitionKey,
+        Code::PartitionBound,
+        Code::PartitionMembership,
+        Code::ExtraPartition,
         Code::RowLevelSecurityDisabled,
         Code::ForceRowLevelSecurityDisabled,
         Code::PossibleRename,
@@ -128,6 +136,10 @@ impl Code {
             Code::SequenceDefinition => "D133",
             Code::ExtensionSchema => "D134",
             Code::UnmanagedTable => "D135",
+            Code::PartitionKey => "D136",
+            Code::PartitionBound => "D137",
+            Code::PartitionMembership => "D138",
+            Code::ExtraPartition => "D139",
             Code::RowLevelSecurityDisabled => "D140",
             Code::ForceRowLevelSecurityDisabled => "D141",
             Code::PossibleRename => "D150",
@@ -165,9 +177,16 @@ impl Code {
             Code::SequenceDefinition => "sequence options or ownership differ",
             Code::ExtensionSchema => "extension installed in another schema",
             Code::UnmanagedTable => {
-                "the table exists in a form reconcile does not manage (partitioned, a partition, \
-                 or an inheritance child)"
+                "the table exists in a form reconcile does not manage (an inheritance child, or \
+                 a partition of a table outside the schemas read)"
             }
+            Code::PartitionKey => "partitioning differs (the key, or partitioned or not)",
+            Code::PartitionBound => "partition bound differs",
+            Code::PartitionMembership => {
+                "a partition of another table, or a partition in one state and a table of its \
+                 own in the other"
+            }
+            Code::ExtraPartition => "partition in the database, not in the desired state",
             Code::RowLevelSecurityDisabled => {
                 "row-level security enabled in the database, disabled in the desired state"
             }

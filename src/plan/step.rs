@@ -31,6 +31,9 @@ pub enum StepKind {
     /// Checks existing rows against a NOT VALID constraint without blocking writes.
     ValidateConstraint,
     EnableRowLevelSecurity,
+    /// `ALTER INDEX ... ATTACH PARTITION`: a partition's index (or key) becomes part of its
+    /// partitioned table's index, once built.
+    AttachPartitionIndex,
     /// `DROP INDEX CONCURRENTLY` of an index left INVALID by a failed concurrent build (it
     /// holds no data and is ours); the only DROP reconcile runs. Followed by its rebuild.
     DropInvalidIndex,
@@ -106,10 +109,12 @@ pub enum HazardCode {
     LocksReferencedTable,
     IndexBlocksWrites,
     Unverified,
+    DefaultPartitionScan,
+    PartitionedTableLock,
 }
 
 impl HazardCode {
-    pub const ALL: [HazardCode; 12] = [
+    pub const ALL: [HazardCode; 14] = [
         HazardCode::AccessExclusiveLock,
         HazardCode::BuildsIndex,
         HazardCode::ValidatesByScan,
@@ -122,6 +127,8 @@ impl HazardCode {
         HazardCode::LocksReferencedTable,
         HazardCode::IndexBlocksWrites,
         HazardCode::Unverified,
+        HazardCode::DefaultPartitionScan,
+        HazardCode::PartitionedTableLock,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -138,6 +145,8 @@ impl HazardCode {
             HazardCode::LocksReferencedTable => "H010",
             HazardCode::IndexBlocksWrites => "H011",
             HazardCode::Unverified => "H012",
+            HazardCode::DefaultPartitionScan => "H013",
+            HazardCode::PartitionedTableLock => "H014",
         }
     }
 }
