@@ -150,7 +150,7 @@ pub(super) fn index_on_only(
         .provides(Key::IndexShell(qualified.clone()))
         .provides(Key::PartitionShell(table.clone()))
         .lock(table, LockLevel::Share)
-        .hazard(HazardCode::PartitionedTableLock, shell_lock(table, "SHARE"));
+        .hazard(HazardCode::PartitionedTableLock, shell_lock(table, "a SHARE"));
     if trees.children(table).is_empty() {
         b = b.provides(Key::Index(qualified));
         if index.unique && index.predicate.is_none() {
@@ -200,7 +200,7 @@ pub(super) fn key_on_only(
         .lock(table, LockLevel::AccessExclusive)
         .hazard(
             HazardCode::PartitionedTableLock,
-            shell_lock(table, "ACCESS EXCLUSIVE"),
+            shell_lock(table, "an ACCESS EXCLUSIVE"),
         );
     if trees.children(table).is_empty() {
         b = b
@@ -212,7 +212,7 @@ pub(super) fn key_on_only(
 
 fn shell_lock(table: &QualifiedName, level: &str) -> String {
     format!(
-        "takes a {level} lock on the partitioned table {table} for a catalog-only change (it \
+        "takes {level} lock on the partitioned table {table} for a catalog-only change (it \
          holds no rows): writes through {table} wait for it briefly"
     )
 }
