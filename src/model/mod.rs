@@ -59,11 +59,15 @@ pub struct Table {
     pub force_row_level_security: bool,
     /// A partitioned table's `PARTITION BY` clause as `pg_get_partkeydef` prints it
     /// (`RANGE (payment_date)`); `None` for a table that is not partitioned.
+    // Left out of JSON when absent: plans and fingerprints of unpartitioned schemas read as
+    // before partitions were modelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition_by: Option<String>,
     /// A partition's parent and bound. Its columns are the parent's (PostgreSQL keeps a copy
     /// in the partition's catalog rows, and so does the model); only where a partition's
     /// column differs from its parent's — its own default, an added NOT NULL — does the
     /// desired state say so (see [`Table::inherited_column`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition_of: Option<Box<PartitionOf>>,
 }
 
