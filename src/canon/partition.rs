@@ -82,13 +82,27 @@ pub(super) async fn print(
             schema.clone(),
             Ident::from_catalog(format!("reconcile_partition_{counter:06}")),
         );
-        if !desired.tables.contains_key(&candidate) && !desired.sequences.contains_key(&candidate)
-        {
+        if !desired.tables.contains_key(&candidate) && !desired.sequences.contains_key(&candidate) {
             break candidate;
         }
     };
     for (parent, print_key) in &keys {
-        let children = bounds.remove(*parent).unwrap_or_default();
+        // Every partition of a parent with one to print is built with it, so that the server
+        // checks the new bounds against the others (overlaps), in one transaction as far as
+        // the lock budget allows.
+        let children: Vec<&QualifiedName> = match bounds.remove(*parent) {
+            Some(_) => desired
+                .tables
+                .iter()
+                .filter(|(_, t)| {
+                    t.partition_of
+                        .as_ref()
+                        .is_some_and(|p| &p.parent == *parent)
+                })
+                .map(|(name, _)| name)
+                .collect(),
+            None => Vec::new(),
+        };
         let mut chunks: Vec<&[&QualifiedName]> =
             children.chunks(TABLES_PER_TRANSACTION - 1).collect();
         if chunks.is_empty() {

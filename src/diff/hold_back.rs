@@ -126,7 +126,9 @@ fn with_parents(mut uses: Uses, live: &Schema, desired: &Schema) -> Uses {
             if depth > 32 {
                 break;
             }
-            let entry = uses.entry(p.clone()).or_insert_with(|| Some(BTreeSet::new()));
+            let entry = uses
+                .entry(p.clone())
+                .or_insert_with(|| Some(BTreeSet::new()));
             match (entry.as_mut(), &columns) {
                 (Some(known), Some(columns)) => known.extend(columns.iter().cloned()),
                 _ => *entry = None,

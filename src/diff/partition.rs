@@ -102,11 +102,7 @@ impl<'a> Partitions<'a> {
             } else {
                 format!("{label}{n}")
             };
-            let name = Ident::from_catalog(default_object_name(
-                table.name.as_str(),
-                name2,
-                &label,
-            ));
+            let name = Ident::from_catalog(default_object_name(table.name.as_str(), name2, &label));
             let qualified = QualifiedName::new(table.schema.clone(), name.clone());
             if taken.insert(qualified) {
                 return name;

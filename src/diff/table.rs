@@ -38,8 +38,7 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
     for (name, table) in &live.tables {
         if !desired.tables.contains_key(name) && desired.schemas.contains(&name.schema) {
             if let Some(p) = &table.partition_of {
-                out.findings
-                    .push(partition::extra_partition(name, p, live));
+                out.findings.push(partition::extra_partition(name, p, live));
                 continue;
             }
             out.findings.push(
@@ -515,8 +514,7 @@ fn constraints(
                     if partitions.partitioned_alike(name) {
                         partitions.constraint(name, cname, c, out);
                     } else {
-                        out.findings
-                            .push(partitioning_differs(object(cname), name));
+                        out.findings.push(partitioning_differs(object(cname), name));
                     }
                 } else {
                     out.additive.push(Change::AddConstraint {
@@ -617,8 +615,7 @@ fn indexes(
                     if partitions.partitioned_alike(name) {
                         partitions.index(name, iname, index, out);
                     } else {
-                        out.findings
-                            .push(partitioning_differs(object(iname), name));
+                        out.findings.push(partitioning_differs(object(iname), name));
                     }
                 } else {
                     out.additive.push(Change::CreateIndex {

@@ -44,7 +44,10 @@ impl<'a> Trees<'a> {
     }
 
     fn children(&self, table: &QualifiedName) -> &[&'a QualifiedName] {
-        self.children.get(table).map(Vec::as_slice).unwrap_or_default()
+        self.children
+            .get(table)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// Every live partition under `table`, at every level.
@@ -150,7 +153,10 @@ pub(super) fn index_on_only(
         .provides(Key::IndexShell(qualified.clone()))
         .provides(Key::PartitionShell(table.clone()))
         .lock(table, LockLevel::Share)
-        .hazard(HazardCode::PartitionedTableLock, shell_lock(table, "a SHARE"));
+        .hazard(
+            HazardCode::PartitionedTableLock,
+            shell_lock(table, "a SHARE"),
+        );
     if trees.children(table).is_empty() {
         b = b.provides(Key::Index(qualified));
         if index.unique && index.predicate.is_none() {
@@ -248,29 +254,34 @@ pub(super) fn attach(
         quote_literal(&child.quoted()),
         quote_literal(&parent.quoted())
     );
-    Builder::new(StepKind::AttachPartitionIndex, KEYS, Some(partition), object)
-        .sql(guard::unless_exists(
-            &attached,
-            &format!(
-                "ALTER INDEX {} ATTACH PARTITION {}",
-                parent.quoted(),
-                child.quoted()
-            ),
-        ))
-        .requires(Key::IndexShell(parent.clone()))
-        .requires(Key::Index(child.clone()))
-        .requires(Key::Constraint(partition.clone(), partition_index.clone()))
-        .provides(Key::Index(parent))
-        .provides(Key::Keys(table.clone()))
-        .lock(partition, LockLevel::AccessExclusive)
-        .hazard(
-            HazardCode::AccessExclusiveLock,
-            format!(
-                "takes an ACCESS EXCLUSIVE lock on the index {child} (briefly, catalog only): \
+    Builder::new(
+        StepKind::AttachPartitionIndex,
+        KEYS,
+        Some(partition),
+        object,
+    )
+    .sql(guard::unless_exists(
+        &attached,
+        &format!(
+            "ALTER INDEX {} ATTACH PARTITION {}",
+            parent.quoted(),
+            child.quoted()
+        ),
+    ))
+    .requires(Key::IndexShell(parent.clone()))
+    .requires(Key::Index(child.clone()))
+    .requires(Key::Constraint(partition.clone(), partition_index.clone()))
+    .provides(Key::Index(parent))
+    .provides(Key::Keys(table.clone()))
+    .lock(partition, LockLevel::AccessExclusive)
+    .hazard(
+        HazardCode::AccessExclusiveLock,
+        format!(
+            "takes an ACCESS EXCLUSIVE lock on the index {child} (briefly, catalog only): \
                  reads and writes of {partition} wait for it"
-            ),
-        )
-        .push(out);
+        ),
+    )
+    .push(out);
 }
 
 /// Whether a constraint on a partitioned table is built partition by partition (keys and

@@ -267,7 +267,10 @@ fn render_partitioning(
 fn partition_columns(out: &mut String, table: &Table, parent: &Table) {
     let mut lines = Vec::new();
     for column in &table.columns {
-        let Some(from) = parent.column(column.name.as_str()).map(Table::inherited_column) else {
+        let Some(from) = parent
+            .column(column.name.as_str())
+            .map(Table::inherited_column)
+        else {
             continue;
         };
         let mut pairs: Vec<(&str, String)> = Vec::new();

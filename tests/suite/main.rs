@@ -21,6 +21,7 @@ mod lint;
 mod migrate;
 mod ordering;
 mod output;
+mod partitions;
 mod plan_output;
 mod pull;
 mod rollback;

@@ -1203,8 +1203,7 @@ fn partition_tables(desired: &mut Schema, plans: &[(Pick, usize, bool)]) {
             continue;
         };
         let key = key.name.quoted();
-        desired.tables.get_mut(&name).expect("picked").partition_by =
-            Some(format!("LIST ({key})"));
+        desired.tables.get_mut(&name).expect("picked").partition_by = Some(format!("LIST ({key})"));
         for n in 0..*count {
             let mut partition = Table {
                 columns: parent.columns.iter().map(Table::inherited_column).collect(),
@@ -1268,7 +1267,11 @@ fn drift_partitions(live: &mut Schema, drift: &PartitionDrift) {
     match drift {
         PartitionDrift::Rebound(i) if !partitions.is_empty() => {
             let name = pick(&partitions, i);
-            if let Some(p) = live.tables.get_mut(name).and_then(|t| t.partition_of.as_mut()) {
+            if let Some(p) = live
+                .tables
+                .get_mut(name)
+                .and_then(|t| t.partition_of.as_mut())
+            {
                 p.bound = "DEFAULT".to_owned();
             }
         }
@@ -1313,25 +1316,27 @@ fn drifted_pair() -> impl Strategy<Value = (Schema, Schema, Options)> {
         prop::collection::vec(partition_drift(), 0..3),
         proptest::bool::weighted(0.8),
     )
-        .prop_map(|(plan, partitioning, mutations, partition_drifts, rename_hints)| {
-            let mut desired = build_schema(&plan);
-            partition_tables(&mut desired, &partitioning);
-            let mut live = desired.clone();
-            for m in &mutations {
-                mutate(&mut live, m);
-            }
-            for d in &partition_drifts {
-                drift_partitions(&mut live, d);
-            }
-            (
-                live,
-                desired,
-                Options {
-                    rename_hints,
-                    ..Options::default()
-                },
-            )
-        })
+        .prop_map(
+            |(plan, partitioning, mutations, partition_drifts, rename_hints)| {
+                let mut desired = build_schema(&plan);
+                partition_tables(&mut desired, &partitioning);
+                let mut live = desired.clone();
+                for m in &mutations {
+                    mutate(&mut live, m);
+                }
+                for d in &partition_drifts {
+                    drift_partitions(&mut live, d);
+                }
+                (
+                    live,
+                    desired,
+                    Options {
+                        rename_hints,
+                        ..Options::default()
+                    },
+                )
+            },
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1352,25 +1357,32 @@ fn forbidden(kind: &Kind) -> bool {
         | Kind::AlterSequence
         | Kind::DynamicSql
         | Kind::Other(_) => true,
-        Kind::AlterTable { actions, .. } => actions.iter().any(|a| {
-            matches!(
-                a,
-                AlterTableAction::DropColumn
-                    | AlterTableAction::AlterColumnType
-                    | AlterTableAction::SetNotNull
-                    | AlterTableAction::DropNotNull
-                    | AlterTableAction::SetDefault
-                    | AlterTableAction::DropDefault
-                    | AlterTableAction::DropConstraint
-                    | AlterTableAction::DropIdentity
-                    | AlterTableAction::DropExpression
-                    | AlterTableAction::DisableRowLevelSecurity
-                    | AlterTableAction::NoForceRowLevelSecurity
-                    | AlterTableAction::DetachPartition
-                    | AlterTableAction::Other(_)
-            )
-        }) || (matches!(kind, Kind::AlterTable { object: classify::Object::Table, .. })
-            && matches!(kind, Kind::AlterTable { actions, .. } if actions.contains(&AlterTableAction::AttachPartition))),
+        Kind::AlterTable { actions, .. } => {
+            actions.iter().any(|a| {
+                matches!(
+                    a,
+                    AlterTableAction::DropColumn
+                        | AlterTableAction::AlterColumnType
+                        | AlterTableAction::SetNotNull
+                        | AlterTableAction::DropNotNull
+                        | AlterTableAction::SetDefault
+                        | AlterTableAction::DropDefault
+                        | AlterTableAction::DropConstraint
+                        | AlterTableAction::DropIdentity
+                        | AlterTableAction::DropExpression
+                        | AlterTableAction::DisableRowLevelSecurity
+                        | AlterTableAction::NoForceRowLevelSecurity
+                        | AlterTableAction::DetachPartition
+                        | AlterTableAction::Other(_)
+                )
+            }) || (matches!(
+                kind,
+                Kind::AlterTable {
+                    object: classify::Object::Table,
+                    ..
+                }
+            ) && matches!(kind, Kind::AlterTable { actions, .. } if actions.contains(&AlterTableAction::AttachPartition)))
+        }
         _ => false,
     }
 }
@@ -1602,7 +1614,10 @@ fn generator_covers_the_interesting_cases() {
         codes.extend(plan.findings.iter().map(|f| f.code.as_str()));
     }
     for code in ["D136", "D137", "D138"] {
-        assert!(codes.contains(code), "no {code} finding in {cases} cases: {codes:?}");
+        assert!(
+            codes.contains(code),
+            "no {code} finding in {cases} cases: {codes:?}"
+        );
     }
     eprintln!(
         "{with_steps} with steps, {with_do} with DO, {with_destructive_suggestion} with destructive suggestions; kinds: {kinds:?}"

@@ -98,35 +98,33 @@ impl Resolver {
     /// Partitions whose parent never came: not in the desired state, or a partition of
     /// itself through others.
     pub(super) fn report_orphans(&mut self) {
+        let waiting: BTreeSet<QualifiedName> = self
+            .waiting
+            .iter()
+            .filter_map(|w| {
+                Ident::new(w.name.value.clone())
+                    .ok()
+                    .map(|n| QualifiedName::new(w.schema.clone(), n))
+            })
+            .collect();
         for w in std::mem::take(&mut self.waiting) {
             let origin = match &w.spec.partition_of {
                 Some(p) => self.origin(&w.file, p),
                 None => self.origin(&w.file, &w.name),
             };
-            let message = if self.declared_table(&w.parent) {
+            let message = if waiting.contains(&w.parent) {
                 format!(
                     "table {} is a partition of {}, which is (through its own parents) a \
                      partition of it",
                     w.name.value, w.parent
                 )
             } else {
-                format!(
-                    "partition_of: no table {} in the desired state",
-                    w.parent
-                )
+                format!("partition_of: no table {} in the desired state", w.parent)
             };
-            self.error(
-                LoadError::new(origin, message)
-                    .help("name a partitioned table of the desired state (`schema.table` for another schema)"),
-            );
+            self.error(LoadError::new(origin, message).help(
+                "name a partitioned table of the desired state (`schema.table` for another schema)",
+            ));
         }
-    }
-
-    fn declared_table(&self, name: &QualifiedName) -> bool {
-        self.waiting.iter().any(|w| {
-            Ident::new(w.name.value.clone())
-                .is_ok_and(|n| QualifiedName::new(w.schema.clone(), n) == *name)
-        })
     }
 
     /// [`Self::partition_parent`] without reporting (the table reports it when resolved).
@@ -231,8 +229,11 @@ impl Resolver {
             (None, Some(bound)) => {
                 let origin = self.origin(file, bound);
                 self.error(
-                    LoadError::new(origin, format!("table {name} has a `bound:` but no `partition_of:`"))
-                        .help("name its partitioned table with `partition_of:`, or remove `bound:`"),
+                    LoadError::new(
+                        origin,
+                        format!("table {name} has a `bound:` but no `partition_of:`"),
+                    )
+                    .help("name its partitioned table with `partition_of:`, or remove `bound:`"),
                 );
             }
             (Some(of), Some(bound)) => {

@@ -90,8 +90,11 @@ impl Resolver {
             }
             (None, None) if spec.partition_of.is_none() => {
                 self.error(
-                    LoadError::new(origin.clone(), format!("table {qualified} has no `columns:`"))
-                        .help("list its columns (`columns: {}` for a table without any)"),
+                    LoadError::new(
+                        origin.clone(),
+                        format!("table {qualified} has no `columns:`"),
+                    )
+                    .help("list its columns (`columns: {}` for a table without any)"),
                 );
             }
             (None, None) => {}
