@@ -448,7 +448,7 @@ pub(super) fn differences(
     name: &QualifiedName,
     existing: &Table,
     wanted: &Table,
-    live: &Schema,
+    (live, desired): (&Schema, &Schema),
     out: &mut Diff,
 ) {
     let object = ObjectId::Table(name.clone());
@@ -509,20 +509,44 @@ pub(super) fn differences(
                 attach(name, want)
             )),
         ),
-        (Some(have), None) => out.findings.push(
-            Finding::new(
-                Code::PartitionMembership,
-                Severity::Risky,
-                object,
+        (Some(have), None) => {
+            // Columns the plan adds to the parent reach its partitions, this one too.
+            let added: Vec<String> = match (
+                live.tables.get(&have.parent),
+                desired.tables.get(&have.parent),
+            ) {
+                (Some(l), Some(d)) => d
+                    .columns
+                    .iter()
+                    .filter(|c| l.column(c.name.as_str()).is_none())
+                    .map(|c| c.name.quoted())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let also = if added.is_empty() {
+                String::new()
+            } else {
                 format!(
-                    "a partition of {} ({}) in the database, a table of its own in the desired \
-                     state",
+                    "; while it is one, the columns the plan adds to {} ({}) are added to it too",
                     have.parent,
-                    describe_bound(&have.bound)
-                ),
-            )
-            .suggest(detach(name, have, live)),
-        ),
+                    added.join(", ")
+                )
+            };
+            out.findings.push(
+                Finding::new(
+                    Code::PartitionMembership,
+                    Severity::Risky,
+                    object,
+                    format!(
+                        "a partition of {} ({}) in the database, a table of its own in the \
+                         desired state{also}",
+                        have.parent,
+                        describe_bound(&have.bound)
+                    ),
+                )
+                .suggest(detach(name, have, live)),
+            );
+        }
         (None, Some(want)) => out.findings.push(
             Finding::new(
                 Code::PartitionMembership,

@@ -124,7 +124,7 @@ fn existing_table(
     partitions: &mut Partitions,
     out: &mut Diff,
 ) {
-    partition::differences(name, existing, wanted, live, out);
+    partition::differences(name, existing, wanted, (live, desired), out);
     // On a partitioned table a new primary key needs its columns NOT NULL already (see
     // `Partitions::constraint`): a nullable one is reported, not set by the key.
     let new_primary_key = wanted.primary_key().filter(|(pk, _)| {

@@ -7,6 +7,7 @@
 //! - `no_false_drift`: each schema loaded, pulled to YAML, loaded again — the same model.
 //! - `convergence`: plan → psql twice → plan again is empty, over old → new pairs.
 //! - `migrate_series`: supabase/auth's 70 migrations through `reconcile migrate`.
+//! - `rebuild`: each real-world schema rebuilt on an empty database from its pulled YAML.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ mod common;
 mod convergence;
 mod migrate_series;
 mod no_false_drift;
+mod rebuild;
 
 /// The corpus folder; `None` (after a loud line on stderr) when it is missing outside CI.
 /// `what` names the tests that did not run.
