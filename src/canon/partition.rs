@@ -5,10 +5,11 @@
 //! index prints does not depend on partitioning. A key (`range (created_at)` →
 //! `RANGE (created_at)`) and a bound (`FROM ('2026-01-01')` over a timestamptz key →
 //! `FROM ('2026-01-01 00:00:00+00')`) print according to the parent's key columns alone, so
-//! each parent whose key or partitions' bounds need printing is built once as a small unit:
-//! its columns with their types, its key, and one empty partition per bound to print.
+//! each parent whose key or partitions' bounds need printing is built as a small unit: its key
+//! columns with their types, its key, and one empty partition per bound — once for all the
+//! parents that share a key and key column types and whose bounds are written alike.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::scratch::canonicalise_once;
 use super::{CanonError, Scratch};
@@ -33,18 +34,78 @@ pub(super) fn strip(table: &mut Table) {
     table.partition_of = None;
 }
 
-/// One unit: a parent's columns and key, with empty partitions for the bounds to print.
+/// What decides how a parent's key and its partitions' bounds print: the schema (for names in
+/// a key expression), the key's text, and the types and collations of the columns it uses
+/// (of every column when the key has an expression).
+type Signature = (Ident, String, Vec<(Ident, String, Option<String>)>);
+
+fn signature(name: &QualifiedName, parent: &Table) -> Option<Signature> {
+    let key = parent.partition_by.clone()?;
+    let used = key_columns(&key);
+    let columns = parent
+        .columns
+        .iter()
+        .filter(|c| {
+            used.as_ref()
+                .is_none_or(|u| u.iter().any(|n| n == c.name.as_str()))
+        })
+        .map(|c| (c.name.clone(), c.data_type.clone(), c.collation.clone()))
+        .collect();
+    Some((name.schema.clone(), key, columns))
+}
+
+/// The columns a partition key names, or `None` when it has an expression (any column may
+/// be meant) or does not parse (the server will say).
+fn key_columns(key: &str) -> Option<Vec<String>> {
+    use pg_query::NodeEnum;
+    let parsed = pg_query::parse(
+        &format!("CREATE TABLE t () PARTITION BY {key}"),
+        pg_query::ParserOptions::DEFAULT,
+    )
+    .ok()?;
+    let stmt = parsed
+        .protobuf
+        .stmts
+        .first()?
+        .stmt
+        .as_ref()?
+        .node
+        .as_ref()?;
+    let NodeEnum::CreateStmt(create) = stmt else {
+        return None;
+    };
+    create
+        .partspec
+        .as_ref()?
+        .part_params
+        .iter()
+        .map(|p| match &p.node {
+            Some(NodeEnum::PartitionElem(e)) if e.expr.is_none() && !e.name.is_empty() => {
+                Some(e.name.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// One unit: a parent's key columns and key, with an empty partition for each of its bounds.
 struct Unit {
-    /// The desired parent it stands for.
+    /// The desired parent it stands for, and what its printing depends on.
     parent: QualifiedName,
+    signature: Signature,
     name: QualifiedName,
     /// Whether the parent's own key is to be printed.
     key: bool,
-    /// (desired partition, its unit name).
-    partitions: Vec<(QualifiedName, QualifiedName)>,
+    /// (desired partition, its bound as written, its unit name).
+    partitions: Vec<(QualifiedName, String, QualifiedName)>,
 }
 
 /// Prints every key and bound of `desired` that is not already the live table's.
+///
+/// A parent with a key or a bound to print is built with all its partitions (so the server
+/// checks new bounds against the others: overlaps show), unless every bound it needs was
+/// printed already for another parent of the same [`Signature`] — 300 monthly-partitioned
+/// tables written alike need one build, not 300.
 pub(super) async fn print(
     desired: &Schema,
     live: Option<&Schema>,
@@ -54,14 +115,18 @@ pub(super) async fn print(
     let live_table = |name: &QualifiedName| live.and_then(|l| l.tables.get(name));
     let mut keys: BTreeMap<&QualifiedName, bool> = BTreeMap::new();
     let mut bounds: BTreeMap<&QualifiedName, Vec<&QualifiedName>> = BTreeMap::new();
+    let mut children: BTreeMap<&QualifiedName, Vec<&QualifiedName>> = BTreeMap::new();
     for (name, table) in &desired.tables {
         if let Some(key) = &table.partition_by
             && live_table(name).and_then(|l| l.partition_by.as_ref()) != Some(key)
         {
             keys.insert(name, true);
         }
-        if let Some(p) = &table.partition_of
-            && live_table(name).and_then(|l| l.partition_of.as_ref()) != Some(p)
+        let Some(p) = &table.partition_of else {
+            continue;
+        };
+        children.entry(&p.parent).or_default().push(name);
+        if live_table(name).and_then(|l| l.partition_of.as_ref()) != Some(p)
             && desired
                 .tables
                 .get(&p.parent)
@@ -74,6 +139,13 @@ pub(super) async fn print(
     if keys.is_empty() {
         return Ok(Printed::default());
     }
+    let bound_of = |name: &QualifiedName| {
+        desired.tables[name]
+            .partition_of
+            .as_ref()
+            .map(|p| p.bound.clone())
+            .unwrap_or_default()
+    };
     let mut units = Vec::new();
     let mut counter = 0usize;
     let mut fresh = |schema: &Ident| loop {
@@ -86,25 +158,29 @@ pub(super) async fn print(
             break candidate;
         }
     };
+    let mut covered: BTreeMap<Signature, BTreeSet<String>> = BTreeMap::new();
+    // (partition, signature, bound as written): filled in from whichever unit printed it.
+    let mut wanted: Vec<(QualifiedName, Signature, String)> = Vec::new();
     for (parent, print_key) in &keys {
-        // Every partition of a parent with one to print is built with it, so that the server
-        // checks the new bounds against the others (overlaps), in one transaction as far as
-        // the lock budget allows.
-        let children: Vec<&QualifiedName> = match bounds.remove(*parent) {
-            Some(_) => desired
-                .tables
-                .iter()
-                .filter(|(_, t)| {
-                    t.partition_of
-                        .as_ref()
-                        .is_some_and(|p| &p.parent == *parent)
-                })
-                .map(|(name, _)| name)
-                .collect(),
-            None => Vec::new(),
+        let Some(signature) = signature(parent, &desired.tables[*parent]) else {
+            continue;
         };
-        let mut chunks: Vec<&[&QualifiedName]> =
-            children.chunks(TABLES_PER_TRANSACTION - 1).collect();
+        let needed = bounds.remove(*parent).unwrap_or_default();
+        for partition in &needed {
+            wanted.push(((*partition).clone(), signature.clone(), bound_of(partition)));
+        }
+        let done = covered.entry(signature.clone()).or_default();
+        let new_text = needed.iter().any(|p| !done.contains(&bound_of(p)));
+        if !*print_key && !new_text {
+            continue;
+        }
+        let all: &[&QualifiedName] = if new_text {
+            children.get(*parent).map(Vec::as_slice).unwrap_or_default()
+        } else {
+            &[]
+        };
+        done.extend(all.iter().map(|p| bound_of(p)));
+        let mut chunks: Vec<&[&QualifiedName]> = all.chunks(TABLES_PER_TRANSACTION - 1).collect();
         if chunks.is_empty() {
             chunks.push(&[]);
         }
@@ -112,10 +188,11 @@ pub(super) async fn print(
             let name = fresh(&parent.schema);
             let partitions = chunk
                 .iter()
-                .map(|c| ((*c).clone(), fresh(&parent.schema)))
+                .map(|c| ((*c).clone(), bound_of(c), fresh(&parent.schema)))
                 .collect();
             units.push(Unit {
                 parent: (*parent).clone(),
+                signature: signature.clone(),
                 name,
                 key: *print_key && i == 0,
                 partitions,
@@ -123,6 +200,7 @@ pub(super) async fn print(
         }
     }
     let mut printed = Printed::default();
+    let mut texts: BTreeMap<(Signature, String), String> = BTreeMap::new();
     let mut batch: Vec<Unit> = Vec::new();
     let mut size = 0;
     for unit in units {
@@ -133,7 +211,7 @@ pub(super) async fn print(
                 desired,
                 prerequisites,
                 scratch,
-                &mut printed,
+                (&mut printed, &mut texts),
             )
             .await?;
             size = 0;
@@ -142,7 +220,19 @@ pub(super) async fn print(
         batch.push(unit);
     }
     if !batch.is_empty() {
-        build(batch, desired, prerequisites, scratch, &mut printed).await?;
+        build(
+            batch,
+            desired,
+            prerequisites,
+            scratch,
+            (&mut printed, &mut texts),
+        )
+        .await?;
+    }
+    for (partition, signature, bound) in wanted {
+        if let Some(text) = texts.get(&(signature, bound)) {
+            printed.bounds.insert(partition, text.clone());
+        }
     }
     Ok(printed)
 }
@@ -153,18 +243,20 @@ async fn build(
     desired: &Schema,
     prerequisites: &Schema,
     scratch: &mut impl Scratch,
-    printed: &mut Printed,
+    (printed, texts): (&mut Printed, &mut BTreeMap<(Signature, String), String>),
 ) -> Result<(), CanonError> {
     let mut subset = prerequisites.clone();
     for unit in &units {
         let parent = &desired.tables[&unit.parent];
-        // Only what decides how the key and bounds print: the columns' types and collations.
-        let columns = parent
-            .columns
+        // Only what decides how the key and bounds print: the key columns' types and
+        // collations.
+        let columns = unit
+            .signature
+            .2
             .iter()
-            .map(|c| Column {
-                collation: c.collation.clone(),
-                ..Column::new(c.name.clone(), c.data_type.clone())
+            .map(|(name, data_type, collation)| Column {
+                collation: collation.clone(),
+                ..Column::new(name.clone(), data_type.clone())
             })
             .collect();
         subset.tables.insert(
@@ -175,16 +267,13 @@ async fn build(
                 ..Table::default()
             },
         );
-        for (partition, unit_name) in &unit.partitions {
-            let Some(p) = &desired.tables[partition].partition_of else {
-                continue;
-            };
+        for (_, bound, unit_name) in &unit.partitions {
             subset.tables.insert(
                 unit_name.clone(),
                 Table {
                     partition_of: Some(Box::new(PartitionOf {
                         parent: unit.name.clone(),
-                        bound: p.bound.clone(),
+                        bound: bound.clone(),
                     })),
                     ..Table::default()
                 },
@@ -214,7 +303,7 @@ async fn build(
         {
             printed.keys.insert(unit.parent.clone(), key);
         }
-        for (partition, unit_name) in unit.partitions {
+        for (partition, bound, unit_name) in unit.partitions {
             if let Some(message) = failed(&unit_name) {
                 printed
                     .unverified
@@ -227,9 +316,57 @@ async fn build(
                 .get(&unit_name)
                 .and_then(|t| t.partition_of.as_ref())
             {
-                printed.bounds.insert(partition, p.bound.clone());
+                texts.insert((unit.signature.clone(), bound), p.bound.clone());
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(columns: &[(&str, &str)], key: &str) -> Table {
+        Table {
+            columns: columns
+                .iter()
+                .map(|(n, t)| Column::new(Ident::new(*n).unwrap(), *t))
+                .collect(),
+            partition_by: Some(key.to_owned()),
+            ..Table::default()
+        }
+    }
+
+    fn name(n: &str) -> QualifiedName {
+        QualifiedName::new(Ident::new("public").unwrap(), Ident::new(n).unwrap())
+    }
+
+    #[test]
+    fn a_key_names_its_columns_unless_it_has_an_expression() {
+        assert_eq!(
+            key_columns("RANGE (created_at, id)"),
+            Some(vec!["created_at".to_owned(), "id".to_owned()])
+        );
+        assert_eq!(key_columns("LIST (lower(region))"), None);
+        assert_eq!(key_columns("nonsense ("), None);
+    }
+
+    #[test]
+    fn parents_keyed_alike_print_alike_whatever_their_other_columns() {
+        let a = table(
+            &[("id", "bigint"), ("at", "timestamp with time zone")],
+            "RANGE (at)",
+        );
+        let b = table(
+            &[("at", "timestamp with time zone"), ("note", "text")],
+            "RANGE (at)",
+        );
+        let c = table(&[("at", "date")], "RANGE (at)");
+        assert_eq!(signature(&name("a"), &a), signature(&name("b"), &b));
+        assert_ne!(signature(&name("a"), &a), signature(&name("c"), &c));
+        // An expression key may read any column: all of them count.
+        let d = table(&[("at", "date"), ("x", "text")], "RANGE ((at + 1))");
+        assert_eq!(signature(&name("d"), &d).map(|s| s.2.len()), Some(2));
+    }
 }
