@@ -145,8 +145,8 @@ impl HazardCode {
             HazardCode::LocksReferencedTable => "H010",
             HazardCode::IndexBlocksWrites => "H011",
             HazardCode::Unverified => "H012",
-            HazardCode::DefaultPartitionScan => "H013",
-            HazardCode::PartitionedTableLock => "H014",
+            HazardCode::DefaultPartitionScan => "H015",
+            HazardCode::PartitionedTableLock => "H017",
         }
     }
 }

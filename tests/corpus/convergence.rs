@@ -405,7 +405,7 @@ fn unreported_differences(
         .iter()
         .map(|f| (f.code.as_str(), &f.object))
         .collect();
-    // A table reported as a partition the desired state wants on its own (D138) keeps
+    // A table reported as a partition the desired state wants on its own (D172) keeps
     // following its parent until a human detaches it: a column the plan added to the parent
     // is added to it too (the finding says so).
     let still_a_partition = |object: &ObjectId| {

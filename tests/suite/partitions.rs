@@ -8,7 +8,7 @@
 //! * a new index, unique key, primary key or foreign key on a partitioned table with rows is
 //!   built partition by partition: `ON ONLY` the parent, concurrently on each partition, then
 //!   attached; an interrupted build resumes by attaching what was built;
-//! * a new partition next to a DEFAULT partition carries H013 with the default partition's
+//! * a new partition next to a DEFAULT partition carries H015 with the default partition's
 //!   row estimate; a changed bound, a detached, attached, extra or re-keyed partition is a
 //!   finding, and no step detaches or attaches a table;
 //! * the loader points at the line of a bad key, bound or parent.
@@ -585,16 +585,16 @@ tables:
             .sql
             .starts_with("CREATE TABLE IF NOT EXISTS public.logs_2026 PARTITION OF public.logs")
     );
-    let h013 = steps[0]
+    let h015 = steps[0]
         .hazards
         .iter()
         .find(|h| h.code == HazardCode::DefaultPartitionScan)
-        .expect("H013");
+        .expect("H015");
     assert!(
-        h013.message
+        h015.message
             .contains("public.logs_other (table has ~1,500 rows)"),
         "{}",
-        h013.message
+        h015.message
     );
     let sql = script(&result);
     for forbidden in ["DETACH", "ATTACH PARTITION", "DROP"] {
