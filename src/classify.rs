@@ -5,7 +5,7 @@
 //! independent check: it parses SQL with libpg_query (the server's own grammar, via the
 //! `pg_query` crate), names what each statement does at the granularity a reviewer cares about
 //! ([`Kind`]), and says whether that is on the additive allow-list
-//! ([`Kind::is_additive`], [`Statement::is_additive`]). The safety property test runs every
+//! ([`Kind::is_additive`], [`Statement::is_plannable`]). The safety property test runs every
 //! planned step and every rendered script through it, and `reconcile lint` builds on the same
 //! classification for hand-written migrations.
 //!
@@ -59,13 +59,14 @@ impl Statement {
         }
     }
 
-    /// Whether the statement and everything it runs is on the additive allow-list.
-    pub fn is_additive(&self) -> bool {
+    /// Whether the statement and everything it runs is on the allow-list of what a plan may
+    /// run: additive statements ([`Kind::is_additive`]) and replaces ([`Kind::is_replace`]).
+    pub fn is_plannable(&self) -> bool {
         self.violations().is_empty()
     }
 
-    /// The statements — this one or nested ones — whose own kind is not additive, in
-    /// execution order. Empty when [`Statement::is_additive`].
+    /// The statements — this one or nested ones — whose own kind a plan may not run, in
+    /// execution order. Empty when [`Statement::is_plannable`].
     pub fn violations(&self) -> Vec<&Statement> {
         let mut out = Vec::new();
         self.collect_violations(&mut out);
@@ -73,7 +74,7 @@ impl Statement {
     }
 
     fn collect_violations<'a>(&'a self, out: &mut Vec<&'a Statement>) {
-        if !self.kind.is_additive() {
+        if !self.kind.is_plannable() {
             out.push(self);
         }
         for n in &self.nested {
@@ -121,8 +122,29 @@ pub enum Kind {
     CreateTable {
         if_not_exists: bool,
     },
-    /// `CREATE TABLE ... AS`, `SELECT ... INTO`, `CREATE MATERIALIZED VIEW`.
+    /// `CREATE TABLE ... AS`, `SELECT ... INTO`.
     CreateTableAs,
+    /// `CREATE MATERIALIZED VIEW` (runs its query once, into a new relation).
+    CreateMaterializedView {
+        if_not_exists: bool,
+    },
+    CreateView {
+        or_replace: bool,
+    },
+    /// `CREATE [OR REPLACE] FUNCTION | PROCEDURE`.
+    CreateFunction {
+        or_replace: bool,
+    },
+    CreateAggregate {
+        or_replace: bool,
+    },
+    CreateTrigger {
+        or_replace: bool,
+    },
+    CreatePolicy,
+    AlterPolicy,
+    /// `COMMENT ON ...` (setting, changing or removing a comment).
+    Comment,
     CreateIndex {
         concurrently: bool,
         unique: bool,
@@ -185,7 +207,7 @@ impl Kind {
     /// enabling row-level security; attaching a sequence to its column; attaching a
     /// partition's index to its partitioned table's (`ALTER INDEX ... ATTACH PARTITION`);
     /// plain queries; and PL/pgSQL `DO` blocks (whose nested statements
-    /// [`Statement::is_additive`] checks too). Attaching or detaching a *table* as a
+    /// [`Statement::is_plannable`] checks too). Attaching or detaching a *table* as a
     /// partition is not on it.
     ///
     /// Everything else is not additive — dropping, truncating, deleting, updating, inserting,
@@ -203,6 +225,12 @@ impl Kind {
             | Kind::AlterSequenceOwnedBy
             | Kind::CreateTable { .. }
             | Kind::CreateIndex { .. }
+            | Kind::CreateMaterializedView { .. }
+            | Kind::CreateView { or_replace: false }
+            | Kind::CreateFunction { or_replace: false }
+            | Kind::CreateAggregate { or_replace: false }
+            | Kind::CreateTrigger { or_replace: false }
+            | Kind::CreatePolicy
             | Kind::Select => true,
             Kind::AlterTable { object, actions } => match object {
                 Object::Table => {
@@ -214,6 +242,12 @@ impl Kind {
             },
             Kind::Do { language } => language == "plpgsql",
             Kind::AlterEnumRenameValue
+            | Kind::CreateView { or_replace: true }
+            | Kind::CreateFunction { or_replace: true }
+            | Kind::CreateAggregate { or_replace: true }
+            | Kind::CreateTrigger { or_replace: true }
+            | Kind::AlterPolicy
+            | Kind::Comment
             | Kind::AlterSequence
             | Kind::CreateTableAs
             | Kind::Rename { .. }
@@ -230,6 +264,26 @@ impl Kind {
             | Kind::Reset { .. }
             | Kind::Other(_) => false,
         }
+    }
+
+    /// The statements that swap a definition in place, which plans may run as *replace*
+    /// steps: `CREATE OR REPLACE` of a view, function, procedure, aggregate or trigger,
+    /// `ALTER POLICY` and `COMMENT ON`. Never a DROP, and never a table, a type or data.
+    pub fn is_replace(&self) -> bool {
+        matches!(
+            self,
+            Kind::CreateView { or_replace: true }
+                | Kind::CreateFunction { or_replace: true }
+                | Kind::CreateAggregate { or_replace: true }
+                | Kind::CreateTrigger { or_replace: true }
+                | Kind::AlterPolicy
+                | Kind::Comment
+        )
+    }
+
+    /// What a plan may run: additive statements and replaces.
+    pub fn is_plannable(&self) -> bool {
+        self.is_additive() || self.is_replace()
     }
 
     /// What a script may run besides additive statements: `SET` and `BEGIN`/`COMMIT`.
@@ -493,7 +547,29 @@ fn statement(node: &NodeEnum, text: &str, location: usize) -> Result<Statement, 
         NodeEnum::CreateStmt(s) => Kind::CreateTable {
             if_not_exists: s.if_not_exists,
         },
+        NodeEnum::CreateTableAsStmt(s) if s.objtype == ObjectType::ObjectMatview as i32 => {
+            Kind::CreateMaterializedView {
+                if_not_exists: s.if_not_exists,
+            }
+        }
         NodeEnum::CreateTableAsStmt(_) => Kind::CreateTableAs,
+        NodeEnum::ViewStmt(s) => Kind::CreateView {
+            or_replace: s.replace,
+        },
+        NodeEnum::CreateFunctionStmt(s) => Kind::CreateFunction {
+            or_replace: s.replace,
+        },
+        NodeEnum::DefineStmt(s) if s.kind == ObjectType::ObjectAggregate as i32 => {
+            Kind::CreateAggregate {
+                or_replace: s.replace,
+            }
+        }
+        NodeEnum::CreateTrigStmt(s) => Kind::CreateTrigger {
+            or_replace: s.replace,
+        },
+        NodeEnum::CreatePolicyStmt(_) => Kind::CreatePolicy,
+        NodeEnum::AlterPolicyStmt(_) => Kind::AlterPolicy,
+        NodeEnum::CommentStmt(_) => Kind::Comment,
         NodeEnum::IndexStmt(s) => Kind::CreateIndex {
             concurrently: s.concurrent,
             unique: s.unique,
@@ -931,7 +1007,7 @@ mod tests {
 
     fn assert_rejected(sql: &str) {
         for s in classify(sql).unwrap_or_else(|e| panic!("{sql}: {e}")) {
-            assert!(!s.is_additive(), "{sql} should not be additive: {s:#?}");
+            assert!(!s.is_plannable(), "{sql} should not be additive: {s:#?}");
         }
     }
 
@@ -939,7 +1015,7 @@ mod tests {
         let all = classify(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         assert!(!all.is_empty(), "{sql}");
         for s in all {
-            assert!(s.is_additive(), "{sql} should be additive: {s:#?}");
+            assert!(s.is_plannable(), "{sql} should be additive: {s:#?}");
         }
     }
 
@@ -1091,7 +1167,7 @@ mod tests {
                 classify(sql)
                     .expect("parses")
                     .iter()
-                    .any(|s| !s.is_additive()),
+                    .any(|s| !s.is_plannable()),
                 "{sql}"
             );
         }
@@ -1155,7 +1231,7 @@ mod tests {
         let s = one("WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone");
         assert_eq!(s.kind, Kind::Select);
         assert_eq!(s.nested[0].kind, Kind::Delete { has_where: false });
-        assert!(!s.is_additive());
+        assert!(!s.is_plannable());
         assert_eq!(s.violations().len(), 1);
         // A read-only WITH is fine.
         assert_additive("WITH x AS (SELECT 1) SELECT * FROM x");
@@ -1200,7 +1276,7 @@ mod tests {
             ]
         );
         assert_eq!(s.nested[1].text, "DROP TABLE t");
-        assert!(!s.is_additive());
+        assert!(!s.is_plannable());
         assert_eq!(s.violations()[0].text, "DROP TABLE t");
     }
 
@@ -1225,19 +1301,19 @@ mod tests {
         ] {
             let s = one(sql);
             assert!(s.kind.is_additive(), "{sql}");
-            assert!(!s.is_additive(), "{sql}: {s:#?}");
+            assert!(!s.is_plannable(), "{sql}: {s:#?}");
         }
         // Declarations are searched too (a variable's default is evaluated as a query).
         let s = one("DO $$ DECLARE n int := (SELECT count(*) FROM t); BEGIN PERFORM n; END $$");
         assert_eq!(s.nested.len(), 2, "{s:#?}");
-        assert!(s.is_additive());
+        assert!(s.is_plannable());
     }
 
     #[test]
     fn dynamic_execute_is_rejected_unless_constant() {
         let s = one("DO $$ BEGIN EXECUTE 'DROP TABLE ' || quote_ident('t'); END $$");
         assert_eq!(s.nested[0].kind, Kind::DynamicSql);
-        assert!(!s.is_additive());
+        assert!(!s.is_plannable());
 
         let s = one(
             "DO $$ DECLARE r record; BEGIN FOR r IN EXECUTE 'SELECT ' || 1 LOOP END LOOP; END $$",
@@ -1246,7 +1322,7 @@ mod tests {
             s.nested.iter().any(|n| n.kind == Kind::DynamicSql),
             "{s:#?}"
         );
-        assert!(!s.is_additive());
+        assert!(!s.is_plannable());
 
         // A constant string is known text: classified for what it is.
         let s = one("DO $$ BEGIN EXECUTE 'DROP TABLE t'; END $$");
@@ -1258,13 +1334,13 @@ mod tests {
                 cascade: false
             }
         );
-        assert!(!s.is_additive());
+        assert!(!s.is_plannable());
         assert_additive("DO $$ BEGIN EXECUTE 'CREATE TABLE IF NOT EXISTS t (a int)'; END $$");
 
         // USING parameters are plain expressions, the text is still dynamic.
         let s = one("DO $$ DECLARE q text := 'TRUNCATE t'; BEGIN EXECUTE q USING 1; END $$");
         assert!(s.nested.iter().any(|n| n.kind == Kind::DynamicSql));
-        assert!(!s.is_additive());
+        assert!(!s.is_plannable());
     }
 
     #[test]
@@ -1276,7 +1352,7 @@ mod tests {
                 language: "plpython3u".to_owned()
             }
         );
-        assert!(!s.is_additive());
+        assert!(!s.is_plannable());
     }
 
     #[test]
@@ -1349,18 +1425,89 @@ mod tests {
         );
     }
 
+    /// Definitions a plan may create, and the in-place replaces it may run: never a DROP,
+    /// never a rule (which can silently turn writes into nothing).
+    #[test]
+    fn definitions_are_created_or_replaced_never_dropped() {
+        for (sql, additive, replace) in [
+            ("CREATE VIEW v AS SELECT 1", true, false),
+            ("CREATE OR REPLACE VIEW v AS SELECT 1", false, true),
+            ("CREATE MATERIALIZED VIEW m AS SELECT 1", true, false),
+            (
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+                true,
+                false,
+            ),
+            (
+                "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+                false,
+                true,
+            ),
+            (
+                "CREATE OR REPLACE PROCEDURE p() LANGUAGE sql AS 'SELECT 1'",
+                false,
+                true,
+            ),
+            (
+                "CREATE AGGREGATE a (int) (sfunc = int4pl, stype = int)",
+                true,
+                false,
+            ),
+            (
+                "CREATE OR REPLACE AGGREGATE a (int) (sfunc = int4pl, stype = int)",
+                false,
+                true,
+            ),
+            (
+                "CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW EXECUTE FUNCTION f()",
+                true,
+                false,
+            ),
+            (
+                "CREATE OR REPLACE TRIGGER t BEFORE INSERT ON x FOR EACH ROW EXECUTE FUNCTION f()",
+                false,
+                true,
+            ),
+            ("CREATE POLICY p ON x USING (true)", true, false),
+            ("ALTER POLICY p ON x USING (false)", false, true),
+            ("COMMENT ON TABLE x IS 'y'", false, true),
+            ("DROP VIEW v", false, false),
+            ("DROP FUNCTION f()", false, false),
+            ("DROP POLICY p ON x", false, false),
+            ("DROP TRIGGER t ON x", false, false),
+            (
+                "CREATE RULE r AS ON INSERT TO x DO INSTEAD NOTHING",
+                false,
+                false,
+            ),
+            ("REFRESH MATERIALIZED VIEW m", false, false),
+        ] {
+            let k = kind(sql);
+            assert_eq!(
+                (k.is_additive(), k.is_replace()),
+                (additive, replace),
+                "{sql}: {k:?}"
+            );
+            assert_eq!(
+                classify(sql).unwrap()[0].is_plannable(),
+                additive || replace,
+                "{sql}"
+            );
+        }
+    }
+
     #[test]
     fn unknown_statements_are_named_and_rejected() {
         assert_eq!(
-            kind("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'"),
-            Kind::Other("CreateFunctionStmt".to_owned())
+            kind("CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION f()"),
+            Kind::Other("CreateEventTrigStmt".to_owned())
         );
         assert_eq!(
             kind("GRANT SELECT ON t TO r"),
             Kind::Other("GrantStmt".to_owned())
         );
         assert_eq!(kind("ALTER SEQUENCE s RESTART"), Kind::AlterSequence);
-        assert_rejected("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'");
+        assert_rejected("CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING");
         assert_rejected("ALTER SEQUENCE s RESTART WITH 1");
         assert_rejected("ALTER TABLE t OWNER TO r");
         assert_rejected("ALTER TYPE comp ADD ATTRIBUTE b int");
@@ -1573,7 +1720,7 @@ mod tests {
             assert!(matches!(&s.kind, Kind::Do { language } if language == "plpgsql"));
             let inner: Vec<&Kind> = s.nested.iter().map(|n| &n.kind).collect();
             assert_eq!(inner, vec![&Kind::Select, expected], "{sql}");
-            assert!(s.is_additive(), "{sql}: {:#?}", s.violations());
+            assert!(s.is_plannable(), "{sql}: {:#?}", s.violations());
         }
     }
 
@@ -1754,7 +1901,7 @@ mod tests {
                 let all = classify(&step.sql).unwrap_or_else(|e| panic!("{}: {e}", step.sql));
                 assert_eq!(all.len(), 1, "{}", step.sql);
                 assert!(
-                    all[0].is_additive(),
+                    all[0].is_plannable(),
                     "{}: {:#?}",
                     step.sql,
                     all[0].violations()

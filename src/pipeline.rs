@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use sqlx::PgConnection;
 
-use crate::canon::{self, CanonError, Scratch};
+use crate::canon::{self, CanonError, Rejection, Scratch, ServerError};
 use crate::diff;
 use crate::introspect::{self, IntrospectError, Introspected, Scope, Skipped};
+use crate::load::SqlStatement;
 use crate::model::{QualifiedName, Schema};
 use crate::plan::{self, Plan, PlanError};
 use crate::render::Report;
@@ -27,6 +28,9 @@ pub struct Options {
     pub concurrently: bool,
     /// Schemas never read nor changed (the user's `--ignore-schema`, reconcile's history).
     pub ignore_schemas: Vec<String>,
+    /// Replace definitions PostgreSQL swaps in place (`--no-replace` turns each into a
+    /// finding).
+    pub replace: bool,
 }
 
 impl Default for Options {
@@ -35,6 +39,7 @@ impl Default for Options {
             rename_hints: true,
             concurrently: true,
             ignore_schemas: Vec::new(),
+            replace: true,
         }
     }
 }
@@ -67,6 +72,48 @@ pub enum PipelineError {
     Plan(#[from] PlanError),
     #[error("the fingerprint thread failed: {0}")]
     Fingerprint(String),
+    /// Objects of the desired state that PostgreSQL itself rejects (a default of the wrong
+    /// type, a check on a column that does not exist): an error in the input, never a step.
+    #[error(
+        "PostgreSQL rejects {} object(s) of the desired state: {}",
+        .0.len(),
+        .0.iter().map(|r| format!("{}: {}", r.object, r.error)).collect::<Vec<_>>().join("; ")
+    )]
+    Rejected(Vec<Rejection>),
+    /// Statements of the desired state's `.sql` files that PostgreSQL rejects.
+    #[error(
+        "PostgreSQL rejects {} statement(s) of the desired state: {}",
+        .0.len(),
+        .0.iter().map(|(s, e)| format!("{}: {e}", s.origin())).collect::<Vec<_>>().join("; ")
+    )]
+    SqlRejected(Vec<(SqlStatement, ServerError)>),
+}
+
+/// What the scratch server rejected for a reason in the desired state itself (not for lack of
+/// something the target may have): the precise part (a column, check or index built alone)
+/// where one is known, else the object.
+fn rejections(canonical: &canon::Canonical) -> Vec<Rejection> {
+    let mut out: Vec<Rejection> = canonical
+        .rejected_parts
+        .iter()
+        .filter(|r| !r.error.environmental())
+        .cloned()
+        .collect();
+    let named_tables: BTreeSet<QualifiedName> = out
+        .iter()
+        .filter_map(|r| r.object.table().cloned())
+        .collect();
+    out.extend(
+        canonical
+            .unverified
+            .iter()
+            .filter(|r| !r.error.environmental())
+            .filter(|r| r.object.table().is_none_or(|t| !named_tables.contains(t)))
+            .cloned(),
+    );
+    out.sort_by_cached_key(|r| r.object.to_string());
+    out.dedup();
+    out
 }
 
 impl Drift {
@@ -95,6 +142,7 @@ pub fn scope(desired: &Schema, options: &Options) -> Scope {
 /// otherwise. The scratch database is asked for only when something must be built there.
 pub async fn drift(
     desired: Schema,
+    sql: &[SqlStatement],
     target: &mut PgConnection,
     read: Option<(Scope, Introspected)>,
     scratch: &mut impl Scratch,
@@ -105,17 +153,38 @@ pub async fn drift(
         Some((guessed, live)) if guessed == scope => live,
         _ => read_catalog(target, &scope).await?,
     };
-    drift_from(desired, live, scope, scratch, options).await
+    drift_from(desired, sql, live, scope, scratch, options).await
 }
 
 /// [`drift`] on a catalog already read in `scope`.
 pub async fn drift_from(
-    desired: Schema,
+    mut desired: Schema,
+    sql: &[SqlStatement],
     mut live: Introspected,
     scope: Scope,
     scratch: &mut impl Scratch,
     options: &Options,
 ) -> Result<Drift, PipelineError> {
+    if !sql.is_empty() {
+        // What the .sql files declare, in the server's words, joins the desired state.
+        let clock = std::time::Instant::now();
+        let built = canon::sql::build(&desired, sql, scratch).await?;
+        if !built.rejected.is_empty() {
+            return Err(PipelineError::SqlRejected(
+                built
+                    .rejected
+                    .into_iter()
+                    .map(|(i, error)| (sql[i].clone(), error))
+                    .collect(),
+            ));
+        }
+        canon::sql::merge(&mut desired, built.schema);
+        tracing::info!(
+            "built {} SQL statements of the desired state in {:?}",
+            sql.len(),
+            clock.elapsed()
+        );
+    }
     let clock = std::time::Instant::now();
     // The plan's fingerprint is of the model as read, which alignment changes in place; it
     // is hashed on another core while the scratch server canonicalises.
@@ -131,14 +200,23 @@ pub async fn drift_from(
     let canonical = canonical?;
     let as_read = Arc::try_unwrap(as_read).unwrap_or_else(|shared| (*shared).clone());
     tracing::info!("canonicalised the desired state in {:?}", clock.elapsed());
-    for (object, why) in &canonical.unverified {
-        tracing::warn!("{object} could not be checked on the scratch database: {why}");
+    let rejected = rejections(&canonical);
+    if !rejected.is_empty() {
+        return Err(PipelineError::Rejected(rejected));
+    }
+    for r in &canonical.unverified {
+        tracing::warn!(
+            "{} could not be checked on the scratch database: {}",
+            r.object,
+            r.error
+        );
     }
     let diff_options = diff::Options {
         rename_hints: options.rename_hints,
         unmanaged_tables: std::mem::take(&mut live.unmanaged_tables),
         partition_indexes: std::mem::take(&mut live.partition_indexes),
         undeclared_schemas: std::mem::take(&mut live.undeclared_schemas),
+        replace: options.replace,
     };
     let clock = std::time::Instant::now();
     let aligned = canon::align_live(as_read, &canonical.schema, scratch).await?;
@@ -154,7 +232,11 @@ pub async fn drift_from(
     };
     let extras = plan::Extras {
         invalid_indexes: live.invalid_indexes.clone(),
-        unverified: canonical.unverified.iter().cloned().collect(),
+        unverified: canonical
+            .unverified
+            .iter()
+            .map(|r| (r.object.clone(), r.error.to_string()))
+            .collect(),
         live_fingerprint: Some(fingerprint),
     };
     let plan = plan::build_with(&result, &context, &extras)?;

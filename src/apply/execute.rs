@@ -59,6 +59,8 @@ impl Default for ExecOptions {
 pub trait Progress {
     fn step_started(&mut self, step: &Step, total: usize);
     fn step_finished(&mut self, step: &Step, elapsed: Duration);
+    /// The step ran and the database declined it (see [`Skip`]).
+    fn step_skipped(&mut self, step: &Step, message: &str);
     fn retrying(&mut self, steps: &[Step], attempt: u32, delay: Duration, reason: &str);
 }
 
@@ -68,6 +70,7 @@ pub struct Silent;
 impl Progress for Silent {
     fn step_started(&mut self, _: &Step, _: usize) {}
     fn step_finished(&mut self, _: &Step, _: Duration) {}
+    fn step_skipped(&mut self, _: &Step, _: &str) {}
     fn retrying(&mut self, _: &[Step], _: u32, _: Duration, _: &str) {}
 }
 
@@ -99,16 +102,35 @@ pub struct Recorder<'a> {
     pub run: i64,
 }
 
-/// Executes every step of `plan`; returns how many steps ran.
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Executed {
+    /// Steps run (committed), skipped ones included.
+    pub steps: usize,
+    /// Steps the database declined: objects the scratch server could not check (hazard
+    /// H012) and the target rejected too. They ran, changed nothing, and are still pending.
+    pub skipped: Vec<Skip>,
+}
+
+/// A step the database declined, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    pub number: usize,
+    pub object: crate::model::ObjectId,
+    pub message: String,
+}
+
+/// Executes every step of `plan`.
 pub async fn execute(
     conn: &mut PgConnection,
     plan: &Plan,
     options: &ExecOptions,
     mut recorder: Option<Recorder<'_>>,
     progress: &mut dyn Progress,
-) -> Result<usize, ExecError> {
+) -> Result<Executed, ExecError> {
     let total = plan.steps.len();
     let mut executed = 0;
+    let mut skipped = Vec::new();
     // The model's type and expression text is what the server prints under these settings.
     for sql in [
         "SET search_path = public",
@@ -152,9 +174,27 @@ pub async fn execute(
             };
             match result {
                 Ok(durations) => {
-                    for (step, elapsed) in steps.iter().zip(durations) {
-                        record(&mut recorder, step, elapsed, attempt, None).await?;
-                        progress.step_finished(step, elapsed);
+                    for (step, (elapsed, declined)) in steps.iter().zip(durations) {
+                        record(
+                            &mut recorder,
+                            step,
+                            elapsed,
+                            attempt,
+                            None,
+                            declined.clone(),
+                        )
+                        .await?;
+                        match &declined {
+                            Some(message) => progress.step_skipped(step, message),
+                            None => progress.step_finished(step, elapsed),
+                        }
+                        if let Some(message) = declined {
+                            skipped.push(Skip {
+                                number: step.number,
+                                object: step.object.clone(),
+                                message,
+                            });
+                        }
                     }
                     executed += steps.len();
                     break;
@@ -174,7 +214,15 @@ pub async fn execute(
                         continue;
                     }
                     let step = &steps[failed];
-                    record(&mut recorder, step, elapsed, attempt, Some(e.to_string())).await?;
+                    record(
+                        &mut recorder,
+                        step,
+                        elapsed,
+                        attempt,
+                        Some(e.to_string()),
+                        None,
+                    )
+                    .await?;
                     return Err(ExecError::Step {
                         number: step.number,
                         object: step.object.clone(),
@@ -191,7 +239,10 @@ pub async fn execute(
     let _ = sqlx::query("RESET statement_timeout")
         .execute(&mut *conn)
         .await;
-    Ok(executed)
+    Ok(Executed {
+        steps: executed,
+        skipped,
+    })
 }
 
 /// Index builds, validations and rewrites scan the table and need the long timeout.
@@ -230,7 +281,36 @@ async fn run_statement(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::E
     Ok(())
 }
 
-type BatchResult = Result<Vec<Duration>, (usize, Duration, sqlx::Error)>;
+/// Per step: how long it took, and the error the database declined it with (a tolerated
+/// step, see [`declined`]).
+type BatchResult = Result<Vec<(Duration, Option<String>)>, (usize, Duration, sqlx::Error)>;
+
+/// Whether the step may be declined by the database without failing the run (hazard H012).
+fn tolerated(step: &Step) -> bool {
+    step.hazards
+        .iter()
+        .any(|h| h.code == HazardCode::Unverified)
+}
+
+/// The error a tolerated step's guard caught in this transaction, if any (and clears it).
+async fn declined(conn: &mut PgConnection) -> Result<Option<String>, sqlx::Error> {
+    let caught: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT pg_catalog.current_setting('{}', true)",
+        crate::plan::guard::SKIPPED_SETTING
+    )))
+    .fetch_one(&mut *conn)
+    .await?;
+    let caught = caught.filter(|m| !m.is_empty());
+    if caught.is_some() {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT pg_catalog.set_config('{}', '', true)",
+            crate::plan::guard::SKIPPED_SETTING
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(caught)
+}
 
 async fn run_transaction(
     conn: &mut PgConnection,
@@ -262,11 +342,22 @@ async fn run_transaction(
             rollback(conn).await;
             return Err((i, started.elapsed(), e));
         }
+        let caught = if tolerated(step) {
+            match declined(conn).await {
+                Ok(caught) => caught,
+                Err(e) => {
+                    rollback(conn).await;
+                    return Err((i, started.elapsed(), e));
+                }
+            }
+        } else {
+            None
+        };
         if let Err(e) = fault_pause(conn, step).await {
             rollback(conn).await;
             return Err((i, started.elapsed(), e));
         }
-        durations.push(started.elapsed());
+        durations.push((started.elapsed(), caught));
     }
     if let Err(e) = run_statement(conn, "COMMIT").await {
         rollback(conn).await;
@@ -300,16 +391,27 @@ async fn run_outside(
             // Only an index that is INVALID right now is ours to drop: one that is valid (or
             // gone) was rebuilt or removed by someone else since the plan was made.
             tracing::info!("{} is not INVALID now; not dropped", step.object);
-            durations.push(started.elapsed());
+            durations.push((started.elapsed(), None));
             continue;
         }
-        run_statement(conn, &step.sql)
-            .await
-            .map_err(|e| (i, started.elapsed(), e))?;
+        match run_statement(conn, &step.sql).await {
+            Ok(()) => {}
+            // A CONCURRENTLY step cannot be wrapped in a guard (a DO block is a transaction):
+            // a tolerated one that fails for a reason other than a lock is declined here.
+            Err(e)
+                if tolerated(step)
+                    && !matches!(super::sqlstate(&e), Some("55P03" | "40P01" | "57014")) =>
+            {
+                drop_if_invalid(conn, step).await;
+                durations.push((started.elapsed(), Some(e.to_string())));
+                continue;
+            }
+            Err(e) => return Err((i, started.elapsed(), e)),
+        }
         fault_pause(conn, step)
             .await
             .map_err(|e| (i, started.elapsed(), e))?;
-        durations.push(started.elapsed());
+        durations.push((started.elapsed(), None));
     }
     Ok(durations)
 }
@@ -376,6 +478,7 @@ async fn record(
     elapsed: Duration,
     attempts: u32,
     error: Option<String>,
+    skipped: Option<String>,
 ) -> Result<(), ExecError> {
     let Some(r) = recorder else { return Ok(()) };
     r.history
@@ -389,6 +492,8 @@ async fn record(
                 duration_ms: elapsed.as_millis() as i64,
                 attempts,
                 error,
+                skipped,
+                previous: step.previous.as_deref(),
             },
         )
         .await

@@ -18,6 +18,9 @@ pub struct History {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Applied,
+    /// Every step ran, but some were skipped by the database (see [`StepRecord::skipped`]):
+    /// their objects are still pending.
+    Partial,
     NoOp,
     Failed,
     Refused,
@@ -27,6 +30,7 @@ impl Outcome {
     fn as_str(self) -> &'static str {
         match self {
             Outcome::Applied => "applied",
+            Outcome::Partial => "partial",
             Outcome::NoOp => "no-op",
             Outcome::Failed => "failed",
             Outcome::Refused => "refused",
@@ -43,6 +47,10 @@ pub struct StepRecord<'a> {
     pub duration_ms: i64,
     pub attempts: u32,
     pub error: Option<String>,
+    /// The step ran, and the database declined it (the error it gave instead).
+    pub skipped: Option<String>,
+    /// What a replace step replaced (see [`crate::plan::Step::previous`]).
+    pub previous: Option<&'a str>,
 }
 
 impl History {
@@ -94,6 +102,12 @@ impl History {
                 self.table("steps"),
                 self.table("runs")
             ),
+            // The definition a replace step replaced, for rollback guides (added after the
+            // table's first version, so tables made by older versions gain it here).
+            format!(
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS previous text",
+                self.table("steps")
+            ),
         ];
         for sql in statements {
             sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -132,8 +146,8 @@ impl History {
         step: &StepRecord<'_>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {} (run_id, number, object, sql, started_at, duration_ms, attempts, outcome, error)
-             VALUES ($1, $2, $3, $4, clock_timestamp() - make_interval(secs => $5::float8 / 1000), $5, $6, $7, $8)",
+            "INSERT INTO {} (run_id, number, object, sql, started_at, duration_ms, attempts, outcome, error, previous)
+             VALUES ($1, $2, $3, $4, clock_timestamp() - make_interval(secs => $5::float8 / 1000), $5, $6, $7, $8, $9)",
             self.table("steps")
         )))
         .bind(run)
@@ -142,8 +156,15 @@ impl History {
         .bind(step.sql)
         .bind(step.duration_ms)
         .bind(step.attempts as i32)
-        .bind(if step.error.is_some() { "failed" } else { "applied" })
-        .bind(step.error.as_deref())
+        .bind(if step.error.is_some() {
+            "failed"
+        } else if step.skipped.is_some() {
+            "skipped"
+        } else {
+            "applied"
+        })
+        .bind(step.error.as_deref().or(step.skipped.as_deref()))
+        .bind(step.previous)
         .execute(&mut *conn)
         .await?;
         Ok(())

@@ -48,7 +48,7 @@ pub async fn align_live(
     let mut rebuilt = canonicalise_once(&subset, scratch.connection().await?).await?;
     drop(subset);
     let failed: std::collections::BTreeSet<&ObjectId> =
-        rebuilt.unverified.iter().map(|(o, _)| o).collect();
+        rebuilt.unverified.iter().map(|r| &r.object).collect();
     for name in &tables {
         let touched_by_failure = failed.iter().any(|o| o.table() == Some(name));
         if touched_by_failure {

@@ -20,9 +20,11 @@
 
 mod adopt;
 mod align;
+mod foreign_keys;
 mod partition;
 mod probe;
 mod scratch;
+pub mod sql;
 mod units;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,8 +44,82 @@ use units::{Part, Units};
 #[derive(Debug, Clone)]
 pub struct Canonical {
     pub schema: Schema,
-    /// Objects the scratch server could not create: (object, server message).
-    pub unverified: Vec<(ObjectId, String)>,
+    /// Objects the scratch server could not create, with its error.
+    pub unverified: Vec<Rejection>,
+    /// The new or changed parts of tables (a column, a check, an index) that the scratch
+    /// server rejected when each was built alone: the precise object behind a table's
+    /// entry in [`Canonical::unverified`].
+    pub rejected_parts: Vec<Rejection>,
+}
+
+/// An object the scratch server would not create, and what it said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub object: ObjectId,
+    pub error: ServerError,
+}
+
+/// A server error, as much of it as helps a person fix the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    pub sqlstate: Option<String>,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl ServerError {
+    pub fn of(error: &sqlx::Error) -> Self {
+        match error.as_database_error() {
+            Some(db) => {
+                let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+                ServerError {
+                    sqlstate: db.code().map(|c| c.into_owned()),
+                    message: db.message().to_owned(),
+                    detail: pg.and_then(|p| p.detail()).map(str::to_owned),
+                    hint: pg.and_then(|p| p.hint()).map(str::to_owned),
+                }
+            }
+            None => ServerError {
+                sqlstate: None,
+                message: error.to_string(),
+                detail: None,
+                hint: None,
+            },
+        }
+    }
+
+    /// Whether the error says the scratch server lacks something the target may well have —
+    /// a function, type, collation or extension that the desired state does not declare — as
+    /// opposed to a desired state no PostgreSQL would accept (a default of the wrong type, a
+    /// check on a missing column).
+    pub fn environmental(&self) -> bool {
+        matches!(
+            self.sqlstate.as_deref(),
+            // undefined_function, undefined_object, undefined_file (an extension's control
+            // file), invalid_schema_name, and undefined_table: the loader checks that every
+            // table the desired state refers to is declared or outside it, so a table the
+            // scratch server lacks is one it could not build for one of the other reasons,
+            // or one outside the desired state that the target has
+            Some("42883" | "42704" | "58P01" | "3F000" | "42P01")
+        )
+    }
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(code) = &self.sqlstate {
+            write!(f, " (SQLSTATE {code})")?;
+        }
+        if let Some(detail) = &self.detail {
+            write!(f, "; DETAIL: {detail}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "; HINT: {hint}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Where the scratch database comes from: an open connection, or something that opens one on
@@ -75,7 +151,7 @@ fn prerequisites_match(prerequisites: &Schema, live: Option<&Schema>) -> bool {
 
 /// What is built before tables, and what every scratch transaction builds: schemas,
 /// extensions, enums and the objects of every registered kind.
-fn prerequisites_of(schema: &Schema) -> Schema {
+pub(crate) fn prerequisites_of(schema: &Schema) -> Schema {
     let mut prerequisites = Schema {
         schemas: schema.schemas.clone(),
         extensions: schema.extensions.clone(),
@@ -209,10 +285,24 @@ pub async fn canonicalise_owned(
             .table()
             .and_then(|table| unit_names.iter().copied().find(|unit| *unit == table))
     };
-    let rejected: BTreeSet<&QualifiedName> = printed
+    let rejected_units: BTreeMap<&QualifiedName, &ServerError> = printed
         .iter()
         .flat_map(|p| &p.unverified)
-        .filter_map(|(object, _)| unit_named_in(object))
+        .filter_map(|r| Some((unit_named_in(&r.object)?, &r.error)))
+        .collect();
+    let rejected: BTreeSet<&QualifiedName> = rejected_units.keys().copied().collect();
+    // Each part built alone on a unit table names exactly what the server rejected.
+    let rejected_parts: Vec<Rejection> = split
+        .iter()
+        .flat_map(|(table, parts)| {
+            parts.iter().filter_map(|(unit, part)| {
+                let error = rejected_units.get(unit)?;
+                Some(Rejection {
+                    object: part.object(table),
+                    error: (*error).clone(),
+                })
+            })
+        })
         .collect();
     let mut result = match &printed {
         // Every transaction builds the prerequisites (schemas, types, sequences): when only
@@ -225,15 +315,17 @@ pub async fn canonicalise_owned(
             unverified: printed
                 .unverified
                 .iter()
-                .filter(|(object, _)| unit_named_in(object).is_none())
+                .filter(|r| unit_named_in(&r.object).is_none())
                 .cloned()
                 .collect(),
+            rejected_parts: Vec::new(),
         },
         // Nothing new or changed: the desired state is the live one, in the server's words
         // already, and the scratch server is not needed at all.
         None if names.is_empty() && prerequisites_match(&prerequisites, live) => Canonical {
             schema: prerequisites.clone(),
             unverified: Vec::new(),
+            rejected_parts: Vec::new(),
         },
         _ => build_in_chunks(&names, &build, &probed, &prerequisites, scratch).await?,
     };
@@ -298,6 +390,7 @@ pub async fn canonicalise_owned(
         merge(&mut result, got);
     }
     kinds::restore_all(&desired, &mut result.schema);
+    let foreign_key_rejections = foreign_keys::check(&desired, live, scratch).await?;
     for (name, table) in desired.tables {
         match result.schema.tables.get_mut(&name) {
             None => {
@@ -335,6 +428,8 @@ pub async fn canonicalise_owned(
         }
     }
     result.unverified.extend(partitioning.unverified);
+    result.rejected_parts = rejected_parts;
+    result.rejected_parts.extend(foreign_key_rejections);
     Ok(result)
 }
 
@@ -395,6 +490,7 @@ fn merge(so_far: &mut Canonical, got: Canonical) {
             so_far.unverified.push(failure);
         }
     }
+    so_far.rejected_parts.extend(got.rejected_parts);
 }
 
 /// One scratch build, and a second one when the first printed expressions whose printed form

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::scratch::canonicalise_once;
-use super::{CanonError, Scratch};
+use super::{CanonError, Rejection, Scratch};
 use crate::model::{Column, Ident, ObjectId, PartitionOf, QualifiedName, Schema, Table};
 
 /// Tables per scratch transaction (each relation built holds a lock until the rollback).
@@ -23,9 +23,9 @@ const TABLES_PER_TRANSACTION: usize = 250;
 pub(super) struct Printed {
     pub keys: BTreeMap<QualifiedName, String>,
     pub bounds: BTreeMap<QualifiedName, String>,
-    /// Tables whose key or bound the server rejected, with its message (they keep their text
+    /// Tables whose key or bound the server rejected, with its error (they keep their text
     /// as written).
-    pub unverified: Vec<(ObjectId, String)>,
+    pub unverified: Vec<Rejection>,
 }
 
 /// `table` without its partitioning, as the scratch server builds it.
@@ -281,17 +281,40 @@ async fn build(
         }
     }
     let got = canonicalise_once(&subset, scratch.connection().await?).await?;
+    // The server's message names the scratch units ("partition reconcile_partition_000003
+    // would overlap ..."): a person needs the tables of the desired state.
+    let mut real_names: Vec<(String, String)> = Vec::new();
+    for unit in &units {
+        real_names.push((quoted_name(&unit.name), quoted_name(&unit.parent)));
+        for (partition, _, unit_name) in &unit.partitions {
+            real_names.push((quoted_name(unit_name), quoted_name(partition)));
+        }
+    }
+    let in_desired_words = |text: &str| {
+        real_names
+            .iter()
+            .fold(text.to_owned(), |text, (unit, real)| {
+                text.replace(unit, real)
+            })
+    };
     let failed = |name: &QualifiedName| {
         got.unverified
             .iter()
-            .find(|(object, _)| object.table() == Some(name))
-            .map(|(_, message)| message.clone())
+            .find(|r| r.object.table() == Some(name))
+            .map(|r| {
+                let mut error = r.error.clone();
+                error.message = in_desired_words(&error.message);
+                error.detail = error.detail.as_deref().map(in_desired_words);
+                error.hint = error.hint.as_deref().map(in_desired_words);
+                error
+            })
     };
     for unit in units {
-        if let Some(message) = failed(&unit.name) {
-            printed
-                .unverified
-                .push((ObjectId::Table(unit.parent.clone()), message));
+        if let Some(error) = failed(&unit.name) {
+            printed.unverified.push(Rejection {
+                object: ObjectId::Table(unit.parent.clone()),
+                error,
+            });
             continue;
         }
         if unit.key
@@ -304,10 +327,11 @@ async fn build(
             printed.keys.insert(unit.parent.clone(), key);
         }
         for (partition, bound, unit_name) in unit.partitions {
-            if let Some(message) = failed(&unit_name) {
-                printed
-                    .unverified
-                    .push((ObjectId::Table(partition), message));
+            if let Some(error) = failed(&unit_name) {
+                printed.unverified.push(Rejection {
+                    object: ObjectId::Table(partition),
+                    error,
+                });
                 continue;
             }
             if let Some(p) = got
@@ -321,6 +345,11 @@ async fn build(
         }
     }
     Ok(())
+}
+
+/// A table's name as the server quotes it in a message: `"name"`.
+fn quoted_name(name: &QualifiedName) -> String {
+    format!("\"{}\"", name.name.as_str())
 }
 
 #[cfg(test)]

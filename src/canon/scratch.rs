@@ -3,7 +3,7 @@
 
 use sqlx::{Connection, PgConnection};
 
-use super::{CanonError, Canonical};
+use super::{CanonError, Canonical, Rejection, ServerError};
 use crate::introspect::{self, Scope};
 use crate::kinds;
 use crate::model::Schema;
@@ -11,7 +11,10 @@ use crate::{ddl, diff, plan};
 
 /// Refuses a scratch database that already has tables, views, sequences or types in the
 /// schemas about to be built: existing objects would be read back as if they were desired.
-async fn check_empty(desired: &Schema, scratch: &mut PgConnection) -> Result<(), CanonError> {
+pub(super) async fn check_empty(
+    desired: &Schema,
+    scratch: &mut PgConnection,
+) -> Result<(), CanonError> {
     let schemas: Vec<String> = desired
         .schemas
         .iter()
@@ -53,14 +56,38 @@ pub(super) async fn canonicalise_once(
         .execute(&mut *tx)
         .await?;
     let statements = statements(desired);
-    // Fast path: everything in one round trip (this is the scratch database, where a
-    // multi-statement query is harmless). Only if the server rejects something do we go
-    // statement by statement, each under a savepoint, to learn which objects it rejects.
+    let failed = run_all(&mut tx, statements.iter().map(|s| s.sql.as_str())).await?;
+    let mut unverified = Vec::new();
+    for (index, error) in failed {
+        unverified.push(Rejection {
+            object: statements[index].object.clone(),
+            error,
+        });
+    }
+    let scope = Scope::of(desired, &[]);
+    let read = introspect::read_in_transaction(&mut tx, &scope).await;
+    tx.rollback().await?;
+    let mut schema = read?.schema;
+    restore_unverified(desired, &mut schema);
+    Ok(Canonical {
+        schema,
+        unverified,
+        rejected_parts: Vec::new(),
+    })
+}
+
+/// Runs `statements` in the transaction; returns the ones the server rejected (by index) with
+/// its error. Fast path: everything in one round trip (this is the scratch database, where a
+/// multi-statement query is harmless). Only if the server rejects something do we go
+/// statement by statement, each under a savepoint, to learn which ones it rejects.
+pub(super) async fn run_all<'s>(
+    tx: &mut PgConnection,
+    statements: impl Iterator<Item = &'s str> + Clone,
+) -> Result<Vec<(usize, ServerError)>, CanonError> {
     sqlx::query("SAVEPOINT reconcile_canon_all")
         .execute(&mut *tx)
         .await?;
-    let script: String = statements.iter().map(|s| format!("{};\n", s.sql)).collect();
-    let mut unverified = Vec::new();
+    let script: String = statements.clone().map(|s| format!("{s};\n")).collect();
     if sqlx::raw_sql(sqlx::AssertSqlSafe(script))
         .execute(&mut *tx)
         .await
@@ -69,44 +96,52 @@ pub(super) async fn canonicalise_once(
         sqlx::query("RELEASE SAVEPOINT reconcile_canon_all")
             .execute(&mut *tx)
             .await?;
-    } else {
-        sqlx::query("ROLLBACK TO SAVEPOINT reconcile_canon_all")
-            .execute(&mut *tx)
-            .await?;
-        for statement in statements {
-            sqlx::query("SAVEPOINT reconcile_canon")
-                .execute(&mut *tx)
-                .await?;
-            match sqlx::raw_sql(sqlx::AssertSqlSafe(statement.sql.clone()))
-                .execute(&mut *tx)
-                .await
-            {
-                Ok(_) => {
-                    sqlx::query("RELEASE SAVEPOINT reconcile_canon")
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Err(e) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT reconcile_canon")
-                        .execute(&mut *tx)
-                        .await?;
-                    unverified.push((statement.object, e.to_string()));
-                }
-            }
+        return Ok(Vec::new());
+    }
+    sqlx::query("ROLLBACK TO SAVEPOINT reconcile_canon_all")
+        .execute(&mut *tx)
+        .await?;
+    let mut failed = Vec::new();
+    for (index, statement) in statements.enumerate() {
+        if let Err(error) = run_one(tx, statement).await? {
+            failed.push((index, error));
         }
     }
-    let scope = Scope::of(desired, &[]);
-    let read = introspect::read_in_transaction(&mut tx, &scope).await;
-    tx.rollback().await?;
-    let mut schema = read?.schema;
-    restore_unverified(desired, &mut schema);
-    Ok(Canonical { schema, unverified })
+    Ok(failed)
+}
+
+/// One statement under a savepoint: `Ok(Err(..))` when the server rejects it (and the
+/// transaction goes on as if it had not run).
+pub(super) async fn run_one(
+    tx: &mut PgConnection,
+    statement: &str,
+) -> Result<Result<(), ServerError>, CanonError> {
+    sqlx::query("SAVEPOINT reconcile_canon")
+        .execute(&mut *tx)
+        .await?;
+    match sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+        .execute(&mut *tx)
+        .await
+    {
+        Ok(_) => {
+            sqlx::query("RELEASE SAVEPOINT reconcile_canon")
+                .execute(&mut *tx)
+                .await?;
+            Ok(Ok(()))
+        }
+        Err(e) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT reconcile_canon")
+                .execute(&mut *tx)
+                .await?;
+            Ok(Err(ServerError::of(&e)))
+        }
+    }
 }
 
 /// The desired state as statements for an empty database, in the planner's dependency order
 /// (so a domain over a table's row type follows the table); the simple fixed order of
 /// [`ddl::create_all`] if the planner finds a cycle, which the server will then report.
-fn statements(desired: &Schema) -> Vec<ddl::Statement> {
+pub(super) fn statements(desired: &Schema) -> Vec<ddl::Statement> {
     let empty = Schema::default();
     let rows = std::collections::BTreeMap::new();
     let changes = diff::diff(

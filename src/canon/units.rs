@@ -20,6 +20,18 @@ pub(super) enum Part {
     Index(crate::model::Ident),
 }
 
+impl Part {
+    /// The object of `table` this part is.
+    pub(super) fn object(&self, table: &QualifiedName) -> crate::model::ObjectId {
+        use crate::model::ObjectId;
+        match self {
+            Part::Column { name, .. } => ObjectId::column(table, name),
+            Part::Constraint(name) => ObjectId::constraint(table, name),
+            Part::Index(name) => ObjectId::index(table, name),
+        }
+    }
+}
+
 /// Small tables, each holding one changed object and the columns it uses, shared by every
 /// probe with the same object over the same columns.
 #[derive(Default)]

@@ -14,8 +14,7 @@ use reconcile::apply::history::Outcome;
 use reconcile::apply::{ExecOptions, History, Progress, Timeouts, lock, planfile};
 use reconcile::diff::{self, Severity};
 use reconcile::introspect;
-use reconcile::load;
-use reconcile::model::{Ident, Schema};
+use reconcile::model::Ident;
 use reconcile::pipeline::{self, Drift};
 use reconcile::plan::{self, Step};
 use reconcile::render::{self, Format};
@@ -60,6 +59,10 @@ pub struct ApplyArgs {
     /// Add a missing column even when an extra column of the same type could be its old name.
     #[arg(long)]
     pub no_rename_hints: bool,
+    /// Leave changed definitions PostgreSQL could replace in place (views, functions,
+    /// triggers, policies, comments) as findings: replace nothing.
+    #[arg(long)]
+    pub no_replace: bool,
     /// Schema of the history tables in the target database.
     #[arg(long, default_value = "reconcile", value_name = "SCHEMA")]
     pub history_schema: String,
@@ -161,6 +164,17 @@ impl Progress for Reporter {
         }
     }
 
+    fn step_skipped(&mut self, step: &Step, message: &str) {
+        let line = format!("[{}] {} skipped: {message}", step.number, step.object);
+        match self {
+            Reporter::Bar(bar) => {
+                bar.inc(1);
+                bar.println(line);
+            }
+            Reporter::Lines => note!("{line}"),
+        }
+    }
+
     fn retrying(&mut self, steps: &[Step], attempt: u32, delay: Duration, reason: &str) {
         let first = steps.first().map_or(0, |s| s.number);
         let line = format!(
@@ -176,7 +190,7 @@ impl Progress for Reporter {
 
 /// What to apply: a fresh plan from the YAML, or a reviewed file.
 enum Source {
-    Desired(Schema),
+    Desired(Box<super::plan::Desired>),
     File(Box<planfile::PlanFile>),
 }
 
@@ -191,11 +205,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
             )
         }
         Some(path) => Source::File(Box::new(planfile::read(path)?)),
-        None => {
-            let sources = load::read_dir(&global.schema_dir)?;
-            load::reject_ignored(&sources, &global.ignore_schemas)?;
-            Source::Desired(load::from_sources(&sources)?)
-        }
+        None => Source::Desired(Box::new(super::plan::Desired::read(global)?)),
     };
     let history_schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
@@ -231,11 +241,26 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         rename_hints: !args.no_rename_hints,
         concurrently: !args.no_concurrently,
         ignore_schemas: ignore,
+        replace: !args.no_replace,
     };
     let drift = match source {
         Source::Desired(desired) => {
             let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
-            pipeline::drift(desired, &mut target.conn, None, &mut scratch, &planning).await?
+            let super::plan::Desired {
+                schema,
+                sql,
+                positions,
+            } = *desired;
+            pipeline::drift(
+                schema,
+                &sql,
+                &mut target.conn,
+                None,
+                &mut scratch,
+                &planning,
+            )
+            .await
+            .map_err(|e| positions.explain(e))?
         }
         Source::File(file) => {
             let (file_plan, models) = file.into_plan();
@@ -258,7 +283,8 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
                     "note: the database changed since the plan was made; planning afresh (--replan)"
                 );
                 let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
-                pipeline::drift_from(models.desired, live, scope, &mut scratch, &planning).await?
+                pipeline::drift_from(models.desired, &[], live, scope, &mut scratch, &planning)
+                    .await?
             } else {
                 let changes = planfile::what_changed(&models.live, &live.schema);
                 let message = format!(
@@ -379,7 +405,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
     .await;
     progress.finish();
     let executed = match result {
-        Ok(n) => n,
+        Ok(done) => done,
         Err(e) => {
             let message = super::errors::plain(&e);
             let committed = match &e {
@@ -407,32 +433,49 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         ..Default::default()
     };
     let remaining = diff::diff(&after.schema, &drift.desired, &diff_options);
-    if !remaining.additive.is_empty() {
-        let list: Vec<String> = remaining
-            .additive
-            .iter()
-            .map(|c| format!("  - {}", c.object()))
-            .collect();
+    let steps = executed.steps;
+    // What a skipped step would have created is expected to be missing still; anything else
+    // missing is a failure.
+    let unexpected: Vec<String> = remaining
+        .additive
+        .iter()
+        .map(|c| c.object())
+        .filter(|o| !executed.skipped.iter().any(|s| o.within(&s.object)))
+        .map(|o| format!("  - {o}"))
+        .collect();
+    if !unexpected.is_empty() {
         let message = format!(
-            "applied {executed} step(s), but these changes are still pending:\n{}",
-            list.join("\n")
+            "applied {steps} step(s), but these changes are still pending:\n{}",
+            unexpected.join("\n")
         );
         history
-            .finish(
-                &mut lock_conn,
-                run,
-                Outcome::Failed,
-                executed,
-                Some(&message),
-            )
+            .finish(&mut lock_conn, run, Outcome::Failed, steps, Some(&message))
             .await?;
         anyhow::bail!(message);
     }
+    if !executed.skipped.is_empty() {
+        let list: Vec<String> = executed
+            .skipped
+            .iter()
+            .map(|s| format!("  - step {} ({}): {}", s.number, s.object, s.message))
+            .collect();
+        let message = format!(
+            "{} of {steps} step(s) skipped: the database rejected them (they use something the \
+             scratch server could not check, hazard H012); still pending:\n{}",
+            executed.skipped.len(),
+            list.join("\n")
+        );
+        history
+            .finish(&mut lock_conn, run, Outcome::Partial, steps, Some(&message))
+            .await?;
+        alert!("{message}\n(run {run} recorded as partial)");
+        return Ok(super::Exit::Pending);
+    }
     history
-        .finish(&mut lock_conn, run, Outcome::Applied, executed, None)
+        .finish(&mut lock_conn, run, Outcome::Applied, steps, None)
         .await?;
     note!(
-        "applied {executed} step(s) in {:.1} s; verified: no additive change pending (run {run})",
+        "applied {steps} step(s) in {:.1} s; verified: no additive change pending (run {run})",
         started.elapsed().as_secs_f64()
     );
     Ok(super::Exit::InSync)

@@ -43,6 +43,10 @@ pub struct ReportArgs {
     /// Add a missing column even when an extra column of the same type could be its old name.
     #[arg(long)]
     pub no_rename_hints: bool,
+    /// Report changed definitions PostgreSQL could replace in place (views, functions,
+    /// triggers, policies, comments) as findings instead of planning the replace.
+    #[arg(long)]
+    pub no_replace: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,36 +133,141 @@ pub fn verify_exit_code(drift_code: super::Exit, results: &[AssertionResult]) ->
     }
 }
 
+/// A loaded desired state with what is needed to point at its text: the files and where each
+/// object was declared.
+pub struct Desired {
+    pub schema: reconcile::model::Schema,
+    /// The statements of the `.sql` files.
+    pub sql: Vec<load::SqlStatement>,
+    pub positions: Positions,
+}
+
+/// The desired state's files and where each object was declared in them.
+pub struct Positions {
+    origins: load::Origins,
+    sources: Vec<(PathBuf, String)>,
+}
+
+impl Desired {
+    /// Loads the files (each error with its file:line).
+    pub fn load(sources: Vec<(PathBuf, String)>) -> Result<Self, load::LoadErrors> {
+        let clock = std::time::Instant::now();
+        let located = load::from_sources_located(&sources)?;
+        tracing::info!(
+            "loaded {} desired tables in {:?}",
+            located.schema.tables.len(),
+            clock.elapsed()
+        );
+        Ok(Desired {
+            schema: located.schema,
+            sql: located.sql,
+            positions: Positions {
+                origins: located.origins,
+                sources,
+            },
+        })
+    }
+
+    /// Reads and loads the desired-state folder (or file), refusing ignored schemas.
+    pub fn read(global: &super::Global) -> anyhow::Result<Self> {
+        let sources = load::read_dir(&global.schema_dir)?;
+        load::reject_ignored(&sources, &global.ignore_schemas)?;
+        Ok(Self::load(sources)?)
+    }
+}
+
+impl Positions {
+    /// An error the pipeline returned, with objects PostgreSQL rejected placed at their
+    /// declarations (file:line, the server's message, DETAIL and HINT).
+    pub fn explain(&self, error: pipeline::PipelineError) -> anyhow::Error {
+        match error {
+            pipeline::PipelineError::Rejected(rejections) => {
+                let list: Vec<_> = rejections
+                    .iter()
+                    .map(|r| {
+                        let mut message = r.error.message.clone();
+                        if let Some(code) = &r.error.sqlstate {
+                            message.push_str(&format!(" (SQLSTATE {code})"));
+                        }
+                        let help = [
+                            r.error.detail.as_ref().map(|d| format!("DETAIL: {d}")),
+                            r.error.hint.as_ref().map(|h| format!("HINT: {h}")),
+                            Some(
+                                "fix the desired state: nothing was planned or changed".to_owned(),
+                            ),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                        (r.object.clone(), message, Some(help))
+                    })
+                    .collect();
+                load::rejected(&list, &self.origins, &self.sources).into()
+            }
+            pipeline::PipelineError::SqlRejected(rejected) => {
+                let list: Vec<_> = rejected
+                    .iter()
+                    .map(|(statement, error)| {
+                        let declared_twice = matches!(
+                            error.sqlstate.as_deref(),
+                            Some("42P07" | "42710" | "42723" | "42P06")
+                        );
+                        let first = statement
+                            .declares
+                            .as_ref()
+                            .and_then(|(what, _)| what.parse().ok())
+                            .and_then(|object| self.origins.find(&object, &self.sources));
+                        let message = match (&statement.declares, declared_twice, first) {
+                            (Some((what, _)), true, Some(first)) => {
+                                format!("{what} is declared twice (first at {first})")
+                            }
+                            (Some((what, _)), true, None) => {
+                                format!("{what} is declared twice ({})", error.message)
+                            }
+                            _ => format!("PostgreSQL rejects this statement: {error}"),
+                        };
+                        let help = if declared_twice {
+                            "keep one of the two declarations".to_owned()
+                        } else {
+                            "fix the statement: nothing was planned or changed".to_owned()
+                        };
+                        (statement.origin(), message, help)
+                    })
+                    .collect();
+                load::at_statements(&list, &self.sources).into()
+            }
+            other => other.into(),
+        }
+    }
+}
+
 /// The drift pipeline ([`reconcile::pipeline::drift`]) on a connected target, with the scratch
 /// database from `--dev-url`, the target's throwaway cluster, or a new throwaway.
 pub async fn drift(
     global: &super::Global,
-    desired: reconcile::model::Schema,
+    desired: Desired,
     target: &mut super::connect::Target,
     read: Option<(Scope, introspect::Introspected)>,
     rename_hints: bool,
     concurrently: bool,
+    replace: bool,
 ) -> anyhow::Result<Drift> {
     let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), target)?;
     let options = pipeline::Options {
         rename_hints,
         concurrently,
         ignore_schemas: global.ignore_schemas.clone(),
+        replace,
     };
-    Ok(pipeline::drift(desired, &mut target.conn, read, &mut scratch, &options).await?)
-}
-
-fn load_logged(
-    sources: &[(PathBuf, String)],
-) -> Result<reconcile::model::Schema, load::LoadErrors> {
-    let clock = std::time::Instant::now();
-    let desired = load::from_sources(sources)?;
-    tracing::info!(
-        "loaded {} desired tables in {:?}",
-        desired.tables.len(),
-        clock.elapsed()
-    );
-    Ok(desired)
+    let Desired {
+        schema,
+        sql,
+        positions,
+    } = desired;
+    pipeline::drift(schema, &sql, &mut target.conn, read, &mut scratch, &options)
+        .await
+        .map_err(|e| positions.explain(e))
 }
 
 const LOADER_STOPPED: &str = "the desired-state loader stopped";
@@ -170,16 +279,14 @@ const LOADER_STOPPED: &str = "the desired-state loader stopped";
 /// docs/benchmarks.md); the YAML finishes a little later, still well before the catalog.
 fn load_in_background(
     sources: Vec<(PathBuf, String)>,
-) -> anyhow::Result<
-    tokio::sync::oneshot::Receiver<Result<reconcile::model::Schema, load::LoadErrors>>,
-> {
+) -> anyhow::Result<tokio::sync::oneshot::Receiver<Result<Desired, load::LoadErrors>>> {
     let (send, receive) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("yaml-loader".to_owned())
         .spawn(move || {
             lower_this_threads_priority();
             // The receiver is gone only when the run already failed.
-            let _ = send.send(load_logged(&sources));
+            let _ = send.send(Desired::load(sources));
         })
         .context("cannot start the desired-state loader thread")?;
     Ok(receive)
@@ -234,9 +341,7 @@ async fn pipeline(
         (desired, assertions, target, Some((scope, live)))
     } else {
         // Bad input stops here, before a throwaway PostgreSQL is started.
-        let sources = load::read_dir(&global.schema_dir)?;
-        load::reject_ignored(&sources, &global.ignore_schemas)?;
-        let desired = load_logged(&sources)?;
+        let desired = Desired::read(global)?;
         let assertions = verify.map(|v| load_assertions(&v.assertions)).transpose()?;
         let mut target = if read_only {
             // An audit of an empty throwaway would prove nothing.
@@ -262,6 +367,7 @@ async fn pipeline(
         read,
         !args.no_rename_hints,
         concurrently,
+        !args.no_replace,
     )
     .await?;
     let plan = &drift.plan;

@@ -14,9 +14,8 @@ use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
 
 use reconcile::assertions::{self, Assertion, AssertionResult};
-use reconcile::load;
 use reconcile::migrate::{self, ApplyOptions, MigrateError, Migration, Migrations};
-use reconcile::model::{Ident, Schema};
+use reconcile::model::Ident;
 use reconcile::render;
 use reconcile::render::shadow::ShadowFormat;
 use reconcile::shadow::{self, DriftCheck, MigrationRun, ShadowReport};
@@ -71,7 +70,7 @@ pub struct ShadowArgs {
 
 /// Everything read and checked before PostgreSQL starts.
 struct Inputs {
-    desired: Option<Schema>,
+    desired: Option<super::plan::Desired>,
     schema_dir: String,
     assertions: (String, Vec<Assertion>),
     migrations: Option<Migrations>,
@@ -82,7 +81,7 @@ struct Inputs {
 pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<super::Exit> {
     let clock = Instant::now();
     // Bad input stops here, before PostgreSQL starts.
-    let inputs = inputs(global, args)?;
+    let mut inputs = inputs(global, args)?;
     // DATABASE_URL in the environment is normal in CI and simply not used; a --database-url
     // given on the command line was probably meant as the shadow database.
     let from_env = std::env::var("DATABASE_URL").ok();
@@ -108,7 +107,7 @@ pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<su
         "the throwaway PostgreSQL was removed"
     };
     tokio::select! {
-        result = rehearse(global, args, &inputs, clock) => result,
+        result = rehearse(global, args, &mut inputs, clock) => result,
         _ = interrupt.recv() => {
             alert!("interrupted (SIGINT): the rehearsal stopped; {left}");
             Ok(super::Exit::Interrupted)
@@ -123,9 +122,7 @@ pub async fn run(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<su
 fn inputs(global: &super::Global, args: &ShadowArgs) -> anyhow::Result<Inputs> {
     let schema_dir = global.schema_dir.display().to_string();
     let desired = if global.schema_dir.exists() {
-        let sources = load::read_dir(&global.schema_dir)?;
-        load::reject_ignored(&sources, &global.ignore_schemas)?;
-        Some(load::from_sources(&sources)?)
+        Some(super::plan::Desired::read(global)?)
     } else {
         None
     };
@@ -190,7 +187,7 @@ fn millis(d: Duration) -> u64 {
 async fn rehearse(
     global: &super::Global,
     args: &ShadowArgs,
-    inputs: &Inputs,
+    inputs: &mut Inputs,
     clock: Instant,
 ) -> anyhow::Result<super::Exit> {
     let mut target = super::connect::shadow(args.shadow_url.as_deref()).await?;
@@ -255,14 +252,15 @@ async fn rehearse(
         target.conn = target.another().await?;
     }
 
-    let drift = match (&inputs.desired, failed) {
+    let drift = match (inputs.desired.take(), failed) {
         (Some(desired), false) => Some(
             super::plan::drift(
                 global,
-                desired.clone(),
+                desired,
                 &mut target,
                 None,
                 !args.no_rename_hints,
+                true,
                 true,
             )
             .await?,

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::kinds::Created;
+use crate::kinds::{Created, Replaced};
 use crate::model::{
     Column, Constraint, EnumType, Extension, Ident, Index, ObjectId, QualifiedName, Table,
 };
@@ -44,6 +44,10 @@ pub enum Change {
     /// A missing object of a kind registered in [`crate::kinds`] (domains, composite types,
     /// sequences, ...).
     Create(Created),
+    /// A definition PostgreSQL swaps in place, of a kind registered as replaceable (views,
+    /// functions, triggers, policies, comments): never a DROP, and the previous definition
+    /// goes with the step so a rollback guide can put it back.
+    Replace(Replaced),
     /// A new table with its columns, keys, checks and exclusions inline; its foreign keys and
     /// indexes come as their own changes.
     CreateTable {
@@ -103,6 +107,7 @@ impl Change {
                 value: value.clone(),
             },
             Change::Create(created) => created.object(),
+            Change::Replace(replaced) => replaced.object(),
             Change::CreateTable { name, .. } => ObjectId::Table(name.clone()),
             Change::AddColumn { table, column } => ObjectId::column(table, &column.name),
             Change::CreateIndex { table, name, .. } => ObjectId::index(table, name),

@@ -73,10 +73,13 @@ pub enum Code {
     PossibleRename,
     ConstraintNamedDifferently,
     IndexNamedDifferently,
+    ExtraView,
+    ViewDefinition,
+    NameTaken,
 }
 
 impl Code {
-    pub const ALL: [Code; 32] = [
+    pub const ALL: [Code; 35] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -109,6 +112,9 @@ impl Code {
         Code::PossibleRename,
         Code::ConstraintNamedDifferently,
         Code::IndexNamedDifferently,
+        Code::ExtraView,
+        Code::ViewDefinition,
+        Code::NameTaken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +151,9 @@ impl Code {
             Code::PossibleRename => "D150",
             Code::ConstraintNamedDifferently => "D151",
             Code::IndexNamedDifferently => "D152",
+            Code::ExtraView => "D160",
+            Code::ViewDefinition => "D161",
+            Code::NameTaken => "D136",
         }
     }
 
@@ -196,6 +205,13 @@ impl Code {
             Code::PossibleRename => "missing column next to an extra one of the same type",
             Code::ConstraintNamedDifferently => "the same constraint exists under another name",
             Code::IndexNamedDifferently => "the same index exists under another name",
+            Code::ExtraView => "view in the database, not in the desired state",
+            Code::NameTaken => {
+                "the desired object's name is taken by another kind of relation in the database"
+            }
+            Code::ViewDefinition => {
+                "view definition differs in a way CREATE OR REPLACE VIEW cannot apply"
+            }
         }
     }
 }

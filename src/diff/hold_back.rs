@@ -202,6 +202,11 @@ fn uses(change: &Change) -> Uses {
                 add(&table, Some(BTreeSet::from([column.as_str().to_owned()])));
             }
         }
+        Change::Replace(replaced) => {
+            for (table, column) in replaced.columns_used() {
+                add(&table, Some(BTreeSet::from([column.as_str().to_owned()])));
+            }
+        }
         Change::CreateSchema { .. }
         | Change::CreateExtension { .. }
         | Change::CreateEnum { .. }

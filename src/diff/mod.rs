@@ -42,6 +42,9 @@ pub struct Options {
     /// Schemas in the database that the desired state does not describe and nothing ignores
     /// (see [`crate::introspect::Introspected::undeclared_schemas`]): each is a finding (D108).
     pub undeclared_schemas: Vec<UndeclaredSchema>,
+    /// Replace definitions PostgreSQL can swap in place (`CREATE OR REPLACE`, `ALTER
+    /// POLICY`, `COMMENT ON`) as steps; `false` (`--no-replace`) makes each a finding.
+    pub replace: bool,
 }
 
 impl Default for Options {
@@ -51,6 +54,7 @@ impl Default for Options {
             unmanaged_tables: BTreeSet::new(),
             partition_indexes: BTreeSet::new(),
             undeclared_schemas: Vec::new(),
+            replace: true,
         }
     }
 }
@@ -119,7 +123,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
         }
     }
     enums(live, desired, &mut out);
-    kinds::diff_all(live, desired, &mut out);
+    kinds::diff_all(live, desired, options, &mut out);
     table::tables(live, desired, options, &mut out);
     hold_back::dependants(&mut out, live, desired);
     out.findings.sort_by_cached_key(Finding::sort_key);

@@ -21,14 +21,20 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
                  child, or a partition of a table outside the schemas read): neither created \
                  nor compared",
             )),
-            None => new_table(name, wanted, live, desired, &partitions, out),
+            None => match crate::kinds::relation_kind(live, name) {
+                Some(taken_by) => out.findings.push(crate::kinds::name_taken(
+                    ObjectId::Table(name.clone()),
+                    taken_by,
+                )),
+                None => new_table(name, wanted, Models { live, desired }, &partitions, out),
+            },
             // Most tables of a large schema are in sync; equal models have nothing to report.
             Some(existing) if existing == wanted => {}
             Some(existing) => existing_table(
+                Models { live, desired },
                 name,
                 existing,
                 wanted,
-                (live, desired),
                 options,
                 &mut partitions,
                 out,
@@ -46,7 +52,10 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
                     Code::ExtraTable,
                     Severity::Destructive,
                     ObjectId::Table(name.clone()),
-                    "in the database, not in the desired state",
+                    format!(
+                        "in the database, not in the desired state{}",
+                        owned_sequences(live, name, None)
+                    ),
                 )
                 .suggest(format!("DROP TABLE {}", name.quoted())),
             );
@@ -54,22 +63,44 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
     }
 }
 
+/// "; dropping it drops the sequence X it owns too", for a table (or one column of it) that
+/// owns sequences: their DROP goes with it, so they get no finding of their own.
+fn owned_sequences(live: &Schema, table: &QualifiedName, column: Option<&Ident>) -> String {
+    let owned: Vec<String> = live
+        .sequences
+        .iter()
+        .filter(|(_, s)| {
+            s.owned_by
+                .as_ref()
+                .is_some_and(|(t, c)| t == table && column.is_none_or(|column| c == column))
+        })
+        .map(|(name, _)| name.to_string())
+        .collect();
+    match owned.as_slice() {
+        [] => String::new(),
+        [one] => format!("; dropping it drops the sequence {one} it owns too"),
+        many => format!(
+            "; dropping it drops the sequences it owns too: {}",
+            many.join(", ")
+        ),
+    }
+}
+
 fn new_table(
     name: &QualifiedName,
     wanted: &Table,
-    live: &Schema,
-    desired: &Schema,
+    models: Models<'_>,
     partitions: &Partitions,
     out: &mut Diff,
 ) {
     let mut definition = wanted.clone();
     if let Some(p) = &wanted.partition_of {
-        if live.tables.contains_key(&p.parent) && !partitions.partitioned_alike(&p.parent) {
+        if models.live.tables.contains_key(&p.parent) && !partitions.partitioned_alike(&p.parent) {
             out.findings.push(partition::not_created(name, p));
             return;
         }
         // A partition gets its parent's columns; only what differs is said.
-        if let Some(parent) = desired.tables.get(&p.parent) {
+        if let Some(parent) = models.desired.tables.get(&p.parent) {
             definition.columns = partition::overrides(wanted, parent);
         }
     }
@@ -115,16 +146,23 @@ fn column_object(table: &QualifiedName, column: &Ident) -> ObjectId {
     ObjectId::column(table, column)
 }
 
+/// Both models, for rules that look beyond the table at hand (views that read a column).
+#[derive(Clone, Copy)]
+struct Models<'a> {
+    live: &'a Schema,
+    desired: &'a Schema,
+}
+
 fn existing_table(
+    models: Models<'_>,
     name: &QualifiedName,
     existing: &Table,
     wanted: &Table,
-    (live, desired): (&Schema, &Schema),
     options: &Options,
     partitions: &mut Partitions,
     out: &mut Diff,
 ) {
-    partition::differences(name, existing, wanted, (live, desired), out);
+    partition::differences(name, existing, wanted, (models.live, models.desired), out);
     // On a partitioned table a new primary key needs its columns NOT NULL already (see
     // `Partitions::constraint`): a nullable one is reported, not set by the key.
     let new_primary_key = wanted.primary_key().filter(|(pk, _)| {
@@ -137,12 +175,13 @@ fn existing_table(
             let (existing, wanted) = partition::columns_to_compare(
                 existing,
                 wanted,
-                live.tables.get(&have.parent),
-                desired.tables.get(&want.parent),
+                models.live.tables.get(&have.parent),
+                models.desired.tables.get(&want.parent),
             );
-            columns(name, &existing, &wanted, None, options, out);
+            columns(models, name, &existing, &wanted, None, options, out);
         }
         _ => columns(
+            models,
             name,
             existing,
             wanted,
@@ -171,6 +210,7 @@ fn partitioning_differs(object: ObjectId, table: &QualifiedName) -> Finding {
 }
 
 fn columns(
+    models: Models<'_>,
     name: &QualifiedName,
     existing: &Table,
     wanted: &Table,
@@ -240,8 +280,9 @@ fn columns(
                 Severity::Destructive,
                 column_object(name, &column.name),
                 format!(
-                    "in the database ({}), not in the desired state",
-                    column.data_type
+                    "in the database ({}), not in the desired state{}",
+                    column.data_type,
+                    owned_sequences(models.live, name, Some(&column.name))
                 ),
             )
             .suggest(format!(
@@ -257,12 +298,13 @@ fn columns(
     };
     for (position, have) in existing.columns.iter().enumerate() {
         if let Some(want) = wanted.column_near(have.name.as_str(), position) {
-            column_attributes(name, have, want, &primary_key_columns, out);
+            column_attributes(models, name, have, want, &primary_key_columns, out);
         }
     }
 }
 
 fn column_attributes(
+    models: Models<'_>,
     table: &QualifiedName,
     have: &Column,
     want: &Column,
@@ -308,7 +350,19 @@ fn column_attributes(
                     have.data_type, want.data_type
                 ),
             )
-            .suggest(format!("{alter} TYPE {}{using}", want.data_type)),
+            .suggest({
+                let change = format!("{alter} TYPE {}{using}", want.data_type);
+                match crate::kinds::view::around_type_change(
+                    models.live,
+                    models.desired,
+                    table,
+                    &have.name,
+                ) {
+                    // ALTER COLUMN TYPE fails while a view reads the column.
+                    Some((before, after)) => format!("{before}{change};{after}"),
+                    None => change,
+                }
+            }),
         );
     }
     let set_by_new_primary_key =

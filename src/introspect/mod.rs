@@ -461,7 +461,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let name: String = row.try_get("name").map_err(q("unmanaged"))?;
         let on_table: Option<String> = row.try_get("on_table").map_err(q("unmanaged"))?;
         let reason = match kind.as_str() {
-            "view" | "materialized view" => "views are not managed yet",
+            "materialized view" => "materialized views are not managed yet",
             "trigger" => "triggers are not managed yet",
             "policy" => "policies are not managed yet",
             _ => "functions and procedures are not managed yet",
@@ -501,6 +501,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
     settle_partitions(&mut out);
     drop_dangling_foreign_keys(&mut out);
     kinds::settle_all(&mut out.schema);
+    skip_views_on_unmanaged(&mut out);
     Ok(out)
 }
 
@@ -524,6 +525,39 @@ async fn read_kinds(
         kinds::insert_rows(catalog.name, &rows, schema).map_err(q(catalog.name))?;
     }
     Ok(())
+}
+
+/// A view that reads a relation reconcile does not model (a materialized view, an inheritance
+/// child, a table outside the scope; partitioned tables and partitions are tables) or calls a function of the database's own cannot be
+/// built on the scratch server from the desired state: it is left out and listed, never
+/// written by `pull` as something that would not load — and so are views that read it.
+fn skip_views_on_unmanaged(out: &mut Introspected) {
+    loop {
+        let schema = &out.schema;
+        let unmanaged: Vec<QualifiedName> = schema
+            .views
+            .iter()
+            .filter(|(_, view)| {
+                !view.functions.is_empty()
+                    || view
+                        .relations
+                        .iter()
+                        .any(|r| !schema.tables.contains_key(r) && !schema.views.contains_key(r))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if unmanaged.is_empty() {
+            return;
+        }
+        for name in unmanaged {
+            out.schema.views.remove(&name);
+            out.unmanaged_tables.insert(name.clone());
+            out.skipped.push(Skipped {
+                object: ObjectId::View(name),
+                reason: "it reads a relation or calls a function reconcile does not manage (yet)",
+            });
+        }
+    }
 }
 
 fn qualified(schema: String, name: String) -> QualifiedName {

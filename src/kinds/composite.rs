@@ -14,11 +14,11 @@ use sqlx::postgres::PgRow;
 
 use super::{Catalog, Kind};
 use crate::diff::Code;
-use crate::load::format::{At, Entries, FileSpec, ShortOr};
+use crate::load::format::{At, Entries, FileSpec, ObjectName, ShortOr};
 use crate::load::resolve::Resolver;
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, guard, refs, stage};
-use crate::pull::yaml::{flow, scalar, unquote_collation};
+use crate::pull::yaml::{self, flow, scalar};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompositeType {
@@ -42,7 +42,7 @@ pub(crate) struct CompositeSpec(pub Entries<At<ShortOr<String, AttributeSpec>>>)
 pub(crate) struct AttributeSpec {
     #[serde(rename = "type")]
     pub data_type: At<String>,
-    pub collation: Option<String>,
+    pub collation: Option<ObjectName>,
 }
 
 pub(crate) struct CompositeKind;
@@ -52,6 +52,8 @@ impl Kind for CompositeKind {
     const SECTION: &'static str = "composites";
     const IS_TYPE: bool = true;
     const IS_RELATION: bool = false;
+    const PREREQUISITE: bool = true;
+    type Key = QualifiedName;
     type Object = CompositeType;
     type Spec = CompositeSpec;
 
@@ -67,8 +69,16 @@ impl Kind for CompositeKind {
         ObjectId::Type(name.clone())
     }
 
-    fn section(file: &FileSpec) -> &Entries<CompositeSpec> {
-        &file.composites
+    fn schema_of(name: &QualifiedName) -> &Ident {
+        &name.schema
+    }
+
+    fn type_name(name: &QualifiedName) -> Option<&QualifiedName> {
+        Some(name)
+    }
+
+    fn section(file: &FileSpec) -> Option<&Entries<CompositeSpec>> {
+        Some(&file.composites)
     }
 
     fn resolve(
@@ -76,7 +86,7 @@ impl Kind for CompositeKind {
         file: &Path,
         name: &QualifiedName,
         spec: &CompositeSpec,
-    ) -> Option<CompositeType> {
+    ) -> Option<(QualifiedName, CompositeType)> {
         let mut attributes: Vec<CompositeAttribute> = Vec::new();
         for (attr_name, spec) in &spec.0.0 {
             let origin = r.origin(file, attr_name);
@@ -87,7 +97,7 @@ impl Kind for CompositeKind {
                 ShortOr::Short(t) => (t.as_str(), None, r.origin(file, spec)),
                 ShortOr::Long(l) => (
                     l.data_type.value.as_str(),
-                    l.collation.as_deref(),
+                    l.collation.as_ref(),
                     r.origin(file, &l.data_type),
                 ),
             };
@@ -99,19 +109,22 @@ impl Kind for CompositeKind {
                 });
             }
         }
-        Some(CompositeType { attributes })
+        Some((name.clone(), CompositeType { attributes }))
     }
 
-    fn pull(name: &QualifiedName, c: &CompositeType, _schema: &Schema) -> Option<String> {
+    fn pull(name: &QualifiedName, c: &CompositeType, schema: &Schema) -> Option<String> {
         let mut out = String::new();
+        if c.attributes.is_empty() {
+            // `name:` alone would be a YAML null, not an empty mapping.
+            let _ = writeln!(out, "  {}: {{}}", scalar(name.name.as_str()));
+            return Some(out);
+        }
         let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
         for a in &c.attributes {
+            let data_type = scalar(&crate::pull::type_name(schema, &name.schema, &a.data_type));
             let value = match &a.collation {
-                Some(coll) => flow(&[
-                    ("type", scalar(&a.data_type)),
-                    ("collation", scalar(&unquote_collation(coll))),
-                ]),
-                None => scalar(&a.data_type),
+                Some(coll) => flow(&[("type", data_type), ("collation", yaml::collation(coll))]),
+                None => data_type,
             };
             let _ = writeln!(out, "    {}: {value}", scalar(a.name.as_str()));
         }

@@ -14,12 +14,12 @@ use sqlx::postgres::PgRow;
 
 use super::{Catalog, Kind};
 use crate::diff::Code;
-use crate::load::format::{At, Entries, ExprText, FileSpec};
+use crate::load::format::{At, Entries, ExprText, FileSpec, ObjectName};
 use crate::load::resolve::Resolver;
 use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::{Draft, guard, refs, stage};
 use crate::plan::{Key, StepBuilder, StepKind};
-use crate::pull::yaml::{quoted, scalar, unquote_collation};
+use crate::pull::yaml::{self, quoted, scalar};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {
@@ -40,7 +40,7 @@ pub(crate) struct DomainSpec {
     #[serde(default)]
     pub not_null: bool,
     pub default: Option<At<ExprText>>,
-    pub collation: Option<String>,
+    pub collation: Option<ObjectName>,
     #[serde(default)]
     pub checks: Entries<At<String>>,
 }
@@ -52,6 +52,8 @@ impl Kind for DomainKind {
     const SECTION: &'static str = "domains";
     const IS_TYPE: bool = true;
     const IS_RELATION: bool = false;
+    const PREREQUISITE: bool = true;
+    type Key = QualifiedName;
     type Object = Domain;
     type Spec = DomainSpec;
 
@@ -67,8 +69,16 @@ impl Kind for DomainKind {
         ObjectId::Domain(name.clone())
     }
 
-    fn section(file: &FileSpec) -> &Entries<DomainSpec> {
-        &file.domains
+    fn schema_of(name: &QualifiedName) -> &Ident {
+        &name.schema
+    }
+
+    fn type_name(name: &QualifiedName) -> Option<&QualifiedName> {
+        Some(name)
+    }
+
+    fn section(file: &FileSpec) -> Option<&Entries<DomainSpec>> {
+        Some(&file.domains)
     }
 
     fn resolve(
@@ -76,7 +86,7 @@ impl Kind for DomainKind {
         file: &Path,
         name: &QualifiedName,
         spec: &DomainSpec,
-    ) -> Option<Domain> {
+    ) -> Option<(QualifiedName, Domain)> {
         let type_origin = r.origin(file, &spec.data_type);
         let data_type = r.resolve_type(&spec.data_type.value, &name.schema, &type_origin)?;
         let default = match &spec.default {
@@ -94,22 +104,26 @@ impl Kind for DomainKind {
             let expr = r.expression(&expr.value, &origin, "check")?;
             checks.insert(check_ident, expr);
         }
-        Some(Domain {
-            data_type,
-            default,
-            not_null: spec.not_null,
-            collation: spec
-                .collation
-                .as_deref()
-                .map(crate::load::resolve::collation_name),
-            checks,
-        })
+        Some((
+            name.clone(),
+            Domain {
+                data_type,
+                default,
+                not_null: spec.not_null,
+                collation: spec
+                    .collation
+                    .as_ref()
+                    .map(crate::load::resolve::collation_name),
+                checks,
+            },
+        ))
     }
 
-    fn pull(name: &QualifiedName, d: &Domain, _schema: &Schema) -> Option<String> {
+    fn pull(name: &QualifiedName, d: &Domain, schema: &Schema) -> Option<String> {
         let mut out = String::new();
         let _ = writeln!(out, "  {}:", scalar(name.name.as_str()));
-        let _ = writeln!(out, "    type: {}", scalar(&d.data_type));
+        let data_type = crate::pull::type_name(schema, &name.schema, &d.data_type);
+        let _ = writeln!(out, "    type: {}", scalar(&data_type));
         if d.not_null {
             let _ = writeln!(out, "    not_null: true");
         }
@@ -117,11 +131,7 @@ impl Kind for DomainKind {
             let _ = writeln!(out, "    default: {}", quoted(default));
         }
         if let Some(collation) = &d.collation {
-            let _ = writeln!(
-                out,
-                "    collation: {}",
-                scalar(&unquote_collation(collation))
-            );
+            let _ = writeln!(out, "    collation: {}", yaml::collation(collation));
         }
         if !d.checks.is_empty() {
             let _ = writeln!(out, "    checks:");

@@ -29,6 +29,7 @@
 pub mod composite;
 pub mod domain;
 pub mod sequence;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -55,38 +56,65 @@ pub(crate) trait Kind: Registered + 'static {
     /// Whether the objects are relations (one namespace per schema with tables, sequences
     /// and indexes).
     const IS_RELATION: bool;
+    /// Whether canonicalisation builds the objects, before any table, in every scratch
+    /// transaction (types and sequences, which tables use). Kinds declared in SQL files are
+    /// canonical once built (`canon::sql`) and are not built again.
+    const PREREQUISITE: bool;
 
+    /// What tells two objects of the kind apart: a schema-qualified name for most; a
+    /// function's also has its argument types, a trigger's its table.
+    type Key: Ord + Clone + Debug + Serialize;
     /// One object, as both the YAML loader and the catalog produce it.
     type Object: Clone + PartialEq + Debug + Serialize;
-    /// Its YAML form.
+    /// Its YAML form ([`NoYaml`] for kinds declared in SQL files only).
     type Spec;
 
     // --- model
 
-    fn objects(schema: &Schema) -> &BTreeMap<QualifiedName, Self::Object>;
-    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<QualifiedName, Self::Object>;
-    fn id(name: &QualifiedName) -> ObjectId;
+    fn objects(schema: &Schema) -> &BTreeMap<Self::Key, Self::Object>;
+    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<Self::Key, Self::Object>;
+    fn id(key: &Self::Key) -> ObjectId;
+    /// The schema the object lives in (its table's, for a part of a table).
+    fn schema_of(key: &Self::Key) -> &crate::model::Ident;
+    /// The relation name, for kinds whose objects are relations ([`Kind::IS_RELATION`]).
+    fn relation_name(_key: &Self::Key) -> Option<&QualifiedName> {
+        None
+    }
+    /// The type name, for kinds whose objects are types ([`Kind::IS_TYPE`]).
+    fn type_name(_key: &Self::Key) -> Option<&QualifiedName> {
+        None
+    }
 
     // --- desired state (YAML)
 
-    /// The kind's section of a file.
-    fn section(file: &FileSpec) -> &Entries<Self::Spec>;
+    /// The kind's section of a file (none for kinds declared in SQL files only).
+    fn section(file: &FileSpec) -> Option<&Entries<Self::Spec>>;
     /// One declaration → the object, or `None` after reporting what is wrong through `r`.
     fn resolve(
-        r: &mut Resolver,
-        file: &Path,
-        name: &QualifiedName,
-        spec: &Self::Spec,
-    ) -> Option<Self::Object>;
+        _r: &mut Resolver,
+        _file: &Path,
+        _name: &QualifiedName,
+        _spec: &Self::Spec,
+    ) -> Option<(Self::Key, Self::Object)> {
+        None
+    }
     /// The object as `pull` writes it under the section: `  name: ...` lines (two spaces of
-    /// indentation), or `None` when something else already says it (a serial's sequence).
-    fn pull(name: &QualifiedName, object: &Self::Object, schema: &Schema) -> Option<String>;
+    /// indentation), or `None` when something else already says it (a serial's sequence) or
+    /// the kind is written as SQL ([`Kind::pull_sql`]).
+    fn pull(_key: &Self::Key, _object: &Self::Object, _schema: &Schema) -> Option<String> {
+        None
+    }
+    /// The object as `pull` writes it in a `.sql` file (kinds declared in SQL files): one
+    /// statement, without the final `;`.
+    fn pull_sql(_key: &Self::Key, _object: &Self::Object) -> Option<String> {
+        None
+    }
 
     // --- live state (catalog)
 
     /// The catalog query (`$1`: the schemas in scope, a `text[]`), one object per row.
     const CATALOG: Catalog;
-    fn from_row(row: &PgRow) -> Result<(QualifiedName, Self::Object), sqlx::Error>;
+    fn from_row(row: &PgRow) -> Result<(Self::Key, Self::Object), sqlx::Error>;
     /// Called once every kind and table is read: drop what refers to what was left out.
     fn settle(_schema: &mut Schema) {}
 
@@ -117,21 +145,54 @@ pub(crate) trait Kind: Registered + 'static {
     const EXTRA: Code;
     /// How the "extra" finding names the object (plans have always said `type X` for extra
     /// domains and composites).
-    fn extra_id(name: &QualifiedName) -> ObjectId {
-        Self::id(name)
+    fn extra_id(key: &Self::Key) -> ObjectId {
+        Self::id(key)
+    }
+
+    /// The finding for an object the database has and the desired state does not, or `None`
+    /// when another finding's suggestion removes it already (a sequence owned by a column that
+    /// is dropped goes with it). A suggestion must run as written, in the order printed, or
+    /// say what else it needs.
+    fn extra(
+        name: &Self::Key,
+        _object: &Self::Object,
+        _live: &Schema,
+        _desired: &Schema,
+    ) -> Option<Finding> {
+        Some(
+            Finding::new(
+                Self::EXTRA,
+                Severity::Risky,
+                Self::extra_id(name),
+                "in the database, not in the desired state",
+            )
+            .suggest(Self::drop(name)),
+        )
     }
 
     // --- DDL
 
     /// The CREATE statement (not idempotent by itself: [`Kind::steps`] guards it).
-    fn create(name: &QualifiedName, object: &Self::Object) -> String;
+    fn create(key: &Self::Key, object: &Self::Object) -> String;
     /// The DROP statement a human would run (findings only; reconcile never runs it).
-    fn drop(name: &QualifiedName) -> String;
+    fn drop(key: &Self::Key) -> String;
 
     // --- plan
 
     /// The idempotent steps that create the object, with what they provide and require.
-    fn steps(name: &QualifiedName, object: &Self::Object, out: &mut Vec<Draft>);
+    fn steps(key: &Self::Key, object: &Self::Object, out: &mut Vec<Draft>);
+
+    /// When the object differs from the live one and PostgreSQL can swap the definition in
+    /// place (`CREATE OR REPLACE`, `ALTER POLICY`, `COMMENT ON`): the replacement. Only
+    /// kinds in the registry's `replaceable` list can build one ([`Replaced`]); for the rest,
+    /// and for changes a replace cannot express, a difference is a finding.
+    fn replacement(
+        _key: &Self::Key,
+        _live: &Self::Object,
+        _desired: &Self::Object,
+    ) -> Option<Replaced> {
+        None
+    }
 
     /// Table columns the object needs to exist as desired (its creation waits for a change
     /// to them that is held back, see `diff::hold_back`).
@@ -145,8 +206,27 @@ pub(crate) trait Kind: Registered + 'static {
     /// only built-in types and no other object: the registry walk (`tests`) creates, reads
     /// back, diffs, pulls and loads them.
     #[cfg(test)]
-    fn samples() -> (QualifiedName, [Self::Object; 2]);
+    fn samples() -> (Self::Key, [Self::Object; 2]);
 }
+
+/// The definition-swapping half of a replaceable kind (see [`Kind::replacement`]).
+pub(crate) trait Replaceable: Kind {
+    /// The statement that puts `object` in place of whatever definition the object has now;
+    /// run twice, it changes nothing the second time.
+    fn replace(key: &Self::Key, object: &Self::Object) -> String;
+    /// The replace steps (with what they require), before ordering; the previous definition
+    /// goes with them so a rollback guide can put it back.
+    fn replace_steps(
+        key: &Self::Key,
+        previous: &Self::Object,
+        object: &Self::Object,
+        out: &mut Vec<Draft>,
+    );
+}
+
+/// The YAML form of a kind declared in SQL files only.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) enum NoYaml {}
 
 /// Where a kind's catalog query is.
 #[derive(Debug, Clone, Copy)]
@@ -159,7 +239,7 @@ pub(crate) struct Catalog {
 /// Implemented by the registry for every registered kind only.
 pub(crate) trait Registered {
     /// The change that creates a missing object of this kind.
-    fn created(name: QualifiedName, object: Self::Object) -> Created
+    fn created(key: Self::Key, object: Self::Object) -> Created
     where
         Self: Kind;
 }
@@ -170,18 +250,25 @@ pub(crate) trait Visitor {
 }
 
 macro_rules! registry {
-    ($($variant:ident => $kind:ty, $object:ty;)+) => {
+    (
+        kinds {
+            $($variant:ident => $kind:ty, $key:ty, $object:ty;)+
+        }
+        replaceable {
+            $($rvariant:ident => $rkind:ty, $rkey:ty, $robject:ty;)*
+        }
+    ) => {
         /// A missing object of a registered kind, to be created.
         #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
         pub enum Created {
-            $($variant(QualifiedName, $object),)+
+            $($variant($key, $object),)+
         }
 
         impl Created {
             /// The object it creates.
             pub fn object(&self) -> ObjectId {
                 match self {
-                    $(Created::$variant(name, _) => <$kind as Kind>::id(name),)+
+                    $(Created::$variant(key, _) => <$kind as Kind>::id(key),)+
                 }
             }
 
@@ -195,16 +282,50 @@ macro_rules! registry {
             /// Its steps, before ordering.
             pub(crate) fn steps(&self, out: &mut Vec<Draft>) {
                 match self {
-                    $(Created::$variant(name, object) => <$kind as Kind>::steps(name, object, out),)+
+                    $(Created::$variant(key, object) => <$kind as Kind>::steps(key, object, out),)+
                 }
             }
         }
 
         $(impl Registered for $kind {
-            fn created(name: QualifiedName, object: <$kind as Kind>::Object) -> Created {
-                Created::$variant(name, object)
+            fn created(key: $key, object: $object) -> Created {
+                Created::$variant(key, object)
             }
         })+
+
+        /// A definition PostgreSQL swaps in place: the object, its definition now, and the
+        /// one it gets. Only replaceable kinds have a variant, so nothing else can be replaced.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        pub enum Replaced {
+            $($rvariant { key: $rkey, previous: $robject, desired: $robject },)*
+        }
+
+        impl Replaced {
+            /// The object whose definition it replaces.
+            pub fn object(&self) -> ObjectId {
+                match *self {
+                    $(Replaced::$rvariant { ref key, .. } => <$rkind as Kind>::id(key),)*
+                }
+            }
+
+            /// Table columns the new definition needs.
+            pub(crate) fn columns_used(&self) -> Vec<(QualifiedName, crate::model::Ident)> {
+                match *self {
+                    $(Replaced::$rvariant { ref desired, .. } => {
+                        <$rkind as Kind>::columns_used(desired)
+                    })*
+                }
+            }
+
+            /// Its steps, before ordering.
+            pub(crate) fn steps(&self, out: &mut Vec<Draft>) {
+                match *self {
+                    $(Replaced::$rvariant { ref key, ref previous, ref desired } => {
+                        <$rkind as Replaceable>::replace_steps(key, previous, desired, out)
+                    })*
+                }
+            }
+        }
 
         /// Runs `visitor` over every registered kind, in registration order (which is the
         /// order of their YAML sections in pulled files).
@@ -215,52 +336,128 @@ macro_rules! registry {
 }
 
 registry! {
-    Domain => domain::DomainKind, domain::Domain;
-    Composite => composite::CompositeKind, composite::CompositeType;
-    Sequence => sequence::SequenceKind, sequence::Sequence;
+    kinds {
+        Domain => domain::DomainKind, QualifiedName, domain::Domain;
+        Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
+        Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
+        View => view::ViewKind, QualifiedName, view::View;
+    }
+    replaceable {
+        View => view::ViewKind, QualifiedName, view::View;
+    }
 }
 
 /// The diff rule every kind shares: created when missing; a finding (with the two CREATE
 /// statements side by side) when different; a finding (with the DROP a human would run) when
 /// the database has one in a schema the desired state manages.
-pub(crate) fn diff_kind<K: Kind>(live: &Schema, desired: &Schema, out: &mut Diff) {
+pub(crate) fn diff_kind<K: Kind>(
+    live: &Schema,
+    desired: &Schema,
+    options: &crate::diff::Options,
+    out: &mut Diff,
+) {
     let (have, want) = (K::objects(live), K::objects(desired));
     for (name, wanted) in want {
         match have.get(name) {
-            None => out.additive.push(crate::diff::Change::Create(K::created(
-                name.clone(),
-                wanted.clone(),
-            ))),
-            Some(existing) if existing != wanted => out.findings.push(
-                Finding::new(K::DIFFERS, Severity::Risky, K::id(name), K::DIFFERS_MESSAGE).suggest(
-                    format!(
+            None => match K::relation_name(name).and_then(|r| {
+                relation_kind(live, r).or_else(|| {
+                    options
+                        .unmanaged_tables
+                        .contains(r)
+                        .then_some("relation reconcile does not manage")
+                })
+            }) {
+                // The name is another kind of relation's in the database (a table where a view
+                // is wanted): creating it would fail, or be skipped by its guard forever.
+                Some(taken_by) => out.findings.push(name_taken(K::id(name), taken_by)),
+                None => out.additive.push(crate::diff::Change::Create(K::created(
+                    name.clone(),
+                    wanted.clone(),
+                ))),
+            },
+            Some(existing) if existing != wanted => match K::replacement(name, existing, wanted) {
+                Some(replaced) if options.replace => {
+                    out.additive.push(crate::diff::Change::Replace(replaced));
+                }
+                replaceable => out.findings.push(
+                    Finding::new(
+                        K::DIFFERS,
+                        Severity::Risky,
+                        K::id(name),
+                        if replaceable.is_some() {
+                            format!(
+                                "{} (--no-replace: not replaced in place)",
+                                K::DIFFERS_MESSAGE
+                            )
+                        } else {
+                            K::DIFFERS_MESSAGE.to_owned()
+                        },
+                    )
+                    .suggest(format!(
                         "-- database: {}\n-- desired:  {}",
                         K::create(name, existing),
                         K::create(name, wanted)
-                    ),
+                    )),
                 ),
-            ),
+            },
             Some(_) => {}
         }
     }
     for name in have.keys() {
-        let declared = if K::IS_TYPE {
-            declares_type(desired, name)
-        } else {
-            want.contains_key(name)
+        let declared = match K::type_name(name) {
+            Some(type_name) => declares_type(desired, type_name),
+            None => want.contains_key(name),
         };
-        if !declared && desired.schemas.contains(&name.schema) {
-            out.findings.push(
-                Finding::new(
-                    K::EXTRA,
-                    Severity::Risky,
-                    K::extra_id(name),
-                    "in the database, not in the desired state",
-                )
-                .suggest(K::drop(name)),
-            );
+        if !declared && desired.schemas.contains(K::schema_of(name)) {
+            out.findings
+                .extend(K::extra(name, &have[name], live, desired));
         }
     }
+}
+
+/// What the database has under a relation name: `table`, `view`, `sequence`, ...; `None`
+/// when the name is free.
+pub(crate) fn relation_kind(live: &Schema, name: &QualifiedName) -> Option<&'static str> {
+    struct Find<'a> {
+        live: &'a Schema,
+        name: &'a QualifiedName,
+        found: Option<&'static str>,
+    }
+    impl Visitor for Find<'_> {
+        fn visit<K: Kind>(&mut self) {
+            if self.found.is_none()
+                && K::objects(self.live)
+                    .keys()
+                    .any(|k| K::relation_name(k) == Some(self.name))
+            {
+                self.found = Some(K::NAME);
+            }
+        }
+    }
+    if live.tables.contains_key(name) {
+        return Some("table");
+    }
+    let mut find = Find {
+        live,
+        name,
+        found: None,
+    };
+    visit_all(&mut find);
+    find.found
+}
+
+/// The finding for an object that cannot be created because another kind of relation has
+/// its name in the database.
+pub(crate) fn name_taken(object: ObjectId, taken_by: &str) -> Finding {
+    Finding::new(
+        Code::NameTaken,
+        Severity::Risky,
+        object,
+        format!(
+            "not created: the database has a {taken_by} of this name (its own finding says what \
+             to do with it); once the name is free, the next plan creates it"
+        ),
+    )
 }
 
 /// Whether the desired state declares a type of this name, of any kind (a type the database
@@ -273,7 +470,10 @@ pub(crate) fn declares_type(desired: &Schema, name: &QualifiedName) -> bool {
     }
     impl Visitor for Find<'_> {
         fn visit<K: Kind>(&mut self) {
-            self.found |= K::IS_TYPE && K::objects(self.desired).contains_key(self.name);
+            self.found |= K::IS_TYPE
+                && K::objects(self.desired)
+                    .keys()
+                    .any(|k| K::type_name(k) == Some(self.name));
         }
     }
     let mut find = Find {
@@ -286,18 +486,29 @@ pub(crate) fn declares_type(desired: &Schema, name: &QualifiedName) -> bool {
 }
 
 /// Diffs every registered kind.
-pub(crate) fn diff_all(live: &Schema, desired: &Schema, out: &mut Diff) {
+pub(crate) fn diff_all(
+    live: &Schema,
+    desired: &Schema,
+    options: &crate::diff::Options,
+    out: &mut Diff,
+) {
     struct DiffAll<'a> {
         live: &'a Schema,
         desired: &'a Schema,
+        options: &'a crate::diff::Options,
         out: &'a mut Diff,
     }
     impl Visitor for DiffAll<'_> {
         fn visit<K: Kind>(&mut self) {
-            diff_kind::<K>(self.live, self.desired, self.out);
+            diff_kind::<K>(self.live, self.desired, self.options, self.out);
         }
     }
-    visit_all(&mut DiffAll { live, desired, out });
+    visit_all(&mut DiffAll {
+        live,
+        desired,
+        options,
+        out,
+    });
 }
 
 /// Puts the rows of the catalog query named `query` into `schema`, as objects of the kind
@@ -352,7 +563,8 @@ pub(crate) fn settle_all(schema: &mut Schema) {
     visit_all(&mut Settle(schema));
 }
 
-/// Copies every registered kind's objects from `from` into `to` (replacing them).
+/// Copies the objects of every prerequisite kind ([`Kind::PREREQUISITE`]) from `from` into
+/// `to` (replacing them).
 pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
     struct Copy<'a> {
         from: &'a Schema,
@@ -360,7 +572,9 @@ pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
     }
     impl Visitor for Copy<'_> {
         fn visit<K: Kind>(&mut self) {
-            K::objects_mut(self.to).clone_from(K::objects(self.from));
+            if K::PREREQUISITE {
+                K::objects_mut(self.to).clone_from(K::objects(self.from));
+            }
         }
     }
     visit_all(&mut Copy { from, to });
@@ -465,7 +679,7 @@ pub(crate) fn replace_from(live: &mut Schema, rebuilt: &mut Schema, names: &[Obj
     });
 }
 
-/// Whether every object of every registered kind in `wanted` is in `live`, equal.
+/// Whether every object of every prerequisite kind in `wanted` is in `live`, equal.
 pub(crate) fn all_in(wanted: &Schema, live: &Schema) -> bool {
     struct AllIn<'a> {
         wanted: &'a Schema,
@@ -474,6 +688,9 @@ pub(crate) fn all_in(wanted: &Schema, live: &Schema) -> bool {
     }
     impl Visitor for AllIn<'_> {
         fn visit<K: Kind>(&mut self) {
+            if !K::PREREQUISITE {
+                return;
+            }
             let live = K::objects(self.live);
             self.all &= K::objects(self.wanted)
                 .iter()

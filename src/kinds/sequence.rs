@@ -12,9 +12,9 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::{Catalog, Kind};
-use crate::diff::Code;
+use crate::diff::{Code, Finding, Severity};
 use crate::load::error::{LoadError, Origin};
-use crate::load::format::{At, Entries, FileSpec};
+use crate::load::format::{At, Entries, FileSpec, ShortOr};
 use crate::load::resolve::Resolver;
 use crate::model::{Ident, ObjectId, QualifiedName, Schema, SequenceOptions, SequenceType};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, stage};
@@ -39,8 +39,19 @@ pub(crate) struct SequenceSpec {
     pub max: Option<i64>,
     pub cache: Option<i64>,
     pub cycle: Option<bool>,
-    /// `table.column` (table in this file's schema) or `schema.table.column`.
-    pub owned_by: Option<At<String>>,
+    /// `table.column` (table in this file's schema) or `schema.table.column`, or
+    /// `{ table, column, schema }` for names that contain a dot.
+    pub owned_by: Option<At<ShortOr<String, OwnerSpec>>>,
+}
+
+/// The long form of `owned_by`: names written literally, so they may contain dots.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OwnerSpec {
+    pub table: String,
+    pub column: String,
+    /// Default: the sequence's schema.
+    pub schema: Option<String>,
 }
 
 pub(crate) struct SequenceKind;
@@ -50,6 +61,8 @@ impl Kind for SequenceKind {
     const SECTION: &'static str = "sequences";
     const IS_TYPE: bool = false;
     const IS_RELATION: bool = true;
+    const PREREQUISITE: bool = true;
+    type Key = QualifiedName;
     type Object = Sequence;
     type Spec = SequenceSpec;
 
@@ -65,8 +78,16 @@ impl Kind for SequenceKind {
         ObjectId::Sequence(name.clone())
     }
 
-    fn section(file: &FileSpec) -> &Entries<SequenceSpec> {
-        &file.sequences
+    fn schema_of(name: &QualifiedName) -> &Ident {
+        &name.schema
+    }
+
+    fn relation_name(name: &QualifiedName) -> Option<&QualifiedName> {
+        Some(name)
+    }
+
+    fn section(file: &FileSpec) -> Option<&Entries<SequenceSpec>> {
+        Some(&file.sequences)
     }
 
     fn resolve(
@@ -74,7 +95,7 @@ impl Kind for SequenceKind {
         file: &Path,
         name: &QualifiedName,
         spec: &SequenceSpec,
-    ) -> Option<Sequence> {
+    ) -> Option<(QualifiedName, Sequence)> {
         let data_type = match &spec.data_type {
             Some(t) => {
                 let origin = r.origin(file, t);
@@ -103,7 +124,7 @@ impl Kind for SequenceKind {
             }
             None => None,
         };
-        Some(Sequence { options, owned_by })
+        Some((name.clone(), Sequence { options, owned_by }))
     }
 
     fn pull(name: &QualifiedName, s: &Sequence, schema: &Schema) -> Option<String> {
@@ -114,12 +135,7 @@ impl Kind for SequenceKind {
         let mut pairs = Vec::new();
         crate::pull::sequence_options(&mut pairs, &s.options, SequenceType::Bigint);
         if let Some((table, column)) = &s.owned_by {
-            let owner = if table.schema == name.schema {
-                format!("{}.{}", table.name, column)
-            } else {
-                format!("{}.{}.{}", table.schema, table.name, column)
-            };
-            pairs.push(("owned_by", scalar(&owner)));
+            pairs.push(("owned_by", owner_yaml(name, table, column)));
         }
         let options = if pairs.is_empty() {
             "{}".to_owned()
@@ -182,6 +198,55 @@ impl Kind for SequenceKind {
         if printed.owned_by.is_none() {
             printed.owned_by = desired.owned_by.clone();
         }
+    }
+
+    /// A sequence owned by a column the desired state drops goes with that column's (or its
+    /// table's) DROP — a `DROP SEQUENCE` printed first would fail, since the column owns it —
+    /// so it gets no finding of its own. One a kept column's default still uses cannot be
+    /// dropped before that default changes: the suggestion says so.
+    fn extra(
+        name: &QualifiedName,
+        s: &Sequence,
+        live: &Schema,
+        desired: &Schema,
+    ) -> Option<Finding> {
+        if let Some((table, column)) = &s.owned_by {
+            let kept = desired
+                .tables
+                .get(table)
+                .is_some_and(|t| t.column(column.as_str()).is_some());
+            if !kept {
+                return None;
+            }
+        }
+        let users: Vec<String> = live
+            .tables
+            .iter()
+            .flat_map(|(table, t)| t.columns.iter().map(move |c| (table, c)))
+            .filter(|(_, c)| {
+                c.default
+                    .as_deref()
+                    .is_some_and(|d| crate::plan::refs::sequences(d).contains(name))
+            })
+            .map(|(table, c)| ObjectId::column(table, &c.name).to_string())
+            .collect();
+        let mut sql = String::new();
+        if !users.is_empty() {
+            sql.push_str(&format!(
+                "-- first change the default of {} (see its finding): it uses the sequence\n",
+                users.join(", ")
+            ));
+        }
+        sql.push_str(&Self::drop(name));
+        Some(
+            Finding::new(
+                Self::EXTRA,
+                Severity::Risky,
+                Self::id(name),
+                "in the database, not in the desired state",
+            )
+            .suggest(sql),
+        )
     }
 
     const DIFFERS: Code = Code::SequenceDefinition;
@@ -255,6 +320,27 @@ impl Kind for SequenceKind {
         };
         (name, [plain, odd])
     }
+}
+
+/// `owned_by` as YAML: the short `[schema.]table.column` when the loader's split on `.`
+/// gives the names back, else the long form (a name with a dot in it).
+fn owner_yaml(sequence: &QualifiedName, table: &QualifiedName, column: &Ident) -> String {
+    let same_schema = table.schema == sequence.schema;
+    let mut names = vec![table.name.as_str(), column.as_str()];
+    if !same_schema {
+        names.insert(0, table.schema.as_str());
+    }
+    if !names.iter().any(|n| n.contains('.')) {
+        return scalar(&names.join("."));
+    }
+    let mut pairs = vec![
+        ("table", scalar(table.name.as_str())),
+        ("column", scalar(column.as_str())),
+    ];
+    if !same_schema {
+        pairs.push(("schema", scalar(table.schema.as_str())));
+    }
+    flow(&pairs)
 }
 
 /// `ALTER SEQUENCE ... OWNED BY table.column`.

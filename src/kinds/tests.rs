@@ -8,16 +8,16 @@ use crate::model::{ObjectId, Schema};
 use crate::plan::Draft;
 
 /// A schema holding only `objects` of kind `K` (and the schema they live in).
-fn schema_with<K: Kind>(name: &crate::model::QualifiedName, object: Option<&K::Object>) -> Schema {
+fn schema_with<K: Kind>(name: &K::Key, object: Option<&K::Object>) -> Schema {
     let mut schema = Schema::default();
-    schema.schemas.insert(name.schema.clone());
+    schema.schemas.insert(K::schema_of(name).clone());
     if let Some(object) = object {
         K::objects_mut(&mut schema).insert(name.clone(), object.clone());
     }
     schema
 }
 
-fn steps_of<K: Kind>(name: &crate::model::QualifiedName, object: &K::Object) -> Vec<Draft> {
+fn steps_of<K: Kind>(name: &K::Key, object: &K::Object) -> Vec<Draft> {
     let mut out = Vec::new();
     K::steps(name, object, &mut out);
     out
@@ -80,7 +80,7 @@ impl Complete {
         }
         let drop = crate::classify::classify(&K::drop(&name))
             .map_err(|e| format!("{kind}: its DROP does not parse: {e}"))?;
-        if drop.iter().all(|s| s.is_additive()) {
+        if drop.iter().all(|s| s.is_plannable()) {
             return Err(format!("{kind}: its DROP is classified as additive"));
         }
 
@@ -99,7 +99,45 @@ impl Complete {
         }
         let codes = |d: &Diff| d.findings.iter().map(|f| f.code).collect::<Vec<_>>();
         let changed = diff::diff(&one, &other, &options);
-        if !changed.additive.is_empty() || codes(&changed) != [K::DIFFERS] {
+        if K::replacement(&name, &first, &second).is_some() {
+            // Replaced in place, with the previous definition to put back; with
+            // --no-replace, a finding.
+            let [Change::Replace(replaced)] = changed.additive.as_slice() else {
+                return Err(format!(
+                    "{kind}: a replaceable change is not replaced: {changed:?}"
+                ));
+            };
+            let mut drafts = Vec::new();
+            replaced.steps(&mut drafts);
+            for draft in &drafts {
+                let statements = crate::classify::classify(&draft.sql)
+                    .map_err(|e| format!("{kind}: `{}` does not parse: {e}", draft.sql))?;
+                if !statements.iter().all(|s| s.is_plannable())
+                    || !statements.iter().any(|s| s.kind.is_replace())
+                {
+                    return Err(format!("{kind}: `{}` is not a replace", draft.sql));
+                }
+                if draft.previous.is_none() {
+                    return Err(format!(
+                        "{kind}: a replace step does not keep what it replaces"
+                    ));
+                }
+            }
+            let held = diff::diff(
+                &one,
+                &other,
+                &diff::Options {
+                    replace: false,
+                    ..diff::Options::default()
+                },
+            );
+            if !held.additive.is_empty() || codes(&held) != [K::DIFFERS] {
+                return Err(format!(
+                    "{kind}: --no-replace does not give {}: {held:?}",
+                    K::DIFFERS
+                ));
+            }
+        } else if !changed.additive.is_empty() || codes(&changed) != [K::DIFFERS] {
             return Err(format!(
                 "{kind}: a different object is not {}: {changed:?}",
                 K::DIFFERS
@@ -116,8 +154,10 @@ impl Complete {
             return Err(format!("{kind}: an object differs from itself"));
         }
 
-        // Pulled, it loads back the same.
-        for object in [&first, &second] {
+        // Pulled, it loads back the same (kinds declared in SQL need the server: checked in
+        // `every_kind_reads_back_what_it_creates`).
+        let sql_only = K::section(&crate::load::format::FileSpec::default()).is_none();
+        for object in [&first, &second].into_iter().filter(|_| !sql_only) {
             let schema = schema_with::<K>(&name, Some(object));
             let files: Vec<(PathBuf, String)> = crate::pull::render(&schema)
                 .into_iter()
@@ -171,14 +211,26 @@ fn every_kind_reads_back_what_it_creates() {
     impl Visitor for ReadBack<'_> {
         fn visit<K: Kind>(&mut self) {
             let (name, samples) = K::samples();
-            for object in samples {
+            // Each sample through the plan's own steps, and — for kinds declared in SQL —
+            // through what `pull` writes.
+            let runs = samples.iter().flat_map(|object| {
+                let pulled = K::pull_sql(&name, object).is_some();
+                [(object, false)]
+                    .into_iter()
+                    .chain(pulled.then_some((object, true)))
+            });
+            for (object, pulled) in runs {
                 self.databases += 1;
                 let database = format!("kinds_{}", self.databases);
-                let result =
-                    self.runtime
-                        .block_on(read_back::<K>(self.cluster, &database, &name, &object));
+                let result = self.runtime.block_on(read_back::<K>(
+                    self.cluster,
+                    &database,
+                    &name,
+                    object,
+                    pulled,
+                ));
                 match result {
-                    Ok(read) if read.as_ref() == Some(&object) => {}
+                    Ok(read) if read.as_ref() == Some(object) => {}
                     Ok(read) => self.problems.push(format!(
                         "{}: created {object:?}, read back {read:?}",
                         K::NAME
@@ -201,8 +253,9 @@ fn every_kind_reads_back_what_it_creates() {
 async fn read_back<K: Kind>(
     cluster: &crate::throwaway::Cluster,
     database: &str,
-    name: &crate::model::QualifiedName,
+    name: &K::Key,
     object: &K::Object,
+    pulled: bool,
 ) -> Result<Option<K::Object>, String> {
     use sqlx::Connection;
     let mut admin = sqlx::PgConnection::connect(&cluster.url("postgres"))
@@ -215,16 +268,23 @@ async fn read_back<K: Kind>(
     let mut conn = sqlx::PgConnection::connect(&cluster.url(database))
         .await
         .map_err(|e| e.to_string())?;
-    let mut script = format!("CREATE SCHEMA {};\n", name.schema.quoted());
-    for draft in steps_of::<K>(name, object) {
-        script.push_str(&draft.sql);
+    let mut script = format!("CREATE SCHEMA {};\n", K::schema_of(name).quoted());
+    let statements: Vec<String> = match K::pull_sql(name, object).filter(|_| pulled) {
+        Some(sql) => vec![sql],
+        None => steps_of::<K>(name, object)
+            .into_iter()
+            .map(|d| d.sql)
+            .collect(),
+    };
+    for statement in statements {
+        script.push_str(&statement);
         script.push_str(";\n");
     }
     sqlx::raw_sql(sqlx::AssertSqlSafe(script.clone()))
         .execute(&mut conn)
         .await
         .map_err(|e| format!("{e}\n{script}"))?;
-    let scope = crate::introspect::Scope::named([name.schema.as_str().to_owned()], &[]);
+    let scope = crate::introspect::Scope::named([K::schema_of(name).as_str().to_owned()], &[]);
     let read = crate::introspect::schema(&mut conn, &scope)
         .await
         .map_err(|e| e.to_string())?;

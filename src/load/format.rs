@@ -182,8 +182,21 @@ impl<'de> Deserialize<'de> for ExprText {
     }
 }
 
-/// One desired-state file.
+/// A collation or an operator class: its name, written literally (for an operator class,
+/// `schema.name` splits at the first dot), or `{ schema, name }` for a schema-qualified one
+/// — a collation name may itself contain a dot (`en_US.utf8`).
+pub type ObjectName = ShortOr<String, ObjectNameSpec>;
+
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectNameSpec {
+    /// Default (and `public`, `pg_catalog`): unqualified.
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+/// One desired-state file.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     /// The schema of every object in this file (default `public`).
@@ -251,7 +264,7 @@ pub struct ColumnSpec {
     pub default: Option<At<ExprText>>,
     pub identity: Option<At<ShortOr<String, IdentitySpec>>>,
     pub generated: Option<At<String>>,
-    pub collation: Option<At<String>>,
+    pub collation: Option<At<ObjectName>>,
     #[serde(default)]
     pub primary_key: bool,
     #[serde(default)]
@@ -364,6 +377,6 @@ pub struct IndexKeySpec {
     pub expression: Option<At<String>>,
     pub order: Option<At<String>>,
     pub nulls: Option<At<String>>,
-    pub opclass: Option<String>,
-    pub collation: Option<String>,
+    pub opclass: Option<ObjectName>,
+    pub collation: Option<ObjectName>,
 }

@@ -8,14 +8,16 @@
 pub(crate) mod error;
 pub(crate) mod format;
 pub(crate) mod resolve;
+pub mod sql;
 mod syntax;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use error::{LoadError, LoadErrors, Origin};
+pub use sql::SqlStatement;
 
-use crate::model::Schema;
+use crate::model::{ObjectId, Schema};
 
 /// Loads the desired state from `dir` (recursively), or from the one file `dir` names.
 pub fn from_dir(dir: &Path) -> Result<Schema, LoadErrors> {
@@ -120,9 +122,185 @@ fn ignored(path: &Path, line: u32, schema: &str) -> LoadError {
 
 /// Loads the desired state from in-memory files (path, content), in the given order.
 pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors> {
+    from_sources_located(sources).map(|located| located.schema)
+}
+
+/// A loaded desired state and where its objects were declared.
+#[derive(Debug)]
+pub struct Located {
+    /// What the YAML files declare.
+    pub schema: Schema,
+    pub origins: Origins,
+    /// The statements of the `.sql` files, in file order; what they declare joins the model
+    /// once they are built on the scratch server.
+    pub sql: Vec<SqlStatement>,
+}
+
+/// Where each top-level object (table, type, sequence, extension) was declared; the parts of
+/// a table are found on demand ([`Origins::locate`]), which keeps memory flat at 10,000
+/// tables.
+#[derive(Debug, Default)]
+pub struct Origins(BTreeMap<ObjectId, Origin>);
+
+impl Origins {
+    /// Where `object` was written: a top-level object's own key; a column's key in its table;
+    /// anything else of a table (a constraint or an index), its table's key.
+    pub fn locate(&self, object: &ObjectId, sources: &[(PathBuf, String)]) -> Option<Origin> {
+        if let Some(origin) = self.0.get(object) {
+            return Some(origin.clone());
+        }
+        let table = object.table()?;
+        let at_table = self.0.get(&ObjectId::Table(table.clone()))?;
+        if let ObjectId::Column { column, .. } = object
+            && let Some(at_column) = column_origin(sources, at_table, table, column)
+        {
+            return Some(at_column);
+        }
+        Some(at_table.clone())
+    }
+
+    /// The origin of a type, whatever kind declared it (types share one namespace).
+    fn type_origin(&self, object: &ObjectId) -> Option<&Origin> {
+        match object {
+            ObjectId::Domain(name) => self.0.get(&ObjectId::Type(name.clone())),
+            _ => None,
+        }
+    }
+
+    /// [`Origins::locate`], also for objects declared under another kind's identity (a
+    /// domain is declared as a type).
+    pub fn find(&self, object: &ObjectId, sources: &[(PathBuf, String)]) -> Option<Origin> {
+        self.locate(object, sources)
+            .or_else(|| self.type_origin(object).cloned())
+    }
+}
+
+/// The key of `column` in the declaration of `table` (in the file the table is declared in),
+/// found by parsing that one file again.
+fn column_origin(
+    sources: &[(PathBuf, String)],
+    at_table: &Origin,
+    table: &crate::model::QualifiedName,
+    column: &crate::model::Ident,
+) -> Option<Origin> {
+    let (path, text) = sources.iter().find(|(p, _)| *p == at_table.file)?;
+    let spec = parse_file(path, text).ok()?;
+    let (_, table_spec) = spec
+        .tables
+        .0
+        .iter()
+        .find(|(name, _)| name.value == table.name.as_str())?;
+    let (name, _) = table_spec
+        .columns
+        .as_ref()?
+        .0
+        .iter()
+        .find(|(name, _)| name.value == column.as_str())?;
+    Some(Origin::new(path, name.line, name.column))
+}
+
+/// Errors for objects PostgreSQL rejected, each at the place the object is declared, with the
+/// server's words and what to do.
+pub fn rejected(
+    rejections: &[(ObjectId, String, Option<String>)],
+    origins: &Origins,
+    sources: &[(PathBuf, String)],
+) -> LoadErrors {
+    let mut errors: Vec<LoadError> = rejections
+        .iter()
+        .map(|(object, message, help)| {
+            let origin = origins
+                .find(object, sources)
+                .unwrap_or_else(|| Origin::new(Path::new("(desired state)"), 0, 0));
+            let error = LoadError::new(origin, format!("PostgreSQL rejects {object}: {message}"));
+            match help {
+                Some(help) => error.help(help.clone()),
+                None => {
+                    error.help("fix the desired state; nothing was planned or changed".to_owned())
+                }
+            }
+        })
+        .collect();
+    for (path, text) in sources {
+        error::with_source_lines(&mut errors, path, text);
+    }
+    LoadErrors(errors)
+}
+
+/// Objects a `.sql` statement declares that a YAML file or an earlier statement declares
+/// already, each an error at the later place naming the first. Functions, procedures and
+/// aggregates are told apart by argument types, which only the server resolves: their
+/// duplicates are found when the statements are built.
+fn declared_twice(
+    yaml: &BTreeMap<ObjectId, Origin>,
+    statements: &[SqlStatement],
+) -> Vec<LoadError> {
+    let mut seen: BTreeMap<ObjectId, Origin> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for statement in statements {
+        let Some(object) = statement
+            .declares
+            .as_ref()
+            .and_then(|(what, _)| what.parse::<ObjectId>().ok())
+        else {
+            continue;
+        };
+        // Enums, domains and composites share one namespace of types.
+        let as_type = match &object {
+            ObjectId::Domain(name) => ObjectId::Type(name.clone()),
+            other => other.clone(),
+        };
+        let first = yaml
+            .get(&object)
+            .or_else(|| yaml.get(&as_type))
+            .or_else(|| seen.get(&as_type))
+            .cloned();
+        match first {
+            Some(first) => errors.push(
+                LoadError::new(
+                    statement.origin(),
+                    format!("{object} is declared twice (first at {first})"),
+                )
+                .help("keep one of the two declarations"),
+            ),
+            None => {
+                seen.insert(as_type, statement.origin());
+            }
+        }
+    }
+    errors
+}
+
+/// Errors at given places of the desired state's files (a statement of a `.sql` file, say).
+pub fn at_statements(
+    errors: &[(Origin, String, String)],
+    sources: &[(PathBuf, String)],
+) -> LoadErrors {
+    let mut errors: Vec<LoadError> = errors
+        .iter()
+        .map(|(origin, message, help)| {
+            LoadError::new(origin.clone(), message.clone()).help(help.clone())
+        })
+        .collect();
+    for (path, text) in sources {
+        error::with_source_lines(&mut errors, path, text);
+    }
+    LoadErrors(errors)
+}
+
+/// [`from_sources`], with where each object was declared.
+pub fn from_sources_located(sources: &[(PathBuf, String)]) -> Result<Located, LoadErrors> {
     let mut errors = Vec::new();
     let mut build = resolve::Build::new();
+    let mut statements = Vec::new();
     for (path, text) in sources {
+        if sql::is_sql(path) {
+            match sql::statements(path, text) {
+                Ok(found) => statements.extend(found),
+                Err(found) => errors.extend(found),
+            }
+            continue;
+        }
         match parse_file(path, text) {
             // After a parse error only parse errors are reported; resolving stops.
             Ok(spec) if errors.is_empty() => build.add(resolve::ParsedFile {
@@ -135,7 +313,21 @@ pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Schema, LoadErrors>
     }
     if errors.is_empty() {
         match build.finish() {
-            Ok(schema) => return Ok(schema),
+            Ok((mut schema, declared)) if declared_twice(&declared, &statements).is_empty() => {
+                // The schemas SQL statements put objects in are part of the desired state.
+                schema.schemas.extend(
+                    statements
+                        .iter()
+                        .filter_map(|s| s.declares.as_ref())
+                        .map(|(_, schema)| crate::model::Ident::from_catalog(schema.clone())),
+                );
+                return Ok(Located {
+                    schema,
+                    origins: Origins(declared),
+                    sql: statements,
+                });
+            }
+            Ok((_, declared)) => errors = declared_twice(&declared, &statements),
             Err(found) => errors = found,
         }
     }
@@ -325,7 +517,7 @@ fn single(origin: Origin, message: String) -> LoadErrors {
 
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
     if dir.is_file() {
-        return if is_yaml(dir) {
+        return if is_yaml(dir) || sql::is_sql(dir) {
             Ok(vec![dir.to_owned()])
         } else {
             Err(LoadErrors(vec![
@@ -355,7 +547,7 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if is_yaml(&path) {
+            } else if is_yaml(&path) || sql::is_sql(&path) {
                 files.push(path);
             }
         }
@@ -363,7 +555,7 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
     files.sort();
     if files.is_empty() {
         return Err(LoadErrors(vec![
-            LoadError::new(Origin::new(dir, 0, 0), "no .yaml or .yml files found").help(
+            LoadError::new(Origin::new(dir, 0, 0), "no .yaml, .yml or .sql files found").help(
                 "point --schema-dir at the folder (or the file) that holds your desired-state YAML",
             ),
         ]));

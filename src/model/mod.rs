@@ -17,6 +17,7 @@ pub use crate::ident::{Ident, QualifiedName};
 pub use crate::kinds::composite::{CompositeAttribute, CompositeType};
 pub use crate::kinds::domain::Domain;
 pub use crate::kinds::sequence::Sequence;
+pub use crate::kinds::view::View;
 pub use object_id::{ObjectId, ParseObjectIdError};
 pub use sequence::{SequenceOptions, SequenceType};
 
@@ -34,6 +35,9 @@ pub struct Schema {
     /// identity sequences belong to their column instead.
     pub sequences: BTreeMap<QualifiedName, Sequence>,
     pub tables: BTreeMap<QualifiedName, Table>,
+    /// Views, declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub views: BTreeMap<QualifiedName, View>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

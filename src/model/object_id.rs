@@ -141,6 +141,22 @@ impl ObjectId {
         }
     }
 
+    /// Whether this object is `other` or one of its parts: a table's columns, constraints,
+    /// indexes, ...; the key index and the validation of a constraint.
+    pub fn within(&self, other: &ObjectId) -> bool {
+        if self == other {
+            return true;
+        }
+        match (self, other) {
+            (_, ObjectId::Table(table)) => self.table() == Some(table),
+            (
+                ObjectId::KeyIndex { table, name } | ObjectId::Validation { table, name },
+                ObjectId::Constraint { table: t, name: n },
+            ) => table == t && name == n,
+            _ => false,
+        }
+    }
+
     /// The table (or view) the object belongs to, if it is part of one.
     pub fn table(&self) -> Option<&QualifiedName> {
         match self {

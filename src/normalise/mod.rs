@@ -12,4 +12,4 @@ mod memo;
 mod types;
 
 pub use expr::{ExprError, validate_expression};
-pub use types::{BUILTIN_TYPES, TypeError, TypeSpec, normalise_type, serial_kind};
+pub use types::{BUILTIN_TYPES, TypeError, TypeSpec, normalise_type, serial_kind, user_type_text};

@@ -85,6 +85,50 @@ pub const BUILTIN_TYPES: &[&str] = &[
     "xml",
 ];
 
+/// The names of `pg_catalog`'s types (PostgreSQL 15, relation row types left out):
+/// `SELECT typname FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace AND typrelid = 0
+/// AND typname NOT LIKE '\_%'`. Only these resolve to a built-in when written as one bare
+/// name — `"integer"` is not one (the keyword `integer` means `int4`) — and a user type in
+/// `public` named like one is hidden behind it (pg_catalog comes first on the search path), so
+/// `format_type` prints it qualified (`public.text`). Sorted, for binary search.
+#[rustfmt::skip]
+const CATALOG_TYPE_NAMES: &[&str] = &[
+    "aclitem", "any", "anyarray", "anycompatible", "anycompatiblearray",
+    "anycompatiblemultirange", "anycompatiblenonarray", "anycompatiblerange", "anyelement",
+    "anyenum", "anymultirange", "anynonarray", "anyrange", "bit", "bool", "box", "bpchar",
+    "bytea", "char", "cid", "cidr", "circle", "cstring", "date", "datemultirange", "daterange",
+    "event_trigger", "fdw_handler", "float4", "float8", "gtsvector", "index_am_handler", "inet",
+    "int2", "int2vector", "int4", "int4multirange", "int4range", "int8", "int8multirange",
+    "int8range", "internal", "interval", "json", "jsonb", "jsonpath", "language_handler",
+    "line", "lseg", "macaddr", "macaddr8", "money", "name", "numeric", "nummultirange",
+    "numrange", "oid", "oidvector", "path", "pg_brin_bloom_summary",
+    "pg_brin_minmax_multi_summary", "pg_ddl_command", "pg_dependencies", "pg_lsn",
+    "pg_mcv_list", "pg_ndistinct", "pg_node_tree", "pg_snapshot", "point", "polygon", "record",
+    "refcursor", "regclass", "regcollation", "regconfig", "regdictionary", "regnamespace",
+    "regoper", "regoperator", "regproc", "regprocedure", "regrole", "regtype",
+    "table_am_handler", "text", "tid", "time", "timestamp", "timestamptz", "timetz", "trigger",
+    "tsm_handler", "tsmultirange", "tsquery", "tsrange", "tstzmultirange", "tstzrange",
+    "tsvector", "txid_snapshot", "unknown", "uuid", "varbit", "varchar", "void", "xid", "xid8",
+    "xml",
+];
+
+/// Whether `name` is the name of a `pg_catalog` type (or of an array type, `_name`; a few
+/// pseudo-types have none, which only matters for a user type called `_void` or the like).
+fn is_catalog_type_name(name: &str) -> bool {
+    let base = name.strip_prefix('_').unwrap_or(name);
+    CATALOG_TYPE_NAMES.binary_search(&base).is_ok()
+}
+
+/// A user type's name as `format_type` prints it under `search_path = public`: unqualified
+/// when it lives in `public` and no `pg_catalog` type of that name hides it, else qualified.
+pub fn user_type_text(schema: &str, name: &str) -> String {
+    if schema == "public" && !is_catalog_type_name(name) {
+        quote_ident(name)
+    } else {
+        format!("{}.{}", quote_ident(schema), quote_ident(name))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TypeError {
     #[error("`{text}` is not a type PostgreSQL can parse: {reason}")]
@@ -190,20 +234,24 @@ fn canonical(text: &str, t: &protobuf::TypeName) -> Result<TypeSpec, TypeError> 
         }
     }
     let is_array = !t.array_bounds.is_empty();
-    let (schema, name) = match names.as_slice() {
-        [name] => (None, name.as_str()),
-        [schema, name] if schema == "pg_catalog" => (None, name.as_str()),
-        [schema, name] => (Some(schema.as_str()), name.as_str()),
+    // The grammar turns keywords (`integer`, `double precision`, `varchar`) into
+    // `pg_catalog.<internal name>`; a bare name is a built-in only if `pg_catalog` has a type
+    // of that name (a quoted `"integer"` names a user type).
+    let mut spec = match names.as_slice() {
+        [schema, name] if schema == "pg_catalog" => {
+            builtin(name, &mods).unwrap_or_else(|| user_type(None, name, &mods))
+        }
+        [name] if is_catalog_type_name(name) => {
+            builtin(name, &mods).unwrap_or_else(|| user_type(None, name, &mods))
+        }
+        [name] => user_type(None, name, &mods),
+        [schema, name] => user_type(Some(schema), name, &mods),
         _ => {
             return Err(TypeError::Syntax {
                 text: text.to_owned(),
                 reason: "too many dotted parts".into(),
             });
         }
-    };
-    let mut spec = match schema {
-        None => builtin(name, &mods).unwrap_or_else(|| user_type(None, name, &mods)),
-        Some(schema) => user_type(Some(schema), name, &mods),
     };
     if is_array {
         spec.text.push_str("[]");
@@ -304,8 +352,8 @@ fn interval(mods: &[i32]) -> Option<String> {
 
 fn user_type(schema: Option<&str>, name: &str, mods: &[i32]) -> TypeSpec {
     let base = match schema {
-        Some(s) if s != "public" => format!("{}.{}", quote_ident(s), quote_ident(name)),
-        _ => quote_ident(name),
+        Some(s) => user_type_text(s, name),
+        None => quote_ident(name),
     };
     TypeSpec {
         text: with_mods(&base, mods),
@@ -362,10 +410,27 @@ mod tests {
             ("public.lead_status", "lead_status"),
             ("Sales.\"Lead Status\"", "sales.\"Lead Status\""),
             ("vector(1536)", "vector(1536)"),
+            ("\"text\"", "text"),
+            ("\"int4\"", "integer"),
+            ("\"varchar\"(3)", "character varying(3)"),
+            ("pg_catalog.int4", "integer"),
+            // User types: a bare name that is no pg_catalog type, a public one hidden by one.
+            ("\"integer\"", "\"integer\""),
+            ("\"double precision\"", "\"double precision\""),
+            ("\"Integer\"", "\"Integer\""),
+            ("public.text", "public.text"),
+            ("public.\"integer\"", "\"integer\""),
+            ("public.name[]", "public.name[]"),
+            ("public._int4", "public._int4"),
         ];
         for (input, want) in cases {
             assert_eq!(n(input), want, "normalising {input}");
         }
+    }
+
+    #[test]
+    fn catalog_type_names_are_sorted_for_binary_search() {
+        assert!(CATALOG_TYPE_NAMES.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

@@ -58,6 +58,7 @@ impl Builder {
                 provides: Vec::new(),
                 requires: Vec::new(),
                 index: None,
+                previous: None,
             },
         }
     }
@@ -92,6 +93,12 @@ impl Builder {
 
     pub(crate) fn requires(mut self, key: Key) -> Self {
         self.draft.requires.push(key);
+        self
+    }
+
+    /// The statement that puts back what a replace step replaces (for rollback guides).
+    pub(crate) fn previous(mut self, sql: String) -> Self {
+        self.draft.previous = Some(sql);
         self
     }
 
@@ -223,6 +230,7 @@ fn generate<'c>(
             b.push(out);
         }
         Change::Create(created) => created.steps(out),
+        Change::Replace(replaced) => replaced.steps(out),
         Change::CreateTable { name, definition } => {
             let mut b = Builder::new(StepKind::CreateTable, NEW_TABLES, Some(name), object)
                 .sql(ddl::create_table(name, definition))
@@ -757,7 +765,12 @@ pub(super) fn tolerate_unverified(
     unverified: &std::collections::BTreeMap<ObjectId, String>,
 ) {
     for draft in drafts.iter_mut() {
-        let Some(message) = unverified.get(&draft.object) else {
+        let Some(message) = unverified.get(&draft.object).or_else(|| {
+            unverified
+                .iter()
+                .find(|(object, _)| draft.object.within(object))
+                .map(|(_, message)| message)
+        }) else {
             continue;
         };
         if draft.transaction != Transaction::Outside {

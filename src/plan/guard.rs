@@ -27,10 +27,12 @@ pub fn unless_exists(exists: &str, statement: &str) -> String {
 /// `statement` (one statement, possibly itself a guarded DO block) run so that an error is
 /// reported as a WARNING instead of stopping the script: for objects the scratch server could
 /// not build because they use something reconcile does not manage (a function, say), which
-/// the target database may or may not have.
+/// the target database may or may not have. The error is also left in the transaction-local
+/// setting [`SKIPPED_SETTING`], where `apply` reads it to record the step as skipped — never
+/// as done.
 pub fn tolerating_errors(statement: &str, object: &str) -> String {
     let body = format!(
-        "BEGIN\n  {};\nEXCEPTION WHEN OTHERS THEN\n  RAISE WARNING 'reconcile: % was not created: %', {}, SQLERRM;\nEND",
+        "BEGIN\n  {};\nEXCEPTION WHEN OTHERS THEN\n  PERFORM pg_catalog.set_config('{SKIPPED_SETTING}', SQLERRM, true);\n  RAISE WARNING 'reconcile: % was not created: %', {}, SQLERRM;\nEND",
         statement.replace('\n', "\n  "),
         quote_literal(object)
     );
@@ -41,6 +43,18 @@ pub fn tolerating_errors(statement: &str, object: &str) -> String {
         tag = format!("$reconcile_t{n}$");
     }
     format!("DO {tag}\n{body}\n{tag}")
+}
+
+/// The transaction-local setting in which [`tolerating_errors`] leaves the error it caught.
+pub const SKIPPED_SETTING: &str = "reconcile.skipped";
+
+/// A query returning a row when a relation (table, view, sequence, ...) `name` exists.
+pub fn relation_exists(name: &QualifiedName) -> String {
+    format!(
+        "SELECT FROM pg_catalog.pg_class WHERE relnamespace = {}::pg_catalog.regnamespace AND relname = {}",
+        quote_literal(&quote_ident(name.schema.as_str())),
+        quote_literal(name.name.as_str())
+    )
 }
 
 /// A query returning a row when `table` has a constraint called `name`.

@@ -48,6 +48,8 @@ pub(crate) mod stage {
     pub const KEYS: u8 = 4;
     pub const FOREIGN_KEYS: u8 = 5;
     pub const VALIDATIONS: u8 = 6;
+    /// Views and what else reads tables: after the tables, columns and keys they read.
+    pub const VIEWS: u8 = 7;
 }
 mod step;
 
@@ -187,6 +189,8 @@ pub(crate) struct Draft {
     provides: Vec<Key>,
     requires: Vec<Key>,
     index: Option<QualifiedName>,
+    /// A replace step's statement that restores what it replaces.
+    pub(crate) previous: Option<String>,
     /// Tie-break for the ordering: stage, then table, then kind, then the change's position
     /// in the diff (which follows the desired state: columns in declared order), then object.
     sort_key: SortKey,

@@ -83,6 +83,7 @@ pub(super) fn order(drafts: Vec<Draft>) -> Result<Vec<Step>, PlanError> {
             hazards: d.hazards,
             depends_on,
             index: d.index,
+            previous: d.previous,
         });
     }
     Ok(steps)

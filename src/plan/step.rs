@@ -37,6 +37,13 @@ pub enum StepKind {
     /// `DROP INDEX CONCURRENTLY` of an index left INVALID by a failed concurrent build (it
     /// holds no data and is ours); the only DROP reconcile runs. Followed by its rebuild.
     DropInvalidIndex,
+    /// A definition swapped in place (`CREATE OR REPLACE`, `ALTER POLICY`, `COMMENT ON`);
+    /// the step carries the previous definition ([`Step::previous`]).
+    Replace,
+    CreateView,
+    CreateMaterializedView,
+    CreateFunction,
+    CreateTrigger,
 }
 
 /// Table-level locks, weakest first (PostgreSQL's names).
@@ -109,12 +116,13 @@ pub enum HazardCode {
     LocksReferencedTable,
     IndexBlocksWrites,
     Unverified,
+    ReplacesDefinition,
     DefaultPartitionScan,
     PartitionedTableLock,
 }
 
 impl HazardCode {
-    pub const ALL: [HazardCode; 14] = [
+    pub const ALL: [HazardCode; 15] = [
         HazardCode::AccessExclusiveLock,
         HazardCode::BuildsIndex,
         HazardCode::ValidatesByScan,
@@ -127,6 +135,7 @@ impl HazardCode {
         HazardCode::LocksReferencedTable,
         HazardCode::IndexBlocksWrites,
         HazardCode::Unverified,
+        HazardCode::ReplacesDefinition,
         HazardCode::DefaultPartitionScan,
         HazardCode::PartitionedTableLock,
     ];
@@ -145,6 +154,7 @@ impl HazardCode {
             HazardCode::LocksReferencedTable => "H010",
             HazardCode::IndexBlocksWrites => "H011",
             HazardCode::Unverified => "H012",
+            HazardCode::ReplacesDefinition => "H013",
             HazardCode::DefaultPartitionScan => "H015",
             HazardCode::PartitionedTableLock => "H017",
         }
@@ -200,6 +210,10 @@ pub struct Step {
     /// after a failed concurrent build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<QualifiedName>,
+    /// For a replace step: the statement that puts back the definition it replaces (what a
+    /// rollback guide prints; never run by reconcile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 impl Step {

@@ -18,7 +18,7 @@ use crate::model::{
     Column, Constraint, ConstraintKind, FkAction, ForeignKey, Ident, Index, IndexTarget, Schema,
     Sequence, SequenceOptions, SequenceType, Table,
 };
-use yaml::{flow, list, quoted, scalar, unquote_collation};
+use yaml::{flow, list, quoted, scalar};
 
 /// Renders `schema` as files: file name → content, sorted by schema name.
 pub fn render(schema: &Schema) -> BTreeMap<String, String> {
@@ -38,8 +38,51 @@ pub fn render(schema: &Schema) -> BTreeMap<String, String> {
             format!("{name}.yaml"),
             render_schema(schema, namespace, &serials),
         );
+        if let Some(sql) = render_sql(schema, namespace) {
+            files.insert(format!("{name}.sql"), sql);
+        }
     }
     files
+}
+
+/// The objects of `namespace` declared in SQL (views, functions, triggers, ...), one
+/// statement each, kinds in registration order and objects in name order; `None` when there
+/// is none. The loader builds them in whatever order they need.
+fn render_sql(schema: &Schema, namespace: &Ident) -> Option<String> {
+    struct Statements<'a> {
+        schema: &'a Schema,
+        namespace: &'a Ident,
+        out: Vec<String>,
+    }
+    impl Visitor for Statements<'_> {
+        fn visit<K: Kind>(&mut self) {
+            self.out.extend(
+                K::objects(self.schema)
+                    .iter()
+                    .filter(|(key, _)| K::schema_of(key) == self.namespace)
+                    .filter_map(|(key, object)| K::pull_sql(key, object)),
+            );
+        }
+    }
+    let mut statements = Statements {
+        schema,
+        namespace,
+        out: Vec::new(),
+    };
+    kinds::visit_all(&mut statements);
+    if statements.out.is_empty() {
+        return None;
+    }
+    let mut out = format!(
+        "-- Desired state for schema {}, pulled by reconcile: what is declared in SQL.\n",
+        namespace.quoted()
+    );
+    for statement in statements.out {
+        out.push('\n');
+        out.push_str(&statement);
+        out.push_str(";\n");
+    }
+    Some(out)
 }
 
 /// Writes the rendered files into `dir` (created if missing); returns the paths written.
@@ -119,9 +162,11 @@ type Serials = BTreeMap<(QualifiedName, Ident), (SequenceType, QualifiedName)>;
 
 fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> String {
     let mut out = String::new();
+    // The name as a YAML scalar: written raw, a line break in it would end the comment.
     let _ = writeln!(
         out,
-        "# Desired state for schema {namespace}, pulled by reconcile."
+        "# Desired state for schema {}, pulled by reconcile.",
+        scalar(namespace.as_str())
     );
     let _ = writeln!(out, "# Format: docs/schema-format.md");
     let _ = writeln!(out, "schema: {}", scalar(namespace.as_str()));
@@ -163,7 +208,7 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
         fn visit<K: Kind>(&mut self) {
             let entries: Vec<String> = K::objects(self.schema)
                 .iter()
-                .filter(|(name, _)| &name.schema == self.namespace)
+                .filter(|(key, _)| K::schema_of(key) == self.namespace)
                 .filter_map(|(name, object)| K::pull(name, object, self.schema))
                 .collect();
             if !entries.is_empty() {
@@ -184,14 +229,38 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
     if !tables.is_empty() {
         let _ = write!(out, "\ntables:");
         for (name, table) in tables {
-            let parent = table
-                .partition_of
-                .as_ref()
-                .and_then(|p| schema.tables.get(&p.parent));
-            render_table(&mut out, name, table, parent, serials);
+            render_table(&mut out, schema, name, table, serials);
         }
     }
     out
+}
+
+/// A type as YAML (before scalar quoting), in the file of schema `namespace`. The catalog
+/// prints a type of `public` unqualified, but the loader looks an unqualified name up in the
+/// file's own schema first, and knows only the model's types: the type is written
+/// `public.<type>` when `namespace` has a type of the same name, or `public` is not part of
+/// the model (a scoped pull — the loader then takes it as a type of a schema the desired
+/// state does not describe, as it takes foreign keys to tables there).
+pub(crate) fn type_name(schema: &Schema, namespace: &Ident, data_type: &str) -> String {
+    let Ok(crate::normalise::TypeSpec {
+        user_type: Some((None, name)),
+        ..
+    }) = crate::normalise::normalise_type(data_type)
+    else {
+        return data_type.to_owned();
+    };
+    let shadowed = namespace.as_str() != "public" && {
+        let local = QualifiedName::new(namespace.clone(), Ident::from_catalog(name));
+        schema.enums.contains_key(&local)
+            || schema.domains.contains_key(&local)
+            || schema.composites.contains_key(&local)
+            || schema.tables.contains_key(&local)
+    };
+    if shadowed || !schema.schemas.iter().any(|s| s.as_str() == "public") {
+        format!("public.{data_type}")
+    } else {
+        data_type.to_owned()
+    }
 }
 
 pub(crate) fn sequence_options(
@@ -300,13 +369,17 @@ fn partition_columns(out: &mut String, table: &Table, parent: &Table) {
 
 fn render_table(
     out: &mut String,
+    schema: &Schema,
     name: &QualifiedName,
     table: &Table,
-    parent: Option<&Table>,
     serials: &Serials,
 ) {
     let table_name = name.name.as_str();
     let _ = writeln!(out, "\n  {}:", scalar(table_name));
+    let parent = table
+        .partition_of
+        .as_ref()
+        .and_then(|p| schema.tables.get(&p.parent));
     let partition = render_partitioning(out, name, table, parent);
     // A single-column primary key with the default name is written on its column.
     let pk_default = default_object_name(table_name, None, "pkey");
@@ -350,7 +423,14 @@ fn render_table(
             out,
             "      {}: {}",
             scalar(column.name.as_str()),
-            render_column(column, serial, is_pk, pk_columns.contains(&column.name))
+            render_column(
+                schema,
+                &name.schema,
+                column,
+                serial,
+                is_pk,
+                pk_columns.contains(&column.name)
+            )
         );
     }
     let mut uniques = Vec::new();
@@ -443,6 +523,8 @@ fn section(out: &mut String, key: &str, items: &[String], is_list: bool) {
 }
 
 fn render_column(
+    schema: &Schema,
+    namespace: &Ident,
     column: &Column,
     serial: Option<SequenceType>,
     is_pk: bool,
@@ -453,7 +535,7 @@ fn render_column(
         Some(SequenceType::Smallint) => "smallserial".to_owned(),
         Some(SequenceType::Integer) => "serial".to_owned(),
         Some(SequenceType::Bigint) => "bigserial".to_owned(),
-        None => column.data_type.clone(),
+        None => type_name(schema, namespace, &column.data_type),
     };
     pairs.push(("type", scalar(&type_text)));
     let implied_not_null = serial.is_some() || column.identity.is_some() || in_pk;
@@ -487,7 +569,7 @@ fn render_column(
         pairs.push(("generated", quoted(generated)));
     }
     if let Some(collation) = &column.collation {
-        pairs.push(("collation", scalar(&unquote_collation(collation))));
+        pairs.push(("collation", yaml::collation(collation)));
     }
     if is_pk {
         pairs.push(("primary_key", "true".into()));
@@ -600,10 +682,10 @@ fn render_index(table: &str, name: &Ident, index: &Index) -> String {
             ));
         }
         if let Some(opclass) = &key.opclass {
-            pairs.push(("opclass", scalar(&unquote_collation(opclass))));
+            pairs.push(("opclass", yaml::opclass(opclass)));
         }
         if let Some(collation) = &key.collation {
-            pairs.push(("collation", scalar(&unquote_collation(collation))));
+            pairs.push(("collation", yaml::collation(collation)));
         }
         keys.push(match (&key.target, pairs.len()) {
             (IndexTarget::Column(c), 1) => scalar(c.as_str()),

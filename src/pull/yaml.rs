@@ -4,6 +4,8 @@
 //! short objects (`{ type: text, not_null: true }`), block mappings for tables, and quoting
 //! only where YAML needs it — which keeps pulled files pleasant to review in a PR.
 
+use crate::ident::parse_dotted;
+
 /// Words a YAML 1.1/1.2 reader may turn into something other than a string.
 const SPECIAL_WORDS: &[&str] = &[
     "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~",
@@ -57,11 +59,28 @@ pub fn flow(pairs: &[(&str, String)]) -> String {
     format!("{{ {} }}", inner.join(", "))
 }
 
-/// `"C"` → `C`: YAML collation names are literal.
-pub fn unquote_collation(text: &str) -> String {
-    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        Some(inner) => inner.replace("\"\"", "\""),
-        None => text.to_owned(),
+/// A collation as the catalog prints it (`"C"`, `app."Co ll"`) → its YAML: the literal
+/// name (`C`), or `{ schema, name }` when it is schema-qualified — a string is one literal
+/// name, dots included (`en_US.utf8`).
+pub fn collation(canonical: &str) -> String {
+    match parse_dotted(canonical).as_deref() {
+        Some([name]) => scalar(name),
+        Some([schema, name]) => flow(&[("schema", scalar(schema)), ("name", scalar(name))]),
+        // Not catalog text: nothing reads back the same; written as it is.
+        _ => scalar(canonical),
+    }
+}
+
+/// An operator class as the catalog prints it → its YAML: `name` or `schema.name` (the
+/// loader splits a string at its first dot), or the long form when a dot in a name would be
+/// split at.
+pub fn opclass(canonical: &str) -> String {
+    match parse_dotted(canonical).as_deref() {
+        Some([name]) if !name.contains('.') => scalar(name),
+        Some([schema, name]) if !schema.contains('.') => scalar(&format!("{schema}.{name}")),
+        Some([name]) => flow(&[("name", scalar(name))]),
+        Some([schema, name]) => flow(&[("schema", scalar(schema)), ("name", scalar(name))]),
+        _ => scalar(canonical),
     }
 }
 

@@ -152,6 +152,18 @@ pub fn guide_for_run(run: &RunRecord, steps: &[RecordedStep]) -> Guide {
             });
             continue;
         }
+        if let Some(previous) = &step.previous {
+            entries.push(Entry {
+                origin,
+                original: invert::one_line(&step.sql),
+                action: Action::Inverse {
+                    sql: previous.clone(),
+                    impact: "puts back the definition this step replaced".to_owned(),
+                    note: None,
+                },
+            });
+            continue;
+        }
         match invert::statements(&step.sql, &invert::Context::RUN) {
             Ok(parts) => entries.extend(parts.into_iter().map(|mut e| {
                 e.origin = origin.clone();

@@ -25,6 +25,8 @@ pub struct RecordedStep {
     pub sql: String,
     pub outcome: String,
     pub error: Option<String>,
+    /// What a replace step replaced (history tables of older versions have no such column).
+    pub previous: Option<String>,
 }
 
 /// Why a run could not be read.
@@ -56,9 +58,10 @@ pub async fn load(
         return Err(RunError::NoHistory { schema });
     }
     let run: Option<RunRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS TZ') AS started, applied_by,
+        "SELECT id, {} AS started, applied_by,
                 tool_version, outcome, steps_planned, steps_executed
-           FROM {schema}.runs WHERE id = $1"
+           FROM {schema}.runs WHERE id = $1",
+        crate::apply::history::utc_text("started_at")
     )))
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -68,8 +71,8 @@ pub async fn load(
         schema: schema.clone(),
     })?;
     let steps = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT number, object, sql, outcome, error
-           FROM {schema}.steps WHERE run_id = $1 ORDER BY number"
+        "SELECT number, object, sql, outcome, error, to_jsonb(s) ->> 'previous' AS previous
+           FROM {schema}.steps s WHERE run_id = $1 ORDER BY number"
     )))
     .bind(id)
     .fetch_all(&mut *conn)

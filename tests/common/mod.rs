@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub mod drift;
+pub mod generate;
 pub mod migrate;
 
 use reconcile::throwaway::{self, Cluster};

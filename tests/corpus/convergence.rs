@@ -232,7 +232,8 @@ async fn converge(case: &Case) -> Result<Converged, String> {
     let drift = {
         let mut a_conn = a.connect().await;
         pipeline::drift(
-            loaded,
+            loaded.schema,
+            &loaded.sql,
             &mut a_conn,
             None,
             &mut scratch_conn,
@@ -277,13 +278,13 @@ async fn read(db: &common::TestDb, scope: &Scope) -> Result<Introspected, String
 }
 
 /// B's model → YAML → loaded: the desired state as a user who pulled B would write it.
-fn pulled(b: &Schema) -> Result<Schema, String> {
+fn pulled(b: &Schema) -> Result<reconcile::load::Located, String> {
     let files: Vec<(PathBuf, String)> = reconcile::pull::render(b)
         .into_iter()
         .map(|(name, text)| (PathBuf::from("pulled").join(name), text))
         .collect();
-    reconcile::load::from_sources(&files)
-        .map_err(|e| format!("the YAML pulled from the desired side does not load:\n{e}"))
+    reconcile::load::from_sources_located(&files)
+        .map_err(|e| format!("the files pulled from the desired side do not load:\n{e}"))
 }
 
 /// `live` with the objects that differ from `desired` re-parsed once by the server
@@ -433,6 +434,22 @@ fn unreported_differences(
         differing_objects(after, b)
             .into_iter()
             .filter(|object| !plan.findings.iter().any(|f| covers(object, &f.object)))
+            // A sequence owned by a column that a finding drops goes with it (that finding
+            // names it).
+            .filter(|object| {
+                let ObjectId::Sequence(name) = object else {
+                    return true;
+                };
+                let Some((table, column)) =
+                    after.sequences.get(name).and_then(|s| s.owned_by.clone())
+                else {
+                    return true;
+                };
+                !plan.findings.iter().any(|f| {
+                    f.object == ObjectId::Table(table.clone())
+                        || f.object == ObjectId::column(&table, &column)
+                })
+            })
             .filter(|object| !set_aside_covers(object))
             .map(|object| format!("{object} differs in the models, and no finding names it")),
     );

@@ -64,12 +64,13 @@ async fn rebuild(case: &Case) -> Result<usize, String> {
         .into_iter()
         .map(|(name, text)| (PathBuf::from("pulled").join(name), text))
         .collect();
-    let desired = reconcile::load::from_sources(&files).map_err(|e| e.to_string())?;
+    let desired = reconcile::load::from_sources_located(&files).map_err(|e| e.to_string())?;
     let drift = {
         let mut conn = b.connect().await;
         let mut scratch = scratch.connect().await;
         pipeline::drift(
-            desired,
+            desired.schema,
+            &desired.sql,
             &mut conn,
             None,
             &mut scratch,

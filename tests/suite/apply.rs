@@ -1465,3 +1465,57 @@ tables:
     assert_exit(&applied, 0);
     twin.assert_in_sync();
 }
+
+/// Regression (issue 16, item 5): a step the scratch server could not check (it calls a
+/// function the desired state does not declare, hazard H012) and that the target rejects too
+/// used to be reported "done" (its guard turned the error into a WARNING), and the run
+/// "applied". It is reported as skipped — in the progress, the history (step `skipped`, run
+/// `partial`) and the exit code (2: changes still pending) — and the rest is applied.
+#[test]
+fn a_step_the_database_declines_is_reported_skipped_never_done() {
+    let f = Fixture::new(
+        "CREATE TABLE people (id bigint PRIMARY KEY, name text);",
+        "
+tables:
+  people:
+    columns:
+      id: { type: bigint, primary_key: true }
+      name: text
+      nickname: text
+    checks:
+      people_name_nice: is_nice(name)
+",
+    );
+    let output = f.run(&["apply"]);
+    assert_exit(&output, 2);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("skipped"), "{}", streams(&output));
+    assert!(
+        !stderr.contains("constraint people_name_nice on public.people done"),
+        "{}",
+        streams(&output)
+    );
+    let run = f.runs().pop().expect("a run");
+    assert_eq!(run["outcome"], "partial", "{run:#}");
+    let steps = f.steps_of(&run);
+    let outcome_of = |object: &str| {
+        steps
+            .iter()
+            .find(|s| s["object"] == object)
+            .map(|s| s["outcome"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(
+        outcome_of("constraint people_name_nice on public.people").as_deref(),
+        Some("skipped"),
+        "{steps:#?}"
+    );
+    assert_eq!(
+        outcome_of("column public.people.nickname").as_deref(),
+        Some("applied"),
+        "{steps:#?}"
+    );
+    assert_eq!(
+        f.query("SELECT count(*) FROM pg_attribute WHERE attrelid = 'people'::regclass AND attname = 'nickname'"),
+        "1"
+    );
+}

@@ -368,7 +368,7 @@ tables:
     let objects: Vec<String> = canonical
         .unverified
         .iter()
-        .map(|(o, _)| o.to_string())
+        .map(|r| r.object.to_string())
         .collect();
     assert_eq!(objects, ["table public.t4"]);
     let t4 = &canonical.schema.tables

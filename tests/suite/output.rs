@@ -200,9 +200,9 @@ fn a_quiet_plan_writes_its_report_and_only_errors() {
 fn pull_summarises_what_it_skips_by_kind() {
     let db = database(
         "CREATE TABLE t (id bigint PRIMARY KEY);
-         CREATE VIEW v1 AS SELECT 1 AS one;
-         CREATE VIEW v2 AS SELECT 2 AS two;
-         CREATE VIEW v3 AS SELECT 3 AS three;
+         CREATE MATERIALIZED VIEW v1 AS SELECT 1 AS one;
+         CREATE MATERIALIZED VIEW v2 AS SELECT 2 AS two;
+         CREATE MATERIALIZED VIEW v3 AS SELECT 3 AS three;
          CREATE FUNCTION f1() RETURNS int LANGUAGE sql AS 'SELECT 1';
          CREATE FUNCTION f2() RETURNS int LANGUAGE sql AS 'SELECT 2';",
     );
@@ -223,7 +223,7 @@ fn pull_summarises_what_it_skips_by_kind() {
         "no summary: {stderr}"
     );
     assert!(
-        stderr.contains("  view: 3 (views are not managed yet)"),
+        stderr.contains("  materialized view: 3 (materialized views are not managed yet)"),
         "{stderr}"
     );
     assert!(
@@ -236,7 +236,11 @@ fn pull_summarises_what_it_skips_by_kind() {
     );
 
     let stderr = pull(&["-v"]);
-    for object in ["view public.v1", "view public.v3", "function public.f2()"] {
+    for object in [
+        "materialized view public.v1",
+        "materialized view public.v3",
+        "function public.f2()",
+    ] {
         assert!(
             stderr.contains(object),
             "-v does not list {object}: {stderr}"

@@ -51,6 +51,7 @@ async fn drift(db: &TestDb, scratch: &TestDb, desired: reconcile::model::Schema)
     let mut scratch = scratch.connect().await;
     pipeline::drift(
         desired,
+        &[],
         &mut conn,
         None,
         &mut scratch,
@@ -607,6 +608,52 @@ tables:
     db.psql(&sql).expect("the plan runs");
     let after = drift(&db, &scratch, load(yaml)).await;
     assert!(after.plan.steps.is_empty(), "{}", script(&after));
+}
+
+/// Overlapping bounds are a desired state PostgreSQL rejects: planning fails naming the
+/// partitions as the desired state does (the server's message names the scratch server's
+/// stand-ins, `reconcile_partition_000003`, which nobody can act on).
+#[tokio::test]
+async fn overlapping_bounds_are_rejected_in_the_desired_states_names() {
+    let (db, scratch) = (common::fresh_db(), common::fresh_db());
+    let desired = load(
+        r#"
+tables:
+  events:
+    partition_by: RANGE (at)
+    columns:
+      at: { type: date, not_null: true }
+  events_jan: { partition_of: events, bound: "FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')" }
+  events_mid: { partition_of: events, bound: "FOR VALUES FROM ('2026-01-15') TO ('2026-03-01')" }
+"#,
+    );
+    let mut conn = db.connect().await;
+    let mut scratch = scratch.connect().await;
+    let error = pipeline::drift(
+        desired,
+        &[],
+        &mut conn,
+        None,
+        &mut scratch,
+        &pipeline::Options::default(),
+    )
+    .await
+    .err()
+    .expect("overlapping partitions must not plan");
+    let pipeline::PipelineError::Rejected(rejections) = error else {
+        panic!("expected a rejection of the desired state, got: {error}");
+    };
+    let [rejection] = rejections.as_slice() else {
+        panic!("one rejection expected: {rejections:?}");
+    };
+    assert_eq!(
+        rejection.object,
+        reconcile::model::ObjectId::Table(qn("public", "events_mid"))
+    );
+    assert_eq!(
+        rejection.error.message,
+        "partition \"events_mid\" would overlap partition \"events_jan\"",
+    );
 }
 
 #[test]

@@ -659,3 +659,122 @@ fn a_schema_the_desired_state_does_not_describe_is_drift() {
         3,
     );
 }
+
+/// Regression (issue 16, item 13): dropping a `bigserial` table from the desired state gave a
+/// D106 `DROP SEQUENCE` for its sequence, printed first, which fails (the table's column owns
+/// it). The sequence goes with the table's `DROP TABLE` (named in that finding), and the
+/// suggestions run as written, in the order printed.
+#[test]
+fn suggestions_run_as_written_in_the_order_printed() {
+    let db = database(&format!(
+        "{IN_SYNC}
+        CREATE TABLE audit (id bigserial PRIMARY KEY, note text);
+        CREATE SEQUENCE shared_counter;
+        ALTER TABLE accounts ADD COLUMN legacy_no bigint DEFAULT nextval('shared_counter');"
+    ));
+    let dev = common::fresh_db();
+    let schema = schema_dir(DESIRED);
+    let output = verify(
+        &db.url,
+        Some(&dev),
+        schema.path(),
+        &["--format", "json", "--no-assertions"],
+    );
+    assert_exit(&output, 3);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let findings = report["findings"].as_array().expect("findings");
+    let codes: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["object"].as_str().unwrap()))
+        .collect();
+    assert!(
+        !codes.contains(&("D106", "sequence public.audit_id_seq")),
+        "the owned sequence has a finding of its own: {codes:?}"
+    );
+    let table = findings
+        .iter()
+        .find(|f| f["object"] == "table public.audit")
+        .expect("the extra table");
+    assert!(
+        table["message"]
+            .as_str()
+            .unwrap()
+            .contains("drops the sequence public.audit_id_seq it owns too"),
+        "{table:#}"
+    );
+    let counter = findings
+        .iter()
+        .find(|f| f["object"] == "sequence public.shared_counter")
+        .expect("the extra sequence");
+    assert!(
+        counter["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("first change the default of column public.accounts.legacy_no"),
+        "{counter:#}"
+    );
+    // The column's own suggestion (drop it) comes first in the printed order, then the rest.
+    let script: String = findings
+        .iter()
+        .filter_map(|f| f["suggestion"].as_str())
+        .map(|s| format!("{s};\n"))
+        .collect();
+    db.psql(&script)
+        .unwrap_or_else(|e| panic!("the suggestions do not run in order: {e}\n{script}"));
+}
+
+/// Regression (issue 16, item 13, second half): a D110 type change ignored the views that
+/// read the column, so its `ALTER COLUMN ... TYPE` failed ("cannot alter type of a column
+/// used by a view"). The suggestion drops those views (and the views that read them) first
+/// and creates them again after, and it runs as written.
+#[test]
+fn a_type_change_suggestion_carries_the_views_that_read_the_column() {
+    let db = database(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, qty text, note text);
+         INSERT INTO orders VALUES (1, '3', 'a');
+         CREATE VIEW order_qty AS SELECT id, qty FROM orders;
+         CREATE VIEW big_orders AS SELECT id FROM order_qty WHERE qty > '1';
+         CREATE VIEW order_notes AS SELECT id, note FROM orders;",
+    );
+    let dev = common::fresh_db();
+    let dir = tempfile::tempdir().expect("schema folder");
+    std::fs::write(
+        dir.path().join("schema.yaml"),
+        "tables:\n  orders:\n    columns:\n      id: { type: bigint, primary_key: true }\n      qty: integer\n      note: text\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("views.sql"),
+        "CREATE VIEW order_qty AS SELECT id, qty FROM orders;\n\
+         CREATE VIEW big_orders AS SELECT id FROM order_qty WHERE qty > 1;\n\
+         CREATE VIEW order_notes AS SELECT id, note FROM orders;\n",
+    )
+    .expect("write");
+    let output = verify(
+        &db.url,
+        Some(&dev),
+        dir.path(),
+        &["--format", "json", "--no-assertions"],
+    );
+    assert_exit(&output, 3);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let retype = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["code"] == "D110")
+        .unwrap_or_else(|| panic!("no D110: {report:#}"));
+    let suggestion = retype["suggestion"].as_str().expect("a suggestion");
+    let position = |what: &str| {
+        suggestion
+            .find(what)
+            .unwrap_or_else(|| panic!("{what} is not in:\n{suggestion}"))
+    };
+    assert!(position("DROP VIEW public.big_orders") < position("DROP VIEW public.order_qty"));
+    assert!(position("DROP VIEW public.order_qty") < position("ALTER TABLE"));
+    assert!(position("ALTER TABLE") < position("CREATE VIEW public.order_qty"));
+    assert!(position("CREATE VIEW public.order_qty") < position("CREATE VIEW public.big_orders"));
+    assert!(!suggestion.contains("order_notes"), "{suggestion}");
+    db.psql(suggestion)
+        .unwrap_or_else(|e| panic!("the suggestion does not run: {e}\n{suggestion}"));
+}

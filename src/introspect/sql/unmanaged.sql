@@ -1,13 +1,13 @@
 -- Objects in scope that reconcile does not manage yet, so plans can list them as skipped.
 -- Extension members are left out (the extension owns them).
 SELECT kind, schema, name, on_table, args FROM (
-  SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END AS kind,
+  SELECT 'materialized view' AS kind,
          n.nspname::text AS schema, c.relname::text AS name, NULL::text AS on_table,
          NULL::text AS args, c.oid,
          'pg_catalog.pg_class'::regclass AS catalog
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind IN ('v', 'm') AND n.nspname = ANY ($1::text[])
+  WHERE c.relkind = 'm' AND n.nspname = ANY ($1::text[])
   UNION ALL
   SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
          n.nspname::text, p.proname::text, NULL::text,

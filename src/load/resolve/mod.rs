@@ -8,9 +8,9 @@
 mod names;
 mod partition;
 
-/// A collation name as written in YAML → as the catalog reader prints it.
-pub(crate) fn collation_name(name: &str) -> String {
-    names::collation(name)
+/// A collation as written in YAML → as the catalog reader prints it.
+pub(crate) fn collation_name(spec: &super::format::ObjectName) -> String {
+    names::collation(spec)
 }
 mod table;
 mod types;
@@ -116,7 +116,7 @@ impl Build {
 
     /// The schema, or every problem found, ordered by file (in the order added), line and
     /// column.
-    pub(super) fn finish(self) -> Result<Schema, Vec<LoadError>> {
+    pub(super) fn finish(self) -> Result<(Schema, BTreeMap<ObjectId, Origin>), Vec<LoadError>> {
         let Build { mut r, files } = self;
         for (file, schema) in &files {
             r.extensions(file, schema);
@@ -142,7 +142,7 @@ impl Build {
         r.settle_partitions();
         r.resolve_references();
         if r.errors.is_empty() {
-            return Ok(r.schema);
+            return Ok((r.schema, r.declared.seen));
         }
         let file_index = |path: &Path| files.iter().position(|(f, _)| f.path == path);
         r.errors
@@ -214,9 +214,8 @@ impl Resolver {
         }
         impl Visitor for TypeNames<'_, '_> {
             fn visit<K: Kind>(&mut self) {
-                if K::IS_TYPE {
-                    self.names
-                        .extend(K::section(&self.file.spec).0.iter().map(|(n, _)| n));
+                if let (true, Some(section)) = (K::IS_TYPE, K::section(&self.file.spec)) {
+                    self.names.extend(section.0.iter().map(|(n, _)| n));
                 }
             }
         }
@@ -242,7 +241,10 @@ impl Resolver {
     /// Resolves a file's declarations of kind `K` into the model. Types were declared (and
     /// their names checked) with [`Resolver::declare_types`].
     fn resolve_kind<K: Kind>(&mut self, file: &ParsedFile, schema: &Ident) {
-        for (name, spec) in &K::section(&file.spec).0 {
+        let Some(section) = K::section(&file.spec) else {
+            return;
+        };
+        for (name, spec) in &section.0 {
             let origin = self.origin(&file.path, name);
             let qualified = if K::IS_TYPE {
                 match Ident::new(name.value.clone()) {
@@ -253,19 +255,21 @@ impl Resolver {
                 let Some(ident) = self.ident(&name.value, &origin, K::NAME) else {
                     continue;
                 };
-                let qualified = QualifiedName::new(schema.clone(), ident);
-                if let Err(e) = self.declared.declare(K::id(&qualified), &origin) {
+                QualifiedName::new(schema.clone(), ident)
+            };
+            let Some((key, object)) = K::resolve(self, &file.path, &qualified, spec) else {
+                continue;
+            };
+            if !K::IS_TYPE {
+                if let Err(e) = self.declared.declare(K::id(&key), &origin) {
                     self.error(e);
                     continue;
                 }
                 if K::IS_RELATION {
                     self.relation(&qualified, &origin);
                 }
-                qualified
-            };
-            if let Some(object) = K::resolve(self, &file.path, &qualified, spec) {
-                K::objects_mut(&mut self.schema).insert(qualified, object);
             }
+            K::objects_mut(&mut self.schema).insert(key, object);
         }
     }
 
@@ -332,24 +336,34 @@ impl Resolver {
         }
     }
 
-    /// `table.column` or `schema.table.column` of an existing desired column.
+    /// The column `owned_by` names: `table.column` or `schema.table.column` (split on `.`),
+    /// or the long form `{ table, column, schema }`; it must be a desired column.
     pub(crate) fn owner(
         &mut self,
-        text: &str,
+        spec: &ShortOr<String, crate::kinds::sequence::OwnerSpec>,
         schema: &Ident,
         origin: &Origin,
     ) -> Option<(QualifiedName, Ident)> {
-        let parts: Vec<&str> = text.split('.').collect();
-        let (table_schema, table, column) = match parts.as_slice() {
-            [table, column] => (schema.as_str(), *table, *column),
-            [s, table, column] => (*s, *table, *column),
-            _ => {
-                self.error(
-                    LoadError::new(origin.clone(), format!("cannot read owned_by `{text}`"))
-                        .help("write `table.column` or `schema.table.column`"),
-                );
-                return None;
-            }
+        let (table_schema, table, column) = match spec {
+            ShortOr::Short(text) => match text.split('.').collect::<Vec<_>>().as_slice() {
+                [table, column] => (schema.as_str(), *table, *column),
+                [s, table, column] => (*s, *table, *column),
+                _ => {
+                    self.error(
+                        LoadError::new(origin.clone(), format!("cannot read owned_by `{text}`"))
+                            .help(
+                                "write `table.column` or `schema.table.column`; for names with \
+                                 dots use { table: ..., column: ..., schema: ... }",
+                            ),
+                    );
+                    return None;
+                }
+            },
+            ShortOr::Long(long) => (
+                long.schema.as_deref().unwrap_or(schema.as_str()),
+                long.table.as_str(),
+                long.column.as_str(),
+            ),
         };
         let table_name = QualifiedName::new(
             self.ident(table_schema, origin, "schema")?,

@@ -794,8 +794,8 @@ impl Resolver {
                         };
                     keys.push(IndexKey {
                         target,
-                        opclass: long.opclass.as_deref().map(names::opclass),
-                        collation: long.collation.as_deref().map(names::collation),
+                        opclass: long.opclass.as_ref().map(names::opclass),
+                        collation: long.collation.as_ref().map(names::collation),
                         descending,
                         nulls_first,
                     });

@@ -2,16 +2,17 @@
 
 use crate::ident::QualifiedName;
 use crate::model::Ident;
-use crate::normalise::{BUILTIN_TYPES, normalise_type};
+use crate::normalise::{BUILTIN_TYPES, normalise_type, user_type_text};
 
 use super::super::error::{LoadError, Origin};
 use super::Resolver;
 
-/// Types that well-known extensions add, so a declared extension makes them valid.
+/// Types that well-known extensions add, so a declared extension makes them valid (every
+/// `CREATE TYPE` of the extension's scripts in PostgreSQL 15's contrib).
 const EXTENSION_TYPES: &[(&str, &[&str])] = &[
     ("citext", &["citext"]),
-    ("hstore", &["hstore"]),
-    ("ltree", &["ltree", "lquery", "ltxtquery"]),
+    ("hstore", &["hstore", "ghstore"]),
+    ("ltree", &["ltree", "lquery", "ltxtquery", "ltree_gist"]),
     ("cube", &["cube"]),
     ("seg", &["seg"]),
     (
@@ -22,17 +23,34 @@ const EXTENSION_TYPES: &[(&str, &[&str])] = &[
     ),
     ("vector", &["vector", "halfvec", "sparsevec"]),
     ("postgis", &["geometry", "geography", "box2d", "box3d"]),
-    ("pg_trgm", &[]),
+    ("pg_trgm", &["gtrgm"]),
     ("pgcrypto", &[]),
     ("uuid-ossp", &[]),
     ("btree_gin", &[]),
-    ("btree_gist", &[]),
+    (
+        "btree_gist",
+        &[
+            "gbtreekey2",
+            "gbtreekey4",
+            "gbtreekey8",
+            "gbtreekey16",
+            "gbtreekey32",
+            "gbtreekey_var",
+        ],
+    ),
     ("fuzzystrmatch", &[]),
     ("unaccent", &[]),
     ("pgstattuple", &[]),
     ("pg_stat_statements", &[]),
-    ("tablefunc", &[]),
-    ("intarray", &[]),
+    (
+        "tablefunc",
+        &[
+            "tablefunc_crosstab_2",
+            "tablefunc_crosstab_3",
+            "tablefunc_crosstab_4",
+        ],
+    ),
+    ("intarray", &["query_int", "intbig_gkey"]),
 ];
 
 /// Spellings people reach for, offered in "did you mean" hints alongside the built-ins.
@@ -139,7 +157,20 @@ impl Resolver {
             None => vec![qualified(schema.as_str(), name), qualified("public", name)],
         };
         if let Some(found) = candidates.iter().find(|c| self.user_types.contains(c)) {
-            return Some(format!("{}{suffix}", found.quoted_relative()));
+            let text = user_type_text(found.schema.as_str(), found.name.as_str());
+            return Some(format!("{text}{suffix}"));
+        }
+        if let Some(type_schema) = type_schema
+            && !self
+                .schema
+                .schemas
+                .iter()
+                .any(|s| s.as_str() == type_schema)
+        {
+            // A type of a schema this desired state does not describe (an ignored one, or
+            // another team's): it cannot be checked here, as a foreign key to a table there
+            // cannot (`resolve_references`); the server checks it.
+            return Some(spec.text);
         }
         if self.extension_provides(name) {
             return Some(spec.text);

@@ -1,0 +1,200 @@
+//! The desired state's `.sql` statements, built on the scratch server and read back.
+//!
+//! What a `CREATE VIEW` or `CREATE FUNCTION` declares is known only once PostgreSQL has
+//! parsed it in context (the view's columns and the tables it reads, the function's
+//! canonical definition), so the statements run on the scratch server — after the objects
+//! the YAML files declare, which they may use — inside a transaction that is always rolled
+//! back, and the catalog is read back with the same introspection as a live database: YAML
+//! and SQL give one model. Statements run in file order; one that fails because it needs an
+//! object declared later is tried again once others succeed, so files need no particular
+//! order. Function bodies are not checked as they are created (`check_function_bodies =
+//! off`, as pg_dump does), so functions may call each other in any order.
+
+use sqlx::{Connection, PgConnection};
+
+use super::scratch::{check_empty, run_all, run_one, statements};
+use super::{CanonError, Scratch, ServerError};
+use crate::introspect::{self, Scope};
+use crate::kinds::{self, Kind, Visitor};
+use crate::load::SqlStatement;
+use crate::model::Schema;
+
+/// What the statements declared, and the ones the server rejected (by index, with why).
+#[derive(Debug)]
+pub struct SqlBuilt {
+    /// Only the objects the statements created (not the YAML ones built with them).
+    pub schema: Schema,
+    pub rejected: Vec<(usize, ServerError)>,
+}
+
+/// Builds `yaml` and then `sql` on the scratch database and reads back what `sql` created.
+pub async fn build(
+    yaml: &Schema,
+    sql: &[SqlStatement],
+    scratch: &mut impl Scratch,
+) -> Result<SqlBuilt, CanonError> {
+    let conn = scratch.connection().await?;
+    check_empty(yaml, conn).await?;
+    let mut tx = conn.begin().await?;
+    for setting in [
+        "SET LOCAL search_path = public",
+        "SET LOCAL check_function_bodies = off",
+    ] {
+        sqlx::query(setting).execute(&mut *tx).await?;
+    }
+    // The YAML objects first (what the statements may use); what of them the server
+    // rejects is reported by the canonicalisation of the YAML state itself. Of the tables,
+    // only those the statements name (without their foreign keys): at 10,000 tables, a few
+    // views must not rebuild them all.
+    let context = statements(&context_for(yaml, sql));
+    run_all(&mut tx, context.iter().map(|s| s.sql.as_str())).await?;
+    let rejected = run_until_done(&mut tx, sql).await?;
+    let mut scope_schemas: Vec<String> = yaml
+        .schemas
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .chain(
+            sql.iter()
+                .filter_map(|s| s.declares.as_ref())
+                .map(|(_, schema)| schema.clone()),
+        )
+        .collect();
+    scope_schemas.sort();
+    scope_schemas.dedup();
+    let scope = Scope::named(scope_schemas, &[]);
+    let read = introspect::read_in_transaction(&mut tx, &scope).await;
+    tx.rollback().await?;
+    let mut schema = read?.schema;
+    without(&mut schema, yaml);
+    Ok(SqlBuilt { schema, rejected })
+}
+
+/// The YAML state's types, sequences and extensions, and the tables the statements name.
+fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
+    let mut context = super::prerequisites_of(yaml);
+    for statement in sql {
+        let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
+            continue;
+        };
+        for name in parsed.tables() {
+            let Some(parts) = crate::ident::parse_dotted(&quote_parts(&name)) else {
+                continue;
+            };
+            let (schema, table) = match parts.as_slice() {
+                [table] => ("public".to_owned(), table.clone()),
+                [schema, table] => (schema.clone(), table.clone()),
+                _ => continue,
+            };
+            let name = crate::model::QualifiedName::new(
+                crate::model::Ident::from_catalog(schema),
+                crate::model::Ident::from_catalog(table),
+            );
+            if let Some(table) = yaml.tables.get(&name) {
+                let mut table = table.clone();
+                table
+                    .constraints
+                    .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
+                context.tables.insert(name, table);
+            }
+        }
+    }
+    context
+}
+
+/// `schema.name` as pg_query reports a table (unquoted parts) → SQL text whose parts keep
+/// their case (so `parse_dotted` does not fold them).
+fn quote_parts(name: &str) -> String {
+    name.split('.')
+        .map(crate::ident::quote_ident)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Runs every statement, each under a savepoint, again and again while any that failed
+/// before succeeds now (it needed an object a later statement declares); what still fails
+/// is returned with the server's last word on it.
+async fn run_until_done(
+    tx: &mut PgConnection,
+    sql: &[SqlStatement],
+) -> Result<Vec<(usize, ServerError)>, CanonError> {
+    let mut pending: Vec<usize> = (0..sql.len()).collect();
+    let mut errors: Vec<Option<ServerError>> = vec![None; sql.len()];
+    loop {
+        let mut still = Vec::new();
+        for index in pending.iter().copied() {
+            match run_one(tx, &sql[index].text).await? {
+                Ok(()) => errors[index] = None,
+                Err(error) => {
+                    errors[index] = Some(error);
+                    still.push(index);
+                }
+            }
+        }
+        let progress = still.len() < pending.len();
+        pending = still;
+        if pending.is_empty() || !progress {
+            break;
+        }
+    }
+    Ok(pending
+        .into_iter()
+        .filter_map(|i| errors[i].take().map(|e| (i, e)))
+        .collect())
+}
+
+/// Takes out of `built` every object `yaml` declares (they were built as context).
+fn without(built: &mut Schema, yaml: &Schema) {
+    built
+        .tables
+        .retain(|name, _| !yaml.tables.contains_key(name));
+    built.enums.retain(|name, _| !yaml.enums.contains_key(name));
+    built
+        .extensions
+        .retain(|name, _| !yaml.extensions.contains_key(name));
+    struct Without<'a> {
+        built: &'a mut Schema,
+        yaml: &'a Schema,
+    }
+    impl Visitor for Without<'_> {
+        fn visit<K: Kind>(&mut self) {
+            let yaml = K::objects(self.yaml);
+            K::objects_mut(self.built).retain(|key, _| !yaml.contains_key(key));
+        }
+    }
+    kinds::visit_all(&mut Without { built, yaml });
+}
+
+/// Adds what the statements declared to the desired state.
+pub fn merge(desired: &mut Schema, built: Schema) {
+    let Schema {
+        schemas,
+        extensions,
+        enums,
+        tables,
+        ..
+    } = &built;
+    desired.schemas.extend(schemas.iter().cloned());
+    desired
+        .extensions
+        .extend(extensions.iter().map(|(k, v)| (k.clone(), v.clone())));
+    desired
+        .enums
+        .extend(enums.iter().map(|(k, v)| (k.clone(), v.clone())));
+    desired
+        .tables
+        .extend(tables.iter().map(|(k, v)| (k.clone(), v.clone())));
+    struct Merge<'a> {
+        desired: &'a mut Schema,
+        built: &'a Schema,
+    }
+    impl Visitor for Merge<'_> {
+        fn visit<K: Kind>(&mut self) {
+            let built = K::objects(self.built);
+            K::objects_mut(self.desired).extend(built.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    kinds::visit_all(&mut Merge {
+        desired,
+        built: &built,
+    });
+}
