@@ -171,8 +171,7 @@ tables:
 #[tokio::test]
 async fn every_strategy_converges_from_yaml_and_pulls_back() {
     let (db, scratch) = (common::fresh_db(), common::fresh_db());
-    let yaml = format!("{EVERY_STRATEGY}");
-    let first = converge(&db, &scratch, &yaml).await;
+    let first = converge(&db, &scratch, EVERY_STRATEGY).await;
     let created: Vec<String> = first
         .plan
         .steps
@@ -226,7 +225,7 @@ async fn every_strategy_converges_from_yaml_and_pulls_back() {
     // A partition in another schema, of the same parent, added later.
     db.psql("CREATE SCHEMA archive").expect("schema");
     let both = [
-        (PathBuf::from("public.yaml"), yaml.clone()),
+        (PathBuf::from("public.yaml"), EVERY_STRATEGY.to_owned()),
         (PathBuf::from("archive.yaml"), ARCHIVE.to_owned()),
     ];
     let desired = reconcile::load::from_sources(&both).expect("loads");
@@ -638,8 +637,7 @@ tables:
         &pipeline::Options::default(),
     )
     .await
-    .err()
-    .expect("overlapping partitions must not plan");
+    .expect_err("overlapping partitions must not plan");
     let pipeline::PipelineError::Rejected(rejections) = error else {
         panic!("expected a rejection of the desired state, got: {error}");
     };
