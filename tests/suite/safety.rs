@@ -451,10 +451,20 @@ fn partition_tables(desired: &mut Schema, plans: &[(Pick, usize, bool)]) {
             if n == 0 && *nested {
                 partition.partition_by = Some(format!("HASH ({key})"));
             }
+            // Within 63 bytes, whatever the parent's name (the generator's longest is 63).
+            let suffix = format!(" part {n}");
             let partition_name = QualifiedName::new(
                 name.schema.clone(),
-                ident(&format!("{} part {n}", name.name.as_str())),
+                ident(&format!(
+                    "{}{suffix}",
+                    clip(name.name.as_str(), 63 - suffix.len())
+                )),
             );
+            if desired.tables.contains_key(&partition_name)
+                || desired.sequences.contains_key(&partition_name)
+            {
+                continue;
+            }
             desired.tables.insert(partition_name, partition);
         }
     }
