@@ -17,6 +17,7 @@ mod bad_yaml;
 mod cli;
 mod equivalence;
 mod exit_codes;
+mod held_back;
 mod lint;
 mod migrate;
 mod ordering;
