@@ -69,14 +69,34 @@ pub async fn build(
     Ok(SqlBuilt { schema, rejected })
 }
 
-/// The YAML state's types, sequences and extensions, and the tables the statements name.
+/// The YAML state's types, sequences and extensions, and the tables the statements name —
+/// with the partitioned tables those are partitions of (a partition is built `PARTITION OF`
+/// its parent), and the parent a `CREATE TABLE ... PARTITION OF` names, which pg_query's
+/// table list leaves out.
 fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
+    use crate::model::{Ident, QualifiedName};
     let mut context = super::prerequisites_of(yaml);
     for statement in sql {
         let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
             continue;
         };
-        for name in parsed.tables() {
+        let mut named: Vec<String> = parsed.tables();
+        for raw in &parsed.protobuf.stmts {
+            if let Some(pg_query::NodeEnum::CreateStmt(create)) =
+                raw.stmt.as_ref().and_then(|s| s.node.as_ref())
+            {
+                named.extend(create.inh_relations.iter().filter_map(|n| match &n.node {
+                    Some(pg_query::NodeEnum::RangeVar(r)) if r.schemaname.is_empty() => {
+                        Some(r.relname.clone())
+                    }
+                    Some(pg_query::NodeEnum::RangeVar(r)) => {
+                        Some(format!("{}.{}", r.schemaname, r.relname))
+                    }
+                    _ => None,
+                }));
+            }
+        }
+        for name in named {
             let Some(parts) = crate::ident::parse_dotted(&quote_parts(&name)) else {
                 continue;
             };
@@ -85,15 +105,24 @@ fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
                 [schema, table] => (schema.clone(), table.clone()),
                 _ => continue,
             };
-            let name = crate::model::QualifiedName::new(
-                crate::model::Ident::from_catalog(schema),
-                crate::model::Ident::from_catalog(table),
-            );
-            if let Some(table) = yaml.tables.get(&name) {
+            let mut next = Some(QualifiedName::new(
+                Ident::from_catalog(schema),
+                Ident::from_catalog(table),
+            ));
+            // The table, then its parent, its parent's parent, ... (a cycle is a load error,
+            // and a table already in the context has its ancestors there too).
+            while let Some(name) = next.take() {
+                if context.tables.contains_key(&name) {
+                    break;
+                }
+                let Some(table) = yaml.tables.get(&name) else {
+                    break;
+                };
                 let mut table = table.clone();
                 table
                     .constraints
                     .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
+                next = table.partition_of.as_ref().map(|p| p.parent.clone());
                 context.tables.insert(name, table);
             }
         }

@@ -609,6 +609,88 @@ tables:
     assert!(after.plan.steps.is_empty(), "{}", script(&after));
 }
 
+/// Partitions may be declared in `.sql` files: beside a parent the YAML declares (the scratch
+/// server builds the parent first, which pg_query's table list of the statement leaves out),
+/// all in SQL, and read by a view through a YAML partition (built with its parent).
+#[tokio::test]
+async fn partitions_declared_in_sql_files_converge() {
+    let (db, scratch) = (common::fresh_db(), common::fresh_db());
+    let files = vec![
+        (
+            PathBuf::from("schema/app.yaml"),
+            r#"
+tables:
+  events:
+    partition_by: RANGE (at)
+    columns:
+      id: { type: bigint, not_null: true }
+      at: { type: date, not_null: true }
+  events_2026_01: { partition_of: events, bound: "FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')" }
+"#
+            .to_owned(),
+        ),
+        (
+            PathBuf::from("schema/app.sql"),
+            "CREATE TABLE public.events_2026_02 PARTITION OF public.events
+                 FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+             CREATE VIEW public.january AS SELECT id, at FROM public.events_2026_01;
+             CREATE TABLE public.metrics (v int NOT NULL, n bigint) PARTITION BY LIST (v);
+             CREATE TABLE public.metrics_1 PARTITION OF public.metrics FOR VALUES IN (1);"
+                .to_owned(),
+        ),
+    ];
+    let plan = || async {
+        let loaded = reconcile::load::from_sources_located(&files)
+            .unwrap_or_else(|e| panic!("the files do not load:\n{e}"));
+        let mut conn = db.connect().await;
+        let mut scratch = scratch.connect().await;
+        pipeline::drift(
+            loaded.schema,
+            &loaded.sql,
+            &mut conn,
+            None,
+            &mut scratch,
+            &pipeline::Options::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("planning failed: {e}"))
+    };
+    let first = plan().await;
+    let created: Vec<String> = first
+        .plan
+        .steps
+        .iter()
+        .filter(|s| s.kind == StepKind::CreateTable)
+        .map(|s| s.object.to_string())
+        .collect();
+    for table in ["events_2026_02", "metrics", "metrics_1"] {
+        assert!(
+            created.contains(&format!("table public.{table}")),
+            "{table} not created: {created:?}"
+        );
+    }
+    let sql = script(&first);
+    for run in ["first", "second"] {
+        db.psql(&sql)
+            .unwrap_or_else(|e| panic!("the {run} run of the plan failed: {e}\n{sql}"));
+    }
+    let again = plan().await;
+    assert!(
+        again.plan.steps.is_empty() && again.plan.findings.is_empty(),
+        "not converged:\n{}\n--- after:\n{sql}",
+        script(&again)
+    );
+    assert_eq!(
+        query(
+            &db,
+            "SELECT c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid) FROM pg_class c \
+             WHERE c.relname IN ('events_2026_02', 'metrics_1') ORDER BY 1"
+        ),
+        "events_2026_02 FOR VALUES FROM ('2026-02-01') TO ('2026-03-01')\n\
+         metrics_1 FOR VALUES IN (1)"
+    );
+}
+
 /// Overlapping bounds are a desired state PostgreSQL rejects: planning fails naming the
 /// partitions as the desired state does (the server's message names the scratch server's
 /// stand-ins, `reconcile_partition_000003`, which nobody can act on).
