@@ -5,15 +5,17 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use cli::Exit;
 
 fn main() -> ExitCode {
     one_malloc_arena();
-    let args = match cli::Args::try_parse() {
-        Ok(args) => args,
-        Err(e) => return cli::usage(&e).into(),
+    let (args, provenance) = match cli::config::parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(cli::config::Failure::Usage(e)) => return cli::usage(&e).into(),
+        Err(cli::config::Failure::Config(e)) => {
+            cli::out::alert!("error: {e}");
+            return Exit::Error.into();
+        }
     };
     cli::init_tracing(&args.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
             return Exit::Error.into();
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    match runtime.block_on(cli::run(args, provenance)) {
         Ok(exit) => exit.into(),
         Err(e) => {
             cli::out::alert!("{}", cli::render_error(&e));

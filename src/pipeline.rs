@@ -31,6 +31,21 @@ pub struct Options {
     /// Replace definitions PostgreSQL swaps in place (`--no-replace` turns each into a
     /// finding).
     pub replace: bool,
+    /// Objects whose drift is not reported (`ignore_objects` of `reconcile.toml`, e.g.
+    /// `public.tmp_*`): matched against the schema-qualified name of the object or of the
+    /// table it belongs to.
+    pub ignore_objects: Vec<glob::Pattern>,
+}
+
+impl Options {
+    /// Whether drift of `object` is left out of the report.
+    pub fn ignores(&self, object: &crate::model::ObjectId) -> bool {
+        let Some(name) = object.owner_name() else {
+            return false;
+        };
+        let text = format!("{}.{}", name.schema.as_str(), name.name.as_str());
+        self.ignore_objects.iter().any(|p| p.matches(&text))
+    }
 }
 
 impl Default for Options {
@@ -40,6 +55,7 @@ impl Default for Options {
             concurrently: true,
             ignore_schemas: Vec::new(),
             replace: true,
+            ignore_objects: Vec::new(),
         }
     }
 }
@@ -222,7 +238,10 @@ pub async fn drift_from(
     let aligned = canon::align_live(as_read, &canonical.schema, scratch).await?;
     tracing::info!("aligned the live state in {:?}", clock.elapsed());
     let clock = std::time::Instant::now();
-    let result = diff::diff(&aligned, &canonical.schema, &diff_options);
+    let mut result = diff::diff(&aligned, &canonical.schema, &diff_options);
+    if !options.ignore_objects.is_empty() {
+        result.findings.retain(|f| !options.ignores(&f.object));
+    }
     // Alignment changes texts only, not which objects exist or their nullability — what
     // the planner looks up in the live model.
     let context = plan::Context {

@@ -242,6 +242,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         concurrently: !args.no_concurrently,
         ignore_schemas: ignore,
         replace: !args.no_replace,
+        ignore_objects: global.ignore_objects.clone(),
     };
     let drift = match source {
         Source::Desired(desired) => {
@@ -321,6 +322,10 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         render::render(Format::Text, &report, global.color.enabled(), &mut out)?;
         out.flush()?;
     }
+    super::github::append_step_summary(|out| {
+        let report = drift.report("apply", &target.description);
+        render::render(Format::Markdown, &report, false, out)
+    })?;
     let plan = &drift.plan;
     let findings_json = serde_json::to_string(&plan.findings)?;
     let blocking = match args.fail_on {
@@ -468,12 +473,19 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         history
             .finish(&mut lock_conn, run, Outcome::Partial, steps, Some(&message))
             .await?;
+        super::github::append_line(&format!(
+            "**apply: partial** (run {run}): {} of {steps} step(s) skipped, see the log",
+            executed.skipped.len()
+        ))?;
         alert!("{message}\n(run {run} recorded as partial)");
         return Ok(super::Exit::Pending);
     }
     history
         .finish(&mut lock_conn, run, Outcome::Applied, steps, None)
         .await?;
+    super::github::append_line(&format!(
+        "**apply: applied** {steps} step(s); verified, nothing additive pending (run {run})"
+    ))?;
     note!(
         "applied {steps} step(s) in {:.1} s; verified: no additive change pending (run {run})",
         started.elapsed().as_secs_f64()

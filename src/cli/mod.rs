@@ -1,9 +1,12 @@
 //! Argument parsing, the shared options, and the commands.
 
 mod apply;
+pub mod config;
 mod connect;
 mod errors;
 mod exit;
+mod github;
+mod init;
 mod lint;
 mod migrate;
 pub mod out;
@@ -12,6 +15,7 @@ mod pull;
 mod rollback;
 mod shadow;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -22,7 +26,7 @@ pub use exit::Exit;
 #[derive(Debug, Parser)]
 #[command(
     name = "reconcile",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("RECONCILE_GIT_COMMIT"), ")"),
     about = "Declarative schema-drift reconciler for PostgreSQL"
 )]
 pub struct Args {
@@ -64,9 +68,25 @@ pub struct Global {
     /// PostgreSQL.
     #[arg(long, env = "RECONCILE_DEV_URL", global = true, hide_env_values = true)]
     pub dev_url: Option<String>,
+    /// Drift of live objects matching this pattern is not reported (repeatable; globs on the
+    /// schema-qualified name of the object or of its table, e.g. `public.tmp_*`, `audit.*`).
+    #[arg(long = "ignore-object", global = true, value_name = "PATTERN", value_parser = parse_pattern)]
+    pub ignore_objects: Vec<glob::Pattern>,
+    /// The project configuration [default: reconcile.toml in the working directory or the
+    /// nearest folder above it].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The configuration's environment to use (`[env.NAME]` of reconcile.toml): its database
+    /// URL variable and its settings.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub env: Option<String>,
     /// Colour output (NO_COLOR is honoured by `auto`).
     #[arg(long, value_enum, default_value = "auto", global = true)]
     pub color: ColorChoice,
+}
+
+fn parse_pattern(text: &str) -> Result<glob::Pattern, String> {
+    glob::Pattern::new(text).map_err(|e| format!("{text:?} is not a glob pattern: {e}"))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -114,6 +134,22 @@ pub enum Command {
     Shadow(shadow::ShadowArgs),
     /// Print the inverse SQL of an applied run or migration, for a human to review. Never run.
     Rollback(rollback::RollbackArgs),
+    /// Scaffold a project: schema/, migrations/, verify/, reconcile.toml and GitHub workflows
+    /// for plan (pull requests), apply (deploys) and verify (nightly). Never overwrites.
+    Init(init::InitArgs),
+    /// Print the effective settings (reconcile.toml, --env, flags) and where each came from.
+    Config,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example: reconcile completions bash > ~/.local/share/bash-completion/completions/reconcile"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    #[command(after_help = "Example: reconcile man > reconcile.1 && man ./reconcile.1")]
+    Man,
 }
 
 pub fn init_tracing(global: &Global) {
@@ -140,7 +176,8 @@ pub fn init_tracing(global: &Global) {
         .try_init();
 }
 
-pub async fn run(args: Args) -> anyhow::Result<Exit> {
+pub async fn run(args: Args, provenance: config::Provenance) -> anyhow::Result<Exit> {
+    use clap::CommandFactory;
     let canonicalises = matches!(
         args.command,
         Command::Plan(_) | Command::Verify(_) | Command::Apply(_) | Command::Shadow(_)
@@ -156,6 +193,25 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
         Command::Lint(a) => lint::run(&args.global, &a).await,
         Command::Shadow(a) => shadow::run(&args.global, &a).await,
         Command::Rollback(a) => rollback::run(&args.global, &a).await,
+        Command::Init(a) => init::run(&args.global, &a).await,
+        Command::Config => {
+            let mut out = out::stdout();
+            out.write_all(config::print(&args.global, &provenance).as_bytes())?;
+            out.flush()?;
+            Ok(Exit::InSync)
+        }
+        Command::Completions { shell } => {
+            let mut out = out::stdout();
+            clap_complete::generate(shell, &mut Args::command(), "reconcile", &mut out);
+            out.flush()?;
+            Ok(Exit::InSync)
+        }
+        Command::Man => {
+            let mut out = out::stdout();
+            clap_mangen::Man::new(Args::command()).render(&mut out)?;
+            out.flush()?;
+            Ok(Exit::InSync)
+        }
     }
 }
 

@@ -146,6 +146,20 @@ pub struct Desired {
 pub struct Positions {
     origins: load::Origins,
     sources: Vec<(PathBuf, String)>,
+    /// What the `.sql` files declare, where.
+    statements: Vec<(reconcile::model::ObjectId, load::Origin)>,
+}
+
+impl Positions {
+    /// Where `object` is declared (a YAML key or a SQL statement).
+    pub fn locate(&self, object: &reconcile::model::ObjectId) -> Option<load::Origin> {
+        self.origins.find(object, &self.sources).or_else(|| {
+            self.statements
+                .iter()
+                .find(|(declared, _)| declared == object)
+                .map(|(_, origin)| origin.clone())
+        })
+    }
 }
 
 impl Desired {
@@ -164,6 +178,7 @@ impl Desired {
             positions: Positions {
                 origins: located.origins,
                 sources,
+                statements: Vec::new(),
             },
         })
     }
@@ -252,22 +267,28 @@ pub async fn drift(
     rename_hints: bool,
     concurrently: bool,
     replace: bool,
-) -> anyhow::Result<Drift> {
+) -> anyhow::Result<(Drift, Positions)> {
     let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), target)?;
     let options = pipeline::Options {
         rename_hints,
         concurrently,
         ignore_schemas: global.ignore_schemas.clone(),
         replace,
+        ignore_objects: global.ignore_objects.clone(),
     };
     let Desired {
         schema,
         sql,
-        positions,
+        mut positions,
     } = desired;
-    pipeline::drift(schema, &sql, &mut target.conn, read, &mut scratch, &options)
+    positions.statements = sql
+        .iter()
+        .filter_map(|s| Some((s.declares.as_ref()?.0.parse().ok()?, s.origin())))
+        .collect();
+    let drift = pipeline::drift(schema, &sql, &mut target.conn, read, &mut scratch, &options)
         .await
-        .map_err(|e| positions.explain(e))
+        .map_err(|e| positions.explain(e))?;
+    Ok((drift, positions))
 }
 
 const LOADER_STOPPED: &str = "the desired-state loader stopped";
@@ -360,7 +381,7 @@ async fn pipeline(
         }
         (desired, assertions, target, None)
     };
-    let drift = drift(
+    let (drift, positions) = drift(
         global,
         desired,
         &mut target,
@@ -398,16 +419,29 @@ async fn pipeline(
             Some("sql") => Format::Sql,
             Some("json") => Format::Json,
             Some("md" | "markdown") => Format::Markdown,
+            Some("dot" | "gv") => Format::Dot,
             _ => Format::Text,
         }
     });
     let clock = std::time::Instant::now();
+    let locate = |object: &reconcile::model::ObjectId| {
+        positions
+            .locate(object)
+            .map(|o| (o.file.display().to_string(), o.line))
+    };
+    let render_to = |out: &mut dyn Write, color: bool| -> std::io::Result<()> {
+        let mut out = out;
+        match format {
+            Format::Github => render::github::render(&report, &locate, &mut out),
+            _ => render::render_with(format, &report, assertion_report.as_ref(), color, &mut out),
+        }
+    };
     match &args.out {
         Some(path) => {
             let file =
                 File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
             let mut out = BufWriter::new(file);
-            render::render_with(format, &report, assertion_report.as_ref(), false, &mut out)?;
+            render_to(&mut out, false)?;
             out.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
             note!(
@@ -421,16 +455,19 @@ async fn pipeline(
         }
         None => {
             let mut out = super::out::stdout();
-            render::render_with(
-                format,
-                &report,
-                assertion_report.as_ref(),
-                global.color.enabled(),
-                &mut out,
-            )?;
+            render_to(&mut out, global.color.enabled())?;
             out.flush()?;
         }
     }
+    super::github::append_step_summary(|out| {
+        render::render_with(
+            Format::Markdown,
+            &report,
+            assertion_report.as_ref(),
+            false,
+            out,
+        )
+    })?;
     tracing::info!("rendered in {:?}", clock.elapsed());
     let code = exit_code(plan, args.fail_on);
     let code = match verify {

@@ -263,7 +263,8 @@ async fn rehearse(
                 true,
                 true,
             )
-            .await?,
+            .await?
+            .0,
         ),
         _ => None,
     };
@@ -360,5 +361,7 @@ fn write_report(
             out.flush()?;
         }
     }
-    Ok(())
+    super::github::append_step_summary(|out| {
+        render::shadow::render(ShadowFormat::Markdown, report, false, out)
+    })
 }

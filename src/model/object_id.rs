@@ -172,6 +172,25 @@ impl ObjectId {
         }
     }
 
+    /// The schema-qualified object this one is or belongs to (a column's table, a view, a
+    /// function's name): what `ignore_objects` patterns are matched against.
+    pub fn owner_name(&self) -> Option<&QualifiedName> {
+        match self {
+            ObjectId::Type(n)
+            | ObjectId::Domain(n)
+            | ObjectId::EnumValue { type_name: n, .. }
+            | ObjectId::Sequence(n)
+            | ObjectId::SequenceOwnership(n)
+            | ObjectId::InvalidIndex(n)
+            | ObjectId::View(n)
+            | ObjectId::MaterializedView(n)
+            | ObjectId::Function { name: n, .. }
+            | ObjectId::Procedure { name: n, .. }
+            | ObjectId::Aggregate { name: n, .. } => Some(n),
+            other => other.table(),
+        }
+    }
+
     /// The schema the object lives in (an extension: none of its own).
     pub fn schema(&self) -> Option<&Ident> {
         match self {

@@ -122,6 +122,22 @@ pub(super) fn plan_body(report: &Report, out: &mut impl Write) -> io::Result<()>
         writeln!(out, "{fence}")?;
         writeln!(out)?;
         writeln!(out, "</details>")?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "<details><summary>Dependency graph{}</summary>",
+            if plan.steps.len() > super::graph::COLLAPSE_OVER {
+                " (one node per table)"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(out)?;
+        writeln!(out, "```mermaid")?;
+        super::graph::mermaid(plan, out)?;
+        writeln!(out, "```")?;
+        writeln!(out)?;
+        writeln!(out, "</details>")?;
     }
     if !plan.findings.is_empty() {
         writeln!(out)?;

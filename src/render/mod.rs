@@ -5,6 +5,8 @@
 //! pull requests, and CI compares them).
 
 pub mod assertions;
+pub mod github;
+pub mod graph;
 pub mod json;
 pub mod markdown;
 pub mod pretty_json;
@@ -39,6 +41,10 @@ pub enum Format {
     Sql,
     Json,
     Markdown,
+    /// GitHub Actions annotations (workflow commands) on the declaring file and line.
+    Github,
+    /// The steps and their dependencies as a Graphviz digraph.
+    Dot,
 }
 
 /// Renders `report` in `format`; `color` only affects text.
@@ -64,6 +70,9 @@ pub fn render_with(
         Format::Sql => sql::render_with(report, assertions, out),
         Format::Json => json::render_with(report, assertions, out),
         Format::Markdown => markdown::render_with(report, assertions, out),
+        // Without the desired state's positions: annotations without a place.
+        Format::Github => github::render(report, &|_| None, out),
+        Format::Dot => graph::dot(report.plan, out),
     }
 }
 

@@ -24,6 +24,7 @@ mod ordering;
 mod output;
 mod partitions;
 mod plan_output;
+mod project;
 mod pull;
 mod rejected;
 mod rollback;
