@@ -313,8 +313,9 @@ struct CatalogQuery {
     sql: String,
 }
 
-/// The files of `src/introspect/sql/`: `schemas` first (it decides the others' parameter),
-/// then the order `src/introspect/mod.rs` reads them in; unknown new files last.
+/// The files of `src/introspect/sql/` and `src/kinds/sql/` (each registered kind's query):
+/// `schemas` first (it decides the others' parameter), then the order `src/introspect/mod.rs`
+/// reads them in; unknown new files last.
 fn catalog_queries() -> anyhow::Result<Vec<CatalogQuery>> {
     const ORDER: &[&str] = &[
         "schemas",
@@ -323,14 +324,23 @@ fn catalog_queries() -> anyhow::Result<Vec<CatalogQuery>> {
         "domains",
         "composites",
         "sequences",
+        "owners",
+        "grants",
+        "default_privileges",
         "tables",
         "columns",
         "constraints",
         "indexes",
     ];
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/introspect/sql");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
-    for entry in fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
+    let mut entries = Vec::new();
+    for dir in [root.join("src/introspect/sql"), root.join("src/kinds/sql")] {
+        for entry in fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            entries.push(entry);
+        }
+    }
+    for entry in entries {
         let path = entry?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("sql") {
             continue;
@@ -369,9 +379,19 @@ async fn floor_sql(
     for q in queries {
         let t = Instant::now();
         let query = sqlx::query(sqlx::AssertSqlSafe(q.sql.clone()));
-        // schemas.sql takes ($1 requested schemas or NULL, $2 ignored); the others take the
-        // schemas it returned (src/introspect/mod.rs).
-        let rows = if q.sql.contains("$2") {
+        // schemas.sql takes ($1 requested schemas or NULL, $2 ignored); undeclared_schemas
+        // takes the requested schemas and the ignored ones; roles.sql nothing; the others
+        // take the schemas schemas.sql returned (src/introspect/mod.rs).
+        let rows = if q.name == "undeclared_schemas" {
+            query
+                .bind(Some(schemas))
+                .bind(&ignore)
+                .fetch_all(&mut *tx)
+                .await?
+                .len()
+        } else if !q.sql.contains("$1") {
+            query.fetch_all(&mut *tx).await?.len()
+        } else if q.name == "schemas" {
             let rows = query
                 .bind(Some(schemas))
                 .bind(&ignore)

@@ -196,6 +196,19 @@ pub enum Kind {
     Reset {
         name: String,
     },
+    /// `GRANT privileges ON objects TO roles` (role membership, `GRANT role TO role`, is
+    /// [`Kind::Other`]).
+    Grant,
+    /// `REVOKE privileges ON objects FROM roles`, `REVOKE GRANT OPTION FOR` included.
+    Revoke,
+    /// `ALTER DEFAULT PRIVILEGES ... GRANT` (`grant`) or `... REVOKE`.
+    AlterDefaultPrivileges {
+        grant: bool,
+    },
+    /// `ALTER ... OWNER TO` (a table, sequence, schema, type, domain, function, ...).
+    AlterOwner {
+        object: Object,
+    },
     /// Anything else, by the parser's node name (`CreateFunctionStmt`, `GrantStmt`, ...).
     Other(String),
 }
@@ -206,14 +219,19 @@ impl Kind {
     /// and indexes; adding enum labels, columns and constraints; validating constraints;
     /// enabling row-level security; attaching a sequence to its column; attaching a
     /// partition's index to its partitioned table's (`ALTER INDEX ... ATTACH PARTITION`);
-    /// plain queries; and PL/pgSQL `DO` blocks (whose nested statements
-    /// [`Statement::is_plannable`] checks too). Attaching or detaching a *table* as a
-    /// partition is not on it.
+    /// granting privileges (also by default privileges); plain queries; and PL/pgSQL `DO`
+    /// blocks (whose nested statements [`Statement::is_plannable`] checks too). Attaching or
+    /// detaching a *table* as a partition is not on it.
+    ///
+    /// `ALTER ... OWNER TO` is not on the list: it destroys nothing, but takes the previous
+    /// owner's privileges with it. reconcile plans it only right after creating the object
+    /// (whose previous owner is the role applying the plan), and a plan file may carry it only
+    /// there (see `apply::planfile`).
     ///
     /// Everything else is not additive — dropping, truncating, deleting, updating, inserting,
-    /// renaming, retyping, changing nullability or defaults, dynamic SQL, `SET` and transaction
-    /// control (see [`Kind::is_session_control`] for scripts) — including every statement this
-    /// module does not know.
+    /// renaming, retyping, changing nullability or defaults, revoking privileges, dynamic
+    /// SQL, `SET` and transaction control (see [`Kind::is_session_control`] for scripts) —
+    /// including every statement this module does not know.
     pub fn is_additive(&self) -> bool {
         match self {
             Kind::CreateSchema { .. }
@@ -225,6 +243,7 @@ impl Kind {
             | Kind::AlterSequenceOwnedBy
             | Kind::CreateTable { .. }
             | Kind::CreateIndex { .. }
+            | Kind::Grant
             | Kind::CreateMaterializedView { .. }
             | Kind::CreateView { or_replace: false }
             | Kind::CreateFunction { or_replace: false }
@@ -232,6 +251,7 @@ impl Kind {
             | Kind::CreateTrigger { or_replace: false }
             | Kind::CreatePolicy
             | Kind::Select => true,
+            Kind::AlterDefaultPrivileges { grant } => *grant,
             Kind::AlterTable { object, actions } => match object {
                 Object::Table => {
                     !actions.is_empty() && actions.iter().all(AlterTableAction::is_additive)
@@ -262,23 +282,33 @@ impl Kind {
             | Kind::Transaction(_)
             | Kind::Set { .. }
             | Kind::Reset { .. }
+            | Kind::Revoke
+            | Kind::AlterOwner { .. }
             | Kind::Other(_) => false,
         }
     }
 
     /// The statements that swap a definition in place, which plans may run as *replace*
     /// steps: `CREATE OR REPLACE` of a view, function, procedure, aggregate or trigger,
-    /// `ALTER POLICY` and `COMMENT ON`. Never a DROP, and never a table, a type or data.
+    /// `ALTER POLICY`, `COMMENT ON`, and `ALTER TABLE ... ENABLE/DISABLE [REPLICA | ALWAYS]
+    /// TRIGGER name` (when one trigger fires). Never a DROP, and never a table, a type or data.
     pub fn is_replace(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Kind::CreateView { or_replace: true }
-                | Kind::CreateFunction { or_replace: true }
-                | Kind::CreateAggregate { or_replace: true }
-                | Kind::CreateTrigger { or_replace: true }
-                | Kind::AlterPolicy
-                | Kind::Comment
-        )
+            | Kind::CreateFunction { or_replace: true }
+            | Kind::CreateAggregate { or_replace: true }
+            | Kind::CreateTrigger { or_replace: true }
+            | Kind::AlterPolicy
+            | Kind::Comment => true,
+            Kind::AlterTable { object, actions } => {
+                *object == Object::Table
+                    && !actions.is_empty()
+                    && actions
+                        .iter()
+                        .all(|a| *a == AlterTableAction::TriggerFiring)
+            }
+            _ => false,
+        }
     }
 
     /// What a plan may run: additive statements and replaces.
@@ -343,6 +373,9 @@ pub enum AlterTableAction {
     DropExpression,
     AttachPartition,
     DetachPartition,
+    /// `ENABLE [REPLICA | ALWAYS] TRIGGER name`, `DISABLE TRIGGER name`: when one trigger
+    /// fires (not `ALL` or `USER`, which reach the server's own triggers too).
+    TriggerFiring,
     /// Anything else, by the parser's subcommand name (`AT_SetStatistics`, ...).
     Other(String),
 }
@@ -575,6 +608,17 @@ fn statement(node: &NodeEnum, text: &str, location: usize) -> Result<Statement, 
             unique: s.unique,
             if_not_exists: s.if_not_exists,
         },
+        NodeEnum::AlterTableStmt(s) if changes_owner_only(s) => Kind::AlterOwner {
+            object: Object::from_parser(s.objtype),
+        },
+        NodeEnum::AlterOwnerStmt(s) => Kind::AlterOwner {
+            object: Object::from_parser(s.object_type),
+        },
+        NodeEnum::GrantStmt(s) if s.is_grant => Kind::Grant,
+        NodeEnum::GrantStmt(_) => Kind::Revoke,
+        NodeEnum::AlterDefaultPrivilegesStmt(s) => Kind::AlterDefaultPrivileges {
+            grant: s.action.as_ref().is_some_and(|a| a.is_grant),
+        },
         NodeEnum::AlterTableStmt(s) => Kind::AlterTable {
             object: Object::from_parser(s.objtype),
             actions: s
@@ -769,6 +813,15 @@ fn select_parts(
     Ok(())
 }
 
+/// `ALTER TABLE|SEQUENCE|VIEW ... OWNER TO role` and nothing else.
+fn changes_owner_only(s: &protobuf::AlterTableStmt) -> bool {
+    !s.cmds.is_empty()
+        && s.cmds.iter().all(|c| {
+            matches!(&c.node, Some(NodeEnum::AlterTableCmd(cmd))
+                if cmd.subtype == AlterTableType::AtChangeOwner as i32)
+        })
+}
+
 fn alter_table_action(cmd: &protobuf::AlterTableCmd) -> AlterTableAction {
     let Ok(subtype) = AlterTableType::try_from(cmd.subtype) else {
         return AlterTableAction::Other(format!("unknown subcommand {}", cmd.subtype));
@@ -816,6 +869,10 @@ fn alter_table_action(cmd: &protobuf::AlterTableCmd) -> AlterTableAction {
         AlterTableType::AtSetExpression => AlterTableAction::SetExpression,
         AlterTableType::AtDropExpression => AlterTableAction::DropExpression,
         AlterTableType::AtAttachPartition => AlterTableAction::AttachPartition,
+        AlterTableType::AtEnableTrig
+        | AlterTableType::AtEnableAlwaysTrig
+        | AlterTableType::AtEnableReplicaTrig
+        | AlterTableType::AtDisableTrig => AlterTableAction::TriggerFiring,
         AlterTableType::AtDetachPartition | AlterTableType::AtDetachPartitionFinalize => {
             AlterTableAction::DetachPartition
         }
@@ -1481,6 +1538,17 @@ mod tests {
                 false,
             ),
             ("REFRESH MATERIALIZED VIEW m", false, false),
+            ("ALTER TABLE x DISABLE TRIGGER t", false, true),
+            ("ALTER TABLE x ENABLE TRIGGER t", false, true),
+            ("ALTER TABLE x ENABLE REPLICA TRIGGER t", false, true),
+            ("ALTER TABLE x ENABLE ALWAYS TRIGGER t", false, true),
+            ("ALTER TABLE x DISABLE TRIGGER ALL", false, false),
+            ("ALTER TABLE x ENABLE TRIGGER USER", false, false),
+            (
+                "ALTER TABLE x DISABLE TRIGGER t, ADD COLUMN c int",
+                false,
+                false,
+            ),
         ] {
             let k = kind(sql);
             assert_eq!(
@@ -1503,17 +1571,66 @@ mod tests {
             Kind::Other("CreateEventTrigStmt".to_owned())
         );
         assert_eq!(
-            kind("GRANT SELECT ON t TO r"),
-            Kind::Other("GrantStmt".to_owned())
+            kind("GRANT r TO other_role"),
+            Kind::Other("GrantRoleStmt".to_owned())
         );
         assert_eq!(kind("ALTER SEQUENCE s RESTART"), Kind::AlterSequence);
         assert_rejected("CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING");
         assert_rejected("ALTER SEQUENCE s RESTART WITH 1");
         assert_rejected("ALTER TABLE t OWNER TO r");
+        assert_rejected("GRANT r TO other_role");
         assert_rejected("ALTER TYPE comp ADD ATTRIBUTE b int");
         assert_rejected("VACUUM FULL t");
         assert_rejected("SET search_path = app");
         assert_rejected("ROLLBACK");
+    }
+
+    /// Granting is additive; revoking (a privilege, a grant option, a default privilege) is
+    /// not, nor is taking an object from its owner.
+    #[test]
+    fn grants_are_additive_and_revokes_are_not() {
+        for sql in [
+            "GRANT SELECT, INSERT ON TABLE public.t TO anon",
+            "GRANT UPDATE (email) ON TABLE public.t TO authenticated WITH GRANT OPTION",
+            "GRANT USAGE ON SCHEMA app TO PUBLIC",
+            "GRANT EXECUTE ON FUNCTION public.f(integer) TO api",
+            "GRANT ALL ON ALL TABLES IN SCHEMA public TO service_role",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO anon",
+        ] {
+            assert_additive(sql);
+        }
+        assert_eq!(kind("GRANT SELECT ON t TO r"), Kind::Grant);
+        assert_eq!(kind("REVOKE SELECT ON t FROM r"), Kind::Revoke);
+        assert_eq!(
+            kind("ALTER DEFAULT PRIVILEGES IN SCHEMA s REVOKE SELECT ON TABLES FROM r"),
+            Kind::AlterDefaultPrivileges { grant: false }
+        );
+        assert_eq!(
+            kind("ALTER TABLE app.t OWNER TO r"),
+            Kind::AlterOwner {
+                object: Object::Table
+            }
+        );
+        assert_eq!(
+            kind("ALTER SCHEMA app OWNER TO r"),
+            Kind::AlterOwner {
+                object: Object::Schema
+            }
+        );
+        for sql in [
+            "REVOKE SELECT ON TABLE public.t FROM anon",
+            "REVOKE GRANT OPTION FOR SELECT ON TABLE public.t FROM anon",
+            "REVOKE EXECUTE ON FUNCTION public.f(integer) FROM PUBLIC",
+            "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM anon",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM anon",
+            "ALTER SCHEMA app OWNER TO r",
+            "ALTER SEQUENCE app.s OWNER TO r",
+            "ALTER TABLE t OWNER TO r, ADD COLUMN c int",
+            "DO $$ BEGIN REVOKE SELECT ON t FROM anon; END $$",
+            "DO $$ BEGIN EXECUTE 'REVOKE SELECT ON t FROM anon'; END $$",
+        ] {
+            assert_rejected(sql);
+        }
     }
 
     /// Every statement shape the planner emits, as `plan::generate` and `plan::guard` write

@@ -222,6 +222,10 @@ pub enum IdentError {
 #[serde(transparent)]
 pub struct Ident(String);
 
+/// The schema of an object outside any schema (an extension), for code that walks objects
+/// by schema: no schema has this name (a real one is never empty), so it matches none.
+pub(crate) static NO_SCHEMA: Ident = Ident(String::new());
+
 impl Ident {
     /// Checks the name against PostgreSQL's limits; anything else (quotes, spaces, any case,
     /// semicolons) is a legal name and is kept verbatim.

@@ -15,7 +15,7 @@ use crate::canon::{self, CanonError, Rejection, Scratch, ServerError};
 use crate::diff;
 use crate::introspect::{self, IntrospectError, Introspected, Scope, Skipped};
 use crate::load::SqlStatement;
-use crate::model::{QualifiedName, Schema};
+use crate::model::{ObjectId, QualifiedName, Schema};
 use crate::plan::{self, Plan, PlanError};
 use crate::render::Report;
 
@@ -88,6 +88,13 @@ pub enum PipelineError {
     Plan(#[from] PlanError),
     #[error("the fingerprint thread failed: {0}")]
     Fingerprint(String),
+    /// Roles the desired state names and the target lacks (reconcile creates none), each at
+    /// the place the desired state names it.
+    #[error("the desired state names roles the target database does not have")]
+    MissingOnTarget(#[source] crate::load::LoadErrors),
+    /// Views the desired state grants privileges on and does not declare.
+    #[error("the desired state grants privileges on views it does not declare")]
+    UndeclaredViews(#[source] crate::load::LoadErrors),
     /// Objects of the desired state that PostgreSQL itself rejects (a default of the wrong
     /// type, a check on a column that does not exist): an error in the input, never a step.
     #[error(
@@ -169,7 +176,17 @@ pub async fn drift(
         Some((guessed, live)) if guessed == scope => live,
         _ => read_catalog(target, &scope).await?,
     };
-    drift_from(desired, sql, live, scope, scratch, options).await
+    let mut drift = drift_from(desired, sql, live, scope, scratch, options).await?;
+    // Creating a materialized view runs its query: its step says what the planner expects
+    // that to cost here (one EXPLAIN per materialized view the plan creates).
+    crate::kinds::materialized_view::estimate_costs(
+        &mut drift.plan,
+        &drift.aligned,
+        &drift.desired,
+        target,
+    )
+    .await;
+    Ok(drift)
 }
 
 /// [`drift`] on a catalog already read in `scope`.
@@ -181,6 +198,14 @@ pub async fn drift_from(
     scratch: &mut impl Scratch,
     options: &Options,
 ) -> Result<Drift, PipelineError> {
+    let missing = crate::kinds::privilege::missing_roles(&desired, &live.roles);
+    if !missing.is_empty() {
+        return Err(PipelineError::MissingOnTarget(crate::load::LoadErrors(
+            missing,
+        )));
+    }
+    let routines: BTreeSet<&ObjectId> = live.skipped.iter().map(|s| &s.object).collect();
+    let missing_routines = crate::kinds::privilege::missing_routines(&desired, &routines);
     if !sql.is_empty() {
         // What the .sql files declare, in the server's words, joins the desired state.
         let clock = std::time::Instant::now();
@@ -200,6 +225,12 @@ pub async fn drift_from(
             sql.len(),
             clock.elapsed()
         );
+    }
+    let undeclared = crate::kinds::privilege::undeclared_views(&desired);
+    if !undeclared.is_empty() {
+        return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(
+            undeclared,
+        )));
     }
     let clock = std::time::Instant::now();
     // The plan's fingerprint is of the model as read, which alignment changes in place; it
@@ -233,6 +264,10 @@ pub async fn drift_from(
         partition_indexes: std::mem::take(&mut live.partition_indexes),
         undeclared_schemas: std::mem::take(&mut live.undeclared_schemas),
         replace: options.replace,
+        creating_role: live
+            .current_role
+            .clone()
+            .map(crate::model::Ident::from_catalog),
     };
     let clock = std::time::Instant::now();
     let aligned = canon::align_live(as_read, &canonical.schema, scratch).await?;
@@ -255,6 +290,7 @@ pub async fn drift_from(
             .unverified
             .iter()
             .map(|r| (r.object.clone(), r.error.to_string()))
+            .chain(missing_routines)
             .collect(),
         live_fingerprint: Some(fingerprint),
     };

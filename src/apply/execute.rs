@@ -255,6 +255,7 @@ fn is_long_running(step: &Step) -> bool {
                 | HazardCode::RewritesTable
                 | HazardCode::SetsNotNull
                 | HazardCode::IndexBuiltUnderLock
+                | HazardCode::PopulatesMaterializedView
         )
     })
 }

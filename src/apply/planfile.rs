@@ -99,8 +99,8 @@ pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
             command: file.command,
         });
     }
-    for step in &file.steps {
-        if let Err(why) = check_step(step) {
+    for (i, step) in file.steps.iter().enumerate() {
+        if let Err(why) = check_step(step, &file.steps[..i]) {
             return Err(PlanFileError::Tampered {
                 path: shown,
                 number: step.number,
@@ -113,9 +113,10 @@ pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
 }
 
 /// A step from a file must be one statement the planner could have produced: additive
-/// throughout (guards included), or — for the one named exception — a concurrent drop of an
-/// index, which the executor only runs when the index is INVALID.
-fn check_step(step: &Step) -> Result<(), String> {
+/// throughout (guards included), or — for the two named exceptions — a concurrent drop of an
+/// index, which the executor only runs when the index is INVALID, and the owner of an object
+/// an earlier step of the same file creates.
+fn check_step(step: &Step, earlier: &[Step]) -> Result<(), String> {
     let statements = classify(&step.sql).map_err(|e| e.to_string())?;
     let [statement] = statements.as_slice() else {
         return Err(format!(
@@ -142,9 +143,52 @@ fn check_step(step: &Step) -> Result<(), String> {
             _ => Err("a drop-invalid-index step that is not DROP INDEX CONCURRENTLY".to_owned()),
         };
     }
+    if step.kind == StepKind::SetOwner {
+        return check_owner_step(step, statement, earlier);
+    }
     match statement.violations().first() {
         None => Ok(()),
         Some(v) => Err(format!("it runs `{}`", v.text)),
+    }
+}
+
+/// `ALTER ... OWNER TO` takes an object from its owner: a plan sets the owner only of an
+/// object it creates, so the step must name such an object, right after an earlier step of
+/// the file that creates it, and run exactly the planner's statement for it.
+fn check_owner_step(
+    step: &Step,
+    statement: &crate::classify::Statement,
+    earlier: &[Step],
+) -> Result<(), String> {
+    let crate::model::ObjectId::Owner(owned) = &step.object else {
+        return Err("a set-owner step that names no object's owner".to_owned());
+    };
+    if !earlier.iter().any(|s| s.object == **owned) {
+        return Err(format!(
+            "a set-owner step for {owned}, which no earlier step creates"
+        ));
+    }
+    // The guarded ALTER ... OWNER TO the planner writes, for the role it names: nothing else.
+    let prefix = crate::kinds::owner::owner_sql_prefix(owned);
+    let role = statement
+        .flatten()
+        .into_iter()
+        .find(|s| matches!(s.kind, Kind::AlterOwner { .. }))
+        .and_then(|s| s.text.strip_prefix(&prefix))
+        .and_then(|role| crate::ident::Ident::new(unquote(role)).ok());
+    match role {
+        Some(role) if step.sql == crate::kinds::owner::owner_step_sql(owned, &role) => Ok(()),
+        _ => Err(format!(
+            "a set-owner step that is not the planner's guarded `{prefix}<role>`"
+        )),
+    }
+}
+
+/// A role name as `quote_ident` writes it → the name.
+fn unquote(text: &str) -> String {
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => text.to_owned(),
     }
 }
 

@@ -14,10 +14,10 @@ use sqlx::{Connection, PgConnection};
 
 use super::scratch::{check_empty, run_all, run_one, statements};
 use super::{CanonError, Scratch, ServerError};
-use crate::introspect::{self, Scope};
+use crate::introspect::{self, Scope, Skipped};
 use crate::kinds::{self, Kind, Visitor};
 use crate::load::SqlStatement;
-use crate::model::Schema;
+use crate::model::{ObjectId, Schema};
 
 /// What the statements declared, and the ones the server rejected (by index, with why).
 #[derive(Debug)]
@@ -42,13 +42,22 @@ pub async fn build(
     ] {
         sqlx::query(setting).execute(&mut *tx).await?;
     }
-    // The YAML objects first (what the statements may use); what of them the server
-    // rejects is reported by the canonicalisation of the YAML state itself. Of the tables,
-    // only those the statements name (without their foreign keys): at 10,000 tables, a few
-    // views must not rebuild them all.
-    let context = statements(&context_for(yaml, sql));
-    run_all(&mut tx, context.iter().map(|s| s.sql.as_str())).await?;
-    let rejected = run_until_done(&mut tx, sql).await?;
+    // The YAML objects first (what the statements may use); of the tables, only those the
+    // statements name (without their foreign keys): at 10,000 tables, a few views must not
+    // rebuild them all. A statement may use a table the parse tree does not name as one (its
+    // row type as a function's argument or result): when any is rejected, everything is
+    // built again with all the YAML tables.
+    sqlx::query("SAVEPOINT reconcile_sql_build")
+        .execute(&mut *tx)
+        .await?;
+    let partial = context_for(yaml, sql);
+    let mut rejected = build_with(&mut tx, &partial, sql).await?;
+    if !rejected.is_empty() && partial.tables.len() < yaml.tables.len() {
+        sqlx::query("ROLLBACK TO SAVEPOINT reconcile_sql_build")
+            .execute(&mut *tx)
+            .await?;
+        rejected = build_with(&mut tx, yaml, sql).await?;
+    }
     let mut scope_schemas: Vec<String> = yaml
         .schemas
         .iter()
@@ -64,9 +73,61 @@ pub async fn build(
     let scope = Scope::named(scope_schemas, &[]);
     let read = introspect::read_in_transaction(&mut tx, &scope).await;
     tx.rollback().await?;
-    let mut schema = read?.schema;
+    let read = read?;
+    rejected.extend(unmanageable(sql, &read.skipped));
+    let mut schema = read.schema;
     without(&mut schema, yaml);
     Ok(SqlBuilt { schema, rejected })
+}
+
+/// Statements that declare a view, materialized view or trigger that the server built but
+/// introspection left out (it reads or runs something reconcile does not manage yet): left
+/// out silently, the desired state would lose them and the plan say "in sync".
+fn unmanageable(sql: &[SqlStatement], skipped: &[Skipped]) -> Vec<(usize, ServerError)> {
+    sql.iter()
+        .enumerate()
+        .filter_map(|(index, statement)| {
+            let object: ObjectId = statement.declares.as_ref()?.0.parse().ok()?;
+            if !matches!(
+                object,
+                ObjectId::View(_) | ObjectId::MaterializedView(_) | ObjectId::Trigger { .. }
+            ) {
+                return None;
+            }
+            let skip = skipped.iter().find(|s| s.object == object)?;
+            Some((
+                index,
+                ServerError {
+                    sqlstate: None,
+                    message: format!("reconcile cannot manage {object}: {}", skip.reason),
+                    detail: None,
+                    hint: Some(
+                        "leave it out of the desired state for now (it is listed as skipped, \
+                         never changed), or declare what it uses where reconcile manages it"
+                            .to_owned(),
+                    ),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Builds `context` (YAML objects), then the statements; returns the statements the server
+/// rejects. A context object that needs what a statement declares (a table whose default
+/// calls a function) is tried again with the statements; what of the YAML objects the server
+/// rejects is reported by the canonicalisation of the YAML state itself.
+async fn build_with(
+    tx: &mut PgConnection,
+    context: &Schema,
+    sql: &[SqlStatement],
+) -> Result<Vec<(usize, ServerError)>, CanonError> {
+    let context = statements(context);
+    let waiting: Vec<&str> = run_all(tx, context.iter().map(|s| s.sql.as_str()))
+        .await?
+        .into_iter()
+        .map(|(index, _)| context[index].sql.as_str())
+        .collect();
+    run_until_done(tx, &waiting, sql).await
 }
 
 /// The YAML state's types, sequences and extensions, and the tables the statements name —
@@ -139,19 +200,26 @@ fn quote_parts(name: &str) -> String {
         .join(".")
 }
 
-/// Runs every statement, each under a savepoint, again and again while any that failed
-/// before succeeds now (it needed an object a later statement declares); what still fails
-/// is returned with the server's last word on it.
+/// Runs every statement (after the `waiting` YAML objects), each under a savepoint, again
+/// and again while any that failed before succeeds now (it needed an object a later
+/// statement declares); the statements that still fail are returned with the server's last
+/// word on them.
 async fn run_until_done(
     tx: &mut PgConnection,
+    waiting: &[&str],
     sql: &[SqlStatement],
 ) -> Result<Vec<(usize, ServerError)>, CanonError> {
-    let mut pending: Vec<usize> = (0..sql.len()).collect();
-    let mut errors: Vec<Option<ServerError>> = vec![None; sql.len()];
+    let texts: Vec<&str> = waiting
+        .iter()
+        .copied()
+        .chain(sql.iter().map(|s| s.text.as_str()))
+        .collect();
+    let mut pending: Vec<usize> = (0..texts.len()).collect();
+    let mut errors: Vec<Option<ServerError>> = vec![None; texts.len()];
     loop {
         let mut still = Vec::new();
         for index in pending.iter().copied() {
-            match run_one(tx, &sql[index].text).await? {
+            match run_one(tx, texts[index]).await? {
                 Ok(()) => errors[index] = None,
                 Err(error) => {
                     errors[index] = Some(error);
@@ -167,7 +235,8 @@ async fn run_until_done(
     }
     Ok(pending
         .into_iter()
-        .filter_map(|i| errors[i].take().map(|e| (i, e)))
+        .filter(|i| *i >= waiting.len())
+        .filter_map(|i| errors[i].take().map(|e| (i - waiting.len(), e)))
         .collect())
 }
 
@@ -218,6 +287,11 @@ pub fn merge(desired: &mut Schema, built: Schema) {
     }
     impl Visitor for Merge<'_> {
         fn visit<K: Kind>(&mut self) {
+            // Privileges and owners are the desired state's as written, never the scratch
+            // server's (whose owners are its own role's, of objects built as context too).
+            if !K::BUILT {
+                return;
+            }
             let built = K::objects(self.built);
             K::objects_mut(self.desired).extend(built.iter().map(|(k, v)| (k.clone(), v.clone())));
         }

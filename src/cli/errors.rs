@@ -11,7 +11,11 @@ use sqlx::postgres::PgDatabaseError;
 
 /// The message for an error; load errors already carry their own layout.
 pub fn render_error(e: &anyhow::Error) -> String {
-    if let Some(load) = e.downcast_ref::<reconcile::load::LoadErrors>() {
+    // Also below a context (the roles a plan needs are checked against the target).
+    if let Some(load) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<reconcile::load::LoadErrors>())
+    {
         return load.to_string().trim_end().to_owned();
     }
     format!("error: {}", describe(e.chain()))

@@ -151,6 +151,16 @@ pub struct Positions {
 }
 
 impl Positions {
+    /// The desired state's first file, line 1: where findings about objects it does not
+    /// declare are placed when a format needs a place for each (SARIF).
+    pub fn first_file(&self) -> Option<(String, u32)> {
+        self.sources
+            .iter()
+            .map(|(p, _)| p)
+            .min()
+            .map(|p| (p.display().to_string(), 1))
+    }
+
     /// Where `object` is declared (a YAML key or a SQL statement).
     pub fn locate(&self, object: &reconcile::model::ObjectId) -> Option<load::Origin> {
         self.origins.find(object, &self.sources).or_else(|| {
@@ -240,6 +250,8 @@ impl Positions {
                             (Some((what, _)), true, None) => {
                                 format!("{what} is declared twice ({})", error.message)
                             }
+                            // Built, but not something reconcile can manage yet.
+                            _ if error.sqlstate.is_none() => error.to_string(),
                             _ => format!("PostgreSQL rejects this statement: {error}"),
                         };
                         let help = if declared_twice {
@@ -420,6 +432,7 @@ async fn pipeline(
             Some("json") => Format::Json,
             Some("md" | "markdown") => Format::Markdown,
             Some("dot" | "gv") => Format::Dot,
+            Some("sarif") => Format::Sarif,
             _ => Format::Text,
         }
     });
@@ -433,6 +446,12 @@ async fn pipeline(
         let mut out = out;
         match format {
             Format::Github => render::github::render(&report, &locate, &mut out),
+            Format::Sarif => {
+                let fallback = positions
+                    .first_file()
+                    .unwrap_or_else(|| (global.schema_dir.display().to_string(), 1));
+                render::sarif::plan(&report, &locate, fallback, &mut out)
+            }
             _ => render::render_with(format, &report, assertion_report.as_ref(), color, &mut out),
         }
     };

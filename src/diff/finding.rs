@@ -76,10 +76,23 @@ pub enum Code {
     ExtraView,
     ViewDefinition,
     NameTaken,
+    ExtraTrigger,
+    TriggerDefinition,
+    ExtraMaterializedView,
+    MaterializedViewDefinition,
+    ExtraGrant,
+    GrantOption,
+    RevokedDefault,
+    ExtraDefaultPrivilege,
+    Owner,
+    ExtraFunction,
+    FunctionDefinition,
+    ExtraAggregate,
+    AggregateDefinition,
 }
 
 impl Code {
-    pub const ALL: [Code; 35] = [
+    pub const ALL: [Code; 48] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -115,6 +128,19 @@ impl Code {
         Code::ExtraView,
         Code::ViewDefinition,
         Code::NameTaken,
+        Code::ExtraTrigger,
+        Code::TriggerDefinition,
+        Code::ExtraMaterializedView,
+        Code::MaterializedViewDefinition,
+        Code::ExtraGrant,
+        Code::GrantOption,
+        Code::RevokedDefault,
+        Code::ExtraDefaultPrivilege,
+        Code::Owner,
+        Code::ExtraFunction,
+        Code::FunctionDefinition,
+        Code::ExtraAggregate,
+        Code::AggregateDefinition,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -154,6 +180,19 @@ impl Code {
             Code::ExtraView => "D160",
             Code::ViewDefinition => "D161",
             Code::NameTaken => "D136",
+            Code::ExtraTrigger => "D166",
+            Code::TriggerDefinition => "D167",
+            Code::ExtraMaterializedView => "D168",
+            Code::MaterializedViewDefinition => "D169",
+            Code::ExtraGrant => "D180",
+            Code::GrantOption => "D181",
+            Code::RevokedDefault => "D182",
+            Code::ExtraDefaultPrivilege => "D183",
+            Code::Owner => "D184",
+            Code::ExtraFunction => "D162",
+            Code::FunctionDefinition => "D163",
+            Code::ExtraAggregate => "D164",
+            Code::AggregateDefinition => "D165",
         }
     }
 
@@ -207,10 +246,39 @@ impl Code {
             Code::IndexNamedDifferently => "the same index exists under another name",
             Code::ExtraView => "view in the database, not in the desired state",
             Code::NameTaken => {
-                "the desired object's name is taken by another kind of relation in the database"
+                "the desired object's name is taken by another kind of relation (or routine) in \
+                 the database"
             }
             Code::ViewDefinition => {
                 "view definition differs in a way CREATE OR REPLACE VIEW cannot apply"
+            }
+            Code::ExtraTrigger => "trigger in the database, not in the desired state",
+            Code::TriggerDefinition => {
+                "trigger definition differs in a way CREATE OR REPLACE TRIGGER cannot apply"
+            }
+            Code::ExtraMaterializedView => {
+                "materialized view in the database, not in the desired state"
+            }
+            Code::MaterializedViewDefinition => "materialized view definition differs",
+            Code::ExtraGrant => "privilege granted in the database, not in the desired state",
+            Code::GrantOption => "grant option held in the database, not in the desired state",
+            Code::RevokedDefault => {
+                "a privilege PUBLIC has by default is revoked in the database, not in the \
+                 desired state"
+            }
+            Code::ExtraDefaultPrivilege => {
+                "default privilege in the database, not in the desired state"
+            }
+            Code::Owner => "owner differs from the one the desired state names",
+            Code::ExtraFunction => {
+                "function or procedure in the database, not in the desired state"
+            }
+            Code::FunctionDefinition => {
+                "function or procedure definition differs in a way CREATE OR REPLACE cannot apply"
+            }
+            Code::ExtraAggregate => "aggregate in the database, not in the desired state",
+            Code::AggregateDefinition => {
+                "aggregate definition differs in a way CREATE OR REPLACE AGGREGATE cannot apply"
             }
         }
     }

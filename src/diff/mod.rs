@@ -18,6 +18,7 @@ mod table;
 pub use change::{Change, EnumPosition};
 pub use column_type::{TypeChange, classify as classify_type_change};
 pub use finding::{Code, Finding, Severity, Suggestion};
+pub(crate) use table::indexes as relation_indexes;
 
 use std::collections::BTreeSet;
 
@@ -45,6 +46,10 @@ pub struct Options {
     /// Replace definitions PostgreSQL can swap in place (`CREATE OR REPLACE`, `ALTER
     /// POLICY`, `COMMENT ON`) as steps; `false` (`--no-replace`) makes each a finding.
     pub replace: bool,
+    /// The role the plan runs as: the objects it creates get this role's default privileges
+    /// (`ALTER DEFAULT PRIVILEGES FOR ROLE`), which are reported when the desired state does
+    /// not list them. `None`: not predicted.
+    pub creating_role: Option<crate::model::Ident>,
 }
 
 impl Default for Options {
@@ -55,6 +60,7 @@ impl Default for Options {
             partition_indexes: BTreeSet::new(),
             undeclared_schemas: Vec::new(),
             replace: true,
+            creating_role: None,
         }
     }
 }

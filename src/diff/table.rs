@@ -191,7 +191,7 @@ fn existing_table(
         ),
     }
     constraints(name, existing, wanted, partitions, out);
-    indexes(name, existing, wanted, partitions, out);
+    table_indexes(name, existing, wanted, Some(partitions), out);
     row_level_security(name, existing, wanted, out);
 }
 
@@ -606,11 +606,20 @@ fn constraints(
     }
 }
 
-fn indexes(
+/// The indexes of a relation (a table's, or a materialized view's given as a table with only
+/// indexes): missing → built, extra or different → a finding.
+pub(crate) fn indexes(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut Diff) {
+    table_indexes(name, existing, wanted, None, out);
+}
+
+/// [`indexes`], with the partition trees when the relation is a table (a partitioned
+/// table's new index is built partition by partition; a partition's index its parent's
+/// adopts is not extra).
+fn table_indexes(
     name: &QualifiedName,
     existing: &Table,
     wanted: &Table,
-    partitions: &mut Partitions,
+    mut partitions: Option<&mut Partitions>,
     out: &mut Diff,
 ) {
     let object = |i: &Ident| ObjectId::index(name, i);
@@ -666,10 +675,9 @@ fn indexes(
                         format!("the name {iname} is taken by a constraint's index"),
                     ));
                 } else if existing.is_partitioned() {
-                    if partitions.partitioned_alike(name) {
-                        partitions.index(name, iname, index, out);
-                    } else {
-                        out.findings.push(partitioning_differs(object(iname), name));
+                    match partitions.as_deref_mut() {
+                        Some(p) if p.partitioned_alike(name) => p.index(name, iname, index, out),
+                        _ => out.findings.push(partitioning_differs(object(iname), name)),
                     }
                 } else {
                     out.additive.push(Change::CreateIndex {
@@ -685,7 +693,9 @@ fn indexes(
     for (iname, have) in &existing.indexes {
         if !wanted.indexes.contains_key(iname)
             && !renamed.contains(iname)
-            && !partitions.index_adopted(name, iname)
+            && !partitions
+                .as_deref()
+                .is_some_and(|p| p.index_adopted(name, iname))
         {
             out.findings.push(
                 Finding::new(

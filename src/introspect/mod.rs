@@ -16,7 +16,8 @@
 mod index;
 mod rows;
 
-pub(crate) use rows::SeqValues;
+pub(crate) use index::{KeyLists, from_row as index_from_row};
+pub(crate) use rows::{IndexRow, SeqValues};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,7 +29,7 @@ use crate::ident::QualifiedName;
 use crate::kinds;
 use crate::model::{
     Column, Constraint, ConstraintKind, EnumType, Extension, FkAction, ForeignKey, Ident, Identity,
-    ObjectId, PartitionOf, Schema, Table,
+    ObjectId, PartitionOf, Schema, Table, TriggerKey,
 };
 
 /// Which schemas to read.
@@ -91,6 +92,11 @@ pub struct Introspected {
     /// Schemas outside the scope that are not ignored, with what they hold (when a scope of
     /// named schemas was read; see `sql/undeclared_schemas.sql`).
     pub undeclared_schemas: Vec<UndeclaredSchema>,
+    /// Every role of the server (roles are cluster-wide), for the check that the roles a
+    /// desired state grants to exist. Empty when read in a caller's transaction.
+    pub roles: BTreeSet<String>,
+    /// The role reconcile is connected as (`current_user`), when `roles` was read.
+    pub current_role: Option<String>,
 }
 
 /// A schema the scope did not name and nothing ignores, and how many objects of each kind it
@@ -216,7 +222,15 @@ pub async fn schema(
             Ok(undeclared) => {
                 read.undeclared_schemas = undeclared;
                 read.catalog_queries += 1;
-                Ok(read)
+                match roles(&mut tx).await {
+                    Ok((roles, current)) => {
+                        read.roles = roles;
+                        read.current_role = current;
+                        read.catalog_queries += 1;
+                        Ok(read)
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => Err(e),
         },
@@ -224,6 +238,21 @@ pub async fn schema(
     };
     tx.rollback().await.map_err(q("rollback"))?;
     result
+}
+
+/// The names of the server's roles, and the one we are connected as.
+async fn roles(
+    conn: &mut PgConnection,
+) -> Result<(BTreeSet<String>, Option<String>), IntrospectError> {
+    let rows: Vec<(String, bool)> = sqlx::query_as(include_str!("sql/roles.sql"))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(q("roles"))?;
+    let current = rows
+        .iter()
+        .find(|(_, current)| *current)
+        .map(|(name, _)| name.clone());
+    Ok((rows.into_iter().map(|(name, _)| name).collect(), current))
 }
 
 /// The schemas a scope of named schemas leaves out and nothing ignores (none when the scope
@@ -301,6 +330,8 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         unmanaged_tables: BTreeSet::new(),
         partition_indexes: BTreeSet::new(),
         undeclared_schemas: Vec::new(),
+        roles: BTreeSet::new(),
+        current_role: None,
         catalog_queries: 0,
     };
     out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();
@@ -461,10 +492,8 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let name: String = row.try_get("name").map_err(q("unmanaged"))?;
         let on_table: Option<String> = row.try_get("on_table").map_err(q("unmanaged"))?;
         let reason = match kind.as_str() {
-            "materialized view" => "materialized views are not managed yet",
-            "trigger" => "triggers are not managed yet",
             "policy" => "policies are not managed yet",
-            _ => "functions and procedures are not managed yet",
+            _ => "window functions are not managed",
         };
         let args: Option<String> = row.try_get("args").map_err(q("unmanaged"))?;
         let name = qualified(schema, name);
@@ -480,12 +509,6 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
                 .unwrap_or_default()
         };
         let object = match kind.as_str() {
-            "view" => ObjectId::View(name),
-            "materialized view" => ObjectId::MaterializedView(name),
-            "trigger" => ObjectId::Trigger {
-                table: on(on_table)?,
-                name: name.name,
-            },
             "policy" => ObjectId::Policy {
                 table: on(on_table)?,
                 name: name.name,
@@ -501,8 +524,32 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
     settle_partitions(&mut out);
     drop_dangling_foreign_keys(&mut out);
     kinds::settle_all(&mut out.schema);
-    skip_views_on_unmanaged(&mut out);
+    materialized_view_facts(&mut out);
+    skip_on_unmanaged(&mut out);
+    // After the views left out: their privileges go with them.
+    kinds::settle_all(&mut out.schema);
     Ok(out)
+}
+
+/// What the catalog says about each materialized view besides its definition, where the
+/// tables' go: INVALID indexes (listed, and dropped and built again when desired) and row
+/// estimates (for the hazards of index builds).
+fn materialized_view_facts(out: &mut Introspected) {
+    for (name, view) in &mut out.schema.materialized_views {
+        let Some(facts) = view.take_catalog_facts() else {
+            continue;
+        };
+        out.estimated_rows
+            .insert(name.clone(), facts.estimated_rows);
+        for index in facts.invalid_indexes {
+            out.skipped.push(Skipped {
+                object: ObjectId::index(name, &index),
+                reason: "the index is INVALID (a failed concurrent build); rebuilt if desired",
+            });
+            out.invalid_indexes
+                .insert(QualifiedName::new(name.schema.clone(), index));
+        }
+    }
 }
 
 /// Every registered kind's catalog query, one after the other (the connection serves one
@@ -527,36 +574,103 @@ async fn read_kinds(
     Ok(())
 }
 
-/// A view that reads a relation reconcile does not model (a materialized view, an inheritance
-/// child, a table outside the scope; partitioned tables and partitions are tables) or calls a function of the database's own cannot be
-/// built on the scratch server from the desired state: it is left out and listed, never
-/// written by `pull` as something that would not load — and so are views that read it.
-fn skip_views_on_unmanaged(out: &mut Introspected) {
-    loop {
-        let schema = &out.schema;
-        let unmanaged: Vec<QualifiedName> = schema
-            .views
+/// A view or materialized view that reads a relation reconcile does not model (an inheritance
+/// child, a table outside the scope, ...; partitioned tables and partitions are tables) or
+/// calls a function no kind manages (a window function, one that uses such a relation) cannot
+/// be built on the scratch server from the desired state, and neither can a trigger on a relation left out or running such a
+/// function: each is left out and listed, never written by `pull` as something that would not
+/// load — and so is what depends on it, functions included (see
+/// [`kinds::function::unmanaged`]).
+fn skip_on_unmanaged(out: &mut Introspected) {
+    // A call recorded in pg_depend names a function by name and argument types, whatever
+    // kind (function, procedure, aggregate) the model holds it as.
+    let unmanaged_function = |schema: &Schema, functions: &[ObjectId]| {
+        functions.iter().any(|f| {
+            let modelled = kinds::function::signature_of(f).is_some_and(|(name, args)| {
+                let same = |k: &crate::model::Routine| k.name == *name && k.args == args;
+                schema.functions.keys().any(same) || schema.aggregates.keys().any(same)
+            });
+            !modelled && !kinds::manages(schema, f)
+        })
+    };
+    let reads_unmanaged = |schema: &Schema, relations: &[QualifiedName]| {
+        relations
             .iter()
-            .filter(|(_, view)| {
-                !view.functions.is_empty()
-                    || view
-                        .relations
-                        .iter()
-                        .any(|r| !schema.tables.contains_key(r) && !schema.views.contains_key(r))
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        if unmanaged.is_empty() {
-            return;
-        }
-        for name in unmanaged {
-            out.schema.views.remove(&name);
-            out.unmanaged_tables.insert(name.clone());
+            .any(|r| kinds::relation_kind(schema, r).is_none())
+    };
+    const READS: &str = "it reads a relation or calls a function reconcile does not manage (yet)";
+    loop {
+        let routines = kinds::function::unmanaged(&out.schema);
+        for (key, reason) in &routines {
+            out.schema.functions.remove(key);
+            out.schema.aggregates.remove(key);
             out.skipped.push(Skipped {
-                object: ObjectId::View(name),
-                reason: "it reads a relation or calls a function reconcile does not manage (yet)",
+                object: key.id(),
+                reason,
             });
         }
+        let schema = &out.schema;
+        let mut skipped: Vec<Skipped> = Vec::new();
+        for (name, view) in &schema.views {
+            if unmanaged_function(schema, &view.functions)
+                || reads_unmanaged(schema, &view.relations)
+            {
+                skipped.push(Skipped {
+                    object: ObjectId::View(name.clone()),
+                    reason: READS,
+                });
+            }
+        }
+        for (name, view) in &schema.materialized_views {
+            if unmanaged_function(schema, &view.functions)
+                || reads_unmanaged(schema, &view.relations)
+            {
+                skipped.push(Skipped {
+                    object: ObjectId::MaterializedView(name.clone()),
+                    reason: READS,
+                });
+            }
+        }
+        for (key, trigger) in &schema.triggers {
+            let reason = if !schema.tables.contains_key(&key.table)
+                && !schema.views.contains_key(&key.table)
+            {
+                "it is on a relation reconcile does not manage (yet)"
+            } else if unmanaged_function(schema, trigger.function.as_slice()) {
+                "it runs a function reconcile does not manage (yet)"
+            } else {
+                continue;
+            };
+            skipped.push(Skipped {
+                object: ObjectId::Trigger {
+                    table: key.table.clone(),
+                    name: key.name.clone(),
+                },
+                reason,
+            });
+        }
+        if skipped.is_empty() && routines.is_empty() {
+            return;
+        }
+        for skip in &skipped {
+            match &skip.object {
+                ObjectId::View(name) => {
+                    out.schema.views.remove(name);
+                    out.unmanaged_tables.insert(name.clone());
+                }
+                ObjectId::MaterializedView(name) => {
+                    out.schema.materialized_views.remove(name);
+                    out.unmanaged_tables.insert(name.clone());
+                }
+                ObjectId::Trigger { table, name } => {
+                    out.schema
+                        .triggers
+                        .remove(&TriggerKey::new(table.clone(), name.clone()));
+                }
+                _ => {}
+            }
+        }
+        out.skipped.extend(skipped);
     }
 }
 

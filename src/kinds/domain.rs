@@ -217,6 +217,13 @@ impl Kind for DomainKind {
             .requires(Key::Schema(name.schema.clone()))
             .requires(Key::Extensions)
             .requires_all(refs::type_name(&d.data_type).map(Key::Type))
+            .requires_all(
+                d.checks
+                    .values()
+                    .chain(&d.default)
+                    .flat_map(|e| refs::functions(e))
+                    .map(Key::Function),
+            )
             .provides(Key::Type(name.clone()))
             .push(out);
     }

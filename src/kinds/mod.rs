@@ -1,7 +1,7 @@
 //! Object kinds: one home for everything the pipeline must know about a kind of object.
 //!
-//! A kind (domain, composite type, sequence, ...) is a type implementing [`Kind`]: its model
-//! type, its YAML form and how it resolves, its catalog query and how a row becomes an
+//! A kind (domain, composite type, sequence, grant, ...) is a type implementing [`Kind`]: its
+//! model type and the key it is found by, its YAML form and how it resolves, its catalog query and how a row becomes an
 //! object, how it prints for `pull`, its DDL, its diff rule (missing → created, different →
 //! a finding with its code, extra → a finding with its code) and the plan steps that create
 //! it with what they provide and require. The pipeline's stages walk every registered kind
@@ -22,13 +22,28 @@
 //! checks what the compiler cannot: its codes are documented, its statements are additive
 //! and invertible, its catalog query is one statement.
 //!
+//! Privileges and owners ([`grant`], [`default_privilege`], [`owner`]) are kinds too, with
+//! keys that are not names (a grant is found by object, grantee and privilege), YAML sections
+//! that are not lists of named objects ([`Kind::resolve_files`], [`Kind::pull_section`]), and
+//! diff rules of their own ([`Kind::diff`]). They name roles, which the scratch server does
+//! not have, so they are never built there ([`Kind::BUILT`]): they are compared structurally,
+//! as written.
+//!
 //! Tables (with their columns, constraints and indexes) and enums stay hand-written in
 //! `diff::table`, `diff` and `plan::generate`: a table's diff is many rules, not one, and an
 //! enum grows label by label.
 
+pub mod aggregate;
 pub mod composite;
+pub mod default_privilege;
 pub mod domain;
+pub mod function;
+pub mod grant;
+pub mod materialized_view;
+pub mod owner;
+pub mod privilege;
 pub mod sequence;
+pub mod trigger;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -40,12 +55,12 @@ use sqlx::postgres::PgRow;
 
 use crate::diff::{Code, Diff, Finding, Severity};
 use crate::load::format::{Entries, FileSpec};
-use crate::load::resolve::Resolver;
-use crate::model::{ObjectId, QualifiedName, Schema};
+use crate::load::resolve::{ParsedFile, Resolver};
+use crate::model::{Ident, ObjectId, QualifiedName, Schema};
 use crate::plan::Draft;
 
 /// Everything the pipeline needs to know about one kind of object.
-pub(crate) trait Kind: Registered + 'static {
+pub(crate) trait Kind: Registered + Sized + 'static {
     /// What plans call one object of the kind (`domain`).
     const NAME: &'static str;
     /// The YAML section that declares them (`domains`).
@@ -60,6 +75,12 @@ pub(crate) trait Kind: Registered + 'static {
     /// transaction (types and sequences, which tables use). Kinds declared in SQL files are
     /// canonical once built (`canon::sql`) and are not built again.
     const PREREQUISITE: bool;
+    /// Whether canonicalisation builds the objects on the scratch server at all and reads
+    /// them back (see `canon`). Privileges and owners name roles the scratch server does not
+    /// have, and have no text the server would print differently: they stay as written.
+    const BUILT: bool = true;
+    /// Whether `pull` writes the kind's section after the tables (grants are about them).
+    const PULLED_AFTER_TABLES: bool = false;
 
     /// What tells two objects of the kind apart: a schema-qualified name for most; a
     /// function's also has its argument types, a trigger's its table.
@@ -78,6 +99,12 @@ pub(crate) trait Kind: Registered + 'static {
     fn schema_of(key: &Self::Key) -> &crate::model::Ident;
     /// The relation name, for kinds whose objects are relations ([`Kind::IS_RELATION`]).
     fn relation_name(_key: &Self::Key) -> Option<&QualifiedName> {
+        None
+    }
+    /// What else the database has under this object's identity where PostgreSQL allows only
+    /// one (a function where a procedure of the same name and argument types is wanted);
+    /// `None` when it is free.
+    fn identity_taken_by(_key: &Self::Key, _live: &Schema) -> Option<&'static str> {
         None
     }
     /// The type name, for kinds whose objects are types ([`Kind::IS_TYPE`]).
@@ -109,6 +136,29 @@ pub(crate) trait Kind: Registered + 'static {
     fn pull_sql(_key: &Self::Key, _object: &Self::Object) -> Option<String> {
         None
     }
+    /// Resolves the kind's declarations in every file (with the file's schema) into the
+    /// model; once every file's tables, enums and earlier kinds are in. By default, each
+    /// entry of [`Kind::section`] through [`Kind::resolve`]; kinds whose YAML is not a
+    /// section of named entries (privileges, owners) read their own sections.
+    fn resolve_files(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+        for (file, schema) in files {
+            r.resolve_kind::<Self>(file, schema);
+        }
+    }
+    /// What `pull` writes for the objects of schema `namespace`: the kind's section, starting
+    /// with a blank line, or `None` when there is nothing to write. By default, the entries
+    /// [`Kind::pull`] writes under [`Kind::SECTION`].
+    fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
+        let entries: Vec<String> = Self::objects(schema)
+            .iter()
+            .filter(|(key, _)| Self::schema_of(key) == namespace)
+            .filter_map(|(key, object)| Self::pull(key, object, schema))
+            .collect();
+        if entries.is_empty() {
+            return None;
+        }
+        Some(format!("\n{}:\n{}", Self::SECTION, entries.concat()))
+    }
 
     // --- live state (catalog)
 
@@ -131,6 +181,15 @@ pub(crate) trait Kind: Registered + 'static {
     fn without_unbuilt_tables(_object: &mut Self::Object, _built: &dyn Fn(&QualifiedName) -> bool) {
     }
 
+    /// [`Kind::without_unbuilt_tables`] for every object of the kind in `schema`; a kind whose
+    /// objects cannot be built at all without such tables (a function taking a table's row
+    /// type) takes those objects out instead, and [`Kind::restore`] puts them back.
+    fn leave_out_unbuilt(schema: &mut Schema, built: &dyn Fn(&QualifiedName) -> bool) {
+        for object in Self::objects_mut(schema).values_mut() {
+            Self::without_unbuilt_tables(object, built);
+        }
+    }
+
     /// Puts back into the object as the scratch server printed it what the server does not
     /// print or was not given (see [`Kind::without_unbuilt_tables`]), from the desired one.
     fn restore(_printed: &mut Self::Object, _desired: &Self::Object) {}
@@ -143,6 +202,19 @@ pub(crate) trait Kind: Registered + 'static {
     const DIFFERS_MESSAGE: &'static str;
     /// The finding when the database has an object the desired state does not.
     const EXTRA: Code;
+
+    /// Whether an object both sides have is the same. A kind whose objects have parts that
+    /// are created on their own (a materialized view's indexes, built one by one) pushes the
+    /// changes and findings for those parts into `out` and compares the rest.
+    fn same(
+        _key: &Self::Key,
+        live: &Self::Object,
+        desired: &Self::Object,
+        _out: &mut Diff,
+    ) -> bool {
+        live == desired
+    }
+
     /// How the "extra" finding names the object (plans have always said `type X` for extra
     /// domains and composites).
     fn extra_id(key: &Self::Key) -> ObjectId {
@@ -167,6 +239,29 @@ pub(crate) trait Kind: Registered + 'static {
                 "in the database, not in the desired state",
             )
             .suggest(Self::drop(name)),
+        )
+    }
+
+    /// Compares the kind's objects: [`diff_kind`], the rule every named kind shares, unless
+    /// the kind has a rule of its own (privileges: never revoked, see [`grant`]).
+    fn diff(live: &Schema, desired: &Schema, options: &crate::diff::Options, out: &mut Diff) {
+        diff_kind::<Self>(live, desired, options, out);
+    }
+
+    /// The SQL a human would run when an object differs and no replace step is planned
+    /// (`replaceable`: one could be, but `--no-replace` holds it back); by default both
+    /// definitions side by side.
+    fn differs_suggestion(
+        key: &Self::Key,
+        live: &Self::Object,
+        desired: &Self::Object,
+        _live_schema: &Schema,
+        _replaceable: bool,
+    ) -> String {
+        format!(
+            "-- database: {}\n-- desired:  {}",
+            Self::create(key, live),
+            Self::create(key, desired)
         )
     }
 
@@ -207,6 +302,17 @@ pub(crate) trait Kind: Registered + 'static {
     /// back, diffs, pulls and loads them.
     #[cfg(test)]
     fn samples() -> (Self::Key, [Self::Object; 2]);
+
+    /// SQL run before the samples are created on a real server: what they need besides their
+    /// schema (a trigger's table, say).
+    #[cfg(test)]
+    fn sample_context() -> &'static str {
+        ""
+    }
+    /// SQL the registry walk runs (as a superuser, on its own cluster) before creating a
+    /// sample: the roles a sample names.
+    #[cfg(test)]
+    const SAMPLE_SETUP: &'static str = "";
 }
 
 /// The definition-swapping half of a replaceable kind (see [`Kind::replacement`]).
@@ -340,10 +446,23 @@ registry! {
         Domain => domain::DomainKind, QualifiedName, domain::Domain;
         Composite => composite::CompositeKind, QualifiedName, composite::CompositeType;
         Sequence => sequence::SequenceKind, QualifiedName, sequence::Sequence;
+        Function => function::FunctionKind, function::Routine, function::Function;
+        Aggregate => aggregate::AggregateKind, function::Routine, aggregate::Aggregate;
         View => view::ViewKind, QualifiedName, view::View;
+        MaterializedView => materialized_view::MaterializedViewKind, QualifiedName,
+            materialized_view::MaterializedView;
+        Trigger => trigger::TriggerKind, trigger::TriggerKey, trigger::Trigger;
+        // After every kind of object that has an owner: `owner:` applies to the ones resolved.
+        Owner => owner::OwnerKind, ObjectId, owner::Owner;
+        Grant => grant::GrantKind, grant::GrantKey, grant::Grant;
+        DefaultPrivilege => default_privilege::DefaultPrivilegeKind,
+            default_privilege::DefaultKey, default_privilege::DefaultGrant;
     }
     replaceable {
+        Function => function::FunctionKind, function::Routine, function::Function;
+        Aggregate => aggregate::AggregateKind, function::Routine, aggregate::Aggregate;
         View => view::ViewKind, QualifiedName, view::View;
+        Trigger => trigger::TriggerKind, trigger::TriggerKey, trigger::Trigger;
     }
 }
 
@@ -359,14 +478,17 @@ pub(crate) fn diff_kind<K: Kind>(
     let (have, want) = (K::objects(live), K::objects(desired));
     for (name, wanted) in want {
         match have.get(name) {
-            None => match K::relation_name(name).and_then(|r| {
-                relation_kind(live, r).or_else(|| {
-                    options
-                        .unmanaged_tables
-                        .contains(r)
-                        .then_some("relation reconcile does not manage")
+            None => match K::relation_name(name)
+                .and_then(|r| {
+                    relation_kind(live, r).or_else(|| {
+                        options
+                            .unmanaged_tables
+                            .contains(r)
+                            .then_some("relation reconcile does not manage")
+                    })
                 })
-            }) {
+                .or_else(|| K::identity_taken_by(name, live))
+            {
                 // The name is another kind of relation's in the database (a table where a view
                 // is wanted): creating it would fail, or be skipped by its guard forever.
                 Some(taken_by) => out.findings.push(name_taken(K::id(name), taken_by)),
@@ -375,31 +497,35 @@ pub(crate) fn diff_kind<K: Kind>(
                     wanted.clone(),
                 ))),
             },
-            Some(existing) if existing != wanted => match K::replacement(name, existing, wanted) {
-                Some(replaced) if options.replace => {
-                    out.additive.push(crate::diff::Change::Replace(replaced));
+            Some(existing) if !K::same(name, existing, wanted, out) => {
+                match K::replacement(name, existing, wanted) {
+                    Some(replaced) if options.replace => {
+                        out.additive.push(crate::diff::Change::Replace(replaced));
+                    }
+                    replaceable => out.findings.push(
+                        Finding::new(
+                            K::DIFFERS,
+                            Severity::Risky,
+                            K::id(name),
+                            if replaceable.is_some() {
+                                format!(
+                                    "{} (--no-replace: not replaced in place)",
+                                    K::DIFFERS_MESSAGE
+                                )
+                            } else {
+                                K::DIFFERS_MESSAGE.to_owned()
+                            },
+                        )
+                        .suggest(K::differs_suggestion(
+                            name,
+                            existing,
+                            wanted,
+                            live,
+                            replaceable.is_some(),
+                        )),
+                    ),
                 }
-                replaceable => out.findings.push(
-                    Finding::new(
-                        K::DIFFERS,
-                        Severity::Risky,
-                        K::id(name),
-                        if replaceable.is_some() {
-                            format!(
-                                "{} (--no-replace: not replaced in place)",
-                                K::DIFFERS_MESSAGE
-                            )
-                        } else {
-                            K::DIFFERS_MESSAGE.to_owned()
-                        },
-                    )
-                    .suggest(format!(
-                        "-- database: {}\n-- desired:  {}",
-                        K::create(name, existing),
-                        K::create(name, wanted)
-                    )),
-                ),
-            },
+            }
             Some(_) => {}
         }
     }
@@ -460,6 +586,28 @@ pub(crate) fn name_taken(object: ObjectId, taken_by: &str) -> Finding {
     )
 }
 
+/// Whether some registered kind has the object `id` in `schema` (a function a trigger calls,
+/// say): what reconcile can build from the desired state and compare.
+pub(crate) fn manages(schema: &Schema, id: &ObjectId) -> bool {
+    struct Find<'a> {
+        schema: &'a Schema,
+        id: &'a ObjectId,
+        found: bool,
+    }
+    impl Visitor for Find<'_> {
+        fn visit<K: Kind>(&mut self) {
+            self.found = self.found || K::objects(self.schema).keys().any(|k| K::id(k) == *self.id);
+        }
+    }
+    let mut find = Find {
+        schema,
+        id,
+        found: false,
+    };
+    visit_all(&mut find);
+    find.found
+}
+
 /// Whether the desired state declares a type of this name, of any kind (a type the database
 /// has as another kind is not reported as extra: PostgreSQL has one namespace of types).
 pub(crate) fn declares_type(desired: &Schema, name: &QualifiedName) -> bool {
@@ -500,7 +648,7 @@ pub(crate) fn diff_all(
     }
     impl Visitor for DiffAll<'_> {
         fn visit<K: Kind>(&mut self) {
-            diff_kind::<K>(self.live, self.desired, self.options, self.out);
+            K::diff(self.live, self.desired, self.options, self.out);
         }
     }
     visit_all(&mut DiffAll {
@@ -589,6 +737,11 @@ pub(crate) fn restore_all(desired: &Schema, printed: &mut Schema) {
     }
     impl Visitor for Restore<'_> {
         fn visit<K: Kind>(&mut self) {
+            if !K::BUILT {
+                // Never built there: the scratch server's (its owners, say) mean nothing.
+                K::objects_mut(self.printed).clone_from(K::objects(self.desired));
+                return;
+            }
             let printed = K::objects_mut(self.printed);
             for (name, object) in K::objects(self.desired) {
                 match printed.get_mut(name) {
@@ -614,9 +767,7 @@ pub(crate) fn leave_out_unbuilt_tables(
     }
     impl Visitor for LeaveOut<'_> {
         fn visit<K: Kind>(&mut self) {
-            for object in K::objects_mut(self.schema).values_mut() {
-                K::without_unbuilt_tables(object, self.built);
-            }
+            K::leave_out_unbuilt(self.schema, self.built);
         }
     }
     visit_all(&mut LeaveOut { schema, built });

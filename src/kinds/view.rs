@@ -320,7 +320,8 @@ pub(crate) fn around_type_change(
     ))
 }
 
-/// The relations a view reads must exist first (with any columns the plan adds to them).
+/// The relations a view reads must exist first (with any columns the plan adds to them), and
+/// the functions it calls.
 fn requirements(view: &View) -> Vec<Key> {
     view.relations
         .iter()
@@ -330,5 +331,11 @@ fn requirements(view: &View) -> Vec<Key> {
                 Key::NewColumns(relation.clone()),
             ]
         })
+        .chain(
+            view.functions
+                .iter()
+                .filter_map(super::function::signature_of)
+                .map(|(name, args)| Key::Routine(name.clone(), args.to_vec())),
+        )
         .collect()
 }

@@ -71,10 +71,12 @@ pub enum Code {
     TransactionControl,
     UnusedAllow,
     BadDirective,
+    Revoke,
+    RevokeDefaultPrivileges,
 }
 
 impl Code {
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 31] = [
         Code::DropTable,
         Code::DropColumn,
         Code::DropIndex,
@@ -104,6 +106,8 @@ impl Code {
         Code::TransactionControl,
         Code::UnusedAllow,
         Code::BadDirective,
+        Code::Revoke,
+        Code::RevokeDefaultPrivileges,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -137,6 +141,8 @@ impl Code {
             Code::TransactionControl => "L023",
             Code::UnusedAllow => "L030",
             Code::BadDirective => "L031",
+            Code::Revoke => FindingCode::ExtraGrant.as_str(),
+            Code::RevokeDefaultPrivileges => FindingCode::ExtraDefaultPrivilege.as_str(),
         }
     }
 
@@ -177,7 +183,9 @@ impl Code {
             | Code::MissingIfNotExists
             | Code::MissingLockTimeout
             | Code::TransactionControl
-            | Code::UnusedAllow => Severity::Warning,
+            | Code::UnusedAllow
+            | Code::Revoke
+            | Code::RevokeDefaultPrivileges => Severity::Warning,
         }
     }
 
@@ -250,6 +258,14 @@ impl Code {
             }
             Code::UnusedAllow => "a `reconcile:allow` directive that allows nothing",
             Code::BadDirective => "a malformed `reconcile:` directive (it is not honoured)",
+            Code::Revoke => {
+                "REVOKE takes privileges away: what runs as the grantee fails with permission \
+                 denied"
+            }
+            Code::RevokeDefaultPrivileges => {
+                "ALTER DEFAULT PRIVILEGES ... REVOKE: objects created from now on lack privileges \
+                 code may expect"
+            }
         }
     }
 
@@ -364,6 +380,15 @@ impl Code {
             Code::BadDirective => {
                 "write `-- reconcile:allow CODE reason` (a known code and a reason), or \
                  `-- reconcile:no-transaction` before the first statement"
+            }
+            Code::Revoke => {
+                "check that nothing running as the grantee still needs the privilege (the \
+                 application, jobs, roles that inherit from it), then allow it with \
+                 `-- reconcile:allow D180 <reason>`"
+            }
+            Code::RevokeDefaultPrivileges => {
+                "check what the roles that create objects here expect of new objects, then allow \
+                 it with `-- reconcile:allow D183 <reason>`"
             }
         }
     }

@@ -13,6 +13,8 @@ pub enum Format {
     Text,
     Json,
     Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
 }
 
 pub fn render(
@@ -25,6 +27,7 @@ pub fn render(
         Format::Text => text(report, color, out),
         Format::Json => json(report, out),
         Format::Github => github(report, out),
+        Format::Sarif => sarif(report, out),
     }
 }
 
@@ -193,6 +196,43 @@ pub fn github(report: &Report, out: &mut impl Write) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// SARIF results: one per diagnostic (rule = its code) and one per file that could not be
+/// parsed.
+pub fn sarif(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    use crate::render::sarif::{Finding, Rule};
+    let mut findings: Vec<Finding> = report
+        .unparsed
+        .iter()
+        .map(|u| Finding {
+            rule: Rule {
+                id: u.title.replace(' ', "-"),
+                title: u.title.to_owned(),
+                help: "The file must parse as PostgreSQL SQL (UTF-8) for the other rules to \
+                       check it."
+                    .to_owned(),
+                level: "error",
+            },
+            message: u.message.clone(),
+            place: (u.file.clone(), to_u32(u.line), to_u32(u.column)),
+        })
+        .collect();
+    findings.extend(report.diagnostics.iter().map(|d| Finding {
+        rule: Rule {
+            id: d.code.to_string(),
+            title: d.code.title().to_owned(),
+            help: d.help.to_owned(),
+            level: d.severity.as_str(),
+        },
+        message: format!("{}\nhelp: {}", d.message, d.help),
+        place: (d.file.clone(), to_u32(d.line), to_u32(d.column)),
+    }));
+    crate::render::sarif::write(findings, out)
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// GitHub's escaping for a command's message: `%`, CR and LF.

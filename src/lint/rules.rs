@@ -25,6 +25,27 @@ use crate::ident::quote_literal;
 use crate::sql::Script;
 use crate::sql::names::{self, Name};
 
+/// `anon, PUBLIC`: the roles of a GRANT or REVOKE.
+fn role_list(grantees: &[protobuf::Node]) -> String {
+    let names: Vec<String> = grantees
+        .iter()
+        .filter_map(|g| match &g.node {
+            Some(NodeEnum::RoleSpec(r)) if !r.rolename.is_empty() => Some(r.rolename.clone()),
+            Some(NodeEnum::RoleSpec(r)) => Some(
+                match protobuf::RoleSpecType::try_from(r.roletype) {
+                    Ok(protobuf::RoleSpecType::RolespecPublic) => "PUBLIC",
+                    Ok(protobuf::RoleSpecType::RolespecCurrentRole) => "CURRENT_ROLE",
+                    Ok(protobuf::RoleSpecType::RolespecSessionUser) => "SESSION_USER",
+                    _ => "CURRENT_USER",
+                }
+                .to_owned(),
+            ),
+            _ => None,
+        })
+        .collect();
+    names.join(", ")
+}
+
 /// A rule that fired on a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Hit {
@@ -241,6 +262,32 @@ impl Checker<'_> {
                 Code::DropClusterObject,
                 format!("drops subscription {}", s.subname),
             ),
+            NodeEnum::GrantStmt(s) if !s.is_grant => {
+                let what = if s.grant_option {
+                    "the grant option of privileges"
+                } else {
+                    "privileges"
+                };
+                self.hit(
+                    place,
+                    Code::Revoke,
+                    format!("REVOKE takes {what} from {}", role_list(&s.grantees)),
+                );
+            }
+            NodeEnum::AlterDefaultPrivilegesStmt(s)
+                if s.action.as_ref().is_some_and(|a| !a.is_grant) =>
+            {
+                let grantees = s.action.as_ref().map(|a| role_list(&a.grantees));
+                self.hit(
+                    place,
+                    Code::RevokeDefaultPrivileges,
+                    format!(
+                        "ALTER DEFAULT PRIVILEGES ... REVOKE: objects created from now on no \
+                         longer grant {} what they did",
+                        grantees.unwrap_or_default()
+                    ),
+                );
+            }
             NodeEnum::TruncateStmt(s) => {
                 let names: Vec<&protobuf::RangeVar> =
                     s.relations.iter().filter_map(range_var).collect();

@@ -105,7 +105,7 @@ impl fmt::Display for LoadErrors {
 impl std::error::Error for LoadErrors {}
 
 /// Attaches the source line to each error that has a position in `source`.
-pub(super) fn with_source_lines(errors: &mut [LoadError], file: &Path, source: &str) {
+pub(crate) fn with_source_lines(errors: &mut [LoadError], file: &Path, source: &str) {
     for error in errors.iter_mut().filter(|e| e.origin.file == file) {
         if error.origin.line > 0 && error.source_line.is_none() {
             error.source_line = source

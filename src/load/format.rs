@@ -214,6 +214,17 @@ pub struct FileSpec {
     pub sequences: Entries<crate::kinds::sequence::SequenceSpec>,
     #[serde(default)]
     pub tables: Entries<TableSpec>,
+    /// The owner of every table, standalone sequence and type in the schema that `owners:`
+    /// does not name (the schema's own owner is `owners: { schema: ... }`).
+    pub owner: Option<At<String>>,
+    #[serde(default)]
+    pub owners: Option<crate::kinds::owner::OwnersSpec>,
+    /// Privileges on the schema and the objects in it.
+    #[serde(default)]
+    pub grants: Option<crate::kinds::grant::GrantsSpec>,
+    /// `FOR ROLE` → kind of object → grantee → privileges.
+    #[serde(default)]
+    pub default_privileges: crate::kinds::default_privilege::DefaultPrivilegesSpec,
 }
 
 #[derive(Debug, Deserialize)]

@@ -202,10 +202,14 @@ fn declared(node: &NodeEnum) -> Option<(String, String)> {
         ),
         NodeEnum::CreateTrigStmt(s) => {
             let (schema, table) = relation(&s.relation)?;
-            Some((
-                format!("trigger {} on {schema}.{table}", s.trigname),
-                schema,
-            ))
+            let object = crate::model::ObjectId::Trigger {
+                table: crate::ident::QualifiedName::new(
+                    crate::ident::Ident::from_catalog(schema.clone()),
+                    crate::ident::Ident::from_catalog(table),
+                ),
+                name: crate::ident::Ident::from_catalog(s.trigname.clone()),
+            };
+            Some((object.to_string(), schema))
         }
         NodeEnum::IndexStmt(s) => {
             let (schema, _) = relation(&s.relation)?;

@@ -14,9 +14,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use crate::ident::{Ident, QualifiedName};
+pub use crate::kinds::aggregate::Aggregate;
 pub use crate::kinds::composite::{CompositeAttribute, CompositeType};
+pub use crate::kinds::default_privilege::{DefaultGrant, DefaultKey};
 pub use crate::kinds::domain::Domain;
+pub use crate::kinds::function::{Function, Routine, RoutineKind, Uses};
+pub use crate::kinds::grant::{Grant, GrantKey};
+pub use crate::kinds::materialized_view::MaterializedView;
+pub use crate::kinds::owner::Owner;
+pub use crate::kinds::privilege::{Grantee, Origins, Privilege, Securable};
 pub use crate::kinds::sequence::Sequence;
+pub use crate::kinds::trigger::{Firing, Trigger, TriggerKey};
 pub use crate::kinds::view::View;
 pub use object_id::{ObjectId, ParseObjectIdError};
 pub use sequence::{SequenceOptions, SequenceType};
@@ -38,6 +46,34 @@ pub struct Schema {
     /// Views, declared in `.sql` files.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub views: BTreeMap<QualifiedName, View>,
+    /// Materialized views with their indexes, declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub materialized_views: BTreeMap<QualifiedName, MaterializedView>,
+    /// Triggers (on tables and views), declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub triggers: BTreeMap<TriggerKey, Trigger>,
+    /// Privileges beyond PostgreSQL's defaults, one per (object, grantee, privilege).
+    /// (Empty maps are left out of the JSON: models without privileges serialize, and
+    /// fingerprint, as they did before there were any.)
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub grants: BTreeMap<GrantKey, Grant>,
+    /// `ALTER DEFAULT PRIVILEGES ... IN SCHEMA`, one per (role, schema, kind, grantee,
+    /// privilege).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub default_privileges: BTreeMap<DefaultKey, DefaultGrant>,
+    /// Owners: all of them when read from a database; in a desired state, those it names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owners: BTreeMap<ObjectId, Owner>,
+    /// Where a desired state names the roles and routines it needs the database to have (not
+    /// part of the model's value: see [`Origins`]).
+    #[serde(skip)]
+    pub origins: Origins,
+    /// Functions and procedures, declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub functions: BTreeMap<Routine, Function>,
+    /// Aggregates, declared in `.sql` files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aggregates: BTreeMap<Routine, Aggregate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::ident::{Ident, QualifiedName, quote_ident, quote_literal};
+use crate::kinds::privilege::{Grantee, Privilege, Securable};
 
 /// One object of a database, by kind and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -89,6 +90,24 @@ pub enum ObjectId {
         table: QualifiedName,
         name: Ident,
     },
+    /// One privilege of one grantee on an object (a schema, table, column, sequence, type or
+    /// routine), whoever granted it.
+    Grant {
+        on: Box<ObjectId>,
+        grantee: Grantee,
+        privilege: Privilege,
+    },
+    /// One privilege `ALTER DEFAULT PRIVILEGES FOR ROLE role IN SCHEMA schema` gives `grantee`
+    /// on the objects of a kind `role` creates there later.
+    DefaultPrivilege {
+        role: Ident,
+        schema: Ident,
+        on: Securable,
+        grantee: Grantee,
+        privilege: Privilege,
+    },
+    /// Who owns an object.
+    Owner(Box<ObjectId>),
 }
 
 impl ObjectId {
@@ -138,6 +157,9 @@ impl ObjectId {
             ObjectId::Aggregate { .. } => "aggregate",
             ObjectId::Trigger { .. } => "trigger",
             ObjectId::Policy { .. } => "policy",
+            ObjectId::Grant { .. } => "grant",
+            ObjectId::DefaultPrivilege { .. } => "default privilege",
+            ObjectId::Owner(_) => "owner",
         }
     }
 
@@ -168,6 +190,7 @@ impl ObjectId {
             | ObjectId::Validation { table, .. }
             | ObjectId::Trigger { table, .. }
             | ObjectId::Policy { table, .. } => Some(table),
+            ObjectId::Grant { on, .. } | ObjectId::Owner(on) => on.table(),
             _ => None,
         }
     }
@@ -208,6 +231,8 @@ impl ObjectId {
             | ObjectId::Function { name: n, .. }
             | ObjectId::Procedure { name: n, .. }
             | ObjectId::Aggregate { name: n, .. } => Some(&n.schema),
+            ObjectId::Grant { on, .. } | ObjectId::Owner(on) => on.schema(),
+            ObjectId::DefaultPrivilege { schema, .. } => Some(schema),
             other => other.table().map(|t| &t.schema),
         }
     }
@@ -267,6 +292,26 @@ impl fmt::Display for ObjectId {
             }
             ObjectId::Trigger { table, name } => write!(f, "trigger {} on {table}", q(name)),
             ObjectId::Policy { table, name } => write!(f, "policy {} on {table}", q(name)),
+            // The object goes last: a routine's name runs to the end of the text.
+            ObjectId::Grant {
+                on,
+                grantee,
+                privilege,
+            } => write!(f, "grant {privilege} to {grantee} on {on}"),
+            ObjectId::DefaultPrivilege {
+                role,
+                schema,
+                on,
+                grantee,
+                privilege,
+            } => write!(
+                f,
+                "default privilege {privilege} to {grantee} on {} in schema {} for role {}",
+                on.plural(),
+                q(schema),
+                q(role)
+            ),
+            ObjectId::Owner(on) => write!(f, "owner of {on}"),
         }
     }
 }
@@ -398,6 +443,47 @@ fn parse(c: &mut Cursor<'_>) -> Option<ObjectId> {
         let (name, table) = c.member()?;
         return Some(ObjectId::Policy { table, name });
     }
+    if c.eat("grant ") {
+        let privilege = c.privilege()?;
+        c.expect(" to ")?;
+        let grantee = c.grantee()?;
+        c.expect(" on ")?;
+        let on = Box::new(parse(c)?);
+        return Some(ObjectId::Grant {
+            on,
+            grantee,
+            privilege,
+        });
+    }
+    if c.eat("default privilege ") {
+        let privilege = c.privilege()?;
+        c.expect(" to ")?;
+        let grantee = c.grantee()?;
+        c.expect(" on ")?;
+        let on = [
+            Securable::Table,
+            Securable::Sequence,
+            Securable::Function,
+            Securable::Type,
+            Securable::Schema,
+        ]
+        .into_iter()
+        .find(|s| c.eat(s.plural()))?;
+        c.expect(" in schema ")?;
+        let schema = c.ident()?;
+        c.expect(" for role ")?;
+        let role = c.ident()?;
+        return Some(ObjectId::DefaultPrivilege {
+            role,
+            schema,
+            on,
+            grantee,
+            privilege,
+        });
+    }
+    if c.eat("owner of ") {
+        return Some(ObjectId::Owner(Box::new(parse(c)?)));
+    }
     None
 }
 
@@ -451,6 +537,28 @@ impl Cursor<'_> {
         }
         self.rest = &self.rest[end..];
         Ident::new(name).ok()
+    }
+
+    /// `SELECT`, `EXECUTE`, ...
+    fn privilege(&mut self) -> Option<Privilege> {
+        let end = self
+            .rest
+            .find(|ch: char| !ch.is_ascii_uppercase())
+            .unwrap_or(self.rest.len());
+        let privilege = Privilege::from_sql(&self.rest[..end])?;
+        self.rest = &self.rest[end..];
+        Some(privilege)
+    }
+
+    /// `PUBLIC` or a role's name as `quote_ident` writes it.
+    fn grantee(&mut self) -> Option<Grantee> {
+        if self.rest.starts_with("PUBLIC")
+            && !self.rest["PUBLIC".len()..].starts_with(|ch: char| ch.is_ascii_alphanumeric())
+        {
+            self.rest = &self.rest["PUBLIC".len()..];
+            return Some(Grantee::Public);
+        }
+        self.ident().map(Grantee::Role)
     }
 
     fn qualified(&mut self) -> Option<QualifiedName> {
@@ -583,6 +691,39 @@ mod tests {
                 },
                 "function public.f(integer, text)",
             ),
+            (
+                ObjectId::Grant {
+                    on: Box::new(ObjectId::Function {
+                        name: qn("public", "f"),
+                        args: vec!["integer".into()],
+                    }),
+                    grantee: Grantee::Public,
+                    privilege: Privilege::Execute,
+                },
+                "grant EXECUTE to PUBLIC on function public.f(integer)",
+            ),
+            (
+                ObjectId::Grant {
+                    on: Box::new(ObjectId::column(&t, &ident("email"))),
+                    grantee: Grantee::Role(ident("PUBLIC")),
+                    privilege: Privilege::Update,
+                },
+                "grant UPDATE to \"PUBLIC\" on column public.leads.email",
+            ),
+            (
+                ObjectId::DefaultPrivilege {
+                    role: ident("postgres"),
+                    schema: ident("public"),
+                    on: Securable::Table,
+                    grantee: Grantee::Role(ident("anon")),
+                    privilege: Privilege::Select,
+                },
+                "default privilege SELECT to anon on tables in schema public for role postgres",
+            ),
+            (
+                ObjectId::Owner(Box::new(ObjectId::Schema(ident("app")))),
+                "owner of schema app",
+            ),
         ];
         for (id, text) in cases {
             assert!(text.starts_with(&format!("{} ", id.kind())), "{text}");
@@ -601,6 +742,11 @@ mod tests {
             "column public.t",
             "value 'unterminated of type public.t",
             "index a on public.t (for constraint b on public.t)",
+            "grant SELEC to anon on table public.t",
+            "grant SELECT to on table public.t",
+            "grant SELECT to anon on nothing",
+            "owner of",
+            "default privilege SELECT to anon on views in schema public for role r",
         ] {
             assert!(text.parse::<ObjectId>().is_err(), "{text:?} parsed");
         }
@@ -622,7 +768,47 @@ mod tests {
         (any_ident(), any_ident()).prop_map(|(s, n)| QualifiedName::new(s, n))
     }
 
+    fn any_grantee() -> impl Strategy<Value = Grantee> {
+        prop_oneof![
+            Just(Grantee::Public),
+            Just(Grantee::Role(Ident::new("PUBLIC").unwrap())),
+            Just(Grantee::Role(Ident::new("public x").unwrap())),
+            any_ident().prop_map(Grantee::Role),
+        ]
+    }
+
+    fn any_privilege() -> impl Strategy<Value = Privilege> {
+        proptest::sample::select(Privilege::ALL.to_vec())
+    }
+
     fn any_id() -> impl Strategy<Value = ObjectId> {
+        let leaf = any_plain_id();
+        prop_oneof![
+            4 => leaf.clone(),
+            1 => (leaf.clone(), any_grantee(), any_privilege()).prop_map(|(on, grantee, privilege)| {
+                ObjectId::Grant { on: Box::new(on), grantee, privilege }
+            }),
+            1 => leaf.prop_map(|on| ObjectId::Owner(Box::new(on))),
+            1 => (
+                any_ident(),
+                any_ident(),
+                proptest::sample::select(vec![
+                    Securable::Table,
+                    Securable::Sequence,
+                    Securable::Function,
+                    Securable::Type,
+                    Securable::Schema,
+                ]),
+                any_grantee(),
+                any_privilege(),
+            )
+                .prop_map(|(role, schema, on, grantee, privilege)| {
+                    ObjectId::DefaultPrivilege { role, schema, on, grantee, privilege }
+                }),
+        ]
+    }
+
+    fn any_plain_id() -> impl Strategy<Value = ObjectId> + Clone {
         prop_oneof![
             any_ident().prop_map(ObjectId::Schema),
             any_ident().prop_map(ObjectId::Extension),

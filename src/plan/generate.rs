@@ -155,8 +155,18 @@ fn column_requirements(column: &Column) -> Vec<Key> {
     }
     for expression in column.default.iter().chain(&column.generated) {
         keys.extend(refs::sequences(expression).into_iter().map(Key::Sequence));
+        keys.extend(refs::functions(expression).into_iter().map(Key::Function));
     }
     keys
+}
+
+/// Keys for the functions a constraint or index calls (they must exist first).
+fn function_requirements<'a>(expressions: impl IntoIterator<Item = &'a str>) -> Vec<Key> {
+    expressions
+        .into_iter()
+        .flat_map(refs::functions)
+        .map(Key::Function)
+        .collect()
 }
 
 fn table_requirements(name: &QualifiedName, table: &Table) -> Vec<Key> {
@@ -229,7 +239,16 @@ fn generate<'c>(
             }
             b.push(out);
         }
-        Change::Create(created) => created.steps(out),
+        Change::Create(created) => {
+            let first = out.len();
+            created.steps(out);
+            // Locks on relations the plan itself creates hurt nobody and are not listed.
+            for draft in &mut out[first..] {
+                draft
+                    .locks
+                    .retain(|l| crate::kinds::relation_kind(context.live, &l.table).is_some());
+            }
+        }
         Change::Replace(replaced) => replaced.steps(out),
         Change::CreateTable { name, definition } => {
             let mut b = Builder::new(StepKind::CreateTable, NEW_TABLES, Some(name), object)
@@ -412,6 +431,16 @@ fn create_index(
         .requires(Key::Table(table.clone()))
         .requires(Key::NewColumns(table.clone()))
         .requires(Key::Extensions)
+        .requires_all(function_requirements(
+            index
+                .keys
+                .iter()
+                .filter_map(|k| match &k.target {
+                    IndexTarget::Expression(e) => Some(e.as_str()),
+                    IndexTarget::Column(_) => None,
+                })
+                .chain(index.predicate.as_deref()),
+        ))
         .provides(Key::Index(index_name(table, name)))
         .index(index_name(table, name));
     if index.unique && index.predicate.is_none() {
@@ -507,11 +536,16 @@ fn add_constraint(
             .requires(Key::Constraint(table.clone(), name.clone()))
             .provides(Key::Validated(table.clone()))
     };
+    let calls = match &constraint.kind {
+        ConstraintKind::Check { expression, .. } => function_requirements([expression.as_str()]),
+        _ => Vec::new(),
+    };
     let base = |kind: StepKind, stage: u8, object: ObjectId| {
         Builder::new(kind, stage, Some(table), object)
             .requires(Key::Table(table.clone()))
             .requires(Key::NewColumns(table.clone()))
             .requires(Key::Extensions)
+            .requires_all(calls.clone())
             .provides(Key::Constraint(table.clone(), name.clone()))
     };
     match &constraint.kind {
@@ -765,16 +799,27 @@ pub(super) fn tolerate_unverified(
     unverified: &std::collections::BTreeMap<ObjectId, String>,
 ) {
     for draft in drafts.iter_mut() {
+        // A privilege or owner of an object the scratch server could not build either.
+        let target = match &draft.object {
+            ObjectId::Grant { on, .. } | ObjectId::Owner(on) => Some(&**on),
+            _ => None,
+        };
         let Some(message) = unverified.get(&draft.object).or_else(|| {
             unverified
                 .iter()
-                .find(|(object, _)| draft.object.within(object))
+                .find(|(object, _)| {
+                    draft.object.within(object) || target.is_some_and(|on| on.within(object))
+                })
                 .map(|(_, message)| message)
         }) else {
             continue;
         };
         if draft.transaction != Transaction::Outside {
-            draft.sql = guard::tolerating_errors(&draft.sql, &draft.object.to_string());
+            let verbatim = matches!(
+                draft.kind,
+                StepKind::CreateFunction | StepKind::CreateAggregate
+            );
+            draft.sql = guard::tolerating_errors(&draft.sql, &draft.object.to_string(), verbatim);
         }
         draft.hazards.push(Hazard {
             code: HazardCode::Unverified,

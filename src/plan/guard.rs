@@ -11,10 +11,34 @@ use crate::model::{Ident, QualifiedName};
 /// `DO $tag$ BEGIN IF NOT EXISTS (<exists>) THEN <statement>; END IF; END $tag$`, with a
 /// dollar-quote tag that does not occur in the body.
 pub fn unless_exists(exists: &str, statement: &str) -> String {
-    let body = format!(
-        "BEGIN\n  IF NOT EXISTS ({exists}) THEN\n    {};\n  END IF;\nEND",
+    guarded(&format!("NOT EXISTS ({exists})"), statement)
+}
+
+/// `DO $tag$ BEGIN IF EXISTS (<exists>) THEN <statement>; END IF; END $tag$`.
+pub fn if_exists(exists: &str, statement: &str) -> String {
+    guarded(&format!("EXISTS ({exists})"), statement)
+}
+
+fn guarded(condition: &str, statement: &str) -> String {
+    do_block(&format!(
+        "BEGIN\n  IF {condition} THEN\n    {};\n  END IF;\nEND",
         statement.replace('\n', "\n    ")
-    );
+    ))
+}
+
+/// `DO $tag$ BEGIN <statements>; END $tag$`: several statements as one step, which runs all
+/// of them or none (a replace that must also restore a trigger's enabled state, say).
+pub fn together(statements: &[String]) -> String {
+    let body: Vec<String> = statements
+        .iter()
+        .map(|s| format!("  {};\n", s.replace('\n', "\n  ")))
+        .collect();
+    do_block(&format!("BEGIN\n{}END", body.concat()))
+}
+
+/// A `DO` block of `body`, with a dollar-quote tag that does not occur in it (a name or a
+/// function body may contain `$reconcile$`).
+fn do_block(body: &str) -> String {
     let mut tag = "$reconcile$".to_owned();
     let mut n = 0;
     while body.contains(&tag) {
@@ -30,10 +54,16 @@ pub fn unless_exists(exists: &str, statement: &str) -> String {
 /// the target database may or may not have. The error is also left in the transaction-local
 /// setting [`SKIPPED_SETTING`], where `apply` reads it to record the step as skipped — never
 /// as done.
-pub fn tolerating_errors(statement: &str, object: &str) -> String {
+/// `verbatim`: the statement creates a function (or procedure, or aggregate), whose body is
+/// stored as written — it is not indented like the rest of the block.
+pub fn tolerating_errors(statement: &str, object: &str, verbatim: bool) -> String {
+    let statement = if verbatim {
+        format!("\n{statement}")
+    } else {
+        statement.replace('\n', "\n  ")
+    };
     let body = format!(
-        "BEGIN\n  {};\nEXCEPTION WHEN OTHERS THEN\n  PERFORM pg_catalog.set_config('{SKIPPED_SETTING}', SQLERRM, true);\n  RAISE WARNING 'reconcile: % was not created: %', {}, SQLERRM;\nEND",
-        statement.replace('\n', "\n  "),
+        "BEGIN\n  {statement};\nEXCEPTION WHEN OTHERS THEN\n  PERFORM pg_catalog.set_config('{SKIPPED_SETTING}', SQLERRM, true);\n  RAISE WARNING 'reconcile: % was not created: %', {}, SQLERRM;\nEND",
         quote_literal(object)
     );
     let mut tag = "$reconcile_t$".to_owned();
@@ -57,6 +87,15 @@ pub fn relation_exists(name: &QualifiedName) -> String {
     )
 }
 
+/// A query returning a row when `table` (which must exist) has a trigger called `name`.
+pub fn trigger_exists(table: &QualifiedName, name: &Ident) -> String {
+    format!(
+        "SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = {}::pg_catalog.regclass AND tgname = {}",
+        quote_literal(&table.quoted()),
+        quote_literal(name.as_str())
+    )
+}
+
 /// A query returning a row when `table` has a constraint called `name`.
 pub fn constraint_exists(table: &QualifiedName, name: &Ident) -> String {
     format!(
@@ -64,6 +103,29 @@ pub fn constraint_exists(table: &QualifiedName, name: &Ident) -> String {
         quote_literal(&table.quoted()),
         quote_literal(name.as_str())
     )
+}
+
+/// A query returning a row when a function, procedure or aggregate `name` with these argument
+/// types (as `format_type` prints them under `search_path = public`, the setting plans run
+/// with) exists.
+pub fn routine_exists(name: &QualifiedName, args: &[String]) -> String {
+    format!(
+        "SELECT FROM pg_catalog.pg_proc WHERE pronamespace = {}::pg_catalog.regnamespace AND proname = {} AND pg_catalog.oidvectortypes(proargtypes) = {}",
+        quote_literal(&quote_ident(name.schema.as_str())),
+        quote_literal(name.name.as_str()),
+        quote_literal(&args.join(", "))
+    )
+}
+
+/// [`unless_exists`] for a `CREATE FUNCTION`, `PROCEDURE` or `AGGREGATE`: the statement is
+/// written as it is, not indented (a function body is stored verbatim, so indenting it would
+/// change it), and it runs with `check_function_bodies` off, as pg_dump's scripts do, so a
+/// function may name tables and functions created after it; the setting is put back after.
+pub fn unless_routine_exists(exists: &str, statement: &str) -> String {
+    let body = format!(
+        "DECLARE\n  reconcile_check_bodies text := pg_catalog.current_setting('check_function_bodies');\nBEGIN\n  IF NOT EXISTS ({exists}) THEN\n    PERFORM pg_catalog.set_config('check_function_bodies', 'off', true);\n{statement};\n    PERFORM pg_catalog.set_config('check_function_bodies', reconcile_check_bodies, true);\n  END IF;\nEND"
+    );
+    do_block(&body)
 }
 
 /// A query returning a row when a type (enum, composite, domain, ...) called `name` exists.

@@ -50,6 +50,8 @@ pub(crate) mod stage {
     pub const VALIDATIONS: u8 = 6;
     /// Views and what else reads tables: after the tables, columns and keys they read.
     pub const VIEWS: u8 = 7;
+    /// Privileges and owners: after the objects they are on.
+    pub const PRIVILEGES: u8 = 8;
 }
 mod step;
 
@@ -173,6 +175,14 @@ pub(crate) enum Key {
     PartitionShell(QualifiedName),
     /// The constraints added NOT VALID to the table are validated.
     Validated(QualifiedName),
+    /// The sequences the plan attaches to the table's columns (`OWNED BY`) are attached.
+    OwnedSequences(QualifiedName),
+    /// Every function, procedure and aggregate of this name (an expression names a function,
+    /// not one of its overloads).
+    Function(QualifiedName),
+    /// One function, procedure or aggregate, by name and argument types (what pg_depend
+    /// records).
+    Routine(QualifiedName, Vec<String>),
 }
 
 type SortKey = (u8, String, StepKind, usize, String);
@@ -194,6 +204,13 @@ pub(crate) struct Draft {
     /// Tie-break for the ordering: stage, then table, then kind, then the change's position
     /// in the diff (which follows the desired state: columns in declared order), then object.
     sort_key: SortKey,
+}
+
+impl Draft {
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> StepKind {
+        self.kind
+    }
 }
 
 /// What the planner may additionally know about the database and the desired state.

@@ -82,6 +82,46 @@ pub fn column_names(expression: &str) -> Vec<String> {
     out
 }
 
+/// The functions (and aggregates) an expression calls, by name — an expression names a
+/// function, the server picks the overload. The text is printed under `search_path = public`,
+/// so an unqualified name is `public`'s (or a built-in one, which nothing provides).
+pub fn functions(expression: &str) -> Vec<QualifiedName> {
+    let sql = format!("SELECT ({expression})");
+    let Ok(parsed) = pg_query::parse(&sql, pg_query::ParserOptions::DEFAULT) else {
+        return Vec::new();
+    };
+    let mut out: Vec<QualifiedName> = parsed
+        .protobuf
+        .nodes()
+        .into_iter()
+        .filter_map(|(node, ..)| match node {
+            pg_query::NodeRef::FuncCall(f) => {
+                let parts: Vec<&str> = f
+                    .funcname
+                    .iter()
+                    .filter_map(|n| match &n.node {
+                        Some(pg_query::NodeEnum::String(s)) => Some(s.sval.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                let (schema, name) = match parts.as_slice() {
+                    [name] => ("public", *name),
+                    [schema, name] => (*schema, *name),
+                    _ => return None,
+                };
+                Some(QualifiedName::new(
+                    Ident::new(schema).ok()?,
+                    Ident::new(name).ok()?,
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Functions whose result differs per row: a default calling one makes `ADD COLUMN` rewrite
 /// the whole table (a constant or STABLE default, like `now()`, does not).
 const VOLATILE: &[&str] = &[
@@ -146,6 +186,22 @@ mod tests {
         assert_eq!(column_names("(price * (2)::numeric)"), ["price"]);
         assert_eq!(column_names("(a || \"B c\")"), ["B c", "a"]);
         assert!(column_names("now()").is_empty());
+    }
+
+    #[test]
+    fn functions_called() {
+        let names = |e: &str| {
+            functions(e)
+                .iter()
+                .map(QualifiedName::quoted)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("random_id()"), ["public.random_id"]);
+        assert_eq!(
+            names("(app.\"Odd.name\"(a) + lower(b))"),
+            ["app.\"Odd.name\"", "public.lower"]
+        );
+        assert!(names("(a + 1)").is_empty());
     }
 
     #[test]

@@ -43,7 +43,14 @@ pub enum StepKind {
     CreateView,
     CreateMaterializedView,
     CreateFunction,
+    CreateAggregate,
     CreateTrigger,
+    /// `GRANT` of a privilege (or of its grant option).
+    Grant,
+    /// `ALTER DEFAULT PRIVILEGES ... GRANT`.
+    AlterDefaultPrivileges,
+    /// `ALTER ... OWNER TO` of an object the same plan creates.
+    SetOwner,
 }
 
 /// Table-level locks, weakest first (PostgreSQL's names).
@@ -118,11 +125,13 @@ pub enum HazardCode {
     Unverified,
     ReplacesDefinition,
     DefaultPartitionScan,
+    /// Creating a materialized view runs its query (with the planner's estimate).
+    PopulatesMaterializedView,
     PartitionedTableLock,
 }
 
 impl HazardCode {
-    pub const ALL: [HazardCode; 15] = [
+    pub const ALL: [HazardCode; 16] = [
         HazardCode::AccessExclusiveLock,
         HazardCode::BuildsIndex,
         HazardCode::ValidatesByScan,
@@ -137,6 +146,7 @@ impl HazardCode {
         HazardCode::Unverified,
         HazardCode::ReplacesDefinition,
         HazardCode::DefaultPartitionScan,
+        HazardCode::PopulatesMaterializedView,
         HazardCode::PartitionedTableLock,
     ];
 
@@ -156,6 +166,7 @@ impl HazardCode {
             HazardCode::Unverified => "H012",
             HazardCode::ReplacesDefinition => "H013",
             HazardCode::DefaultPartitionScan => "H015",
+            HazardCode::PopulatesMaterializedView => "H016",
             HazardCode::PartitionedTableLock => "H017",
         }
     }

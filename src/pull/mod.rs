@@ -202,26 +202,22 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
     struct Sections<'a> {
         schema: &'a Schema,
         namespace: &'a Ident,
+        after_tables: bool,
         out: &'a mut String,
     }
     impl Visitor for Sections<'_> {
         fn visit<K: Kind>(&mut self) {
-            let entries: Vec<String> = K::objects(self.schema)
-                .iter()
-                .filter(|(key, _)| K::schema_of(key) == self.namespace)
-                .filter_map(|(name, object)| K::pull(name, object, self.schema))
-                .collect();
-            if !entries.is_empty() {
-                let _ = writeln!(self.out, "\n{}:", K::SECTION);
-                for entry in entries {
-                    self.out.push_str(&entry);
-                }
+            if K::PULLED_AFTER_TABLES == self.after_tables
+                && let Some(section) = K::pull_section(self.schema, self.namespace)
+            {
+                self.out.push_str(&section);
             }
         }
     }
     kinds::visit_all(&mut Sections {
         schema,
         namespace,
+        after_tables: false,
         out: &mut out,
     });
 
@@ -232,6 +228,12 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
             render_table(&mut out, schema, name, table, serials);
         }
     }
+    kinds::visit_all(&mut Sections {
+        schema,
+        namespace,
+        after_tables: true,
+        out: &mut out,
+    });
     out
 }
 

@@ -10,6 +10,7 @@ pub mod graph;
 pub mod json;
 pub mod markdown;
 pub mod pretty_json;
+pub mod sarif;
 pub mod shadow;
 pub mod sql;
 pub mod text;
@@ -45,6 +46,8 @@ pub enum Format {
     Github,
     /// The steps and their dependencies as a Graphviz digraph.
     Dot,
+    /// The findings as SARIF 2.1.0, for code scanning.
+    Sarif,
 }
 
 /// Renders `report` in `format`; `color` only affects text.
@@ -73,6 +76,7 @@ pub fn render_with(
         // Without the desired state's positions: annotations without a place.
         Format::Github => github::render(report, &|_| None, out),
         Format::Dot => graph::dot(report.plan, out),
+        Format::Sarif => sarif::plan(report, &|_| None, ("schema".to_owned(), 1), out),
     }
 }
 

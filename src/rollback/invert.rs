@@ -188,6 +188,18 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
                 note(s.if_not_exists),
             )]
         }
+        NodeEnum::AlterTableStmt(s) if changes_owner_only(s) => {
+            let mut back = s.clone();
+            for cmd in &mut back.cmds {
+                if let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_mut() {
+                    cmd.newowner = Some(current_user());
+                }
+            }
+            owner_back(
+                text,
+                NodeEnum::AlterTableStmt(back).deparse(Default::default()),
+            )
+        }
         NodeEnum::AlterTableStmt(s) => alter_table(s, text, place, &note),
         NodeEnum::CreateSeqStmt(s) => match relation(s.sequence.as_ref(), place) {
             Some(name) => vec![inverse(
@@ -268,6 +280,9 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
         NodeEnum::DefineStmt(s) if s.kind == ObjectType::ObjectType as i32 => {
             drop_type(text, "TYPE", &s.defnames, place, note(s.if_not_exists))
         }
+        NodeEnum::DefineStmt(s) if s.kind == ObjectType::ObjectAggregate as i32 => {
+            drop_aggregate(s, text, place)
+        }
         NodeEnum::CreateDomainStmt(s) => {
             drop_type(text, "DOMAIN", &s.domainname, place, note(false))
         }
@@ -346,6 +361,8 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
         NodeEnum::GrantStmt(s) => {
             let mut flipped = s.clone();
             flipped.is_grant = !s.is_grant;
+            // REVOKE's flag means GRANT OPTION FOR: the inverse revokes the privilege itself.
+            flipped.grant_option = false;
             match NodeEnum::GrantStmt(flipped).deparse(Default::default()) {
                 Ok(sql) if s.is_grant => vec![inverse(
                     text,
@@ -363,6 +380,41 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
                 )],
                 Err(e) => vec![manual(text, format!("could not build the inverse: {e}"))],
             }
+        }
+        NodeEnum::AlterDefaultPrivilegesStmt(s) => {
+            let Some(action) = &s.action else {
+                return vec![manual(text, "the default privileges could not be read")];
+            };
+            if !action.is_grant {
+                return vec![manual(
+                    text,
+                    "REVOKE of default privileges: which ones were set before is not recorded; \
+                     grant them again by hand if they should stay",
+                )];
+            }
+            let mut flipped = s.clone();
+            if let Some(a) = flipped.action.as_mut() {
+                a.is_grant = false;
+                a.grant_option = false;
+            }
+            match NodeEnum::AlterDefaultPrivilegesStmt(flipped).deparse(Default::default()) {
+                Ok(sql) => vec![inverse(
+                    text,
+                    sql,
+                    "objects created from now on no longer get these privileges (objects \
+                     created since keep what they got: their grants are separate statements)",
+                    None,
+                )],
+                Err(e) => vec![manual(text, format!("could not build the inverse: {e}"))],
+            }
+        }
+        NodeEnum::AlterOwnerStmt(s) => {
+            let mut back = s.clone();
+            back.newowner = Some(current_user());
+            owner_back(
+                text,
+                NodeEnum::AlterOwnerStmt(back).deparse(Default::default()),
+            )
         }
         NodeEnum::DoStmt(_) => do_block(text, context, place),
         NodeEnum::InsertStmt(_) => vec![manual(
@@ -418,6 +470,43 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
                 format!("no automatic inverse for this kind of statement ({name})"),
             )]
         }
+    }
+}
+
+/// `CURRENT_USER`, as the parser writes it in `OWNER TO`.
+fn current_user() -> protobuf::RoleSpec {
+    protobuf::RoleSpec {
+        roletype: protobuf::RoleSpecType::RolespecCurrentUser as i32,
+        rolename: String::new(),
+        location: -1,
+    }
+}
+
+/// `ALTER TABLE|SEQUENCE|VIEW ... OWNER TO role` and nothing else.
+fn changes_owner_only(s: &protobuf::AlterTableStmt) -> bool {
+    !s.cmds.is_empty()
+        && s.cmds.iter().all(|c| {
+            matches!(&c.node, Some(NodeEnum::AlterTableCmd(cmd))
+                if cmd.subtype == AlterTableType::AtChangeOwner as i32)
+        })
+}
+
+/// The inverse of an owner change: the object back to the role running the guide.
+fn owner_back(text: &str, deparsed: Result<String, pg_query::Error>) -> Vec<Entry> {
+    match deparsed {
+        Ok(sql) => vec![inverse(
+            text,
+            sql,
+            "gives the object back to the role running this (the role it was given to loses \
+             its owner's privileges on it)",
+            Some(
+                "the previous owner is not recorded: reconcile sets an owner only on an object \
+                 it has just created, which belonged to the role that applied the plan — run \
+                 this as that role"
+                    .to_owned(),
+            ),
+        )],
+        Err(e) => vec![manual(text, format!("could not build the inverse: {e}"))],
     }
 }
 
@@ -545,6 +634,27 @@ fn alter_table(
                 "the column accepts NULL again",
                 Some("only right if the column was nullable before".to_owned()),
             ),
+            AlterTableType::AtEnableTrig
+            | AlterTableType::AtEnableAlwaysTrig
+            | AlterTableType::AtEnableReplicaTrig
+            | AlterTableType::AtDisableTrig => {
+                // The state before is not in the text; the usual one is the other way round.
+                let back = if subtype == AlterTableType::AtDisableTrig {
+                    "ENABLE"
+                } else {
+                    "DISABLE"
+                };
+                inverse(
+                    text,
+                    format!("{alter} {back} TRIGGER {}", quote_ident(&cmd.name)),
+                    "changes back when the trigger fires",
+                    Some(
+                        "the trigger's state before this statement is not recorded, so this \
+                         is a guess: check it (a trigger created just before was enabled)"
+                            .to_owned(),
+                    ),
+                )
+            }
             AlterTableType::AtDropColumn | AlterTableType::AtDropConstraint => manual(
                 text,
                 "a DROP cannot be reversed from its text: the definition (and data) of what it \
@@ -614,36 +724,108 @@ fn drop_function(s: &protobuf::CreateFunctionStmt, text: &str, place: Place) -> 
     } else {
         ObjectType::ObjectFunction
     };
+    drop_routine(
+        Routine {
+            name: funcname,
+            args,
+            kind,
+            replace: s.replace,
+        },
+        text,
+        ("function", "a default, trigger, view or other object"),
+    )
+}
+
+fn drop_aggregate(s: &protobuf::DefineStmt, text: &str, place: Place) -> Vec<Entry> {
+    let mut name = s.defnames.clone();
+    if name.len() == 1
+        && let Some(schema) = place.default_schema
+    {
+        name.insert(0, string_node(schema));
+    }
+    // `CREATE AGGREGATE name (args) (...)`: the arguments, direct and aggregated, are the
+    // first element of `args`, none for `(*)` (the old form, with BASETYPE, has no `args`).
+    let types: Option<Vec<protobuf::Node>> = match s.args.first().map(|a| a.node.as_ref()) {
+        // `(*)`
+        Some(None) => Some(Vec::new()),
+        Some(Some(NodeEnum::List(list))) => Some(
+            list.items
+                .iter()
+                .filter_map(|p| match &p.node {
+                    Some(NodeEnum::FunctionParameter(p)) => p.arg_type.clone(),
+                    _ => None,
+                })
+                .map(|t| protobuf::Node {
+                    node: Some(NodeEnum::TypeName(t)),
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    let Some(types) = types else {
+        return vec![manual(
+            text,
+            "the aggregate's argument types could not be read (old BASETYPE form)",
+        )];
+    };
+    drop_routine(
+        Routine {
+            name,
+            args: types,
+            kind: ObjectType::ObjectAggregate,
+            replace: s.replace,
+        },
+        text,
+        ("aggregate", "a view or function"),
+    )
+}
+
+/// A function, procedure or aggregate a statement creates: its name and argument types as
+/// parse-tree nodes, and whether it was `CREATE OR REPLACE`.
+struct Routine {
+    name: Vec<protobuf::Node>,
+    args: Vec<protobuf::Node>,
+    kind: ObjectType,
+    replace: bool,
+}
+
+/// The inverse of creating `routine` (`what`: "function" or "aggregate"; `users`: what
+/// makes the DROP fail): its DROP, or — after `CREATE OR REPLACE`, which may have replaced
+/// an earlier definition that is not recorded — a manual entry saying so.
+fn drop_routine(routine: Routine, text: &str, (what, users): (&str, &str)) -> Vec<Entry> {
     let drop = protobuf::DropStmt {
         objects: vec![protobuf::Node {
             node: Some(NodeEnum::ObjectWithArgs(protobuf::ObjectWithArgs {
-                objname: funcname,
-                objargs: args,
+                objname: routine.name,
+                objargs: routine.args,
                 objfuncargs: Vec::new(),
                 args_unspecified: false,
             })),
         }],
-        remove_type: kind as i32,
+        remove_type: routine.kind as i32,
         behavior: DropBehavior::DropRestrict as i32,
         missing_ok: true,
         concurrent: false,
     };
     match NodeEnum::DropStmt(drop).deparse(Default::default()) {
-        Ok(sql) if !s.replace => vec![inverse(
+        Ok(sql) if !routine.replace => vec![inverse(
             text,
             sql,
-            "drops the function; fails while a default, trigger, view or other object uses it",
+            &format!("drops the {what}; fails while {users} uses it"),
             None,
         )],
         Ok(sql) => vec![manual(
             text,
             format!(
                 "CREATE OR REPLACE may have replaced an earlier definition, which is not \
-                 recorded: if the function is new, {sql}; otherwise restore its earlier \
+                 recorded: if the {what} is new, {sql}; otherwise restore its earlier \
                  definition"
             ),
         )],
-        Err(e) => vec![manual(text, format!("could not build DROP FUNCTION: {e}"))],
+        Err(e) => vec![manual(
+            text,
+            format!("could not build DROP {}: {e}", what.to_uppercase()),
+        )],
     }
 }
 
@@ -835,6 +1017,29 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_aggregate_is_dropped_with_its_argument_types() {
+        let inverse = |sql: &str| match &statements(sql, &Context::RUN).unwrap()[0].action {
+            Action::Inverse { sql, .. } => sql.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            inverse("CREATE AGGREGATE app.\"Total\"(integer) (SFUNC = int4pl, STYPE = integer)"),
+            "DROP AGGREGATE IF EXISTS app.\"Total\"(int)"
+        );
+        assert_eq!(
+            inverse("CREATE AGGREGATE cnt(*) (SFUNC = int8inc, STYPE = int8)"),
+            "DROP AGGREGATE IF EXISTS cnt(*)"
+        );
+        assert_eq!(
+            inverse(
+                "CREATE AGGREGATE p(float8 ORDER BY anyelement) (SFUNC = ordered_set_transition, \
+                 STYPE = internal)"
+            ),
+            "DROP AGGREGATE IF EXISTS p(float8, anyelement)"
+        );
     }
 
     #[test]

@@ -1002,18 +1002,19 @@ fn a_stale_plan_file_is_refused_and_replan_applies() {
     assert_eq!(f.runs().last().expect("a run")["outcome"], "applied");
 }
 
-/// Hand-edited plan files smuggling a DROP COLUMN into a step — as a second statement, as
-/// the statement, inside a DO block, through a dynamic EXECUTE — are refused before any
-/// connection; nothing runs. The untouched file applies.
+/// Hand-edited plan files smuggling a DROP COLUMN or a REVOKE into a step — as a second
+/// statement, as the statement, inside a DO block, through a dynamic EXECUTE — are refused
+/// before any connection; nothing runs. The untouched file applies.
 #[test]
 fn a_plan_file_with_a_smuggled_drop_is_refused() {
     let f = Fixture::new(PLANNED_SETUP, PLANNED_DESIRED);
     let (_dir, path, plan) = write_plan(&f);
     let before = f.snapshot();
     const DROP: &str = "ALTER TABLE public.t DROP COLUMN a";
+    const REVOKE: &str = "REVOKE SELECT ON TABLE public.t FROM PUBLIC";
     /// Rewrites a step's SQL.
     type Edit = fn(&str) -> String;
-    let edits: [(&str, Edit); 4] = [
+    let edits: [(&str, Edit); 8] = [
         ("second statement", |sql| format!("{sql}; {DROP}")),
         ("replaced", |_| DROP.to_owned()),
         ("DO block", |_| {
@@ -1021,6 +1022,17 @@ fn a_plan_file_with_a_smuggled_drop_is_refused() {
         }),
         ("dynamic EXECUTE", |_| {
             format!("DO $reconcile$ BEGIN EXECUTE '{DROP}'; END $reconcile$")
+        }),
+        ("REVOKE as a second statement", |sql| {
+            format!("{sql}; {REVOKE}")
+        }),
+        ("REVOKE replaced", |_| REVOKE.to_owned()),
+        ("REVOKE in a DO block", |_| {
+            format!("DO $reconcile$ BEGIN {REVOKE}; END $reconcile$")
+        }),
+        ("default privileges revoked", |_| {
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM PUBLIC"
+                .to_owned()
         }),
     ];
     for (name, edit) in &edits {

@@ -445,3 +445,109 @@ fn the_plan_as_a_graphviz_picture_and_a_mermaid_graph() {
         .expect("a mermaid block");
     insta::assert_snapshot!("plan_mermaid", graph);
 }
+
+/// Every error the official SARIF 2.1.0 schema finds in `log`.
+fn sarif_errors(log: &serde_json::Value) -> Vec<String> {
+    // The official schema, but for one pattern: run.language's has a stray `]` that
+    // ECMA-262 reads as a literal and Rust's regex refuses; escaped, it means the same.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-schema-2.1.0.json"),
+    )
+    .expect("the SARIF schema")
+    .replace(
+        r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#,
+        r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}\\]?$""#,
+    );
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("the SARIF schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    validator
+        .iter_errors(log)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+fn rule_ids(log: &serde_json::Value) -> Vec<String> {
+    log["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["ruleId"].as_str().expect("a rule id").to_owned())
+        .collect()
+}
+
+#[test]
+fn sarif_of_lint_and_verify_is_valid_sarif_2_1_0() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    std::fs::create_dir(dir.path().join("migrations")).expect("migrations/");
+    std::fs::write(
+        dir.path().join("migrations/001_drop.sql"),
+        "-- a risky one\nDROP TABLE users;\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("migrations/002_broken.sql"),
+        "CREATE TABLE (;\n",
+    )
+    .expect("write");
+    let lint = reconcile(dir.path(), &["lint", "--format", "sarif"], &[]);
+    assert_exit(&lint, 1);
+    insta::assert_snapshot!("lint_sarif", text(&lint.stdout));
+    let log: serde_json::Value = serde_json::from_slice(&lint.stdout).expect("JSON");
+    assert_eq!(sarif_errors(&log), Vec::<String>::new());
+    let ids = rule_ids(&log);
+    assert!(ids.contains(&"syntax-error".to_owned()), "{ids:?}");
+    assert!(ids.iter().any(|id| id.starts_with('D')), "{ids:?}");
+    // The validator is not a rubber stamp: a result without a message is refused.
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]
+        .as_object_mut()
+        .expect("a result")
+        .remove("message");
+    assert!(!sarif_errors(&broken).is_empty());
+
+    let project = tempfile::tempdir().expect("a temporary folder");
+    copy_dir(&example(), project.path());
+    let db = common::fresh_db();
+    let dev = common::fresh_db();
+    let url = [
+        "--database-url",
+        db.url.as_str(),
+        "--dev-url",
+        dev.url.as_str(),
+    ];
+    assert_exit(
+        &reconcile(project.path(), &[&["apply"][..], &url].concat(), &[]),
+        0,
+    );
+    db.psql("ALTER TABLE authors ADD COLUMN nickname text; CREATE TABLE leftover (id int);")
+        .expect("drift");
+    let verify = reconcile(
+        project.path(),
+        &[&["verify", "--format", "sarif"][..], &url].concat(),
+        &[],
+    );
+    assert_exit(&verify, 3);
+    let log: serde_json::Value = serde_json::from_slice(&verify.stdout).expect("JSON");
+    assert_eq!(sarif_errors(&log), Vec::<String>::new());
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    let at = |object: &str| {
+        results
+            .iter()
+            .find(|r| {
+                r["message"]["text"]
+                    .as_str()
+                    .expect("text")
+                    .contains(object)
+            })
+            .map(|r| &r["locations"][0]["physicalLocation"])
+            .unwrap_or_else(|| panic!("no result about {object}: {log:#}"))
+            .clone()
+    };
+    // An extra column sits on its table's declaration; an undeclared table on the first file.
+    let column = at("public.authors.nickname");
+    assert_eq!(column["artifactLocation"]["uri"], "schema/app.yaml");
+    assert_eq!(column["region"]["startLine"], 3);
+    let table = at("table public.leftover");
+    assert_eq!(table["artifactLocation"]["uri"], "schema/app.yaml");
+    assert_eq!(table["region"]["startLine"], 1);
+}

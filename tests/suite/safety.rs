@@ -3,13 +3,19 @@
 //!
 //! Random desired schemas (`tests/common/generate.rs`: schemas, extensions, enums, domains,
 //! composites, sequences, tables with every column shape, constraint kind and index shape the
-//! model has, row-level security, names that need quoting) are paired with live states derived from them by random drift:
-//! objects dropped, columns retyped or renamed, nullability, defaults and identity flipped, enum
-//! labels removed, added or reordered, extra objects added. For each pair, with and without
+//! model has, row-level security, names that need quoting; functions, procedures and
+//! aggregates, whose bodies try to break out of their quoting) are paired with live states
+//! derived from them by random drift: objects dropped, columns retyped or renamed,
+//! nullability, defaults and identity flipped, enum labels removed, added or reordered, extra
+//! objects added, function bodies and result types changed (replace steps, and findings for
+//! what needs a DROP); privileges, default privileges and owners (added to the generated
+//! schema here) granted, dropped, added and changed. For each pair, with and without
 //! `CREATE INDEX CONCURRENTLY`, every planned step is parsed by the real PostgreSQL parser
 //! ([`reconcile::classify`]) — the statements inside its `DO` guard block included — and must
-//! be on the additive allow-list; the rendered psql script must consist of exactly the steps
-//! plus `SET`/`BEGIN`/`COMMIT`, with the findings' suggested SQL confined to comments.
+//! be on the additive allow-list — `REVOKE` never is — except the `ALTER ... OWNER TO` of an
+//! object an earlier step of the same plan creates; the rendered psql script must consist of
+//! exactly the steps plus `SET`/`BEGIN`/`COMMIT`, with the findings' suggested SQL confined to
+//! comments.
 
 use std::collections::BTreeSet;
 
@@ -19,17 +25,195 @@ use proptest::test_runner::TestRunner;
 
 use reconcile::classify::{self, AlterTableAction, Kind, Statement};
 use reconcile::diff::{self, Diff, Options};
+use reconcile::kinds::aggregate::Aggregate;
+use reconcile::kinds::function::{Function, Routine, RoutineKind, Uses};
 use reconcile::model::{
-    Column, Constraint, ConstraintKind, EnumType, Ident, Identity, Index, IndexKey, IndexTarget,
-    PartitionOf, QualifiedName, Schema, Sequence, SequenceOptions, SequenceType, Table,
+    Column, Constraint, ConstraintKind, DefaultGrant, DefaultKey, EnumType, Grant, GrantKey,
+    Grantee, Ident, Identity, Index, IndexKey, IndexTarget, ObjectId, Owner, PartitionOf,
+    Privilege, QualifiedName, Schema, Securable, Sequence, SequenceOptions, SequenceType, Table,
 };
-use reconcile::plan::{self, Context, Plan};
+use reconcile::plan::{self, Context, Plan, Step, StepKind};
 use reconcile::render::{self, Report};
 
 use crate::common::generate::{
     BASE_TYPES, LABELS, NAMES, Pick, SCHEMAS, build_schema, choose, clip, ident, nth_key, pick,
     schema_plan,
 };
+
+// ---------------------------------------------------------------------------------------------
+// Privileges, default privileges and owners, added to the generated schema (the shared
+// generator leaves them out).
+
+/// Role names: Supabase's, and names that only survive correct quoting (`PUBLIC` as a role's
+/// name is not PUBLIC).
+const ROLES: &[&str] = &[
+    "anon",
+    "authenticated",
+    "service role",
+    "PUBLIC",
+    "x'); DROP ROLE postgres; --",
+    "line\nbreak",
+];
+
+/// Privileges, default privileges and owners.
+#[derive(Debug, Clone)]
+struct AccessPlan {
+    /// (object, grantee, privilege, grant option or — for PUBLIC — revoked)
+    grants: Vec<(Pick, Pick, Pick, bool)>,
+    /// (role, schema, kind of object, grantee, privilege, grant option)
+    defaults: Vec<(Pick, Pick, Pick, Pick, Pick, bool)>,
+    owner: Option<Pick>,
+    schema_owner: Option<Pick>,
+}
+
+fn access_plan() -> impl Strategy<Value = AccessPlan> {
+    let p = || any::<Pick>();
+    (
+        prop::collection::vec((p(), p(), p(), proptest::bool::weighted(0.3)), 0..8),
+        prop::collection::vec((p(), p(), p(), p(), p(), any::<bool>()), 0..3),
+        proptest::option::weighted(0.4, p()),
+        proptest::option::weighted(0.3, p()),
+    )
+        .prop_map(|(grants, defaults, owner, schema_owner)| AccessPlan {
+            grants,
+            defaults,
+            owner,
+            schema_owner,
+        })
+}
+
+fn grantee(i: &Pick) -> Grantee {
+    match i.index(ROLES.len() + 1) {
+        n if n == ROLES.len() => Grantee::Public,
+        n => Grantee::Role(ident(ROLES[n])),
+    }
+}
+
+/// The objects of a model privileges can be on, with their kind.
+fn securables(model: &Schema) -> Vec<(ObjectId, Securable)> {
+    let mut out: Vec<(ObjectId, Securable)> = model
+        .schemas
+        .iter()
+        .map(|s| (ObjectId::Schema(s.clone()), Securable::Schema))
+        .collect();
+    for (name, table) in &model.tables {
+        out.push((ObjectId::Table(name.clone()), Securable::Table));
+        for c in &table.columns {
+            out.push((ObjectId::column(name, &c.name), Securable::Column));
+        }
+    }
+    out.extend(
+        model
+            .sequences
+            .keys()
+            .map(|n| (ObjectId::Sequence(n.clone()), Securable::Sequence)),
+    );
+    out.extend(
+        model
+            .enums
+            .keys()
+            .chain(model.composites.keys())
+            .map(|n| (ObjectId::Type(n.clone()), Securable::Type)),
+    );
+    out.extend(
+        model
+            .domains
+            .keys()
+            .map(|n| (ObjectId::Domain(n.clone()), Securable::Type)),
+    );
+    out.push((
+        ObjectId::Function {
+            name: QualifiedName::new(ident("public"), ident("f")),
+            args: vec!["integer".to_owned(), "character varying".to_owned()],
+        },
+        Securable::Function,
+    ));
+    out
+}
+
+/// Privileges, default privileges and owners, as the loader would make them.
+fn access(plan: &AccessPlan, out: &mut Schema) {
+    let objects = securables(out);
+    for (object, who, privilege, flag) in &plan.grants {
+        let (on, kind) = pick(&objects, object).clone();
+        let grantee = grantee(who);
+        let privilege = *pick(kind.privileges(), privilege);
+        let public_default = grantee == Grantee::Public
+            && (kind.public_default() == Some(privilege)
+                || (on == ObjectId::Schema(ident("public")) && privilege == Privilege::Usage));
+        let grant = match (&grantee, public_default) {
+            (Grantee::Public, true) if *flag => Grant::Revoked,
+            (Grantee::Public, _) => Grant::Granted {
+                grant_option: false,
+            },
+            _ => Grant::Granted {
+                grant_option: *flag,
+            },
+        };
+        out.grants.insert(
+            GrantKey {
+                on,
+                grantee,
+                privilege,
+            },
+            grant,
+        );
+    }
+    let schemas: Vec<Ident> = out.schemas.iter().cloned().collect();
+    let kinds = [
+        Securable::Table,
+        Securable::Sequence,
+        Securable::Function,
+        Securable::Type,
+    ];
+    for (role, schema, on, who, privilege, grant_option) in &plan.defaults {
+        let on = *pick(&kinds, on);
+        let grantee = grantee(who);
+        out.default_privileges.insert(
+            DefaultKey {
+                role: ident(choose(ROLES, role)),
+                schema: pick(&schemas, schema).clone(),
+                on,
+                grantee: grantee.clone(),
+                privilege: *pick(on.privileges(), privilege),
+            },
+            DefaultGrant {
+                grant_option: *grant_option && grantee != Grantee::Public,
+            },
+        );
+    }
+    if let Some(role) = &plan.owner {
+        let role = ident(choose(ROLES, role));
+        let mut owned: Vec<ObjectId> = out.tables.keys().cloned().map(ObjectId::Table).collect();
+        owned.extend(
+            out.sequences
+                .iter()
+                .filter(|(_, s)| s.owned_by.is_none())
+                .map(|(n, _)| ObjectId::Sequence(n.clone())),
+        );
+        owned.extend(
+            out.enums
+                .keys()
+                .chain(out.composites.keys())
+                .cloned()
+                .map(ObjectId::Type),
+        );
+        owned.extend(out.domains.keys().cloned().map(ObjectId::Domain));
+        for on in owned {
+            out.owners.insert(on, Owner { role: role.clone() });
+        }
+    }
+    if let Some(role) = &plan.schema_owner {
+        for schema in schemas {
+            out.owners.insert(
+                ObjectId::Schema(schema),
+                Owner {
+                    role: ident(choose(ROLES, role)),
+                },
+            );
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Drift: the live state is the desired one after random mutations.
@@ -71,6 +255,20 @@ enum Mutation {
     ChangeIndex(Pick, Pick),
     ExtraIndex(Pick, Pick),
     ToggleRowLevelSecurity(Pick, bool),
+    DropGrant(Pick),
+    /// (object, grantee, privilege)
+    ExtraGrant(Pick, Pick, Pick),
+    FlipGrant(Pick),
+    DropDefaultPrivilege(Pick),
+    /// (schema, grantee)
+    ExtraDefaultPrivilege(Pick, Pick),
+    FlipDefaultPrivilege(Pick),
+    ChangeOwner(Pick, Pick),
+    /// Functions, procedures and aggregates (by their place among all of them).
+    DropRoutine(Pick),
+    ChangeRoutineBody(Pick, Pick),
+    RetypeRoutine(Pick),
+    ExtraRoutine(Pick, Pick),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -110,6 +308,17 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         1 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeIndex(a, b)),
         1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraIndex(a, b)),
         2 => (p(), any::<bool>()).prop_map(|(a, b)| Mutation::ToggleRowLevelSecurity(a, b)),
+        3 => p().prop_map(Mutation::DropGrant),
+        2 => (p(), p(), p()).prop_map(|(a, b, c)| Mutation::ExtraGrant(a, b, c)),
+        2 => p().prop_map(Mutation::FlipGrant),
+        1 => p().prop_map(Mutation::DropDefaultPrivilege),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraDefaultPrivilege(a, b)),
+        1 => p().prop_map(Mutation::FlipDefaultPrivilege),
+        2 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeOwner(a, b)),
+        2 => p().prop_map(Mutation::DropRoutine),
+        2 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeRoutineBody(a, b)),
+        1 => p().prop_map(Mutation::RetypeRoutine),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraRoutine(a, b)),
     ]
 }
 
@@ -238,6 +447,9 @@ fn mutate(live: &mut Schema, m: &Mutation) {
         Mutation::DropTable(t) => {
             if let Some(name) = nth_key(&live.tables, t) {
                 live.tables.remove(&name);
+                // A table that is not there has no owner and no privileges.
+                live.owners.remove(&ObjectId::Table(name.clone()));
+                live.grants.retain(|key, _| key.on.table() != Some(&name));
             }
         }
         Mutation::ExtraTable(i, ty) => {
@@ -419,6 +631,238 @@ fn mutate(live: &mut Schema, m: &Mutation) {
                 }
             }
         }
+        Mutation::DropGrant(g) => {
+            if let Some(key) = nth_key(&live.grants, g) {
+                live.grants.remove(&key);
+            }
+        }
+        Mutation::ExtraGrant(o, who, privilege) => {
+            let objects = securables(live);
+            let (on, kind) = pick(&objects, o).clone();
+            let grantee = grantee(who);
+            if grantee != Grantee::Public {
+                live.grants.insert(
+                    GrantKey {
+                        on,
+                        grantee,
+                        privilege: *pick(kind.privileges(), privilege),
+                    },
+                    Grant::Granted { grant_option: true },
+                );
+            }
+        }
+        Mutation::FlipGrant(g) => {
+            if let Some(key) = nth_key(&live.grants, g) {
+                match live.grants[&key] {
+                    Grant::Granted { grant_option } if key.grantee != Grantee::Public => {
+                        live.grants.insert(
+                            key,
+                            Grant::Granted {
+                                grant_option: !grant_option,
+                            },
+                        );
+                    }
+                    Grant::Granted { .. } => {}
+                    // The default privilege is back.
+                    Grant::Revoked => {
+                        live.grants.remove(&key);
+                    }
+                }
+            }
+        }
+        Mutation::DropDefaultPrivilege(d) => {
+            if let Some(key) = nth_key(&live.default_privileges, d) {
+                live.default_privileges.remove(&key);
+            }
+        }
+        Mutation::ExtraDefaultPrivilege(schema, who) => {
+            let schemas: Vec<Ident> = live.schemas.iter().cloned().collect();
+            if !schemas.is_empty() {
+                live.default_privileges.insert(
+                    DefaultKey {
+                        role: ident("extra owner"),
+                        schema: pick(&schemas, schema).clone(),
+                        on: Securable::Table,
+                        grantee: grantee(who),
+                        privilege: Privilege::Delete,
+                    },
+                    DefaultGrant {
+                        grant_option: false,
+                    },
+                );
+            }
+        }
+        Mutation::FlipDefaultPrivilege(d) => {
+            if let Some(key) = nth_key(&live.default_privileges, d) {
+                let grant = live.default_privileges.get_mut(&key).unwrap();
+                if key.grantee != Grantee::Public {
+                    grant.grant_option = !grant.grant_option;
+                }
+            }
+        }
+        Mutation::ChangeOwner(o, role) => {
+            if let Some(key) = nth_key(&live.owners, o) {
+                live.owners.get_mut(&key).unwrap().role =
+                    ident(&format!("extra {}", choose(ROLES, role)));
+            }
+        }
+        Mutation::DropRoutine(r) => {
+            if let Some(key) = nth_key(&live.functions, r) {
+                live.functions.remove(&key);
+            } else if let Some(key) = nth_key(&live.aggregates, r) {
+                live.aggregates.remove(&key);
+            }
+        }
+        Mutation::ChangeRoutineBody(r, b) => {
+            if let Some(key) = nth_key(&live.functions, r) {
+                let function = live.functions.get_mut(&key).unwrap();
+                *function = routine(&key, function.result.as_deref(), choose(BODIES, b));
+            } else if let Some(key) = nth_key(&live.aggregates, r) {
+                *live.aggregates.get_mut(&key).unwrap() = aggregate(&key, Some(b.0));
+            }
+        }
+        Mutation::RetypeRoutine(r) => {
+            if let Some(key) = nth_key(&live.functions, r)
+                && key.kind == RoutineKind::Function
+            {
+                live.functions
+                    .insert(key.clone(), routine(&key, Some("bigint"), "SELECT 1"));
+            }
+        }
+        Mutation::ExtraRoutine(n, b) => {
+            let name = QualifiedName::new(
+                ident("public"),
+                extra_name(n, |x| {
+                    live.functions.keys().any(|k| k.name.name.as_str() == x)
+                }),
+            );
+            let key = Routine {
+                name,
+                args: vec!["integer".to_owned()],
+                kind: RoutineKind::Function,
+            };
+            let function = routine(&key, Some("integer"), choose(BODIES, b));
+            live.functions.insert(key, function);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions, procedures and aggregates. They are declared in SQL, so the model holds the
+// server's canonical text; bodies include text that would break out of a careless guard or
+// dollar quote.
+
+const BODIES: &[&str] = &[
+    "SELECT x",
+    "SELECT x; DROP TABLE t",
+    "SELECT $reconcile$ $reconcile$ IS NULL",
+    "$reconcile$; DROP TABLE t; DO $reconcile$ BEGIN",
+    "END IF; END $reconcile1$; DROP SCHEMA public CASCADE; --",
+];
+
+const ARGUMENT_TYPES: &[&str] = &["integer", "text", "bigint", "boolean"];
+
+/// `(schema, name, argument type, body, kind)`: 0 function, 1 procedure, 2 aggregate.
+type RoutinePlan = (Pick, Pick, Pick, Pick, u8);
+
+fn routine_plans() -> impl Strategy<Value = Vec<RoutinePlan>> {
+    prop::collection::vec(
+        (
+            any::<Pick>(),
+            any::<Pick>(),
+            any::<Pick>(),
+            any::<Pick>(),
+            0u8..3,
+        ),
+        0..4,
+    )
+}
+
+/// A function or procedure (`result` none) as `pg_get_functiondef` prints one.
+fn routine(key: &Routine, result: Option<&str>, body: &str) -> Function {
+    let what = match key.kind {
+        RoutineKind::Procedure => "PROCEDURE",
+        _ => "FUNCTION",
+    };
+    let returns = result
+        .map(|r| format!("\n RETURNS {r}"))
+        .unwrap_or_default();
+    let mut tag = "$function$".to_owned();
+    let mut n = 0;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$function{n}$");
+    }
+    Function {
+        definition: format!(
+            "CREATE OR REPLACE {what} {}(x {}){returns}\n LANGUAGE sql\nAS {tag}{body}{tag}",
+            key.name.quoted(),
+            key.args.join(", ")
+        ),
+        result: result.map(str::to_owned),
+        input_names: vec!["x".to_owned()],
+        outputs: vec![],
+        defaults: 0,
+        uses: Uses::default(),
+    }
+}
+
+/// A sum aggregate over `int4pl`, with an initial value when `initial` is some.
+fn aggregate(key: &Routine, initial: Option<usize>) -> Aggregate {
+    let initial = initial
+        .map(|i| format!(",\n    INITCOND = '{i}'"))
+        .unwrap_or_default();
+    Aggregate {
+        definition: format!(
+            "CREATE AGGREGATE {}(integer) (\n    SFUNC = int4pl,\n    STYPE = integer{initial}\n)",
+            key.name.quoted()
+        ),
+        identity: "integer".to_owned(),
+        result: "integer".to_owned(),
+        kind: "n".to_owned(),
+        direct_args: 0,
+        uses: Uses::default(),
+    }
+}
+
+/// Adds the planned routines to `desired`, in its schemas (or `public`).
+fn add_routines(desired: &mut Schema, plans: &[RoutinePlan]) {
+    let schemas: Vec<Ident> = desired
+        .schemas
+        .iter()
+        .cloned()
+        .chain([ident("public")])
+        .collect();
+    for (schema, name, arg, body, kind) in plans {
+        let kind = match kind {
+            0 => RoutineKind::Function,
+            1 => RoutineKind::Procedure,
+            _ => RoutineKind::Aggregate,
+        };
+        let key = Routine {
+            name: QualifiedName::new(pick(&schemas, schema).clone(), ident(choose(NAMES, name))),
+            args: vec![if kind == RoutineKind::Aggregate {
+                "integer".to_owned()
+            } else {
+                choose(ARGUMENT_TYPES, arg).to_owned()
+            }],
+            kind,
+        };
+        match kind {
+            RoutineKind::Aggregate => {
+                desired
+                    .aggregates
+                    .insert(key.clone(), aggregate(&key, None));
+            }
+            RoutineKind::Procedure => {
+                let function = routine(&key, None, choose(BODIES, body));
+                desired.functions.insert(key, function);
+            }
+            RoutineKind::Function => {
+                let function = routine(&key, Some("integer"), choose(BODIES, body));
+                desired.functions.insert(key, function);
+            }
+        }
     }
 }
 
@@ -557,14 +1001,26 @@ fn drifted_pair() -> impl Strategy<Value = (Schema, Schema, Options)> {
     (
         schema_plan(),
         prop::collection::vec((any::<Pick>(), 0..4usize, any::<bool>()), 0..3),
+        access_plan(),
+        routine_plans(),
         prop::collection::vec(mutation(), 1..12),
         prop::collection::vec(partition_drift(), 0..3),
         proptest::bool::weighted(0.8),
     )
         .prop_map(
-            |(plan, partitioning, mutations, partition_drifts, rename_hints)| {
+            |(
+                plan,
+                partitioning,
+                access_plan,
+                routines,
+                mutations,
+                partition_drifts,
+                rename_hints,
+            )| {
                 let mut desired = build_schema(&plan);
                 partition_tables(&mut desired, &partitioning);
+                access(&access_plan, &mut desired);
+                add_routines(&mut desired, &routines);
                 let mut live = desired.clone();
                 for m in &mutations {
                     mutate(&mut live, m);
@@ -601,6 +1057,9 @@ fn forbidden(kind: &Kind) -> bool {
         | Kind::AlterEnumRenameValue
         | Kind::AlterSequence
         | Kind::DynamicSql
+        | Kind::Revoke
+        | Kind::AlterDefaultPrivileges { grant: false }
+        | Kind::AlterOwner { .. }
         | Kind::Other(_) => true,
         Kind::AlterTable { actions, .. } => {
             actions.iter().any(|a| {
@@ -668,6 +1127,42 @@ fn render_sql(plan: &Plan, live: &Schema, desired: &Schema) -> String {
     String::from_utf8(out).expect("the script is UTF-8")
 }
 
+/// Why a plan's step is not what it may be: one additive statement, or — for a `set_owner`
+/// step — the guarded `ALTER ... OWNER TO` of an object an earlier step of the plan creates.
+fn plan_step_problem(step: &Step, earlier: &[Step]) -> Option<String> {
+    if step.kind != StepKind::SetOwner {
+        return step_problem(&step.sql);
+    }
+    let ObjectId::Owner(owned) = &step.object else {
+        return Some(format!("a set_owner step for {}", step.object));
+    };
+    if !earlier.iter().any(|s| s.object == **owned) {
+        return Some(format!(
+            "sets the owner of {owned}, which no earlier step creates"
+        ));
+    }
+    let statements = match classify::classify(&step.sql) {
+        Ok(s) => s,
+        Err(e) => return Some(format!("does not classify: {e}")),
+    };
+    let [statement] = statements.as_slice() else {
+        return Some(format!("{} statements, not one", statements.len()));
+    };
+    let owner = |s: &Statement| matches!(s.kind, Kind::AlterOwner { .. });
+    if let Some(v) = statement.violations().into_iter().find(|v| !owner(v)) {
+        return Some(format!("not additive: {:?} in {:?}", v.kind, v.text));
+    }
+    let changes = statement.flatten().into_iter().filter(|s| owner(s)).count();
+    if changes != 1 {
+        return Some(format!("{changes} owner changes, not one"));
+    }
+    statement
+        .flatten()
+        .into_iter()
+        .find(|s| forbidden(&s.kind) && !owner(s))
+        .map(|f| format!("forbidden: {:?} in {:?}", f.kind, f.text))
+}
+
 /// Why the rendered script runs something besides the steps and session control, if it does.
 fn script_problem(script: &str, plan: &Plan) -> Option<String> {
     let statements = match classify::classify(script) {
@@ -677,6 +1172,15 @@ fn script_problem(script: &str, plan: &Plan) -> Option<String> {
     let mut executed = Vec::new();
     for s in &statements {
         if s.kind.is_session_control() {
+            continue;
+        }
+        // A set_owner step, checked as a step (`plan_step_problem`).
+        let owner_step = plan
+            .steps
+            .iter()
+            .any(|step| step.kind == StepKind::SetOwner && step.sql.trim() == s.text);
+        if owner_step {
+            executed.push(s.text.as_str());
             continue;
         }
         if let Some(problem) = statement_problem(s) {
@@ -722,8 +1226,8 @@ fn check_pair(live: &Schema, desired: &Schema, options: &Options) -> Result<(), 
         prop_assert_eq!(&diff, &diff_again, "the diff is not deterministic");
         prop_assert_eq!(&plan, &plan_again, "the plan is not deterministic");
 
-        for step in &plan.steps {
-            if let Some(problem) = step_problem(&step.sql) {
+        for (i, step) in plan.steps.iter().enumerate() {
+            if let Some(problem) = plan_step_problem(step, &plan.steps[..i]) {
                 return Err(TestCaseError::fail(format!(
                     "step {} ({}, concurrently: {concurrently}) {problem}:\n{}",
                     step.number, step.object, step.sql
@@ -774,6 +1278,9 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Controls: the property is not vacuous.
 
+const REPLACE_FUNCTION: &str = "CREATE OR REPLACE FUNCTION public.f(x integer) RETURNS integer \
+     LANGUAGE sql AS $function$SELECT x; DROP TABLE t$function$";
+
 /// The classifier, used exactly as the property uses it, rejects what a broken planner could
 /// emit.
 #[test]
@@ -798,8 +1305,45 @@ fn negative_control_destructive_steps_are_caught() {
         "UPDATE public.t SET a = 1".to_owned(),
         "DROP INDEX CONCURRENTLY public.i".to_owned(),
         "CREATE TABLE t (a int); DROP TABLE u".to_owned(),
+        "REVOKE SELECT ON TABLE public.t FROM anon".to_owned(),
+        "REVOKE GRANT OPTION FOR SELECT ON TABLE public.t FROM anon".to_owned(),
+        "GRANT SELECT ON TABLE public.t TO anon; REVOKE ALL ON TABLE public.t FROM PUBLIC"
+            .to_owned(),
+        guard("REVOKE EXECUTE ON FUNCTION public.f(integer) FROM PUBLIC"),
+        guard("EXECUTE 'REVOKE USAGE ON SCHEMA public FROM ' || 'anon'"),
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM anon".to_owned(),
+        "ALTER TABLE public.t OWNER TO someone".to_owned(),
+        guard("ALTER SCHEMA public OWNER TO someone"),
+        // Functions, procedures and aggregates: replaced by dropping them, or a DROP
+        // smuggled after a replace or a guarded creation, or out of a naive guard whose
+        // dollar quote the body closes.
+        "DROP FUNCTION public.f(integer)".to_owned(),
+        "DROP PROCEDURE public.p(integer)".to_owned(),
+        "DROP AGGREGATE public.a(integer)".to_owned(),
+        format!("DROP FUNCTION public.f(integer); {REPLACE_FUNCTION}"),
+        format!("{REPLACE_FUNCTION}; DROP FUNCTION public.g(integer)"),
+        guard(&format!(
+            "{REPLACE_FUNCTION}; DROP FUNCTION public.g(integer)"
+        )),
+        guard(
+            "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$; EXECUTE 'DROP FUNCTION public.g()'",
+        ),
+        "DO $reconcile$ BEGIN CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $function$ \
+         $reconcile$; DROP TABLE public.t; DO $reconcile$ $function$; END $reconcile$"
+            .to_owned(),
     ] {
         assert!(step_problem(&sql).is_some(), "not caught: {sql}");
+    }
+    // Granting, directly or by default, is additive; so is CREATE OR REPLACE of a function,
+    // procedure or aggregate, whatever its body says.
+    for sql in [
+        "GRANT SELECT, INSERT ON TABLE public.t TO anon WITH GRANT OPTION",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO anon",
+        REPLACE_FUNCTION,
+        "CREATE OR REPLACE PROCEDURE public.p(x integer) LANGUAGE sql AS $function$DELETE FROM t$function$",
+        "CREATE OR REPLACE AGGREGATE public.a(integer) (SFUNC = int4pl, STYPE = integer)",
+    ] {
+        assert_eq!(step_problem(sql), None, "{sql}");
     }
     // The guard itself, around an additive statement, is fine.
     assert_eq!(
@@ -831,6 +1375,59 @@ fn negative_control_escaped_suggestion_is_caught() {
         .expect("a dropped column is suggested");
     let broken = format!("{script}\n{};\n", suggestion.text());
     assert!(script_problem(&broken, &plan).is_some(), "{broken}");
+}
+
+/// An owner change is allowed only in a set_owner step, after the step that creates its
+/// object: the same step without that creation, or smuggled into another step, is caught.
+#[test]
+fn negative_control_an_owner_change_needs_the_creation_before_it() {
+    let public = ident("public");
+    let name = QualifiedName::new(public.clone(), ident("t"));
+    let mut desired = Schema::default();
+    desired.schemas.insert(public.clone());
+    desired.tables.insert(
+        name.clone(),
+        Table {
+            columns: vec![Column::new(ident("id"), "integer")],
+            ..Table::default()
+        },
+    );
+    desired.owners.insert(
+        ObjectId::Table(name.clone()),
+        Owner {
+            role: ident("app owner"),
+        },
+    );
+    let live = Schema {
+        schemas: desired.schemas.clone(),
+        ..Schema::default()
+    };
+    let (_, plan) = build(&live, &desired, &Options::default(), true);
+    let owner = plan
+        .steps
+        .iter()
+        .position(|s| s.kind == StepKind::SetOwner)
+        .expect("a set_owner step");
+    assert_eq!(
+        plan_step_problem(&plan.steps[owner], &plan.steps[..owner]),
+        None
+    );
+    assert!(
+        plan_step_problem(&plan.steps[owner], &[]).is_some(),
+        "an owner change without the creation before it"
+    );
+    let mut smuggled = plan.steps[0].clone();
+    smuggled.sql = plan.steps[owner].sql.clone();
+    assert!(
+        plan_step_problem(&smuggled, &[]).is_some(),
+        "an owner change in a step of another kind"
+    );
+    let mut two = plan.steps[owner].clone();
+    two.sql = format!(
+        "{}; REVOKE ALL ON TABLE public.t FROM PUBLIC",
+        plan.steps[owner].sql
+    );
+    assert!(plan_step_problem(&two, &plan.steps[..owner]).is_some());
 }
 
 /// The generator produces what the property needs to mean something: plans with steps of
@@ -898,6 +1495,12 @@ fn generator_covers_the_interesting_cases() {
         "ValidateConstraint",
         "EnableRowLevelSecurity",
         "AttachPartitionIndex",
+        "Grant",
+        "AlterDefaultPrivileges",
+        "SetOwner",
+        "CreateFunction",
+        "CreateAggregate",
+        "Replace",
     ] {
         assert!(
             kinds.contains(kind),

@@ -25,7 +25,7 @@ use crate::kinds::{self, Kind, Visitor};
 use crate::model::{EnumType, Extension, Ident, ObjectId, Schema};
 use crate::normalise::validate_expression;
 
-pub(super) struct ParsedFile {
+pub(crate) struct ParsedFile {
     pub path: PathBuf,
     pub spec: FileSpec,
 }
@@ -128,9 +128,7 @@ impl Build {
         }
         impl Visitor for ResolveKinds<'_> {
             fn visit<K: Kind>(&mut self) {
-                for (file, schema) in self.files {
-                    self.r.resolve_kind::<K>(file, schema);
-                }
+                K::resolve_files(self.r, self.files);
             }
         }
         kinds::visit_all(&mut ResolveKinds {
@@ -158,6 +156,46 @@ impl Resolver {
 
     pub(crate) fn error(&mut self, error: LoadError) {
         self.errors.push(error);
+    }
+
+    /// The model so far: every file's tables, enums and the kinds registered before the
+    /// caller's are in.
+    pub(crate) fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub(crate) fn schema_mut(&mut self) -> &mut Schema {
+        &mut self.schema
+    }
+
+    /// Declares an object at `origin`; `false`, with the error reported, when it was
+    /// declared before.
+    pub(crate) fn declare(&mut self, object: ObjectId, origin: &Origin) -> bool {
+        match self.declared.declare(object, origin) {
+            Ok(()) => true,
+            Err(e) => {
+                self.error(e);
+                false
+            }
+        }
+    }
+
+    /// Notes that the desired state names `role` at `origin` (the first place is kept).
+    pub(crate) fn role_used(&mut self, role: &Ident, origin: &Origin) {
+        self.schema
+            .origins
+            .roles
+            .entry(role.clone())
+            .or_insert_with(|| origin.clone());
+    }
+
+    /// Notes that the desired state names the routine `routine` at `origin`.
+    pub(crate) fn routine_used(&mut self, routine: &ObjectId, origin: &Origin) {
+        self.schema
+            .origins
+            .routines
+            .entry(routine.clone())
+            .or_insert_with(|| origin.clone());
     }
 
     /// Checks a name written in YAML; names are literal (no SQL quoting, case kept).
@@ -240,7 +278,7 @@ impl Resolver {
 
     /// Resolves a file's declarations of kind `K` into the model. Types were declared (and
     /// their names checked) with [`Resolver::declare_types`].
-    fn resolve_kind<K: Kind>(&mut self, file: &ParsedFile, schema: &Ident) {
+    pub(crate) fn resolve_kind<K: Kind>(&mut self, file: &ParsedFile, schema: &Ident) {
         let Some(section) = K::section(&file.spec) else {
             return;
         };

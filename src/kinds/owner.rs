@@ -1,0 +1,468 @@
+//! Owners of schemas, tables, standalone sequences and types.
+//!
+//! Owners are compared only where the desired state names one (`owner:` for the objects in
+//! a schema, `owners:` for the schema itself and for exceptions): then a different owner in the database is a finding
+//! (D184) with the `ALTER ... OWNER TO` a human would run, and the owner is set — by reconcile
+//! — only on objects the same plan creates, right after creating them. Changing the owner of
+//! an existing object takes the old owner's privileges away with it, which is not reconcile's
+//! to decide. Without a named owner, owners are not compared at all.
+//!
+//! A sequence OWNED BY a column (a serial) always has its table's owner, so it has none of
+//! its own here.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::{Catalog, Kind, NoYaml};
+use crate::diff::{Change, Code, Diff, Finding, Severity};
+use crate::ident::quote_literal;
+use crate::load::error::{LoadError, Origin};
+use crate::load::format::FileSpec;
+use crate::load::format::{At, Entries};
+use crate::load::resolve::{ParsedFile, Resolver};
+use crate::model::{Ident, ObjectId, QualifiedName, Schema};
+use crate::plan::{Draft, Key, StepBuilder, StepKind, guard, stage};
+use crate::pull::yaml::scalar;
+
+/// Who owns an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub role: Ident,
+}
+
+/// The step that gives an object the plan has just created its owner: `ALTER ... OWNER TO`,
+/// run only while the object belongs to the role applying the plan — the one that created
+/// it. An object of the same name that someone else made (between plan and apply, or as
+/// another kind of object that `IF NOT EXISTS` took for it) is left to its owner.
+pub fn owner_step_sql(on: &ObjectId, role: &Ident) -> String {
+    let me = "(SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)";
+    let owned_by_me = match on {
+        ObjectId::Schema(s) => format!(
+            "SELECT FROM pg_catalog.pg_namespace WHERE nspname = {} AND nspowner = {me}",
+            quote_literal(s.as_str())
+        ),
+        ObjectId::Table(n) | ObjectId::Sequence(n) => format!(
+            "SELECT FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass({}) \
+             AND relkind IN ({}) AND relowner = {me}",
+            quote_literal(&n.quoted()),
+            if matches!(on, ObjectId::Sequence(_)) {
+                "'S'"
+            } else {
+                "'r', 'p'"
+            }
+        ),
+        ObjectId::Type(n) | ObjectId::Domain(n) => format!(
+            "SELECT FROM pg_catalog.pg_type WHERE oid = pg_catalog.to_regtype({}) \
+             AND typowner = {me}",
+            quote_literal(&n.quoted())
+        ),
+        _ => "SELECT WHERE false".to_owned(),
+    };
+    guard::if_exists(&owned_by_me, &owner_sql(on, role))
+}
+
+/// `ALTER TABLE public.t OWNER TO app`.
+pub fn owner_sql(on: &ObjectId, role: &Ident) -> String {
+    format!("{}{}", owner_sql_prefix(on), role.quoted())
+}
+
+/// `ALTER TABLE public.t OWNER TO `: the statement up to the role.
+pub fn owner_sql_prefix(on: &ObjectId) -> String {
+    let (keyword, name) = match on {
+        ObjectId::Schema(s) => ("SCHEMA", s.quoted()),
+        ObjectId::Table(t) => ("TABLE", t.quoted()),
+        ObjectId::Sequence(s) => ("SEQUENCE", s.quoted()),
+        ObjectId::Type(t) => ("TYPE", t.quoted()),
+        ObjectId::Domain(t) => ("DOMAIN", t.quoted()),
+        other => ("", other.to_string()),
+    };
+    format!("ALTER {keyword} {name} OWNER TO ")
+}
+
+/// The objects in `schema` that a model holds and that can have an owner of their own here
+/// (the schema itself not included).
+fn owned_objects<'s>(model: &'s Schema, schema: &'s Ident) -> impl Iterator<Item = ObjectId> + 's {
+    let in_schema = move |n: &&QualifiedName| &n.schema == schema;
+    let sequences = model
+        .sequences
+        .iter()
+        .filter(move |(n, s)| in_schema(n) && s.owned_by.is_none())
+        .map(|(n, _)| ObjectId::Sequence(n.clone()));
+    let tables = model.tables.keys().filter(in_schema).cloned();
+    let enums = model.enums.keys().filter(in_schema).cloned();
+    let composites = model.composites.keys().filter(in_schema).cloned();
+    let domains = model.domains.keys().filter(in_schema).cloned();
+    tables
+        .map(ObjectId::Table)
+        .chain(sequences)
+        .chain(enums.map(ObjectId::Type))
+        .chain(composites.map(ObjectId::Type))
+        .chain(domains.map(ObjectId::Domain))
+}
+
+/// Whether a database model has the object though it has no owner of its own there (a
+/// sequence OWNED BY a column: every other object it has has an owner).
+fn exists(model: &Schema, on: &ObjectId) -> bool {
+    matches!(on, ObjectId::Sequence(s) if model.sequences.contains_key(s))
+}
+
+/// Whether the model holds the object as one with an owner of its own.
+fn holds(model: &Schema, on: &ObjectId) -> bool {
+    match on {
+        ObjectId::Schema(s) => model.schemas.contains(s),
+        ObjectId::Table(t) => model.tables.contains_key(t),
+        ObjectId::Sequence(s) => model.sequences.get(s).is_some_and(|s| s.owned_by.is_none()),
+        ObjectId::Type(t) => model.enums.contains_key(t) || model.composites.contains_key(t),
+        ObjectId::Domain(t) => model.domains.contains_key(t),
+        _ => false,
+    }
+}
+
+pub(crate) struct OwnerKind;
+
+impl Kind for OwnerKind {
+    const NAME: &'static str = "owner";
+    const SECTION: &'static str = "owners";
+    const IS_TYPE: bool = false;
+    const IS_RELATION: bool = false;
+    const PREREQUISITE: bool = false;
+    const BUILT: bool = false;
+    type Key = ObjectId;
+    type Object = Owner;
+    type Spec = NoYaml;
+
+    fn section(_file: &FileSpec) -> Option<&Entries<NoYaml>> {
+        // Not a section of named entries: read whole by `resolve_files` (`owner:`, `owners:`).
+        None
+    }
+
+    fn objects(schema: &Schema) -> &BTreeMap<ObjectId, Owner> {
+        &schema.owners
+    }
+
+    fn objects_mut(schema: &mut Schema) -> &mut BTreeMap<ObjectId, Owner> {
+        &mut schema.owners
+    }
+
+    fn id(key: &ObjectId) -> ObjectId {
+        ObjectId::Owner(Box::new(key.clone()))
+    }
+
+    fn schema_of(key: &ObjectId) -> &Ident {
+        key.schema().unwrap_or(&crate::ident::NO_SCHEMA)
+    }
+
+    fn resolve_files(r: &mut Resolver, files: &[(ParsedFile, Ident)]) {
+        // `owner:`: one per schema for the objects in it (any file of the schema may say it,
+        // all alike).
+        let mut defaults: BTreeMap<&Ident, (Ident, Origin)> = BTreeMap::new();
+        for (file, schema) in files {
+            let Some(owner) = &file.spec.owner else {
+                continue;
+            };
+            let origin = r.origin(&file.path, owner);
+            let Some(role) = r.ident(&owner.value, &origin, "role") else {
+                continue;
+            };
+            r.role_used(&role, &origin);
+            match defaults.get(schema) {
+                Some((first, at)) if *first != role => r.error(
+                    LoadError::new(
+                        origin,
+                        format!(
+                            "schema {schema} is given two owners: {first} (at {at}) and {role}"
+                        ),
+                    )
+                    .help("say `owner:` once per schema, or name the exceptions under `owners:`"),
+                ),
+                Some(_) => {}
+                None => {
+                    defaults.insert(schema, (role, origin));
+                }
+            }
+        }
+        // `owners:`: exceptions, object by object.
+        for (file, schema) in files {
+            let Some(spec) = &file.spec.owners else {
+                continue;
+            };
+            if let Some(role) = &spec.schema {
+                exception(r, &file.path, ObjectId::Schema(schema.clone()), role);
+            }
+            let entries = [
+                ("table", &spec.tables),
+                ("sequence", &spec.sequences),
+                ("type", &spec.types),
+            ];
+            for (what, names) in entries {
+                for (name, role) in &names.0 {
+                    let origin = r.origin(&file.path, name);
+                    let Some(ident) = r.ident(&name.value, &origin, what) else {
+                        continue;
+                    };
+                    let qualified = QualifiedName::new(schema.clone(), ident);
+                    let model = r.schema();
+                    let on = match what {
+                        "table" => ObjectId::Table(qualified),
+                        "sequence" => ObjectId::Sequence(qualified),
+                        _ if model.domains.contains_key(&qualified) => ObjectId::Domain(qualified),
+                        _ => ObjectId::Type(qualified),
+                    };
+                    if !holds(r.schema(), &on) {
+                        let owned_serial = matches!(&on, ObjectId::Sequence(s)
+                            if r.schema().sequences.get(s).is_some_and(|s| s.owned_by.is_some()));
+                        let error = if owned_serial {
+                            LoadError::new(
+                                origin,
+                                format!(
+                                    "owners: {on} is OWNED BY a column: it has its table's owner"
+                                ),
+                            )
+                            .help("name the owner of its table instead")
+                        } else {
+                            LoadError::new(origin, format!("owners: no {on} in the desired state"))
+                                .help("declare it, or remove its owner")
+                        };
+                        r.error(error);
+                        continue;
+                    }
+                    exception(r, &file.path, on, role);
+                }
+            }
+        }
+        // The schema's `owner:` for every object in it the exceptions do not name.
+        for (schema, (role, _)) in defaults {
+            let objects: Vec<ObjectId> = owned_objects(r.schema(), schema).collect();
+            for on in objects {
+                r.schema_mut()
+                    .owners
+                    .entry(on)
+                    .or_insert_with(|| Owner { role: role.clone() });
+            }
+        }
+    }
+
+    fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
+        let owners: Vec<(ObjectId, &Ident)> = owned_objects(schema, namespace)
+            .filter_map(|on| schema.owners.get(&on).map(|o| (on, &o.role)))
+            .collect();
+        let schema_owner = schema
+            .owners
+            .get(&ObjectId::Schema(namespace.clone()))
+            .map(|o| &o.role);
+        // The commonest owner is the schema's `owner:`; the rest are exceptions.
+        let mut counts: BTreeMap<&Ident, usize> = BTreeMap::new();
+        for (_, role) in &owners {
+            *counts.entry(role).or_default() += 1;
+        }
+        let common = counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(role, _)| *role);
+        if common.is_none() && schema_owner.is_none() {
+            return None;
+        }
+        let mut out = String::new();
+        if let Some(common) = common {
+            let _ = writeln!(out, "\nowner: {}", scalar(common.as_str()));
+        }
+        let mut exceptions: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (on, role) in &owners {
+            if Some(*role) == common {
+                continue;
+            }
+            let (section, name) = match on {
+                ObjectId::Table(n) => ("tables", n),
+                ObjectId::Sequence(n) => ("sequences", n),
+                ObjectId::Type(n) | ObjectId::Domain(n) => ("types", n),
+                _ => continue,
+            };
+            exceptions.entry(section).or_default().push(format!(
+                "    {}: {}",
+                scalar(name.name.as_str()),
+                scalar(role.as_str())
+            ));
+        }
+        if schema_owner.is_some() || !exceptions.is_empty() {
+            let _ = writeln!(out, "\n{}:", Self::SECTION);
+            if let Some(role) = schema_owner {
+                let _ = writeln!(out, "  schema: {}", scalar(role.as_str()));
+            }
+            for (section, mut lines) in exceptions {
+                lines.sort();
+                let _ = writeln!(out, "  {section}:");
+                for line in lines {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+        }
+        Some(out)
+    }
+
+    const CATALOG: Catalog = Catalog {
+        name: "owners",
+        sql: include_str!("sql/owners.sql"),
+    };
+
+    fn from_row(row: &PgRow) -> Result<(ObjectId, Owner), sqlx::Error> {
+        let kind: String = row.try_get("kind")?;
+        let schema = Ident::from_catalog(row.try_get("schema")?);
+        let name: Option<String> = row.try_get("name")?;
+        let qualified = || {
+            QualifiedName::new(
+                schema.clone(),
+                Ident::from_catalog(name.clone().unwrap_or_default()),
+            )
+        };
+        let on = match kind.as_str() {
+            "schema" => ObjectId::Schema(schema.clone()),
+            "table" => ObjectId::Table(qualified()),
+            "sequence" => ObjectId::Sequence(qualified()),
+            "domain" => ObjectId::Domain(qualified()),
+            _ => ObjectId::Type(qualified()),
+        };
+        Ok((
+            on,
+            Owner {
+                role: Ident::from_catalog(row.try_get("owner")?),
+            },
+        ))
+    }
+
+    /// Owners of objects the model leaves out (an inheritance child, say) go with them.
+    fn settle(schema: &mut Schema) {
+        let all = std::mem::take(&mut schema.owners);
+        schema.owners = all
+            .into_iter()
+            .filter(|(on, _)| holds(schema, on))
+            .collect();
+    }
+
+    const DIFFERS: Code = Code::Owner;
+    const DIFFERS_MESSAGE: &'static str = "owned by another role than the desired state names";
+    /// Never reported: an owner the desired state does not name is not compared (see
+    /// [`OwnerKind::extra`]).
+    const EXTRA: Code = Code::Owner;
+
+    fn extra(_on: &ObjectId, _owner: &Owner, _live: &Schema, _desired: &Schema) -> Option<Finding> {
+        None
+    }
+
+    fn diff(live: &Schema, desired: &Schema, options: &crate::diff::Options, out: &mut Diff) {
+        for (on, wanted) in &desired.owners {
+            if on
+                .table()
+                .is_some_and(|t| options.unmanaged_tables.contains(t))
+            {
+                continue;
+            }
+            match live.owners.get(on) {
+                // An object the database has without an owner of its own here (a sequence
+                // OWNED BY a column) keeps its table's; the difference is the sequence's.
+                None if exists(live, on) => {}
+                // The object does not exist: the plan creates it, then gives it its owner.
+                None => out.additive.push(Change::Create(super::Created::Owner(
+                    on.clone(),
+                    wanted.clone(),
+                ))),
+                Some(had) if had != wanted => out.findings.push(
+                    Finding::new(
+                        Self::DIFFERS,
+                        Severity::Risky,
+                        Self::id(on),
+                        format!(
+                            "owned by {} in the database; the desired state names {} (changing \
+                             it takes {}'s owner privileges away)",
+                            had.role, wanted.role, had.role
+                        ),
+                    )
+                    .suggest(owner_sql(on, &wanted.role)),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+
+    fn create(on: &ObjectId, owner: &Owner) -> String {
+        owner_sql(on, &owner.role)
+    }
+
+    /// Never suggested: an owner is never extra ([`OwnerKind::extra`]).
+    fn drop(on: &ObjectId) -> String {
+        format!("-- {on} keeps an owner: nothing to remove")
+    }
+
+    fn steps(on: &ObjectId, owner: &Owner, out: &mut Vec<Draft>) {
+        let mut b = StepBuilder::new(
+            StepKind::SetOwner,
+            stage::PRIVILEGES,
+            on.table(),
+            Self::id(on),
+        )
+        .sql(owner_step_sql(on, &owner.role));
+        b = match on {
+            ObjectId::Schema(s) => b.requires(Key::Schema(s.clone())),
+            // After the sequences its columns own are attached: OWNED BY needs one owner for
+            // both, and changing the table's owner changes theirs.
+            ObjectId::Table(t) => b
+                .requires(Key::Table(t.clone()))
+                .requires(Key::NewColumns(t.clone()))
+                .requires(Key::OwnedSequences(t.clone())),
+            ObjectId::Sequence(s) => b.requires(Key::Sequence(s.clone())),
+            ObjectId::Type(t) | ObjectId::Domain(t) => b.requires(Key::Type(t.clone())),
+            _ => b,
+        };
+        b.push(out);
+    }
+
+    #[cfg(test)]
+    fn samples() -> (ObjectId, [Owner; 2]) {
+        (
+            ObjectId::Schema(Ident::from_catalog("app".into())),
+            [
+                Owner {
+                    role: Ident::from_catalog("reconcile owner".into()),
+                },
+                Owner {
+                    role: Ident::from_catalog("reconcile sample".into()),
+                },
+            ],
+        )
+    }
+
+    #[cfg(test)]
+    const SAMPLE_SETUP: &'static str = "DO $$ BEGIN CREATE ROLE \"reconcile sample\"; \
+        EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+        DO $$ BEGIN CREATE ROLE \"reconcile owner\"; \
+        EXCEPTION WHEN duplicate_object THEN NULL; END $$";
+}
+
+/// One `owners:` entry.
+fn exception(r: &mut Resolver, file: &std::path::Path, on: ObjectId, role: &At<String>) {
+    let origin = r.origin(file, role);
+    let Some(role) = r.ident(&role.value, &origin, "role") else {
+        return;
+    };
+    r.role_used(&role, &origin);
+    if r.declare(OwnerKind::id(&on), &origin) {
+        r.schema_mut().owners.insert(on, Owner { role });
+    }
+}
+
+/// `owners:` of a file: objects owned by another role than the schema's `owner:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OwnersSpec {
+    pub schema: Option<At<String>>,
+    #[serde(default)]
+    pub tables: Entries<At<String>>,
+    #[serde(default)]
+    pub sequences: Entries<At<String>>,
+    /// Enums, composite types and domains.
+    #[serde(default)]
+    pub types: Entries<At<String>>,
+}
