@@ -143,8 +143,11 @@ pub enum Kind {
     },
     CreatePolicy,
     AlterPolicy,
-    /// `COMMENT ON ...` (setting, changing or removing a comment).
-    Comment,
+    /// `COMMENT ON ...`: setting or changing a comment, or — `IS NULL` or `IS ''` — removing
+    /// it (which a plan never does: a comment the desired state lacks is a finding).
+    Comment {
+        removes: bool,
+    },
     CreateIndex {
         concurrently: bool,
         unique: bool,
@@ -267,7 +270,7 @@ impl Kind {
             | Kind::CreateAggregate { or_replace: true }
             | Kind::CreateTrigger { or_replace: true }
             | Kind::AlterPolicy
-            | Kind::Comment
+            | Kind::Comment { .. }
             | Kind::AlterSequence
             | Kind::CreateTableAs
             | Kind::Rename { .. }
@@ -299,7 +302,7 @@ impl Kind {
             | Kind::CreateAggregate { or_replace: true }
             | Kind::CreateTrigger { or_replace: true }
             | Kind::AlterPolicy
-            | Kind::Comment => true,
+            | Kind::Comment { removes: false } => true,
             Kind::AlterTable { object, actions } => {
                 *object == Object::Table
                     && !actions.is_empty()
@@ -602,7 +605,9 @@ fn statement(node: &NodeEnum, text: &str, location: usize) -> Result<Statement, 
         },
         NodeEnum::CreatePolicyStmt(_) => Kind::CreatePolicy,
         NodeEnum::AlterPolicyStmt(_) => Kind::AlterPolicy,
-        NodeEnum::CommentStmt(_) => Kind::Comment,
+        NodeEnum::CommentStmt(s) => Kind::Comment {
+            removes: s.comment.is_empty(),
+        },
         NodeEnum::IndexStmt(s) => Kind::CreateIndex {
             concurrently: s.concurrent,
             unique: s.unique,
@@ -1528,6 +1533,9 @@ mod tests {
             ("CREATE POLICY p ON x USING (true)", true, false),
             ("ALTER POLICY p ON x USING (false)", false, true),
             ("COMMENT ON TABLE x IS 'y'", false, true),
+            // Removing a comment is what a finding suggests, never a step.
+            ("COMMENT ON TABLE x IS NULL", false, false),
+            ("COMMENT ON COLUMN x.a IS ''", false, false),
             ("DROP VIEW v", false, false),
             ("DROP FUNCTION f()", false, false),
             ("DROP POLICY p ON x", false, false),

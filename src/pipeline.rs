@@ -240,7 +240,8 @@ pub async fn drift_from(
         let as_read = Arc::clone(&as_read);
         move || plan::fingerprint(&as_read)
     });
-    let canonical = canon::canonicalise_owned(desired, Some(&as_read), scratch).await;
+    let canonical =
+        canon::canonicalise_in(desired, Some(&as_read), Some(&live.environment), scratch).await;
     let fingerprint = hashing
         .await
         .map_err(|e| PipelineError::Fingerprint(e.to_string()))?;

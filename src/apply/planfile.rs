@@ -226,7 +226,9 @@ pub fn what_changed(planned: &Schema, now: &Schema) -> Vec<String> {
         | Code::ExtraConstraint
         | Code::ExtraEnumValue
         | Code::ExtraType
-        | Code::ExtraSequence => format!("{} was added", f.object),
+        | Code::ExtraSequence
+        | Code::ExtraView
+        | Code::ExtraPolicy => format!("{} was added", f.object),
         _ => format!("{} changed: {}", f.object, f.message),
     }));
     out.sort();

@@ -22,6 +22,7 @@ mod adopt;
 mod align;
 mod foreign_keys;
 mod partition;
+mod policies;
 mod probe;
 mod scratch;
 pub mod sql;
@@ -212,8 +213,19 @@ pub async fn canonicalise_against(
 /// [`canonicalise_against`], taking the desired state: its unchanged tables (most of them)
 /// move into the result instead of being copied.
 pub async fn canonicalise_owned(
+    desired: Schema,
+    live: Option<&Schema>,
+    scratch: &mut impl Scratch,
+) -> Result<Canonical, CanonError> {
+    canonicalise_in(desired, live, None, scratch).await
+}
+
+/// [`canonicalise_owned`], with what the target has that the desired state may name without
+/// declaring (its roles, its functions: see `policies`).
+pub async fn canonicalise_in(
     mut desired: Schema,
     live: Option<&Schema>,
+    environment: Option<&crate::introspect::Environment>,
     scratch: &mut impl Scratch,
 ) -> Result<Canonical, CanonError> {
     if let Some(live) = live {
@@ -430,6 +442,9 @@ pub async fn canonicalise_owned(
     result.unverified.extend(partitioning.unverified);
     result.rejected_parts = rejected_parts;
     result.rejected_parts.extend(foreign_key_rejections);
+    let found = policies::canonicalise(&mut result.schema, live, environment, scratch).await?;
+    result.unverified.extend(found.unverified);
+    result.rejected_parts.extend(found.rejected);
     Ok(result)
 }
 

@@ -137,16 +137,17 @@ async fn build_with(
 fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
     use crate::model::{Ident, QualifiedName};
     let mut context = super::prerequisites_of(yaml);
+    let mut named: Vec<QualifiedName> = Vec::new();
     for statement in sql {
         let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
             continue;
         };
-        let mut named: Vec<String> = parsed.tables();
+        let mut tables: Vec<String> = parsed.tables();
         for raw in &parsed.protobuf.stmts {
             if let Some(pg_query::NodeEnum::CreateStmt(create)) =
                 raw.stmt.as_ref().and_then(|s| s.node.as_ref())
             {
-                named.extend(create.inh_relations.iter().filter_map(|n| match &n.node {
+                tables.extend(create.inh_relations.iter().filter_map(|n| match &n.node {
                     Some(pg_query::NodeEnum::RangeVar(r)) if r.schemaname.is_empty() => {
                         Some(r.relname.clone())
                     }
@@ -157,7 +158,7 @@ fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
                 }));
             }
         }
-        for name in named {
+        for name in tables {
             let Some(parts) = crate::ident::parse_dotted(&quote_parts(&name)) else {
                 continue;
             };
@@ -166,26 +167,55 @@ fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
                 [schema, table] => (schema.clone(), table.clone()),
                 _ => continue,
             };
-            let mut next = Some(QualifiedName::new(
+            named.push(QualifiedName::new(
                 Ident::from_catalog(schema),
                 Ident::from_catalog(table),
             ));
-            // The table, then its parent, its parent's parent, ... (a cycle is a load error,
-            // and a table already in the context has its ancestors there too).
-            while let Some(name) = next.take() {
-                if context.tables.contains_key(&name) {
-                    break;
-                }
-                let Some(table) = yaml.tables.get(&name) else {
-                    break;
-                };
-                let mut table = table.clone();
-                table
-                    .constraints
-                    .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
-                next = table.partition_of.as_ref().map(|p| p.parent.clone());
-                context.tables.insert(name, table);
+        }
+        // `COMMENT ON COLUMN t.c` (or on a policy, index, constraint of t) names its table
+        // in an object list, not as a relation.
+        if let Some(pg_query::NodeEnum::CommentStmt(comment)) = parsed
+            .protobuf
+            .stmts
+            .first()
+            .and_then(|s| s.stmt.as_ref())
+            .and_then(|n| n.node.as_ref())
+        {
+            named.extend(
+                crate::load::sql::comment_target(comment)
+                    .and_then(|object| object.table().cloned()),
+            );
+        }
+    }
+    for name in named {
+        let mut next = Some(name);
+        // The table, then its parent, its parent's parent, ... (a cycle is a load error,
+        // and a table already in the context has its ancestors there too).
+        while let Some(name) = next.take() {
+            if context.tables.contains_key(&name) {
+                break;
             }
+            let Some(table) = yaml.tables.get(&name) else {
+                break;
+            };
+            let mut table = table.clone();
+            table
+                .constraints
+                .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
+            next = table.partition_of.as_ref().map(|p| p.parent.clone());
+            context.tables.insert(name, table);
+        }
+    }
+    // The policies of those tables, bare (every role, no expressions): a `COMMENT ON
+    // POLICY` needs only that they exist, and their roles and the functions they call may
+    // exist on the target only (their own canonical form comes from `canon::policies`).
+    for (key, policy) in &yaml.policies {
+        if context.tables.contains_key(&key.table) {
+            let mut bare = policy.clone();
+            bare.roles = vec![crate::kinds::policy::PUBLIC.to_owned()];
+            bare.using = None;
+            bare.check = None;
+            context.policies.insert(key.clone(), bare);
         }
     }
     context

@@ -89,10 +89,13 @@ pub enum Code {
     FunctionDefinition,
     ExtraAggregate,
     AggregateDefinition,
+    ExtraPolicy,
+    PolicyDefinition,
+    Comment,
 }
 
 impl Code {
-    pub const ALL: [Code; 48] = [
+    pub const ALL: [Code; 51] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -141,6 +144,9 @@ impl Code {
         Code::FunctionDefinition,
         Code::ExtraAggregate,
         Code::AggregateDefinition,
+        Code::ExtraPolicy,
+        Code::PolicyDefinition,
+        Code::Comment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -193,6 +199,9 @@ impl Code {
             Code::FunctionDefinition => "D163",
             Code::ExtraAggregate => "D164",
             Code::AggregateDefinition => "D165",
+            Code::ExtraPolicy => "D142",
+            Code::PolicyDefinition => "D143",
+            Code::Comment => "D145",
         }
     }
 
@@ -279,6 +288,17 @@ impl Code {
             Code::ExtraAggregate => "aggregate in the database, not in the desired state",
             Code::AggregateDefinition => {
                 "aggregate definition differs in a way CREATE OR REPLACE AGGREGATE cannot apply"
+            }
+            Code::ExtraPolicy => {
+                "row-level security policy in the database, not in the desired state"
+            }
+            Code::PolicyDefinition => {
+                "policy differs in a way ALTER POLICY cannot apply (its command, PERMISSIVE or \
+                 RESTRICTIVE, or a USING / WITH CHECK clause removed)"
+            }
+            Code::Comment => {
+                "comment in the database that the desired state does not have (or, with \
+                 --no-replace, has differently)"
             }
         }
     }

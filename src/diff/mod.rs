@@ -18,6 +18,7 @@ mod table;
 pub use change::{Change, EnumPosition};
 pub use column_type::{TypeChange, classify as classify_type_change};
 pub use finding::{Code, Finding, Severity, Suggestion};
+pub(crate) use partition::left_uncreated as partition_left_uncreated;
 pub(crate) use table::indexes as relation_indexes;
 
 use std::collections::BTreeSet;

@@ -636,3 +636,24 @@ fn attach(name: &QualifiedName, partition: &PartitionOf) -> String {
         partition.bound
     )
 }
+
+/// Whether the plan leaves a desired partition uncreated because its parent exists in the
+/// database partitioned otherwise (D170, see `table::new_table`): what would follow its
+/// creation (its owner, its privileges) is left out with it.
+pub(crate) fn left_uncreated(live: &Schema, desired: &Schema, table: &QualifiedName) -> bool {
+    if live.tables.contains_key(table) {
+        return false;
+    }
+    let Some(p) = desired
+        .tables
+        .get(table)
+        .and_then(|t| t.partition_of.as_ref())
+    else {
+        return false;
+    };
+    match (live.tables.get(&p.parent), desired.tables.get(&p.parent)) {
+        (Some(l), Some(d)) => !(l.is_partitioned() && l.partition_by == d.partition_by),
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}

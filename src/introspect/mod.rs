@@ -97,6 +97,29 @@ pub struct Introspected {
     pub roles: BTreeSet<String>,
     /// The role reconcile is connected as (`current_user`), when `roles` was read.
     pub current_role: Option<String>,
+    /// The target's roles and functions (read by [`schema`] only, not from a scratch build).
+    pub environment: Environment,
+}
+
+/// What a desired state may name without declaring it, as the target has it (see
+/// `sql/environment.sql`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    /// Role names; `None` when they were not read (a scratch build, a test).
+    pub roles: Option<BTreeSet<String>>,
+    /// Functions outside pg_catalog, for the scratch server's stubs.
+    pub functions: Vec<ExternalFunction>,
+}
+
+/// A function of the target, by its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalFunction {
+    pub schema: Ident,
+    pub name: String,
+    /// `pg_get_function_arguments` (names, modes and defaults included).
+    pub arguments: String,
+    /// `pg_get_function_result`.
+    pub result: String,
 }
 
 /// A schema the scope did not name and nothing ignores, and how many objects of each kind it
@@ -227,7 +250,14 @@ pub async fn schema(
                         read.roles = roles;
                         read.current_role = current;
                         read.catalog_queries += 1;
-                        Ok(read)
+                        match environment(&mut tx, &read.schema).await {
+                            Ok(environment) => {
+                                read.environment = environment;
+                                read.catalog_queries += 1;
+                                Ok(read)
+                            }
+                            Err(e) => Err(e),
+                        }
                     }
                     Err(e) => Err(e),
                 }
@@ -293,6 +323,43 @@ async fn undeclared_schemas(
     Ok(out)
 }
 
+/// The target's roles and functions (see [`Environment`]).
+async fn environment(
+    conn: &mut PgConnection,
+    read: &Schema,
+) -> Result<Environment, IntrospectError> {
+    let scope: Vec<String> = read.schemas.iter().map(|s| s.as_str().to_owned()).collect();
+    let rows = sqlx::query(include_str!("sql/environment.sql"))
+        .bind(&scope)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(q("environment"))?;
+    let mut out = Environment {
+        roles: Some(BTreeSet::new()),
+        functions: Vec::new(),
+    };
+    for row in rows {
+        let get = |column: &str| -> Result<Option<String>, IntrospectError> {
+            row.try_get(column).map_err(q("environment"))
+        };
+        let name = get("name")?.unwrap_or_default();
+        match get("kind")?.as_deref() {
+            Some("role") => {
+                if let Some(roles) = out.roles.as_mut() {
+                    roles.insert(name);
+                }
+            }
+            _ => out.functions.push(ExternalFunction {
+                schema: Ident::from_catalog(get("schema")?.unwrap_or_default()),
+                name,
+                arguments: get("arguments")?.unwrap_or_default(),
+                result: get("result")?.unwrap_or_default(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
 /// Reads the catalog inside a transaction the caller owns (used to read objects that were
 /// just created and will be rolled back). The caller sets `search_path = public`.
 pub async fn read_in_transaction(
@@ -333,6 +400,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         roles: BTreeSet::new(),
         current_role: None,
         catalog_queries: 0,
+        environment: Environment::default(),
     };
     out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();
 
@@ -492,7 +560,9 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let name: String = row.try_get("name").map_err(q("unmanaged"))?;
         let on_table: Option<String> = row.try_get("on_table").map_err(q("unmanaged"))?;
         let reason = match kind.as_str() {
-            "policy" => "policies are not managed yet",
+            "policy" => {
+                "policies on tables reconcile does not manage (partitioned tables, partitions, inheritance children) are not managed either"
+            }
             _ => "window functions are not managed",
         };
         let args: Option<String> = row.try_get("args").map_err(q("unmanaged"))?;
@@ -526,7 +596,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
     kinds::settle_all(&mut out.schema);
     materialized_view_facts(&mut out);
     skip_on_unmanaged(&mut out);
-    // After the views left out: their privileges go with them.
+    // After the views left out: what refers to them (privileges, a comment) goes with them.
     kinds::settle_all(&mut out.schema);
     Ok(out)
 }

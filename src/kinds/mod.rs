@@ -34,6 +34,7 @@
 //! enum grows label by label.
 
 pub mod aggregate;
+pub mod comment;
 pub mod composite;
 pub mod default_privilege;
 pub mod domain;
@@ -41,6 +42,7 @@ pub mod function;
 pub mod grant;
 pub mod materialized_view;
 pub mod owner;
+pub mod policy;
 pub mod privilege;
 pub mod sequence;
 pub mod trigger;
@@ -265,6 +267,19 @@ pub(crate) trait Kind: Registered + Sized + 'static {
         )
     }
 
+    /// The finding for an object that differs when it is not replaced (`replaceable`: a
+    /// replace could express it but `--no-replace` holds it back), or `None` for the generic
+    /// one (risky, both CREATE statements side by side as comments). Kinds whose difference
+    /// has a statement a human can run, or is only cosmetic, say so here.
+    fn differs(
+        _key: &Self::Key,
+        _live: &Self::Object,
+        _desired: &Self::Object,
+        _replaceable: bool,
+    ) -> Option<Finding> {
+        None
+    }
+
     // --- DDL
 
     /// The CREATE statement (not idempotent by itself: [`Kind::steps`] guards it).
@@ -291,7 +306,10 @@ pub(crate) trait Kind: Registered + Sized + 'static {
 
     /// Table columns the object needs to exist as desired (its creation waits for a change
     /// to them that is held back, see `diff::hold_back`).
-    fn columns_used(_object: &Self::Object) -> Vec<(QualifiedName, crate::model::Ident)> {
+    fn columns_used(
+        _key: &Self::Key,
+        _object: &Self::Object,
+    ) -> Vec<(QualifiedName, crate::model::Ident)> {
         Vec::new()
     }
 
@@ -303,8 +321,7 @@ pub(crate) trait Kind: Registered + Sized + 'static {
     #[cfg(test)]
     fn samples() -> (Self::Key, [Self::Object; 2]);
 
-    /// SQL run before the samples are created on a real server: what they need besides their
-    /// schema (a trigger's table, say).
+    /// SQL the samples need first on a real server (the table a policy or comment is on).
     #[cfg(test)]
     fn sample_context() -> &'static str {
         ""
@@ -381,7 +398,7 @@ macro_rules! registry {
             /// Table columns it needs (see [`Kind::columns_used`]).
             pub(crate) fn columns_used(&self) -> Vec<(QualifiedName, crate::model::Ident)> {
                 match self {
-                    $(Created::$variant(_, object) => <$kind as Kind>::columns_used(object),)+
+                    $(Created::$variant(key, object) => <$kind as Kind>::columns_used(key, object),)+
                 }
             }
 
@@ -417,8 +434,8 @@ macro_rules! registry {
             /// Table columns the new definition needs.
             pub(crate) fn columns_used(&self) -> Vec<(QualifiedName, crate::model::Ident)> {
                 match *self {
-                    $(Replaced::$rvariant { ref desired, .. } => {
-                        <$rkind as Kind>::columns_used(desired)
+                    $(Replaced::$rvariant { ref key, ref desired, .. } => {
+                        <$rkind as Kind>::columns_used(key, desired)
                     })*
                 }
             }
@@ -457,12 +474,16 @@ registry! {
         Grant => grant::GrantKind, grant::GrantKey, grant::Grant;
         DefaultPrivilege => default_privilege::DefaultPrivilegeKind,
             default_privilege::DefaultKey, default_privilege::DefaultGrant;
+        Policy => policy::PolicyKind, policy::PolicyKey, policy::Policy;
+        Comment => comment::CommentKind, ObjectId, String;
     }
     replaceable {
         Function => function::FunctionKind, function::Routine, function::Function;
         Aggregate => aggregate::AggregateKind, function::Routine, aggregate::Aggregate;
         View => view::ViewKind, QualifiedName, view::View;
         Trigger => trigger::TriggerKind, trigger::TriggerKey, trigger::Trigger;
+        Policy => policy::PolicyKind, policy::PolicyKey, policy::Policy;
+        Comment => comment::CommentKind, ObjectId, String;
     }
 }
 
@@ -503,26 +524,30 @@ pub(crate) fn diff_kind<K: Kind>(
                         out.additive.push(crate::diff::Change::Replace(replaced));
                     }
                     replaceable => out.findings.push(
-                        Finding::new(
-                            K::DIFFERS,
-                            Severity::Risky,
-                            K::id(name),
-                            if replaceable.is_some() {
-                                format!(
-                                    "{} (--no-replace: not replaced in place)",
-                                    K::DIFFERS_MESSAGE
+                        K::differs(name, existing, wanted, replaceable.is_some()).unwrap_or_else(
+                            || {
+                                Finding::new(
+                                    K::DIFFERS,
+                                    Severity::Risky,
+                                    K::id(name),
+                                    if replaceable.is_some() {
+                                        format!(
+                                            "{} (--no-replace: not replaced in place)",
+                                            K::DIFFERS_MESSAGE
+                                        )
+                                    } else {
+                                        K::DIFFERS_MESSAGE.to_owned()
+                                    },
                                 )
-                            } else {
-                                K::DIFFERS_MESSAGE.to_owned()
+                                .suggest(K::differs_suggestion(
+                                    name,
+                                    existing,
+                                    wanted,
+                                    live,
+                                    replaceable.is_some(),
+                                ))
                             },
-                        )
-                        .suggest(K::differs_suggestion(
-                            name,
-                            existing,
-                            wanted,
-                            live,
-                            replaceable.is_some(),
-                        )),
+                        ),
                     ),
                 }
             }

@@ -354,10 +354,11 @@ impl Kind for OwnerKind {
 
     fn diff(live: &Schema, desired: &Schema, options: &crate::diff::Options, out: &mut Diff) {
         for (on, wanted) in &desired.owners {
-            if on
-                .table()
-                .is_some_and(|t| options.unmanaged_tables.contains(t))
-            {
+            // A partition the plan does not create (D170) gets no owner either.
+            if on.table().is_some_and(|t| {
+                options.unmanaged_tables.contains(t)
+                    || crate::diff::partition_left_uncreated(live, desired, t)
+            }) {
                 continue;
             }
             match live.owners.get(on) {

@@ -292,7 +292,7 @@ impl Kind for SequenceKind {
         }
     }
 
-    fn columns_used(s: &Sequence) -> Vec<(QualifiedName, Ident)> {
+    fn columns_used(_name: &QualifiedName, s: &Sequence) -> Vec<(QualifiedName, Ident)> {
         s.owned_by.iter().cloned().collect()
     }
 

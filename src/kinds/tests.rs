@@ -175,7 +175,10 @@ impl Complete {
 
         // Pulled, it loads back the same (kinds declared in SQL need the server: checked in
         // `every_kind_reads_back_what_it_creates`).
-        let sql_only = K::pull_sql(&name, &first).is_some();
+        // Kinds written inside a table's YAML (policies, a column's comment) are pulled with
+        // their table, which the sample model does not have: their round trips are in
+        // tests/suite (policies.rs).
+        let sql_only = K::pull_sql(&name, &first).is_some() || K::id(&name).table().is_some();
         for object in [&first, &second].into_iter().filter(|_| !sql_only) {
             let schema = schema_with::<K>(&name, Some(object));
             let files: Vec<(PathBuf, String)> = crate::pull::render(&schema)

@@ -225,6 +225,10 @@ pub struct FileSpec {
     /// `FOR ROLE` → kind of object → grantee → privileges.
     #[serde(default)]
     pub default_privileges: crate::kinds::default_privilege::DefaultPrivilegesSpec,
+    /// Comments by the name of the object as plans print it (`index i on app.t`): for what
+    /// has no `comment:` key of its own.
+    #[serde(default)]
+    pub comments: Entries<At<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,6 +266,10 @@ pub struct TableSpec {
     pub row_level_security: bool,
     #[serde(default)]
     pub force_row_level_security: bool,
+    /// Row-level security policies by name.
+    #[serde(default)]
+    pub policies: Entries<crate::kinds::policy::PolicySpec>,
+    pub comment: Option<At<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,6 +290,7 @@ pub struct ColumnSpec {
     pub unique: bool,
     pub references: Option<At<ShortOr<String, ReferenceSpec>>>,
     pub check: Option<At<String>>,
+    pub comment: Option<At<String>>,
 }
 
 #[derive(Debug, Deserialize)]

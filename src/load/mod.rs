@@ -313,21 +313,31 @@ pub fn from_sources_located(sources: &[(PathBuf, String)]) -> Result<Located, Lo
     }
     if errors.is_empty() {
         match build.finish() {
-            Ok((mut schema, declared)) if declared_twice(&declared, &statements).is_empty() => {
-                // The schemas SQL statements put objects in are part of the desired state.
-                schema.schemas.extend(
-                    statements
-                        .iter()
-                        .filter_map(|s| s.declares.as_ref())
-                        .map(|(_, schema)| crate::model::Ident::from_catalog(schema.clone())),
-                );
-                return Ok(Located {
-                    schema,
-                    origins: Origins(declared),
-                    sql: statements,
+            Ok((mut schema, mut declared)) => {
+                errors = sql::absorb(&mut schema, &mut declared, &mut statements);
+                errors.extend(declared_twice(&declared, &statements));
+                if errors.is_empty() {
+                    // The schemas SQL statements put objects in are part of the desired state.
+                    schema.schemas.extend(
+                        statements
+                            .iter()
+                            .filter_map(|s| s.schema_declared())
+                            .map(|schema| crate::model::Ident::from_catalog(schema.to_owned())),
+                    );
+                    return Ok(Located {
+                        schema,
+                        origins: Origins(declared),
+                        sql: statements,
+                    });
+                }
+                errors.sort_by(|a, b| {
+                    (&a.origin.file, a.origin.line, a.origin.column).cmp(&(
+                        &b.origin.file,
+                        b.origin.line,
+                        b.origin.column,
+                    ))
                 });
             }
-            Ok((_, declared)) => errors = declared_twice(&declared, &statements),
             Err(found) => errors = found,
         }
     }

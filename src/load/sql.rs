@@ -14,6 +14,8 @@ use pg_query::NodeEnum;
 
 use super::error::{LoadError, Origin};
 use crate::classify::{self, Kind};
+use crate::ident::{Ident, QualifiedName};
+use crate::model::{ObjectId, Policy, PolicyCommand, PolicyKey};
 use crate::sql::split::Script;
 
 /// One accepted statement of a `.sql` file.
@@ -100,6 +102,156 @@ pub(crate) fn statements(path: &Path, text: &str) -> Result<Vec<SqlStatement>, V
     }
 }
 
+/// Takes out of `statements` what declares part of the model without the server's help:
+/// every `CREATE POLICY` (built on the scratch server later, with what the target has; see
+/// `canon::policies`), and `ALTER TABLE ... ENABLE/FORCE ROW LEVEL SECURITY` of a table the
+/// YAML files declare (built there, it would be lost with the YAML table it changes).
+pub(crate) fn absorb(
+    schema: &mut crate::model::Schema,
+    declared: &mut std::collections::BTreeMap<ObjectId, Origin>,
+    statements: &mut Vec<SqlStatement>,
+) -> Vec<LoadError> {
+    use pg_query::protobuf::AlterTableType;
+    let mut errors = Vec::new();
+    statements.retain(|statement| {
+        let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
+            return true;
+        };
+        let node = parsed
+            .protobuf
+            .stmts
+            .first()
+            .and_then(|s| s.stmt.as_ref())
+            .and_then(|n| n.node.as_ref());
+        match node {
+            Some(NodeEnum::CreatePolicyStmt(_)) => {
+                match policy(&statement.text).and_then(|p| p.ok_or_else(String::new)) {
+                    Ok((key, policy)) => {
+                        if let Some(error) = checked(&key, &policy, statement) {
+                            errors.push(error);
+                            return false;
+                        }
+                        let id = ObjectId::Policy {
+                            table: key.table.clone(),
+                            name: key.name.clone(),
+                        };
+                        if let Some(first) = declared.get(&id) {
+                            errors.push(
+                                LoadError::new(
+                                    statement.origin(),
+                                    format!("{id} is declared twice (first at {first})"),
+                                )
+                                .help("keep one of the two declarations"),
+                            );
+                        } else {
+                            declared.insert(id, statement.origin());
+                            schema.policies.insert(key, policy);
+                        }
+                    }
+                    Err(why) => errors.push(
+                        LoadError::new(
+                            statement.origin(),
+                            format!("cannot declare this policy: {why}"),
+                        )
+                        .help("see the policies section of docs/schema-format.md"),
+                    ),
+                }
+                false
+            }
+            Some(NodeEnum::AlterTableStmt(a)) => {
+                let Some(relation) = &a.relation else {
+                    return true;
+                };
+                let table = QualifiedName::new(
+                    Ident::from_catalog(if relation.schemaname.is_empty() {
+                        "public".to_owned()
+                    } else {
+                        relation.schemaname.clone()
+                    }),
+                    Ident::from_catalog(relation.relname.clone()),
+                );
+                let subtypes: Vec<AlterTableType> = a
+                    .cmds
+                    .iter()
+                    .filter_map(|c| match &c.node {
+                        Some(NodeEnum::AlterTableCmd(c)) => {
+                            AlterTableType::try_from(c.subtype).ok()
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let only_rls = !subtypes.is_empty()
+                    && subtypes.len() == a.cmds.len()
+                    && subtypes.iter().all(|t| {
+                        matches!(
+                            t,
+                            AlterTableType::AtEnableRowSecurity
+                                | AlterTableType::AtForceRowSecurity
+                        )
+                    });
+                match schema.tables.get_mut(&table) {
+                    Some(t) if only_rls => {
+                        for subtype in subtypes {
+                            match subtype {
+                                AlterTableType::AtEnableRowSecurity => t.row_level_security = true,
+                                _ => t.force_row_level_security = true,
+                            }
+                        }
+                        false
+                    }
+                    _ => true,
+                }
+            }
+            _ => true,
+        }
+    });
+    errors
+}
+
+/// What PostgreSQL would refuse about a policy written in SQL, or a `USING`/`WITH CHECK`
+/// that is not one condition.
+fn checked(key: &PolicyKey, policy: &Policy, statement: &SqlStatement) -> Option<LoadError> {
+    let command = policy.command;
+    if policy.using.is_some() && !command.has_using() {
+        return Some(
+            LoadError::new(
+                statement.origin(),
+                format!("{key}: a policy for INSERT cannot have a USING expression"),
+            )
+            .help("INSERT policies take only WITH CHECK"),
+        );
+    }
+    if policy.check.is_some() && !command.has_check() {
+        return Some(
+            LoadError::new(
+                statement.origin(),
+                format!(
+                    "{key}: a policy for {} cannot have a WITH CHECK expression",
+                    command.sql()
+                ),
+            )
+            .help("SELECT and DELETE policies take only USING"),
+        );
+    }
+    for expression in policy.expressions() {
+        if let Err(e) = crate::normalise::validate_condition(expression) {
+            return Some(LoadError::new(
+                statement.origin(),
+                format!("{key}: `{expression}` is not one condition: {e}"),
+            ));
+        }
+    }
+    for role in &policy.roles {
+        if let Err(e) = Ident::new(role.as_str()) {
+            return Some(LoadError::new(
+                statement.origin(),
+                format!("{key}: invalid role name: {e}"),
+            ));
+        }
+    }
+    None
+}
+
 /// Why a statement of this kind cannot be part of a desired state, or `None` when it can.
 fn refusal(kind: &Kind) -> Option<&'static str> {
     match kind {
@@ -118,8 +270,14 @@ fn refusal(kind: &Kind) -> Option<&'static str> {
         Kind::Rename { .. } => {
             Some("a rename changes an existing object; write its new name instead")
         }
-        Kind::Comment => Some("comments are not managed yet"),
-        Kind::CreatePolicy | Kind::AlterPolicy => Some("policies are not managed yet"),
+        Kind::Comment { removes: true } => Some(
+            "it removes a comment; the desired state only says which comments exist (leave \
+             the COMMENT ON out)",
+        ),
+        Kind::AlterPolicy => Some(
+            "ALTER POLICY changes a policy; write the policy as it should be (CREATE POLICY) \
+             instead",
+        ),
         Kind::Other(node) if node == "GrantStmt" => {
             Some("privileges are not managed yet (pg_dump --no-privileges leaves them out)")
         }
@@ -230,6 +388,191 @@ fn declared(node: &NodeEnum) -> Option<(String, String)> {
         NodeEnum::CreateSchemaStmt(s) => {
             Some((format!("schema {}", s.schemaname), s.schemaname.clone()))
         }
+        NodeEnum::CommentStmt(s) => {
+            let object = comment_target(s)?;
+            let schema = object.schema()?.as_str().to_owned();
+            Some((ObjectId::Comment(Box::new(object)).to_string(), schema))
+        }
         _ => None,
     }
+}
+
+impl SqlStatement {
+    /// The schema the statement puts an object in: a `COMMENT ON` puts none (it names an
+    /// object declared elsewhere).
+    pub fn schema_declared(&self) -> Option<&str> {
+        self.declares
+            .as_ref()
+            .filter(|(what, _)| !what.starts_with("comment on "))
+            .map(|(_, schema)| schema.as_str())
+    }
+}
+
+/// The object a `COMMENT ON` names, for the kinds named by their names alone (routines are
+/// told apart by argument types, which only the server resolves).
+pub(crate) fn comment_target(s: &pg_query::protobuf::CommentStmt) -> Option<ObjectId> {
+    use pg_query::protobuf::ObjectType as O;
+    let names = |node: &pg_query::protobuf::Node| -> Option<Vec<String>> {
+        match node.node.as_ref()? {
+            NodeEnum::List(l) => l
+                .items
+                .iter()
+                .map(|n| match &n.node {
+                    Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+                    _ => None,
+                })
+                .collect(),
+            NodeEnum::String(s) => Some(vec![s.sval.clone()]),
+            NodeEnum::TypeName(t) => t
+                .names
+                .iter()
+                .map(|n| match &n.node {
+                    Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        }
+    };
+    let parts = names(s.object.as_deref()?)?;
+    let ident = |n: &str| Ident::from_catalog(n.to_owned());
+    let qualified = |parts: &[String]| -> Option<QualifiedName> {
+        match parts {
+            [name] => Some(QualifiedName::new(ident("public"), ident(name))),
+            [schema, name] => Some(QualifiedName::new(ident(schema), ident(name))),
+            _ => None,
+        }
+    };
+    let member = |parts: &[String]| -> Option<(QualifiedName, Ident)> {
+        let (last, table) = parts.split_last()?;
+        Some((qualified(table)?, ident(last)))
+    };
+    Some(match O::try_from(s.objtype).ok()? {
+        O::ObjectSchema => ObjectId::Schema(ident(parts.first()?)),
+        O::ObjectTable => ObjectId::Table(qualified(&parts)?),
+        O::ObjectView => ObjectId::View(qualified(&parts)?),
+        O::ObjectMatview => ObjectId::MaterializedView(qualified(&parts)?),
+        O::ObjectSequence => ObjectId::Sequence(qualified(&parts)?),
+        O::ObjectType => ObjectId::Type(qualified(&parts)?),
+        O::ObjectDomain => ObjectId::Domain(qualified(&parts)?),
+        O::ObjectColumn => {
+            let (table, column) = member(&parts)?;
+            ObjectId::Column { table, column }
+        }
+        O::ObjectTabconstraint => {
+            let (table, name) = member(&parts)?;
+            ObjectId::Constraint { table, name }
+        }
+        O::ObjectPolicy => {
+            let (table, name) = member(&parts)?;
+            ObjectId::Policy { table, name }
+        }
+        O::ObjectTrigger => {
+            let (table, name) = member(&parts)?;
+            ObjectId::Trigger { table, name }
+        }
+        _ => return None,
+    })
+}
+
+/// A `CREATE POLICY` statement as the policy it declares: the expressions as written (the
+/// text inside the parentheses), roles by name. `Err` says what cannot be declared.
+pub(crate) fn policy(text: &str) -> Result<Option<(PolicyKey, Policy)>, String> {
+    use pg_query::protobuf::RoleSpecType;
+    let parsed =
+        pg_query::parse(text, pg_query::ParserOptions::DEFAULT).map_err(|e| e.to_string())?;
+    let Some(NodeEnum::CreatePolicyStmt(s)) = parsed
+        .protobuf
+        .stmts
+        .first()
+        .and_then(|s| s.stmt.as_ref())
+        .and_then(|n| n.node.as_ref())
+    else {
+        return Ok(None);
+    };
+    let table = s.table.as_ref().ok_or("CREATE POLICY without a table")?;
+    let table = QualifiedName::new(
+        Ident::from_catalog(if table.schemaname.is_empty() {
+            "public".to_owned()
+        } else {
+            table.schemaname.clone()
+        }),
+        Ident::from_catalog(table.relname.clone()),
+    );
+    let command = PolicyCommand::ALL
+        .into_iter()
+        .find(|c| c.keyword() == s.cmd_name.to_ascii_lowercase())
+        .ok_or_else(|| format!("unknown policy command {}", s.cmd_name))?;
+    let mut roles = Vec::new();
+    for role in &s.roles {
+        let Some(NodeEnum::RoleSpec(role)) = &role.node else {
+            continue;
+        };
+        match RoleSpecType::try_from(role.roletype) {
+            Ok(RoleSpecType::RolespecPublic) => roles.push(crate::kinds::policy::PUBLIC.to_owned()),
+            Ok(RoleSpecType::RolespecCstring) => roles.push(role.rolename.clone()),
+            _ => {
+                return Err(
+                    "CURRENT_USER, CURRENT_ROLE and SESSION_USER mean whoever creates the \
+                     policy, which differs between databases: name the role"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    let (using, check) = clause_texts(text)?;
+    Ok(Some((
+        PolicyKey::new(table, Ident::from_catalog(s.policy_name.clone())),
+        Policy {
+            command,
+            permissive: s.permissive,
+            roles: crate::kinds::policy::normalise_roles(roles),
+            using: using.filter(|_| s.qual.is_some()),
+            check: check.filter(|_| s.with_check.is_some()),
+        },
+    )))
+}
+
+/// The texts inside `USING (...)` and `WITH CHECK (...)` of a `CREATE POLICY`, found with
+/// PostgreSQL's scanner (keywords at the top level, then the balanced parentheses).
+fn clause_texts(text: &str) -> Result<(Option<String>, Option<String>), String> {
+    use pg_query::protobuf::Token;
+    let tokens = pg_query::scan(text).map_err(|e| e.to_string())?.tokens;
+    let is = |i: usize, t: Token| tokens.get(i).is_some_and(|k| k.token == t as i32);
+    let group = |open: usize| -> Option<String> {
+        if !is(open, Token::Ascii40) {
+            return None;
+        }
+        let mut depth = 0;
+        for (i, token) in tokens.iter().enumerate().skip(open) {
+            if token.token == Token::Ascii40 as i32 {
+                depth += 1;
+            } else if token.token == Token::Ascii41 as i32 {
+                depth -= 1;
+                if depth == 0 {
+                    let start = tokens[open].end as usize;
+                    return text
+                        .get(start..tokens[i].start as usize)
+                        .map(|t| t.trim().to_owned());
+                }
+            }
+        }
+        None
+    };
+    let (mut using, mut check, mut depth) = (None, None, 0);
+    for (i, token) in tokens.iter().enumerate() {
+        if token.token == Token::Ascii40 as i32 {
+            depth += 1;
+        } else if token.token == Token::Ascii41 as i32 {
+            depth -= 1;
+        } else if depth == 0 && token.token == Token::Using as i32 {
+            using = group(i + 1);
+        } else if depth == 0
+            && (token.token == Token::With as i32 || token.token == Token::WithLa as i32)
+            && is(i + 1, Token::Check)
+        {
+            check = group(i + 2);
+        }
+    }
+    Ok((using, check))
 }

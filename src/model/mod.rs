@@ -22,6 +22,7 @@ pub use crate::kinds::function::{Function, Routine, RoutineKind, Uses};
 pub use crate::kinds::grant::{Grant, GrantKey};
 pub use crate::kinds::materialized_view::MaterializedView;
 pub use crate::kinds::owner::Owner;
+pub use crate::kinds::policy::{Policy, PolicyCommand, PolicyKey};
 pub use crate::kinds::privilege::{Grantee, Origins, Privilege, Securable};
 pub use crate::kinds::sequence::Sequence;
 pub use crate::kinds::trigger::{Firing, Trigger, TriggerKey};
@@ -74,6 +75,12 @@ pub struct Schema {
     /// Aggregates, declared in `.sql` files.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub aggregates: BTreeMap<Routine, Aggregate>,
+    /// Row-level security policies, by table and name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<PolicyKey, Policy>,
+    /// Comments (`COMMENT ON`), by the object they are on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub comments: BTreeMap<ObjectId, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,6 +322,9 @@ pub fn object_count(schema: &Schema) -> usize {
         + schema.domains.len()
         + schema.composites.len()
         + schema.sequences.len()
+        + schema.views.len()
+        + schema.policies.len()
+        + schema.comments.len()
         + schema
             .tables
             .values()

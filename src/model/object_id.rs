@@ -108,6 +108,8 @@ pub enum ObjectId {
     },
     /// Who owns an object.
     Owner(Box<ObjectId>),
+    /// The comment (`COMMENT ON`) of an object.
+    Comment(Box<ObjectId>),
 }
 
 impl ObjectId {
@@ -160,6 +162,7 @@ impl ObjectId {
             ObjectId::Grant { .. } => "grant",
             ObjectId::DefaultPrivilege { .. } => "default privilege",
             ObjectId::Owner(_) => "owner",
+            ObjectId::Comment(_) => "comment",
         }
     }
 
@@ -191,6 +194,7 @@ impl ObjectId {
             | ObjectId::Trigger { table, .. }
             | ObjectId::Policy { table, .. } => Some(table),
             ObjectId::Grant { on, .. } | ObjectId::Owner(on) => on.table(),
+            ObjectId::Comment(object) => object.table(),
             _ => None,
         }
     }
@@ -233,6 +237,7 @@ impl ObjectId {
             | ObjectId::Aggregate { name: n, .. } => Some(&n.schema),
             ObjectId::Grant { on, .. } | ObjectId::Owner(on) => on.schema(),
             ObjectId::DefaultPrivilege { schema, .. } => Some(schema),
+            ObjectId::Comment(object) => object.schema(),
             other => other.table().map(|t| &t.schema),
         }
     }
@@ -312,6 +317,7 @@ impl fmt::Display for ObjectId {
                 q(role)
             ),
             ObjectId::Owner(on) => write!(f, "owner of {on}"),
+            ObjectId::Comment(object) => write!(f, "comment on {object}"),
         }
     }
 }
@@ -483,6 +489,9 @@ fn parse(c: &mut Cursor<'_>) -> Option<ObjectId> {
     }
     if c.eat("owner of ") {
         return Some(ObjectId::Owner(Box::new(parse(c)?)));
+    }
+    if c.eat("comment on ") {
+        return Some(ObjectId::Comment(Box::new(parse(c)?)));
     }
     None
 }
@@ -724,6 +733,21 @@ mod tests {
                 ObjectId::Owner(Box::new(ObjectId::Schema(ident("app")))),
                 "owner of schema app",
             ),
+            (
+                ObjectId::Comment(Box::new(ObjectId::column(&t, &ident("Email")))),
+                "comment on column public.leads.\"Email\"",
+            ),
+            (
+                ObjectId::Comment(Box::new(ObjectId::Function {
+                    name: qn("public", "f"),
+                    args: vec!["integer".into()],
+                })),
+                "comment on function public.f(integer)",
+            ),
+            (
+                ObjectId::Comment(Box::new(ObjectId::Schema(ident("app")))),
+                "comment on schema app",
+            ),
         ];
         for (id, text) in cases {
             assert!(text.starts_with(&format!("{} ", id.kind())), "{text}");
@@ -747,6 +771,8 @@ mod tests {
             "grant SELECT to anon on nothing",
             "owner of",
             "default privilege SELECT to anon on views in schema public for role r",
+            "comment on",
+            "comment on nothing",
         ] {
             assert!(text.parse::<ObjectId>().is_err(), "{text:?} parsed");
         }
@@ -781,6 +807,7 @@ mod tests {
         proptest::sample::select(Privilege::ALL.to_vec())
     }
 
+    /// Any object, and comments on any object.
     fn any_id() -> impl Strategy<Value = ObjectId> {
         let leaf = any_plain_id();
         prop_oneof![
@@ -809,6 +836,13 @@ mod tests {
     }
 
     fn any_plain_id() -> impl Strategy<Value = ObjectId> + Clone {
+        prop_oneof![
+            4 => any_object(),
+            1 => any_object().prop_map(|object| ObjectId::Comment(Box::new(object))),
+        ]
+    }
+
+    fn any_object() -> impl Strategy<Value = ObjectId> {
         prop_oneof![
             any_ident().prop_map(ObjectId::Schema),
             any_ident().prop_map(ObjectId::Extension),

@@ -33,7 +33,21 @@ pub fn validate_expression(text: &str) -> Result<String, ExprError> {
 
 static EXPRESSIONS: super::memo::Memo<Result<String, ExprError>> = super::memo::Memo::new();
 
+/// [`validate_expression`] for a row-level security policy's `USING` and `WITH CHECK`,
+/// where sub-queries are common (`EXISTS (SELECT ... FROM members ...)`, `(SELECT
+/// auth.uid())`) and allowed: the text is still one expression, so it cannot close the
+/// parenthesis it is spliced into, and a `;` or comment is still refused.
+pub fn validate_condition(text: &str) -> Result<String, ExprError> {
+    super::memo::memoised(&CONDITIONS, text, |t| validate(t, true))
+}
+
+static CONDITIONS: super::memo::Memo<Result<String, ExprError>> = super::memo::Memo::new();
+
 fn validate_uncached(text: &str) -> Result<String, ExprError> {
+    validate(text, false)
+}
+
+fn validate(text: &str, allow_subqueries: bool) -> Result<String, ExprError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(ExprError::Empty);
@@ -77,19 +91,29 @@ fn validate_uncached(text: &str) -> Result<String, ExprError> {
     if !one_target_select {
         return Err(ExprError::NotOneExpression);
     }
-    let named_target = parsed
-        .protobuf
-        .nodes()
-        .iter()
-        .any(|(node, ..)| matches!(node, NodeRef::ResTarget(r) if !r.name.is_empty()));
+    // `x AS y` at the top is a list item, not an expression; inside a sub-query (`id IN
+    // (SELECT unnest(a) AS unnest)`, as the server prints policies) an alias is fine.
+    let named_target = stmts
+        .first()
+        .and_then(|s| s.stmt.as_ref())
+        .and_then(|s| s.node.as_ref())
+        .is_some_and(|node| {
+            match node {
+            protobuf::node::Node::SelectStmt(select) => select.target_list.iter().any(|t| {
+                matches!(&t.node, Some(protobuf::node::Node::ResTarget(r)) if !r.name.is_empty())
+            }),
+            _ => false,
+        }
+        });
     if named_target {
         return Err(ExprError::NotOneExpression);
     }
-    if parsed
-        .protobuf
-        .nodes()
-        .iter()
-        .any(|(node, ..)| matches!(node, NodeRef::SubLink(_)))
+    if !allow_subqueries
+        && parsed
+            .protobuf
+            .nodes()
+            .iter()
+            .any(|(node, ..)| matches!(node, NodeRef::SubLink(_)))
     {
         return Err(ExprError::SubQuery);
     }
@@ -140,6 +164,31 @@ mod tests {
             Err(ExprError::NotOneExpression)
         );
         assert_eq!(validate_expression("(SELECT 1)"), Err(ExprError::SubQuery));
+        assert_eq!(
+            validate_condition("EXISTS (SELECT 1 FROM m WHERE m.a = a)").as_deref(),
+            Ok("EXISTS (SELECT 1 FROM m WHERE m.a = a)")
+        );
+        assert_eq!(
+            validate_condition("(SELECT 1); DROP TABLE t"),
+            Err(ExprError::Semicolon)
+        );
+        assert_eq!(
+            validate_condition("a FROM t"),
+            Err(ExprError::NotOneExpression)
+        );
+        // Regression (pgschema issue_377): the server prints aliases inside sub-queries.
+        assert_eq!(
+            validate_condition("(id IN ( SELECT unnest(f()) AS unnest))").as_deref(),
+            Ok("(id IN ( SELECT unnest(f()) AS unnest))")
+        );
+        assert_eq!(
+            validate_condition("a AS b"),
+            Err(ExprError::NotOneExpression)
+        );
+        assert_eq!(
+            validate_expression("a AS b"),
+            Err(ExprError::NotOneExpression)
+        );
         assert_eq!(validate_expression("x /* hi */"), Err(ExprError::Comment));
         assert_eq!(validate_expression("  "), Err(ExprError::Empty));
     }

@@ -11,5 +11,5 @@ mod expr;
 mod memo;
 mod types;
 
-pub use expr::{ExprError, validate_expression};
+pub use expr::{ExprError, validate_condition, validate_expression};
 pub use types::{BUILTIN_TYPES, TypeError, TypeSpec, normalise_type, serial_kind, user_type_text};

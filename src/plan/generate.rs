@@ -336,11 +336,28 @@ fn generate<'c>(
                     table.quoted(),
                     actions.join(", ")
                 ))
-                .requires(Key::Table(table.clone()));
+                .requires(Key::Table(table.clone()))
+                // The table's new policies first: switched on before them, row-level
+                // security would deny every row to every role but the owner meanwhile.
+                .requires(Key::Policies(table.clone()));
             if !new_table {
+                let mut who = Vec::new();
+                if *enable {
+                    who.push(format!(
+                        "roles other than the owner of {table} (and BYPASSRLS roles) see and \
+                         write only the rows its policies allow, none where no policy applies"
+                    ));
+                }
+                if *force {
+                    who.push("the owner too is held to the policies".to_owned());
+                }
                 b = b
                     .lock(table, LockLevel::AccessExclusive)
-                    .hazard(HazardCode::AccessExclusiveLock, access_exclusive(table));
+                    .hazard(HazardCode::AccessExclusiveLock, access_exclusive(table))
+                    .hazard(
+                        HazardCode::PolicyAccess,
+                        format!("{}; from the commit on", who.join("; ")),
+                    );
             }
             b.push(out);
         }
@@ -742,6 +759,38 @@ fn add_constraint(
                     );
             }
             b.push(out);
+        }
+    }
+}
+
+/// Takes off the locks (and their ACCESS EXCLUSIVE hazard) that steps declared without
+/// knowing the live state — a policy's, a comment's — on tables the plan itself creates:
+/// locking a table nobody uses yet hurts nobody, and plans list only what does.
+pub(super) fn forget_locks_on_new_tables(drafts: &mut [Draft]) {
+    let new: std::collections::BTreeSet<QualifiedName> = drafts
+        .iter()
+        .filter(|d| d.kind == StepKind::CreateTable)
+        .flat_map(|d| d.provides.iter())
+        .filter_map(|k| match k {
+            Key::Table(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    if new.is_empty() {
+        return;
+    }
+    for draft in drafts.iter_mut() {
+        let before = draft.locks.len();
+        draft.locks.retain(|l| !new.contains(&l.table));
+        if draft.locks.len() < before
+            && !draft
+                .locks
+                .iter()
+                .any(|l| l.level == LockLevel::AccessExclusive)
+        {
+            draft
+                .hazards
+                .retain(|h| h.code != HazardCode::AccessExclusiveLock);
         }
     }
 }

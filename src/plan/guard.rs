@@ -128,6 +128,15 @@ pub fn unless_routine_exists(exists: &str, statement: &str) -> String {
     do_block(&body)
 }
 
+/// A query returning a row when `table` has a row-level security policy called `name`.
+pub fn policy_exists(table: &QualifiedName, name: &Ident) -> String {
+    format!(
+        "SELECT FROM pg_catalog.pg_policy WHERE polrelid = {}::pg_catalog.regclass AND polname = {}",
+        quote_literal(&table.quoted()),
+        quote_literal(name.as_str())
+    )
+}
+
 /// A query returning a row when a type (enum, composite, domain, ...) called `name` exists.
 pub fn type_exists(name: &QualifiedName) -> String {
     format!(

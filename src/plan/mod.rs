@@ -183,6 +183,12 @@ pub(crate) enum Key {
     /// One function, procedure or aggregate, by name and argument types (what pg_depend
     /// records).
     Routine(QualifiedName, Vec<String>),
+    /// An object of a registered kind exists (a policy, say): what needs it by name — its
+    /// comment — follows the step that creates it.
+    Object(ObjectId),
+    /// Every policy the plan creates on the table: row-level security is switched on after
+    /// them, so the table is never left denying every row in between.
+    Policies(QualifiedName),
 }
 
 type SortKey = (u8, String, StepKind, usize, String);
@@ -239,6 +245,7 @@ pub fn build(diff: &Diff, context: &Context) -> Result<Plan, PlanError> {
 /// [`build`] with what else is known about the database (see [`Extras`]).
 pub fn build_with(diff: &Diff, context: &Context, extras: &Extras) -> Result<Plan, PlanError> {
     let mut drafts = generate::drafts(&diff.additive, context);
+    generate::forget_locks_on_new_tables(&mut drafts);
     generate::rebuild_invalid(&mut drafts, &extras.invalid_indexes);
     generate::tolerate_unverified(&mut drafts, &extras.unverified);
     let steps = order::order(drafts)?;
@@ -254,7 +261,9 @@ pub fn build_with(diff: &Diff, context: &Context, extras: &Extras) -> Result<Pla
 
 /// The additive changes alone, for callers that plan a single change (tests, docs).
 pub fn build_changes(changes: &[Change], context: &Context) -> Result<Vec<Step>, PlanError> {
-    order::order(generate::drafts(changes, context))
+    let mut drafts = generate::drafts(changes, context);
+    generate::forget_locks_on_new_tables(&mut drafts);
+    order::order(drafts)
 }
 
 #[cfg(test)]

@@ -51,6 +51,11 @@ pub enum StepKind {
     AlterDefaultPrivileges,
     /// `ALTER ... OWNER TO` of an object the same plan creates.
     SetOwner,
+    /// `CREATE POLICY` (row-level security), in a guard.
+    CreatePolicy,
+    /// `COMMENT ON` an object that has no comment yet (a changed comment is a
+    /// [`StepKind::Replace`]).
+    Comment,
 }
 
 /// Table-level locks, weakest first (PostgreSQL's names).
@@ -124,6 +129,7 @@ pub enum HazardCode {
     IndexBlocksWrites,
     Unverified,
     ReplacesDefinition,
+    PolicyAccess,
     DefaultPartitionScan,
     /// Creating a materialized view runs its query (with the planner's estimate).
     PopulatesMaterializedView,
@@ -131,7 +137,7 @@ pub enum HazardCode {
 }
 
 impl HazardCode {
-    pub const ALL: [HazardCode; 16] = [
+    pub const ALL: [HazardCode; 17] = [
         HazardCode::AccessExclusiveLock,
         HazardCode::BuildsIndex,
         HazardCode::ValidatesByScan,
@@ -145,6 +151,7 @@ impl HazardCode {
         HazardCode::IndexBlocksWrites,
         HazardCode::Unverified,
         HazardCode::ReplacesDefinition,
+        HazardCode::PolicyAccess,
         HazardCode::DefaultPartitionScan,
         HazardCode::PopulatesMaterializedView,
         HazardCode::PartitionedTableLock,
@@ -165,6 +172,7 @@ impl HazardCode {
             HazardCode::IndexBlocksWrites => "H011",
             HazardCode::Unverified => "H012",
             HazardCode::ReplacesDefinition => "H013",
+            HazardCode::PolicyAccess => "H014",
             HazardCode::DefaultPartitionScan => "H015",
             HazardCode::PopulatesMaterializedView => "H016",
             HazardCode::PartitionedTableLock => "H017",

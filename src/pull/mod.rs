@@ -234,7 +234,31 @@ fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> Strin
         after_tables: true,
         out: &mut out,
     });
+    let comments: Vec<String> = schema
+        .comments
+        .iter()
+        .filter(|(object, _)| object.schema() == Some(namespace) && !comment_inline(schema, object))
+        .map(|(object, text)| format!("  {}: {}", scalar(&object.to_string()), quoted(text)))
+        .collect();
+    if !comments.is_empty() {
+        let _ = writeln!(out, "\ncomments:");
+        for line in comments {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     out
+}
+
+/// Whether the comment on `object` is written with the object (`comment:` on a table, a
+/// column or a policy) rather than in the `comments:` section.
+fn comment_inline(schema: &Schema, object: &crate::model::ObjectId) -> bool {
+    use crate::model::ObjectId;
+    match object {
+        ObjectId::Table(table)
+        | ObjectId::Column { table, .. }
+        | ObjectId::Policy { table, .. } => schema.tables.contains_key(table),
+        _ => false,
+    }
 }
 
 /// A type as YAML (before scalar quoting), in the file of schema `namespace`. The catalog
@@ -378,6 +402,12 @@ fn render_table(
 ) {
     let table_name = name.name.as_str();
     let _ = writeln!(out, "\n  {}:", scalar(table_name));
+    if let Some(comment) = schema
+        .comments
+        .get(&crate::model::ObjectId::Table(name.clone()))
+    {
+        let _ = writeln!(out, "    comment: {}", quoted(comment));
+    }
     let parent = table
         .partition_of
         .as_ref()
@@ -431,7 +461,10 @@ fn render_table(
                 column,
                 serial,
                 is_pk,
-                pk_columns.contains(&column.name)
+                pk_columns.contains(&column.name),
+                schema
+                    .comments
+                    .get(&crate::model::ObjectId::column(name, &column.name))
             )
         );
     }
@@ -508,6 +541,7 @@ fn render_table(
     if table.force_row_level_security {
         let _ = writeln!(out, "    force_row_level_security: true");
     }
+    crate::kinds::policy::pull_table_policies(out, schema, name);
 }
 
 fn section(out: &mut String, key: &str, items: &[String], is_list: bool) {
@@ -531,6 +565,7 @@ fn render_column(
     serial: Option<SequenceType>,
     is_pk: bool,
     in_pk: bool,
+    comment: Option<&String>,
 ) -> String {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     let type_text = match serial {
@@ -575,6 +610,9 @@ fn render_column(
     }
     if is_pk {
         pairs.push(("primary_key", "true".into()));
+    }
+    if let Some(comment) = comment {
+        pairs.push(("comment", quoted(comment)));
     }
     if pairs.len() == 1 {
         pairs.remove(0).1

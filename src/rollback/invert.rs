@@ -442,10 +442,29 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
             text,
             "a rename: rename it back by hand (ALTER ... RENAME TO the old name)",
         )],
-        NodeEnum::CommentStmt(_) => vec![manual(
+        NodeEnum::CommentStmt(s) if s.comment.is_empty() => vec![manual(
             text,
-            "COMMENT ON replaced a comment that is not recorded",
+            "removed a comment; its text is not recorded (set it again with COMMENT ON ... IS)",
         )],
+        NodeEnum::CommentStmt(s) => {
+            // Plans set a comment with this statement only where the object had none (a
+            // changed comment is a replace step that keeps the old text): removing is exact.
+            let mut removed = s.clone();
+            removed.comment = String::new();
+            match NodeEnum::CommentStmt(removed).deparse(Default::default()) {
+                Ok(sql) => vec![inverse(
+                    text,
+                    sql,
+                    "removes the comment (documentation only; no data is touched)",
+                    context.if_not_exists_notes.then(|| {
+                        "if the object had a comment before, its text is not recorded: this \
+                         removes the comment instead of restoring it"
+                            .to_owned()
+                    }),
+                )],
+                Err(e) => vec![manual(text, format!("could not build the inverse: {e}"))],
+            }
+        }
         NodeEnum::VariableSetStmt(_)
         | NodeEnum::VariableShowStmt(_)
         | NodeEnum::TransactionStmt(_) => vec![nothing(

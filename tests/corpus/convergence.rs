@@ -505,6 +505,8 @@ fn covers(object: &ObjectId, part: &ObjectId) -> bool {
         ObjectId::Table(name) | ObjectId::MaterializedView(name) => {
             part == object || part.table() == Some(name)
         }
+        // A comment goes with its object: a finding that drops the object reports it.
+        ObjectId::Comment(on) => part == object || covers(on, part) || part == on.as_ref(),
         _ => part == object,
     }
 }
@@ -535,6 +537,12 @@ fn differing_objects(a: &Schema, b: &Schema) -> Vec<ObjectId> {
             name: key.name,
         }),
     );
+    out.extend(
+        differing(&a.policies, &b.policies).map(|key| ObjectId::Policy {
+            table: key.table,
+            name: key.name,
+        }),
+    );
     // The privileges of an object only one side has are that object's difference.
     out.extend(
         differing(&a.grants, &b.grants)
@@ -548,6 +556,7 @@ fn differing_objects(a: &Schema, b: &Schema) -> Vec<ObjectId> {
             .filter(|on| b.owners.contains_key(on) && a.owners.contains_key(on))
             .map(|on| ObjectId::Owner(Box::new(on))),
     );
+    out.extend(differing(&a.comments, &b.comments).map(|on| ObjectId::Comment(Box::new(on))));
     out
 }
 

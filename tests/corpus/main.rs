@@ -9,6 +9,7 @@
 //! - `migrate_series`: supabase/auth's 70 migrations through `reconcile migrate`.
 //! - `rebuild`: each real-world schema rebuilt on an empty database from its pulled YAML;
 //!   triggers and materialized views rebuilt from the pulled state, same definitions.
+//! - `rebuilt`: policies, row-level security and comments built from the pulled state come back.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ mod convergence;
 mod migrate_series;
 mod no_false_drift;
 mod rebuild;
+mod rebuilt;
 
 /// The corpus folder; `None` (after a loud line on stderr) when it is missing outside CI.
 /// `what` names the tests that did not run.

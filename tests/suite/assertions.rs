@@ -588,10 +588,11 @@ fn failed_assertions_outrank_drift_codes() {
 // ---------------------------------------------------------------------------------------
 // The assertions shipped in verify/.
 
-const SHIPPED: [&str; 4] = [
+const SHIPPED: [&str; 5] = [
     "foreign_keys_have_indexes.sql",
     "no_invalid_indexes.sql",
     "no_unvalidated_constraints.sql",
+    "row_level_security_has_policies.sql",
     "tables_have_primary_keys.sql",
 ];
 
@@ -659,7 +660,14 @@ fn shipped_assertions_catch_a_bad_database() {
          CREATE INDEX bad_children_partial_idx ON bad_children (parent_id) WHERE parent_id > 0;
          CREATE TABLE keyless (a int, b int);
          INSERT INTO keyless VALUES (1, 1), (1, 1);
-         ALTER TABLE parents ADD CONSTRAINT positive CHECK (id > 0) NOT VALID;",
+         ALTER TABLE parents ADD CONSTRAINT positive CHECK (id > 0) NOT VALID;
+         CREATE TABLE locked (id bigint PRIMARY KEY);
+         ALTER TABLE locked ENABLE ROW LEVEL SECURITY;
+         CREATE TABLE guarded (id bigint PRIMARY KEY);
+         ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY everyone ON guarded USING (true);
+         CREATE TABLE exposed (id bigint PRIMARY KEY);
+         CREATE POLICY nobody ON exposed USING (false);",
     );
     // A failed concurrent build leaves an INVALID index (psql runs it outside a transaction).
     let failed = db.psql("CREATE UNIQUE INDEX CONCURRENTLY keyless_a_idx ON keyless (a);");
@@ -693,6 +701,12 @@ fn shipped_assertions_catch_a_bad_database() {
     );
     assert!(rows(1).contains("keyless_a_idx"), "{}", rows(1));
     assert!(rows(2).contains("positive"), "{}", rows(2));
-    assert_eq!(results[3]["total_rows"], 1, "{}", rows(3));
-    assert!(rows(3).contains("keyless"), "{}", rows(3));
+    assert_eq!(results[3]["total_rows"], 2, "{}", rows(3));
+    assert!(
+        rows(3).contains("exposed") && rows(3).contains("locked") && !rows(3).contains("guarded"),
+        "{}",
+        rows(3)
+    );
+    assert_eq!(results[4]["total_rows"], 1, "{}", rows(4));
+    assert!(rows(4).contains("keyless"), "{}", rows(4));
 }

@@ -26,6 +26,7 @@ mod ordering;
 mod output;
 mod partitions;
 mod plan_output;
+mod policies;
 mod privileges;
 mod project;
 mod pull;

@@ -148,6 +148,14 @@ fn creations_are_inverted_with_drop_if_exists() {
             "DROP POLICY IF EXISTS own ON public.leads",
         ),
         (
+            "COMMENT ON COLUMN public.leads.\"Email\" IS 'Where we write'",
+            "COMMENT ON COLUMN public.leads.\"Email\" IS NULL",
+        ),
+        (
+            "COMMENT ON POLICY own ON public.leads IS 'x'",
+            "COMMENT ON POLICY own ON public.leads IS NULL",
+        ),
+        (
             "CREATE TRIGGER audit AFTER INSERT ON leads FOR EACH ROW EXECUTE FUNCTION f()",
             "DROP TRIGGER IF EXISTS audit ON leads",
         ),
@@ -235,7 +243,7 @@ fn what_cannot_be_inverted_is_listed_with_the_reason() {
             "DROP FUNCTION IF EXISTS f()",
         ),
         ("ALTER SEQUENCE s RESTART 5", "not recorded"),
-        ("COMMENT ON TABLE t IS 'x'", "not recorded"),
+        ("COMMENT ON TABLE t IS NULL", "its text is not recorded"),
         ("CREATE ROLE r", "no automatic inverse"),
     ];
     for (sql, reason) in manual {

@@ -1452,11 +1452,12 @@ CREATE INDEX t_y_trgm_idx ON t USING gin (y "My Ext".gin_trgm_ops);
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// The introspector's module documentation says what is not managed yet (policies, ...)
-/// "is skipped and listed in [`Introspected::skipped`]" (they were once silently left out);
-/// views, materialized views, functions and the triggers running them are managed.
+/// The introspector's module documentation says what is not managed yet (inheritance
+/// children, ...) "is skipped and listed in [`Introspected::skipped`]" (they were once silently
+/// left out); views, materialized views, functions, the triggers running them and policies are
+/// managed.
 #[tokio::test]
-async fn views_are_managed_and_what_is_not_yet_is_listed_as_skipped() {
+async fn views_and_policies_are_managed_and_what_is_not_yet_is_listed_as_skipped() {
     let db = common::fresh_db();
     run_sql(
         &db,
@@ -1468,6 +1469,7 @@ CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END
 CREATE TRIGGER tr BEFORE INSERT ON a FOR EACH ROW EXECUTE FUNCTION f();
 ALTER TABLE a ENABLE ROW LEVEL SECURITY;
 CREATE POLICY p ON a USING (owner = current_user);
+CREATE TABLE a_child () INHERITS (a);
 "#,
     );
     let live = introspect(&db, &Scope::default()).await;
@@ -1501,7 +1503,16 @@ CREATE POLICY p ON a USING (owner = current_user);
         "the trigger running f is managed"
     );
     let skipped: Vec<String> = live.skipped.iter().map(|s| s.object.to_string()).collect();
-    let word = "p";
+    // Policies are managed too (issue 15).
+    assert_eq!(
+        live.schema
+            .policies
+            .keys()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>(),
+        ["policy p on public.a"]
+    );
+    let word = "a_child";
     assert!(
         skipped.iter().any(|o| o
             .split(['.', ' '])

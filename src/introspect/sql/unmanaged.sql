@@ -11,12 +11,16 @@ SELECT kind, schema, name, on_table, args FROM (
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
   WHERE p.prokind = 'w' AND n.nspname = ANY ($1::text[])
   UNION ALL
+  -- Policies of the tables the model leaves out (src/introspect/sql/tables.sql); the others
+  -- are managed (src/kinds/sql/policies.sql).
   SELECT 'policy', n.nspname::text, pol.polname::text, c.relname::text, NULL, pol.oid,
          'pg_catalog.pg_policy'::regclass
   FROM pg_catalog.pg_policy pol
   JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = ANY ($1::text[])
+    AND (c.relkind <> 'r' OR c.relispartition
+         OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid))
 ) o
 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                   WHERE d.classid = o.catalog AND d.objid = o.oid AND d.deptype = 'e')

@@ -136,6 +136,9 @@ impl Build {
             files: &files,
         });
         r.report_orphans();
+        for (file, _) in &files {
+            r.comments(file);
+        }
         r.resolve_deferred_types();
         r.settle_partitions();
         r.resolve_references();
@@ -209,6 +212,78 @@ impl Resolver {
                 );
                 None
             }
+        }
+    }
+
+    /// A policy's `USING` or `WITH CHECK`: one expression, sub-queries allowed.
+    pub(crate) fn condition(&mut self, text: &str, origin: &Origin, what: &str) -> Option<String> {
+        match crate::normalise::validate_condition(text) {
+            Ok(expr) => Some(expr),
+            Err(e) => {
+                self.error(
+                    LoadError::new(origin.clone(), format!("invalid {what}: {e}"))
+                        .help("write exactly one SQL condition, e.g. `owner_id = auth.uid()`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The comment `text` on `object`, written at `text`'s place in `file`.
+    pub(crate) fn comment(&mut self, file: &Path, object: ObjectId, text: &At<String>) {
+        let origin = self.origin(file, text);
+        if text.value.is_empty() {
+            self.error(
+                LoadError::new(origin, format!("the comment on {object} is empty"))
+                    .help("PostgreSQL takes an empty comment as no comment: leave the key out"),
+            );
+            return;
+        }
+        if self.declare(ObjectId::Comment(Box::new(object.clone())), &origin) {
+            self.schema.comments.insert(object, text.value.clone());
+        }
+    }
+
+    /// A file's `comments:` section: object names as plans print them → comment.
+    fn comments(&mut self, file: &ParsedFile) {
+        for (name, text) in &file.spec.comments.0 {
+            let origin = self.origin(&file.path, name);
+            let object = match name.value.parse::<ObjectId>() {
+                Ok(object) => object,
+                Err(_) => {
+                    self.error(
+                        LoadError::new(origin, format!("`{}` is not an object name", name.value))
+                            .help(
+                                "write the object's name as plans print it: `table app.todos`, \
+                             `column app.todos.title`, `index todos_done_idx on app.todos`, \
+                             `constraint todos_pkey on app.todos`, `type app.mood`, `domain \
+                             app.email`, `sequence app.s`, `view app.v`, `schema app`, `policy \
+                             \"Own rows\" on app.todos`, `function app.f(integer)`",
+                            ),
+                    );
+                    continue;
+                }
+            };
+            let why_not = match &object {
+                ObjectId::Extension(_) => {
+                    Some("an extension's comment is set by the extension's own script")
+                }
+                other if crate::kinds::comment::target_sql(other).is_none() => {
+                    Some("this is not an object that can carry a comment of its own")
+                }
+                _ => None,
+            };
+            if let Some(why) = why_not {
+                self.error(
+                    LoadError::new(origin, format!("{object} cannot be commented here: {why}"))
+                        .help(
+                            "comment a schema, table, column, index, constraint, type, \
+                               domain, sequence, view, policy, function or trigger",
+                        ),
+                );
+                continue;
+            }
+            self.comment(&file.path, object, text);
         }
     }
 

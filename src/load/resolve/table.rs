@@ -119,6 +119,10 @@ impl Resolver {
         }
         let mut table = builder.table;
         self.partitioning(file, &qualified, spec, &mut table);
+        if let Some(comment) = &spec.comment {
+            self.comment(file, ObjectId::Table(qualified.clone()), comment);
+        }
+        crate::kinds::policy::resolve_table_policies(self, file, &qualified, &spec.policies);
         self.schema.tables.insert(qualified.clone(), table);
         Some(qualified)
     }
@@ -254,6 +258,9 @@ impl Resolver {
         b.table.columns.push(column.clone());
         if let Some(long) = long {
             self.column_options(b, &mut column, long, &type_origin);
+            if let Some(comment) = &long.comment {
+                self.comment(b.file, ObjectId::column(&b.name, &column_name), comment);
+            }
             if let Some(last) = b.table.columns.last_mut() {
                 *last = column;
             }
