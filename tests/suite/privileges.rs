@@ -299,6 +299,9 @@ async fn missing_privileges_are_granted_and_extra_ones_reported() {
         .as_array()
         .expect("findings")
         .iter()
+        // The function the grants are on is itself not declared (D162, functions are a
+        // kind of their own): this test is about its privileges.
+        .filter(|f| f["code"] != "D162")
         .map(|f| {
             (
                 f["code"].as_str().expect("code").to_owned(),

@@ -160,16 +160,14 @@ fn every_trigger_shape_comes_back_from_its_pulled_form() {
     let pull = source.run(&["pull", "--out", out_dir, "-v"]);
     assert_exit(&pull, 0);
     let stderr = text(&pull.stderr);
-    assert!(
-        stderr.contains("trigger own_function on public.audit: it runs a function reconcile does not manage (yet)"),
-        "{stderr}"
-    );
+    // Its function is declared too (functions are a kind): managed, not skipped.
+    assert!(!stderr.contains("own_function"), "{stderr}");
     let pulled = std::fs::read_to_string(out.path().join("public.sql")).expect("public.sql");
     assert!(
         pulled.contains("ALTER TABLE public.audit DISABLE TRIGGER off;"),
         "{pulled}"
     );
-    assert!(!pulled.contains("own_function"), "{pulled}");
+    assert!(pulled.contains("CREATE TRIGGER own_function"), "{pulled}");
 
     // An empty database, planned and applied towards what was pulled.
     let target = Fixture::new("");
@@ -188,18 +186,13 @@ fn every_trigger_shape_comes_back_from_its_pulled_form() {
         .collect();
     assert_eq!(
         kinds.iter().filter(|k| **k == "create_trigger").count(),
-        10,
+        11,
         "{plan:#}"
     );
     assert_exit(&target.run(&["apply"]), 0);
 
-    let expected: Vec<String> = source
-        .query(TRIGGERS)
-        .lines()
-        .filter(|l| !l.contains("own_function"))
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(expected.len(), 10, "{expected:#?}");
+    let expected: Vec<String> = source.query(TRIGGERS).lines().map(str::to_owned).collect();
+    assert_eq!(expected.len(), 11, "{expected:#?}");
     let got: Vec<String> = target.query(TRIGGERS).lines().map(str::to_owned).collect();
     assert_eq!(got, expected);
 
@@ -479,19 +472,31 @@ fn a_trigger_whose_function_is_not_managed_is_an_error_at_its_line() {
     );
     assert!(stderr.contains("triggers.sql:9:1"), "{stderr}");
 
+    // Declared beside it, the function is managed, and so is the trigger: created after it.
     f.write(
         "functions.sql",
         "CREATE FUNCTION audit_it() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;\n",
     );
-    let output = f.run(&["plan"]);
-    assert_exit(&output, 1);
-    let stderr = text(&output.stderr);
+    let plan = f.plan_json(2, &[]);
+    let steps: Vec<(String, String)> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().expect("kind").to_owned(),
+                s["object"].as_str().expect("object").to_owned(),
+            )
+        })
+        .collect();
+    let position = |object: &str| {
+        steps
+            .iter()
+            .position(|(_, o)| o == object)
+            .unwrap_or_else(|| panic!("no step for {object}: {steps:?}"))
+    };
     assert!(
-        stderr.contains(
-            "reconcile cannot manage trigger audit on public.orders: it runs a function \
-             reconcile does not manage (yet)"
-        ),
-        "{stderr}"
+        position("function public.audit_it()") < position("trigger audit on public.orders"),
+        "{steps:?}"
     );
-    assert!(stderr.contains("triggers.sql:9:1"), "{stderr}");
 }
