@@ -16,14 +16,18 @@
 //! types (numeric, text, varchar, jsonb, arrays, uuid, inet, bytea, an enum, timestamps, ...)
 //! with defaults, a multi-column unique constraint, checks on about a third of the tables, a
 //! foreign key to an earlier table on half of them, and 2–3 secondary indexes (a multi-column
-//! one with a DESC key, a partial one, a GIN on jsonb). Privileges are Supabase's: three roles
-//! with USAGE on the schema and privileges on every table (one reads, one writes, one has
-//! them all), a column privilege on a tenth of the tables, and default privileges.
+//! one with a DESC key, a partial one, a GIN on jsonb). About 3% of the tables are partitioned
+//! by month on `created_at` (`RANGE`), each with four monthly partitions and a DEFAULT one —
+//! tables of their own beside the N (their key is `(id, created_at)`, and no foreign key
+//! points at them). Privileges are Supabase's: three roles with USAGE on the schema and
+//! privileges on every table (one reads, one writes, one has them all), a column privilege on
+//! a tenth of the tables, and default privileges.
 //!
 //! The drift knob (`--drift PCT`, default 10) makes PCT% of the tables miss one or two
-//! columns and/or an index (and the reading role's privilege) in the current database, and
-//! adds a few missing tables, a few extra columns, extra privileges and type changes
-//! (findings that are reported, never run). `--drift 0` makes
+//! columns and/or an index (and the reading role's privilege) in the current database (a
+//! partitioned table may miss its newest partition), and adds a few missing tables, a few
+//! extra columns, extra privileges and type changes (findings that are reported, never run).
+//! `--drift 0` makes
 //! the current database identical to the desired state.
 //!
 //! Output is a pure function of the options (a tiny SplitMix64 PRNG, no dependencies), so a
@@ -90,6 +94,11 @@ pub struct Manifest {
     /// `table.column` whose type differs in the current database.
     pub type_changes: Vec<String>,
     pub yaml_files: usize,
+    /// Partitioned tables among `tables`, and their partitions (tables beside `tables`).
+    pub partitioned_tables: usize,
+    pub partitions: usize,
+    /// Partitions absent from the current database (their parent is there).
+    pub missing_partitions: usize,
     /// Privileges on tables, columns and the schema (one per role and privilege).
     pub grants: usize,
     /// Privileges absent from the current database (planned as GRANTs).
@@ -102,6 +111,10 @@ pub struct Manifest {
 const TABLES_PER_FILE: usize = 100;
 /// The schema everything lives in.
 const SCHEMA: &str = "public";
+/// Share of tables that are partitioned, and the monthly partitions each has (plus DEFAULT).
+const PARTITIONED_PCT: u32 = 3;
+const MONTHS: usize = 4;
+
 /// The one enum type (in the first YAML file; used by the `status` column).
 const ENUM_NAME: &str = "record_status";
 const ENUM_LABELS: &[&str] = &["draft", "active", "suspended", "archived"];
@@ -268,6 +281,31 @@ struct Table {
     /// Table-level checks: name suffix → expression (named `<table>_<suffix>`).
     checks: Vec<(&'static str, &'static str)>,
     indexes: Vec<Index>,
+    /// Partitioned by month on `created_at`, with [`MONTHS`] partitions and a DEFAULT one.
+    partitioned: bool,
+}
+
+impl Table {
+    /// (name, bound) of each partition, oldest first, the DEFAULT one last.
+    fn partitions(&self) -> Vec<(String, String)> {
+        if !self.partitioned {
+            return Vec::new();
+        }
+        let mut out: Vec<(String, String)> = (0..MONTHS)
+            .map(|m| {
+                (
+                    format!("{}_2026_{:02}", self.name, m + 1),
+                    format!(
+                        "FOR VALUES FROM ('2026-{:02}-01') TO ('2026-{:02}-01')",
+                        m + 1,
+                        m + 2
+                    ),
+                )
+            })
+            .collect();
+        out.push((format!("{}_other", self.name), "DEFAULT".to_owned()));
+        out
+    }
 }
 
 /// How the current database differs from the desired state for one table.
@@ -279,6 +317,8 @@ struct Drift {
     extra_column: bool,
     /// Column whose type differs, with the current type.
     type_change: Option<(&'static str, &'static str)>,
+    /// The newest monthly partition is absent.
+    missing_partition: bool,
 }
 
 fn build_table(i: usize, rng: &mut Rng) -> Table {
@@ -401,12 +441,35 @@ fn build_table(i: usize, rng: &mut Rng) -> Table {
             predicate: None,
         });
     }
+    let identity_always = rng.percent(70);
+    let partitioned = rng.percent(PARTITIONED_PCT);
+    if partitioned {
+        // A partitioned table's keys include its partition key: the one-column unique key goes.
+        for c in &mut cols {
+            c.unique = false;
+        }
+    }
     Table {
         name,
-        identity_always: rng.percent(70),
+        identity_always,
         cols,
         checks,
         indexes,
+        partitioned,
+    }
+}
+
+/// A foreign key needs the whole key of its target: none points at a partitioned table.
+fn drop_references_to_partitioned(tables: &mut [Table]) {
+    let partitioned: Vec<bool> = tables.iter().map(|t| t.partitioned).collect();
+    for t in tables {
+        for c in &mut t.cols {
+            if c.references
+                .is_some_and(|(target, _, _)| partitioned[target])
+            {
+                c.references = None;
+            }
+        }
     }
 }
 
@@ -467,6 +530,7 @@ fn plan_drift(tables: &[Table], pct: u32, rng: &mut Rng) -> Vec<Drift> {
             let index = &table.indexes[rng.below(table.indexes.len())];
             d.missing_indexes.push(index.name.clone());
         }
+        d.missing_partition = table.partitioned && rng.percent(50);
     }
     drift
 }
@@ -474,9 +538,10 @@ fn plan_drift(tables: &[Table], pct: u32, rng: &mut Rng) -> Vec<Drift> {
 /// Writes the generated files into `out`; returns (and saves) the manifest.
 pub fn generate(options: &Options, out: &Path) -> io::Result<Manifest> {
     let mut rng = Rng(options.seed ^ 0x5EED_0000_0000_0006);
-    let tables: Vec<Table> = (0..options.tables)
+    let mut tables: Vec<Table> = (0..options.tables)
         .map(|i| build_table(i, &mut rng))
         .collect();
+    drop_references_to_partitioned(&mut tables);
     let drift = plan_drift(&tables, options.drift, &mut rng);
 
     fs::create_dir_all(out)?;
@@ -531,6 +596,13 @@ pub fn generate(options: &Options, out: &Path) -> io::Result<Manifest> {
         extra_columns: Vec::new(),
         type_changes: Vec::new(),
         yaml_files,
+        partitioned_tables: tables.iter().filter(|t| t.partitioned).count(),
+        partitions: tables.iter().map(|t| t.partitions().len()).sum(),
+        missing_partitions: tables
+            .iter()
+            .zip(&drift)
+            .filter(|(t, d)| t.partitioned && !d.missing && d.missing_partition)
+            .count(),
         grants: ROLES.len(),
         missing_grants: 0,
         extra_grants: 0,
@@ -678,6 +750,9 @@ fn write_tables(w: &mut impl Write, group: &[Table], all: &[Table]) -> io::Resul
     let mut line = String::new();
     for t in group {
         writeln!(w, "  {}:", t.name)?;
+        if t.partitioned {
+            writeln!(w, "    partition_by: RANGE (created_at)")?;
+        }
         writeln!(w, "    columns:")?;
         for c in &t.cols {
             line.clear();
@@ -687,10 +762,12 @@ fn write_tables(w: &mut impl Write, group: &[Table], all: &[Table]) -> io::Resul
                 } else {
                     "by_default"
                 };
-                writeln!(
-                    w,
-                    "      id: {{ type: bigint, identity: {identity}, primary_key: true }}"
-                )?;
+                let key = if t.partitioned {
+                    ""
+                } else {
+                    ", primary_key: true"
+                };
+                writeln!(w, "      id: {{ type: bigint, identity: {identity}{key} }}")?;
                 continue;
             }
             let plain = !c.not_null
@@ -730,8 +807,14 @@ fn write_tables(w: &mut impl Write, group: &[Table], all: &[Table]) -> io::Resul
             line.push_str(" }");
             writeln!(w, "{line}")?;
         }
-        writeln!(w, "    unique:")?;
-        writeln!(w, "      - [tenant_id, code]")?;
+        if t.partitioned {
+            writeln!(w, "    primary_key: [id, created_at]")?;
+            writeln!(w, "    unique:")?;
+            writeln!(w, "      - [tenant_id, code, created_at]")?;
+        } else {
+            writeln!(w, "    unique:")?;
+            writeln!(w, "      - [tenant_id, code]")?;
+        }
         if !t.checks.is_empty() {
             writeln!(w, "    checks:")?;
             for (suffix, expr) in &t.checks {
@@ -762,6 +845,14 @@ fn write_tables(w: &mut impl Write, group: &[Table], all: &[Table]) -> io::Resul
             }
             line.push_str(" }");
             writeln!(w, "{line}")?;
+        }
+        for (partition, bound) in t.partitions() {
+            writeln!(
+                w,
+                "  {partition}: {{ partition_of: {}, bound: {} }}",
+                t.name,
+                q(&bound)
+            )?;
         }
     }
     Ok(())
@@ -815,10 +906,8 @@ fn write_sql(path: &Path, tables: &[Table], drift: &[Drift]) -> io::Result<()> {
                 } else {
                     "BY DEFAULT"
                 };
-                let _ = write!(
-                    line,
-                    "    id bigint GENERATED {identity} AS IDENTITY PRIMARY KEY"
-                );
+                let key = if t.partitioned { "" } else { " PRIMARY KEY" };
+                let _ = write!(line, "    id bigint GENERATED {identity} AS IDENTITY{key}");
             } else {
                 let ty = match d.type_change {
                     Some((name, ty)) if name == c.name => ty,
@@ -855,8 +944,26 @@ fn write_sql(path: &Path, tables: &[Table], drift: &[Drift]) -> io::Result<()> {
         for (suffix, expr) in &t.checks {
             writeln!(w, "    CONSTRAINT {}_{suffix} CHECK ({expr}),", t.name)?;
         }
-        writeln!(w, "    UNIQUE (tenant_id, code)")?;
-        writeln!(w, ");")?;
+        if t.partitioned {
+            writeln!(w, "    PRIMARY KEY (id, created_at),")?;
+            writeln!(w, "    UNIQUE (tenant_id, code, created_at)")?;
+            writeln!(w, ") PARTITION BY RANGE (created_at);")?;
+            let partitions = t.partitions();
+            for (k, (partition, bound)) in partitions.iter().enumerate() {
+                // The newest monthly one (before DEFAULT) is the one drift leaves out.
+                if d.missing_partition && k + 2 == partitions.len() {
+                    continue;
+                }
+                writeln!(
+                    w,
+                    "CREATE TABLE {SCHEMA}.{partition} PARTITION OF {SCHEMA}.{} {bound};",
+                    t.name
+                )?;
+            }
+        } else {
+            writeln!(w, "    UNIQUE (tenant_id, code)")?;
+            writeln!(w, ");")?;
+        }
         // A drifted table lacks the reading role's privilege; one with an extra column has
         // an extra privilege too.
         let drifted = !d.missing_columns.is_empty();
@@ -918,9 +1025,11 @@ fn main() -> std::process::ExitCode {
     match generate(&cli.options, &cli.out) {
         Ok(m) => {
             eprintln!(
-                "wrote {} tables ({} columns, {} indexes, {} foreign keys) to {}: {} drifted, \
-                 {} missing, {} extra columns, {} type changes",
+                "wrote {} tables ({} partitioned, with {} partitions; {} columns, {} indexes, {} \
+                 foreign keys) to {}: {} drifted, {} missing, {} extra columns, {} type changes",
                 m.tables,
+                m.partitioned_tables,
+                m.partitions,
                 m.columns,
                 m.indexes,
                 m.foreign_keys,

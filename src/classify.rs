@@ -218,11 +218,13 @@ pub enum Kind {
 
 impl Kind {
     /// The allow-list of statements that only add to a database: creating schemas,
-    /// extensions, types, domains, sequences, tables and indexes; adding enum labels, columns
-    /// and constraints; validating constraints; enabling row-level security; attaching a
-    /// sequence to its column; granting privileges (also by default privileges); plain
-    /// queries; and PL/pgSQL `DO` blocks (whose nested statements [`Statement::is_plannable`]
-    /// checks too).
+    /// extensions, types, domains, sequences, tables (also `PARTITION OF` a partitioned table)
+    /// and indexes; adding enum labels, columns and constraints; validating constraints;
+    /// enabling row-level security; attaching a sequence to its column; attaching a
+    /// partition's index to its partitioned table's (`ALTER INDEX ... ATTACH PARTITION`);
+    /// granting privileges (also by default privileges); plain queries; and PL/pgSQL `DO`
+    /// blocks (whose nested statements [`Statement::is_plannable`] checks too). Attaching or
+    /// detaching a *table* as a partition is not on it.
     ///
     /// `ALTER ... OWNER TO` is not on the list: it destroys nothing, but takes the previous
     /// owner's privileges with it. reconcile plans it only right after creating the object
@@ -253,11 +255,14 @@ impl Kind {
             | Kind::CreatePolicy
             | Kind::Select => true,
             Kind::AlterDefaultPrivileges { grant } => *grant,
-            Kind::AlterTable { object, actions } => {
-                *object == Object::Table
-                    && !actions.is_empty()
-                    && actions.iter().all(AlterTableAction::is_additive)
-            }
+            Kind::AlterTable { object, actions } => match object {
+                Object::Table => {
+                    !actions.is_empty() && actions.iter().all(AlterTableAction::is_additive)
+                }
+                // A partition's index becoming part of its partitioned table's index.
+                Object::Index => actions.as_slice() == [AlterTableAction::AttachPartition],
+                _ => false,
+            },
             Kind::Do { language } => language == "plpgsql",
             Kind::AlterEnumRenameValue
             | Kind::CreateView { or_replace: true }
@@ -1202,6 +1207,32 @@ mod tests {
             ]
         );
         assert_rejected(sql);
+    }
+
+    #[test]
+    fn partitions_are_created_and_their_indexes_attached_never_detached() {
+        assert_additive("CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (1) TO (10)");
+        assert_additive("CREATE TABLE pd PARTITION OF p DEFAULT");
+        assert_additive("ALTER INDEX p_a_idx ATTACH PARTITION p1_a_idx");
+        assert_additive("CREATE INDEX IF NOT EXISTS p_a_idx ON ONLY p (a)");
+        assert_additive("ALTER TABLE ONLY p ADD CONSTRAINT p_pkey PRIMARY KEY (a)");
+        for sql in [
+            "ALTER TABLE p DETACH PARTITION p1",
+            "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY",
+            "ALTER TABLE p DETACH PARTITION p1 FINALIZE",
+            "ALTER TABLE p ATTACH PARTITION t FOR VALUES IN (1)",
+            // An index's other ALTERs are not attachments.
+            "ALTER INDEX p_a_idx SET TABLESPACE elsewhere",
+            "ALTER INDEX p_a_idx ATTACH PARTITION p1_a_idx; DROP INDEX p1_b_idx",
+        ] {
+            assert!(
+                classify(sql)
+                    .expect("parses")
+                    .iter()
+                    .any(|s| !s.is_plannable()),
+                "{sql}"
+            );
+        }
     }
 
     #[test]

@@ -262,6 +262,7 @@ pub async fn drift_from(
     let diff_options = diff::Options {
         rename_hints: options.rename_hints,
         unmanaged_tables: std::mem::take(&mut live.unmanaged_tables),
+        partition_indexes: std::mem::take(&mut live.partition_indexes),
         undeclared_schemas: std::mem::take(&mut live.undeclared_schemas),
         replace: options.replace,
         creating_role: live

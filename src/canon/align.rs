@@ -41,6 +41,8 @@ pub async fn align_live(
         table
             .constraints
             .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
+        // Built plain: a partition's parent is not built with it (see `partition`).
+        super::partition::strip(&mut table);
         subset.tables.insert(name.clone(), table);
     }
     let mut rebuilt = canonicalise_once(&subset, scratch.connection().await?).await?;
@@ -61,6 +63,8 @@ pub async fn align_live(
                     table.constraints.insert(cname.clone(), c.clone());
                 }
             }
+            table.partition_by = current.partition_by.take();
+            table.partition_of = current.partition_of.take();
             *current = table;
         }
     }

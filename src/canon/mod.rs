@@ -21,6 +21,7 @@
 mod adopt;
 mod align;
 mod foreign_keys;
+mod partition;
 mod policies;
 mod probe;
 mod scratch;
@@ -236,18 +237,24 @@ pub async fn canonicalise_in(
     let mut build: BTreeMap<QualifiedName, Table> = BTreeMap::new();
     let mut probed: BTreeSet<QualifiedName> = BTreeSet::new();
     for (name, table) in &desired.tables {
+        // Built as plain tables: keys and bounds are printed on their own (`partition`).
         match live.and_then(|l| l.tables.get(name)) {
             Some(l) if l == table => {}
             Some(l) => {
-                build.insert(name.clone(), probe(table, l));
+                let mut probed_table = probe(table, l);
+                partition::strip(&mut probed_table);
+                build.insert(name.clone(), probed_table);
                 probed.insert(name.clone());
             }
             None => {
-                build.insert(name.clone(), table.clone());
+                let mut whole = table.clone();
+                partition::strip(&mut whole);
+                build.insert(name.clone(), whole);
             }
         }
     }
     let prerequisites = prerequisites_of(&desired);
+    let partitioning = partition::print(&desired, live, &prerequisites, scratch).await?;
     // A changed object prints the same wherever it is, given the columns it uses: each is
     // built once, on a small table of its own, however many tables it is added to.
     let mut units = Units::default();
@@ -405,6 +412,8 @@ pub async fn canonicalise_in(
                 if probed.contains(&name) || split.contains_key(&name) {
                     unprobe(got, &table);
                 }
+                got.partition_by = table.partition_by.clone();
+                got.partition_of = table.partition_of.clone();
                 for (cname, c) in &table.constraints {
                     if matches!(c.kind, ConstraintKind::ForeignKey(_)) {
                         got.constraints
@@ -415,6 +424,22 @@ pub async fn canonicalise_in(
             }
         }
     }
+    for (name, key) in partitioning.keys {
+        if let Some(table) = result.schema.tables.get_mut(&name) {
+            table.partition_by = Some(key);
+        }
+    }
+    for (name, bound) in partitioning.bounds {
+        if let Some(p) = result
+            .schema
+            .tables
+            .get_mut(&name)
+            .and_then(|t| t.partition_of.as_mut())
+        {
+            p.bound = bound;
+        }
+    }
+    result.unverified.extend(partitioning.unverified);
     result.rejected_parts = rejected_parts;
     result.rejected_parts.extend(foreign_key_rejections);
     let found = policies::canonicalise(&mut result.schema, live, environment, scratch).await?;

@@ -50,6 +50,11 @@ pub(super) async fn canonicalise_once(
     sqlx::query("SET LOCAL search_path = public")
         .execute(&mut *tx)
         .await?;
+    // Literals (a partition's bound over a timestamptz key) are read, and printed, under the
+    // same settings as the live catalog is.
+    sqlx::query(introspect::PRINTING_SETTINGS)
+        .execute(&mut *tx)
+        .await?;
     let statements = statements(desired);
     let failed = run_all(&mut tx, statements.iter().map(|s| s.sql.as_str())).await?;
     let mut unverified = Vec::new();

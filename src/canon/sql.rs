@@ -130,15 +130,35 @@ async fn build_with(
     run_until_done(tx, &waiting, sql).await
 }
 
-/// The YAML state's types, sequences and extensions, and the tables the statements name.
+/// The YAML state's types, sequences and extensions, and the tables the statements name —
+/// with the partitioned tables those are partitions of (a partition is built `PARTITION OF`
+/// its parent), and the parent a `CREATE TABLE ... PARTITION OF` names, which pg_query's
+/// table list leaves out.
 fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
+    use crate::model::{Ident, QualifiedName};
     let mut context = super::prerequisites_of(yaml);
-    let mut named = Vec::new();
+    let mut named: Vec<QualifiedName> = Vec::new();
     for statement in sql {
         let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
             continue;
         };
-        for name in parsed.tables() {
+        let mut tables: Vec<String> = parsed.tables();
+        for raw in &parsed.protobuf.stmts {
+            if let Some(pg_query::NodeEnum::CreateStmt(create)) =
+                raw.stmt.as_ref().and_then(|s| s.node.as_ref())
+            {
+                tables.extend(create.inh_relations.iter().filter_map(|n| match &n.node {
+                    Some(pg_query::NodeEnum::RangeVar(r)) if r.schemaname.is_empty() => {
+                        Some(r.relname.clone())
+                    }
+                    Some(pg_query::NodeEnum::RangeVar(r)) => {
+                        Some(format!("{}.{}", r.schemaname, r.relname))
+                    }
+                    _ => None,
+                }));
+            }
+        }
+        for name in tables {
             let Some(parts) = crate::ident::parse_dotted(&quote_parts(&name)) else {
                 continue;
             };
@@ -147,11 +167,10 @@ fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
                 [schema, table] => (schema.clone(), table.clone()),
                 _ => continue,
             };
-            let name = crate::model::QualifiedName::new(
-                crate::model::Ident::from_catalog(schema),
-                crate::model::Ident::from_catalog(table),
-            );
-            named.push(name);
+            named.push(QualifiedName::new(
+                Ident::from_catalog(schema),
+                Ident::from_catalog(table),
+            ));
         }
         // `COMMENT ON COLUMN t.c` (or on a policy, index, constraint of t) names its table
         // in an object list, not as a relation.
@@ -169,11 +188,21 @@ fn context_for(yaml: &Schema, sql: &[SqlStatement]) -> Schema {
         }
     }
     for name in named {
-        if let Some(table) = yaml.tables.get(&name) {
+        let mut next = Some(name);
+        // The table, then its parent, its parent's parent, ... (a cycle is a load error,
+        // and a table already in the context has its ancestors there too).
+        while let Some(name) = next.take() {
+            if context.tables.contains_key(&name) {
+                break;
+            }
+            let Some(table) = yaml.tables.get(&name) else {
+                break;
+            };
             let mut table = table.clone();
             table
                 .constraints
                 .retain(|_, c| !matches!(c.kind, crate::model::ConstraintKind::ForeignKey(_)));
+            next = table.partition_of.as_ref().map(|p| p.parent.clone());
             context.tables.insert(name, table);
         }
     }

@@ -9,6 +9,22 @@ pub fn create_index(
     index: &Index,
     concurrently: bool,
 ) -> String {
+    create(table, name, index, concurrently, false)
+}
+
+/// `CREATE INDEX ... ON ONLY` a partitioned table: the parent's index alone, which the
+/// partitions' indexes are attached to afterwards.
+pub fn create_index_on_only(table: &QualifiedName, name: &Ident, index: &Index) -> String {
+    create(table, name, index, false, true)
+}
+
+fn create(
+    table: &QualifiedName,
+    name: &Ident,
+    index: &Index,
+    concurrently: bool,
+    only: bool,
+) -> String {
     let keys: Vec<String> = index
         .keys
         .iter()
@@ -37,10 +53,11 @@ pub fn create_index(
         })
         .collect();
     let mut sql = format!(
-        "CREATE {}INDEX {}IF NOT EXISTS {} ON {} USING {} ({})",
+        "CREATE {}INDEX {}IF NOT EXISTS {} ON {}{} USING {} ({})",
         if index.unique { "UNIQUE " } else { "" },
         if concurrently { "CONCURRENTLY " } else { "" },
         name.quoted(),
+        if only { "ONLY " } else { "" },
         table.quoted(),
         quote_ident(&index.method),
         keys.join(", ")

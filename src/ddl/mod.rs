@@ -11,7 +11,7 @@ mod table;
 mod types;
 
 pub use constraint::{add_constraint, constraint_body};
-pub use index::create_index;
+pub use index::{create_index, create_index_on_only};
 pub use table::{column_definition, create_table, enable_rls};
 pub use types::{create_enum, create_extension, create_schema, identity_options, sequence_options};
 
@@ -62,7 +62,10 @@ pub fn create_all(schema: &Schema) -> Vec<Statement> {
         out: &mut out,
     });
     let mut push = |object: ObjectId, sql: String| out.push(Statement { object, sql });
-    for (name, t) in &schema.tables {
+    // A partition after its parent (a partition's depth is its parent's plus one).
+    let mut tables: Vec<_> = schema.tables.iter().collect();
+    tables.sort_by_cached_key(|(name, t)| (partition_depth(schema, t), (*name).clone()));
+    for (name, t) in tables {
         push(ObjectId::Table(name.clone()), create_table(name, t));
     }
     for (name, s) in &schema.sequences {
@@ -95,4 +98,21 @@ pub fn create_all(schema: &Schema) -> Vec<Statement> {
         }
     }
     out
+}
+
+/// How many partitioned tables `table` sits under (0 for a table that is no partition).
+fn partition_depth<'s>(schema: &'s Schema, mut table: &'s crate::model::Table) -> usize {
+    let mut depth = 0;
+    while let Some(parent) = table
+        .partition_of
+        .as_ref()
+        .and_then(|p| schema.tables.get(&p.parent))
+    {
+        depth += 1;
+        table = parent;
+        if depth > schema.tables.len() {
+            break;
+        }
+    }
+    depth
 }

@@ -32,10 +32,30 @@ pub fn column_definition(c: &Column) -> String {
     sql
 }
 
+/// What a partition says about a column it gets from its parent: its own default and
+/// NOT NULL (`WITH OPTIONS`; the type and the rest are the parent's).
+fn column_override(c: &Column) -> String {
+    let mut sql = format!("{} WITH OPTIONS", c.name.quoted());
+    if let Some(default) = &c.default {
+        sql.push_str(&format!(" DEFAULT ({default})"));
+    }
+    if c.not_null {
+        sql.push_str(" NOT NULL");
+    }
+    sql
+}
+
 /// CREATE TABLE with every column and every constraint except foreign keys (which need
-/// their target first and are added afterwards).
+/// their target first and are added afterwards). A partition is created `PARTITION OF` its
+/// parent, its columns (those it overrides) as options; a partitioned table ends with its
+/// `PARTITION BY`.
 pub fn create_table(name: &QualifiedName, t: &Table) -> String {
-    let mut parts: Vec<String> = t.columns.iter().map(column_definition).collect();
+    let column = if t.partition_of.is_some() {
+        column_override
+    } else {
+        column_definition
+    };
+    let mut parts: Vec<String> = t.columns.iter().map(column).collect();
     for (constraint_name, c) in &t.constraints {
         if !matches!(c.kind, ConstraintKind::ForeignKey(_)) {
             parts.push(format!(
@@ -45,14 +65,26 @@ pub fn create_table(name: &QualifiedName, t: &Table) -> String {
             ));
         }
     }
-    if parts.is_empty() {
-        return format!("CREATE TABLE IF NOT EXISTS {} ()", name.quoted());
+    let list = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" (\n    {}\n)", parts.join(",\n    "))
+    };
+    let by = t
+        .partition_by
+        .as_ref()
+        .map(|key| format!(" PARTITION BY {key}"))
+        .unwrap_or_default();
+    match &t.partition_of {
+        Some(p) => format!(
+            "CREATE TABLE IF NOT EXISTS {} PARTITION OF {}{list} {}{by}",
+            name.quoted(),
+            p.parent.quoted(),
+            p.bound
+        ),
+        None if parts.is_empty() => format!("CREATE TABLE IF NOT EXISTS {} (){by}", name.quoted()),
+        None => format!("CREATE TABLE IF NOT EXISTS {}{list}{by}", name.quoted()),
     }
-    format!(
-        "CREATE TABLE IF NOT EXISTS {} (\n    {}\n)",
-        name.quoted(),
-        parts.join(",\n    ")
-    )
 }
 
 pub fn enable_rls(name: &QualifiedName, t: &Table) -> Option<String> {

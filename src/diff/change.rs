@@ -77,6 +77,20 @@ pub enum Change {
         force: bool,
         new_table: bool,
     },
+    /// `ALTER INDEX index ATTACH PARTITION partition_index`: the index (or key) a partition
+    /// got for a new index or key of its partitioned table becomes part of it. The parent's
+    /// index is created `ON ONLY` the partitioned table (see [`Change::CreateIndex`] and
+    /// [`Change::AddConstraint`] on a table that is partitioned in the database), the
+    /// partition's is built concurrently; once every partition's is attached, the parent's
+    /// is valid.
+    AttachPartitionIndex {
+        /// The partitioned table and its index (or key constraint) name.
+        table: QualifiedName,
+        index: Ident,
+        /// The partition and the name of its index (or key constraint).
+        partition: QualifiedName,
+        partition_index: Ident,
+    },
 }
 
 impl Change {
@@ -101,6 +115,18 @@ impl Change {
             Change::EnableRowLevelSecurity { table, .. } => {
                 ObjectId::RowLevelSecurity(table.clone())
             }
+            Change::AttachPartitionIndex {
+                table,
+                index,
+                partition,
+                partition_index,
+            } => ObjectId::IndexAttachment {
+                index: QualifiedName::new(table.schema.clone(), index.clone()),
+                partition_index: QualifiedName::new(
+                    partition.schema.clone(),
+                    partition_index.clone(),
+                ),
+            },
         }
     }
 }

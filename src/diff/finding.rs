@@ -64,6 +64,10 @@ pub enum Code {
     SequenceDefinition,
     ExtensionSchema,
     UnmanagedTable,
+    PartitionKey,
+    PartitionBound,
+    PartitionMembership,
+    ExtraPartition,
     RowLevelSecurityDisabled,
     ForceRowLevelSecurityDisabled,
     PossibleRename,
@@ -91,7 +95,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 47] = [
+    pub const ALL: [Code; 51] = [
         Code::ExtraTable,
         Code::ExtraColumn,
         Code::ExtraIndex,
@@ -115,6 +119,10 @@ impl Code {
         Code::SequenceDefinition,
         Code::ExtensionSchema,
         Code::UnmanagedTable,
+        Code::PartitionKey,
+        Code::PartitionBound,
+        Code::PartitionMembership,
+        Code::ExtraPartition,
         Code::RowLevelSecurityDisabled,
         Code::ForceRowLevelSecurityDisabled,
         Code::PossibleRename,
@@ -166,6 +174,10 @@ impl Code {
             Code::SequenceDefinition => "D133",
             Code::ExtensionSchema => "D134",
             Code::UnmanagedTable => "D135",
+            Code::PartitionKey => "D170",
+            Code::PartitionBound => "D171",
+            Code::PartitionMembership => "D172",
+            Code::ExtraPartition => "D173",
             Code::RowLevelSecurityDisabled => "D140",
             Code::ForceRowLevelSecurityDisabled => "D141",
             Code::PossibleRename => "D150",
@@ -222,9 +234,16 @@ impl Code {
             Code::SequenceDefinition => "sequence options or ownership differ",
             Code::ExtensionSchema => "extension installed in another schema",
             Code::UnmanagedTable => {
-                "the table exists in a form reconcile does not manage (partitioned, a partition, \
-                 or an inheritance child)"
+                "the table exists in a form reconcile does not manage (an inheritance child, or \
+                 a partition of a table outside the schemas read)"
             }
+            Code::PartitionKey => "partitioning differs (the key, or partitioned or not)",
+            Code::PartitionBound => "partition bound differs",
+            Code::PartitionMembership => {
+                "a partition of another table, or a partition in one state and a table of its \
+                 own in the other"
+            }
+            Code::ExtraPartition => "partition in the database, not in the desired state",
             Code::RowLevelSecurityDisabled => {
                 "row-level security enabled in the database, disabled in the desired state"
             }

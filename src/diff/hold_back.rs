@@ -59,7 +59,7 @@ pub(super) fn dependants(out: &mut Diff, live: &Schema, desired: &Schema) {
     let mut notes: BTreeMap<usize, Vec<ObjectId>> = BTreeMap::new();
     let mut kept = Vec::with_capacity(out.additive.len());
     for change in std::mem::take(&mut out.additive) {
-        let holding: BTreeSet<usize> = uses(&change)
+        let holding: BTreeSet<usize> = with_parents(uses(&change), live, desired)
             .iter()
             .filter_map(|(table, columns)| Some((held.get(table)?, columns)))
             .flat_map(|(held_columns, columns)| {
@@ -78,6 +78,24 @@ pub(super) fn dependants(out: &mut Diff, live: &Schema, desired: &Schema) {
             None => kept.push(change),
         }
     }
+    // A partition's index or key joins its parent's: both or neither.
+    let held_objects: BTreeSet<ObjectId> = notes.values().flatten().cloned().collect();
+    kept.retain(|change| match change {
+        Change::AttachPartitionIndex {
+            table,
+            index,
+            partition,
+            partition_index,
+        } => ![
+            ObjectId::index(table, index),
+            ObjectId::constraint(table, index),
+            ObjectId::index(partition, partition_index),
+            ObjectId::constraint(partition, partition_index),
+        ]
+        .iter()
+        .any(|o| held_objects.contains(o)),
+        _ => true,
+    });
     out.additive = kept;
     for (i, objects) in notes {
         let names: Vec<String> = objects.iter().map(ToString::to_string).collect();
@@ -87,6 +105,38 @@ pub(super) fn dependants(out: &mut Diff, live: &Schema, desired: &Schema) {
             names.join(", ")
         ));
     }
+}
+
+/// `uses`, with what a partition's change uses counted on its parents too: a partition's
+/// columns are its parent's, and a finding on one is reported on the parent.
+fn with_parents(mut uses: Uses, live: &Schema, desired: &Schema) -> Uses {
+    let parent = |table: &QualifiedName| {
+        [live, desired]
+            .iter()
+            .find_map(|s| s.tables.get(table)?.partition_of.as_ref())
+            .map(|p| p.parent.clone())
+    };
+    let tables: Vec<QualifiedName> = uses.keys().cloned().collect();
+    for table in tables {
+        let columns = uses[&table].clone();
+        let mut next = parent(&table);
+        let mut depth = 0;
+        while let Some(p) = next {
+            depth += 1;
+            if depth > 32 {
+                break;
+            }
+            let entry = uses
+                .entry(p.clone())
+                .or_insert_with(|| Some(BTreeSet::new()));
+            match (entry.as_mut(), &columns) {
+                (Some(known), Some(columns)) => known.extend(columns.iter().cloned()),
+                _ => *entry = None,
+            }
+            next = parent(&p);
+        }
+    }
+    uses
 }
 
 fn uses(change: &Change) -> Uses {
@@ -162,7 +212,8 @@ fn uses(change: &Change) -> Uses {
         | Change::CreateEnum { .. }
         | Change::AddEnumValue { .. }
         | Change::CreateTable { .. }
-        | Change::EnableRowLevelSecurity { .. } => {}
+        | Change::EnableRowLevelSecurity { .. }
+        | Change::AttachPartitionIndex { .. } => {}
     }
     out
 }

@@ -12,11 +12,13 @@ mod change;
 mod column_type;
 mod finding;
 mod hold_back;
+mod partition;
 mod table;
 
 pub use change::{Change, EnumPosition};
 pub use column_type::{TypeChange, classify as classify_type_change};
 pub use finding::{Code, Finding, Severity, Suggestion};
+pub(crate) use partition::left_uncreated as partition_left_uncreated;
 pub(crate) use table::indexes as relation_indexes;
 
 use std::collections::BTreeSet;
@@ -31,10 +33,14 @@ pub struct Options {
     /// Pair a missing column with an extra column of the same type as a possible rename
     /// (reported, and the column is not added) instead of adding the new column.
     pub rename_hints: bool,
-    /// Tables that exist in the database in a form the live model leaves out (partitioned
-    /// tables, partitions, inheritance children; see [`crate::introspect::Introspected`]):
-    /// a desired table of that name is reported (D135), never created.
+    /// Tables that exist in the database in a form the live model leaves out (inheritance
+    /// children; see [`crate::introspect::Introspected`]): a desired table of that name is
+    /// reported (D135), never created.
     pub unmanaged_tables: BTreeSet<QualifiedName>,
+    /// Partitions' indexes that are part of their partitioned table's index (see
+    /// [`crate::introspect::Introspected::partition_indexes`]): names taken, which the
+    /// indexes reconcile builds for partitions must not use.
+    pub partition_indexes: BTreeSet<QualifiedName>,
     /// Schemas in the database that the desired state does not describe and nothing ignores
     /// (see [`crate::introspect::Introspected::undeclared_schemas`]): each is a finding (D108).
     pub undeclared_schemas: Vec<UndeclaredSchema>,
@@ -52,6 +58,7 @@ impl Default for Options {
         Self {
             rename_hints: true,
             unmanaged_tables: BTreeSet::new(),
+            partition_indexes: BTreeSet::new(),
             undeclared_schemas: Vec::new(),
             replace: true,
             creating_role: None,

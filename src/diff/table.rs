@@ -1,28 +1,32 @@
 //! Tables: new tables, and the columns, constraints, indexes and row-level security of
-//! existing ones.
+//! existing ones. What is particular to partitioned tables and partitions is in
+//! [`super::partition`].
 
 use std::collections::BTreeSet;
 
+use super::partition::{self, Partitions};
 use super::{Change, Code, Diff, Finding, Options, Severity, TypeChange, column_type};
 use crate::ddl;
 use crate::model::{Column, ConstraintKind, Ident, ObjectId, QualifiedName, Schema, Table};
 
 pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &mut Diff) {
+    let mut partitions = Partitions::new(live, desired, &options.partition_indexes);
     for (name, wanted) in &desired.tables {
         match live.tables.get(name) {
             None if options.unmanaged_tables.contains(name) => out.findings.push(Finding::new(
                 Code::UnmanagedTable,
                 Severity::Risky,
                 ObjectId::Table(name.clone()),
-                "exists in the database as a partitioned table, a partition or an inheritance \
-                 child, which reconcile does not manage yet: neither created nor compared",
+                "exists in the database as a table reconcile does not manage (an inheritance \
+                 child, or a partition of a table outside the schemas read): neither created \
+                 nor compared",
             )),
             None => match crate::kinds::relation_kind(live, name) {
                 Some(taken_by) => out.findings.push(crate::kinds::name_taken(
                     ObjectId::Table(name.clone()),
                     taken_by,
                 )),
-                None => new_table(name, wanted, out),
+                None => new_table(name, wanted, Models { live, desired }, &partitions, out),
             },
             // Most tables of a large schema are in sync; equal models have nothing to report.
             Some(existing) if existing == wanted => {}
@@ -32,12 +36,17 @@ pub(super) fn tables(live: &Schema, desired: &Schema, options: &Options, out: &m
                 existing,
                 wanted,
                 options,
+                &mut partitions,
                 out,
             ),
         }
     }
-    for name in live.tables.keys() {
+    for (name, table) in &live.tables {
         if !desired.tables.contains_key(name) && desired.schemas.contains(&name.schema) {
+            if let Some(p) = &table.partition_of {
+                out.findings.push(partition::extra_partition(name, p, live));
+                continue;
+            }
             out.findings.push(
                 Finding::new(
                     Code::ExtraTable,
@@ -77,8 +86,24 @@ fn owned_sequences(live: &Schema, table: &QualifiedName, column: Option<&Ident>)
     }
 }
 
-fn new_table(name: &QualifiedName, wanted: &Table, out: &mut Diff) {
+fn new_table(
+    name: &QualifiedName,
+    wanted: &Table,
+    models: Models<'_>,
+    partitions: &Partitions,
+    out: &mut Diff,
+) {
     let mut definition = wanted.clone();
+    if let Some(p) = &wanted.partition_of {
+        if models.live.tables.contains_key(&p.parent) && !partitions.partitioned_alike(&p.parent) {
+            out.findings.push(partition::not_created(name, p));
+            return;
+        }
+        // A partition gets its parent's columns; only what differs is said.
+        if let Some(parent) = models.desired.tables.get(&p.parent) {
+            definition.columns = partition::overrides(wanted, parent);
+        }
+    }
     definition
         .constraints
         .retain(|_, c| !matches!(c.kind, ConstraintKind::ForeignKey(_)));
@@ -134,23 +159,54 @@ fn existing_table(
     existing: &Table,
     wanted: &Table,
     options: &Options,
+    partitions: &mut Partitions,
     out: &mut Diff,
 ) {
+    partition::differences(name, existing, wanted, (models.live, models.desired), out);
+    // On a partitioned table a new primary key needs its columns NOT NULL already (see
+    // `Partitions::constraint`): a nullable one is reported, not set by the key.
     let new_primary_key = wanted.primary_key().filter(|(pk, _)| {
-        existing.primary_key().is_none() && !existing.constraints.contains_key(*pk)
+        existing.primary_key().is_none()
+            && !existing.constraints.contains_key(*pk)
+            && !existing.is_partitioned()
     });
-    columns(
-        models,
-        name,
-        existing,
-        wanted,
-        new_primary_key.map(|(_, c)| &c.kind),
-        options,
-        out,
-    );
-    constraints(name, existing, wanted, out);
-    indexes(name, existing, wanted, out);
+    match (&existing.partition_of, &wanted.partition_of) {
+        (Some(have), Some(want)) => {
+            let (existing, wanted) = partition::columns_to_compare(
+                existing,
+                wanted,
+                models.live.tables.get(&have.parent),
+                models.desired.tables.get(&want.parent),
+            );
+            columns(models, name, &existing, &wanted, None, options, out);
+        }
+        _ => columns(
+            models,
+            name,
+            existing,
+            wanted,
+            new_primary_key.map(|(_, c)| &c.kind),
+            options,
+            out,
+        ),
+    }
+    constraints(name, existing, wanted, partitions, out);
+    table_indexes(name, existing, wanted, Some(partitions), out);
     row_level_security(name, existing, wanted, out);
+}
+
+/// A new index or key on a table that is partitioned in the database but not as the
+/// desired state says: not built (the partitioning difference comes first).
+fn partitioning_differs(object: ObjectId, table: &QualifiedName) -> Finding {
+    Finding::new(
+        Code::PartitionKey,
+        Severity::Risky,
+        object,
+        format!(
+            "not built: {table} is partitioned differently in the database (see the finding on \
+             the table)"
+        ),
+    )
 }
 
 fn columns(
@@ -432,7 +488,13 @@ fn backed_by_index(kind: &ConstraintKind) -> bool {
     )
 }
 
-fn constraints(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut Diff) {
+fn constraints(
+    name: &QualifiedName,
+    existing: &Table,
+    wanted: &Table,
+    partitions: &mut Partitions,
+    out: &mut Diff,
+) {
     let object = |c: &Ident| ObjectId::constraint(name, c);
     let mut renamed: BTreeSet<&Ident> = BTreeSet::new();
     for (cname, c) in &wanted.constraints {
@@ -495,6 +557,19 @@ fn constraints(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut
                         object(cname),
                         format!("an index named {cname} already exists on the table"),
                     ));
+                } else if existing.is_partitioned()
+                    && matches!(
+                        c.kind,
+                        ConstraintKind::PrimaryKey { .. }
+                            | ConstraintKind::Unique { .. }
+                            | ConstraintKind::ForeignKey(_)
+                    )
+                {
+                    if partitions.partitioned_alike(name) {
+                        partitions.constraint(name, cname, c, out);
+                    } else {
+                        out.findings.push(partitioning_differs(object(cname), name));
+                    }
                 } else {
                     out.additive.push(Change::AddConstraint {
                         table: name.clone(),
@@ -507,7 +582,10 @@ fn constraints(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut
         }
     }
     for (cname, have) in &existing.constraints {
-        if !wanted.constraints.contains_key(cname) && !renamed.contains(cname) {
+        if !wanted.constraints.contains_key(cname)
+            && !renamed.contains(cname)
+            && !partitions.constraint_adopted(name, cname)
+        {
             out.findings.push(
                 Finding::new(
                     Code::ExtraConstraint,
@@ -531,6 +609,19 @@ fn constraints(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut
 /// The indexes of a relation (a table's, or a materialized view's given as a table with only
 /// indexes): missing → built, extra or different → a finding.
 pub(crate) fn indexes(name: &QualifiedName, existing: &Table, wanted: &Table, out: &mut Diff) {
+    table_indexes(name, existing, wanted, None, out);
+}
+
+/// [`indexes`], with the partition trees when the relation is a table (a partitioned
+/// table's new index is built partition by partition; a partition's index its parent's
+/// adopts is not extra).
+fn table_indexes(
+    name: &QualifiedName,
+    existing: &Table,
+    wanted: &Table,
+    mut partitions: Option<&mut Partitions>,
+    out: &mut Diff,
+) {
     let object = |i: &Ident| ObjectId::index(name, i);
     let index_name = |i: &Ident| QualifiedName::new(name.schema.clone(), i.clone()).quoted();
     let mut renamed: BTreeSet<&Ident> = BTreeSet::new();
@@ -583,6 +674,11 @@ pub(crate) fn indexes(name: &QualifiedName, existing: &Table, wanted: &Table, ou
                         object(iname),
                         format!("the name {iname} is taken by a constraint's index"),
                     ));
+                } else if existing.is_partitioned() {
+                    match partitions.as_deref_mut() {
+                        Some(p) if p.partitioned_alike(name) => p.index(name, iname, index, out),
+                        _ => out.findings.push(partitioning_differs(object(iname), name)),
+                    }
                 } else {
                     out.additive.push(Change::CreateIndex {
                         table: name.clone(),
@@ -595,7 +691,12 @@ pub(crate) fn indexes(name: &QualifiedName, existing: &Table, wanted: &Table, ou
         }
     }
     for (iname, have) in &existing.indexes {
-        if !wanted.indexes.contains_key(iname) && !renamed.contains(iname) {
+        if !wanted.indexes.contains_key(iname)
+            && !renamed.contains(iname)
+            && !partitions
+                .as_deref()
+                .is_some_and(|p| p.index_adopted(name, iname))
+        {
             out.findings.push(
                 Finding::new(
                     Code::ExtraIndex,

@@ -7,8 +7,11 @@
 //! snapshot, no write locks) with `search_path = public`, which fixes how the server prints
 //! type and expression text: objects in `public` unqualified, everything else qualified.
 //!
-//! Object kinds that come in later issues (views, functions, triggers, policies, partitions,
-//! inheritance children) are skipped and listed in [`Introspected::skipped`], never an error.
+//! Partitioned tables and partitions are tables (with their key, parent and bound); a
+//! partition's copy of its parent's checks, keys, foreign keys and indexes belongs to the
+//! parent and is not read as the partition's own. Object kinds that come in later issues
+//! (views, functions, triggers, policies, inheritance children) are skipped and listed in
+//! [`Introspected::skipped`], never an error.
 
 mod index;
 mod rows;
@@ -26,7 +29,7 @@ use crate::ident::QualifiedName;
 use crate::kinds;
 use crate::model::{
     Column, Constraint, ConstraintKind, EnumType, Extension, FkAction, ForeignKey, Ident, Identity,
-    ObjectId, Schema, Table, TriggerKey,
+    ObjectId, PartitionOf, Schema, Table, TriggerKey,
 };
 
 /// Which schemas to read.
@@ -80,9 +83,12 @@ pub struct Introspected {
     pub catalog_queries: usize,
     /// INVALID indexes (schema-qualified names), left by failed concurrent builds.
     pub invalid_indexes: BTreeSet<QualifiedName>,
-    /// Tables left out of the model (partitioned, partitions, inheritance children): they
-    /// exist, so a desired table of the same name must not be planned as new.
+    /// Tables left out of the model (inheritance children, partitions of a table outside the
+    /// scope): they exist, so a desired table of the same name must not be planned as new.
     pub unmanaged_tables: BTreeSet<QualifiedName>,
+    /// Indexes of partitions that are part of their partitioned table's index (and so not the
+    /// partition's own, nor in the model), schema-qualified: their names are taken.
+    pub partition_indexes: BTreeSet<QualifiedName>,
     /// Schemas outside the scope that are not ignored, with what they hold (when a scope of
     /// named schemas was read; see `sql/undeclared_schemas.sql`).
     pub undeclared_schemas: Vec<UndeclaredSchema>,
@@ -206,6 +212,15 @@ fn q(query: &'static str) -> impl Fn(sqlx::Error) -> IntrospectError {
     move |source| IntrospectError::Query { query, source }
 }
 
+/// Fixes, for the rest of the transaction, the settings that decide how the server prints
+/// date and time constants: a range partition's bound over a `timestamptz` key reads
+/// `'2022-04-01 01:00:00+01'` in one session and `'2022-04-01 00:00:00+00'` in another.
+/// The live catalog and the scratch server print under the same settings, so the same
+/// bound compares equal wherever the server's own defaults point.
+pub(crate) const PRINTING_SETTINGS: &str = "SELECT pg_catalog.set_config('TimeZone', 'UTC', true), \
+     pg_catalog.set_config('DateStyle', 'ISO, MDY', true), \
+     pg_catalog.set_config('IntervalStyle', 'postgres', true)";
+
 /// Reads the schemas in `scope` from the database behind `conn`.
 pub async fn schema(
     conn: &mut PgConnection,
@@ -220,6 +235,10 @@ pub async fn schema(
         .execute(&mut *tx)
         .await
         .map_err(q("search_path"))?;
+    sqlx::query(PRINTING_SETTINGS)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("printing settings"))?;
     let result = read_in_transaction(&mut tx, scope).await;
     let result = match result {
         Ok(mut read) => match undeclared_schemas(&mut tx, scope).await {
@@ -376,6 +395,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         estimated_rows: BTreeMap::new(),
         invalid_indexes: BTreeSet::new(),
         unmanaged_tables: BTreeSet::new(),
+        partition_indexes: BTreeSet::new(),
         undeclared_schemas: Vec::new(),
         roles: BTreeSet::new(),
         current_role: None,
@@ -417,28 +437,34 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
     {
         let t = rows::TableRow::read(&row).map_err(q("tables"))?;
         let name = qualified(t.schema, t.name);
-        let reason = if t.kind == "p" {
-            Some("partitioned tables are not managed yet")
-        } else if t.is_partition {
-            Some("partitions are not managed yet")
-        } else if t.inherits {
-            Some("tables that inherit from another table are not managed yet")
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
+        if t.inherits {
             out.skipped.push(Skipped {
                 object: ObjectId::Table(name.clone()),
-                reason,
+                reason: "tables that inherit from another table (INHERITS, not a partition) \
+                         are not managed yet",
             });
             out.unmanaged_tables.insert(name.clone());
             skipped_oids.insert(t.oid);
             continue;
         }
+        let partition_of = match (t.is_partition, t.parent_schema, t.parent_name, t.bound) {
+            (true, Some(schema), Some(parent), Some(bound)) => Some(Box::new(PartitionOf {
+                parent: qualified(schema, parent),
+                bound,
+            })),
+            (true, ..) => {
+                return Err(IntrospectError::Unexpected(format!(
+                    "partition {name} without its parent or bound"
+                )));
+            }
+            _ => None,
+        };
         out.estimated_rows.insert(name.clone(), t.estimated_rows);
         let table = Table {
             row_level_security: t.rls,
             force_row_level_security: t.force_rls,
+            partition_by: t.partition_by,
+            partition_of,
             ..Table::default()
         };
         tables.insert(t.oid, (name, table));
@@ -481,6 +507,24 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         let Some((table_name, table)) = tables.get_mut(&i.table_oid) else {
             continue;
         };
+        if i.attached {
+            out.partition_indexes.insert(QualifiedName::new(
+                table_name.schema.clone(),
+                Ident::from_catalog(i.name),
+            ));
+            continue;
+        }
+        if !i.valid && i.partitioned {
+            // A partitioned table's index that some partition has no attached index for yet
+            // (an interrupted ON ONLY / CONCURRENTLY / ATTACH sequence). Left out of the model,
+            // so the planner builds and attaches what is missing; never dropped.
+            out.skipped.push(Skipped {
+                object: ObjectId::index(table_name, &Ident::from_catalog(i.name.clone())),
+                reason: "the partitioned index is INVALID (a partition's index is missing or not \
+                         attached); completed if desired",
+            });
+            continue;
+        }
         if !i.valid {
             // Left by a failed CREATE INDEX CONCURRENTLY: not part of the model (it enforces
             // and speeds up nothing), but reported, and the planner rebuilds it if the
@@ -547,6 +591,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
     }
 
     out.schema.tables = tables.into_values().collect();
+    settle_partitions(&mut out);
     drop_dangling_foreign_keys(&mut out);
     kinds::settle_all(&mut out.schema);
     materialized_view_facts(&mut out);
@@ -599,10 +644,10 @@ async fn read_kinds(
     Ok(())
 }
 
-/// A view or materialized view that reads a relation reconcile does not model (a partitioned
-/// table, a table outside the scope, ...) or calls a function no kind manages (a window
-/// function, one that uses such a relation) cannot be built on the scratch server from the
-/// desired state, and neither can a trigger on a relation left out or running such a
+/// A view or materialized view that reads a relation reconcile does not model (an inheritance
+/// child, a table outside the scope, ...; partitioned tables and partitions are tables) or
+/// calls a function no kind manages (a window function, one that uses such a relation) cannot
+/// be built on the scratch server from the desired state, and neither can a trigger on a relation left out or running such a
 /// function: each is left out and listed, never written by `pull` as something that would not
 /// load — and so is what depends on it, functions included (see
 /// [`kinds::function::unmanaged`]).
@@ -783,7 +828,60 @@ fn constraint(c: rows::ConstraintRow) -> Result<Constraint, IntrospectError> {
     })
 }
 
-/// A foreign key to a table that was skipped (say, a partitioned table) cannot be modelled
+/// Partitions whose partitioned table was not read (it is in a schema outside the scope, or
+/// itself left out) cannot be modelled without it: they are reported instead. The columns of
+/// the others are put in their parent's order — a partition attached after being created on
+/// its own may list them in another, which PostgreSQL ignores (rows are routed by name).
+fn settle_partitions(out: &mut Introspected) {
+    loop {
+        let orphans: Vec<QualifiedName> = out
+            .schema
+            .tables
+            .iter()
+            .filter(|(_, t)| {
+                t.partition_of
+                    .as_ref()
+                    .is_some_and(|p| !out.schema.tables.contains_key(&p.parent))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if orphans.is_empty() {
+            break;
+        }
+        for name in orphans {
+            out.schema.tables.remove(&name);
+            out.estimated_rows.remove(&name);
+            out.skipped.push(Skipped {
+                object: ObjectId::Table(name.clone()),
+                reason: "its partitioned table is outside the schemas read",
+            });
+            out.unmanaged_tables.insert(name);
+        }
+    }
+    let orders: Vec<(QualifiedName, Vec<Ident>)> = out
+        .schema
+        .tables
+        .iter()
+        .filter_map(|(name, t)| {
+            let parent = out.schema.tables.get(&t.partition_of.as_ref()?.parent)?;
+            let order: Vec<Ident> = parent.columns.iter().map(|c| c.name.clone()).collect();
+            let same = t.columns.iter().map(|c| &c.name).eq(order.iter());
+            (!same).then(|| (name.clone(), order))
+        })
+        .collect();
+    for (name, order) in orders {
+        if let Some(table) = out.schema.tables.get_mut(&name) {
+            table.columns.sort_by_key(|c| {
+                order
+                    .iter()
+                    .position(|o| *o == c.name)
+                    .unwrap_or(usize::MAX)
+            });
+        }
+    }
+}
+
+/// A foreign key to a table that was skipped (say, an inheritance child) cannot be modelled
 /// without its target; it is reported instead.
 fn drop_dangling_foreign_keys(out: &mut Introspected) {
     let known: BTreeSet<QualifiedName> = out.schema.tables.keys().cloned().collect();

@@ -65,12 +65,15 @@ pub struct TableRow {
     pub oid: i64,
     pub schema: String,
     pub name: String,
-    pub kind: String,
     pub is_partition: bool,
     pub inherits: bool,
     pub rls: bool,
     pub force_rls: bool,
     pub estimated_rows: f64,
+    pub partition_by: Option<String>,
+    pub parent_schema: Option<String>,
+    pub parent_name: Option<String>,
+    pub bound: Option<String>,
 }
 
 impl TableRow {
@@ -79,12 +82,15 @@ impl TableRow {
             oid: row.try_get("oid")?,
             schema: row.try_get("schema")?,
             name: row.try_get("name")?,
-            kind: row.try_get("kind")?,
             is_partition: row.try_get("is_partition")?,
             inherits: row.try_get("inherits")?,
             rls: row.try_get("rls")?,
             force_rls: row.try_get("force_rls")?,
             estimated_rows: row.try_get("estimated_rows")?,
+            partition_by: row.try_get("partition_by")?,
+            parent_schema: row.try_get("parent_schema")?,
+            parent_name: row.try_get("parent_name")?,
+            bound: row.try_get("bound")?,
         })
     }
 }
@@ -168,6 +174,10 @@ impl ConstraintRow {
 pub struct IndexRow {
     pub table_oid: i64,
     pub name: String,
+    /// The index of a partitioned table (relkind `I`).
+    pub partitioned: bool,
+    /// A partition's index attached to its partitioned table's index.
+    pub attached: bool,
     pub is_unique: bool,
     pub method: String,
     pub key_count: i32,
@@ -185,6 +195,8 @@ impl IndexRow {
         Ok(Self {
             table_oid: row.try_get("table_oid")?,
             name: row.try_get("name")?,
+            partitioned: row.try_get("partitioned")?,
+            attached: row.try_get("attached")?,
             is_unique: row.try_get("is_unique")?,
             method: row.try_get("method")?,
             key_count: row.try_get("key_count")?,

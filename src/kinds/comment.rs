@@ -77,6 +77,7 @@ pub fn target_sql(object: &ObjectId) -> Option<String> {
         | ObjectId::KeyIndex { .. }
         | ObjectId::Validation { .. }
         | ObjectId::RowLevelSecurity(_)
+        | ObjectId::IndexAttachment { .. }
         | ObjectId::InvalidIndex(_)
         | ObjectId::Comment(_) => return None,
     })

@@ -244,7 +244,7 @@ impl Kind for GrantKind {
         sql: include_str!("sql/grants.sql"),
     };
 
-    /// Privileges on objects the model leaves out (a partition, a view) go with them.
+    /// Privileges on objects the model leaves out (an inheritance child, a view) go with them.
     fn settle(schema: &mut Schema) {
         let all = std::mem::take(&mut schema.grants);
         let kept: BTreeMap<GrantKey, Grant> = all
@@ -320,11 +320,13 @@ impl Kind for GrantKind {
     fn diff(live: &Schema, desired: &Schema, options: &crate::diff::Options, out: &mut Diff) {
         let (have, want) = (&live.grants, &desired.grants);
         // A table the database has in a form reconcile does not manage is reported (D135)
-        // and left alone, its privileges with it.
+        // and left alone, its privileges with it; so is a partition the plan does not create
+        // (D170).
         let unmanaged = |key: &GrantKey| {
-            key.on
-                .table()
-                .is_some_and(|t| options.unmanaged_tables.contains(t))
+            key.on.table().is_some_and(|t| {
+                options.unmanaged_tables.contains(t)
+                    || crate::diff::partition_left_uncreated(live, desired, t)
+            })
         };
         let create = |key: &GrantKey, grant: Grant, out: &mut Diff| {
             out.additive

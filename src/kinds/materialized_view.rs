@@ -403,6 +403,9 @@ impl IndexJson {
         crate::introspect::IndexRow {
             table_oid: 0,
             name: self.name,
+            // A materialized view is never partitioned, nor its indexes attached.
+            partitioned: false,
+            attached: false,
             is_unique: self.is_unique,
             method: self.method,
             key_count: self.key_count,

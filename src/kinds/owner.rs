@@ -333,7 +333,7 @@ impl Kind for OwnerKind {
         ))
     }
 
-    /// Owners of objects the model leaves out (a partition, say) go with them.
+    /// Owners of objects the model leaves out (an inheritance child, say) go with them.
     fn settle(schema: &mut Schema) {
         let all = std::mem::take(&mut schema.owners);
         schema.owners = all
@@ -354,10 +354,11 @@ impl Kind for OwnerKind {
 
     fn diff(live: &Schema, desired: &Schema, options: &crate::diff::Options, out: &mut Diff) {
         for (on, wanted) in &desired.owners {
-            if on
-                .table()
-                .is_some_and(|t| options.unmanaged_tables.contains(t))
-            {
+            // A partition the plan does not create (D170) gets no owner either.
+            if on.table().is_some_and(|t| {
+                options.unmanaged_tables.contains(t)
+                    || crate::diff::partition_left_uncreated(live, desired, t)
+            }) {
                 continue;
             }
             match live.owners.get(on) {

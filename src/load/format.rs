@@ -241,7 +241,15 @@ pub struct ExtensionSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableSpec {
-    pub columns: Entries<At<ShortOr<String, ColumnSpec>>>,
+    /// Required, except on a partition (which has its parent's columns; it lists only those it
+    /// overrides).
+    pub columns: Option<Entries<At<ShortOr<String, ColumnSpec>>>>,
+    /// `RANGE (col)`, `LIST (col)`, `HASH (col)`: the table is partitioned.
+    pub partition_by: Option<At<String>>,
+    /// The partitioned table this table is a partition of (`table` or `schema.table`).
+    pub partition_of: Option<At<ShortOr<String, TargetSpec>>>,
+    /// A partition's bound: `FOR VALUES ...` or `DEFAULT`.
+    pub bound: Option<At<String>>,
     pub primary_key: Option<At<ShortOr<Vec<String>, KeySpec>>>,
     #[serde(default)]
     pub unique: Vec<At<ShortOr<Vec<String>, KeySpec>>>,
@@ -267,8 +275,9 @@ pub struct TableSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
+    /// Required, except on a partition's column (which has its parent's type).
     #[serde(rename = "type")]
-    pub data_type: At<String>,
+    pub data_type: Option<At<String>>,
     #[serde(default)]
     pub not_null: bool,
     pub default: Option<At<ExprText>>,

@@ -192,6 +192,7 @@ fn column_origin(
         .find(|(name, _)| name.value == table.name.as_str())?;
     let (name, _) = table_spec
         .columns
+        .as_ref()?
         .0
         .iter()
         .find(|(name, _)| name.value == column.as_str())?;

@@ -104,9 +104,49 @@ pub struct Table {
     pub indexes: BTreeMap<Ident, Index>,
     pub row_level_security: bool,
     pub force_row_level_security: bool,
+    /// A partitioned table's `PARTITION BY` clause as `pg_get_partkeydef` prints it
+    /// (`RANGE (payment_date)`); `None` for a table that is not partitioned.
+    // Left out of JSON when absent: plans and fingerprints of unpartitioned schemas read as
+    // before partitions were modelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_by: Option<String>,
+    /// A partition's parent and bound. Its columns are the parent's (PostgreSQL keeps a copy
+    /// in the partition's catalog rows, and so does the model); only where a partition's
+    /// column differs from its parent's — its own default, an added NOT NULL — does the
+    /// desired state say so (see [`Table::inherited_column`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_of: Option<Box<PartitionOf>>,
+}
+
+/// Where a partition sits: the partitioned table it belongs to and the rows it takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionOf {
+    pub parent: QualifiedName,
+    /// `FOR VALUES ...` or `DEFAULT`, as `pg_get_expr(relpartbound)` prints it.
+    pub bound: String,
+}
+
+impl PartitionOf {
+    pub fn is_default(&self) -> bool {
+        self.bound.eq_ignore_ascii_case("DEFAULT")
+    }
 }
 
 impl Table {
+    /// The column a new partition gets for its parent's `column`: everything but the
+    /// identity, which PostgreSQL 15 does not give partitions (their rows are numbered by the
+    /// parent's sequence when inserted through the parent).
+    pub fn inherited_column(column: &Column) -> Column {
+        Column {
+            identity: None,
+            ..column.clone()
+        }
+    }
+
+    pub fn is_partitioned(&self) -> bool {
+        self.partition_by.is_some()
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name.as_str() == name)
     }

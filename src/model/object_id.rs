@@ -58,6 +58,12 @@ pub enum ObjectId {
         name: Ident,
     },
     RowLevelSecurity(QualifiedName),
+    /// `ALTER INDEX index ATTACH PARTITION partition_index`: a partition's index becoming
+    /// part of its partitioned table's index (both schema-qualified).
+    IndexAttachment {
+        index: QualifiedName,
+        partition_index: QualifiedName,
+    },
     /// An index left INVALID by a failed concurrent build (schema-qualified, as index names
     /// are unique per schema).
     InvalidIndex(QualifiedName),
@@ -144,6 +150,7 @@ impl ObjectId {
             ObjectId::Constraint { .. } => "constraint",
             ObjectId::Validation { .. } => "validation",
             ObjectId::RowLevelSecurity(_) => "row-level security",
+            ObjectId::IndexAttachment { .. } => "attachment",
             ObjectId::InvalidIndex(_) => "invalid index",
             ObjectId::View(_) => "view",
             ObjectId::MaterializedView(_) => "materialized view",
@@ -222,6 +229,7 @@ impl ObjectId {
             | ObjectId::Sequence(n)
             | ObjectId::SequenceOwnership(n)
             | ObjectId::InvalidIndex(n)
+            | ObjectId::IndexAttachment { index: n, .. }
             | ObjectId::View(n)
             | ObjectId::MaterializedView(n)
             | ObjectId::Function { name: n, .. }
@@ -268,6 +276,10 @@ impl fmt::Display for ObjectId {
                 write!(f, "validation of constraint {} on {table}", q(name))
             }
             ObjectId::RowLevelSecurity(n) => write!(f, "row-level security on {n}"),
+            ObjectId::IndexAttachment {
+                index,
+                partition_index,
+            } => write!(f, "attachment of index {partition_index} to {index}"),
             ObjectId::InvalidIndex(n) => write!(f, "invalid index {n}"),
             ObjectId::View(n) => write!(f, "view {n}"),
             ObjectId::MaterializedView(n) => write!(f, "materialized view {n}"),
@@ -398,6 +410,15 @@ fn parse(c: &mut Cursor<'_>) -> Option<ObjectId> {
     }
     if c.eat("row-level security on ") {
         return Some(ObjectId::RowLevelSecurity(c.qualified()?));
+    }
+    if c.eat("attachment of index ") {
+        let partition_index = c.qualified()?;
+        c.expect(" to ")?;
+        let index = c.qualified()?;
+        return Some(ObjectId::IndexAttachment {
+            index,
+            partition_index,
+        });
     }
     if c.eat("invalid index ") {
         return Some(ObjectId::InvalidIndex(c.qualified()?));
@@ -666,6 +687,13 @@ mod tests {
                 "ownership of sequence app.s",
             ),
             (
+                ObjectId::IndexAttachment {
+                    index: qn("public", "events_at_idx"),
+                    partition_index: qn("public", "events_2026_at_idx"),
+                },
+                "attachment of index public.events_2026_at_idx to public.events_at_idx",
+            ),
+            (
                 ObjectId::Function {
                     name: qn("public", "f"),
                     args: vec!["integer".into(), "text".into()],
@@ -834,6 +862,12 @@ mod tests {
             (any_name(), any_ident())
                 .prop_map(|(table, name)| ObjectId::Validation { table, name }),
             any_name().prop_map(ObjectId::RowLevelSecurity),
+            (any_name(), any_name()).prop_map(|(index, partition_index)| {
+                ObjectId::IndexAttachment {
+                    index,
+                    partition_index,
+                }
+            }),
             any_name().prop_map(ObjectId::InvalidIndex),
             any_name().prop_map(ObjectId::View),
             any_name().prop_map(ObjectId::MaterializedView),

@@ -2,6 +2,7 @@
 //! hazards, and the keys they provide and require.
 
 use super::guard;
+use super::partition::{self, Trees};
 use super::refs;
 use super::step::{Hazard, HazardCode, LockLevel, StepKind, TableLock, Transaction};
 use super::{Context, Draft, Key};
@@ -19,9 +20,11 @@ use super::stage::{
 
 pub(super) fn drafts(changes: &[Change], context: &Context) -> Vec<Draft> {
     let mut out = Vec::with_capacity(changes.len());
+    // The live partition trees, read only when a change concerns partitions.
+    let trees = std::cell::OnceCell::new();
     for (position, change) in changes.iter().enumerate() {
         let first = out.len();
-        generate(change, context, &mut out);
+        generate(change, context, &trees, &mut out);
         for draft in &mut out[first..] {
             draft.sort_key.3 = position;
         }
@@ -115,7 +118,7 @@ impl Builder {
 }
 
 /// `~1,234 rows`, or why there is no number.
-fn rows(context: &Context, table: &QualifiedName) -> String {
+pub(super) fn rows(context: &Context, table: &QualifiedName) -> String {
     match context.estimated_rows.get(table) {
         Some(n) if *n >= 0.0 => {
             let n = n.round() as u64;
@@ -174,8 +177,14 @@ fn table_requirements(name: &QualifiedName, table: &Table) -> Vec<Key> {
     keys
 }
 
-fn generate(change: &Change, context: &Context, out: &mut Vec<Draft>) {
+fn generate<'c>(
+    change: &Change,
+    context: &Context<'c>,
+    trees: &std::cell::OnceCell<Trees<'c>>,
+    out: &mut Vec<Draft>,
+) {
     let object = change.object();
+    let trees = || trees.get_or_init(|| Trees::new(context));
     match change {
         Change::CreateSchema { name } => {
             Builder::new(StepKind::CreateSchema, CATALOG, None, object)
@@ -242,16 +251,27 @@ fn generate(change: &Change, context: &Context, out: &mut Vec<Draft>) {
         }
         Change::Replace(replaced) => replaced.steps(out),
         Change::CreateTable { name, definition } => {
-            Builder::new(StepKind::CreateTable, NEW_TABLES, Some(name), object)
+            let mut b = Builder::new(StepKind::CreateTable, NEW_TABLES, Some(name), object)
                 .sql(ddl::create_table(name, definition))
                 .requires_all(table_requirements(name, definition))
                 .provides(Key::Table(name.clone()))
                 // Its row type, which a domain or another table's column may use.
                 .provides(Key::Type(name.clone()))
-                .provides(Key::Keys(name.clone()))
-                .push(out);
+                .provides(Key::Keys(name.clone()));
+            if let Some(p) = &definition.partition_of {
+                b = partition::create_partition(b, name, &p.parent, context, trees());
+            }
+            b.push(out);
         }
         Change::AddColumn { table, column } => add_column(table, column, context, object, out),
+        Change::CreateIndex {
+            table,
+            name,
+            index,
+            new_table: false,
+        } if partition::is_partitioned(context, table) => {
+            partition::index_on_only(table, name, index, trees(), object, out);
+        }
         Change::CreateIndex {
             table,
             name,
@@ -262,8 +282,40 @@ fn generate(change: &Change, context: &Context, out: &mut Vec<Draft>) {
             table,
             name,
             constraint,
+            new_table: false,
+        } if partition::is_partitioned(context, table)
+            && partition::built_by_partition(constraint) =>
+        {
+            if matches!(constraint.kind, ConstraintKind::ForeignKey(_)) {
+                let on = Target {
+                    table,
+                    name,
+                    partitions: Some(trees()),
+                };
+                add_constraint(on, constraint, false, context, object, out);
+            } else {
+                partition::key_on_only(table, name, constraint, trees(), object, out);
+            }
+        }
+        Change::AddConstraint {
+            table,
+            name,
+            constraint,
             new_table,
-        } => add_constraint(table, name, constraint, *new_table, context, object, out),
+        } => {
+            let on = Target {
+                table,
+                name,
+                partitions: None,
+            };
+            add_constraint(on, constraint, *new_table, context, object, out);
+        }
+        Change::AttachPartitionIndex {
+            table,
+            index,
+            partition,
+            partition_index,
+        } => partition::attach((table, index), (partition, partition_index), object, out),
         Change::EnableRowLevelSecurity {
             table,
             enable,
@@ -447,15 +499,28 @@ fn index_build_hazards(
     }
 }
 
+/// The table and name of a new constraint; with the live partition trees when the table is
+/// partitioned in the database and the constraint is a foreign key, added to the parent once
+/// every partition has its own (see [`partition::foreign_key`]).
+struct Target<'a, 't> {
+    table: &'a QualifiedName,
+    name: &'a Ident,
+    partitions: Option<&'a Trees<'t>>,
+}
+
 fn add_constraint(
-    table: &QualifiedName,
-    name: &Ident,
+    on: Target,
     constraint: &Constraint,
     new_table: bool,
     context: &Context,
     object: ObjectId,
     out: &mut Vec<Draft>,
 ) {
+    let Target {
+        table,
+        name,
+        partitions,
+    } = on;
     let guarded = |body: String| {
         guard::unless_exists(
             &guard::constraint_exists(table, name),
@@ -486,6 +551,7 @@ fn add_constraint(
                 ),
             )
             .requires(Key::Constraint(table.clone(), name.clone()))
+            .provides(Key::Validated(table.clone()))
     };
     let calls = match &constraint.kind {
         ConstraintKind::Check { expression, .. } => function_requirements([expression.as_str()]),
@@ -503,8 +569,11 @@ fn add_constraint(
         ConstraintKind::ForeignKey(fk) => {
             let referenced = &fk.references;
             let referenced_exists = context.live.tables.contains_key(referenced);
+            // Validated as it is added: on a new table (empty), or on a partitioned table
+            // whose partitions all have it validated already.
+            let at_once = new_table || partitions.is_some();
             let mut b = base(
-                if new_table {
+                if at_once {
                     StepKind::AddConstraint
                 } else {
                     StepKind::AddConstraintNotValid
@@ -516,7 +585,9 @@ fn add_constraint(
             .requires(Key::NewColumns(referenced.clone()))
             .requires(Key::Keys(referenced.clone()));
             let body = ddl::constraint_body(constraint);
-            if new_table {
+            if let Some(trees) = partitions {
+                b = partition::foreign_key(b.sql(guarded(body)), table, trees);
+            } else if new_table {
                 b = b.sql(guarded(body));
             } else {
                 b = b
@@ -537,7 +608,7 @@ fn add_constraint(
                 );
             }
             b.push(out);
-            if !new_table {
+            if !at_once {
                 validate(
                     "the foreign key",
                     Builder::new(

@@ -36,6 +36,7 @@ mod fingerprint;
 mod generate;
 pub(crate) mod guard;
 mod order;
+mod partition;
 pub(crate) mod refs;
 
 /// Stages of the natural order; dependencies still decide, these only break ties.
@@ -166,6 +167,14 @@ pub(crate) enum Key {
     Index(QualifiedName),
     /// The INVALID leftover of an index is gone.
     InvalidIndexDropped(QualifiedName),
+    /// A partitioned table's new index (or key's index) exists `ON ONLY` the table: its
+    /// partitions' indexes can be attached to it. [`Key::Index`] of it says it is complete.
+    IndexShell(QualifiedName),
+    /// Every new index and key of a partitioned table exists on it, so a partition created
+    /// now gets them from PostgreSQL.
+    PartitionShell(QualifiedName),
+    /// The constraints added NOT VALID to the table are validated.
+    Validated(QualifiedName),
     /// The sequences the plan attaches to the table's columns (`OWNED BY`) are attached.
     OwnedSequences(QualifiedName),
     /// Every function, procedure and aggregate of this name (an expression names a function,

@@ -31,6 +31,9 @@ pub enum StepKind {
     /// Checks existing rows against a NOT VALID constraint without blocking writes.
     ValidateConstraint,
     EnableRowLevelSecurity,
+    /// `ALTER INDEX ... ATTACH PARTITION`: a partition's index (or key) becomes part of its
+    /// partitioned table's index, once built.
+    AttachPartitionIndex,
     /// `DROP INDEX CONCURRENTLY` of an index left INVALID by a failed concurrent build (it
     /// holds no data and is ours); the only DROP reconcile runs. Followed by its rebuild.
     DropInvalidIndex,
@@ -126,13 +129,15 @@ pub enum HazardCode {
     IndexBlocksWrites,
     Unverified,
     ReplacesDefinition,
+    PolicyAccess,
+    DefaultPartitionScan,
     /// Creating a materialized view runs its query (with the planner's estimate).
     PopulatesMaterializedView,
-    PolicyAccess,
+    PartitionedTableLock,
 }
 
 impl HazardCode {
-    pub const ALL: [HazardCode; 15] = [
+    pub const ALL: [HazardCode; 17] = [
         HazardCode::AccessExclusiveLock,
         HazardCode::BuildsIndex,
         HazardCode::ValidatesByScan,
@@ -146,8 +151,10 @@ impl HazardCode {
         HazardCode::IndexBlocksWrites,
         HazardCode::Unverified,
         HazardCode::ReplacesDefinition,
-        HazardCode::PopulatesMaterializedView,
         HazardCode::PolicyAccess,
+        HazardCode::DefaultPartitionScan,
+        HazardCode::PopulatesMaterializedView,
+        HazardCode::PartitionedTableLock,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -165,8 +172,10 @@ impl HazardCode {
             HazardCode::IndexBlocksWrites => "H011",
             HazardCode::Unverified => "H012",
             HazardCode::ReplacesDefinition => "H013",
-            HazardCode::PopulatesMaterializedView => "H016",
             HazardCode::PolicyAccess => "H014",
+            HazardCode::DefaultPartitionScan => "H015",
+            HazardCode::PopulatesMaterializedView => "H016",
+            HazardCode::PartitionedTableLock => "H017",
         }
     }
 }

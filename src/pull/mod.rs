@@ -323,6 +323,76 @@ pub(crate) fn sequence_options(
     }
 }
 
+/// A partition's parent and bound; a partitioned table's key. A partition's columns are its
+/// parent's: only those it overrides are written (see [`partition_columns`]).
+fn render_partitioning(
+    out: &mut String,
+    name: &QualifiedName,
+    table: &Table,
+    parent: Option<&Table>,
+) -> bool {
+    if let Some(key) = &table.partition_by {
+        let _ = writeln!(out, "    partition_by: {}", quoted(key));
+    }
+    let (Some(p), Some(parent)) = (&table.partition_of, parent) else {
+        return false;
+    };
+    let target = if short_safe(p.parent.name.as_str()) && short_safe(p.parent.schema.as_str()) {
+        if p.parent.schema == name.schema {
+            scalar(p.parent.name.as_str())
+        } else {
+            scalar(&format!("{}.{}", p.parent.schema, p.parent.name))
+        }
+    } else {
+        let mut long = vec![("table", scalar(p.parent.name.as_str()))];
+        if p.parent.schema != name.schema {
+            long.push(("schema", scalar(p.parent.schema.as_str())));
+        }
+        flow(&long)
+    };
+    let _ = writeln!(out, "    partition_of: {target}");
+    let _ = writeln!(out, "    bound: {}", quoted(&p.bound));
+    partition_columns(out, table, parent);
+    true
+}
+
+/// What a partition's columns say beyond their parent's: a default of their own, NOT NULL.
+/// (A partition without its parent's default cannot be written: it reads back with the
+/// parent's, and the difference is reported, D112.)
+fn partition_columns(out: &mut String, table: &Table, parent: &Table) {
+    let mut lines = Vec::new();
+    for column in &table.columns {
+        let Some(from) = parent
+            .column(column.name.as_str())
+            .map(Table::inherited_column)
+        else {
+            continue;
+        };
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if column.not_null && !from.not_null {
+            pairs.push(("not_null", "true".into()));
+        }
+        if column.default != from.default
+            && let Some(default) = &column.default
+        {
+            pairs.push(("default", quoted(default)));
+        }
+        if !pairs.is_empty() {
+            lines.push(format!(
+                "      {}: {}",
+                scalar(column.name.as_str()),
+                flow(&pairs)
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(out, "    columns:");
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
 fn render_table(
     out: &mut String,
     schema: &Schema,
@@ -338,9 +408,15 @@ fn render_table(
     {
         let _ = writeln!(out, "    comment: {}", quoted(comment));
     }
+    let parent = table
+        .partition_of
+        .as_ref()
+        .and_then(|p| schema.tables.get(&p.parent));
+    let partition = render_partitioning(out, name, table, parent);
     // A single-column primary key with the default name is written on its column.
     let pk_default = default_object_name(table_name, None, "pkey");
     let column_pk = match table.primary_key() {
+        _ if partition => None,
         Some((pk_name, c)) if pk_name.as_str() == pk_default && !c.deferrable => match &c.kind {
             ConstraintKind::PrimaryKey { columns, include }
                 if columns.len() == 1 && include.is_empty() =>
@@ -361,12 +437,16 @@ fn render_table(
         )) => columns.iter().collect(),
         _ => BTreeSet::new(),
     };
-    if table.columns.is_empty() {
-        let _ = writeln!(out, "    columns: {{}}");
-    } else {
-        let _ = writeln!(out, "    columns:");
+    match (partition, table.columns.is_empty()) {
+        (true, _) => {}
+        (false, true) => {
+            let _ = writeln!(out, "    columns: {{}}");
+        }
+        (false, false) => {
+            let _ = writeln!(out, "    columns:");
+        }
     }
-    for column in &table.columns {
+    for column in table.columns.iter().filter(|_| !partition) {
         let serial = serials
             .get(&(name.clone(), column.name.clone()))
             .map(|(k, _)| *k);

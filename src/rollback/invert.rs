@@ -539,6 +539,22 @@ fn alter_table(
     let Some(table) = relation(s.relation.as_ref(), place) else {
         return vec![manual(text, "the table name could not be read")];
     };
+    let attaches_index = s.objtype == ObjectType::ObjectIndex as i32
+        && s.cmds.iter().all(|c| {
+            matches!(&c.node, Some(NodeEnum::AlterTableCmd(cmd))
+                if cmd.subtype == AlterTableType::AtAttachPartition as i32)
+        });
+    if attaches_index {
+        return vec![manual(
+            text,
+            format!(
+                "a partition's index attached to the partitioned index {table} cannot be \
+                 detached or dropped alone: it goes with {table} (DROP INDEX {table} for an \
+                 index, ALTER TABLE ... DROP CONSTRAINT for a key, which drops every \
+                 partition's part with it) — do that before the partitions' indexes below"
+            ),
+        )];
+    }
     if s.objtype != ObjectType::ObjectTable as i32 {
         return vec![manual(
             text,
@@ -1002,6 +1018,24 @@ mod tests {
         );
         let e = statements("SELECT 1;\nCREATE TABLE (;\n", &Context::RUN).unwrap_err();
         assert!(e.starts_with("line 2: syntax error"), "{e}");
+    }
+
+    #[test]
+    fn an_attached_partition_index_goes_with_its_parent() {
+        let sql = "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1);\n\
+                   ALTER INDEX public.p_a_idx ATTACH PARTITION public.p1_a_idx;";
+        let entries = statements(sql, &Context::RUN).unwrap();
+        assert!(
+            matches!(&entries[0].action, Action::Inverse { sql, .. } if sql == "DROP TABLE IF EXISTS p1"),
+            "{:?}",
+            entries[0].action
+        );
+        match &entries[1].action {
+            Action::Manual { reason } => {
+                assert!(reason.contains("DROP INDEX public.p_a_idx"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - `no_false_drift`: each schema loaded, pulled to YAML, loaded again — the same model.
 //! - `convergence`: plan → psql twice → plan again is empty, over old → new pairs.
 //! - `migrate_series`: supabase/auth's 70 migrations through `reconcile migrate`.
-//! - `rebuild`: triggers and materialized views rebuilt from the pulled state, same definitions.
+//! - `rebuild`: each real-world schema rebuilt on an empty database from its pulled YAML;
+//!   triggers and materialized views rebuilt from the pulled state, same definitions.
 //! - `rebuilt`: policies, row-level security and comments built from the pulled state come back.
 
 use std::io::Write as _;

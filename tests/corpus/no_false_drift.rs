@@ -12,10 +12,10 @@ use reconcile::introspect::Scope;
 use reconcile::kinds::function::RoutineKind;
 
 /// One schema to prove: a name, the SQL files to load in order, and lines to leave out.
-struct Case {
-    name: String,
-    files: Vec<PathBuf>,
-    drop_lines_matching: Option<&'static str>,
+pub(crate) struct Case {
+    pub(crate) name: String,
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) drop_lines_matching: Option<&'static str>,
 }
 
 pub(crate) fn newest(dir: &Path, prefix: &str) -> PathBuf {
@@ -35,7 +35,7 @@ pub(crate) fn newest(dir: &Path, prefix: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no {prefix}*.sql in {}", dir.display()))
 }
 
-fn real_world_cases(corpus: &Path) -> Vec<Case> {
+pub(crate) fn real_world_cases(corpus: &Path) -> Vec<Case> {
     let rw = corpus.join("real-world");
     let case = |name: &str, file: PathBuf| Case {
         name: name.to_owned(),

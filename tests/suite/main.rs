@@ -24,6 +24,7 @@ mod materialized_views;
 mod migrate;
 mod ordering;
 mod output;
+mod partitions;
 mod plan_output;
 mod policies;
 mod privileges;

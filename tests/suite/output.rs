@@ -224,7 +224,10 @@ fn pull_summarises_what_it_skips_by_kind() {
         "no summary: {stderr}"
     );
     assert!(
-        stderr.contains("  table: 3 (tables that inherit from another table are not managed yet)"),
+        stderr.contains(
+            "  table: 3 (tables that inherit from another table (INHERITS, not a partition) are \
+             not managed yet)"
+        ),
         "{stderr}"
     );
     // Functions and the trigger running one are managed: pulled, not summarised.

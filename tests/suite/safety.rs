@@ -29,8 +29,8 @@ use reconcile::kinds::aggregate::Aggregate;
 use reconcile::kinds::function::{Function, Routine, RoutineKind, Uses};
 use reconcile::model::{
     Column, Constraint, ConstraintKind, DefaultGrant, DefaultKey, EnumType, Grant, GrantKey,
-    Grantee, Ident, Identity, Index, IndexKey, IndexTarget, ObjectId, Owner, Privilege,
-    QualifiedName, Schema, Securable, Sequence, SequenceOptions, SequenceType, Table,
+    Grantee, Ident, Identity, Index, IndexKey, IndexTarget, ObjectId, Owner, PartitionOf,
+    Privilege, QualifiedName, Schema, Securable, Sequence, SequenceOptions, SequenceType, Table,
 };
 use reconcile::plan::{self, Context, Plan, Step, StepKind};
 use reconcile::render::{self, Report};
@@ -867,31 +867,177 @@ fn add_routines(desired: &mut Schema, plans: &[RoutinePlan]) {
 }
 
 /// (live, desired, diff options)
+/// Some tables partitioned by their first column, each with partitions (tables of their own,
+/// with the parent's columns, perhaps an index of their own; perhaps sub-partitioned).
+fn partition_tables(desired: &mut Schema, plans: &[(Pick, usize, bool)]) {
+    for (table, count, nested) in plans {
+        let Some(name) = nth_key(&desired.tables, table) else {
+            continue;
+        };
+        let parent = desired.tables[&name].clone();
+        if parent.partition_of.is_some() || parent.partition_by.is_some() {
+            continue;
+        }
+        let Some(key) = parent.columns.first() else {
+            continue;
+        };
+        let key = key.name.quoted();
+        desired.tables.get_mut(&name).expect("picked").partition_by = Some(format!("LIST ({key})"));
+        for n in 0..*count {
+            let mut partition = Table {
+                columns: parent.columns.iter().map(Table::inherited_column).collect(),
+                partition_of: Some(Box::new(PartitionOf {
+                    parent: name.clone(),
+                    bound: format!("FOR VALUES IN ({n})"),
+                })),
+                ..Table::default()
+            };
+            if n == 0 && *nested {
+                partition.partition_by = Some(format!("HASH ({key})"));
+            }
+            // Within 63 bytes, whatever the parent's name (the generator's longest is 63).
+            let suffix = format!(" part {n}");
+            let partition_name = QualifiedName::new(
+                name.schema.clone(),
+                ident(&format!(
+                    "{}{suffix}",
+                    clip(name.name.as_str(), 63 - suffix.len())
+                )),
+            );
+            if desired.tables.contains_key(&partition_name)
+                || desired.sequences.contains_key(&partition_name)
+            {
+                continue;
+            }
+            desired.tables.insert(partition_name, partition);
+        }
+    }
+}
+
+/// Drift particular to partitions.
+#[derive(Debug, Clone)]
+enum PartitionDrift {
+    /// A partition's bound differs.
+    Rebound(Pick),
+    /// A partition is a table of its own in the database.
+    Detached(Pick),
+    /// A table of its own in the desired state is a partition in the database.
+    Attached(Pick, Pick),
+    /// The partition key differs.
+    Rekeyed(Pick),
+    /// A partitioned table is not partitioned in the database.
+    Unpartitioned(Pick),
+}
+
+fn partition_drift() -> impl Strategy<Value = PartitionDrift> {
+    let p = || any::<Pick>();
+    prop_oneof![
+        p().prop_map(PartitionDrift::Rebound),
+        p().prop_map(PartitionDrift::Detached),
+        (p(), p()).prop_map(|(a, b)| PartitionDrift::Attached(a, b)),
+        p().prop_map(PartitionDrift::Rekeyed),
+        p().prop_map(PartitionDrift::Unpartitioned),
+    ]
+}
+
+fn drift_partitions(live: &mut Schema, drift: &PartitionDrift) {
+    let partitions: Vec<QualifiedName> = live
+        .tables
+        .iter()
+        .filter(|(_, t)| t.partition_of.is_some())
+        .map(|(n, _)| n.clone())
+        .collect();
+    let partitioned: Vec<QualifiedName> = live
+        .tables
+        .iter()
+        .filter(|(_, t)| t.partition_by.is_some())
+        .map(|(n, _)| n.clone())
+        .collect();
+    match drift {
+        PartitionDrift::Rebound(i) if !partitions.is_empty() => {
+            let name = pick(&partitions, i);
+            if let Some(p) = live
+                .tables
+                .get_mut(name)
+                .and_then(|t| t.partition_of.as_mut())
+            {
+                p.bound = "DEFAULT".to_owned();
+            }
+        }
+        PartitionDrift::Detached(i) if !partitions.is_empty() => {
+            let name = pick(&partitions, i);
+            if let Some(t) = live.tables.get_mut(name) {
+                t.partition_of = None;
+            }
+        }
+        PartitionDrift::Attached(i, j) if !partitioned.is_empty() => {
+            let parent = pick(&partitioned, j).clone();
+            if let Some(name) = nth_key(&live.tables, i)
+                && name != parent
+                && let Some(t) = live.tables.get_mut(&name)
+                && t.partition_of.is_none()
+            {
+                t.partition_of = Some(Box::new(PartitionOf {
+                    parent,
+                    bound: "FOR VALUES IN (99)".to_owned(),
+                }));
+            }
+        }
+        PartitionDrift::Rekeyed(i) if !partitioned.is_empty() => {
+            if let Some(t) = live.tables.get_mut(pick(&partitioned, i)) {
+                t.partition_by = Some("RANGE (id)".to_owned());
+            }
+        }
+        PartitionDrift::Unpartitioned(i) if !partitioned.is_empty() => {
+            if let Some(t) = live.tables.get_mut(pick(&partitioned, i)) {
+                t.partition_by = None;
+            }
+        }
+        _ => {}
+    }
+}
+
 fn drifted_pair() -> impl Strategy<Value = (Schema, Schema, Options)> {
     (
         schema_plan(),
+        prop::collection::vec((any::<Pick>(), 0..4usize, any::<bool>()), 0..3),
         access_plan(),
         routine_plans(),
         prop::collection::vec(mutation(), 1..12),
+        prop::collection::vec(partition_drift(), 0..3),
         proptest::bool::weighted(0.8),
     )
-        .prop_map(|(plan, access_plan, routines, mutations, rename_hints)| {
-            let mut desired = build_schema(&plan);
-            access(&access_plan, &mut desired);
-            add_routines(&mut desired, &routines);
-            let mut live = desired.clone();
-            for m in &mutations {
-                mutate(&mut live, m);
-            }
-            (
-                live,
-                desired,
-                Options {
-                    rename_hints,
-                    ..Options::default()
-                },
-            )
-        })
+        .prop_map(
+            |(
+                plan,
+                partitioning,
+                access_plan,
+                routines,
+                mutations,
+                partition_drifts,
+                rename_hints,
+            )| {
+                let mut desired = build_schema(&plan);
+                partition_tables(&mut desired, &partitioning);
+                access(&access_plan, &mut desired);
+                add_routines(&mut desired, &routines);
+                let mut live = desired.clone();
+                for m in &mutations {
+                    mutate(&mut live, m);
+                }
+                for d in &partition_drifts {
+                    drift_partitions(&mut live, d);
+                }
+                (
+                    live,
+                    desired,
+                    Options {
+                        rename_hints,
+                        ..Options::default()
+                    },
+                )
+            },
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -915,23 +1061,32 @@ fn forbidden(kind: &Kind) -> bool {
         | Kind::AlterDefaultPrivileges { grant: false }
         | Kind::AlterOwner { .. }
         | Kind::Other(_) => true,
-        Kind::AlterTable { actions, .. } => actions.iter().any(|a| {
-            matches!(
-                a,
-                AlterTableAction::DropColumn
-                    | AlterTableAction::AlterColumnType
-                    | AlterTableAction::SetNotNull
-                    | AlterTableAction::DropNotNull
-                    | AlterTableAction::SetDefault
-                    | AlterTableAction::DropDefault
-                    | AlterTableAction::DropConstraint
-                    | AlterTableAction::DropIdentity
-                    | AlterTableAction::DropExpression
-                    | AlterTableAction::DisableRowLevelSecurity
-                    | AlterTableAction::NoForceRowLevelSecurity
-                    | AlterTableAction::Other(_)
-            )
-        }),
+        Kind::AlterTable { actions, .. } => {
+            actions.iter().any(|a| {
+                matches!(
+                    a,
+                    AlterTableAction::DropColumn
+                        | AlterTableAction::AlterColumnType
+                        | AlterTableAction::SetNotNull
+                        | AlterTableAction::DropNotNull
+                        | AlterTableAction::SetDefault
+                        | AlterTableAction::DropDefault
+                        | AlterTableAction::DropConstraint
+                        | AlterTableAction::DropIdentity
+                        | AlterTableAction::DropExpression
+                        | AlterTableAction::DisableRowLevelSecurity
+                        | AlterTableAction::NoForceRowLevelSecurity
+                        | AlterTableAction::DetachPartition
+                        | AlterTableAction::Other(_)
+                )
+            }) || (matches!(
+                kind,
+                Kind::AlterTable {
+                    object: classify::Object::Table,
+                    ..
+                }
+            ) && matches!(kind, Kind::AlterTable { actions, .. } if actions.contains(&AlterTableAction::AttachPartition)))
+        }
         _ => false,
     }
 }
@@ -1282,6 +1437,7 @@ fn generator_covers_the_interesting_cases() {
     let mut runner = TestRunner::deterministic();
     let strategy = drifted_pair();
     let mut kinds = BTreeSet::new();
+    let mut codes = BTreeSet::new();
     let (mut with_steps, mut with_do, mut with_destructive_suggestion) = (0, 0, 0);
     let cases = 200;
     for _ in 0..cases {
@@ -1298,6 +1454,13 @@ fn generator_covers_the_interesting_cases() {
         for step in &plan.steps {
             kinds.insert(format!("{:?}", step.kind));
         }
+        codes.extend(plan.findings.iter().map(|f| f.code.as_str()));
+    }
+    for code in ["D170", "D171", "D172"] {
+        assert!(
+            codes.contains(code),
+            "no {code} finding in {cases} cases: {codes:?}"
+        );
     }
     eprintln!(
         "{with_steps} with steps, {with_do} with DO, {with_destructive_suggestion} with destructive suggestions; kinds: {kinds:?}"
@@ -1331,6 +1494,7 @@ fn generator_covers_the_interesting_cases() {
         "AddConstraintNotValid",
         "ValidateConstraint",
         "EnableRowLevelSecurity",
+        "AttachPartitionIndex",
         "Grant",
         "AlterDefaultPrivileges",
         "SetOwner",

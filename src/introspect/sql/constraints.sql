@@ -32,4 +32,6 @@ WHERE t.relkind IN ('r', 'p')
   AND n.nspname = ANY ($1::text[])
   AND c.contype IN ('p', 'u', 'c', 'f', 'x')
   AND c.conparentid = 0
+  -- A partition's copy of its parent's check (a key or foreign key has conparentid instead).
+  AND c.conislocal
 ORDER BY c.conrelid, c.conname

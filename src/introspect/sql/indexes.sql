@@ -1,5 +1,8 @@
--- Indexes that do not back a primary key, unique or exclusion constraint.
+-- Indexes that do not back a primary key, unique or exclusion constraint; and, flagged
+-- `attached`, every partition's index that is part of its partitioned table's index (it
+-- belongs to the parent's index: only its name is of use, as a name taken).
 SELECT i.indrelid::bigint AS table_oid, ic.relname::text AS name,
+       ic.relkind = 'I' AS partitioned, ic.relispartition AS attached,
        i.indisunique AS is_unique, am.amname::text AS method,
        i.indnkeyatts::int AS key_count, i.indisvalid AS valid,
        i.indnullsnotdistinct AS nulls_not_distinct,
@@ -18,7 +21,8 @@ JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
 WHERE t.relkind IN ('r', 'p')
   AND n.nspname = ANY ($1::text[])
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
-                  WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid
-                    AND c.contype IN ('p', 'u', 'x'))
+  AND (ic.relispartition
+       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                      WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+                        AND c.contype IN ('p', 'u', 'x')))
 ORDER BY i.indrelid, ic.relname

@@ -6,6 +6,7 @@
 //! one round; each carries the position of the text it is about.
 
 mod names;
+mod partition;
 
 /// A collation as written in YAML → as the catalog reader prints it.
 pub(crate) fn collation_name(spec: &super::format::ObjectName) -> String {
@@ -66,6 +67,10 @@ pub(crate) struct Resolver {
     pending: Vec<table::Pending>,
     /// Column types that may name a user type, resolved once every file is in.
     deferred_types: Vec<types::DeferredType>,
+    /// Partitions whose parent is not resolved yet.
+    waiting: Vec<partition::Waiting>,
+    /// Partition columns' stated types, checked against their parents' at the end.
+    stated_types: Vec<partition::StatedType>,
 }
 
 /// Resolves files as they are parsed. Tables are nearly all of a large desired state: each
@@ -90,6 +95,8 @@ impl Build {
                 relations: BTreeMap::new(),
                 pending: Vec::new(),
                 deferred_types: Vec::new(),
+                waiting: Vec::new(),
+                stated_types: Vec::new(),
             },
             files: Vec::new(),
         }
@@ -101,10 +108,9 @@ impl Build {
         r.schema.schemas.insert(schema.clone());
         r.declare_types(&file, &schema);
         let tables = std::mem::take(&mut file.spec.tables);
-        for (name, spec) in &tables.0 {
-            r.table(&file.path, &schema, name, spec);
+        for (name, spec) in tables.0 {
+            r.table_or_wait(&file.path, &schema, name, spec);
         }
-        drop(tables);
         self.files.push((file, schema));
     }
 
@@ -129,10 +135,12 @@ impl Build {
             r: &mut r,
             files: &files,
         });
+        r.report_orphans();
         for (file, _) in &files {
             r.comments(file);
         }
         r.resolve_deferred_types();
+        r.settle_partitions();
         r.resolve_references();
         if r.errors.is_empty() {
             return Ok((r.schema, r.declared.seen));

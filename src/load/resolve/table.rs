@@ -22,39 +22,82 @@ pub(super) struct Pending {
 }
 
 impl Resolver {
+    /// Resolves one table into the model; its name when it was declared (a partition's parent
+    /// must be resolved already, see `partition::table_or_wait`).
     pub(super) fn table(
         &mut self,
         file: &Path,
         schema: &Ident,
         name: &At<String>,
         spec: &TableSpec,
-    ) {
+    ) -> Option<QualifiedName> {
         let origin = self.origin(file, name);
-        let Some(ident) = self.ident(&name.value, &origin, "table") else {
-            return;
-        };
+        let ident = self.ident(&name.value, &origin, "table")?;
         let qualified = QualifiedName::new(schema.clone(), ident);
         if let Err(e) = self
             .declared
             .declare(ObjectId::Table(qualified.clone()), &origin)
         {
             self.error(e);
-            return;
+            return None;
         }
         self.relation(&qualified, &origin);
+        let columns = spec.columns.as_ref().map_or(0, |c| c.0.len());
         let mut builder = TableBuilder {
             file,
             name: qualified.clone(),
             table: Table {
-                columns: Vec::with_capacity(spec.columns.0.len()),
+                columns: Vec::with_capacity(columns),
                 row_level_security: spec.row_level_security,
                 force_row_level_security: spec.force_row_level_security,
                 ..Table::default()
             },
             column_pk: Vec::new(),
         };
-        for (column_name, column) in &spec.columns.0 {
-            self.column(&mut builder, column_name, column);
+        // A partition has its parent's columns; `columns:` lists what it overrides.
+        let parent = spec
+            .partition_of
+            .as_ref()
+            .and(spec.bound.as_ref())
+            .and_then(|_| self.waited_parent(schema, spec));
+        match (&parent, &spec.columns) {
+            (Some(parent), columns) => {
+                builder.table.columns = self.schema.tables[parent]
+                    .columns
+                    .iter()
+                    .map(Table::inherited_column)
+                    .collect();
+                let mut seen = std::collections::BTreeSet::new();
+                for (column_name, column) in columns.iter().flat_map(|c| &c.0) {
+                    if seen.insert(column_name.value.as_str()) {
+                        self.partition_column(&mut builder, parent, column_name, column);
+                    } else {
+                        let origin = self.origin(file, column_name);
+                        self.error(LoadError::new(
+                            origin,
+                            format!(
+                                "column \"{}\" is declared twice in table {}",
+                                column_name.value, builder.name
+                            ),
+                        ));
+                    }
+                }
+            }
+            (None, Some(columns)) => {
+                for (column_name, column) in &columns.0 {
+                    self.column(&mut builder, column_name, column);
+                }
+            }
+            (None, None) if spec.partition_of.is_none() => {
+                self.error(
+                    LoadError::new(
+                        origin.clone(),
+                        format!("table {qualified} has no `columns:`"),
+                    )
+                    .help("list its columns (`columns: {}` for a table without any)"),
+                );
+            }
+            (None, None) => {}
         }
         self.keys(&mut builder, spec, &origin);
         self.checks(&mut builder, spec);
@@ -74,11 +117,90 @@ impl Resolver {
                 self.add_constraint(&mut builder, constraint_name, plain(kind), origin);
             }
         }
+        let mut table = builder.table;
+        self.partitioning(file, &qualified, spec, &mut table);
         if let Some(comment) = &spec.comment {
             self.comment(file, ObjectId::Table(qualified.clone()), comment);
         }
         crate::kinds::policy::resolve_table_policies(self, file, &qualified, &spec.policies);
-        self.schema.tables.insert(qualified, builder.table);
+        self.schema.tables.insert(qualified.clone(), table);
+        Some(qualified)
+    }
+
+    /// The parent of a partition being resolved (resolved itself, or the partition would
+    /// still be waiting); `None` when `partition_of` is unreadable (reported).
+    fn waited_parent(&self, schema: &Ident, spec: &TableSpec) -> Option<QualifiedName> {
+        let parent = self.parent_name_quiet(schema, spec.partition_of.as_ref()?)?;
+        self.schema.tables.contains_key(&parent).then_some(parent)
+    }
+
+    /// A column of a partition: its parent's, with what the partition says about it.
+    fn partition_column(
+        &mut self,
+        b: &mut TableBuilder,
+        parent: &QualifiedName,
+        name: &At<String>,
+        spec: &At<ShortOr<String, ColumnSpec>>,
+    ) {
+        let origin = self.origin(b.file, name);
+        let Some(column_name) = self.ident(&name.value, &origin, "column") else {
+            return;
+        };
+        let Some(position) = b.table.columns.iter().position(|c| c.name == column_name) else {
+            let known: Vec<&str> = b.table.columns.iter().map(|c| c.name.as_str()).collect();
+            self.error(
+                LoadError::new(
+                    origin,
+                    format!(
+                        "partition {} has no column \"{column_name}\": a partition's columns are \
+                         its partitioned table's ({parent})",
+                        b.name
+                    ),
+                )
+                .help(format!(
+                    "add the column to {parent}; columns are: {}",
+                    known.join(", ")
+                )),
+            );
+            return;
+        };
+        let type_origin = self.origin(b.file, spec);
+        let long = match &spec.value {
+            ShortOr::Short(t) => {
+                self.state_type(&b.name, &column_name, t, &type_origin);
+                return;
+            }
+            ShortOr::Long(long) => long,
+        };
+        if let Some(t) = &long.data_type {
+            let o = self.origin(b.file, t);
+            self.state_type(&b.name, &column_name, &t.value, &o);
+        }
+        let parent_owns = [
+            ("identity", long.identity.is_some()),
+            ("generated", long.generated.is_some()),
+            ("collation", long.collation.is_some()),
+        ];
+        for (what, given) in parent_owns {
+            if given {
+                self.error(
+                    LoadError::new(
+                        type_origin.clone(),
+                        format!(
+                            "a partition's column has its parent's {what}: declare it on {parent}"
+                        ),
+                    )
+                    .help(format!("remove `{what}:` from the partition's column")),
+                );
+            }
+        }
+        let mut column = b.table.columns[position].clone();
+        if long.default.is_some() {
+            // The partition's own default replaces the parent's (a serial's, say).
+            column.default = None;
+        }
+        self.column_options(b, &mut column, long, &type_origin);
+        b.table.columns[position] = column;
     }
 
     fn column(
@@ -103,11 +225,20 @@ impl Resolver {
         }
         let (type_text, type_origin, long) = match &spec.value {
             ShortOr::Short(t) => (t.as_str(), self.origin(b.file, spec), None),
-            ShortOr::Long(long) => (
-                long.data_type.value.as_str(),
-                self.origin(b.file, &long.data_type),
-                Some(long),
-            ),
+            ShortOr::Long(long) => match &long.data_type {
+                Some(t) => (t.value.as_str(), self.origin(b.file, t), Some(long)),
+                None => {
+                    let origin = self.origin(b.file, spec);
+                    self.error(
+                        LoadError::new(
+                            origin,
+                            format!("column \"{column_name}\" of table {} has no `type`", b.name),
+                        )
+                        .help("write e.g. `{type: text, not_null: true}`"),
+                    );
+                    return;
+                }
+            },
         };
         let mut column = Column::new(column_name.clone(), String::new());
         if let Some(kind) = serial_kind(type_text) {
