@@ -111,7 +111,8 @@ fn query(db: &TestDb, sql: &str) -> String {
 }
 
 /// Every kind of privilege, a revoked PUBLIC default on a type and a function, default
-/// privileges for two roles, and objects with another owner.
+/// privileges for two roles, objects with another owner, and a partitioned table (whose
+/// privileges were once left out of the catalog read: a plan granted them again and again).
 const EVERYTHING: &str = "
 CREATE TYPE mood AS ENUM ('sad', 'happy');
 CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
@@ -140,6 +141,10 @@ ALTER TABLE app.items OWNER TO priv_owner;
 CREATE TABLE app.legacy (id integer);
 GRANT SELECT ON app.items TO PUBLIC;
 GRANT USAGE ON SCHEMA app TO priv_service;
+CREATE TABLE events (id bigint, at date) PARTITION BY RANGE (at);
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+GRANT SELECT ON events TO priv_anon;
+GRANT INSERT ON events_2026 TO priv_service;
 ";
 
 /// Pull → load gives back the same model, grants, default privileges and owners included;
@@ -181,6 +186,10 @@ async fn pulled_privileges_load_back_and_rebuild_the_same() {
         "owners:\n  schema: pg_database_owner",
         "owner: postgres\n\nowners:\n  schema: priv_owner\n  tables:\n    items: priv_owner",
         "items: { public: [select] }",
+        // A partitioned table's privileges, and its partition's own (SELECT by the default
+        // privileges above).
+        "events: { priv_anon: [select] }",
+        "events_2026: { priv_anon: [select], priv_service: [insert] }",
     ] {
         assert!(yaml.contains(expected), "no {expected:?} in\n{yaml}");
     }

@@ -4,7 +4,9 @@
 -- when any grantor gave the grant option). Objects whose ACL is NULL have PostgreSQL's
 -- built-in default and give no row, and PUBLIC's default privilege is no row either. A type or routine whose ACL lacks PUBLIC's built-in
 -- default privilege, and schema public lacking the PUBLIC USAGE initdb gives it, give a row
--- with `grantable` NULL: the default is revoked.
+-- with `grantable` NULL: the default is revoked. An identity column's sequence (an internal
+-- dependency of its table) has no privileges of its own in the model; a partitioned table's
+-- internal dependency on its own partition key is no reason to leave its privileges out.
 WITH objects AS (
   SELECT 'schema'::text AS kind, n.nspname::text AS schema, NULL::text AS name,
          NULL::text AS column_name, NULL::text AS args, n.nspacl AS acl, n.nspowner AS owner,
@@ -21,7 +23,7 @@ WITH objects AS (
     AND n.nspname = ANY ($1::text[])
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
-                      AND d.deptype IN ('e', 'i'))
+                      AND (d.deptype = 'e' OR (d.deptype = 'i' AND c.relkind = 'S')))
   UNION ALL
   SELECT 'column', n.nspname::text, c.relname::text, a.attname::text, NULL, a.attacl,
          c.relowner, NULL
