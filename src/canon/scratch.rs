@@ -84,10 +84,28 @@ pub(super) async fn run_all<'s>(
     tx: &mut PgConnection,
     statements: impl Iterator<Item = &'s str> + Clone,
 ) -> Result<Vec<(usize, ServerError)>, CanonError> {
+    if run_at_once(tx, statements.clone()).await? {
+        return Ok(Vec::new());
+    }
+    let mut failed = Vec::new();
+    for (index, statement) in statements.enumerate() {
+        if let Err(error) = run_one(tx, statement).await? {
+            failed.push((index, error));
+        }
+    }
+    Ok(failed)
+}
+
+/// Runs `statements` in one round trip under a savepoint: `true` when the server took them
+/// all, `false` (and the transaction as before) when it rejected one.
+pub(super) async fn run_at_once<'s>(
+    tx: &mut PgConnection,
+    statements: impl Iterator<Item = &'s str>,
+) -> Result<bool, CanonError> {
     sqlx::query("SAVEPOINT reconcile_canon_all")
         .execute(&mut *tx)
         .await?;
-    let script: String = statements.clone().map(|s| format!("{s};\n")).collect();
+    let script: String = statements.map(|s| format!("{s};\n")).collect();
     if sqlx::raw_sql(sqlx::AssertSqlSafe(script))
         .execute(&mut *tx)
         .await
@@ -96,18 +114,12 @@ pub(super) async fn run_all<'s>(
         sqlx::query("RELEASE SAVEPOINT reconcile_canon_all")
             .execute(&mut *tx)
             .await?;
-        return Ok(Vec::new());
+        return Ok(true);
     }
     sqlx::query("ROLLBACK TO SAVEPOINT reconcile_canon_all")
         .execute(&mut *tx)
         .await?;
-    let mut failed = Vec::new();
-    for (index, statement) in statements.enumerate() {
-        if let Err(error) = run_one(tx, statement).await? {
-            failed.push((index, error));
-        }
-    }
-    Ok(failed)
+    Ok(false)
 }
 
 /// One statement under a savepoint: `Ok(Err(..))` when the server rejects it (and the
