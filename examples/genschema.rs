@@ -6,7 +6,8 @@
 //! claim needs a schema anyone can rebuild: this program writes, for N tables,
 //!
 //! * `DIR/schema/tables_NNN.yaml` — the desired state in reconcile's YAML format
-//!   (docs/schema-format.md), 100 tables per file;
+//!   (docs/schema-format.md), 100 tables per file, and `DIR/schema/objects_NNN.sql` — the
+//!   views, functions and triggers of those tables as SQL;
 //! * `DIR/current.sql` — a script for the "current" database: the desired state with drift;
 //! * `DIR/desired.sql` — the desired state as SQL, without drift (for peers such as migra,
 //!   which diff two live databases, and as an in-sync sanity check);
@@ -21,12 +22,18 @@
 //! tables of their own beside the N (their key is `(id, created_at)`, and no foreign key
 //! points at them). Privileges are Supabase's: three roles with USAGE on the schema and
 //! privileges on every table (one reads, one writes, one has them all), a column privilege on
-//! a tenth of the tables, and default privileges.
+//! a tenth of the tables, and default privileges. Every table has a comment; every tenth has
+//! row-level security with a tenant-isolation policy. Beside the YAML, `.sql` files declare one
+//! view and one trigger function per four tables (the view reads the first two tables of its
+//! four), and a `BEFORE UPDATE` trigger on every other table calls its group's function.
 //!
 //! The drift knob (`--drift PCT`, default 10) makes PCT% of the tables miss one or two
 //! columns and/or an index (and the reading role's privilege) in the current database (a
 //! partitioned table may miss its newest partition), and adds a few missing tables, a few
 //! extra columns, extra privileges and type changes (findings that are reported, never run).
+//! A drifted table has an older comment (replaced in place), lacks its trigger and policy, and
+//! when it is the first of its four, its group's view and function have older definitions
+//! (replaced in place); a missing table takes its view, function and triggers with it.
 //! `--drift 0` makes
 //! the current database identical to the desired state.
 //!
@@ -105,6 +112,22 @@ pub struct Manifest {
     pub missing_grants: usize,
     /// Privileges only the current database has (reported, never revoked).
     pub extra_grants: usize,
+    /// Views and trigger functions (one per four tables), triggers (every other table),
+    /// policies (every tenth table) and table comments (every table).
+    pub views: usize,
+    pub functions: usize,
+    pub triggers: usize,
+    pub policies: usize,
+    pub comments: usize,
+    /// Of those, absent from the current database (created by the plan).
+    pub missing_views: usize,
+    pub missing_functions: usize,
+    pub missing_triggers: usize,
+    pub missing_policies: usize,
+    /// Of those, with another definition in the current database (replaced in place).
+    pub changed_views: usize,
+    pub changed_functions: usize,
+    pub changed_comments: usize,
 }
 
 /// Tables per YAML file.
@@ -135,6 +158,62 @@ const TABLE_GRANTS: usize = 12;
 /// Whether table `i` has a column privilege (`code`, UPDATE by the reading role).
 fn column_grant(i: usize) -> bool {
     i.is_multiple_of(10)
+}
+
+/// Tables per view and per trigger function.
+const TABLES_PER_ROUTINE: usize = 4;
+
+/// Whether table `i` has a `BEFORE UPDATE` trigger calling its group's function.
+fn has_trigger(i: usize) -> bool {
+    i.is_multiple_of(2)
+}
+
+/// Whether table `i` has row-level security and a tenant-isolation policy.
+fn has_policy(i: usize) -> bool {
+    i % 10 == 5
+}
+
+/// The trigger function of the group of table `i`.
+fn touch_function(i: usize) -> String {
+    format!("touch_{:05}", i / TABLES_PER_ROUTINE)
+}
+
+/// The policy's condition (a setting, as Supabase-style projects key tenants).
+const POLICY_USING: &str = "tenant_id = current_setting('app.tenant_id')::bigint";
+
+/// The table's comment; a drifted table has the older one.
+fn table_comment(i: usize, t: &Table, old: bool) -> String {
+    let noun = t.name.rsplit_once('_').map_or(t.name.as_str(), |(n, _)| n);
+    if old {
+        format!("{noun} records")
+    } else {
+        format!("{noun} records of tenant {}, table {i}", i % 7)
+    }
+}
+
+/// How drift shows in the group of four tables starting at `first`: the view (on `first`
+/// and `first + 1`) and the function are absent when a table they need is, and have older
+/// definitions when `first` drifted.
+struct GroupDrift {
+    view_missing: bool,
+    function_missing: bool,
+    changed: bool,
+}
+
+fn group_drift(first: usize, tables: &[Table], drift: &[Drift]) -> GroupDrift {
+    let second_missing = first + 1 < tables.len() && drift[first + 1].missing;
+    GroupDrift {
+        view_missing: drift[first].missing || second_missing,
+        function_missing: drift[first].missing,
+        changed: !drift[first].missing_columns.is_empty()
+            || !drift[first].missing_indexes.is_empty(),
+    }
+}
+
+/// Whether a drifted table `d` lacks what drift takes away from it (its trigger and policy)
+/// and has its older comment.
+fn is_drifted(d: &Drift) -> bool {
+    !d.missing_columns.is_empty()
 }
 
 const NOUNS: &[&str] = &[
@@ -550,13 +629,16 @@ pub fn generate(options: &Options, out: &Path) -> io::Result<Manifest> {
         for entry in fs::read_dir(&schema_dir)? {
             let path = entry?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with("tables_") && name.ends_with(".yaml") {
+            if (name.starts_with("tables_") && name.ends_with(".yaml"))
+                || (name.starts_with("objects_") && name.ends_with(".sql"))
+            {
                 fs::remove_file(&path)?;
             }
         }
     }
     fs::create_dir_all(&schema_dir)?;
 
+    let no_drift = vec![Drift::default(); tables.len()];
     let mut yaml_files = 0;
     for (chunk, group) in tables.chunks(TABLES_PER_FILE).enumerate() {
         let path = schema_dir.join(format!("tables_{chunk:03}.yaml"));
@@ -564,6 +646,11 @@ pub fn generate(options: &Options, out: &Path) -> io::Result<Manifest> {
         write_yaml(&mut w, chunk == 0, chunk * TABLES_PER_FILE, group, &tables)?;
         w.flush()?;
         yaml_files += 1;
+        let path = schema_dir.join(format!("objects_{chunk:03}.sql"));
+        let mut w = BufWriter::new(fs::File::create(&path)?);
+        writeln!(w, "-- Generated by examples/genschema.rs; do not edit.")?;
+        write_objects(&mut w, chunk * TABLES_PER_FILE, group, &tables, &no_drift)?;
+        w.flush()?;
     }
     if tables.is_empty() {
         let mut w = BufWriter::new(fs::File::create(schema_dir.join("tables_000.yaml"))?);
@@ -572,7 +659,6 @@ pub fn generate(options: &Options, out: &Path) -> io::Result<Manifest> {
         yaml_files = 1;
     }
 
-    let no_drift = vec![Drift::default(); tables.len()];
     write_sql(&out.join("desired.sql"), &tables, &no_drift)?;
     write_sql(&out.join("current.sql"), &tables, &drift)?;
 
@@ -606,7 +692,40 @@ pub fn generate(options: &Options, out: &Path) -> io::Result<Manifest> {
         grants: ROLES.len(),
         missing_grants: 0,
         extra_grants: 0,
+        views: 0,
+        functions: 0,
+        triggers: 0,
+        policies: 0,
+        comments: tables.len(),
+        missing_views: 0,
+        missing_functions: 0,
+        missing_triggers: 0,
+        missing_policies: 0,
+        changed_views: 0,
+        changed_functions: 0,
+        changed_comments: 0,
     };
+    for first in (0..tables.len()).step_by(TABLES_PER_ROUTINE) {
+        let g = group_drift(first, &tables, &drift);
+        manifest.views += 1;
+        manifest.functions += 1;
+        manifest.missing_views += usize::from(g.view_missing);
+        manifest.missing_functions += usize::from(g.function_missing);
+        manifest.changed_views += usize::from(g.changed && !g.view_missing);
+        manifest.changed_functions += usize::from(g.changed);
+    }
+    for (i, d) in drift.iter().enumerate() {
+        let gone = d.missing || is_drifted(d) || drift[i - i % TABLES_PER_ROUTINE].missing;
+        if has_trigger(i) {
+            manifest.triggers += 1;
+            manifest.missing_triggers += usize::from(gone);
+        }
+        if has_policy(i) {
+            manifest.policies += 1;
+            manifest.missing_policies += usize::from(d.missing || is_drifted(d));
+        }
+        manifest.changed_comments += usize::from(is_drifted(d));
+    }
     for (i, (t, d)) in tables.iter().zip(&drift).enumerate() {
         manifest.grants += TABLE_GRANTS + usize::from(column_grant(i));
         if d.missing {
@@ -703,7 +822,7 @@ fn write_yaml(
         writeln!(w, "  {}:", ROLES[2].0)?;
         writeln!(w, "    tables: {{ {}: [select] }}", ROLES[0].0)?;
     }
-    write_tables(w, group, all)?;
+    write_tables(w, start, group, all)?;
     write_grants(w, first, start, group)
 }
 
@@ -742,16 +861,30 @@ fn write_grants(w: &mut impl Write, first: bool, start: usize, group: &[Table]) 
     Ok(())
 }
 
-fn write_tables(w: &mut impl Write, group: &[Table], all: &[Table]) -> io::Result<()> {
+fn write_tables(
+    w: &mut impl Write,
+    start: usize,
+    group: &[Table],
+    all: &[Table],
+) -> io::Result<()> {
     if group.is_empty() {
         return Ok(());
     }
     writeln!(w, "tables:")?;
     let mut line = String::new();
-    for t in group {
+    for (k, t) in group.iter().enumerate() {
+        let i = start + k;
         writeln!(w, "  {}:", t.name)?;
+        writeln!(w, "    comment: {}", q(&table_comment(i, t, false)))?;
         if t.partitioned {
             writeln!(w, "    partition_by: RANGE (created_at)")?;
+        }
+        if has_policy(i) {
+            writeln!(w, "    row_level_security: true")?;
+            writeln!(w, "    policies:")?;
+            writeln!(w, "      tenant_isolation:")?;
+            writeln!(w, "        to: {}", ROLES[1].0)?;
+            writeln!(w, "        using: {}", q(POLICY_USING))?;
         }
         writeln!(w, "    columns:")?;
         for c in &t.cols {
@@ -964,9 +1097,29 @@ fn write_sql(path: &Path, tables: &[Table], drift: &[Drift]) -> io::Result<()> {
             writeln!(w, "    UNIQUE (tenant_id, code)")?;
             writeln!(w, ");")?;
         }
+        writeln!(
+            w,
+            "COMMENT ON TABLE {SCHEMA}.{} IS '{}';",
+            t.name,
+            table_comment(i, t, is_drifted(d)).replace('\'', "''")
+        )?;
+        if has_policy(i) {
+            writeln!(
+                w,
+                "ALTER TABLE {SCHEMA}.{} ENABLE ROW LEVEL SECURITY;",
+                t.name
+            )?;
+            if !is_drifted(d) {
+                writeln!(
+                    w,
+                    "CREATE POLICY tenant_isolation ON {SCHEMA}.{} TO {} USING ({POLICY_USING});",
+                    t.name, ROLES[1].0
+                )?;
+            }
+        }
         // A drifted table lacks the reading role's privilege; one with an extra column has
         // an extra privilege too.
-        let drifted = !d.missing_columns.is_empty();
+        let drifted = is_drifted(d);
         for (k, (role, _, privileges)) in ROLES.iter().enumerate() {
             if k == 0 && drifted {
                 continue;
@@ -1016,7 +1169,77 @@ fn write_sql(path: &Path, tables: &[Table], drift: &[Drift]) -> io::Result<()> {
         }
     }
     writeln!(w, "COMMIT;")?;
+    for (chunk, group) in tables.chunks(TABLES_PER_FILE).enumerate() {
+        writeln!(w, "BEGIN;")?;
+        write_objects(&mut w, chunk * TABLES_PER_FILE, group, tables, drift)?;
+        writeln!(w, "COMMIT;")?;
+    }
     w.flush()
+}
+
+/// The views, trigger functions and triggers of the tables `start..start + group.len()` (a
+/// whole number of groups of four), as `drift` leaves them.
+fn write_objects(
+    w: &mut impl Write,
+    start: usize,
+    group: &[Table],
+    all: &[Table],
+    drift: &[Drift],
+) -> io::Result<()> {
+    for first in (start..start + group.len()).step_by(TABLES_PER_ROUTINE) {
+        let g = group_drift(first, all, drift);
+        if !g.function_missing {
+            let body = if g.changed {
+                "BEGIN\n    RETURN NEW;\nEND"
+            } else {
+                "BEGIN\n    NEW.updated_at := now();\n    RETURN NEW;\nEND"
+            };
+            writeln!(
+                w,
+                "\nCREATE FUNCTION {SCHEMA}.{}() RETURNS trigger\n    LANGUAGE plpgsql\n    \
+                 AS $$\n{body}\n$$;",
+                touch_function(first)
+            )?;
+        }
+        if !g.view_missing {
+            let a = &all[first].name;
+            let filter = if g.changed {
+                ""
+            } else {
+                "\n  WHERE a.deleted_at IS NULL"
+            };
+            write!(
+                w,
+                "\nCREATE VIEW {SCHEMA}.{a}_recent AS\n  SELECT a.id, a.tenant_id, a.code, a.updated_at"
+            )?;
+            match all.get(first + 1) {
+                Some(b) => write!(
+                    w,
+                    ", b.id AS peer_id\n  FROM {SCHEMA}.{a} a\n  LEFT JOIN {SCHEMA}.{} b \
+                     ON b.tenant_id = a.tenant_id AND b.code = a.code",
+                    b.name
+                )?,
+                None => write!(w, "\n  FROM {SCHEMA}.{a} a")?,
+            }
+            writeln!(w, "{filter};")?;
+        }
+    }
+    for (k, t) in group.iter().enumerate() {
+        let i = start + k;
+        let d = &drift[i];
+        let gone = d.missing || is_drifted(d) || drift[i - i % TABLES_PER_ROUTINE].missing;
+        if has_trigger(i) && !gone {
+            writeln!(
+                w,
+                "\nCREATE TRIGGER {}_touch BEFORE UPDATE ON {SCHEMA}.{}\n    FOR EACH ROW \
+                 EXECUTE FUNCTION {SCHEMA}.{}();",
+                t.name,
+                t.name,
+                touch_function(i)
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {
