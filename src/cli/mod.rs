@@ -150,6 +150,18 @@ pub enum Command {
     /// Print the manual page (roff).
     #[command(after_help = "Example: reconcile man > reconcile.1 && man ./reconcile.1")]
     Man,
+    /// Print the JSON Schema of the desired-state YAML, for editors (yaml-language-server:
+    /// VS Code's YAML extension, Neovim, Helix, JetBrains). `pull` and `init` write it beside
+    /// the YAML as reconcile.schema.json, which the files' first line names.
+    #[command(
+        after_help = "Examples:\n  reconcile schema-json --out schema/reconcile.schema.json\n  \
+                            reconcile schema-json | jq '.properties | keys'"
+    )]
+    SchemaJson {
+        /// Write it to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 pub fn init_tracing(global: &Global) {
@@ -210,6 +222,19 @@ pub async fn run(args: Args, provenance: config::Provenance) -> anyhow::Result<E
             let mut out = out::stdout();
             clap_mangen::Man::new(Args::command()).render(&mut out)?;
             out.flush()?;
+            Ok(Exit::InSync)
+        }
+        Command::SchemaJson { out: path } => {
+            let schema = reconcile::load::json_schema::generate();
+            match path {
+                Some(path) => std::fs::write(&path, schema)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+                None => {
+                    let mut out = out::stdout();
+                    out.write_all(schema.as_bytes())?;
+                    out.flush()?;
+                }
+            }
             Ok(Exit::InSync)
         }
     }
