@@ -205,6 +205,7 @@ pub struct ObjectNameSpec {
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     /// The schema of every object in this file (default `public`).
+    #[schemars(length(min = 1))]
     pub schema: Option<At<String>>,
     /// Extensions installed in this file's schema: a name (`pg_trgm`), or `{ name, schema }`
     /// for one installed in another schema.
@@ -212,7 +213,7 @@ pub struct FileSpec {
     pub extensions: Vec<At<ShortOr<String, ExtensionSpec>>>,
     /// Enum types: name → its labels, in order (`mood: [happy, sad]`).
     #[serde(default)]
-    #[schemars(with = "Entries<Vec<super::json_schema::EnumLabel>>")]
+    #[schemars(with = "Entries<super::json_schema::EnumLabels>")]
     pub enums: Entries<Vec<String>>,
     /// Domains: name → `{ type, not_null, default, collation, checks }`.
     #[serde(default)]
@@ -280,10 +281,12 @@ pub struct TableSpec {
     pub bound: Option<At<String>>,
     /// The primary key: `[col, ...]` or `{ name, columns, include, deferrable,
     /// initially_deferred }` (or `primary_key: true` on one column).
+    #[schemars(with = "Option<ShortOr<super::json_schema::KeyColumns, KeySpec>>")]
     pub primary_key: Option<At<ShortOr<Vec<String>, KeySpec>>>,
     /// Unique constraints: each `[col, ...]` or `{ name, columns, include,
     /// nulls_not_distinct, deferrable, initially_deferred }`.
     #[serde(default)]
+    #[schemars(with = "Vec<ShortOr<super::json_schema::KeyColumns, KeySpec>>")]
     pub unique: Vec<At<ShortOr<Vec<String>, KeySpec>>>,
     /// Check constraints: name → expression, or `{ expression, no_inherit }`.
     #[serde(default)]
@@ -314,6 +317,13 @@ pub struct TableSpec {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Column")]
+// The loader's rule: an identity column has no default, a generated one neither a default
+// nor an identity.
+#[schemars(extend("not" = { "anyOf": [
+    { "required": ["identity", "default"] },
+    { "required": ["generated", "default"] },
+    { "required": ["generated", "identity"] },
+] }))]
 pub struct ColumnSpec {
     /// Any PostgreSQL type, as SQL: `int`, `varchar(255)`, `numeric(12,2)`, `timestamptz`,
     /// `text[]`, an enum or domain of the desired state; `serial`/`bigserial`/`smallserial`
@@ -382,6 +392,7 @@ pub struct KeySpec {
     /// The constraint's name (default `<table>_pkey`, `<table>_<columns>_key`).
     pub name: Option<At<String>>,
     /// Its columns, in order.
+    #[schemars(with = "super::json_schema::KeyColumns")]
     pub columns: Vec<String>,
     /// Columns stored in its index but not part of the key (INCLUDE).
     #[serde(default)]
@@ -496,6 +507,7 @@ pub struct IndexSpec {
     pub name: Option<At<String>>,
     /// Its keys: column names, or `{ column | expression, order, nulls, opclass, collation }`
     /// (an expression needs the long form: `{ expression: "lower(email)" }`).
+    #[schemars(length(min = 1))]
     pub columns: Vec<At<ShortOr<String, IndexKeySpec>>>,
     /// The access method: `btree` (default), `gin`, `gist`, `brin`, `hash`, ...
     pub using: Option<String>,
@@ -517,6 +529,7 @@ pub struct IndexSpec {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "IndexKey")]
+#[schemars(extend("oneOf" = [{ "required": ["column"] }, { "required": ["expression"] }]))]
 pub struct IndexKeySpec {
     /// A column of the table.
     pub column: Option<String>,

@@ -131,6 +131,7 @@ impl<V: JsonSchema> JsonSchema for Entries<V> {
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "object",
+            "propertyNames": { "minLength": 1 },
             "additionalProperties": generator.subschema_for::<V>(),
         })
     }
@@ -216,20 +217,48 @@ impl JsonSchema for RoleList {
     }
 }
 
-/// An enum label. A number or true/false is read as its text: quote it (`"1"`) to say so.
-pub(crate) struct EnumLabel;
+/// An enum's labels, in order, each once, of at most 63 bytes (counted here in characters,
+/// which a label of non-ASCII text may pass and the loader still refuse). A number or
+/// true/false is read as its text.
+pub(crate) struct EnumLabels;
 
-impl JsonSchema for EnumLabel {
+impl JsonSchema for EnumLabels {
     fn inline_schema() -> bool {
         true
     }
 
     fn schema_name() -> Cow<'static, str> {
-        "EnumLabel".into()
+        "EnumLabels".into()
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": ["string", "number", "boolean"] })
+        json_schema!({
+            "type": "array",
+            "items": { "type": ["string", "number", "boolean"], "maxLength": 63 },
+            "uniqueItems": true,
+        })
+    }
+}
+
+/// The columns of a primary key or unique constraint: at least one, each once.
+pub(crate) struct KeyColumns;
+
+impl JsonSchema for KeyColumns {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "KeyColumns".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "array",
+            "items": { "type": "string", "minLength": 1 },
+            "minItems": 1,
+            "uniqueItems": true,
+        })
     }
 }
 
