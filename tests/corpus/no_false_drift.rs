@@ -59,7 +59,7 @@ pub(crate) fn real_world_cases(corpus: &Path) -> Vec<Case> {
 
 /// Every pgschema case whose desired side (`new.sql`) loads on PostgreSQL 15, per the
 /// corpus' own pgschema.json, plus the real application dumps.
-fn pgschema_cases(corpus: &Path) -> (Vec<Case>, Vec<(String, String)>) {
+pub(crate) fn pgschema_cases(corpus: &Path) -> (Vec<Case>, Vec<(String, String)>) {
     let index =
         std::fs::read_to_string(corpus.join("peer-suites/pgschema.json")).expect("pgschema.json");
     let mut cases = Vec::new();
