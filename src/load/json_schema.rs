@@ -217,49 +217,45 @@ impl JsonSchema for RoleList {
     }
 }
 
-/// An enum's labels, in order, each once, of at most 63 bytes (counted here in characters,
-/// which a label of non-ASCII text may pass and the loader still refuse). A number or
-/// true/false is read as its text.
-pub(crate) struct EnumLabels;
+/// Declares unit types standing, in `#[schemars(with = ...)]`, for a value the loader reads
+/// into a plain type, with the schema that says more than the plain type's.
+macro_rules! schema_types {
+    ($($(#[$doc:meta])* $name:ident ($title:literal, $inline:literal) = |$g:pat_param| $schema:expr;)*) => {$(
+        $(#[$doc])*
+        pub(crate) struct $name;
 
-impl JsonSchema for EnumLabels {
-    fn inline_schema() -> bool {
-        true
-    }
+        impl JsonSchema for $name {
+            fn inline_schema() -> bool {
+                $inline
+            }
 
-    fn schema_name() -> Cow<'static, str> {
-        "EnumLabels".into()
-    }
+            fn schema_name() -> Cow<'static, str> {
+                $title.into()
+            }
 
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "array",
-            "items": { "type": ["string", "number", "boolean"], "maxLength": 63 },
-            "uniqueItems": true,
-        })
-    }
+            fn json_schema($g: &mut SchemaGenerator) -> Schema {
+                $schema
+            }
+        }
+    )*};
 }
 
-/// The columns of a primary key or unique constraint: at least one, each once.
-pub(crate) struct KeyColumns;
-
-impl JsonSchema for KeyColumns {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "KeyColumns".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "array",
-            "items": { "type": "string", "minLength": 1 },
-            "minItems": 1,
-            "uniqueItems": true,
-        })
-    }
+schema_types! {
+    /// An enum's labels, in order, each once, of at most 63 bytes (counted here in
+    /// characters, which a label of non-ASCII text may pass and the loader still refuse). A
+    /// number or true/false is read as its text.
+    EnumLabels ("EnumLabels", true) = |_| json_schema!({
+        "type": "array",
+        "items": { "type": ["string", "number", "boolean"], "maxLength": 63 },
+        "uniqueItems": true,
+    });
+    /// The columns of a primary key or unique constraint: at least one, each once.
+    KeyColumns ("KeyColumns", true) = |_| json_schema!({
+        "type": "array",
+        "items": { "type": "string", "minLength": 1 },
+        "minItems": 1,
+        "uniqueItems": true,
+    });
 }
 
 // --- Words the resolver checks: schema-only stand-ins for `At<String>` fields.
@@ -322,40 +318,27 @@ fn any_case(word: &str, spaced: bool) -> String {
     out
 }
 
-/// Declares unit types standing for a word list in `#[schemars(with = ...)]`.
-macro_rules! word_types {
-    ($($(#[$doc:meta])* $name:ident ($title:literal) = $words:expr, $spelling:expr;)*) => {$(
-        $(#[$doc])*
-        pub(crate) struct $name;
-
-        impl JsonSchema for $name {
-            fn schema_name() -> Cow<'static, str> {
-                $title.into()
-            }
-
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                let list: Vec<&'static str> = $words;
-                words(&list, $spelling)
-            }
-        }
-    )*};
-}
-
-word_types! {
+schema_types! {
     /// `on_delete` / `on_update` of a foreign key.
-    FkActionWord ("ForeignKeyAction") = FkAction::ALL.iter().map(|a| a.keyword()).collect(), Spelling::AnyCaseSpaced;
+    FkActionWord ("ForeignKeyAction", false) = |_| words(
+        &FkAction::ALL.iter().map(|a| a.keyword()).collect::<Vec<_>>(),
+        Spelling::AnyCaseSpaced,
+    );
     /// `match` of a foreign key.
-    MatchWord ("MatchType") = vec!["simple", "full"], Spelling::AnyCase;
+    MatchWord ("MatchType", false) = |_| words(&["simple", "full"], Spelling::AnyCase);
     /// The short form of `identity`, and `generated` of its long form.
-    IdentityWord ("IdentityKind") = vec!["always", "by_default"], Spelling::Exact;
+    IdentityWord ("IdentityKind", false) = |_| words(&["always", "by_default"], Spelling::Exact);
     /// `order` of an index key.
-    OrderWord ("IndexOrder") = vec!["asc", "desc"], Spelling::AnyCase;
+    OrderWord ("IndexOrder", false) = |_| words(&["asc", "desc"], Spelling::AnyCase);
     /// `nulls` of an index key.
-    NullsWord ("NullsOrder") = vec!["first", "last"], Spelling::AnyCase;
+    NullsWord ("NullsOrder", false) = |_| words(&["first", "last"], Spelling::AnyCase);
     /// `for` of a policy.
-    PolicyCommandWord ("PolicyCommand") = PolicyCommand::ALL.iter().map(|c| c.keyword()).collect(), Spelling::AnyCase;
+    PolicyCommandWord ("PolicyCommand", false) = |_| words(
+        &PolicyCommand::ALL.iter().map(|c| c.keyword()).collect::<Vec<_>>(),
+        Spelling::AnyCase,
+    );
     /// `as` of a policy.
-    PolicyKindWord ("PolicyKind") = vec!["permissive", "restrictive"], Spelling::AnyCase;
+    PolicyKindWord ("PolicyKind", false) = |_| words(&["permissive", "restrictive"], Spelling::AnyCase);
 }
 
 /// One item of a grantee's privileges: a privilege or `all` (`all privileges`), optionally

@@ -28,3 +28,24 @@ pub fn errors(validator: &jsonschema::Validator, text: &str) -> Result<Vec<Strin
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect())
 }
+
+/// The `.yaml`/`.yml` files under `dir`, recursively, sorted; none when `dir` is not there.
+pub fn yaml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.expect("a readable folder entry").path();
+        if path.is_dir() {
+            out.extend(yaml_files(&path));
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}

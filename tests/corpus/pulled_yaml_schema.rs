@@ -6,7 +6,7 @@
 //! With `CI=true` a missing corpus fails; elsewhere the test says loudly that it skipped.
 
 use crate::common;
-use crate::no_false_drift::{Case, pgschema_cases, real_world_cases};
+use crate::no_false_drift::{Case, load_case, pgschema_cases, real_world_cases};
 
 use std::sync::Arc;
 
@@ -15,20 +15,7 @@ use reconcile::introspect::Scope;
 /// Loads a case into a fresh database and validates its pulled YAML; the number of files.
 async fn check(case: &Case, validator: &jsonschema::Validator) -> Result<usize, String> {
     let db = common::fresh_db();
-    for file in &case.files {
-        let path = match case.drop_lines_matching {
-            Some(pattern) => {
-                let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
-                let kept: Vec<&str> = text.lines().filter(|l| !l.contains(pattern)).collect();
-                let tmp = std::env::temp_dir().join(format!("{}-schema.sql", db.name));
-                std::fs::write(&tmp, kept.join("\n")).map_err(|e| e.to_string())?;
-                tmp
-            }
-            None => file.clone(),
-        };
-        db.psql_file(&path)
-            .map_err(|e| format!("loading {}: {e}", path.display()))?;
-    }
+    load_case(case, &db)?;
     let mut conn = db.connect().await;
     let live = reconcile::introspect::schema(&mut conn, &Scope::default())
         .await

@@ -10,7 +10,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use common::yaml_schema;
+use common::yaml_schema::{self, yaml_files};
 use common::{assert_exit, text};
 use reconcile::load::json_schema;
 
@@ -31,27 +31,6 @@ fn reconcile(cwd: &Path, args: &[&str]) -> std::process::Output {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The `.yaml`/`.yml` files under `dir`, recursively, sorted.
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries {
-        let path = entry.expect("a readable entry").path();
-        if path.is_dir() {
-            out.extend(yaml_files(&path));
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]
