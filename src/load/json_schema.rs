@@ -47,6 +47,7 @@ pub fn generate() -> String {
     );
     let mut value = root.to_value();
     tidy(&mut value);
+    // A `Value` always serialises (its keys are strings): the default is never taken.
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');
     text
