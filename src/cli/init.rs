@@ -1,9 +1,10 @@
 //! `reconcile init`: a new project in one command — the desired state (pulled from a live
-//! database or an example), `migrations/`, `verify/` with the shipped assertions,
-//! `reconcile.toml` with environments, and GitHub workflows for the three jobs reconcile is
-//! for (plan in pull requests, apply on deploy, a nightly drift audit). The files are the ones
-//! of `examples/project`, which CI exercises end to end, so what `init` writes is known to
-//! work. It never overwrites: every file is checked before the first is written.
+//! database or an example, with the JSON Schema its files name for editors), `migrations/`,
+//! `verify/` with the shipped assertions, `reconcile.toml` with environments, and GitHub
+//! workflows for the three jobs reconcile is for (plan in pull requests, apply on deploy, a
+//! nightly drift audit). The files are the ones of `examples/project`, which CI exercises end
+//! to end, so what `init` writes is known to work. It never overwrites: every file is checked
+//! before the first is written.
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +103,11 @@ pub async fn run(global: &super::Global, args: &InitArgs) -> anyhow::Result<supe
                 .map(|(name, text)| (format!("schema/{name}"), text.clone())),
         );
     }
+    // What the modeline of the files in schema/ names, for editors.
+    files.push((
+        format!("schema/{}", reconcile::load::json_schema::FILE_NAME),
+        reconcile::load::json_schema::generate(),
+    ));
     files.sort();
     let taken: Vec<String> = files
         .iter()

@@ -34,14 +34,24 @@ pub struct MigrateArgs {
 pub enum MigrateCommand {
     /// Each file as applied, pending, changed or failed, and recorded versions whose file is
     /// missing. Exit 0 all applied, 2 something to run, 3 changed or missing files.
+    #[command(after_help = "Example: reconcile migrate status --env prod --format json")]
     Status(StatusArgs),
     /// Run the pending files in version order, each in its own transaction, under the apply
     /// lock; stop at the first failure.
+    #[command(after_help = "Examples:\n  \
+        reconcile migrate apply --env staging --dry-run\n  \
+        reconcile migrate apply --env prod --lock-timeout 5s")]
     Apply(RunArgs),
     /// Check names, versions and SQL of every file (and, given a database, that applied
     /// files are unchanged). Exit 1 on any problem.
+    #[command(after_help = "Examples:\n  \
+        reconcile migrate check   # names, versions and SQL, no database\n  \
+        reconcile migrate check --env prod   # and that applied files are unchanged")]
     Check,
     /// Mark every file up to and including VERSION as applied without running it.
+    #[command(
+        after_help = "Example: reconcile migrate baseline 007 --env prod   # 001..007 already ran by hand"
+    )]
     Baseline(BaselineArgs),
 }
 

@@ -114,30 +114,55 @@ impl ColorChoice {
 pub enum Command {
     /// Compare the desired state with the database: the ordered additive SQL that would run,
     /// and every other difference (reported, never run).
+    #[command(after_help = "Examples:\n  \
+        reconcile plan --database-url \"$DATABASE_URL\"\n  \
+        reconcile plan --env staging --out plan.json   # a plan file for `apply` to run")]
     Plan(plan::PlanArgs),
     /// Read-only drift audit for schedules and CI gates: same comparison, then the `verify/`
     /// assertions; exit code says in sync (0), pending additive changes (2), other drift (3)
     /// or a failed assertion (4).
+    #[command(after_help = "Examples:\n  \
+        reconcile verify --env prod --fail-on destructive\n  \
+        reconcile verify --format sarif --out drift.sarif   # for GitHub code scanning")]
     Verify(plan::VerifyArgs),
     /// Execute the plan (or a reviewed plan file) under an advisory lock, with lock and
     /// statement timeouts and retries; record it in the history tables; verify the result.
+    #[command(after_help = "Examples:\n  \
+        reconcile apply --env staging --dry-run\n  \
+        reconcile apply plan.json --env prod   # exactly the plan reviewed in the pull request")]
     Apply(apply::ApplyArgs),
     /// Recent apply runs recorded in the target database.
+    #[command(after_help = "Example: reconcile history --env prod --limit 5")]
     History(apply::HistoryArgs),
-    /// Write a live database's schema as desired-state YAML.
+    /// Write a live database's schema as desired-state YAML (and, beside it, the JSON Schema
+    /// its files name for editors).
+    #[command(after_help = "Example: reconcile pull --database-url \"$DATABASE_URL\" --out schema")]
     Pull(pull::PullArgs),
     /// Versioned SQL migrations (`migrations/`): status, apply, check, baseline.
+    #[command(after_help = "Examples:\n  \
+        reconcile migrate status --env staging\n  \
+        reconcile migrate apply --env staging --dry-run")]
     Migrate(migrate::MigrateArgs),
     /// Check SQL files (default: pending migrations) for destructive and risky statements.
+    #[command(after_help = "Examples:\n  \
+        reconcile lint\n  \
+        reconcile lint migrations/002_add_index.sql --allow L020 --format github")]
     Lint(lint::LintArgs),
     /// Rehearse migrations on a throwaway PostgreSQL, then plan and run `verify/` assertions.
+    #[command(
+        after_help = "Example: reconcile shadow --out shadow.md   # a report for the pull request"
+    )]
     Shadow(shadow::ShadowArgs),
     /// Print the inverse SQL of an applied run or migration, for a human to review. Never run.
+    #[command(after_help = "Examples:\n  \
+        reconcile rollback --run 12 --env prod > undo.sql   # the run's id from `reconcile history`\n  \
+        reconcile rollback --migration 007 --env prod")]
     Rollback(rollback::RollbackArgs),
     /// Scaffold a project: schema/, migrations/, verify/, reconcile.toml and GitHub workflows
     /// for plan (pull requests), apply (deploys) and verify (nightly). Never overwrites.
     Init(init::InitArgs),
     /// Print the effective settings (reconcile.toml, --env, flags) and where each came from.
+    #[command(after_help = "Example: reconcile config --env prod")]
     Config,
     /// Print a shell completion script.
     #[command(
@@ -150,6 +175,18 @@ pub enum Command {
     /// Print the manual page (roff).
     #[command(after_help = "Example: reconcile man > reconcile.1 && man ./reconcile.1")]
     Man,
+    /// Print the JSON Schema of the desired-state YAML, for editors (yaml-language-server:
+    /// VS Code's YAML extension, Neovim, Helix, JetBrains). `pull` and `init` write it beside
+    /// the YAML as reconcile.schema.json, which the files' first line names.
+    #[command(
+        after_help = "Examples:\n  reconcile schema-json --out schema/reconcile.schema.json\n  \
+                            reconcile schema-json | jq '.properties | keys'"
+    )]
+    SchemaJson {
+        /// Write it to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 pub fn init_tracing(global: &Global) {
@@ -212,6 +249,19 @@ pub async fn run(args: Args, provenance: config::Provenance) -> anyhow::Result<E
             out.flush()?;
             Ok(Exit::InSync)
         }
+        Command::SchemaJson { out: path } => {
+            let schema = reconcile::load::json_schema::generate();
+            match path {
+                Some(path) => std::fs::write(&path, schema)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+                None => {
+                    let mut out = out::stdout();
+                    out.write_all(schema.as_bytes())?;
+                    out.flush()?;
+                }
+            }
+            Ok(Exit::InSync)
+        }
     }
 }
 
@@ -225,5 +275,51 @@ pub fn usage(e: &clap::Error) -> Exit {
         Exit::Error
     } else {
         Exit::InSync
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Args;
+
+    /// Every command, subcommands too, ends its `--help` with a working invocation of itself
+    /// (issue 17): `Example: reconcile <command> ...`, or `Examples:` and one per line.
+    #[test]
+    fn every_command_has_an_example_in_its_help() {
+        fn walk(command: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                let help = sub
+                    .get_after_help()
+                    .or(sub.get_after_long_help())
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                out.push((path.clone(), help));
+                walk(sub, &path, out);
+            }
+        }
+        let mut commands = Vec::new();
+        walk(&Args::command(), "reconcile", &mut commands);
+        assert!(commands.len() >= 18, "{commands:?}");
+        let mut wrong = Vec::new();
+        for (path, help) in &commands {
+            let examples: Vec<&str> = match help.split_once('\n') {
+                _ if help.starts_with("Example: ") => vec![&help["Example: ".len()..]],
+                Some(("Examples:", rest)) => rest.lines().map(str::trim).collect(),
+                _ => vec![],
+            };
+            let runs_itself = |e: &&str| e.starts_with(&format!("{path} ")) || e == path;
+            if examples.is_empty() || !examples.iter().all(runs_itself) {
+                wrong.push(format!("{path}: {help:?}"));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "commands whose --help lacks an example of themselves (#[command(after_help = \
+             \"Example: ...\")]):\n{}",
+            wrong.join("\n")
+        );
     }
 }

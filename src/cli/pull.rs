@@ -1,6 +1,7 @@
 //! `reconcile pull`: the live schema as desired-state YAML. A folder of desired state is
 //! edited by hand (comments, ordering, notes), so pull never replaces a file whose content
-//! differs without `--force` — and when it refuses one file it writes none.
+//! differs without `--force` — and when it refuses one file it writes none. Beside the YAML
+//! it writes the JSON Schema their first line names, so an editor checks them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use reconcile::introspect::{self, Scope};
+use reconcile::load::json_schema;
 
 use super::out::note;
 
@@ -43,16 +45,37 @@ pub async fn run(global: &super::Global, args: &PullArgs) -> anyhow::Result<supe
     report_skipped(&live.skipped);
     let files = reconcile::pull::render(&live.schema);
     let written = write_files(&args.out, &files, args.force)?;
+    let schema_json = write_schema_json(&args.out)?;
     note!(
-        "pulled {} tables from {} into {} file(s) under {} ({} written, {} unchanged)",
+        "pulled {} tables from {} into {} file(s) under {} ({} written, {} unchanged){}",
         live.schema.tables.len(),
         target.description,
         files.len(),
         args.out.display(),
         written,
-        files.len() - written
+        files.len() - written,
+        schema_json
+            .map(|what| format!("; {what} {}, which editors read", json_schema::FILE_NAME))
+            .unwrap_or_default()
     );
     Ok(super::Exit::InSync)
+}
+
+/// Writes the JSON Schema that the pulled files' modeline names into `dir`, or brings it up
+/// to date; `None` when it already was. It is generated, never edited, so unlike the YAML it
+/// is replaced without `--force`: what an older reconcile wrote would flag what this one
+/// accepts.
+pub(super) fn write_schema_json(dir: &Path) -> anyhow::Result<Option<&'static str>> {
+    let path = dir.join(json_schema::FILE_NAME);
+    let schema = json_schema::generate();
+    let what = match std::fs::read(&path) {
+        Ok(existing) if existing == schema.as_bytes() => return Ok(None),
+        Ok(_) => "updated",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "wrote",
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    std::fs::write(&path, schema).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Some(what))
 }
 
 /// Writes `files` into `dir` (created if missing); returns how many were new or changed. A

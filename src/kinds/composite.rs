@@ -33,15 +33,19 @@ pub struct CompositeAttribute {
 }
 
 /// `composites: { name: { attribute: type | {type, collation} } }`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
+#[schemars(rename = "Composite")]
 pub(crate) struct CompositeSpec(pub Entries<At<ShortOr<String, AttributeSpec>>>);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CompositeAttribute")]
 pub(crate) struct AttributeSpec {
+    /// The attribute's type, as SQL.
     #[serde(rename = "type")]
     pub data_type: At<String>,
+    /// A collation: its name, literally, or `{ schema, name }`.
     pub collation: Option<ObjectName>,
 }
 

@@ -358,15 +358,20 @@ impl Kind for DefaultPrivilegeKind {
 }
 
 /// `default_privileges:` → role → kinds of object.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DefaultPrivileges")]
 pub(crate) struct DefaultRoleSpec {
+    /// Grantee → privileges on the tables (and views) the role creates here later.
     #[serde(default)]
     pub tables: Grantees,
+    /// Grantee → privileges on the sequences the role creates here later.
     #[serde(default)]
     pub sequences: Grantees,
+    /// Grantee → privileges on the functions and procedures the role creates here later.
     #[serde(default)]
     pub functions: Grantees,
+    /// Grantee → privileges on the types the role creates here later.
     #[serde(default)]
     pub types: Grantees,
 }

@@ -32,15 +32,21 @@ pub struct Domain {
 }
 
 /// `domains: { name: { type, not_null, default, collation, checks } }`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Domain")]
 pub(crate) struct DomainSpec {
+    /// The base type, as SQL (`text`, `numeric(12,2)`).
     #[serde(rename = "type")]
     pub data_type: At<String>,
+    /// `true`: NOT NULL.
     #[serde(default)]
     pub not_null: bool,
+    /// The default, an expression.
     pub default: Option<At<ExprText>>,
+    /// A collation: its name, literally (`C`, `en_US.utf8`), or `{ schema, name }`.
     pub collation: Option<ObjectName>,
+    /// Check constraints: name → condition on `VALUE` (`VALUE > 0`).
     #[serde(default)]
     pub checks: Entries<At<String>>,
 }

@@ -555,28 +555,33 @@ fn extra(key: &GrantKey, message: &str) -> Finding {
 // --- YAML
 
 /// `grants:` of a file: privileges on the file's schema and on objects in it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Grants")]
 pub(crate) struct GrantsSpec {
-    /// On the schema itself.
+    /// On the schema itself: grantee → `[usage, create]`.
     pub schema: Option<Grantees>,
+    /// Table → grantee → privileges (`select`, `insert`, `update`, `delete`, `truncate`,
+    /// `references`, `trigger`, or `all`).
     #[serde(default)]
     pub tables: Entries<Grantees>,
-    /// Table → column → grantees.
+    /// Table → column → grantee → privileges (`select`, `insert`, `update`, `references`).
     #[serde(default)]
     pub columns: Entries<Entries<Grantees>>,
+    /// Sequence → grantee → privileges (`usage`, `select`, `update`).
     #[serde(default)]
     pub sequences: Entries<Grantees>,
-    /// Views (declared in `.sql` files: checked once those are read, see
-    /// [`super::privilege::undeclared_views`]).
+    /// View (declared in a `.sql` file) → grantee → privileges. Checked once the `.sql`
+    /// files are read (see [`super::privilege::undeclared_views`]).
     #[serde(default)]
     pub views: Entries<Grantees>,
-    /// Enums, composite types and domains.
+    /// Enum, composite type or domain → grantee → `[usage]`.
     #[serde(default)]
     pub types: Entries<Grantees>,
-    /// `name(argument types)` → grantees.
+    /// `name(argument types)`, as PostgreSQL prints it → grantee → `[execute]`.
     #[serde(default)]
     pub functions: Entries<Grantees>,
+    /// `name(argument types)` → grantee → `[execute]`.
     #[serde(default)]
     pub procedures: Entries<Grantees>,
 }

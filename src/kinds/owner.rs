@@ -455,15 +455,19 @@ fn exception(r: &mut Resolver, file: &std::path::Path, on: ObjectId, role: &At<S
 }
 
 /// `owners:` of a file: objects owned by another role than the schema's `owner:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Owners")]
 pub(crate) struct OwnersSpec {
+    /// The role owning the schema itself.
     pub schema: Option<At<String>>,
+    /// Table → owning role.
     #[serde(default)]
     pub tables: Entries<At<String>>,
+    /// Standalone sequence → owning role.
     #[serde(default)]
     pub sequences: Entries<At<String>>,
-    /// Enums, composite types and domains.
+    /// Enum, composite type or domain → owning role.
     #[serde(default)]
     pub types: Entries<At<String>>,
 }

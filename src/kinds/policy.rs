@@ -220,19 +220,25 @@ pub fn normalise_roles(mut roles: Vec<String>) -> Vec<String> {
 }
 
 /// `policies: { name: { for, as, to, using, check, comment } }` under a table.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Policy")]
 pub(crate) struct PolicySpec {
     /// `all` (default), `select`, `insert`, `update`, `delete`.
     #[serde(rename = "for")]
+    #[schemars(with = "Option<crate::load::json_schema::PolicyCommandWord>")]
     pub command: Option<At<String>>,
     /// `permissive` (default) or `restrictive`.
     #[serde(rename = "as")]
+    #[schemars(with = "Option<crate::load::json_schema::PolicyKindWord>")]
     pub kind: Option<At<String>>,
-    /// A role or a list of roles (default `public`).
+    /// A role or a list of roles (default `public`, every role). Roles are not created.
     pub to: Option<At<RoleList>>,
+    /// The USING condition, which rows are visible (not for `insert`).
     pub using: Option<At<String>>,
+    /// The WITH CHECK condition, which new rows are allowed (`all`, `insert`, `update`).
     pub check: Option<At<String>>,
+    /// The policy's comment.
     pub comment: Option<At<String>>,
 }
 

@@ -28,16 +28,24 @@ pub struct Sequence {
 }
 
 /// `sequences: { name: { type, start, increment, min, max, cache, cycle, owned_by } }`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Sequence")]
 pub(crate) struct SequenceSpec {
+    /// `smallint`, `integer` or `bigint` (default).
     #[serde(rename = "type")]
     pub data_type: Option<At<String>>,
+    /// The first value.
     pub start: Option<i64>,
+    /// The step between values (not 0).
     pub increment: Option<i64>,
+    /// The smallest value (MINVALUE).
     pub min: Option<i64>,
+    /// The largest value (MAXVALUE).
     pub max: Option<i64>,
+    /// How many values are allocated at once (CACHE).
     pub cache: Option<i64>,
+    /// `true`: wrap around past the limit (CYCLE).
     pub cycle: Option<bool>,
     /// `table.column` (table in this file's schema) or `schema.table.column`, or
     /// `{ table, column, schema }` for names that contain a dot.
@@ -45,10 +53,13 @@ pub(crate) struct SequenceSpec {
 }
 
 /// The long form of `owned_by`: names written literally, so they may contain dots.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SequenceOwner")]
 pub(crate) struct OwnerSpec {
+    /// The owning table, literally.
     pub table: String,
+    /// The owning column, literally.
     pub column: String,
     /// Default: the sequence's schema.
     pub schema: Option<String>,

@@ -7,6 +7,7 @@
 
 pub(crate) mod error;
 pub(crate) mod format;
+pub mod json_schema;
 pub(crate) mod resolve;
 pub mod sql;
 mod syntax;

@@ -161,7 +161,9 @@ pub(crate) fn serial_of<'s>(
 type Serials = BTreeMap<(QualifiedName, Ident), (SequenceType, QualifiedName)>;
 
 fn render_schema(schema: &Schema, namespace: &Ident, serials: &Serials) -> String {
-    let mut out = String::new();
+    // First: editors read the modeline only there. `reconcile pull` writes the schema it
+    // names beside the file.
+    let mut out = format!("{}\n", crate::load::json_schema::MODELINE);
     // The name as a YAML scalar: written raw, a line break in it would end the comment.
     let _ = writeln!(
         out,

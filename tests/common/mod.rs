@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub mod drift;
 pub mod generate;
 pub mod migrate;
+pub mod yaml_schema;
 
 use reconcile::throwaway::{self, Cluster};
 use sqlx::Connection;

@@ -10,6 +10,7 @@
 //! - `rebuild`: each real-world schema rebuilt on an empty database from its pulled YAML;
 //!   triggers and materialized views rebuilt from the pulled state, same definitions.
 //! - `rebuilt`: policies, row-level security and comments built from the pulled state come back.
+//! - `pulled_yaml_schema`: every YAML file `pull` writes validates against the JSON Schema.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ mod common;
 mod convergence;
 mod migrate_series;
 mod no_false_drift;
+mod pulled_yaml_schema;
 mod rebuild;
 mod rebuilt;
 

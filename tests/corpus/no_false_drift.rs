@@ -59,7 +59,7 @@ pub(crate) fn real_world_cases(corpus: &Path) -> Vec<Case> {
 
 /// Every pgschema case whose desired side (`new.sql`) loads on PostgreSQL 15, per the
 /// corpus' own pgschema.json, plus the real application dumps.
-fn pgschema_cases(corpus: &Path) -> (Vec<Case>, Vec<(String, String)>) {
+pub(crate) fn pgschema_cases(corpus: &Path) -> (Vec<Case>, Vec<(String, String)>) {
     let index =
         std::fs::read_to_string(corpus.join("peer-suites/pgschema.json")).expect("pgschema.json");
     let mut cases = Vec::new();
@@ -106,9 +106,8 @@ fn pgschema_cases(corpus: &Path) -> (Vec<Case>, Vec<(String, String)>) {
     (cases, not_loadable)
 }
 
-/// Loads a case into a fresh database and round-trips it; Err carries the reason.
-async fn prove(case: &Case) -> Result<(usize, usize), String> {
-    let db = common::fresh_db();
+/// Loads a case's SQL files into `db`, in order, without the lines it leaves out.
+pub(crate) fn load_case(case: &Case, db: &common::TestDb) -> Result<(), String> {
     for file in &case.files {
         let path = match case.drop_lines_matching {
             Some(pattern) => {
@@ -127,6 +126,13 @@ async fn prove(case: &Case) -> Result<(usize, usize), String> {
         db.psql_file(&path)
             .map_err(|e| format!("loading {}: {e}", path.display()))?;
     }
+    Ok(())
+}
+
+/// Loads a case into a fresh database and round-trips it; Err carries the reason.
+async fn prove(case: &Case) -> Result<(usize, usize), String> {
+    let db = common::fresh_db();
+    load_case(case, &db)?;
     let mut conn = db.connect().await;
     let trip = common::drift::round_trip(&mut conn, &Scope::default()).await?;
     match trip.difference() {

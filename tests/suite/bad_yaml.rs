@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
+use crate::common::yaml_schema::yaml_files;
 use reconcile::load::{LoadErrors, from_dir};
 
 /// Cases whose errors have no position in any file: the file has no YAML node at all, cannot
@@ -64,24 +65,6 @@ fn cases() -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// The YAML files of a case (recursively), sorted.
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.expect("a readable fixture entry").path();
-        if path.is_dir() {
-            out.extend(yaml_files(&path));
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }
 
 /// What the case's files say about themselves: the first comment line, and the `# expect:`

@@ -15,6 +15,7 @@ mod apply;
 mod assertions;
 mod bad_yaml;
 mod cli;
+mod editor_schema;
 mod equivalence;
 mod exit_codes;
 mod functions;

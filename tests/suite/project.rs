@@ -395,7 +395,7 @@ fn github_annotations_sit_on_the_declaring_yaml_and_sql_lines() {
     insta::assert_snapshot!("github_annotations", out);
     assert!(
         out.lines().any(|l| l.starts_with(
-            "::notice file=schema/app.yaml,line=3,title=reconcile%3A step 1 (table public.authors)"
+            "::notice file=schema/app.yaml,line=4,title=reconcile%3A step 1 (table public.authors)"
         )),
         "{out}"
     );
@@ -546,7 +546,8 @@ fn sarif_of_lint_and_verify_is_valid_sarif_2_1_0() {
     // An extra column sits on its table's declaration; an undeclared table on the first file.
     let column = at("public.authors.nickname");
     assert_eq!(column["artifactLocation"]["uri"], "schema/app.yaml");
-    assert_eq!(column["region"]["startLine"], 3);
+    // Line 4: the `authors:` key, under the modeline and the file's comment.
+    assert_eq!(column["region"]["startLine"], 4);
     let table = at("table public.leftover");
     assert_eq!(table["artifactLocation"]["uri"], "schema/app.yaml");
     assert_eq!(table["region"]["startLine"], 1);
