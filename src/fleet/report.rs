@@ -65,9 +65,7 @@ pub struct Group {
     pub targets: Vec<String>,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Nothing to do.
@@ -98,9 +96,7 @@ impl Status {
 }
 
 /// Why a target failed, as a class the summary groups by.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Connection refused, host unknown, no such database, connect timeout.
@@ -346,7 +342,13 @@ impl Report {
                 continue;
             }
             writeln!(out)?;
-            writeln!(out, "{} × {} ({})", group.count, group.label, group.status.label())?;
+            writeln!(
+                out,
+                "{} × {} ({})",
+                group.count,
+                group.label,
+                group.status.label()
+            )?;
             writeln!(out, "  {}", names(&group.targets, 10))?;
         }
         let failed: Vec<&Entry> = self.targets.iter().filter(|e| e.error.is_some()).collect();
@@ -355,7 +357,8 @@ impl Report {
             writeln!(out, "errors:")?;
             for entry in failed.iter().take(50) {
                 if let Some(failure) = &entry.error {
-                    writeln!(out, "  {}: {}", entry.name, failure.message)?;
+                    let message = failure.message.replace('\n', "\n    ");
+                    writeln!(out, "  {}: {message}", entry.name)?;
                 }
             }
             if failed.len() > 50 {
@@ -424,11 +427,15 @@ pub enum MergeError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path}: not a fleet report ({message}); give the JSON files `reconcile fleet ... --format json` wrote")]
+    #[error(
+        "{path}: not a fleet report ({message}); give the JSON files `reconcile fleet ... --format json` wrote"
+    )]
     NotAReport { path: String, message: String },
     #[error("{path}: report format version {found}, this reconcile reads version {VERSION}")]
     Version { path: String, found: u32 },
-    #[error("{path}: {what} differs from {first}'s ({theirs} vs {ours}); merge reports of one run only")]
+    #[error(
+        "{path}: {what} differs from {first}'s ({theirs} vs {ours}); merge reports of one run only"
+    )]
     Mismatch {
         path: String,
         first: String,
@@ -476,7 +483,10 @@ pub fn parse(path: &str, text: &str) -> Result<Report, MergeError> {
 }
 
 /// One report from the reports of several shards (or runs over disjoint targets).
-pub fn merge(reports: Vec<(String, Report)>, worst: fn(u8, u8) -> u8) -> Result<Report, MergeError> {
+pub fn merge(
+    reports: Vec<(String, Report)>,
+    worst: fn(u8, u8) -> u8,
+) -> Result<Report, MergeError> {
     let mut reports = reports.into_iter();
     let (first_path, mut merged) = reports.next().ok_or(MergeError::Empty)?;
     let mut owner: BTreeMap<String, String> = merged

@@ -64,10 +64,7 @@ pub enum TargetError {
         "no target matches the selection ({selection}); {available} target(s) were listed — \
          `reconcile fleet targets` shows them"
     )]
-    NoneSelected {
-        selection: String,
-        available: usize,
-    },
+    NoneSelected { selection: String, available: usize },
     #[error(
         "libpq service {name:?}: {message} (services are read from $PGSERVICEFILE or \
          ~/.pg_service.conf, then $PGSYSCONFDIR/pg_service.conf)"
@@ -345,7 +342,10 @@ tags = ["us"]
         let eu = select(targets.clone(), &[], &["eu".to_owned()]).expect("one");
         assert_eq!(eu.len(), 1);
         let pattern = glob::Pattern::new("us-*").expect("glob");
-        assert_eq!(select(targets.clone(), &[pattern], &[]).expect("one")[0].name, "us-1");
+        assert_eq!(
+            select(targets.clone(), &[pattern], &[]).expect("one")[0].name,
+            "us-1"
+        );
         let e = select(targets, &[], &["asia".to_owned()]).expect_err("none");
         assert!(e.to_string().contains("--tag asia"), "{e}");
     }

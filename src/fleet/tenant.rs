@@ -109,7 +109,10 @@ mod tests {
             "nextval('tenant_a.leads_id_seq'::regclass)"
         );
         assert_eq!(replace_qualifier("tpl.leads", "tpl", "t1"), "t1.leads");
-        assert_eq!(replace_qualifier("my_tpl.leads", "tpl", "t1"), "my_tpl.leads");
+        assert_eq!(
+            replace_qualifier("my_tpl.leads", "tpl", "t1"),
+            "my_tpl.leads"
+        );
         assert_eq!(replace_qualifier("x.tpl.leads", "tpl", "t1"), "x.tpl.leads");
         assert_eq!(replace_qualifier("tpl", "tpl", "t1"), "tpl");
         assert_eq!(
