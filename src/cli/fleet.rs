@@ -977,6 +977,8 @@ async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit>
                     Ok(Ok(exit)) => {
                         entry.exit_code = exit.code();
                         entry.status = match exit {
+                            // Findings are recorded, never run: the target still drifts.
+                            Exit::InSync if !entry.findings.is_empty() => Status::Drift,
                             Exit::InSync if entry.steps.is_empty() => Status::InSync,
                             Exit::InSync => Status::Applied,
                             Exit::Pending => Status::Pending,

@@ -17,6 +17,7 @@ mod bad_yaml;
 mod cli;
 mod equivalence;
 mod exit_codes;
+mod fleet;
 mod functions;
 mod held_back;
 mod lint;
