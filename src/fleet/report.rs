@@ -188,8 +188,8 @@ impl Entry {
     }
 }
 
-/// `missing column public.leads.timezone` for a step that creates something, else its kind
-/// and object.
+/// `missing column public.leads.timezone` for a step that creates something, `changed view
+/// public.v` for a replace, else the step's object.
 fn step_label(step: &Step) -> String {
     let kind = serde_json::to_value(step.kind)
         .ok()
@@ -197,8 +197,11 @@ fn step_label(step: &Step) -> String {
         .unwrap_or_default();
     if kind.starts_with("create") || kind.starts_with("add") {
         format!("missing {}", step.object)
+    } else if kind.starts_with("replace") {
+        format!("changed {}", step.object)
     } else {
-        format!("{} {}", kind.replace('_', " "), step.object)
+        // `validation of constraint c on public.t`: the object says what the step does.
+        step.object.to_string()
     }
 }
 
