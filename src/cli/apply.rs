@@ -316,7 +316,7 @@ pub(super) async fn apply_to(
     };
     let drift = match source {
         Source::Desired(desired) => {
-            let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
+            let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), target)?;
             let super::plan::Desired {
                 schema,
                 sql,
@@ -364,7 +364,7 @@ pub(super) async fn apply_to(
                 note!(
                     "note: the database changed since the plan was made; planning afresh (--replan)"
                 );
-                let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
+                let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), target)?;
                 pipeline::drift_from(models.desired, &[], live, scope, &mut scratch, &planning)
                     .await?
             } else {

@@ -486,19 +486,19 @@ fn classify(error: &anyhow::Error) -> ErrorKind {
                 TargetIssue::Locked(_) => ErrorKind::Locked,
             };
         }
-        if let Some(e) = cause.downcast_ref::<reconcile::apply::lock::LockError>() {
-            if matches!(e, reconcile::apply::lock::LockError::Timeout { .. }) {
-                return ErrorKind::Locked;
-            }
+        if let Some(reconcile::apply::lock::LockError::Timeout { .. }) =
+            cause.downcast_ref::<reconcile::apply::lock::LockError>()
+        {
+            return ErrorKind::Locked;
         }
-        if let Some(e) = cause.downcast_ref::<pipeline::PipelineError>() {
-            match e {
-                pipeline::PipelineError::MissingOnTarget(_)
-                | pipeline::PipelineError::UndeclaredViews(_)
-                | pipeline::PipelineError::Rejected(_)
-                | pipeline::PipelineError::SqlRejected(_) => return ErrorKind::Rejected,
-                _ => {}
-            }
+        if let Some(
+            pipeline::PipelineError::MissingOnTarget(_)
+            | pipeline::PipelineError::UndeclaredViews(_)
+            | pipeline::PipelineError::Rejected(_)
+            | pipeline::PipelineError::SqlRejected(_),
+        ) = cause.downcast_ref::<pipeline::PipelineError>()
+        {
+            return ErrorKind::Rejected;
         }
         if cause
             .downcast_ref::<reconcile::apply::execute::ExecError>()

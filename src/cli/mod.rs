@@ -143,7 +143,7 @@ pub enum Command {
     #[command(
         after_help = "Example: reconcile fleet verify --targets targets.toml --jobs 16 --out fleet.json"
     )]
-    Fleet(fleet::FleetArgs),
+    Fleet(Box<fleet::FleetArgs>),
     /// Fleet reports: `report merge` joins the JSON reports of a fleet's shards into one.
     #[command(after_help = "Example: reconcile report merge shard-*.json --out fleet.json")]
     Report(fleet::ReportArgs),
