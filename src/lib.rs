@@ -9,6 +9,7 @@ pub mod canon;
 pub mod classify;
 pub mod ddl;
 pub mod diff;
+pub mod fleet;
 pub mod ident;
 pub mod introspect;
 pub mod kinds;

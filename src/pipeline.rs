@@ -189,6 +189,63 @@ pub async fn drift(
     Ok(drift)
 }
 
+/// What the `.sql` files declare, built on the scratch server and read back, joins the
+/// desired state (in the server's words).
+async fn build_sql(
+    desired: &mut Schema,
+    sql: &[SqlStatement],
+    scratch: &mut impl Scratch,
+) -> Result<(), PipelineError> {
+    if sql.is_empty() {
+        return Ok(());
+    }
+    let clock = std::time::Instant::now();
+    let built = canon::sql::build(desired, sql, scratch).await?;
+    if !built.rejected.is_empty() {
+        return Err(PipelineError::SqlRejected(
+            built
+                .rejected
+                .into_iter()
+                .map(|(i, error)| (sql[i].clone(), error))
+                .collect(),
+        ));
+    }
+    canon::sql::merge(desired, built.schema);
+    tracing::info!(
+        "built {} SQL statements of the desired state in {:?}",
+        sql.len(),
+        clock.elapsed()
+    );
+    Ok(())
+}
+
+/// The desired state in the server's words, built once for many targets (a fleet): the
+/// `.sql` files and every object are built on the scratch server, against no live database.
+/// Given to [`drift_from`] (with no SQL statements), each target then builds on the scratch
+/// server only what differs from it — a target in sync builds nothing.
+pub async fn canonical(
+    mut desired: Schema,
+    sql: &[SqlStatement],
+    scratch: &mut impl Scratch,
+) -> Result<Schema, PipelineError> {
+    build_sql(&mut desired, sql, scratch).await?;
+    let undeclared = crate::kinds::privilege::undeclared_views(&desired);
+    if !undeclared.is_empty() {
+        return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(
+            undeclared,
+        )));
+    }
+    let origins = desired.origins.clone();
+    let canonical = canon::canonicalise_in(desired, None, None, scratch).await?;
+    let rejected = rejections(&canonical);
+    if !rejected.is_empty() {
+        return Err(PipelineError::Rejected(rejected));
+    }
+    let mut schema = canonical.schema;
+    schema.origins = origins;
+    Ok(schema)
+}
+
 /// [`drift`] on a catalog already read in `scope`.
 pub async fn drift_from(
     mut desired: Schema,
@@ -206,26 +263,7 @@ pub async fn drift_from(
     }
     let routines: BTreeSet<&ObjectId> = live.skipped.iter().map(|s| &s.object).collect();
     let missing_routines = crate::kinds::privilege::missing_routines(&desired, &routines);
-    if !sql.is_empty() {
-        // What the .sql files declare, in the server's words, joins the desired state.
-        let clock = std::time::Instant::now();
-        let built = canon::sql::build(&desired, sql, scratch).await?;
-        if !built.rejected.is_empty() {
-            return Err(PipelineError::SqlRejected(
-                built
-                    .rejected
-                    .into_iter()
-                    .map(|(i, error)| (sql[i].clone(), error))
-                    .collect(),
-            ));
-        }
-        canon::sql::merge(&mut desired, built.schema);
-        tracing::info!(
-            "built {} SQL statements of the desired state in {:?}",
-            sql.len(),
-            clock.elapsed()
-        );
-    }
+    build_sql(&mut desired, sql, scratch).await?;
     let undeclared = crate::kinds::privilege::undeclared_views(&desired);
     if !undeclared.is_empty() {
         return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(

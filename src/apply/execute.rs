@@ -55,8 +55,9 @@ impl Default for ExecOptions {
     }
 }
 
-/// Where progress goes (a terminal bar, plain CI lines, or nowhere).
-pub trait Progress {
+/// Where progress goes (a terminal bar, plain CI lines, or nowhere). `Send`: `fleet apply`
+/// runs applies on many tasks at once.
+pub trait Progress: Send {
     fn step_started(&mut self, step: &Step, total: usize);
     fn step_finished(&mut self, step: &Step, elapsed: Duration);
     /// The step ran and the database declined it (see [`Skip`]).

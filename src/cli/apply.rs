@@ -31,6 +31,21 @@ pub struct ApplyArgs {
     /// state in the file) instead of refusing.
     #[arg(long, requires = "plan_file")]
     pub replan: bool,
+    #[command(flatten)]
+    pub options: ApplyOptions,
+}
+
+impl std::ops::Deref for ApplyArgs {
+    type Target = ApplyOptions;
+
+    fn deref(&self) -> &ApplyOptions {
+        &self.options
+    }
+}
+
+/// How `apply` applies (also each target of `fleet apply`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyOptions {
     /// How long to wait for another apply to finish.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub wait_lock: Duration,
@@ -116,11 +131,15 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
 enum Reporter {
     Bar(ProgressBar),
     Lines,
+    /// One target of a fleet: its report speaks for it.
+    Silent,
 }
 
 impl Reporter {
-    fn new(total: usize) -> Self {
-        if std::io::stderr().is_terminal() && !super::out::quiet() {
+    fn new(total: usize, silent: bool) -> Self {
+        if silent {
+            Reporter::Silent
+        } else if std::io::stderr().is_terminal() && !super::out::quiet() {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
                 ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
@@ -149,6 +168,7 @@ impl Progress for Reporter {
                 step.sql.lines().next().unwrap_or_default()
             )),
             Reporter::Lines => note!("[{}/{total}] {} ...", step.number, step.object),
+            Reporter::Silent => {}
         }
     }
 
@@ -161,6 +181,7 @@ impl Progress for Reporter {
                 step.object,
                 elapsed.as_millis()
             ),
+            Reporter::Silent => {}
         }
     }
 
@@ -172,6 +193,7 @@ impl Progress for Reporter {
                 bar.println(line);
             }
             Reporter::Lines => note!("{line}"),
+            Reporter::Silent => {}
         }
     }
 
@@ -184,14 +206,36 @@ impl Progress for Reporter {
         match self {
             Reporter::Bar(bar) => bar.println(line),
             Reporter::Lines => note!("{line}"),
+            Reporter::Silent => {}
         }
     }
 }
 
-/// What to apply: a fresh plan from the YAML, or a reviewed file.
-enum Source {
+/// What to apply: a fresh plan from the YAML, or a reviewed file — or, for `fleet apply`,
+/// the desired state already canonicalised once for every target, with the fleet's shared
+/// scratch database.
+pub(super) enum Source {
     Desired(Box<super::plan::Desired>),
     File(Box<planfile::PlanFile>),
+    Canonical(Box<reconcile::model::Schema>, super::fleet::Borrowed),
+}
+
+/// What a run came to, also when it failed: `fleet apply` reports each target's plan and
+/// the history run it recorded.
+#[derive(Default)]
+pub(super) struct Observed {
+    pub plan: Option<plan::Plan>,
+    pub run: Option<i64>,
+}
+
+/// A note on stderr, unless the run is one target of a fleet (whose report says it all:
+/// concurrent targets' lines would interleave).
+macro_rules! say {
+    ($silent:expr, $($arg:tt)*) => {
+        if !$silent {
+            note!($($arg)*)
+        }
+    };
 }
 
 pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<super::Exit> {
@@ -210,6 +254,31 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
     let history_schema = Ident::new(args.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
     let mut target = super::connect::target(global.database_url.as_deref(), "apply").await?;
+    apply_to(
+        global,
+        args,
+        args.replan,
+        history_schema,
+        source,
+        &mut target,
+        &mut Observed::default(),
+    )
+    .await
+}
+
+/// Applies `source` to the connected `target`: everything `apply` does once it knows what
+/// and where — the lock, the history, planning, the refusal by `--fail-on`, execution and
+/// verification. `fleet apply` calls it for each target (silently: its report speaks).
+pub(super) async fn apply_to(
+    global: &super::Global,
+    args: &ApplyOptions,
+    replan: bool,
+    history_schema: Ident,
+    source: Source,
+    target: &mut super::connect::Target,
+    observed: &mut Observed,
+) -> anyhow::Result<super::Exit> {
+    let silent = matches!(source, Source::Canonical(..));
     let mut lock_conn = target.another().await?;
     if lock::behind_transaction_pooler(&mut lock_conn).await? {
         note!(
@@ -220,7 +289,8 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         );
     }
     lock::acquire(&mut lock_conn, args.wait_lock, |holder| {
-        note!(
+        say!(
+            silent,
             "waiting up to {:?} for the apply lock: {holder}",
             args.wait_lock
         );
@@ -246,7 +316,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
     };
     let drift = match source {
         Source::Desired(desired) => {
-            let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
+            let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), target)?;
             let super::plan::Desired {
                 schema,
                 sql,
@@ -262,6 +332,17 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
             )
             .await
             .map_err(|e| positions.explain(e))?
+        }
+        Source::Canonical(desired, mut scratch) => {
+            pipeline::drift(
+                *desired,
+                &[],
+                &mut target.conn,
+                None,
+                &mut scratch,
+                &planning,
+            )
+            .await?
         }
         Source::File(file) => {
             let (file_plan, models) = file.into_plan();
@@ -279,11 +360,11 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
                     estimated_rows: live.estimated_rows,
                     invalid_indexes: live.invalid_indexes,
                 }
-            } else if args.replan {
+            } else if replan {
                 note!(
                     "note: the database changed since the plan was made; planning afresh (--replan)"
                 );
-                let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), &target)?;
+                let mut scratch = super::connect::Scratch::new(global.dev_url.as_deref(), target)?;
                 pipeline::drift_from(models.desired, &[], live, scope, &mut scratch, &planning)
                     .await?
             } else {
@@ -315,17 +396,20 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
             }
         }
     };
+    observed.plan = Some(drift.plan.clone());
     // The plan shown before it runs is part of the progress: `-q` leaves it out.
-    if !super::out::quiet() {
+    if !super::out::quiet() && !silent {
         let report = drift.report("apply", &target.description);
         let mut out = super::out::stdout();
         render::render(Format::Text, &report, global.color.enabled(), &mut out)?;
         out.flush()?;
     }
-    super::github::append_step_summary(|out| {
-        let report = drift.report("apply", &target.description);
-        render::render(Format::Markdown, &report, false, out)
-    })?;
+    if !silent {
+        super::github::append_step_summary(|out| {
+            let report = drift.report("apply", &target.description);
+            render::render(Format::Markdown, &report, false, out)
+        })?;
+    }
     let plan = &drift.plan;
     let findings_json = serde_json::to_string(&plan.findings)?;
     let blocking = match args.fail_on {
@@ -355,11 +439,14 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
                 .finish(&mut lock_conn, run, Outcome::Refused, 0, Some(&message))
                 .await?;
         }
-        alert!("{message}");
+        if !silent {
+            alert!("{message}");
+        }
         return Ok(super::Exit::Drift);
     }
     if args.dry_run {
-        note!(
+        say!(
+            silent,
             "dry run: {} step(s) would run; nothing was executed",
             plan.steps.len()
         );
@@ -378,11 +465,12 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
             &findings_json,
         )
         .await?;
+    observed.run = Some(run);
     if plan.steps.is_empty() {
         history
             .finish(&mut lock_conn, run, Outcome::NoOp, 0, None)
             .await?;
-        note!("nothing to apply (run {run} recorded as a no-op)");
+        say!(silent, "nothing to apply (run {run} recorded as a no-op)");
         return Ok(super::Exit::InSync);
     }
     let options = ExecOptions {
@@ -395,7 +483,7 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         ..ExecOptions::default()
     };
     let started = Instant::now();
-    let mut progress = Reporter::new(plan.steps.len());
+    let mut progress = Reporter::new(plan.steps.len(), silent);
     let result = execute::execute(
         &mut target.conn,
         plan,
@@ -473,6 +561,9 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
         history
             .finish(&mut lock_conn, run, Outcome::Partial, steps, Some(&message))
             .await?;
+        if silent {
+            return Ok(super::Exit::Pending);
+        }
         super::github::append_line(&format!(
             "**apply: partial** (run {run}): {} of {steps} step(s) skipped, see the log",
             executed.skipped.len()
@@ -483,6 +574,9 @@ pub async fn run(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<sup
     history
         .finish(&mut lock_conn, run, Outcome::Applied, steps, None)
         .await?;
+    if silent {
+        return Ok(super::Exit::InSync);
+    }
     super::github::append_line(&format!(
         "**apply: applied** {steps} step(s); verified, nothing additive pending (run {run})"
     ))?;

@@ -644,3 +644,45 @@ pub fn print(global: &super::Global, provenance: &Provenance) -> String {
     }
     out
 }
+
+/// The environments of the configuration file as fleet targets: (name, the variable holding
+/// its URL, where it is declared). Every `[env.NAME]` must name its `url_env`.
+pub fn environments(config: Option<&Path>) -> Result<Vec<(String, String, String)>, ConfigError> {
+    let path = match config {
+        Some(path) => path.to_owned(),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|d| Config::find(&d))
+            .ok_or_else(|| ConfigError::UnknownEnv {
+                name: "(--environments)".to_owned(),
+                file: FILE_NAME.to_owned(),
+                available: Vec::new(),
+            })?,
+    };
+    let config = Config::load(&path)?;
+    let mut out = Vec::new();
+    for (name, env) in config.settings.env.iter().flatten() {
+        let origin = format!(
+            "{}:{} [env.{name}]",
+            config.shown,
+            config.line(env.span().start)
+        );
+        match &env.get_ref().url_env {
+            Some(var) => out.push((name.clone(), var.get_ref().clone(), origin)),
+            None => {
+                return Err(ConfigError::Invalid {
+                    path: origin,
+                    message: "a fleet target needs url_env (the variable holding its URL)"
+                        .to_owned(),
+                });
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(ConfigError::Invalid {
+            path: config.shown.clone(),
+            message: "--environments: the file defines no [env.NAME] tables".to_owned(),
+        });
+    }
+    Ok(out)
+}

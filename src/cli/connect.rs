@@ -33,7 +33,7 @@ impl Target {
     }
 }
 
-fn describe(options: &PgConnectOptions) -> String {
+pub(super) fn describe(options: &PgConnectOptions) -> String {
     format!(
         "{}:{}/{}",
         options.get_host(),
@@ -48,6 +48,8 @@ pub enum UrlOption {
     Database,
     Dev,
     Shadow,
+    /// A fleet target's URL (from the variable its targets file names).
+    Target,
 }
 
 impl UrlOption {
@@ -56,6 +58,7 @@ impl UrlOption {
             UrlOption::Database => "--database-url / DATABASE_URL",
             UrlOption::Dev => "--dev-url / RECONCILE_DEV_URL",
             UrlOption::Shadow => "--shadow-url / RECONCILE_SHADOW_URL",
+            UrlOption::Target => "the target's URL variable",
         }
     }
 }
@@ -160,7 +163,7 @@ impl Target {
     }
 }
 
-async fn connect_options(options: PgConnectOptions) -> anyhow::Result<PgConnection> {
+pub(super) async fn connect_options(options: PgConnectOptions) -> anyhow::Result<PgConnection> {
     let description = describe(&options);
     options
         .application_name("reconcile")
@@ -228,7 +231,7 @@ fn named_options(database_url: Option<&str>) -> anyhow::Result<Option<PgConnectO
     })
 }
 
-async fn connect_target(options: PgConnectOptions) -> anyhow::Result<Target> {
+pub(super) async fn connect_target(options: PgConnectOptions) -> anyhow::Result<Target> {
     let description = describe(&options);
     Ok(Target {
         conn: connect_options(options.clone()).await?,
@@ -330,6 +333,21 @@ impl Scratch {
             dev_url: dev_url.map(str::to_owned),
             target_cluster,
             target_major: target.conn.server_version_num().map(|v| v / 10_000),
+            opened: None,
+        })
+    }
+
+    /// The scratch database of a fleet run, shared by its targets: `--dev-url`, else the warm
+    /// scratch server (of `major` where installed), else a new throwaway cluster.
+    pub fn standalone(dev_url: Option<&str>, major: Option<u32>) -> anyhow::Result<Self> {
+        let dev_url = dev_url.filter(|u| !u.trim().is_empty());
+        if let Some(url) = dev_url {
+            parse_url(url, UrlOption::Dev)?;
+        }
+        Ok(Scratch {
+            dev_url: dev_url.map(str::to_owned),
+            target_cluster: None,
+            target_major: major,
             opened: None,
         })
     }

@@ -42,6 +42,41 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// The exit code of a fleet (`fleet verify`, `fleet apply`, `report merge`): the worst of
+    /// its targets' codes, in this order, worst first — 1 (a target could not be audited or
+    /// applied: the fleet's state is not known), 4, 5, 3 (drift), 2 (pending), 0 (in sync).
+    pub fn fleet_worst(a: u8, b: u8) -> u8 {
+        fn rank(code: u8) -> u8 {
+            match code {
+                0 => 0,
+                2 => 1,
+                3 => 2,
+                5 => 3,
+                4 => 4,
+                _ => 5,
+            }
+        }
+        if rank(b) > rank(a) { b } else { a }
+    }
+
+    /// The exit of a code this enum gives (a fleet report's); anything else is an error.
+    pub fn from_code(code: u8) -> Exit {
+        [
+            Exit::InSync,
+            Exit::Pending,
+            Exit::Drift,
+            Exit::AssertionFailed,
+            Exit::MigrationFailed,
+            Exit::Interrupted,
+            Exit::Terminated,
+        ]
+        .into_iter()
+        .find(|e| e.code() == code)
+        .unwrap_or(Exit::Error)
+    }
+}
+
 impl From<Exit> for std::process::ExitCode {
     fn from(exit: Exit) -> Self {
         std::process::ExitCode::from(exit.code())
@@ -67,6 +102,18 @@ mod tests {
         ];
         for (exit, code) in table {
             assert_eq!(exit.code(), code, "{exit:?}");
+            assert_eq!(Exit::from_code(code), exit);
         }
+    }
+
+    /// The README's fleet order: error, then drift, then pending, then in sync.
+    #[test]
+    fn a_fleet_exits_with_its_worst_target() {
+        let worst = |codes: &[u8]| codes.iter().copied().fold(0, Exit::fleet_worst);
+        assert_eq!(worst(&[]), 0);
+        assert_eq!(worst(&[0, 2, 0]), 2);
+        assert_eq!(worst(&[2, 3, 0]), 3);
+        assert_eq!(worst(&[3, 1, 2]), 1);
+        assert_eq!(worst(&[1, 3]), 1);
     }
 }

@@ -5,6 +5,7 @@ pub mod config;
 mod connect;
 mod errors;
 mod exit;
+mod fleet;
 mod github;
 mod init;
 mod lint;
@@ -36,7 +37,7 @@ pub struct Args {
     pub command: Command,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Global {
     /// PostgreSQL URL (the libpq PG* variables are used when it is absent). Without either,
     /// commands that need a database use an empty throwaway PostgreSQL.
@@ -161,6 +162,15 @@ pub enum Command {
     /// Scaffold a project: schema/, migrations/, verify/, reconcile.toml and GitHub workflows
     /// for plan (pull requests), apply (deploys) and verify (nightly). Never overwrites.
     Init(init::InitArgs),
+    /// Many databases (or tenant schemas) at once: `fleet verify` audits them all into one
+    /// report, `fleet apply` applies to each (canaries first); see docs/fleet.md.
+    #[command(
+        after_help = "Example: reconcile fleet verify --targets targets.toml --jobs 16 --out fleet.json"
+    )]
+    Fleet(Box<fleet::FleetArgs>),
+    /// Fleet reports: `report merge` joins the JSON reports of a fleet's shards into one.
+    #[command(after_help = "Example: reconcile report merge shard-*.json --out fleet.json")]
+    Report(fleet::ReportArgs),
     /// Print the effective settings (reconcile.toml, --env, flags) and where each came from.
     #[command(after_help = "Example: reconcile config --env prod")]
     Config,
@@ -217,7 +227,11 @@ pub async fn run(args: Args, provenance: config::Provenance) -> anyhow::Result<E
     use clap::CommandFactory;
     let canonicalises = matches!(
         args.command,
-        Command::Plan(_) | Command::Verify(_) | Command::Apply(_) | Command::Shadow(_)
+        Command::Plan(_)
+            | Command::Verify(_)
+            | Command::Apply(_)
+            | Command::Shadow(_)
+            | Command::Fleet(_)
     );
     connect::check_urls(&args.global, canonicalises)?;
     match args.command {
@@ -231,6 +245,8 @@ pub async fn run(args: Args, provenance: config::Provenance) -> anyhow::Result<E
         Command::Shadow(a) => shadow::run(&args.global, &a).await,
         Command::Rollback(a) => rollback::run(&args.global, &a).await,
         Command::Init(a) => init::run(&args.global, &a).await,
+        Command::Fleet(a) => fleet::run(&args.global, &a).await,
+        Command::Report(a) => fleet::report(&args.global, &a).await,
         Command::Config => {
             let mut out = out::stdout();
             out.write_all(config::print(&args.global, &provenance).as_bytes())?;

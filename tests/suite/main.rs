@@ -18,6 +18,7 @@ mod cli;
 mod editor_schema;
 mod equivalence;
 mod exit_codes;
+mod fleet;
 mod functions;
 mod held_back;
 mod lint;

@@ -1,0 +1,426 @@
+//! Benchmark of `reconcile fleet verify` (issue 18): many databases on one local server, and
+//! many tenant schemas in one database.
+//!
+//! # Why this exists
+//!
+//! A fleet audit promises to cost little more than reading each target's catalog: the desired
+//! state is canonicalised once, and targets in sync never touch the scratch server. This
+//! program measures it end to end with the release binary — wall time, peak RSS (GNU time's
+//! `%M`), and whether every target was classified as it should be — and the cost per target
+//! at two fleet sizes, which should be flat. It is a program, not a test: timings never fail
+//! `cargo test`.
+//!
+//! # What it does
+//!
+//! 1. Starts ONE throwaway PostgreSQL ([`reconcile::throwaway::Cluster`]), loads a template
+//!    database of `--tables` tables (a primary key, a NOT NULL column with an index, a default,
+//!    a check), and creates the largest fleet with `CREATE DATABASE ... TEMPLATE`.
+//! 2. Drifts 10%: every 20th database from the 3rd lacks a column (pending), every 20th from
+//!    the 13th has an extra column (a finding). Two databases are behind a held apply lock
+//!    (a psql session holding the advisory lock `apply` takes); five targets of a targets file
+//!    point at closed ports.
+//! 3. For each size: `reconcile fleet verify --databases PATTERN --targets down.toml --jobs J
+//!    --format json`, timed, with peak RSS; every entry's status is checked against the one
+//!    expected.
+//! 4. Tenants: one database with `--tenants` schemas of the same tables (10% drifted the same
+//!    way), audited with `--tenant-schemas`.
+//!
+//! ```sh
+//! cargo build --release && cargo run --release --example fleet_bench -- --sizes 100,1000
+//! ```
+//!
+//! See docs/benchmarks.md.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use clap::Parser;
+use serde_json::Value;
+
+#[derive(Parser)]
+struct Args {
+    /// Fleet sizes (databases), largest last.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    sizes: Vec<usize>,
+    /// Tables per database (and per tenant schema).
+    #[arg(long, default_value_t = 50)]
+    tables: usize,
+    /// Tenant schemas in the tenant database (0: skip).
+    #[arg(long, default_value_t = 1000)]
+    tenants: usize,
+    #[arg(long, default_value_t = 16)]
+    jobs: usize,
+    /// The reconcile binary [default: target/release/reconcile].
+    #[arg(long)]
+    bin: Option<PathBuf>,
+}
+
+/// What a target should be reported as.
+fn expected(index: usize) -> &'static str {
+    match index {
+        1 | 2 => "locked",
+        i if i % 20 == 3 => "pending",
+        i if i % 20 == 13 => "drift",
+        _ => "in_sync",
+    }
+}
+
+fn tables_sql(schema: &str, tables: usize) -> String {
+    let mut sql = String::new();
+    for t in 0..tables {
+        let _ = writeln!(
+            sql,
+            "CREATE TABLE {schema}.t{t:03} (id bigint PRIMARY KEY, name text NOT NULL, \
+             created_at timestamptz NOT NULL DEFAULT now(), \
+             amount numeric(12,2) CHECK (amount >= 0));\n\
+             CREATE INDEX ON {schema}.t{t:03} (name);"
+        );
+    }
+    sql
+}
+
+fn tables_yaml(schema: Option<&str>, tables: usize) -> String {
+    let mut yaml = String::new();
+    if let Some(schema) = schema {
+        let _ = writeln!(yaml, "schema: {schema}");
+    }
+    yaml.push_str("tables:\n");
+    for t in 0..tables {
+        let _ = write!(
+            yaml,
+            "  t{t:03}:\n    columns:\n      id: {{ type: bigint, primary_key: true }}\n      \
+             name: {{ type: text, not_null: true }}\n      \
+             created_at: {{ type: timestamptz, not_null: true, default: now() }}\n      \
+             amount: {{ type: \"numeric(12,2)\", check: \"amount >= 0\" }}\n    \
+             indexes:\n      - {{ columns: [name] }}\n"
+        );
+    }
+    yaml
+}
+
+/// The drift of target `index` in `schema`, as SQL.
+fn drift_sql(index: usize, schema: &str) -> Option<String> {
+    match expected(index) {
+        "pending" => Some(format!("ALTER TABLE {schema}.t007 DROP COLUMN amount;")),
+        "drift" => Some(format!(
+            "ALTER TABLE {schema}.t012 ADD COLUMN legacy integer;"
+        )),
+        _ => None,
+    }
+}
+
+fn psql(bindir: &Path, url: &str, sql: &str) -> anyhow::Result<()> {
+    let file = tempfile::Builder::new().suffix(".sql").tempfile()?;
+    std::fs::write(file.path(), sql)?;
+    let out = Command::new(bindir.join("psql"))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
+        .arg(file.path())
+        .stdin(Stdio::null())
+        .output()
+        .context("psql")?;
+    if !out.status.success() {
+        bail!("psql: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+struct Measured {
+    secs: f64,
+    rss_mib: f64,
+    report: Value,
+}
+
+/// Runs reconcile under GNU time (wall seconds, peak RSS in KiB).
+fn measure(
+    bin: &Path,
+    dir: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+) -> anyhow::Result<Measured> {
+    let timing = dir.join("time.txt");
+    let report = dir.join("report.json");
+    let started = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M", "-o"])
+        .arg(&timing)
+        .arg(bin)
+        .args(args)
+        .args(["--format", "json", "--out"])
+        .arg(&report)
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env_remove("RECONCILE_DEV_URL")
+        .stdin(Stdio::null())
+        .output()
+        .context("run reconcile under /usr/bin/time")?;
+    let wall = started.elapsed().as_secs_f64();
+    let text = std::fs::read_to_string(&timing)?;
+    let last = text.lines().last().unwrap_or_default();
+    let mut parts = last.split_whitespace();
+    let secs: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(wall);
+    let rss: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).with_context(|| {
+            format!(
+                "no report; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?)?;
+    Ok(Measured {
+        secs,
+        rss_mib: rss / 1024.0,
+        report,
+    })
+}
+
+/// (name, status) of every entry, and how many differ from `expect`.
+fn misclassified(report: &Value, expect: &dyn Fn(&str) -> Option<&'static str>) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for e in report["targets"].as_array().into_iter().flatten() {
+        let name = e["name"].as_str().unwrap_or_default();
+        let status = e["status"].as_str().unwrap_or_default();
+        let kind = e["error"]["kind"].as_str();
+        let got = kind.unwrap_or(status);
+        if expect(name) != Some(got) {
+            wrong.push(format!("{name}: {got} (expected {:?})", expect(name)));
+        }
+    }
+    wrong
+}
+
+struct Held(Vec<Child>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let root = std::env::current_dir()?;
+    let bin = args
+        .bin
+        .clone()
+        .unwrap_or_else(|| root.join("target/release/reconcile"));
+    if !bin.is_file() {
+        bail!("{} not found: cargo build --release first", bin.display());
+    }
+    let bin = bin.canonicalize()?;
+    let largest = args.sizes.iter().copied().max().unwrap_or(0);
+    let work = tempfile::tempdir()?;
+    std::fs::create_dir(work.path().join("schema"))?;
+    std::fs::write(
+        work.path().join("schema/app.yaml"),
+        tables_yaml(None, args.tables),
+    )?;
+
+    let cluster = reconcile::throwaway::Cluster::start().context("throwaway PostgreSQL")?;
+    let bindir = cluster.bindir().to_path_buf();
+    let admin = cluster.url("postgres");
+    let clock = Instant::now();
+    psql(
+        &bindir,
+        &admin,
+        "CREATE DATABASE fleet_tpl; CREATE DATABASE fleet_dev;",
+    )?;
+    psql(
+        &bindir,
+        &cluster.url("fleet_tpl"),
+        &tables_sql("public", args.tables),
+    )?;
+    let mut create = String::new();
+    for i in 0..largest {
+        let _ = writeln!(create, "CREATE DATABASE fleet_{i:04} TEMPLATE fleet_tpl;");
+    }
+    psql(&bindir, &admin, &create)?;
+    for i in 0..largest {
+        if let Some(sql) = drift_sql(i, "public") {
+            psql(&bindir, &cluster.url(&format!("fleet_{i:04}")), &sql)?;
+        }
+    }
+    println!(
+        "set-up: {largest} databases x {} tables in {:.1} s",
+        args.tables,
+        clock.elapsed().as_secs_f64()
+    );
+    let mut held = Held(Vec::new());
+    for i in [1usize, 2] {
+        held.0.push(
+            Command::new(bindir.join("psql"))
+                .args([
+                    "-X",
+                    "-q",
+                    "-d",
+                    &cluster.url(&format!("fleet_{i:04}")),
+                    "-c",
+                ])
+                .arg(
+                    "SELECT pg_advisory_lock(1919247215, hashtext(current_database())); \
+                     SELECT pg_sleep(3600);",
+                )
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let mut env = vec![("DATABASE_URL".to_owned(), admin.clone())];
+    let mut down = String::new();
+    for d in 0..5 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        drop(listener);
+        let _ = writeln!(
+            down,
+            "[[target]]\nname = \"down-{d}\"\nurl_env = \"DOWN_{d}\"\n"
+        );
+        env.push((
+            format!("DOWN_{d}"),
+            format!("postgres://u:p@127.0.0.1:{port}/db"),
+        ));
+    }
+    std::fs::write(work.path().join("down.toml"), down)?;
+    let dev = cluster.url("fleet_dev");
+    let jobs = args.jobs.to_string();
+    let mut results: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
+    for &size in &args.sizes {
+        let pattern = "fleet_[0-9]*".to_owned();
+        let select: Vec<String> = (0..size).map(|i| format!("fleet_{i:04}")).collect();
+        let selected: std::collections::BTreeSet<&str> =
+            select.iter().map(String::as_str).collect();
+        // Every database up to `size`, and the unreachable five.
+        let mut argv = vec![
+            "--dev-url",
+            &dev,
+            "fleet",
+            "verify",
+            "--databases",
+            &pattern,
+            "--targets",
+            "down.toml",
+            "--jobs",
+            &jobs,
+        ];
+        let cutoff = format!("fleet_{size:04}");
+        let keep: Vec<String> = if size < largest {
+            vec!["--select".to_owned(), "down-*".to_owned()]
+                .into_iter()
+                .chain(
+                    select
+                        .iter()
+                        .filter(|n| n.as_str() < cutoff.as_str())
+                        .flat_map(|n| ["--select".to_owned(), n.clone()]),
+                )
+                .collect()
+        } else {
+            Vec::new()
+        };
+        argv.extend(keep.iter().map(String::as_str));
+        let m = measure(&bin, work.path(), &argv, &env)?;
+        let wrong = misclassified(&m.report, &|name| {
+            if name.starts_with("down-") {
+                return Some("unreachable");
+            }
+            let i: usize = name.strip_prefix("fleet_")?.parse().ok()?;
+            selected.contains(name).then(|| expected(i))
+        });
+        let targets = m.report["targets"].as_array().map_or(0, Vec::len);
+        println!(
+            "databases {size:>5} (+5 unreachable): {:.1} s wall, peak RSS {:.0} MiB, {:.1} ms per target, \
+             {} misclassified, exit {}, summary: {}",
+            m.secs,
+            m.rss_mib,
+            m.secs * 1000.0 / targets.max(1) as f64,
+            wrong.len(),
+            m.report["exit_code"],
+            summary(&m.report)
+        );
+        for w in wrong.iter().take(10) {
+            println!("  {w}");
+        }
+        results.insert(size, (m.secs, m.rss_mib));
+    }
+    drop(held);
+
+    if args.tenants > 0 {
+        let clock = Instant::now();
+        psql(&bindir, &admin, "CREATE DATABASE fleet_tenants;")?;
+        let url = cluster.url("fleet_tenants");
+        let mut sql = String::new();
+        for t in 0..args.tenants {
+            let schema = format!("tenant_{t:04}");
+            let _ = writeln!(sql, "CREATE SCHEMA {schema};");
+            sql.push_str(&tables_sql(&schema, args.tables));
+            if let Some(drift) = drift_sql(t, &schema) {
+                sql.push_str(&drift);
+            }
+            if sql.len() > 4_000_000 {
+                psql(&bindir, &url, &std::mem::take(&mut sql))?;
+            }
+        }
+        psql(&bindir, &url, &sql)?;
+        println!(
+            "set-up: {} tenant schemas x {} tables in {:.1} s",
+            args.tenants,
+            args.tables,
+            clock.elapsed().as_secs_f64()
+        );
+        std::fs::write(
+            work.path().join("schema/app.yaml"),
+            tables_yaml(Some("tpl"), args.tables),
+        )?;
+        let env = vec![("DATABASE_URL".to_owned(), url.clone())];
+        let argv = [
+            "--dev-url",
+            &dev,
+            "fleet",
+            "verify",
+            "--tenant-schemas",
+            "tenant_*",
+            "--jobs",
+            &jobs,
+        ];
+        let m = measure(&bin, work.path(), &argv, &env)?;
+        let wrong = misclassified(&m.report, &|name| {
+            let i: usize = name.strip_prefix("tenant_")?.parse().ok()?;
+            Some(match expected(i) {
+                "locked" => "in_sync",
+                other => other,
+            })
+        });
+        let targets = m.report["targets"].as_array().map_or(0, Vec::len);
+        println!(
+            "tenants {:>5}: {:.1} s wall, peak RSS {:.0} MiB, {:.1} ms per target, {} misclassified, \
+             exit {}, summary: {}",
+            args.tenants,
+            m.secs,
+            m.rss_mib,
+            m.secs * 1000.0 / targets.max(1) as f64,
+            wrong.len(),
+            m.report["exit_code"],
+            summary(&m.report)
+        );
+        for w in wrong.iter().take(10) {
+            println!("  {w}");
+        }
+    }
+    Ok(())
+}
+
+fn summary(report: &Value) -> String {
+    report["summary"]["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| format!("{} {}", g["count"], g["label"].as_str().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}

@@ -1,0 +1,1133 @@
+//! `reconcile fleet verify | apply | targets` and `reconcile report merge`: the drift
+//! pipeline over many databases (or tenant schemas), with one report.
+//!
+//! The desired state is loaded and canonicalised once, on one scratch database shared by the
+//! whole run; each target then costs a connection, a catalog read, an alignment, a diff and a
+//! plan, and touches the scratch server only for what differs on it (a target in sync builds
+//! nothing there). Targets run `--jobs` at a time, each bounded by its own connect, statement
+//! and overall timeouts: a target that is down, slow, refuses the credentials, lacks
+//! privileges or is locked by a running apply is an error *for that target* and never holds
+//! up the rest. The fleet's exit code is the worst of the targets' ([`Exit::fleet_worst`]).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection as _, PgConnection};
+use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore};
+
+use reconcile::fleet::report::{self, Entry, ErrorKind, Failure, Header, Report, Status};
+use reconcile::fleet::shard::Shard;
+use reconcile::fleet::targets::{self, Source, Target};
+use reconcile::fleet::tenant;
+use reconcile::model::{Ident, Schema};
+use reconcile::pipeline;
+use reconcile::plan::Plan;
+
+use super::Exit;
+use super::apply::parse_duration;
+use super::connect::{self, UrlOption};
+use super::out::note;
+use super::plan::FailOn;
+
+#[derive(Debug, clap::Args)]
+pub struct FleetArgs {
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Read-only drift audit of every target: one report (text, markdown or versioned JSON)
+    /// grouping targets with identical drift; exit code the worst of the targets'.
+    #[command(
+        after_help = "Example: reconcile fleet verify --targets targets.toml --jobs 16 --out fleet.json"
+    )]
+    Verify(VerifyArgs),
+    /// Apply the desired state to every target, each under its own advisory lock and the
+    /// safety of `apply`, canaries first; every run is recorded in its target's history.
+    #[command(
+        after_help = "Example: reconcile fleet apply --targets targets.toml --canary 2 --max-failures 1 --out applied.json"
+    )]
+    Apply(ApplyArgs),
+    /// List the targets a fleet command would visit (after --select, --tag and --shard).
+    #[command(
+        after_help = "Example: reconcile fleet targets --targets targets.toml --tag eu --shard 1/4"
+    )]
+    Targets(ListArgs),
+}
+
+/// Where the targets come from, and which of them this run takes.
+#[derive(Debug, clap::Args)]
+pub struct Selection {
+    /// A targets file (TOML): `[[target]]` tables with `name`, `url_env` (the variable holding
+    /// its URL) or `service` (a libpq service), and `tags`. See docs/fleet.md.
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// Every environment of reconcile.toml (`[env.NAME]` with its `url_env`) is a target.
+    #[arg(long)]
+    pub environments: bool,
+    /// Every database of the --database-url server whose name matches this glob.
+    #[arg(long, value_name = "PATTERN", value_parser = super::parse_pattern)]
+    pub databases: Option<glob::Pattern>,
+    /// Every schema of the --database-url database whose name matches this glob is a tenant;
+    /// the desired state describes one template schema, compared with each tenant under the
+    /// tenant's name.
+    #[arg(long, value_name = "PATTERN", value_parser = super::parse_pattern, conflicts_with = "databases")]
+    pub tenant_schemas: Option<glob::Pattern>,
+    /// The desired state's schema that stands for each tenant [default: the one schema the
+    /// desired state declares besides public].
+    #[arg(long, value_name = "SCHEMA", requires = "tenant_schemas")]
+    pub template_schema: Option<String>,
+    /// Only targets whose name matches (glob; repeatable).
+    #[arg(long = "select", value_name = "PATTERN", value_parser = super::parse_pattern)]
+    pub select: Vec<glob::Pattern>,
+    /// Only targets with this tag (repeatable: any of them).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only shard I of N (1-based): a deterministic slice by a hash of each target's name,
+    /// for a CI matrix or a Kubernetes Indexed Job. `reconcile report merge` joins the
+    /// shards' JSON reports.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+}
+
+/// How targets are visited.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Targets worked on at once.
+    #[arg(long, short = 'j', default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub jobs: u16,
+    /// How long to wait for a target's server to accept a connection.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// The longest a target may take in all; past it the target is an error (timed out).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub target_timeout: Duration,
+}
+
+/// The report's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FleetFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Output {
+    /// Report format [default: from the --out file's extension (.json, .md), else text].
+    #[arg(long, value_enum)]
+    pub format: Option<FleetFormat>,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub output: Output,
+    /// statement_timeout (and lock_timeout) of each target's catalog reads.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub statement_timeout: Duration,
+    /// What fails a target (and so the fleet): exit 3 for findings, 2 for pending steps.
+    #[arg(long, value_enum, default_value = "any")]
+    pub fail_on: FailOn,
+    /// Add a missing column even when an extra column of the same type could be its old name.
+    #[arg(long)]
+    pub no_rename_hints: bool,
+    /// Report changed definitions PostgreSQL could replace in place as findings.
+    #[arg(long)]
+    pub no_replace: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub output: Output,
+    /// Apply to this many targets first (one at a time, in name order); the rest start only
+    /// if every canary succeeded.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub canary: usize,
+    /// Stop starting targets once this many have failed (the ones running finish; the rest
+    /// are reported as not run). Default: never stop.
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<usize>,
+    #[command(flatten)]
+    pub apply: super::apply::ApplyOptions,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub command: ReportCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the JSON reports of a fleet's shards into one report (the same as one run over
+    /// every target would write, durations aside); exit code the merged fleet's.
+    #[command(
+        after_help = "Example: reconcile report merge shard-*.json --out fleet.json && reconcile report merge fleet.json --format markdown"
+    )]
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The reports (`reconcile fleet ... --format json`).
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+pub async fn run(global: &super::Global, args: &FleetArgs) -> anyhow::Result<Exit> {
+    match &args.command {
+        FleetCommand::Verify(a) => verify(global, a).await,
+        FleetCommand::Apply(a) => apply(global, a).await,
+        FleetCommand::Targets(a) => list(global, a).await,
+    }
+}
+
+pub async fn report(_global: &super::Global, args: &ReportArgs) -> anyhow::Result<Exit> {
+    let ReportCommand::Merge(merge) = &args.command;
+    let mut reports = Vec::new();
+    for path in &merge.reports {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| report::MergeError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        reports.push((shown.clone(), report::parse(&shown, &text)?));
+    }
+    let merged = report::merge(reports, Exit::fleet_worst)?;
+    write_report(&merged, &merge.output)?;
+    Ok(Exit::from_code(merged.exit_code))
+}
+
+// ---------------------------------------------------------------------------------------
+// Targets.
+
+/// The targets named by `selection`, selected and sharded, and the `--database-url` server
+/// discovery used (the connection of `Source::Database` and `Source::Server` targets).
+async fn collect(
+    global: &super::Global,
+    selection: &Selection,
+) -> anyhow::Result<(Vec<Target>, Option<PgConnectOptions>)> {
+    let mut all: Vec<Target> = Vec::new();
+    if let Some(path) = &selection.targets {
+        all.extend(targets::read_file(path)?);
+    }
+    if selection.environments {
+        for (name, var, origin) in super::config::environments(global.config.as_deref())? {
+            targets::check_name(&name).map_err(|m| anyhow::anyhow!("{origin}: {m}"))?;
+            all.push(Target {
+                name,
+                tags: Vec::new(),
+                source: Source::UrlEnv(var),
+                schema: None,
+                origin,
+            });
+        }
+    }
+    let mut server = None;
+    if selection.databases.is_some() || selection.tenant_schemas.is_some() {
+        let option = if selection.databases.is_some() {
+            "--databases"
+        } else {
+            "--tenant-schemas"
+        };
+        let url = global
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{option} discovers targets on the server of --database-url (or \
+                     DATABASE_URL), and none was given"
+                )
+            })?;
+        let options = connect::parse_url(url, UrlOption::Database)?;
+        let mut conn = connect::connect_options(options.clone()).await?;
+        if let Some(pattern) = &selection.databases {
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT datname::text FROM pg_catalog.pg_database \
+                  WHERE datallowconn AND NOT datistemplate ORDER BY 1",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .context("cannot list the server's databases")?;
+            for name in names.into_iter().filter(|n| pattern.matches(n)) {
+                all.push(Target {
+                    name: name.clone(),
+                    tags: Vec::new(),
+                    source: Source::Database(name),
+                    schema: None,
+                    origin: format!("--databases {}", pattern.as_str()),
+                });
+            }
+        }
+        if let Some(pattern) = &selection.tenant_schemas {
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT nspname::text FROM pg_catalog.pg_namespace \
+                  WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY 1",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .context("cannot list the database's schemas")?;
+            for name in names.into_iter().filter(|n| pattern.matches(n)) {
+                all.push(Target {
+                    name: name.clone(),
+                    tags: Vec::new(),
+                    source: Source::Server,
+                    schema: Some(name),
+                    origin: format!("--tenant-schemas {}", pattern.as_str()),
+                });
+            }
+        }
+        let _ = conn.close().await;
+        if all.is_empty() {
+            anyhow::bail!(
+                "{option}: nothing on the server matches {}",
+                selection
+                    .databases
+                    .as_ref()
+                    .or(selection.tenant_schemas.as_ref())
+                    .map_or("", |p| p.as_str())
+            );
+        }
+        server = Some(options);
+    }
+    if selection.targets.is_none()
+        && !selection.environments
+        && selection.databases.is_none()
+        && selection.tenant_schemas.is_none()
+    {
+        anyhow::bail!(
+            "name the fleet's targets: --targets FILE (a targets file), --environments (those of \
+             reconcile.toml), --databases PATTERN or --tenant-schemas PATTERN (discovered on the \
+             --database-url server); see docs/fleet.md"
+        );
+    }
+    let mut seen: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+    for t in &all {
+        if let Some(first) = seen.insert(&t.name, &t.origin) {
+            anyhow::bail!(
+                "{}: target {:?} is also named at {first}; target names must be unique",
+                t.origin,
+                t.name
+            );
+        }
+    }
+    let mut chosen = targets::select(all, &selection.select, &selection.tags)?;
+    if let Some(shard) = &selection.shard {
+        chosen.retain(|t| shard.contains(&t.name));
+    }
+    chosen.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((chosen, server))
+}
+
+async fn list(global: &super::Global, args: &ListArgs) -> anyhow::Result<Exit> {
+    let (chosen, _) = collect(global, &args.selection).await?;
+    let mut out = super::out::stdout();
+    match args.format {
+        ListFormat::Json => {
+            let rows: Vec<serde_json::Value> = chosen
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "name": t.name,
+                        "tags": t.tags,
+                        "schema": t.schema,
+                        "source": t.source.to_string(),
+                        "origin": t.origin,
+                    })
+                })
+                .collect();
+            reconcile::render::pretty_json::to_writer(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        ListFormat::Text => {
+            for t in &chosen {
+                let tags = if t.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", t.tags.join(", "))
+                };
+                writeln!(out, "{}  {}{tags}  ({})", t.name, t.source, t.origin)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Exit::InSync)
+}
+
+/// How to connect to `target` (with the password to scrub from messages, if any).
+fn options_for(
+    target: &Target,
+    server: Option<&PgConnectOptions>,
+) -> Result<(PgConnectOptions, Option<String>), TargetIssue> {
+    match &target.source {
+        Source::UrlEnv(var) => {
+            let url = std::env::var(var)
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .ok_or_else(|| {
+                    TargetIssue::Config(format!(
+                        "the environment variable {var} (its url_env, {}) is not set",
+                        target.origin
+                    ))
+                })?;
+            let password = url::Url::parse(url.trim())
+                .ok()
+                .and_then(|u| u.password().map(str::to_owned));
+            let options = connect::parse_url(&url, UrlOption::Target).map_err(|e| {
+                TargetIssue::Config(format!("${var}: {}", super::errors::plain(e.as_ref())))
+            })?;
+            Ok((options, password))
+        }
+        Source::Service(name) => {
+            let keys = targets::service(name).map_err(|e| TargetIssue::Config(e.to_string()))?;
+            let mut options = PgConnectOptions::new();
+            let mut password = None;
+            for (key, value) in &keys {
+                options = match key.as_str() {
+                    "host" | "hostaddr" => options.host(value),
+                    "port" => options.port(value.parse().map_err(|_| {
+                        TargetIssue::Config(format!(
+                            "service {name}: port {value:?} is not a number"
+                        ))
+                    })?),
+                    "dbname" => options.database(value),
+                    "user" => options.username(value),
+                    "password" => {
+                        password = Some(value.clone());
+                        options.password(value)
+                    }
+                    "sslmode" => options.ssl_mode(value.parse().map_err(|_| {
+                        TargetIssue::Config(format!("service {name}: sslmode {value:?} is unknown"))
+                    })?),
+                    "sslrootcert" => options.ssl_root_cert(value),
+                    _ => options,
+                };
+            }
+            Ok((options, password))
+        }
+        Source::Database(name) => match server {
+            Some(server) => Ok((server.clone().database(name), None)),
+            None => Err(TargetIssue::Config("no --database-url server".to_owned())),
+        },
+        Source::Server => match server {
+            Some(server) => Ok((server.clone(), None)),
+            None => Err(TargetIssue::Config("no --database-url server".to_owned())),
+        },
+    }
+}
+
+/// What went wrong with one target, beyond what sqlx says.
+#[derive(Debug, thiserror::Error)]
+enum TargetIssue {
+    #[error("{0}")]
+    Config(String),
+    #[error("no connection within --connect-timeout {0:?}")]
+    ConnectTimeout(Duration),
+    #[error(
+        "a reconcile apply is running on this database ({0}): its schema is being changed, so \
+         it was not audited; audit it again once the apply is done"
+    )]
+    Locked(String),
+}
+
+async fn connect(options: PgConnectOptions, timeout: Duration) -> anyhow::Result<connect::Target> {
+    match tokio::time::timeout(timeout, connect::connect_target(options)).await {
+        Ok(target) => target,
+        Err(_) => Err(TargetIssue::ConnectTimeout(timeout).into()),
+    }
+}
+
+/// The class of a target's error, from the first cause that says.
+fn classify(error: &anyhow::Error) -> ErrorKind {
+    for cause in error.chain() {
+        if let Some(issue) = cause.downcast_ref::<TargetIssue>() {
+            return match issue {
+                TargetIssue::Config(_) => ErrorKind::Config,
+                TargetIssue::ConnectTimeout(_) => ErrorKind::Unreachable,
+                TargetIssue::Locked(_) => ErrorKind::Locked,
+            };
+        }
+        if let Some(reconcile::apply::lock::LockError::Timeout { .. }) =
+            cause.downcast_ref::<reconcile::apply::lock::LockError>()
+        {
+            return ErrorKind::Locked;
+        }
+        if let Some(
+            pipeline::PipelineError::MissingOnTarget(_)
+            | pipeline::PipelineError::UndeclaredViews(_)
+            | pipeline::PipelineError::Rejected(_)
+            | pipeline::PipelineError::SqlRejected(_),
+        ) = cause.downcast_ref::<pipeline::PipelineError>()
+        {
+            return ErrorKind::Rejected;
+        }
+        if cause
+            .downcast_ref::<reconcile::apply::execute::ExecError>()
+            .is_some()
+        {
+            return ErrorKind::Failed;
+        }
+        if let Some(e) = cause.downcast_ref::<sqlx::Error>() {
+            match e {
+                sqlx::Error::Database(db) => {
+                    return match db.code().as_deref() {
+                        Some("28P01" | "28000") => ErrorKind::Auth,
+                        Some("42501") => ErrorKind::Privileges,
+                        Some("57014") => ErrorKind::Timeout,
+                        Some("55P03") => ErrorKind::Locked,
+                        Some("3D000" | "53300" | "57P03") => ErrorKind::Unreachable,
+                        _ => ErrorKind::Other,
+                    };
+                }
+                sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => {
+                    return ErrorKind::Unreachable;
+                }
+                _ => {}
+            }
+        }
+    }
+    ErrorKind::Other
+}
+
+/// The message of a target's error, without a password even if some layer quoted one.
+fn failure(error: &anyhow::Error, secret: Option<&str>) -> Failure {
+    let mut message = super::errors::render_error(error);
+    if let Some(rest) = message.strip_prefix("error: ") {
+        message = rest.to_owned();
+    }
+    if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+        message = message.replace(secret, "***");
+    }
+    Failure {
+        kind: classify(error),
+        message,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The shared scratch database.
+
+/// The fleet's one scratch database, lent to one target at a time (canonicalisation builds
+/// in a transaction on an empty database; two builds at once would wait on each other's
+/// catalog rows anyway). Most targets never ask for it.
+#[derive(Clone)]
+pub struct SharedScratch {
+    inner: Arc<Mutex<connect::Scratch>>,
+    /// Targets that used it.
+    used: Arc<AtomicUsize>,
+}
+
+impl SharedScratch {
+    fn new(scratch: connect::Scratch) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(scratch)),
+            used: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn borrow(&self) -> Borrowed {
+        Borrowed {
+            shared: self.clone(),
+            guard: None,
+        }
+    }
+}
+
+/// One target's use of the [`SharedScratch`]: taken on first use, held until dropped.
+pub struct Borrowed {
+    shared: SharedScratch,
+    guard: Option<OwnedMutexGuard<connect::Scratch>>,
+}
+
+impl Borrowed {
+    /// Whether this target needed the scratch server.
+    fn touched(&self) -> bool {
+        self.guard.is_some()
+    }
+}
+
+impl reconcile::canon::Scratch for Borrowed {
+    async fn connection(&mut self) -> Result<&mut PgConnection, reconcile::canon::CanonError> {
+        let guard = match self.guard.take() {
+            Some(guard) => guard,
+            None => {
+                self.shared.used.fetch_add(1, Ordering::Relaxed);
+                Arc::clone(&self.shared.inner).lock_owned().await
+            }
+        };
+        reconcile::canon::Scratch::connection(&mut **self.guard.insert(guard)).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The desired state, once.
+
+struct Desired {
+    canonical: Arc<Schema>,
+    /// Tenant mode: the template schema of the desired state.
+    template: Option<String>,
+    fingerprint: String,
+}
+
+async fn canonicalise(
+    global: &super::Global,
+    selection: &Selection,
+    scratch: &SharedScratch,
+) -> anyhow::Result<Desired> {
+    let desired = super::plan::Desired::read(global)?;
+    let template = match &selection.tenant_schemas {
+        None => None,
+        Some(_) => Some(template_of(&desired.schema, selection)?),
+    };
+    let clock = Instant::now();
+    let mut borrowed = scratch.borrow();
+    let super::plan::Desired {
+        schema,
+        sql,
+        positions,
+    } = desired;
+    let canonical = pipeline::canonical(schema, &sql, &mut borrowed)
+        .await
+        .map_err(|e| positions.explain(e))?;
+    drop(borrowed);
+    scratch.used.store(0, Ordering::Relaxed);
+    note!(
+        "canonicalised the desired state once in {:.1} s ({} tables)",
+        clock.elapsed().as_secs_f64(),
+        canonical.tables.len()
+    );
+    let fingerprint = reconcile::plan::fingerprint(&canonical);
+    Ok(Desired {
+        canonical: Arc::new(canonical),
+        template,
+        fingerprint,
+    })
+}
+
+fn template_of(desired: &Schema, selection: &Selection) -> anyhow::Result<String> {
+    let declared: Vec<&str> = desired
+        .schemas
+        .iter()
+        .map(Ident::as_str)
+        .filter(|s| *s != "public")
+        .collect();
+    match &selection.template_schema {
+        Some(name) if declared.contains(&name.as_str()) => Ok(name.clone()),
+        Some(name) => anyhow::bail!(
+            "--template-schema {name}: the desired state does not declare it (it declares: {})",
+            declared.join(", ")
+        ),
+        None => match declared.as_slice() {
+            [one] => Ok((*one).to_owned()),
+            [] => anyhow::bail!(
+                "--tenant-schemas: the desired state declares no schema besides public; write \
+                 the template's files with `schema: NAME` (its name is replaced by each \
+                 tenant's)"
+            ),
+            many => anyhow::bail!(
+                "--tenant-schemas: the desired state declares several schemas ({}); name the \
+                 template with --template-schema",
+                many.join(", ")
+            ),
+        },
+    }
+}
+
+/// The desired state for one target: the canonical one, with the template schema renamed to
+/// a tenant's.
+fn desired_for(desired: &Desired, target: &Target) -> anyhow::Result<Schema> {
+    match (&desired.template, &target.schema) {
+        (Some(template), Some(schema)) => {
+            let mut renamed = tenant::rename_schema(&desired.canonical, template, schema)?;
+            renamed.origins = desired.canonical.origins.clone();
+            Ok(renamed)
+        }
+        _ => Ok((*desired.canonical).clone()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Running targets.
+
+/// Terminal: a progress bar on stderr. Anywhere else: nothing (the report says it all).
+fn progress(total: usize) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() || super::out::quiet() {
+        return None;
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} targets {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    Some(bar)
+}
+
+fn entry(target: &Target) -> Entry {
+    Entry {
+        name: target.name.clone(),
+        tags: target.tags.clone(),
+        schema: target.schema.clone(),
+        status: Status::Error,
+        exit_code: Exit::Error.code(),
+        steps: Vec::new(),
+        findings: Vec::new(),
+        fingerprint: None,
+        duration_ms: 0,
+        error: None,
+        run: None,
+    }
+}
+
+fn planned(entry: &mut Entry, plan: Plan, fail_on: FailOn) {
+    entry.status = if !plan.findings.is_empty() {
+        Status::Drift
+    } else if !plan.steps.is_empty() {
+        Status::Pending
+    } else {
+        Status::InSync
+    };
+    entry.exit_code = super::plan::exit_code(&plan, fail_on).code();
+    entry.fingerprint = Some(plan.fingerprint);
+    entry.steps = plan.steps;
+    entry.findings = plan.findings;
+}
+
+struct Context {
+    desired: Desired,
+    scratch: SharedScratch,
+    server: Option<PgConnectOptions>,
+    options: pipeline::Options,
+    connect_timeout: Duration,
+    statement_timeout: Duration,
+}
+
+/// One target's audit: connect, refuse a database an apply is changing, read the catalog
+/// (READ ONLY, under the statement timeout), align, diff, plan.
+async fn audit(context: &Context, target: &Target) -> anyhow::Result<(Plan, bool)> {
+    let (options, _) = options_for(target, context.server.as_ref())?;
+    let mut target_conn = connect(options, context.connect_timeout).await?;
+    let conn = &mut target_conn.conn;
+    let ms = context.statement_timeout.as_millis().max(1);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET statement_timeout = {ms}; SET lock_timeout = {ms}; \
+         SET default_transaction_read_only = on"
+    )))
+    .execute(&mut *conn)
+    .await
+    .context("cannot set the session's timeouts")?;
+    if let Some(holder) = reconcile::apply::lock::holder(conn).await? {
+        return Err(TargetIssue::Locked(holder).into());
+    }
+    let desired = desired_for(&context.desired, target)?;
+    let scope = pipeline::scope(&desired, &context.options);
+    let mut live = pipeline::read_catalog(conn, &scope).await?;
+    if target.schema.is_some() {
+        // The other tenants (and shared schemas) are not this tenant's drift.
+        live.undeclared_schemas.clear();
+    }
+    let mut scratch = context.scratch.borrow();
+    let drift =
+        pipeline::drift_from(desired, &[], live, scope, &mut scratch, &context.options).await?;
+    let touched = scratch.touched();
+    drop(scratch);
+    let _ = target_conn.conn.close().await;
+    Ok((drift.plan, touched))
+}
+
+async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exit> {
+    let (chosen, server) = collect(global, &args.selection).await?;
+    let scratch = SharedScratch::new(connect::Scratch::standalone(
+        global.dev_url.as_deref(),
+        None,
+    )?);
+    let desired = canonicalise(global, &args.selection, &scratch).await?;
+    let context = Arc::new(Context {
+        desired,
+        scratch: scratch.clone(),
+        server,
+        options: pipeline::Options {
+            rename_hints: !args.no_rename_hints,
+            concurrently: true,
+            ignore_schemas: global.ignore_schemas.clone(),
+            replace: !args.no_replace,
+            ignore_objects: global.ignore_objects.clone(),
+        },
+        connect_timeout: args.run.connect_timeout,
+        statement_timeout: args.statement_timeout,
+    });
+    let clock = Instant::now();
+    let bar = progress(chosen.len());
+    let semaphore = Arc::new(Semaphore::new(usize::from(args.run.jobs)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let total = chosen.len();
+    let fail_on = args.fail_on;
+    let target_timeout = args.run.target_timeout;
+    for target in chosen {
+        let context = Arc::clone(&context);
+        let semaphore = Arc::clone(&semaphore);
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let started = Instant::now();
+            let mut entry = entry(&target);
+            let secret = options_for(&target, context.server.as_ref())
+                .ok()
+                .and_then(|(_, s)| s);
+            match tokio::time::timeout(target_timeout, audit(&context, &target)).await {
+                Ok(Ok((plan, touched))) => {
+                    tracing::info!(
+                        "{}: {} step(s), {} finding(s); scratch server {}",
+                        target.name,
+                        plan.steps.len(),
+                        plan.findings.len(),
+                        if touched { "used" } else { "untouched" }
+                    );
+                    planned(&mut entry, plan, fail_on);
+                }
+                Ok(Err(e)) => entry.error = Some(failure(&e, secret.as_deref())),
+                Err(_) => {
+                    entry.error = Some(Failure {
+                        kind: ErrorKind::Timeout,
+                        message: format!("gave up after --target-timeout {target_timeout:?}"),
+                    })
+                }
+            }
+            entry.duration_ms = started.elapsed().as_millis() as u64;
+            entry
+        });
+    }
+    let mut entries = Vec::with_capacity(total);
+    while let Some(joined) = tasks.join_next().await {
+        let entry = joined.context("a target's task failed")?;
+        if let Some(bar) = &bar {
+            bar.inc(1);
+            bar.set_message(entry.name.clone());
+        }
+        entries.push(entry);
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let used = scratch.used.load(Ordering::Relaxed);
+    let report = Report::new(
+        Header {
+            command: "verify".to_owned(),
+            desired: context.desired.fingerprint.clone(),
+            template: context.desired.template.clone(),
+            shard: args.selection.shard,
+        },
+        entries,
+        Exit::fleet_worst,
+    );
+    note!(
+        "audited {total} target(s) in {:.1} s with --jobs {}; {used} needed the scratch server \
+         (what differs on them)",
+        clock.elapsed().as_secs_f64(),
+        args.run.jobs
+    );
+    write_report(&report, &args.output)?;
+    Ok(Exit::from_code(report.exit_code))
+}
+
+/// Writes the report where `output` says, in its format; appends the markdown form to the
+/// GitHub job summary when there is one.
+fn write_report(report: &Report, output: &Output) -> anyhow::Result<()> {
+    let format = output.format.unwrap_or_else(|| {
+        match output
+            .out
+            .as_ref()
+            .and_then(|p| p.extension())
+            .and_then(|e| e.to_str())
+        {
+            Some("json") => FleetFormat::Json,
+            Some("md" | "markdown") => FleetFormat::Markdown,
+            _ => FleetFormat::Text,
+        }
+    });
+    let render = |out: &mut dyn Write| match format {
+        FleetFormat::Json => report.write_json(out),
+        FleetFormat::Markdown => report.write_markdown(out),
+        FleetFormat::Text => report.write_text(out),
+    };
+    match &output.out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            render(&mut out)?;
+            out.flush()
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            note!("wrote the report to {}: {}", path.display(), report.line());
+        }
+        None => {
+            let mut out = super::out::stdout();
+            render(&mut out)?;
+            out.flush()?;
+        }
+    }
+    super::github::append_step_summary(|out| report.write_markdown(out))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Apply.
+
+async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit> {
+    let history_schema = Ident::new(args.apply.history_schema.clone())
+        .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
+    let (chosen, server) = collect(global, &args.selection).await?;
+    let scratch = SharedScratch::new(connect::Scratch::standalone(
+        global.dev_url.as_deref(),
+        None,
+    )?);
+    let desired = canonicalise(global, &args.selection, &scratch).await?;
+    let context = Arc::new(Context {
+        desired,
+        scratch: scratch.clone(),
+        server,
+        options: pipeline::Options::default(),
+        connect_timeout: args.run.connect_timeout,
+        statement_timeout: args.apply.statement_timeout,
+    });
+    let global = Arc::new(global.clone());
+    let apply_args = Arc::new(args.apply.clone());
+    let clock = Instant::now();
+    let total = chosen.len();
+    let bar = progress(total);
+    let canaries = args.canary.min(total);
+    let mut canary_targets = chosen;
+    let later = canary_targets.split_off(canaries);
+    let failures = Arc::new(AtomicUsize::new(0));
+    let max_failures = args.max_failures;
+    let mut entries = Vec::with_capacity(total);
+    let target_timeout = args.run.target_timeout;
+
+    let one = {
+        let context = Arc::clone(&context);
+        let global = Arc::clone(&global);
+        let history_schema = history_schema.clone();
+        let apply_args = Arc::clone(&apply_args);
+        move |target: Target| {
+            let context = Arc::clone(&context);
+            let apply_args = Arc::clone(&apply_args);
+            let global = Arc::clone(&global);
+            let history_schema = history_schema.clone();
+            async move {
+                let started = Instant::now();
+                let mut entry = entry(&target);
+                let secret = options_for(&target, context.server.as_ref())
+                    .ok()
+                    .and_then(|(_, s)| s);
+                let mut observed = super::apply::Observed::default();
+                let work = apply_one(
+                    &context,
+                    &global,
+                    &apply_args,
+                    history_schema,
+                    &target,
+                    &mut observed,
+                );
+                let result = tokio::time::timeout(target_timeout, work).await;
+                if let Some(plan) = observed.plan {
+                    entry.fingerprint = Some(plan.fingerprint);
+                    entry.steps = plan.steps;
+                    entry.findings = plan.findings;
+                }
+                entry.run = observed.run;
+                match result {
+                    Ok(Ok(exit)) => {
+                        entry.exit_code = exit.code();
+                        entry.status = match exit {
+                            // Findings are recorded, never run: the target still drifts.
+                            Exit::InSync if !entry.findings.is_empty() => Status::Drift,
+                            Exit::InSync if entry.steps.is_empty() => Status::InSync,
+                            Exit::InSync => Status::Applied,
+                            Exit::Pending => Status::Pending,
+                            Exit::Drift => Status::Drift,
+                            _ => Status::Error,
+                        };
+                    }
+                    Ok(Err(e)) => entry.error = Some(failure(&e, secret.as_deref())),
+                    Err(_) => {
+                        entry.error = Some(Failure {
+                            kind: ErrorKind::Timeout,
+                            message: format!(
+                                "gave up after --target-timeout {target_timeout:?} (a step \
+                                 that was running is rolled back or left for the next apply \
+                                 to finish; see the target's history)"
+                            ),
+                        })
+                    }
+                }
+                entry.duration_ms = started.elapsed().as_millis() as u64;
+                entry
+            }
+        }
+    };
+
+    // Canaries: one at a time, in name order; any failure stops the fleet.
+    let mut stopped = None;
+    for target in canary_targets {
+        let entry = one(target).await;
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        let failed = entry.status == Status::Error;
+        entries.push(entry);
+        if failed {
+            stopped = Some("a canary failed");
+            break;
+        }
+    }
+    let mut later = later.into_iter();
+    if stopped.is_none() {
+        let semaphore = Arc::new(Semaphore::new(usize::from(args.run.jobs)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for target in later.by_ref() {
+            let permit = Arc::clone(&semaphore)
+                .acquire_owned()
+                .await
+                .context("the fleet's job limiter closed")?;
+            // Finished targets are counted as they are collected, between starts.
+            while let Some(joined) = tasks.try_join_next() {
+                let entry = joined.context("a target's task failed")?;
+                collect_entry(entry, &bar, &failures, &mut entries);
+            }
+            if max_failures.is_some_and(|m| failures.load(Ordering::Relaxed) >= m) {
+                stopped = Some("--max-failures was reached");
+                entries.push(not_run(&target));
+                break;
+            }
+            let work = one.clone();
+            tasks.spawn(async move {
+                let entry = work(target).await;
+                drop(permit);
+                entry
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let entry = joined.context("a target's task failed")?;
+            collect_entry(entry, &bar, &failures, &mut entries);
+        }
+    }
+    for target in later {
+        entries.push(not_run(&target));
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let used = scratch.used.load(Ordering::Relaxed);
+    let report = Report::new(
+        Header {
+            command: "apply".to_owned(),
+            desired: context.desired.fingerprint.clone(),
+            template: context.desired.template.clone(),
+            shard: args.selection.shard,
+        },
+        entries,
+        Exit::fleet_worst,
+    );
+    note!(
+        "visited {total} target(s) in {:.1} s with --jobs {}{}; {used} needed the scratch server",
+        clock.elapsed().as_secs_f64(),
+        args.run.jobs,
+        match stopped {
+            Some(why) => format!(" (stopped: {why})"),
+            None => String::new(),
+        }
+    );
+    write_report(&report, &args.output)?;
+    Ok(Exit::from_code(report.exit_code))
+}
+
+fn collect_entry(
+    entry: Entry,
+    bar: &Option<ProgressBar>,
+    failures: &AtomicUsize,
+    entries: &mut Vec<Entry>,
+) {
+    if let Some(bar) = bar {
+        bar.inc(1);
+        bar.set_message(entry.name.clone());
+    }
+    if entry.status == Status::Error {
+        failures.fetch_add(1, Ordering::Relaxed);
+    }
+    entries.push(entry);
+}
+
+/// A target `fleet apply` did not start (a canary failed, `--max-failures` was reached):
+/// not brought in line, so it counts as an error in the exit code.
+fn not_run(target: &Target) -> Entry {
+    let mut entry = entry(target);
+    entry.status = Status::NotRun;
+    entry.exit_code = Exit::Error.code();
+    entry
+}
+
+/// One target of `fleet apply`: apply's own path ([`super::apply::apply_to`]) on the
+/// canonical desired state, with the fleet's scratch database.
+async fn apply_one(
+    context: &Context,
+    global: &super::Global,
+    args: &super::apply::ApplyOptions,
+    history_schema: Ident,
+    target: &Target,
+    observed: &mut super::apply::Observed,
+) -> anyhow::Result<Exit> {
+    let (options, _) = options_for(target, context.server.as_ref())?;
+    let mut connected = connect(options, context.connect_timeout).await?;
+    let desired = desired_for(&context.desired, target)?;
+    let source = super::apply::Source::Canonical(Box::new(desired), context.scratch.borrow());
+    let exit = super::apply::apply_to(
+        global,
+        args,
+        false,
+        history_schema,
+        source,
+        &mut connected,
+        observed,
+    )
+    .await;
+    let _ = connected.conn.close().await;
+    exit
+}
