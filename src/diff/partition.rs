@@ -25,6 +25,25 @@ use crate::model::{
     QualifiedName, Schema, Table,
 };
 
+/// Whether `table` is its own ancestor. A catalog has no such cycle, but a model built by
+/// hand (or by a test's generator) may, and every walk down the tree would then recurse
+/// without end: such a table is left out of its parent's partitions.
+fn in_cycle(schema: &Schema, table: &QualifiedName) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut next = Some(table);
+    while let Some(name) = next {
+        if !seen.insert(name) {
+            return name == table;
+        }
+        next = schema
+            .tables
+            .get(name)
+            .and_then(|t| t.partition_of.as_ref())
+            .map(|p| &p.parent);
+    }
+    false
+}
+
 /// The partition trees of both sides, and the names taken, for one diff.
 pub(super) struct Partitions<'a> {
     live: &'a Schema,
@@ -46,7 +65,9 @@ impl<'a> Partitions<'a> {
     ) -> Self {
         let mut live_children: BTreeMap<&QualifiedName, Vec<&QualifiedName>> = BTreeMap::new();
         for (name, table) in &live.tables {
-            if let Some(p) = &table.partition_of {
+            if let Some(p) = &table.partition_of
+                && !in_cycle(live, name)
+            {
                 live_children.entry(&p.parent).or_default().push(name);
             }
         }
@@ -66,23 +87,28 @@ impl<'a> Partitions<'a> {
     /// The live partitions under `table` that hold rows (not partitioned themselves), at
     /// every level.
     fn leaves(&self, table: &QualifiedName) -> Vec<&'a QualifiedName> {
-        let mut out = Vec::new();
-        for child in self.children(table) {
-            if self.live.tables[child].is_partitioned() {
-                out.extend(self.leaves(child));
-            } else {
-                out.push(child);
-            }
-        }
-        out
+        self.descendants(table)
+            .into_iter()
+            .filter(|t| !self.live.tables[*t].is_partitioned())
+            .collect()
     }
 
-    /// Every live partition under `table`, at every level.
+    /// Every live partition under `table`, at every level, depth first. Each once: a
+    /// catalog has no cycles, but a model built by hand (or by a test's generator) may, and
+    /// a cycle must not recurse without end.
     fn descendants(&self, table: &QualifiedName) -> Vec<&'a QualifiedName> {
         let mut out = Vec::new();
-        for child in self.children(table) {
+        let mut seen: BTreeSet<&QualifiedName> = BTreeSet::from([table]);
+        let mut stack: Vec<&'a QualifiedName> = self.children(table);
+        stack.reverse();
+        while let Some(child) = stack.pop() {
+            if !seen.insert(child) {
+                continue;
+            }
             out.push(child);
-            out.extend(self.descendants(child));
+            let mut grandchildren = self.children(child);
+            grandchildren.reverse();
+            stack.extend(grandchildren);
         }
         out
     }
@@ -655,5 +681,64 @@ pub(crate) fn left_uncreated(live: &Schema, desired: &Schema, table: &QualifiedN
         (Some(l), Some(d)) => !(l.is_partitioned() && l.partition_by == d.partition_by),
         (Some(_), None) => true,
         (None, _) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Column;
+
+    fn name(n: &str) -> QualifiedName {
+        QualifiedName::new(
+            Ident::from_catalog("public".into()),
+            Ident::from_catalog(n.into()),
+        )
+    }
+
+    fn table(partition_by: Option<&str>, parent: Option<&str>) -> Table {
+        Table {
+            columns: vec![Column::new(Ident::from_catalog("id".into()), "integer")],
+            partition_by: partition_by.map(str::to_owned),
+            partition_of: parent.map(|p| {
+                Box::new(PartitionOf {
+                    parent: name(p),
+                    bound: "DEFAULT".into(),
+                })
+            }),
+            ..Table::default()
+        }
+    }
+
+    /// A live model whose partitions form a cycle (no catalog has one; a generated model
+    /// did, and the walks down the tree recursed until the stack overflowed) is diffed, and
+    /// the table outside the cycle keeps its place under its parent.
+    #[test]
+    fn a_partition_cycle_in_the_live_model_ends() {
+        let mut live = Schema::default();
+        live.tables
+            .insert(name("a"), table(Some("LIST (id)"), Some("b")));
+        live.tables
+            .insert(name("b"), table(Some("LIST (id)"), Some("a")));
+        live.tables.insert(name("c"), table(None, Some("a")));
+        let mut desired = live.clone();
+        for t in desired.tables.values_mut() {
+            t.constraints.insert(
+                Ident::from_catalog("pk".into()),
+                Constraint {
+                    kind: ConstraintKind::PrimaryKey {
+                        columns: vec![Ident::from_catalog("id".into())],
+                        include: Vec::new(),
+                    },
+                    deferrable: false,
+                    initially_deferred: false,
+                },
+            );
+        }
+        let attached = BTreeSet::new();
+        let partitions = Partitions::new(&live, &desired, &attached);
+        assert_eq!(partitions.descendants(&name("a")), vec![&name("c")]);
+        assert!(partitions.descendants(&name("b")).is_empty());
+        let _ = crate::diff::diff(&live, &desired, &crate::diff::Options::default());
     }
 }

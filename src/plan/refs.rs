@@ -14,6 +14,11 @@ pub fn type_name(data_type: &str) -> Option<QualifiedName> {
     while let Some(stripped) = base.strip_suffix("[]") {
         base = stripped.trim_end();
     }
+    // A bare built-in name is the built-in, whatever user types exist: one named like it is
+    // spelled quoted (`"integer"`) or qualified (`public.text`) in the server's text.
+    if !base.starts_with('"') && crate::normalise::BUILTIN_TYPES.contains(&base) {
+        return None;
+    }
     let parts = parse_dotted(base)?;
     let (schema, name) = match parts.as_slice() {
         [name] => ("public".to_owned(), name.clone()),
@@ -168,6 +173,14 @@ mod tests {
             "public.\"My Type\""
         );
         assert!(type_name("character varying(20)").is_none());
+        // A built-in, even beside a user type named like it (written quoted or qualified).
+        assert!(type_name("integer").is_none());
+        assert!(type_name("text[]").is_none());
+        assert_eq!(
+            type_name("\"integer\"").unwrap().quoted(),
+            "public.\"integer\""
+        );
+        assert_eq!(type_name("public.text").unwrap().quoted(), "public.text");
     }
 
     #[test]
