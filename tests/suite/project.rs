@@ -359,7 +359,17 @@ fn completions_manual_and_version() {
     }
     let man = reconcile(&here, &["man"], &[]);
     assert_exit(&man, 0);
-    assert!(text(&man.stdout).starts_with(".ie") || text(&man.stdout).contains(".TH reconcile"));
+    let page = text(&man.stdout);
+    assert!(
+        page.lines().any(|l| l.starts_with(".TH reconcile 1 ")),
+        "no .TH header:\n{page}"
+    );
+    for section in [".SH NAME", ".SH SYNOPSIS", ".SH SUBCOMMANDS"] {
+        assert!(page.contains(section), "no {section} in the manual");
+    }
+    // Every command is listed, with the summary its `--help` gives.
+    assert!(page.contains("reconcile\\-plan(1)"), "{page}");
+    assert!(page.contains("reconcile\\-verify(1)"), "{page}");
     let version = reconcile(&here, &["--version"], &[]);
     assert_exit(&version, 0);
     let version = text(&version.stdout);
