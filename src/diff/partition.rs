@@ -25,25 +25,6 @@ use crate::model::{
     QualifiedName, Schema, Table,
 };
 
-/// Whether `table` is its own ancestor. A catalog has no such cycle, but a model built by
-/// hand (or by a test's generator) may, and every walk down the tree would then recurse
-/// without end: such a table is left out of its parent's partitions.
-fn in_cycle(schema: &Schema, table: &QualifiedName) -> bool {
-    let mut seen = BTreeSet::new();
-    let mut next = Some(table);
-    while let Some(name) = next {
-        if !seen.insert(name) {
-            return name == table;
-        }
-        next = schema
-            .tables
-            .get(name)
-            .and_then(|t| t.partition_of.as_ref())
-            .map(|p| &p.parent);
-    }
-    false
-}
-
 /// The partition trees of both sides, and the names taken, for one diff.
 pub(super) struct Partitions<'a> {
     live: &'a Schema,
@@ -63,18 +44,10 @@ impl<'a> Partitions<'a> {
         desired: &'a Schema,
         attached: &'a BTreeSet<QualifiedName>,
     ) -> Self {
-        let mut live_children: BTreeMap<&QualifiedName, Vec<&QualifiedName>> = BTreeMap::new();
-        for (name, table) in &live.tables {
-            if let Some(p) = &table.partition_of
-                && !in_cycle(live, name)
-            {
-                live_children.entry(&p.parent).or_default().push(name);
-            }
-        }
         Self {
             live,
             desired,
-            live_children,
+            live_children: live.partition_children(),
             taken: None,
             attached,
         }
@@ -93,22 +66,12 @@ impl<'a> Partitions<'a> {
             .collect()
     }
 
-    /// Every live partition under `table`, at every level, depth first. Each once: a
-    /// catalog has no cycles, but a model built by hand (or by a test's generator) may, and
-    /// a cycle must not recurse without end.
+    /// Every live partition under `table`, at every level.
     fn descendants(&self, table: &QualifiedName) -> Vec<&'a QualifiedName> {
         let mut out = Vec::new();
-        let mut seen: BTreeSet<&QualifiedName> = BTreeSet::from([table]);
-        let mut stack: Vec<&'a QualifiedName> = self.children(table);
-        stack.reverse();
-        while let Some(child) = stack.pop() {
-            if !seen.insert(child) {
-                continue;
-            }
+        for child in self.children(table) {
             out.push(child);
-            let mut grandchildren = self.children(child);
-            grandchildren.reverse();
-            stack.extend(grandchildren);
+            out.extend(self.descendants(child));
         }
         out
     }

@@ -83,6 +83,39 @@ pub struct Schema {
     pub comments: BTreeMap<ObjectId, String>,
 }
 
+impl Schema {
+    /// The partitions of each partitioned table, in name order. A partition that is its own
+    /// ancestor is left out: no catalog has such a cycle, but a model built by hand (or by a
+    /// test's generator) may, and every walk down the tree would recurse without end.
+    pub fn partition_children(&self) -> BTreeMap<&QualifiedName, Vec<&QualifiedName>> {
+        let mut children: BTreeMap<&QualifiedName, Vec<&QualifiedName>> = BTreeMap::new();
+        for (name, table) in &self.tables {
+            if let Some(p) = &table.partition_of
+                && !self.own_ancestor(name)
+            {
+                children.entry(&p.parent).or_default().push(name);
+            }
+        }
+        children
+    }
+
+    fn own_ancestor(&self, table: &QualifiedName) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut next = Some(table);
+        while let Some(name) = next {
+            if !seen.insert(name) {
+                return name == table;
+            }
+            next = self
+                .tables
+                .get(name)
+                .and_then(|t| t.partition_of.as_ref())
+                .map(|p| &p.parent);
+        }
+        false
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
     /// The schema the extension's objects live in.

@@ -31,14 +31,8 @@ pub(super) struct Trees<'a> {
 
 impl<'a> Trees<'a> {
     pub(super) fn new(context: &Context<'a>) -> Self {
-        let mut children: BTreeMap<&QualifiedName, Vec<&QualifiedName>> = BTreeMap::new();
-        for (name, table) in &context.live.tables {
-            if let Some(p) = &table.partition_of {
-                children.entry(&p.parent).or_default().push(name);
-            }
-        }
         Self {
-            children,
+            children: context.live.partition_children(),
             live: context.live,
         }
     }
