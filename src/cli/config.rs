@@ -625,6 +625,9 @@ pub fn print(global: &super::Global, provenance: &Provenance) -> String {
         &global.database_url,
         provenance.rows.iter().find(|r| r.0 == "url_env"),
     ) {
+        (Some(url), _) if url.trim().is_empty() => {
+            "given but empty (a CI secret that is not set expands to \"\"): none".to_owned()
+        }
         (Some(_), Some(row)) => format!("{} ({})", row.1, row.2),
         (Some(_), None) => "given (--database-url or DATABASE_URL; not shown)".to_owned(),
         (None, _) => "none: a throwaway local PostgreSQL".to_owned(),

@@ -206,11 +206,23 @@ pub async fn target(database_url: Option<&str>, command: &str) -> anyhow::Result
     match named_options(database_url)? {
         Some(options) => connect_target(options).await,
         None => anyhow::bail!(
-            "`{command}` needs a database, and none was named: pass --database-url URL, set \
+            "`{command}` needs a database, and none was named{}: pass --database-url URL, set \
              DATABASE_URL, or set the libpq variables (PGHOST, PGPORT, PGDATABASE, PGUSER, \
              PGPASSWORD). Nothing was read or changed. (Only `plan` runs without one: it previews \
-             against an empty local database.)"
+             against an empty local database.)",
+            empty_url_hint(database_url)
         ),
+    }
+}
+
+/// What to say of a `--database-url` / `DATABASE_URL` that is there but empty: in CI, the
+/// expansion of a secret that is not set.
+pub fn empty_url_hint(database_url: Option<&str>) -> &'static str {
+    if database_url.is_some_and(|u| u.trim().is_empty()) {
+        " (--database-url or DATABASE_URL is set but empty: is the CI secret that sets it \
+         missing?)"
+    } else {
+        ""
     }
 }
 

@@ -384,7 +384,8 @@ async fn pipeline(
         };
         if target.throwaway {
             note!(
-                "note: no --database-url or DATABASE_URL given; using {}",
+                "note: no --database-url or DATABASE_URL given{}; using {}",
+                super::connect::empty_url_hint(url),
                 target.description
             );
         }

@@ -142,6 +142,11 @@ fn an_empty_database_url_is_no_database() {
         "{}",
         text(&output.stderr)
     );
+    assert!(
+        text(&output.stderr).contains("set but empty: is the CI secret that sets it missing?"),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
 /// `plan` without a database still previews the schema against an empty throwaway
