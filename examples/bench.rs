@@ -380,7 +380,7 @@ async fn floor_sql(
         let t = Instant::now();
         let query = sqlx::query(sqlx::AssertSqlSafe(q.sql.clone()));
         // schemas.sql takes ($1 requested schemas or NULL, $2 ignored); undeclared_schemas
-        // takes the requested schemas and the ignored ones; roles.sql nothing; the others
+        // takes the requested schemas and the ignored ones; the others
         // take the schemas schemas.sql returned (src/introspect/mod.rs).
         let rows = if q.name == "undeclared_schemas" {
             query

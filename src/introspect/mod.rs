@@ -245,19 +245,13 @@ pub async fn schema(
             Ok(undeclared) => {
                 read.undeclared_schemas = undeclared;
                 read.catalog_queries += 1;
-                match roles(&mut tx).await {
-                    Ok((roles, current)) => {
-                        read.roles = roles;
+                match environment(&mut tx, &read.schema).await {
+                    Ok((environment, current)) => {
+                        read.roles = environment.roles.clone().unwrap_or_default();
                         read.current_role = current;
+                        read.environment = environment;
                         read.catalog_queries += 1;
-                        match environment(&mut tx, &read.schema).await {
-                            Ok(environment) => {
-                                read.environment = environment;
-                                read.catalog_queries += 1;
-                                Ok(read)
-                            }
-                            Err(e) => Err(e),
-                        }
+                        Ok(read)
                     }
                     Err(e) => Err(e),
                 }
@@ -268,21 +262,6 @@ pub async fn schema(
     };
     tx.rollback().await.map_err(q("rollback"))?;
     result
-}
-
-/// The names of the server's roles, and the one we are connected as.
-async fn roles(
-    conn: &mut PgConnection,
-) -> Result<(BTreeSet<String>, Option<String>), IntrospectError> {
-    let rows: Vec<(String, bool)> = sqlx::query_as(include_str!("sql/roles.sql"))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(q("roles"))?;
-    let current = rows
-        .iter()
-        .find(|(_, current)| *current)
-        .map(|(name, _)| name.clone());
-    Ok((rows.into_iter().map(|(name, _)| name).collect(), current))
 }
 
 /// The schemas a scope of named schemas leaves out and nothing ignores (none when the scope
@@ -323,11 +302,11 @@ async fn undeclared_schemas(
     Ok(out)
 }
 
-/// The target's roles and functions (see [`Environment`]).
+/// The target's roles and functions (see [`Environment`]), and the role we are connected as.
 async fn environment(
     conn: &mut PgConnection,
     read: &Schema,
-) -> Result<Environment, IntrospectError> {
+) -> Result<(Environment, Option<String>), IntrospectError> {
     let scope: Vec<String> = read.schemas.iter().map(|s| s.as_str().to_owned()).collect();
     let rows = sqlx::query(include_str!("sql/environment.sql"))
         .bind(&scope)
@@ -338,13 +317,17 @@ async fn environment(
         roles: Some(BTreeSet::new()),
         functions: Vec::new(),
     };
+    let mut current = None;
     for row in rows {
         let get = |column: &str| -> Result<Option<String>, IntrospectError> {
             row.try_get(column).map_err(q("environment"))
         };
         let name = get("name")?.unwrap_or_default();
         match get("kind")?.as_deref() {
-            Some("role") => {
+            Some(kind @ ("role" | "current_role")) => {
+                if kind == "current_role" {
+                    current = Some(name.clone());
+                }
                 if let Some(roles) = out.roles.as_mut() {
                     roles.insert(name);
                 }
@@ -357,7 +340,7 @@ async fn environment(
             }),
         }
     }
-    Ok(out)
+    Ok((out, current))
 }
 
 /// Reads the catalog inside a transaction the caller owns (used to read objects that were

@@ -1,11 +1,12 @@
 -- What a desired state may name without declaring it, read from the target: its roles
--- (cluster-wide; a policy's TO list must name existing ones) and its functions outside
+-- (cluster-wide; a policy's TO list and a grant's grantee must name existing ones) and its functions outside
 -- pg_catalog and information_schema with their signatures — the scratch server gets a stub of
 -- each one a policy's expression calls, so that the expression prints there as it does here
 -- (`auth.uid()` of an ignored schema, say). $1 (the schemas in scope) marks the functions of
 -- managed schemas. Functions returning trigger or event_trigger are never called in an
--- expression.
-SELECT 'role' AS kind, NULL::text AS schema, r.rolname::text AS name, NULL::text AS arguments,
+-- expression. The role reconcile runs as is kind `current_role` (the objects it creates get its
+-- default privileges).
+SELECT CASE WHEN r.rolname = current_user THEN 'current_role' ELSE 'role' END AS kind, NULL::text AS schema, r.rolname::text AS name, NULL::text AS arguments,
        NULL::text AS result, false AS in_scope
 FROM pg_catalog.pg_roles r
 UNION ALL
