@@ -210,6 +210,13 @@ fn group_drift(first: usize, tables: &[Table], drift: &[Drift]) -> GroupDrift {
     }
 }
 
+/// Whether table `i` lacks its trigger in the current database: the table is missing or
+/// drifted, or its group's function is missing.
+fn trigger_missing(drift: &[Drift], i: usize) -> bool {
+    let d = &drift[i];
+    d.missing || is_drifted(d) || drift[i - i % TABLES_PER_ROUTINE].missing
+}
+
 /// Whether a drifted table `d` lacks what drift takes away from it (its trigger and policy)
 /// and has its older comment.
 fn is_drifted(d: &Drift) -> bool {
@@ -715,10 +722,9 @@ pub fn generate(options: &Options, out: &Path) -> io::Result<Manifest> {
         manifest.changed_functions += usize::from(g.changed);
     }
     for (i, d) in drift.iter().enumerate() {
-        let gone = d.missing || is_drifted(d) || drift[i - i % TABLES_PER_ROUTINE].missing;
         if has_trigger(i) {
             manifest.triggers += 1;
-            manifest.missing_triggers += usize::from(gone);
+            manifest.missing_triggers += usize::from(trigger_missing(&drift, i));
         }
         if has_policy(i) {
             manifest.policies += 1;
@@ -1226,9 +1232,7 @@ fn write_objects(
     }
     for (k, t) in group.iter().enumerate() {
         let i = start + k;
-        let d = &drift[i];
-        let gone = d.missing || is_drifted(d) || drift[i - i % TABLES_PER_ROUTINE].missing;
-        if has_trigger(i) && !gone {
+        if has_trigger(i) && !trigger_missing(drift, i) {
             writeln!(
                 w,
                 "\nCREATE TRIGGER {}_touch BEFORE UPDATE ON {SCHEMA}.{}\n    FOR EACH ROW \
