@@ -194,13 +194,14 @@ pub async fn drift(
 async fn build_sql(
     desired: &mut Schema,
     sql: &[SqlStatement],
+    live: Option<&Schema>,
     scratch: &mut impl Scratch,
 ) -> Result<(), PipelineError> {
     if sql.is_empty() {
         return Ok(());
     }
     let clock = std::time::Instant::now();
-    let built = canon::sql::build(desired, sql, scratch).await?;
+    let built = canon::sql::build_against(desired, sql, live, scratch).await?;
     if !built.rejected.is_empty() {
         return Err(PipelineError::SqlRejected(
             built
@@ -228,7 +229,7 @@ pub async fn canonical(
     sql: &[SqlStatement],
     scratch: &mut impl Scratch,
 ) -> Result<Schema, PipelineError> {
-    build_sql(&mut desired, sql, scratch).await?;
+    build_sql(&mut desired, sql, None, scratch).await?;
     let undeclared = crate::kinds::privilege::undeclared_views(&desired);
     if !undeclared.is_empty() {
         return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(
@@ -263,7 +264,13 @@ pub async fn drift_from(
     }
     let routines: BTreeSet<&ObjectId> = live.skipped.iter().map(|s| &s.object).collect();
     let missing_routines = crate::kinds::privilege::missing_routines(&desired, &routines);
-    build_sql(&mut desired, sql, scratch).await?;
+    // Spellings proven equal to the live ones first: which statements can be taken from the
+    // live catalog depends on which tables are unchanged (canonicalisation adopts them too).
+    if !sql.is_empty() {
+        canon::adopt_live_spellings(&mut desired, &live.schema);
+        tracing::debug!("adopted the live spellings");
+    }
+    build_sql(&mut desired, sql, Some(&live.schema), scratch).await?;
     let undeclared = crate::kinds::privilege::undeclared_views(&desired);
     if !undeclared.is_empty() {
         return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(

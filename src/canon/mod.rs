@@ -26,6 +26,7 @@ mod policies;
 mod probe;
 mod scratch;
 pub mod sql;
+mod unchanged;
 mod units;
 
 use std::collections::{BTreeMap, BTreeSet};

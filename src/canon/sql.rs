@@ -38,6 +38,58 @@ pub async fn build(
     sql: &[SqlStatement],
     scratch: &mut impl Scratch,
 ) -> Result<SqlBuilt, CanonError> {
+    build_against(yaml, sql, None, scratch).await
+}
+
+/// [`build`], taking from `live` (the target's catalog, when there is one) every statement's
+/// object it already has as written (see [`super::unchanged`]): only the others are built,
+/// and the scratch server is not asked for at all when none is left.
+pub async fn build_against(
+    yaml: &Schema,
+    sql: &[SqlStatement],
+    live: Option<&Schema>,
+    scratch: &mut impl Scratch,
+) -> Result<SqlBuilt, CanonError> {
+    let unchanged = match live {
+        Some(live) => super::unchanged::find(sql, yaml, live),
+        None => super::unchanged::Unchanged::none(sql.len()),
+    };
+    let to_build: Vec<usize> = (0..sql.len())
+        .filter(|i| unchanged.must_build(*i))
+        .collect();
+    tracing::debug!(
+        "{} of {} SQL statements declare what the target has as written; {} to build",
+        unchanged.count(),
+        sql.len(),
+        to_build.len()
+    );
+    let mut built = if to_build.is_empty() {
+        SqlBuilt {
+            schema: Schema::default(),
+            rejected: Vec::new(),
+            whole: false,
+        }
+    } else if to_build.len() == sql.len() {
+        build_all(yaml, sql, scratch).await?
+    } else {
+        let subset: Vec<SqlStatement> = to_build.iter().map(|&i| sql[i].clone()).collect();
+        let mut built = build_all(yaml, &subset, scratch).await?;
+        for (index, _) in &mut built.rejected {
+            *index = to_build[*index];
+        }
+        built
+    };
+    if let Some(live) = live {
+        super::unchanged::copy_from_live(&unchanged, live, &mut built.schema);
+    }
+    Ok(built)
+}
+
+async fn build_all(
+    yaml: &Schema,
+    sql: &[SqlStatement],
+    scratch: &mut impl Scratch,
+) -> Result<SqlBuilt, CanonError> {
     let conn = scratch.connection().await?;
     check_empty(yaml, conn).await?;
     let mut tx = conn.begin().await?;
@@ -56,6 +108,11 @@ pub async fn build(
         .execute(&mut *tx)
         .await?;
     let partial = context_for(yaml, sql);
+    tracing::debug!(
+        "building {} statements over {} lean tables",
+        sql.len(),
+        partial.tables.len()
+    );
     let mut rejected = build_with(&mut tx, &partial, sql).await?;
     let whole = !rejected.is_empty();
     if whole {
@@ -77,6 +134,7 @@ pub async fn build(
     scope_schemas.sort();
     scope_schemas.dedup();
     let scope = Scope::named(scope_schemas, &[]);
+    tracing::debug!("statements built (whole tables: {whole}); reading them back");
     let read = introspect::read_in_transaction(&mut tx, &scope).await;
     tx.rollback().await?;
     let read = read?;

@@ -138,6 +138,12 @@ pub(crate) trait Kind: Registered + Sized + 'static {
     fn pull_sql(_key: &Self::Key, _object: &Self::Object) -> Option<String> {
         None
     }
+    /// Statements that declare the object exactly as it is ([`Kind::pull_sql`] first), for
+    /// `canon::unchanged`: a kind whose printed form leaves out what the model knows (a
+    /// trigger's function's schema) adds the spelling that says it.
+    fn live_spellings(key: &Self::Key, object: &Self::Object) -> Vec<String> {
+        Self::pull_sql(key, object).into_iter().collect()
+    }
     /// Resolves the kind's declarations in every file (with the file's schema) into the
     /// model; once every file's tables, enums and earlier kinds are in. By default, each
     /// entry of [`Kind::section`] through [`Kind::resolve`]; kinds whose YAML is not a

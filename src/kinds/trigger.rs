@@ -213,6 +213,23 @@ impl Kind for TriggerKind {
         Some(statements(key, trigger).join(";\n"))
     }
 
+    /// The printed definition names the function as the search path finds it
+    /// (`EXECUTE FUNCTION touch()`); the model knows its schema, which a statement may say.
+    fn live_spellings(key: &TriggerKey, trigger: &Trigger) -> Vec<String> {
+        let printed = statements(key, trigger).join(";\n");
+        let mut out = vec![printed.clone()];
+        if let Some(ObjectId::Function { name, .. }) = &trigger.function {
+            let bare = format!(
+                "EXECUTE FUNCTION {}(",
+                crate::ident::quote_ident(name.name.as_str())
+            );
+            if printed.contains(&bare) {
+                out.push(printed.replacen(&bare, &format!("EXECUTE FUNCTION {name}("), 1));
+            }
+        }
+        out
+    }
+
     const CATALOG: Catalog = Catalog {
         name: "triggers",
         sql: include_str!("sql/triggers.sql"),

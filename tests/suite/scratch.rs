@@ -351,3 +351,192 @@ async fn sql_statements_build_over_lean_tables_and_whole_ones_when_needed() {
     );
     assert_eq!(whole.schema.views.len(), lean.schema.views.len() + 1);
 }
+
+// ---------------------------------------------------------------------------------------
+// `.sql` statements the target has as written are taken from its catalog (canon::unchanged).
+
+/// The tables, created on the target and declared in pulled YAML.
+const UNCHANGED_TABLES: &str = "\
+CREATE TABLE accounts (id bigint PRIMARY KEY, code varchar(20) NOT NULL, name text NOT NULL,
+  updated_at timestamptz);
+CREATE TABLE members (id bigint PRIMARY KEY, account_id bigint, code varchar(20), role text);
+";
+
+/// The objects as people write them — not as PostgreSQL prints them: schema-qualified names,
+/// no `::text` on the varchar comparison, `CREATE` instead of `CREATE OR REPLACE`, options in
+/// another order, a view over a view, a trigger naming its function with its schema.
+const UNCHANGED_OBJECTS: &str = "\
+CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;
+CREATE FUNCTION add_one(x integer) RETURNS integer IMMUTABLE LANGUAGE sql AS 'SELECT x + 1';
+CREATE VIEW public.account_members AS
+  SELECT a.id, a.name, m.role
+  FROM public.accounts a JOIN public.members m ON m.code = a.code
+  WHERE m.role IS NOT NULL;
+CREATE VIEW member_roles AS SELECT am.id, am.role FROM public.account_members am;
+CREATE VIEW account_codes AS SELECT a.code AS c FROM accounts a;
+CREATE TRIGGER accounts_touch BEFORE UPDATE ON public.accounts
+  FOR EACH ROW EXECUTE FUNCTION public.touch();
+";
+
+/// The target (tables and objects built from the texts above), and the desired state: the
+/// tables' pulled YAML beside `objects` as a `.sql` file.
+async fn unchanged_pair(
+    db: &common::TestDb,
+    objects: &str,
+    edit_yaml: impl Fn(String) -> String,
+) -> (reconcile::model::Schema, reconcile::load::Located) {
+    db.psql(&format!("{UNCHANGED_TABLES}{UNCHANGED_OBJECTS}"))
+        .expect("the target builds");
+    let mut conn = db.connect().await;
+    let live = introspect::schema(&mut conn, &Scope::default())
+        .await
+        .expect("introspect")
+        .schema;
+    let mut files: Vec<(PathBuf, String)> = reconcile::pull::render(&live)
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".yaml"))
+        .map(|(name, text)| (PathBuf::from("schema").join(name), edit_yaml(text)))
+        .collect();
+    files.push((PathBuf::from("schema/objects.sql"), objects.to_owned()));
+    let located = reconcile::load::from_sources_located(&files).expect("the files load");
+    (live, located)
+}
+
+/// In sync, written by hand: nothing is built, and what is taken from the catalog is what
+/// the scratch server gives for the same statements.
+#[tokio::test]
+async fn statements_the_target_has_as_written_need_no_scratch_server() {
+    let db = common::fresh_db();
+    let (live, desired) = unchanged_pair(&db, UNCHANGED_OBJECTS, |y| y).await;
+
+    let mut none = Unreachable { asked: false };
+    let taken = canon::sql::build_against(&desired.schema, &desired.sql, Some(&live), &mut none)
+        .await
+        .expect("nothing to build");
+    assert!(!none.asked, "the scratch database was asked for");
+
+    let scratch = common::fresh_db();
+    let mut conn = scratch.connect().await;
+    let built = canon::sql::build(&desired.schema, &desired.sql, &mut conn)
+        .await
+        .expect("the statements build on a scratch database");
+    assert_eq!(built.schema.views.len(), 3);
+    assert_eq!(taken.schema.views, built.schema.views);
+    assert_eq!(taken.schema.functions, built.schema.functions);
+    assert_eq!(taken.schema.triggers, built.schema.triggers);
+
+    // The whole pipeline: in sync, without a scratch server.
+    let mut target = db.connect().await;
+    let drift = reconcile::pipeline::drift(
+        desired.schema.clone(),
+        &desired.sql,
+        &mut target,
+        None,
+        &mut none,
+        &reconcile::pipeline::Options {
+            rename_hints: true,
+            concurrently: true,
+            ignore_schemas: Vec::new(),
+            replace: true,
+            ignore_objects: Vec::new(),
+        },
+    )
+    .await
+    .expect("plan without a scratch server");
+    assert!(!none.asked, "the pipeline asked for the scratch database");
+    assert!(
+        drift.plan.steps.is_empty() && drift.plan.findings.is_empty(),
+        "{:#?}",
+        drift.plan
+    );
+}
+
+/// Each of these may print differently from the target, or must be built for another
+/// statement: the statements go to the scratch server (here unreachable, so asking for it is
+/// an error) instead of being taken from the catalog.
+#[tokio::test]
+async fn statements_that_may_differ_are_built() {
+    let cases: [(&str, String, fn(String) -> String); 4] = [
+        (
+            "a view reads a column whose type the desired state changes",
+            UNCHANGED_OBJECTS.to_owned(),
+            |yaml| {
+                let edited = yaml
+                    .replace("varchar(20)", "varchar(40)")
+                    .replace("character varying(20)", "character varying(40)");
+                assert!(
+                    edited != yaml || !yaml.contains("code"),
+                    "no varchar column in {yaml}"
+                );
+                edited
+            },
+        ),
+        (
+            "a cast that changes a view's column type (varchar to text)",
+            UNCHANGED_OBJECTS.replace(
+                "SELECT a.code AS c FROM accounts a",
+                "SELECT (a.code)::text AS c FROM accounts a",
+            ),
+            |yaml| yaml,
+        ),
+        (
+            "a statement that alters a trigger the target has",
+            format!(
+                "{UNCHANGED_OBJECTS}ALTER TABLE public.accounts DISABLE TRIGGER accounts_touch;\n"
+            ),
+            |yaml| yaml,
+        ),
+        (
+            "a function body that differs",
+            UNCHANGED_OBJECTS.replace(
+                "NEW.updated_at := now();",
+                "NEW.updated_at := now() - interval '1 second';",
+            ),
+            |yaml| yaml,
+        ),
+    ];
+    for (what, objects, edit) in cases {
+        let db = common::fresh_db();
+        let (live, desired) = unchanged_pair(&db, &objects, edit).await;
+        let mut none = Unreachable { asked: false };
+        let result =
+            canon::sql::build_against(&desired.schema, &desired.sql, Some(&live), &mut none).await;
+        assert!(
+            none.asked && result.is_err(),
+            "{what}: taken from the catalog without a build"
+        );
+    }
+}
+
+/// A changed view over an unchanged one: the unchanged one is built too (the changed one
+/// cannot be built without it), and the result is the full build's.
+#[tokio::test]
+async fn what_a_built_statement_uses_is_built_with_it() {
+    let db = common::fresh_db();
+    let objects = UNCHANGED_OBJECTS.replace(
+        "SELECT am.id, am.role FROM public.account_members am",
+        "SELECT am.id, am.role, am.name FROM public.account_members am",
+    );
+    let (live, desired) = unchanged_pair(&db, &objects, |y| y).await;
+    let scratch = common::fresh_db();
+    let mut conn = scratch.connect().await;
+    let shortcut = canon::sql::build_against(&desired.schema, &desired.sql, Some(&live), &mut conn)
+        .await
+        .expect("build what differs");
+    assert!(shortcut.rejected.is_empty(), "{:?}", shortcut.rejected);
+    let full = canon::sql::build(&desired.schema, &desired.sql, &mut conn)
+        .await
+        .expect("build everything");
+    assert_eq!(shortcut.schema.views, full.schema.views);
+    assert_eq!(shortcut.schema.functions, full.schema.functions);
+    assert_eq!(shortcut.schema.triggers, full.schema.triggers);
+    assert_ne!(
+        shortcut.schema.views, live.views,
+        "the changed view came from the catalog"
+    );
+}

@@ -1,0 +1,640 @@
+//! `.sql` statements whose object the target already has exactly as written: they need no
+//! scratch server.
+//!
+//! Building the desired state's views, functions and triggers on the scratch server and reading
+//! them back is what makes their comparison exact, and it is most of a plan's time once a
+//! schema has thousands of them. But a statement that says, token for token, what the target's
+//! catalog prints for the same object declares that object as it is: the live definition *is*
+//! its canonical form. Typically every statement `pull` wrote and nobody has touched since.
+//!
+//! "As written" is decided on PostgreSQL's own parse trees (pg_query), so spacing, case,
+//! comments, parentheses and `CREATE` versus `CREATE OR REPLACE` do not matter; anything else
+//! does. A parse tree only means the same object in the same context, so a statement is taken
+//! from the live catalog only when nothing it may refer to differs from the target: every word
+//! of it that names a table, type or routine the desired state changes keeps it on the scratch
+//! server, and so does every statement another built statement may refer to or alter (a
+//! changed view over it, an `ALTER TABLE ... DISABLE TRIGGER`, a `COMMENT ON`). Words are an
+//! over-approximation on purpose: a false match costs a build, never a wrong plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pg_query::NodeEnum;
+use serde_json::Value;
+
+use crate::kinds::{self, Kind, Visitor};
+use crate::load::SqlStatement;
+use crate::model::{Ident, ObjectId, QualifiedName, Schema};
+
+/// Which statements the live catalog already holds as written.
+#[derive(Debug, Default)]
+pub struct Unchanged {
+    /// Per statement (same index as the statements): the live object it declares as it is
+    /// (a schema, for a plain `CREATE SCHEMA` of one the target has), or `None` when it must
+    /// be built.
+    pub from_live: Vec<Option<ObjectId>>,
+}
+
+impl Unchanged {
+    /// Nothing taken from the live catalog: every one of `statements` is built.
+    pub fn none(statements: usize) -> Self {
+        Unchanged {
+            from_live: vec![None; statements],
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.from_live.iter().flatten().count()
+    }
+
+    /// Whether statement `index` must run on the scratch server.
+    pub fn must_build(&self, index: usize) -> bool {
+        self.from_live.get(index).is_none_or(Option::is_none)
+    }
+}
+
+/// One statement, as far as this module cares.
+struct Parsed {
+    /// The statement's tree in a form where equal means "declares the same": `None` when it
+    /// cannot be taken from the live catalog at all.
+    normal: Option<String>,
+    /// Lower-cased identifiers of the statement (what it may refer to).
+    words: BTreeSet<String>,
+    /// Words that must all appear in another statement for it to refer to this one's object.
+    names: Vec<String>,
+    /// Whether another statement can use this one's object by name (a relation, type or
+    /// routine), as opposed to a trigger or a comment, which nothing refers to.
+    referable: bool,
+    /// `CREATE SCHEMA name` with nothing else in it.
+    plain_schema: Option<String>,
+}
+
+/// Finds the statements of `sql` whose object `live` already has as written, given `yaml`
+/// (the desired state's other objects, with the live spellings adopted).
+pub fn find(sql: &[SqlStatement], yaml: &Schema, live: &Schema) -> Unchanged {
+    let clock = std::time::Instant::now();
+    let parsed: Vec<Parsed> = sql.iter().map(|s| parse(s, live)).collect();
+    tracing::debug!("parsed {} statements in {:?}", sql.len(), clock.elapsed());
+    let declared: BTreeMap<&str, Vec<usize>> = {
+        let mut map: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (index, statement) in sql.iter().enumerate() {
+            if let Some((what, _)) = &statement.declares {
+                map.entry(what.as_str()).or_default().push(index);
+            }
+        }
+        map
+    };
+    let mut from_live: Vec<Option<ObjectId>> = vec![None; sql.len()];
+    let mut candidates = Candidates {
+        sql,
+        parsed: &parsed,
+        declared: &declared,
+        live,
+        from_live: &mut from_live,
+    };
+    kinds::visit_all(&mut candidates);
+    tracing::debug!("matched with the live catalog at {:?}", clock.elapsed());
+    for (index, p) in parsed.iter().enumerate() {
+        if let Some(schema) = &p.plain_schema
+            && let Some(live) = live.schemas.iter().find(|s| s.as_str() == schema)
+        {
+            from_live[index] = Some(ObjectId::Schema(live.clone()));
+        }
+    }
+    // Names the desired state changes: a statement naming one may print differently here.
+    let mut changed: BTreeSet<String> = changed_names(yaml, live);
+
+    loop {
+        let building: Vec<usize> = (0..sql.len()).filter(|i| from_live[*i].is_none()).collect();
+        // Which built statements have each word (a candidate they may use or alter is built).
+        let mut by_word: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &index in &building {
+            if parsed[index].referable {
+                changed.extend(parsed[index].names.iter().cloned());
+            }
+            for word in &parsed[index].words {
+                by_word.entry(word.as_str()).or_default().push(index);
+            }
+        }
+        let mut dropped = false;
+        for index in 0..sql.len() {
+            if from_live[index].is_none() {
+                continue;
+            }
+            let p = &parsed[index];
+            let reads_changed = p.words.iter().any(|w| changed.contains(w));
+            // A built statement may use it, or alter it (ALTER TABLE ... DISABLE TRIGGER).
+            let used_by_built = p.names.split_first().is_some_and(|(first, rest)| {
+                by_word.get(first.as_str()).is_some_and(|users| {
+                    users
+                        .iter()
+                        .any(|&other| rest.iter().all(|n| parsed[other].words.contains(n)))
+                })
+            });
+            if reads_changed || used_by_built {
+                from_live[index] = None;
+                dropped = true;
+            }
+        }
+        if !dropped {
+            break;
+        }
+    }
+    Unchanged { from_live }
+}
+
+/// Matches each statement with the live object it declares, per kind written as SQL.
+struct Candidates<'a> {
+    sql: &'a [SqlStatement],
+    parsed: &'a [Parsed],
+    declared: &'a BTreeMap<&'a str, Vec<usize>>,
+    live: &'a Schema,
+    from_live: &'a mut [Option<ObjectId>],
+}
+
+impl Visitor for Candidates<'_> {
+    fn visit<K: Kind>(&mut self) {
+        let objects = K::objects(self.live);
+        // Kinds declared in YAML (thousands of privileges) have no statement to match.
+        if objects
+            .iter()
+            .next()
+            .is_none_or(|(key, object)| K::pull_sql(key, object).is_none())
+        {
+            return;
+        }
+        for (key, object) in objects {
+            let id = K::id(key);
+            let Some(indexes) = self.declared.get(declared_form(&id).as_str()) else {
+                continue;
+            };
+            // An object declared twice is a load error; a routine's overloads share a name.
+            for &index in indexes {
+                if self.from_live[index].is_some() {
+                    continue;
+                }
+                let Some(normal) = &self.parsed[index].normal else {
+                    continue;
+                };
+                let spellings = K::live_spellings(key, object);
+                let same = spellings.iter().any(|text| {
+                    text.trim() == self.sql[index].text.trim()
+                        || normalise(text, self.live).as_ref() == Some(normal)
+                });
+                if same {
+                    self.from_live[index] = Some(id.clone());
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// What a statement declaring `id` says it declares (`SqlStatement::declares`): routines by
+/// name alone (only the server resolves argument types).
+fn declared_form(id: &ObjectId) -> String {
+    match id {
+        ObjectId::Function { name, .. } => format!("function {name}"),
+        ObjectId::Procedure { name, .. } => format!("procedure {name}"),
+        ObjectId::Aggregate { name, .. } => format!("aggregate {name}"),
+        other => other.to_string(),
+    }
+}
+
+fn parse(statement: &SqlStatement, live: &Schema) -> Parsed {
+    let mut out = Parsed {
+        normal: None,
+        words: words(&statement.text),
+        names: Vec::new(),
+        referable: false,
+        plain_schema: None,
+    };
+    let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
+        return out;
+    };
+    let Some(node) = only_statement(&parsed.protobuf) else {
+        return out;
+    };
+    let last = |names: &[pg_query::protobuf::Node]| -> Vec<String> {
+        names
+            .last()
+            .and_then(|n| match &n.node {
+                Some(NodeEnum::String(s)) => Some(vec![s.sval.to_lowercase()]),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    match node {
+        NodeEnum::ViewStmt(s) => {
+            out.names = s.view.iter().map(|r| r.relname.to_lowercase()).collect();
+            out.referable = true;
+        }
+        NodeEnum::CreateFunctionStmt(s) => {
+            out.names = last(&s.funcname);
+            out.referable = true;
+        }
+        NodeEnum::DefineStmt(s) => {
+            out.names = last(&s.defnames);
+            out.referable = true;
+        }
+        NodeEnum::CreateTrigStmt(s) => {
+            out.names = s
+                .relation
+                .iter()
+                .map(|r| r.relname.to_lowercase())
+                .chain([s.trigname.to_lowercase()])
+                .collect();
+        }
+        NodeEnum::CreateSchemaStmt(s) => {
+            out.names = vec![s.schemaname.to_lowercase()];
+            if s.schema_elts.is_empty() && s.authrole.is_none() {
+                out.plain_schema = Some(s.schemaname.clone());
+            }
+            return out;
+        }
+        // Everything else is built: a table (the YAML side's rules apply to it), an index, a
+        // materialized view (its indexes are statements of their own), a comment.
+        NodeEnum::CreateTableAsStmt(s) => {
+            out.names = s
+                .into
+                .iter()
+                .filter_map(|i| i.rel.as_ref())
+                .map(|r| r.relname.to_lowercase())
+                .collect();
+            out.referable = true;
+            return out;
+        }
+        NodeEnum::CreateStmt(s) => {
+            out.names = s
+                .relation
+                .iter()
+                .map(|r| r.relname.to_lowercase())
+                .collect();
+            out.referable = true;
+            return out;
+        }
+        NodeEnum::CompositeTypeStmt(s) => {
+            out.names = s.typevar.iter().map(|r| r.relname.to_lowercase()).collect();
+            out.referable = true;
+            return out;
+        }
+        NodeEnum::CreateEnumStmt(s) => {
+            out.names = last(&s.type_name);
+            out.referable = true;
+            return out;
+        }
+        NodeEnum::CreateDomainStmt(s) => {
+            out.names = last(&s.domainname);
+            out.referable = true;
+            return out;
+        }
+        NodeEnum::CreateSeqStmt(s) => {
+            out.names = s
+                .sequence
+                .iter()
+                .map(|r| r.relname.to_lowercase())
+                .collect();
+            out.referable = true;
+            return out;
+        }
+        _ => return out,
+    }
+    out.normal = normal_form(parsed.protobuf, live);
+    out
+}
+
+/// The one statement of a parse, if it is one.
+fn only_statement(parsed: &pg_query::protobuf::ParseResult) -> Option<&NodeEnum> {
+    match parsed.stmts.as_slice() {
+        [one] => one.stmt.as_ref()?.node.as_ref(),
+        _ => None,
+    }
+}
+
+/// [`normal_form`] of a text.
+fn normalise(text: &str, live: &Schema) -> Option<String> {
+    let parsed = pg_query::parse(text, pg_query::ParserOptions::DEFAULT).ok()?;
+    normal_form(parsed.protobuf, live)
+}
+
+/// The statement's parse tree (printed back, or as JSON for a view) with what does not change
+/// what it declares taken out or spelt one way:
+///
+/// * source positions, `OR REPLACE`, and the order of a routine's options;
+/// * `public.` before a relation name (statements are built, and the catalog printed, with
+///   `search_path = public`, and every relation of pg_catalog, searched first, is `pg_*`),
+///   and before the name of the routine a statement creates;
+/// * the `::text` the server adds to both operands of an operator between two `varchar`
+///   columns (there are no varchar operators: both are relabelled to text, written or not).
+///   The columns' types are the live tables': a statement reading a table the desired state
+///   changes is never taken from the live catalog anyway.
+fn normal_form(mut parsed: pg_query::protobuf::ParseResult, live: &Schema) -> Option<String> {
+    let [one] = parsed.stmts.as_mut_slice() else {
+        return None;
+    };
+    match one.stmt.as_mut()?.node.as_mut()? {
+        // A view's query needs the rewrites below, on its whole tree.
+        NodeEnum::ViewStmt(s) => {
+            s.replace = false;
+            let mut tree = serde_json::to_value(&one.stmt).ok()?;
+            let mut relations = Relations::default();
+            relations.collect(&tree);
+            let columns = ColumnTypes {
+                relations: &relations,
+                live,
+            };
+            rewrite(&mut tree, &columns);
+            return Some(tree.to_string());
+        }
+        // The rest only where the rewrites can apply, and printed back (much cheaper).
+        NodeEnum::CreateTrigStmt(s) => {
+            s.replace = false;
+            if let Some(relation) = s.relation.as_mut() {
+                unqualify_public(relation);
+            }
+        }
+        NodeEnum::CreateFunctionStmt(s) => {
+            s.replace = false;
+            unqualify_created(&mut s.funcname);
+            s.options.sort_by_key(|o| match &o.node {
+                Some(NodeEnum::DefElem(d)) => d.defname.clone(),
+                _ => String::new(),
+            });
+        }
+        NodeEnum::DefineStmt(s) => {
+            s.replace = false;
+            unqualify_created(&mut s.defnames);
+        }
+        _ => return None,
+    }
+    pg_query::deparse(&parsed, pg_query::DeparseOptions::default()).ok()
+}
+
+/// `public.f` → `f` for the name of the object a statement creates: an unqualified one is
+/// created in the first schema of the search path, `public` (no lookup is involved).
+fn unqualify_created(names: &mut Vec<pg_query::protobuf::Node>) {
+    if let [first, _] = names.as_slice()
+        && matches!(&first.node, Some(NodeEnum::String(s)) if s.sval == "public")
+    {
+        names.remove(0);
+    }
+}
+
+/// `public.t` → `t` (see [`normal_form`]).
+fn unqualify_public(relation: &mut pg_query::protobuf::RangeVar) {
+    if relation.schemaname == "public" && !relation.relname.starts_with("pg_") {
+        relation.schemaname.clear();
+    }
+}
+
+/// What each relation name or alias of a statement stands for (`None`: more than one thing).
+#[derive(Default)]
+struct Relations(BTreeMap<String, Option<QualifiedName>>);
+
+impl Relations {
+    fn collect(&mut self, value: &Value) {
+        match value {
+            Value::Object(map) => {
+                // A RangeVar, wrapped in a node or a typed field (`CREATE TRIGGER ... ON`).
+                if map.contains_key("relpersistence") {
+                    let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);
+                    if let Some(relname) = text("/relname") {
+                        let schema = text("/schemaname").filter(|s| !s.is_empty());
+                        let name = QualifiedName::new(
+                            Ident::from_catalog(schema.unwrap_or("public").to_owned()),
+                            Ident::from_catalog(relname.to_owned()),
+                        );
+                        let key = text("/alias/aliasname").unwrap_or(relname).to_owned();
+                        let entry = self.0.entry(key).or_insert_with(|| Some(name.clone()));
+                        if entry.as_ref() != Some(&name) {
+                            *entry = None;
+                        }
+                    }
+                }
+                map.values().for_each(|v| self.collect(v));
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.collect(v)),
+            _ => {}
+        }
+    }
+}
+
+struct ColumnTypes<'a> {
+    relations: &'a Relations,
+    live: &'a Schema,
+}
+
+impl ColumnTypes<'_> {
+    /// Whether the node is a reference to a `varchar` column of a live table, or one with
+    /// the `::text` relabelling.
+    fn varchar(&self, node: &Value) -> bool {
+        let node = relabelled(node).unwrap_or(node);
+        let Some(fields) = node
+            .pointer("/node/ColumnRef/fields")
+            .and_then(Value::as_array)
+        else {
+            return false;
+        };
+        let names: Option<Vec<&str>> = fields
+            .iter()
+            .map(|f| f.pointer("/node/String/sval").and_then(Value::as_str))
+            .collect();
+        let type_of = |table: &QualifiedName, column: &str| {
+            self.live
+                .tables
+                .get(table)
+                .and_then(|t| t.column(column))
+                .map(|c| c.data_type.as_str())
+        };
+        let data_type = match names.as_deref() {
+            Some([relation, column]) => self
+                .relations
+                .0
+                .get(*relation)
+                .and_then(Option::as_ref)
+                .and_then(|t| type_of(t, column)),
+            Some([column]) => {
+                let mut types = self
+                    .relations
+                    .0
+                    .values()
+                    .flatten()
+                    .filter_map(|t| type_of(t, column));
+                match (types.next(), types.next()) {
+                    (Some(one), None) => Some(one),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        data_type.is_some_and(|t| t.starts_with("character varying") && !t.ends_with("[]"))
+    }
+}
+
+/// The argument of `node` when it is `arg::text`.
+fn relabelled(node: &Value) -> Option<&Value> {
+    let cast = node.pointer("/node/TypeCast")?;
+    let names: Vec<&str> = cast
+        .pointer("/type_name/names")?
+        .as_array()?
+        .iter()
+        .filter_map(|n| n.pointer("/node/String/sval").and_then(Value::as_str))
+        .collect();
+    let plain = |key: &str| {
+        cast.pointer(&format!("/type_name/{key}"))
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+    };
+    let is_text = matches!(names.as_slice(), ["text"] | ["pg_catalog", "text"]);
+    (is_text && plain("typmods") && plain("array_bounds")).then(|| cast.get("arg"))?
+}
+
+fn rewrite(value: &mut Value, columns: &ColumnTypes<'_>) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|k, _| {
+                k != "location"
+                    && !k.ends_with("_location")
+                    && k != "rexpr_list_start"
+                    && k != "rexpr_list_end"
+            });
+            map.values_mut().for_each(|v| rewrite(v, columns));
+            if map.contains_key("relpersistence")
+                && map.get("schemaname").and_then(Value::as_str) == Some("public")
+                && map
+                    .get("relname")
+                    .and_then(Value::as_str)
+                    .is_some_and(|r| !r.starts_with("pg_"))
+            {
+                map.insert("schemaname".into(), Value::String(String::new()));
+            }
+            if let Some(Value::Object(expr)) = map.get_mut("AExpr")
+                && expr.get("kind").and_then(Value::as_i64)
+                    == Some(pg_query::protobuf::AExprKind::AexprOp as i64)
+                && let (Some(l), Some(r)) = (expr.get("lexpr"), expr.get("rexpr"))
+                && columns.varchar(l)
+                && columns.varchar(r)
+            {
+                for side in ["lexpr", "rexpr"] {
+                    if let Some(bare) = expr.get(side).and_then(relabelled).cloned() {
+                        expr.insert(side.into(), bare);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite(v, columns)),
+        _ => {}
+    }
+}
+
+/// Every identifier of `text`, lower-cased (quoted ones too: an over-approximation).
+fn words(text: &str) -> BTreeSet<String> {
+    use pg_query::protobuf::{KeywordKind, Token};
+    let Ok(scanned) = pg_query::scan(text) else {
+        return BTreeSet::new();
+    };
+    scanned
+        .tokens
+        .iter()
+        .filter(|t| {
+            t.token == Token::Ident as i32 || t.keyword_kind != KeywordKind::NoKeyword as i32
+        })
+        .filter_map(|t| {
+            let word = text.get(usize::try_from(t.start).ok()?..usize::try_from(t.end).ok()?)?;
+            let word = word
+                .strip_prefix('"')
+                .and_then(|w| w.strip_suffix('"'))
+                .unwrap_or(word);
+            Some(word.to_lowercase())
+        })
+        .collect()
+}
+
+/// Names (lower-cased, unqualified) of the tables and objects of every YAML-declared kind that
+/// the desired state has differently from `live`, or that `live` lacks.
+fn changed_names(yaml: &Schema, live: &Schema) -> BTreeSet<String> {
+    let name = |q: &QualifiedName| q.name.as_str().to_lowercase();
+    let mut out: BTreeSet<String> = yaml
+        .tables
+        .iter()
+        .filter(|(n, t)| live.tables.get(*n) != Some(*t))
+        .map(|(n, _)| name(n))
+        .collect();
+    out.extend(
+        yaml.enums
+            .iter()
+            .filter(|(n, e)| live.enums.get(*n) != Some(*e))
+            .map(|(n, _)| name(n)),
+    );
+    struct Changed<'a> {
+        yaml: &'a Schema,
+        live: &'a Schema,
+        out: &'a mut BTreeSet<String>,
+    }
+    impl Visitor for Changed<'_> {
+        fn visit<K: Kind>(&mut self) {
+            let live = K::objects(self.live);
+            for (key, object) in K::objects(self.yaml) {
+                if live.get(key) != Some(object)
+                    && let Some(name) = object_name(&K::id(key))
+                {
+                    self.out.insert(name);
+                }
+            }
+        }
+    }
+    kinds::visit_all(&mut Changed {
+        yaml,
+        live,
+        out: &mut out,
+    });
+    out
+}
+
+/// The word other statements name an object by, for objects that can be named.
+fn object_name(id: &ObjectId) -> Option<String> {
+    let q = match id {
+        ObjectId::Type(q)
+        | ObjectId::Domain(q)
+        | ObjectId::Sequence(q)
+        | ObjectId::Table(q)
+        | ObjectId::View(q)
+        | ObjectId::MaterializedView(q)
+        | ObjectId::Function { name: q, .. }
+        | ObjectId::Procedure { name: q, .. }
+        | ObjectId::Aggregate { name: q, .. } => q,
+        _ => return None,
+    };
+    Some(q.name.as_str().to_lowercase())
+}
+
+/// Copies into `built` every live object `unchanged` takes from `live`.
+pub fn copy_from_live(unchanged: &Unchanged, live: &Schema, built: &mut Schema) {
+    let wanted: BTreeSet<&ObjectId> = unchanged.from_live.iter().flatten().collect();
+    if wanted.is_empty() {
+        return;
+    }
+    struct Copy<'a> {
+        wanted: &'a BTreeSet<&'a ObjectId>,
+        live: &'a Schema,
+        built: &'a mut Schema,
+    }
+    impl Visitor for Copy<'_> {
+        fn visit<K: Kind>(&mut self) {
+            for (key, object) in K::objects(self.live) {
+                if self.wanted.contains(&K::id(key)) {
+                    K::objects_mut(self.built).insert(key.clone(), object.clone());
+                }
+            }
+        }
+    }
+    kinds::visit_all(&mut Copy {
+        wanted: &wanted,
+        live,
+        built,
+    });
+    for id in wanted {
+        if let ObjectId::Schema(schema) = id {
+            built.schemas.insert(schema.clone());
+        }
+    }
+}
