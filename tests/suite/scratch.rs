@@ -461,7 +461,8 @@ async fn statements_the_target_has_as_written_need_no_scratch_server() {
 /// an error) instead of being taken from the catalog.
 #[tokio::test]
 async fn statements_that_may_differ_are_built() {
-    let cases: [(&str, String, fn(String) -> String); 4] = [
+    type Case = (&'static str, String, fn(String) -> String);
+    let cases: [Case; 4] = [
         (
             "a view reads a column whose type the desired state changes",
             UNCHANGED_OBJECTS.to_owned(),
