@@ -45,6 +45,7 @@ pub async fn align_live(
         super::partition::strip(&mut table);
         subset.tables.insert(name.clone(), table);
     }
+    kinds::function::leave_out_uncalled(&mut subset, &[]);
     let mut rebuilt = canonicalise_once(&subset, scratch.connection().await?).await?;
     drop(subset);
     let failed: std::collections::BTreeSet<&ObjectId> =

@@ -490,6 +490,7 @@ async fn build_in_chunks(
         kinds::leave_out_unbuilt_tables(&mut subset, &|table| {
             in_chunk.contains(table) && !probed.contains(table)
         });
+        kinds::function::leave_out_uncalled(&mut subset, &[]);
         let got = canonicalise_to_fixpoint(&subset, scratch.connection().await?).await?;
         match &mut result {
             None => result = Some(got),

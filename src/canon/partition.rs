@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::scratch::canonicalise_once;
 use super::{CanonError, Rejection, Scratch};
+use crate::kinds;
 use crate::model::{Column, Ident, ObjectId, PartitionOf, QualifiedName, Schema, Table};
 
 /// Tables per scratch transaction (each relation built holds a lock until the rollback).
@@ -280,6 +281,7 @@ async fn build(
             );
         }
     }
+    kinds::function::leave_out_uncalled(&mut subset, &[]);
     let got = canonicalise_once(&subset, scratch.connection().await?).await?;
     // The server's message names the scratch units ("partition reconcile_partition_000003
     // would overlap ..."): a person needs the tables of the desired state.

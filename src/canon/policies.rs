@@ -291,6 +291,12 @@ async fn build(
     }
     let mut prerequisites = prerequisites_of(desired);
     kinds::leave_out_unbuilt_tables(&mut prerequisites, &|_| false);
+    let expressions: Vec<&str> = items
+        .iter()
+        .flat_map(|i| [i.policy.using.as_deref(), i.policy.check.as_deref()])
+        .flatten()
+        .collect();
+    kinds::function::leave_out_uncalled(&mut prerequisites, &expressions);
     let context: Vec<String> = statements(&prerequisites)
         .into_iter()
         .map(|s| s.sql)

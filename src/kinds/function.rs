@@ -643,6 +643,53 @@ mod tests {
         }
     }
 
+    /// A scratch build keeps the routines its tables (or the extra texts) name, and what
+    /// those call; the rest stay out.
+    #[test]
+    fn only_called_routines_are_built() {
+        use crate::model::{Column, Table};
+        let routine = |name: &str| Routine {
+            name: QualifiedName::new(
+                Ident::from_catalog("public".into()),
+                Ident::from_catalog(name.into()),
+            ),
+            args: vec![],
+            kind: RoutineKind::Function,
+        };
+        let mut schema = Schema::default();
+        let mut calls_helper = function("integer", &[], &[], 0);
+        calls_helper.uses.calls = vec![routine("helper").id()];
+        schema.functions.insert(routine("next_code"), calls_helper);
+        schema
+            .functions
+            .insert(routine("helper"), function("integer", &[], &[], 0));
+        schema
+            .functions
+            .insert(routine("unrelated"), function("trigger", &[], &[], 0));
+        schema
+            .functions
+            .insert(routine("in_policy"), function("boolean", &[], &[], 0));
+        let mut table = Table::default();
+        let mut column = Column::new(Ident::from_catalog("code".into()), "integer");
+        column.default = Some("next_code()".into());
+        table.columns.push(column);
+        schema.tables.insert(
+            QualifiedName::new(
+                Ident::from_catalog("public".into()),
+                Ident::from_catalog("t".into()),
+            ),
+            table,
+        );
+        leave_out_uncalled(&mut schema, &["in_policy() AND true"]);
+        let kept: Vec<&str> = schema
+            .functions
+            .keys()
+            .map(|k| k.name.name.as_str())
+            .collect();
+        assert_eq!(kept, ["helper", "in_policy", "next_code"]);
+        assert_eq!(schema.tables.len(), 1, "the tables stay");
+    }
+
     #[test]
     fn what_create_or_replace_can_change() {
         let base = function("integer", &["a", ""], &[], 1);
@@ -712,4 +759,65 @@ mod tests {
         leave_out_unbuildable(&mut schema, &|_| false);
         assert_eq!(schema.functions.keys().collect::<Vec<_>>(), [&key("plain")]);
     }
+}
+
+/// Takes out of a scratch build the functions and aggregates nothing in it may call: every
+/// scratch transaction builds the routines first, and at thousands of them (trigger
+/// functions, say) that was a large part of building a handful of changed tables. A routine is
+/// kept when its name is a word of anything else the build holds (`extra_texts`: what is built
+/// beside the model, a policy's expressions) — an over-approximation — and so is every routine
+/// a kept one calls. What is left out comes back from the desired state afterwards
+/// (`Kind::restore` via `canon`), as it is: nothing built here prints differently without
+/// it, since nothing names it.
+pub(crate) fn leave_out_uncalled(schema: &mut Schema, extra_texts: &[&str]) {
+    if schema.functions.is_empty() && schema.aggregates.is_empty() {
+        return;
+    }
+    let functions = std::mem::take(&mut schema.functions);
+    let aggregates = std::mem::take(&mut schema.aggregates);
+    let mut words: BTreeSet<String> = BTreeSet::new();
+    let mut add_words = |text: &str| {
+        words.extend(
+            text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase),
+        );
+    };
+    if let Ok(text) = serde_json::to_string(&*schema) {
+        add_words(&text);
+    }
+    extra_texts.iter().for_each(|t| add_words(t));
+    let mut keep: BTreeSet<&QualifiedName> = BTreeSet::new();
+    let named = |name: &QualifiedName| words.contains(&name.name.as_str().to_lowercase());
+    keep.extend(functions.keys().map(|k| &k.name).filter(|n| named(n)));
+    keep.extend(aggregates.keys().map(|k| &k.name).filter(|n| named(n)));
+    // And what those call, until nothing is added.
+    loop {
+        let before = keep.len();
+        let calls: Vec<&QualifiedName> = functions
+            .iter()
+            .map(|(k, f)| (k, &f.uses))
+            .chain(aggregates.iter().map(|(k, a)| (k, &a.uses)))
+            .filter(|(k, _)| keep.contains(&k.name))
+            .flat_map(|(_, uses)| {
+                uses.calls
+                    .iter()
+                    .filter_map(|c| signature_of(c).map(|s| s.0))
+            })
+            .collect();
+        keep.extend(calls);
+        if keep.len() == before {
+            break;
+        }
+    }
+    schema.functions = functions
+        .iter()
+        .filter(|(k, _)| keep.contains(&k.name))
+        .map(|(k, f)| (k.clone(), f.clone()))
+        .collect();
+    schema.aggregates = aggregates
+        .iter()
+        .filter(|(k, _)| keep.contains(&k.name))
+        .map(|(k, a)| (k.clone(), a.clone()))
+        .collect();
 }
