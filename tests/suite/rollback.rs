@@ -911,3 +911,107 @@ fn rollback_of_a_migration_needs_no_database() {
     assert!(script.contains("DROP TABLE IF EXISTS notes;"), "{script}");
     assert!(!flat(&script).contains("applied to"), "{script}");
 }
+
+/// Issue 15 item 5 / issue 14 item 6: each statement of the new kinds has the inverse a person
+/// would run — DROP for a creation (a function by its argument types), REVOKE for a GRANT,
+/// IS NULL for a comment, DETACH for an ATTACH, the opposite switch for row-level security
+/// and triggers — and what its text cannot undo (an ALTER POLICY, a DETACH, a replace) says
+/// what to do instead.
+#[test]
+fn the_new_kinds_have_their_inverses() {
+    let cases = [
+        (
+            "CREATE POLICY \"own rows\" ON public.todos TO anon USING (owner = current_user)",
+            "DROP POLICY IF EXISTS \"own rows\" ON public.todos",
+        ),
+        (
+            "GRANT SELECT, INSERT ON TABLE public.todos TO anon",
+            "REVOKE select, insert ON public.todos FROM anon",
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION public.f(integer) TO authenticated",
+            "REVOKE execute ON FUNCTION public.f(int) FROM authenticated",
+        ),
+        (
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO anon",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE select ON TABLES FROM anon",
+        ),
+        (
+            "COMMENT ON COLUMN public.todos.owner IS 'Who'",
+            "COMMENT ON COLUMN public.todos.owner IS NULL",
+        ),
+        (
+            "CREATE VIEW public.open_todos AS SELECT 1 AS a",
+            "DROP VIEW IF EXISTS public.open_todos",
+        ),
+        (
+            "CREATE MATERIALIZED VIEW public.totals AS SELECT 1 AS n",
+            "DROP MATERIALIZED VIEW IF EXISTS public.totals",
+        ),
+        (
+            "CREATE FUNCTION public.f(a integer, b text) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "DROP FUNCTION IF EXISTS public.f(int, text)",
+        ),
+        (
+            "CREATE TRIGGER touch BEFORE UPDATE ON public.todos FOR EACH ROW \
+             EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+            "DROP TRIGGER IF EXISTS touch ON public.todos",
+        ),
+        (
+            "ALTER TABLE public.events ATTACH PARTITION public.events_2024 \
+             FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+            "ALTER TABLE public.events DETACH PARTITION public.events_2024",
+        ),
+        (
+            "CREATE TABLE public.events_2025 PARTITION OF public.events \
+             FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+            "DROP TABLE IF EXISTS public.events_2025",
+        ),
+        (
+            "ALTER TABLE public.todos ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE IF EXISTS public.todos DISABLE ROW LEVEL SECURITY",
+        ),
+        (
+            "ALTER TABLE public.todos DISABLE TRIGGER touch",
+            "ALTER TABLE IF EXISTS public.todos ENABLE TRIGGER touch",
+        ),
+        (
+            "ALTER TABLE public.todos DISABLE TRIGGER ALL",
+            "ALTER TABLE IF EXISTS public.todos ENABLE TRIGGER ALL",
+        ),
+        (
+            "ALTER TABLE public.todos ENABLE TRIGGER USER",
+            "ALTER TABLE IF EXISTS public.todos DISABLE TRIGGER USER",
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(inverse_of(sql), expected, "{sql}");
+    }
+    let manual = [
+        (
+            "ALTER POLICY \"own rows\" ON public.todos TO PUBLIC USING (true)",
+            "restore them with ALTER POLICY",
+        ),
+        (
+            "ALTER TABLE public.events DETACH PARTITION public.events_2024",
+            "ATTACH PARTITION public.events_2024 FOR VALUES",
+        ),
+        (
+            "CREATE OR REPLACE TRIGGER touch BEFORE UPDATE ON public.todos FOR EACH ROW \
+             EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+            "earlier trigger",
+        ),
+        (
+            "CREATE OR REPLACE VIEW public.open_todos AS SELECT 1 AS a",
+            "restore its earlier definition",
+        ),
+    ];
+    for (sql, reason) in manual {
+        let g = guide(sql);
+        assert_eq!(g.entries.len(), 1, "{sql}: {g:#?}");
+        match &g.entries[0].action {
+            Action::Manual { reason: r } => assert!(r.contains(reason), "{sql}: {r}"),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+}
