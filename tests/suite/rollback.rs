@@ -44,6 +44,16 @@ fn inverse_of(sql: &str) -> String {
     }
 }
 
+/// `sql` is one statement without an automatic inverse, for a reason that says `reason`.
+fn assert_manual(sql: &str, reason: &str) {
+    let g = guide(sql);
+    assert_eq!(g.entries.len(), 1, "{sql}: {g:#?}");
+    match &g.entries[0].action {
+        Action::Manual { reason: r } => assert!(r.contains(reason), "{sql}: {r}"),
+        other => panic!("{sql}: {other:?}"),
+    }
+}
+
 #[test]
 fn creations_are_inverted_with_drop_if_exists() {
     let cases = [
@@ -247,12 +257,7 @@ fn what_cannot_be_inverted_is_listed_with_the_reason() {
         ("CREATE ROLE r", "no automatic inverse"),
     ];
     for (sql, reason) in manual {
-        let g = guide(sql);
-        assert_eq!(g.entries.len(), 1, "{sql}: {g:#?}");
-        match &g.entries[0].action {
-            Action::Manual { reason: r } => assert!(r.contains(reason), "{sql}: {r}"),
-            other => panic!("{sql}: {other:?}"),
-        }
+        assert_manual(sql, reason);
     }
     let nothing = [
         "ALTER TABLE t VALIDATE CONSTRAINT c",
@@ -1007,12 +1012,7 @@ fn the_new_kinds_have_their_inverses() {
         ),
     ];
     for (sql, reason) in manual {
-        let g = guide(sql);
-        assert_eq!(g.entries.len(), 1, "{sql}: {g:#?}");
-        match &g.entries[0].action {
-            Action::Manual { reason: r } => assert!(r.contains(reason), "{sql}: {r}"),
-            other => panic!("{sql}: {other:?}"),
-        }
+        assert_manual(sql, reason);
     }
 }
 

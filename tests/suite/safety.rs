@@ -1543,7 +1543,13 @@ fn statement_problem(statement: &Statement) -> Option<String> {
     None
 }
 
-fn render_sql(plan: &Plan, live: &Schema, desired: &Schema) -> String {
+/// The plan as `reconcile plan` renders it with `render`.
+fn rendered(
+    plan: &Plan,
+    live: &Schema,
+    desired: &Schema,
+    render: fn(&Report, &mut Vec<u8>) -> std::io::Result<()>,
+) -> Vec<u8> {
     let report = Report {
         command: "plan",
         target: "the property test",
@@ -1553,8 +1559,15 @@ fn render_sql(plan: &Plan, live: &Schema, desired: &Schema) -> String {
         skipped: &[],
     };
     let mut out = Vec::new();
-    render::sql::render(&report, &mut out).expect("rendering to memory cannot fail");
-    String::from_utf8(out).expect("the script is UTF-8")
+    render(&report, &mut out).expect("rendering to memory cannot fail");
+    out
+}
+
+fn render_sql(plan: &Plan, live: &Schema, desired: &Schema) -> String {
+    String::from_utf8(rendered(plan, live, desired, |r, out| {
+        render::sql::render(r, out)
+    }))
+    .expect("the script is UTF-8")
 }
 
 /// Why a plan's step is not what it may be: one additive statement, or — for a `set_owner`
@@ -2224,16 +2237,7 @@ fn a_carriage_return_in_a_label_cannot_escape_a_comment() {
 
 /// The JSON plan file `reconcile plan --format json --out FILE` writes for this plan.
 fn plan_file(plan: &Plan, live: &Schema, desired: &Schema) -> Value {
-    let report = Report {
-        command: "plan",
-        target: "the property test",
-        plan,
-        live,
-        desired,
-        skipped: &[],
-    };
-    let mut out = Vec::new();
-    render::json::render(&report, &mut out).expect("rendering to memory cannot fail");
+    let out = rendered(plan, live, desired, render::json::render);
     serde_json::from_slice(&out).expect("the plan file is JSON")
 }
 
