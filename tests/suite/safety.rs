@@ -389,6 +389,34 @@ fn extra_name(i: &Pick, taken: impl Fn(&str) -> bool) -> Ident {
     ident(&name)
 }
 
+/// Removes the `i`th entry of `map`, if it has any.
+fn remove_nth<K: Ord + Clone, V>(map: &mut std::collections::BTreeMap<K, V>, i: &Pick) {
+    if let Some(key) = nth_key(map, i) {
+        map.remove(&key);
+    }
+}
+
+/// A plain table of `live` and a name on it that `taken` (table, name) does not use, for an
+/// extra trigger or policy.
+fn extra_on_table(
+    live: &Schema,
+    taken: &[(&QualifiedName, &Ident)],
+    t: &Pick,
+    n: &Pick,
+) -> Option<(QualifiedName, Ident)> {
+    let tables = plain_tables(live);
+    if tables.is_empty() {
+        return None;
+    }
+    let table = pick(&tables, t).clone();
+    let name = extra_name(n, |x| {
+        taken
+            .iter()
+            .any(|(on, name)| **on == table && name.as_str() == x)
+    });
+    Some((table, name))
+}
+
 fn table_mut<'a>(live: &'a mut Schema, t: &Pick) -> Option<&'a mut Table> {
     let name = nth_key(&live.tables, t)?;
     live.tables.get_mut(&name)
@@ -801,11 +829,7 @@ fn mutate(live: &mut Schema, m: &Mutation) {
             let function = routine(&key, Some("integer"), choose(BODIES, b));
             live.functions.insert(key, function);
         }
-        Mutation::DropView(v) => {
-            if let Some(name) = nth_key(&live.views, v) {
-                live.views.remove(&name);
-            }
-        }
+        Mutation::DropView(v) => remove_nth(&mut live.views, v),
         Mutation::ChangeView(v, q) => {
             if let Some(name) = nth_key(&live.views, v) {
                 live.views.insert(name, view(q));
@@ -816,21 +840,13 @@ fn mutate(live: &mut Schema, m: &Mutation) {
             live.views
                 .insert(QualifiedName::new(ident("public"), name), view(q));
         }
-        Mutation::DropMaterializedView(v) => {
-            if let Some(name) = nth_key(&live.materialized_views, v) {
-                live.materialized_views.remove(&name);
-            }
-        }
+        Mutation::DropMaterializedView(v) => remove_nth(&mut live.materialized_views, v),
         Mutation::ChangeMaterializedView(v, q) => {
             if let Some(name) = nth_key(&live.materialized_views, v) {
                 live.materialized_views.insert(name, materialized_view(q));
             }
         }
-        Mutation::DropTrigger(t) => {
-            if let Some(key) = nth_key(&live.triggers, t) {
-                live.triggers.remove(&key);
-            }
-        }
+        Mutation::DropTrigger(t) => remove_nth(&mut live.triggers, t),
         Mutation::ChangeTrigger(t, form, firing) => {
             if let Some(key) = nth_key(&live.triggers, t) {
                 let changed = trigger(&key, form, *pick(FIRINGS, firing));
@@ -838,24 +854,15 @@ fn mutate(live: &mut Schema, m: &Mutation) {
             }
         }
         Mutation::ExtraTrigger(t, n, form) => {
-            let tables = plain_tables(live);
-            if !tables.is_empty() {
-                let table = pick(&tables, t).clone();
-                let name = extra_name(n, |x| {
-                    live.triggers
-                        .keys()
-                        .any(|k| k.table == table && k.name.as_str() == x)
-                });
+            let taken: Vec<(&QualifiedName, &Ident)> =
+                live.triggers.keys().map(|k| (&k.table, &k.name)).collect();
+            if let Some((table, name)) = extra_on_table(live, &taken, t, n) {
                 let key = TriggerKey::new(table, name);
                 let extra = trigger(&key, form, Firing::Enabled);
                 live.triggers.insert(key, extra);
             }
         }
-        Mutation::DropPolicy(p) => {
-            if let Some(key) = nth_key(&live.policies, p) {
-                live.policies.remove(&key);
-            }
-        }
+        Mutation::DropPolicy(p) => remove_nth(&mut live.policies, p),
         Mutation::NarrowPolicy(p) => {
             if let Some(key) = nth_key(&live.policies, p) {
                 live.policies.get_mut(&key).unwrap().roles = vec![ROLES[0].to_owned()];
@@ -884,23 +891,14 @@ fn mutate(live: &mut Schema, m: &Mutation) {
             }
         }
         Mutation::ExtraPolicy(t, n, r) => {
-            let tables = plain_tables(live);
-            if !tables.is_empty() {
-                let table = pick(&tables, t).clone();
-                let name = extra_name(n, |x| {
-                    live.policies
-                        .keys()
-                        .any(|k| k.table == table && k.name.as_str() == x)
-                });
+            let taken: Vec<(&QualifiedName, &Ident)> =
+                live.policies.keys().map(|k| (&k.table, &k.name)).collect();
+            if let Some((table, name)) = extra_on_table(live, &taken, t, n) {
                 let extra = policy(&Pick(0), std::slice::from_ref(r), &Pick(3), true);
                 live.policies.insert(PolicyKey::new(table, name), extra);
             }
         }
-        Mutation::DropComment(c) => {
-            if let Some(key) = nth_key(&live.comments, c) {
-                live.comments.remove(&key);
-            }
-        }
+        Mutation::DropComment(c) => remove_nth(&mut live.comments, c),
         Mutation::ChangeComment(c, text) => {
             if let Some(key) = nth_key(&live.comments, c) {
                 live.comments
