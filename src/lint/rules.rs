@@ -950,9 +950,14 @@ impl Checker<'_> {
         }
     }
 
-    /// `ALTER TABLE/VIEW/SEQUENCE/... OWNER TO` (the `ALTER TABLE` grammar's form).
+    /// `ALTER TABLE/VIEW/SEQUENCE/... OWNER TO` (the `ALTER TABLE` grammar's form) — of a
+    /// table the files did not just create: giving a new table its owner takes nothing from
+    /// anyone (pg_dump writes one after every CREATE; reconcile plans only that kind).
     fn owner_change(&mut self, s: &protobuf::AlterTableStmt, place: Place) {
         let Some(rel) = &s.relation else { return };
+        if self.shared.is_new_table(rel) {
+            return;
+        }
         for cmd in &s.cmds {
             if let Some(NodeEnum::AlterTableCmd(cmd)) = &cmd.node
                 && cmd.subtype == AlterTableType::AtChangeOwner as i32

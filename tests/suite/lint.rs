@@ -976,6 +976,11 @@ fn statements_of_the_new_kinds_get_exactly_their_codes() {
             &["L049"],
         ),
         ("ALTER SCHEMA app OWNER TO app_owner;".into(), &["L049"]),
+        (
+            "CREATE TABLE IF NOT EXISTS todos (id bigint);\nALTER TABLE todos OWNER TO app_owner;"
+                .into(),
+            &[],
+        ),
         // Views, functions, triggers: replacing in place is the safe form of drop-and-create.
         ("CREATE OR REPLACE VIEW v AS SELECT 1 AS a;".into(), &[]),
         ("DROP VIEW v;".into(), &["L005"]),
