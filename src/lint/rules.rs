@@ -227,6 +227,12 @@ impl Checker<'_> {
             );
             return;
         }
+        // Sequences and views the files create are new relations too (for their owner).
+        match node {
+            NodeEnum::CreateSeqStmt(s) if let Some(rel) = &s.sequence => self.shared.add_table(rel),
+            NodeEnum::ViewStmt(s) if let Some(rel) = &s.view => self.shared.add_table(rel),
+            _ => {}
+        }
         match node {
             NodeEnum::DropStmt(s) => self.drop(s, place),
             NodeEnum::DropdbStmt(s) => {

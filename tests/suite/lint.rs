@@ -981,6 +981,12 @@ fn statements_of_the_new_kinds_get_exactly_their_codes() {
                 .into(),
             &[],
         ),
+        (
+            "CREATE VIEW v AS SELECT 1 AS a;\nALTER TABLE v OWNER TO app_owner;\n\
+             CREATE SEQUENCE IF NOT EXISTS s;\nALTER SEQUENCE s OWNER TO app_owner;"
+                .into(),
+            &[],
+        ),
         // Views, functions, triggers: replacing in place is the safe form of drop-and-create.
         ("CREATE OR REPLACE VIEW v AS SELECT 1 AS a;".into(), &[]),
         ("DROP VIEW v;".into(), &["L005"]),
