@@ -6,15 +6,22 @@
 //! re-reads the database: a different fingerprint means the database changed since the review,
 //! and the plan is refused with a list of what changed. Every statement in the file is also
 //! re-checked with the PostgreSQL parser, so a hand-edited file cannot smuggle in a DROP.
+//!
+//! The parser alone cannot judge a statement that swaps a definition in place (`ALTER
+//! POLICY`, `CREATE OR REPLACE`, `COMMENT ON`, `ENABLE/DISABLE TRIGGER`): a plan runs them,
+//! and `ALTER POLICY p ON t TO PUBLIC USING (true)` parses as well as the reviewed one. So
+//! each such statement must also be one the planner writes for the file's own models — the
+//! reviewed live and desired states — for the object its step names.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::classify::{Kind, Object, classify};
 use crate::diff::{self, Code, Finding};
-use crate::model::Schema;
-use crate::plan::{Plan, Step, StepKind};
+use crate::model::{ObjectId, Schema};
+use crate::plan::{self, Plan, Step, StepKind};
 
 #[derive(Debug, Deserialize)]
 pub struct PlanFile {
@@ -99,17 +106,91 @@ pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
             command: file.command,
         });
     }
+    let tampered = |step: &Step, why: String| PlanFileError::Tampered {
+        path: shown.clone(),
+        number: step.number,
+        object: Box::new(step.object.clone()),
+        why,
+    };
     for (i, step) in file.steps.iter().enumerate() {
-        if let Err(why) = check_step(step, &file.steps[..i]) {
-            return Err(PlanFileError::Tampered {
-                path: shown,
-                number: step.number,
-                object: Box::new(step.object.clone()),
-                why,
-            });
+        check_step(step, &file.steps[..i]).map_err(|why| tampered(step, why))?;
+    }
+    // Derived once, and only for a file that swaps a definition in place.
+    let mut planned: Option<BTreeSet<(ObjectId, String)>> = None;
+    for step in &file.steps {
+        for statement in replace_statements(&step.sql) {
+            let planned = planned.get_or_insert_with(|| planned_replacements(&file.models));
+            if !planned.contains(&(step.object.clone(), statement.clone())) {
+                return Err(tampered(
+                    step,
+                    format!(
+                        "it runs `{}`, which the plan's desired state does not call for",
+                        first_line(&statement)
+                    ),
+                ));
+            }
         }
     }
     Ok(file)
+}
+
+/// The statements in `sql` (nested ones included) that swap a definition in place rather
+/// than add — what [`Kind::is_replace`] allows and [`Kind::is_additive`] does not — in one
+/// spelling (the parser's deparsed form, so the whitespace of a guard does not matter).
+fn replace_statements(sql: &str) -> Vec<String> {
+    let Ok(statements) = classify(sql) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for top in &statements {
+        for s in top.flatten() {
+            if s.kind.is_replace() && !s.kind.is_additive() {
+                out.push(normalised(&s.text));
+            }
+        }
+    }
+    out
+}
+
+fn normalised(text: &str) -> String {
+    pg_query::parse(text, pg_query::ParserOptions::DEFAULT)
+        .and_then(|tree| tree.deparse(Default::default()))
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+/// The in-place swaps the planner writes for the file's models, by the object of their step:
+/// with and without rename hints (which move what a plan holds back), so whichever options
+/// the plan was made with, its statements are among them.
+fn planned_replacements(models: &Models) -> BTreeSet<(ObjectId, String)> {
+    let rows = BTreeMap::new();
+    let mut out = BTreeSet::new();
+    for rename_hints in [true, false] {
+        let options = diff::Options {
+            rename_hints,
+            replace: true,
+            ..Default::default()
+        };
+        let derived = diff::diff(&models.live, &models.desired, &options);
+        let context = plan::Context {
+            live: &models.live,
+            estimated_rows: &rows,
+            concurrently: true,
+        };
+        // A plan that cannot be ordered has no statements to vouch for anything.
+        let Ok(derived) = plan::build(&derived, &context) else {
+            continue;
+        };
+        for step in derived.steps {
+            for statement in replace_statements(&step.sql) {
+                out.insert((step.object.clone(), statement));
+            }
+        }
+    }
+    out
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("").trim()
 }
 
 /// A step from a file must be one statement the planner could have produced: additive

@@ -237,9 +237,21 @@ impl Replaceable for ViewKind {
     }
 
     fn replace_steps(name: &QualifiedName, previous: &View, view: &View, out: &mut Vec<Draft>) {
+        // CREATE OR REPLACE VIEW cannot take columns away: when the new query adds some,
+        // only dropping and creating the view puts the old one back (and the DROP, without
+        // CASCADE, fails and names them while other views read it).
+        let restore = if previous.replaceable_by(view) && view.replaceable_by(previous) {
+            Self::replace(name, previous)
+        } else {
+            format!(
+                "DROP VIEW IF EXISTS {};\n{}",
+                name.quoted(),
+                Self::create(name, previous)
+            )
+        };
         StepBuilder::new(StepKind::Replace, stage::VIEWS, None, Self::id(name))
             .sql(Self::replace(name, view))
-            .previous(Self::replace(name, previous))
+            .previous(restore)
             .hazard(
                 HazardCode::ReplacesDefinition,
                 format!(

@@ -73,10 +73,20 @@ pub enum Code {
     BadDirective,
     Revoke,
     RevokeDefaultPrivileges,
+    DisableRowLevelSecurity,
+    AlterPolicy,
+    PolicyAllowsEveryRow,
+    DetachPartitionLocks,
+    AttachPartitionScans,
+    PartitionedIndexConcurrently,
+    SecurityDefinerSearchPath,
+    RefreshBlocksReads,
+    DisableTrigger,
+    ChangeOwner,
 }
 
 impl Code {
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 41] = [
         Code::DropTable,
         Code::DropColumn,
         Code::DropIndex,
@@ -108,6 +118,16 @@ impl Code {
         Code::BadDirective,
         Code::Revoke,
         Code::RevokeDefaultPrivileges,
+        Code::DisableRowLevelSecurity,
+        Code::AlterPolicy,
+        Code::PolicyAllowsEveryRow,
+        Code::DetachPartitionLocks,
+        Code::AttachPartitionScans,
+        Code::PartitionedIndexConcurrently,
+        Code::SecurityDefinerSearchPath,
+        Code::RefreshBlocksReads,
+        Code::DisableTrigger,
+        Code::ChangeOwner,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -143,6 +163,16 @@ impl Code {
             Code::BadDirective => "L031",
             Code::Revoke => FindingCode::ExtraGrant.as_str(),
             Code::RevokeDefaultPrivileges => FindingCode::ExtraDefaultPrivilege.as_str(),
+            Code::DisableRowLevelSecurity => "L040",
+            Code::AlterPolicy => "L041",
+            Code::PolicyAllowsEveryRow => "L042",
+            Code::DetachPartitionLocks => "L043",
+            Code::AttachPartitionScans => "L044",
+            Code::PartitionedIndexConcurrently => "L045",
+            Code::SecurityDefinerSearchPath => "L046",
+            Code::RefreshBlocksReads => "L047",
+            Code::DisableTrigger => "L048",
+            Code::ChangeOwner => "L049",
         }
     }
 
@@ -171,7 +201,9 @@ impl Code {
             | Code::UpdateWithoutWhere
             | Code::DropClusterObject
             | Code::CannotRunInTransaction
-            | Code::BadDirective => Severity::Error,
+            | Code::BadDirective
+            | Code::DisableRowLevelSecurity
+            | Code::PartitionedIndexConcurrently => Severity::Error,
             Code::NotNullWithoutDefault
             | Code::RewritesTable
             | Code::IndexBuiltUnderLock
@@ -185,7 +217,15 @@ impl Code {
             | Code::TransactionControl
             | Code::UnusedAllow
             | Code::Revoke
-            | Code::RevokeDefaultPrivileges => Severity::Warning,
+            | Code::RevokeDefaultPrivileges
+            | Code::AlterPolicy
+            | Code::PolicyAllowsEveryRow
+            | Code::DetachPartitionLocks
+            | Code::AttachPartitionScans
+            | Code::SecurityDefinerSearchPath
+            | Code::RefreshBlocksReads
+            | Code::DisableTrigger
+            | Code::ChangeOwner => Severity::Warning,
         }
     }
 
@@ -265,6 +305,46 @@ impl Code {
             Code::RevokeDefaultPrivileges => {
                 "ALTER DEFAULT PRIVILEGES ... REVOKE: objects created from now on lack privileges \
                  code may expect"
+            }
+            Code::DisableRowLevelSecurity => {
+                "DISABLE / NO FORCE ROW LEVEL SECURITY: every role with table privileges sees \
+                 and writes every row again"
+            }
+            Code::AlterPolicy => {
+                "ALTER POLICY changes who may see or write which rows; lint cannot see whether \
+                 access widens"
+            }
+            Code::PolicyAllowsEveryRow => {
+                "a permissive policy with USING (true) or WITH CHECK (true) lets its roles reach \
+                 every row"
+            }
+            Code::DetachPartitionLocks => {
+                "DETACH PARTITION without CONCURRENTLY takes ACCESS EXCLUSIVE on the partitioned \
+                 table; the partition's rows leave it"
+            }
+            Code::AttachPartitionScans => {
+                "ATTACH PARTITION of an existing table scans all its rows to check the bound \
+                 while holding its ACCESS EXCLUSIVE lock"
+            }
+            Code::PartitionedIndexConcurrently => {
+                "CREATE INDEX CONCURRENTLY on a partitioned table fails: PostgreSQL cannot build \
+                 it concurrently"
+            }
+            Code::SecurityDefinerSearchPath => {
+                "a SECURITY DEFINER function without SET search_path runs with its owner's rights \
+                 and the caller's search_path"
+            }
+            Code::RefreshBlocksReads => {
+                "REFRESH MATERIALIZED VIEW without CONCURRENTLY blocks every read of the view \
+                 while its query runs"
+            }
+            Code::DisableTrigger => {
+                "DISABLE TRIGGER: writes stop running the trigger (audit, derived data; with ALL, \
+                 foreign keys)"
+            }
+            Code::ChangeOwner => {
+                "OWNER TO moves an object's owner rights: the previous owner loses them, the new \
+                 one bypasses row-level security and runs its SECURITY DEFINER code"
             }
         }
     }
@@ -389,6 +469,52 @@ impl Code {
             Code::RevokeDefaultPrivileges => {
                 "check what the roles that create objects here expect of new objects, then allow \
                  it with `-- reconcile:allow D183 <reason>`"
+            }
+            Code::DisableRowLevelSecurity => {
+                "keep row-level security on and change the policies instead (a permissive policy \
+                 for the role that needs more rows); if it must go, allow it with \
+                 `-- reconcile:allow L040 <reason>`"
+            }
+            Code::AlterPolicy => {
+                "compare with the policy's current definition (`\\d+ table` in psql, or \
+                 `reconcile plan`, whose H014 hazard says whether access widens) before \
+                 allowing it with `-- reconcile:allow L041 <reason>`"
+            }
+            Code::PolicyAllowsEveryRow => {
+                "write the condition that limits the rows (`USING (owner = auth.uid())`); if \
+                 every row is meant, say so with `-- reconcile:allow L042 <reason>`"
+            }
+            Code::DetachPartitionLocks => {
+                "`ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY` in a file with \
+                 `-- reconcile:no-transaction` (not possible while the table has a default \
+                 partition); back up the partition's rows first if they are to go"
+            }
+            Code::AttachPartitionScans => {
+                "first `ADD CONSTRAINT ... CHECK (<the bound>) NOT VALID` on the table and \
+                 `VALIDATE CONSTRAINT` it (writes continue), then ATTACH (the scan is skipped), \
+                 then drop the check"
+            }
+            Code::PartitionedIndexConcurrently => {
+                "`CREATE INDEX ... ON ONLY parent`, `CREATE INDEX CONCURRENTLY` on each \
+                 partition, then `ALTER INDEX parent_index ATTACH PARTITION partition_index` for \
+                 each (the parent's index becomes valid once all are attached)"
+            }
+            Code::SecurityDefinerSearchPath => {
+                "add `SET search_path = pg_catalog, pg_temp` (or the schemas it needs, pg_temp \
+                 last) and schema-qualify what the body uses"
+            }
+            Code::RefreshBlocksReads => {
+                "`REFRESH MATERIALIZED VIEW CONCURRENTLY` (needs a unique index on the view): \
+                 reads continue while it runs"
+            }
+            Code::DisableTrigger => {
+                "keep the trigger and make its function skip what must not happen; if writes \
+                 must bypass it, do so in the session (`SET session_replication_role`) and \
+                 allow it with `-- reconcile:allow L048 <reason>`"
+            }
+            Code::ChangeOwner => {
+                "check what the previous owner still does with the object and what the new one \
+                 may do; create objects as the role that should own them instead"
             }
         }
     }

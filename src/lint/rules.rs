@@ -59,6 +59,11 @@ pub(crate) struct Hit {
 pub(crate) struct Shared {
     tables: Names,
     indexes: Names,
+    /// Tables created `PARTITION BY` (an index on one cannot be built concurrently).
+    partitioned: Names,
+    /// Tables given a validated CHECK constraint (which can spare an ATTACH PARTITION its
+    /// scan).
+    checked: Names,
 }
 
 impl Shared {
@@ -222,6 +227,12 @@ impl Checker<'_> {
             );
             return;
         }
+        // Sequences and views the files create are new relations too (for their owner).
+        match node {
+            NodeEnum::CreateSeqStmt(s) if let Some(rel) = &s.sequence => self.shared.add_table(rel),
+            NodeEnum::ViewStmt(s) if let Some(rel) = &s.view => self.shared.add_table(rel),
+            _ => {}
+        }
         match node {
             NodeEnum::DropStmt(s) => self.drop(s, place),
             NodeEnum::DropdbStmt(s) => {
@@ -356,7 +367,78 @@ impl Checker<'_> {
                     self.visit(inner, text, place);
                 }
             }
-            NodeEnum::AlterTableStmt(s) => self.alter_table(s, place),
+            NodeEnum::AlterTableStmt(s) => {
+                self.owner_change(s, place);
+                self.alter_table(s, place);
+            }
+            NodeEnum::AlterOwnerStmt(s) => {
+                let object = s
+                    .relation
+                    .as_ref()
+                    .map(rel_name)
+                    .or_else(|| s.object.as_deref().map(object_name))
+                    .unwrap_or_default();
+                let role = s.newowner.as_ref().map(role_name).unwrap_or_default();
+                self.hit(
+                    place,
+                    Code::ChangeOwner,
+                    format!("changes the owner of {object} to {role}"),
+                );
+            }
+            NodeEnum::CreatePolicyStmt(s) => {
+                let table = s.table.as_ref().map_or_else(String::new, rel_name);
+                if s.permissive {
+                    self.every_row(place, &s.policy_name, &table, &s.qual, &s.with_check);
+                }
+                if let Some(rel) = &s.table
+                    && !self.shared.is_new_table(rel)
+                {
+                    self.access_exclusive(place, &format!("table {table}"));
+                }
+            }
+            NodeEnum::AlterPolicyStmt(s) => {
+                let table = s.table.as_ref().map_or_else(String::new, rel_name);
+                let mut changes = Vec::new();
+                if !s.roles.is_empty() {
+                    changes.push(format!("the roles become {}", role_list(&s.roles)));
+                }
+                if s.qual.is_some() {
+                    changes.push("USING is replaced".to_owned());
+                }
+                if s.with_check.is_some() {
+                    changes.push("WITH CHECK is replaced".to_owned());
+                }
+                self.hit(
+                    place,
+                    Code::AlterPolicy,
+                    format!(
+                        "alters policy {} on {table} ({}): whether access widens depends on the \
+                         definition it replaces, which lint cannot see",
+                        s.policy_name,
+                        changes.join(", ")
+                    ),
+                );
+                // A permissive or restrictive policy: ALTER POLICY does not say; USING (true)
+                // lets every row through either way for a permissive one, the common kind.
+                self.every_row(place, &s.policy_name, &table, &s.qual, &s.with_check);
+                if let Some(rel) = &s.table
+                    && !self.shared.is_new_table(rel)
+                {
+                    self.access_exclusive(place, &format!("table {table}"));
+                }
+            }
+            NodeEnum::CreateFunctionStmt(s) => {
+                let name = Name::strings(&s.funcname).to_string();
+                self.security_definer(place, &name, &s.options, false);
+            }
+            NodeEnum::AlterFunctionStmt(s) => {
+                let name = s
+                    .func
+                    .as_ref()
+                    .map(|f| Name::strings(&f.objname).to_string())
+                    .unwrap_or_default();
+                self.security_definer(place, &name, &s.actions, true);
+            }
             NodeEnum::RenameStmt(s) => self.rename(s, place),
             NodeEnum::AlterEnumStmt(s) => {
                 let type_name = Name::strings(&s.type_name).to_string();
@@ -385,6 +467,9 @@ impl Checker<'_> {
                         );
                     }
                     self.shared.add_table(rel);
+                    if s.partspec.is_some() {
+                        self.shared.partitioned.add(&rel.schemaname, &rel.relname);
+                    }
                 }
             }
             NodeEnum::CreateSchemaStmt(s) => {
@@ -446,7 +531,18 @@ impl Checker<'_> {
                 if let Some(rel) = &s.relation
                     && !self.shared.is_new_table(rel)
                 {
-                    self.access_exclusive(place, &format!("materialized view {}", rel_name(rel)));
+                    let view = rel_name(rel);
+                    if !s.skip_data {
+                        self.hit(
+                            place,
+                            Code::RefreshBlocksReads,
+                            format!(
+                                "refreshes materialized view {view} without CONCURRENTLY: every \
+                                 read of {view} waits until its query has run again"
+                            ),
+                        );
+                    }
+                    self.access_exclusive(place, &format!("materialized view {view}"));
                 }
             }
             // 8 is AccessExclusiveLock, LOCK TABLE's default.
@@ -648,12 +744,28 @@ impl Checker<'_> {
         } else {
             s.idxname.clone()
         };
-        if s.concurrent {
+        let partitioned = s
+            .relation
+            .as_ref()
+            .is_some_and(|r| self.shared.partitioned.contains(&r.schemaname, &r.relname));
+        if s.concurrent && partitioned {
+            self.hit(
+                place,
+                Code::PartitionedIndexConcurrently,
+                format!(
+                    "builds index {name} CONCURRENTLY on partitioned table {table}, which \
+                     PostgreSQL refuses (\"cannot create index on partitioned table \
+                     concurrently\")"
+                ),
+            );
+        } else if s.concurrent {
             self.not_in_transaction(place, "CREATE INDEX CONCURRENTLY");
         } else if s
             .relation
             .as_ref()
-            .is_some_and(|r| !self.shared.is_new_table(r))
+            // `ON ONLY`: the partitioned table's own index, built empty and invalid, to which
+            // each partition's concurrently built index is then attached.
+            .is_some_and(|r| r.inh && !self.shared.is_new_table(r))
         {
             self.hit(
                 place,
@@ -740,6 +852,80 @@ impl Checker<'_> {
                     Code::DropConstraint,
                     format!("drops constraint {} on {table}", cmd.name),
                 ),
+                AlterTableType::AtDisableRowSecurity => self.hit(
+                    place,
+                    Code::DisableRowLevelSecurity,
+                    format!(
+                        "disables row-level security on {table}: its policies stop applying, \
+                         and every role with privileges on {table} reaches every row"
+                    ),
+                ),
+                AlterTableType::AtNoForceRowSecurity => self.hit(
+                    place,
+                    Code::DisableRowLevelSecurity,
+                    format!(
+                        "stops forcing row-level security on {table}: its owner (and what runs \
+                         as its owner) reaches every row again"
+                    ),
+                ),
+                AlterTableType::AtDisableTrig
+                | AlterTableType::AtDisableTrigAll
+                | AlterTableType::AtDisableTrigUser => {
+                    let which = match subtype {
+                        AlterTableType::AtDisableTrigAll => format!(
+                            "every trigger on {table}, including those that enforce its foreign \
+                             keys: writes no longer run them"
+                        ),
+                        AlterTableType::AtDisableTrigUser => {
+                            format!("every user trigger on {table}: writes no longer run them")
+                        }
+                        _ => format!("trigger {} on {table}: writes no longer run it", cmd.name),
+                    };
+                    self.hit(place, Code::DisableTrigger, format!("disables {which}"));
+                }
+                AlterTableType::AtDetachPartition => {
+                    if let Some(NodeEnum::PartitionCmd(p)) = def {
+                        let partition = p.name.as_ref().map_or_else(String::new, rel_name);
+                        if p.concurrent {
+                            self.not_in_transaction(place, "DETACH PARTITION CONCURRENTLY");
+                        } else if existing {
+                            self.hit(
+                                place,
+                                Code::DetachPartitionLocks,
+                                format!(
+                                    "detaches partition {partition} from {table} without \
+                                     CONCURRENTLY: ACCESS EXCLUSIVE on {table} until it \
+                                     commits, and the partition's rows leave {table}"
+                                ),
+                            );
+                        }
+                    }
+                }
+                AlterTableType::AtAttachPartition => {
+                    if let Some(NodeEnum::PartitionCmd(p)) = def
+                        && let Some(partition) = &p.name
+                        && existing
+                        && !self.shared.is_new_table(partition)
+                        && !self
+                            .shared
+                            .checked
+                            .contains(&partition.schemaname, &partition.relname)
+                    {
+                        let partition = rel_name(partition);
+                        self.hit(
+                            place,
+                            Code::AttachPartitionScans,
+                            format!(
+                                "attaches existing table {partition} to {table}: every row of \
+                                 {partition} is read to check the partition bound, while \
+                                 writes to {partition} wait"
+                            ),
+                        );
+                    }
+                }
+                AlterTableType::AtValidateConstraint => {
+                    self.shared.checked.add(&rel.schemaname, &rel.relname);
+                }
                 AlterTableType::AtAddColumn => {
                     if let Some(NodeEnum::ColumnDef(c)) = def {
                         if !cmd.missing_ok && !place.in_do {
@@ -757,6 +943,9 @@ impl Checker<'_> {
                 AlterTableType::AtAddConstraint => {
                     if let Some(NodeEnum::Constraint(c)) = def {
                         self.add_constraint(&table, c, existing, place);
+                        if c.contype == ConstrType::ConstrCheck as i32 && !c.skip_validation {
+                            self.shared.checked.add(&rel.schemaname, &rel.relname);
+                        }
                     }
                 }
                 _ => {}
@@ -764,6 +953,100 @@ impl Checker<'_> {
         }
         if existing && locks {
             self.access_exclusive(place, &format!("table {table}"));
+        }
+    }
+
+    /// `ALTER TABLE/VIEW/SEQUENCE/... OWNER TO` (the `ALTER TABLE` grammar's form) — of a
+    /// table the files did not just create: giving a new table its owner takes nothing from
+    /// anyone (pg_dump writes one after every CREATE; reconcile plans only that kind).
+    fn owner_change(&mut self, s: &protobuf::AlterTableStmt, place: Place) {
+        let Some(rel) = &s.relation else { return };
+        if self.shared.is_new_table(rel) {
+            return;
+        }
+        for cmd in &s.cmds {
+            if let Some(NodeEnum::AlterTableCmd(cmd)) = &cmd.node
+                && cmd.subtype == AlterTableType::AtChangeOwner as i32
+            {
+                let role = cmd.newowner.as_ref().map(role_name).unwrap_or_default();
+                self.hit(
+                    place,
+                    Code::ChangeOwner,
+                    format!("changes the owner of {} to {role}", rel_name(rel)),
+                );
+            }
+        }
+    }
+
+    /// A permissive policy whose `USING` or `WITH CHECK` is the constant `true`.
+    fn every_row(
+        &mut self,
+        place: Place,
+        policy: &str,
+        table: &str,
+        using: &Option<Box<protobuf::Node>>,
+        check: &Option<Box<protobuf::Node>>,
+    ) {
+        let which = match (is_true(using), is_true(check)) {
+            (true, true) => "USING (true) and WITH CHECK (true)",
+            (true, false) => "USING (true)",
+            (false, true) => "WITH CHECK (true)",
+            (false, false) => return,
+        };
+        self.hit(
+            place,
+            Code::PolicyAllowsEveryRow,
+            format!(
+                "policy {policy} on {table} has {which}: its roles reach every row of {table} \
+                 for its command"
+            ),
+        );
+    }
+
+    /// `SECURITY DEFINER` among a function's options with no `SET search_path` beside it.
+    fn security_definer(
+        &mut self,
+        place: Place,
+        function: &str,
+        options: &[protobuf::Node],
+        altered: bool,
+    ) {
+        let defs = || {
+            options.iter().filter_map(|o| match &o.node {
+                Some(NodeEnum::DefElem(d)) => Some(d),
+                _ => None,
+            })
+        };
+        let definer = defs().any(|d| {
+            d.defname == "security"
+                && matches!(
+                    d.arg.as_deref().and_then(|a| a.node.as_ref()),
+                    Some(NodeEnum::Boolean(b)) if b.boolval
+                )
+        });
+        let search_path = defs().any(|d| {
+            d.defname == "set"
+                && matches!(
+                    d.arg.as_deref().and_then(|a| a.node.as_ref()),
+                    Some(NodeEnum::VariableSetStmt(v))
+                        if v.name == "search_path" && v.kind != VariableSetKind::VarReset as i32
+                )
+        });
+        if definer && !search_path {
+            let unless = if altered {
+                " (unless it already has one)"
+            } else {
+                ""
+            };
+            self.hit(
+                place,
+                Code::SecurityDefinerSearchPath,
+                format!(
+                    "function {function} runs as its owner (SECURITY DEFINER) without SET \
+                     search_path{unless}: a caller who can create objects in a schema on its \
+                     search_path can make it run their code with the owner's rights"
+                ),
+            );
         }
     }
 
@@ -1088,4 +1371,19 @@ fn object_name(node: &protobuf::Node) -> String {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("").trim()
+}
+
+/// Whether a policy clause is the constant `true`.
+fn is_true(clause: &Option<Box<protobuf::Node>>) -> bool {
+    matches!(
+        clause.as_deref().and_then(|n| n.node.as_ref()),
+        Some(NodeEnum::AConst(c)) if matches!(&c.val, Some(a_const::Val::Boolval(b)) if b.boolval)
+    )
+}
+
+/// A role as written (`PUBLIC`, `CURRENT_USER`, or its name).
+fn role_name(role: &protobuf::RoleSpec) -> String {
+    role_list(&[protobuf::Node {
+        node: Some(NodeEnum::RoleSpec(role.clone())),
+    }])
 }

@@ -22,8 +22,33 @@ pub fn if_exists(exists: &str, statement: &str) -> String {
 fn guarded(condition: &str, statement: &str) -> String {
     do_block(&format!(
         "BEGIN\n  IF {condition} THEN\n    {};\n  END IF;\nEND",
-        statement.replace('\n', "\n    ")
+        indent(statement, "    ")
     ))
+}
+
+/// `statement` with every line after the first indented by `by` — except line breaks inside
+/// a token (a string constant, a quoted identifier, a dollar-quoted body), which are data: a
+/// policy expression's `'a\nb'` or a role named `"line\nbreak"` must reach the server as
+/// written. Text the scanner rejects is left as it is.
+fn indent(statement: &str, by: &str) -> String {
+    let Ok(tokens) = pg_query::scan_tokens(statement) else {
+        return statement.to_owned();
+    };
+    // Tokens come in text order: one pass over both.
+    let mut tokens = tokens.iter().peekable();
+    let mut out = String::with_capacity(statement.len());
+    for (at, c) in statement.char_indices() {
+        out.push(c);
+        if c != '\n' {
+            continue;
+        }
+        while tokens.next_if(|t| (t.end as usize) <= at).is_some() {}
+        let inside = tokens.peek().is_some_and(|t| (t.start as usize) < at);
+        if !inside {
+            out.push_str(by);
+        }
+    }
+    out
 }
 
 /// `DO $tag$ BEGIN <statements>; END $tag$`: several statements as one step, which runs all
@@ -31,7 +56,7 @@ fn guarded(condition: &str, statement: &str) -> String {
 pub fn together(statements: &[String]) -> String {
     let body: Vec<String> = statements
         .iter()
-        .map(|s| format!("  {};\n", s.replace('\n', "\n  ")))
+        .map(|s| format!("  {};\n", indent(s, "  ")))
         .collect();
     do_block(&format!("BEGIN\n{}END", body.concat()))
 }
@@ -60,7 +85,7 @@ pub fn tolerating_errors(statement: &str, object: &str, verbatim: bool) -> Strin
     let statement = if verbatim {
         format!("\n{statement}")
     } else {
-        statement.replace('\n', "\n  ")
+        indent(statement, "  ")
     };
     let body = format!(
         "BEGIN\n  {statement};\nEXCEPTION WHEN OTHERS THEN\n  PERFORM pg_catalog.set_config('{SKIPPED_SETTING}', SQLERRM, true);\n  RAISE WARNING 'reconcile: % was not created: %', {}, SQLERRM;\nEND",
@@ -149,6 +174,28 @@ pub fn type_exists(name: &QualifiedName) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found by the safety property): the guard's indentation went into quoted
+    /// identifiers and string constants, so the step set the owner to a role named
+    /// `"line\n    break"`, not `"line\nbreak"`, and a policy's `'a\nb'` became `'a\n    b'`.
+    #[test]
+    fn indentation_leaves_line_breaks_in_names_and_strings_alone() {
+        let statement = "ALTER TABLE t OWNER TO \"line\nbreak\"";
+        assert!(unless_exists("SELECT 1", statement).contains(statement));
+        let policy = "CREATE POLICY p ON t\nUSING (a = 'x\ny' AND b = $q$\n$q$)";
+        let guarded = unless_exists("SELECT 1", policy);
+        assert!(
+            guarded.contains("CREATE POLICY p ON t\n    USING (a = 'x\ny' AND b = $q$\n$q$)"),
+            "{guarded}"
+        );
+        let both = together(&[policy.to_owned(), statement.to_owned()]);
+        assert!(
+            both.contains(statement) && both.contains("'x\ny'"),
+            "{both}"
+        );
+        let tolerated = tolerating_errors(policy, "p", false);
+        assert!(tolerated.contains("'x\ny'"), "{tolerated}");
+    }
 
     #[test]
     fn tag_avoids_the_body() {

@@ -358,6 +358,18 @@ fn node_entries(node: &NodeEnum, text: &str, context: &Context, place: Place) ->
             )],
             None => vec![manual(text, "the table name could not be read")],
         },
+        NodeEnum::AlterPolicyStmt(s) => {
+            let table = relation(s.table.as_ref(), place).unwrap_or_default();
+            vec![manual(
+                text,
+                format!(
+                    "the roles and expressions policy {} on {table} had before are not in the \
+                     statement: restore them with ALTER POLICY (a replace step applied by \
+                     reconcile keeps them: roll back its run instead)",
+                    quote_ident(&s.policy_name)
+                ),
+            )]
+        }
         NodeEnum::GrantStmt(s) => {
             let mut flipped = s.clone();
             flipped.is_grant = !s.is_grant;
@@ -674,6 +686,66 @@ fn alter_table(
                     ),
                 )
             }
+            AlterTableType::AtEnableTrigAll
+            | AlterTableType::AtEnableTrigUser
+            | AlterTableType::AtDisableTrigAll
+            | AlterTableType::AtDisableTrigUser => {
+                let back = match subtype {
+                    AlterTableType::AtEnableTrigAll => "DISABLE TRIGGER ALL",
+                    AlterTableType::AtEnableTrigUser => "DISABLE TRIGGER USER",
+                    AlterTableType::AtDisableTrigAll => "ENABLE TRIGGER ALL",
+                    _ => "ENABLE TRIGGER USER",
+                };
+                inverse(
+                    text,
+                    format!("{alter} {back}"),
+                    "changes back when the table's triggers fire (ALL includes the ones that \
+                     enforce its foreign keys)",
+                    Some(
+                        "the triggers' states before this statement are not recorded, so this \
+                         sets them all alike: check each one (\\d on the table lists them)"
+                            .to_owned(),
+                    ),
+                )
+            }
+            AlterTableType::AtAttachPartition => {
+                match cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
+                    Some(NodeEnum::PartitionCmd(p)) => match relation(p.name.as_ref(), place) {
+                        Some(partition) => inverse(
+                            text,
+                            format!("ALTER TABLE {table} DETACH PARTITION {partition}"),
+                            "the partition becomes a table of its own again: its rows leave \
+                             the partitioned table's queries (none are deleted); takes ACCESS \
+                             EXCLUSIVE on the partitioned table (CONCURRENTLY, in a file of \
+                             its own outside a transaction, does not)",
+                            None,
+                        ),
+                        None => manual(text, "the partition's name could not be read"),
+                    },
+                    _ => manual(text, "the partition could not be read"),
+                }
+            }
+            AlterTableType::AtDetachPartition => {
+                let partition = match cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
+                    Some(NodeEnum::PartitionCmd(p)) => relation(p.name.as_ref(), place),
+                    _ => None,
+                }
+                .unwrap_or_else(|| "the partition".to_owned());
+                manual(
+                    text,
+                    format!(
+                        "the bound {partition} had is not in the statement: attach it again \
+                         with ALTER TABLE {table} ATTACH PARTITION {partition} FOR VALUES ... \
+                         (its old bound; `reconcile plan` against the desired state names it), \
+                         after checking that no row written since lies outside it"
+                    ),
+                )
+            }
+            AlterTableType::AtDetachPartitionFinalize => nothing(
+                text,
+                "FINALIZE completes a DETACH ... CONCURRENTLY that was interrupted; undo that \
+                 DETACH instead",
+            ),
             AlterTableType::AtDropColumn | AlterTableType::AtDropConstraint => manual(
                 text,
                 "a DROP cannot be reversed from its text: the definition (and data) of what it \

@@ -891,3 +891,232 @@ fn every_file_is_linted_and_every_syntax_error_reported() {
         }
     }
 }
+
+/// Issue 15 item 5 / issue 14 item 6: the statements of views, functions, triggers,
+/// materialized views, partitions, policies, privileges, comments and owners — each risky
+/// form with its code, and the safe form beside it with none.
+#[test]
+fn statements_of_the_new_kinds_get_exactly_their_codes() {
+    let nt = "-- reconcile:no-transaction\n";
+    let cases: Vec<(String, &[&str])> = vec![
+        // Row-level security: switched off (L040), or on (nothing but the lock).
+        (
+            format!("{LT}ALTER TABLE todos DISABLE ROW LEVEL SECURITY;"),
+            &["L040"],
+        ),
+        (
+            format!("{LT}ALTER TABLE todos NO FORCE ROW LEVEL SECURITY;"),
+            &["L040"],
+        ),
+        (
+            format!("{LT}ALTER TABLE todos ENABLE ROW LEVEL SECURITY;"),
+            &[],
+        ),
+        (
+            format!("{LT}ALTER TABLE todos FORCE ROW LEVEL SECURITY;"),
+            &[],
+        ),
+        (
+            "ALTER TABLE todos ENABLE ROW LEVEL SECURITY;".into(),
+            &["L021"],
+        ),
+        // Policies: every row (L042), altered (L041), CREATE/ALTER lock the table (L021).
+        (
+            format!("{LT}CREATE POLICY p ON todos FOR SELECT TO anon USING (true);"),
+            &["L042"],
+        ),
+        (
+            format!("{LT}CREATE POLICY p ON todos FOR INSERT WITH CHECK (true);"),
+            &["L042"],
+        ),
+        (
+            format!("{LT}CREATE POLICY p ON todos AS RESTRICTIVE USING (true);"),
+            &[],
+        ),
+        (
+            format!("{LT}CREATE POLICY p ON todos TO authenticated USING (owner = current_user);"),
+            &[],
+        ),
+        (
+            "CREATE POLICY p ON todos USING (owner = current_user);".into(),
+            &["L021"],
+        ),
+        (
+            "CREATE TABLE IF NOT EXISTS todos (owner text);\n\
+             CREATE POLICY p ON todos USING (owner = current_user);"
+                .into(),
+            &[],
+        ),
+        (format!("{LT}ALTER POLICY p ON todos TO PUBLIC;"), &["L041"]),
+        (
+            format!("{LT}ALTER POLICY p ON todos USING (true);"),
+            &["L041", "L042"],
+        ),
+        (
+            format!("{LT}ALTER POLICY p ON todos RENAME TO q;"),
+            &["D150"],
+        ),
+        (format!("{LT}DROP POLICY p ON todos;"), &["L005"]),
+        // Privileges and comments: granting and commenting are safe; revoking is D180/D183.
+        ("GRANT SELECT ON todos TO anon;".into(), &[]),
+        (
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO anon;".into(),
+            &[],
+        ),
+        ("REVOKE SELECT ON todos FROM anon;".into(), &["D180"]),
+        ("COMMENT ON TABLE todos IS 'What to do';".into(), &[]),
+        ("COMMENT ON POLICY p ON todos IS NULL;".into(), &[]),
+        // Owners (L049).
+        (
+            format!("{LT}ALTER TABLE todos OWNER TO app_owner;"),
+            &["L049"],
+        ),
+        (
+            "ALTER FUNCTION touch() OWNER TO app_owner;".into(),
+            &["L049"],
+        ),
+        ("ALTER SCHEMA app OWNER TO app_owner;".into(), &["L049"]),
+        (
+            "CREATE TABLE IF NOT EXISTS todos (id bigint);\nALTER TABLE todos OWNER TO app_owner;"
+                .into(),
+            &[],
+        ),
+        (
+            "CREATE VIEW v AS SELECT 1 AS a;\nALTER TABLE v OWNER TO app_owner;\n\
+             CREATE SEQUENCE IF NOT EXISTS s;\nALTER SEQUENCE s OWNER TO app_owner;"
+                .into(),
+            &[],
+        ),
+        // Views, functions, triggers: replacing in place is the safe form of drop-and-create.
+        ("CREATE OR REPLACE VIEW v AS SELECT 1 AS a;".into(), &[]),
+        ("DROP VIEW v;".into(), &["L005"]),
+        (
+            "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;".into(),
+            &[],
+        ),
+        ("DROP FUNCTION f();".into(), &["L005"]),
+        (
+            "CREATE OR REPLACE TRIGGER tr BEFORE UPDATE ON todos FOR EACH ROW \
+             EXECUTE FUNCTION touch();"
+                .into(),
+            &[],
+        ),
+        ("DROP TRIGGER tr ON todos;".into(), &["L005"]),
+        // SECURITY DEFINER needs its own search_path (L046).
+        (
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY DEFINER AS $$ SELECT 1 $$;"
+                .into(),
+            &["L046"],
+        ),
+        (
+            "CREATE OR REPLACE PROCEDURE p() LANGUAGE sql SECURITY DEFINER AS $$ SELECT 1 $$;"
+                .into(),
+            &["L046"],
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY DEFINER \
+             SET search_path = pg_catalog, pg_temp AS $$ SELECT 1 $$;"
+                .into(),
+            &[],
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY INVOKER AS $$ SELECT 1 $$;"
+                .into(),
+            &[],
+        ),
+        ("ALTER FUNCTION f() SECURITY DEFINER;".into(), &["L046"]),
+        (
+            "ALTER FUNCTION f() SECURITY DEFINER SET search_path = '';".into(),
+            &[],
+        ),
+        // Triggers switched off (L048); switched on, nothing.
+        (
+            format!("{LT}ALTER TABLE todos DISABLE TRIGGER tr;"),
+            &["L048"],
+        ),
+        (
+            format!("{LT}ALTER TABLE todos DISABLE TRIGGER ALL;"),
+            &["L048"],
+        ),
+        (
+            format!("{LT}ALTER TABLE todos DISABLE TRIGGER USER;"),
+            &["L048"],
+        ),
+        (format!("{LT}ALTER TABLE todos ENABLE TRIGGER tr;"), &[]),
+        // Materialized views: a refresh blocks reads (L047) unless CONCURRENTLY.
+        (format!("{LT}REFRESH MATERIALIZED VIEW totals;"), &["L047"]),
+        (
+            "REFRESH MATERIALIZED VIEW totals;".into(),
+            &["L021", "L047"],
+        ),
+        ("REFRESH MATERIALIZED VIEW CONCURRENTLY totals;".into(), &[]),
+        (
+            "CREATE MATERIALIZED VIEW totals AS SELECT 1 AS n;\nREFRESH MATERIALIZED VIEW totals;"
+                .into(),
+            &[],
+        ),
+        // Partitions: DETACH without CONCURRENTLY (L043), CONCURRENTLY in a transaction
+        // (L022), ATTACH of a table with rows and no CHECK (L044).
+        (
+            format!("{LT}ALTER TABLE events DETACH PARTITION events_2024;"),
+            &["L043"],
+        ),
+        (
+            format!("{nt}{LT}ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;"),
+            &[],
+        ),
+        (
+            format!("{LT}ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;"),
+            &["L022"],
+        ),
+        (
+            format!(
+                "{LT}ALTER TABLE events ATTACH PARTITION events_2024 \
+                 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');"
+            ),
+            &["L044"],
+        ),
+        (
+            format!(
+                "{LT}ALTER TABLE events_2024 ADD CONSTRAINT bound \
+                 CHECK (at >= '2024-01-01' AND at < '2025-01-01') NOT VALID;\n\
+                 ALTER TABLE events_2024 VALIDATE CONSTRAINT bound;\n\
+                 ALTER TABLE events ATTACH PARTITION events_2024 \
+                 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');"
+            ),
+            &[],
+        ),
+        (
+            "CREATE TABLE IF NOT EXISTS events_2024 (at date);\n\
+             ALTER TABLE events ATTACH PARTITION events_2024 \
+             FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');"
+                .into(),
+            &[],
+        ),
+        // An index on a partitioned table: CONCURRENTLY fails (L045); ON ONLY plus each
+        // partition's concurrent build and ATTACH is the way.
+        (
+            format!(
+                "{nt}CREATE TABLE IF NOT EXISTS events (at date) PARTITION BY RANGE (at);\n\
+                 CREATE INDEX CONCURRENTLY IF NOT EXISTS events_at ON events (at);"
+            ),
+            &["L045"],
+        ),
+        (
+            format!(
+                "{nt}CREATE INDEX IF NOT EXISTS events_at ON ONLY events (at);\n\
+                 CREATE INDEX CONCURRENTLY IF NOT EXISTS events_2024_at ON events_2024 (at);\n\
+                 ALTER INDEX events_at ATTACH PARTITION events_2024_at;"
+            ),
+            &[],
+        ),
+        (
+            "CREATE INDEX IF NOT EXISTS events_at ON events (at);".into(),
+            &["H011"],
+        ),
+    ];
+    for (sql, expected) in cases {
+        let expected: BTreeSet<String> = expected.iter().map(|c| (*c).to_owned()).collect();
+        assert_eq!(codes(&sql), expected, "{sql}");
+    }
+}

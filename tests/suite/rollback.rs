@@ -44,6 +44,16 @@ fn inverse_of(sql: &str) -> String {
     }
 }
 
+/// `sql` is one statement without an automatic inverse, for a reason that says `reason`.
+fn assert_manual(sql: &str, reason: &str) {
+    let g = guide(sql);
+    assert_eq!(g.entries.len(), 1, "{sql}: {g:#?}");
+    match &g.entries[0].action {
+        Action::Manual { reason: r } => assert!(r.contains(reason), "{sql}: {r}"),
+        other => panic!("{sql}: {other:?}"),
+    }
+}
+
 #[test]
 fn creations_are_inverted_with_drop_if_exists() {
     let cases = [
@@ -247,12 +257,7 @@ fn what_cannot_be_inverted_is_listed_with_the_reason() {
         ("CREATE ROLE r", "no automatic inverse"),
     ];
     for (sql, reason) in manual {
-        let g = guide(sql);
-        assert_eq!(g.entries.len(), 1, "{sql}: {g:#?}");
-        match &g.entries[0].action {
-            Action::Manual { reason: r } => assert!(r.contains(reason), "{sql}: {r}"),
-            other => panic!("{sql}: {other:?}"),
-        }
+        assert_manual(sql, reason);
     }
     let nothing = [
         "ALTER TABLE t VALIDATE CONSTRAINT c",
@@ -910,4 +915,268 @@ fn rollback_of_a_migration_needs_no_database() {
     let script = text(&output.stdout);
     assert!(script.contains("DROP TABLE IF EXISTS notes;"), "{script}");
     assert!(!flat(&script).contains("applied to"), "{script}");
+}
+
+/// Issue 15 item 5 / issue 14 item 6: each statement of the new kinds has the inverse a person
+/// would run — DROP for a creation (a function by its argument types), REVOKE for a GRANT,
+/// IS NULL for a comment, DETACH for an ATTACH, the opposite switch for row-level security
+/// and triggers — and what its text cannot undo (an ALTER POLICY, a DETACH, a replace) says
+/// what to do instead.
+#[test]
+fn the_new_kinds_have_their_inverses() {
+    let cases = [
+        (
+            "CREATE POLICY \"own rows\" ON public.todos TO anon USING (owner = current_user)",
+            "DROP POLICY IF EXISTS \"own rows\" ON public.todos",
+        ),
+        (
+            "GRANT SELECT, INSERT ON TABLE public.todos TO anon",
+            "REVOKE select, insert ON public.todos FROM anon",
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION public.f(integer) TO authenticated",
+            "REVOKE execute ON FUNCTION public.f(int) FROM authenticated",
+        ),
+        (
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO anon",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE select ON TABLES FROM anon",
+        ),
+        (
+            "COMMENT ON COLUMN public.todos.owner IS 'Who'",
+            "COMMENT ON COLUMN public.todos.owner IS NULL",
+        ),
+        (
+            "CREATE VIEW public.open_todos AS SELECT 1 AS a",
+            "DROP VIEW IF EXISTS public.open_todos",
+        ),
+        (
+            "CREATE MATERIALIZED VIEW public.totals AS SELECT 1 AS n",
+            "DROP MATERIALIZED VIEW IF EXISTS public.totals",
+        ),
+        (
+            "CREATE FUNCTION public.f(a integer, b text) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "DROP FUNCTION IF EXISTS public.f(int, text)",
+        ),
+        (
+            "CREATE TRIGGER touch BEFORE UPDATE ON public.todos FOR EACH ROW \
+             EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+            "DROP TRIGGER IF EXISTS touch ON public.todos",
+        ),
+        (
+            "ALTER TABLE public.events ATTACH PARTITION public.events_2024 \
+             FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+            "ALTER TABLE public.events DETACH PARTITION public.events_2024",
+        ),
+        (
+            "CREATE TABLE public.events_2025 PARTITION OF public.events \
+             FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+            "DROP TABLE IF EXISTS public.events_2025",
+        ),
+        (
+            "ALTER TABLE public.todos ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE IF EXISTS public.todos DISABLE ROW LEVEL SECURITY",
+        ),
+        (
+            "ALTER TABLE public.todos DISABLE TRIGGER touch",
+            "ALTER TABLE IF EXISTS public.todos ENABLE TRIGGER touch",
+        ),
+        (
+            "ALTER TABLE public.todos DISABLE TRIGGER ALL",
+            "ALTER TABLE IF EXISTS public.todos ENABLE TRIGGER ALL",
+        ),
+        (
+            "ALTER TABLE public.todos ENABLE TRIGGER USER",
+            "ALTER TABLE IF EXISTS public.todos DISABLE TRIGGER USER",
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(inverse_of(sql), expected, "{sql}");
+    }
+    let manual = [
+        (
+            "ALTER POLICY \"own rows\" ON public.todos TO PUBLIC USING (true)",
+            "restore them with ALTER POLICY",
+        ),
+        (
+            "ALTER TABLE public.events DETACH PARTITION public.events_2024",
+            "ATTACH PARTITION public.events_2024 FOR VALUES",
+        ),
+        (
+            "CREATE OR REPLACE TRIGGER touch BEFORE UPDATE ON public.todos FOR EACH ROW \
+             EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+            "earlier trigger",
+        ),
+        (
+            "CREATE OR REPLACE VIEW public.open_todos AS SELECT 1 AS a",
+            "restore its earlier definition",
+        ),
+    ];
+    for (sql, reason) in manual {
+        assert_manual(sql, reason);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A run with the new kinds (issue 15 item 5, issue 14 item 6), undone end to end.
+
+const KINDS_ROLES: &str = "
+DO $$ BEGIN CREATE ROLE rb_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE rb_writer; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+";
+
+const KINDS_BEFORE: &str = "
+CREATE TABLE todos (id bigint PRIMARY KEY, owner text NOT NULL, done boolean NOT NULL DEFAULT false);
+ALTER TABLE todos ENABLE ROW LEVEL SECURITY;
+CREATE POLICY \"own rows\" ON todos FOR SELECT TO rb_reader USING (owner = current_user);
+COMMENT ON TABLE todos IS 'Old text';
+CREATE VIEW open_todos AS SELECT id FROM todos WHERE NOT done;
+INSERT INTO todos VALUES (1, 'alice', false), (2, 'bob', true);
+";
+
+const KINDS_TABLES: &str = "
+tables:
+  todos:
+    comment: New text
+    row_level_security: true
+    columns:
+      id: { type: bigint, primary_key: true }
+      owner: { type: text, not_null: true, comment: Who }
+      done: { type: boolean, not_null: true, default: false }
+  events:
+    partition_by: RANGE (at)
+    columns:
+      id: { type: bigint, not_null: true }
+      at: { type: date, not_null: true }
+  events_2026:
+    partition_of: events
+    bound: FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')
+grants:
+  tables:
+    todos: { rb_reader: [select], rb_writer: [select, insert] }
+";
+
+const KINDS_SQL: &str = "
+CREATE POLICY \"own rows\" ON todos FOR SELECT TO rb_reader, rb_writer USING (owner = current_user);
+CREATE POLICY \"write own\" ON todos FOR INSERT TO rb_writer WITH CHECK (owner = current_user);
+CREATE VIEW open_todos AS SELECT id, owner FROM todos WHERE NOT done;
+CREATE VIEW done_todos AS SELECT id FROM todos WHERE done;
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER touch BEFORE UPDATE ON todos FOR EACH ROW EXECUTE FUNCTION touch();
+";
+
+/// Definitions of what the run changes: policies (roles, expressions), comments, views'
+/// queries, triggers, functions, privileges, partitions.
+const KINDS_CATALOG: &str = "
+SELECT x FROM (
+    SELECT 'relation ' || oid::regclass || ' ' || relkind::text || ' rls=' || relrowsecurity
+           -- A REVOKE leaves the owner's default privileges written out: the same rights.
+           || ' acl=' || coalesce(relacl, acldefault('r', relowner))::text
+    FROM pg_class WHERE relnamespace = 'public'::regnamespace
+    UNION ALL
+    SELECT 'policy ' || polrelid::regclass || ' ' || polname || ' ' || polcmd::text || ' '
+           || polroles::regrole[]::text || ' ' || coalesce(pg_get_expr(polqual, polrelid), '-')
+           || ' ' || coalesce(pg_get_expr(polwithcheck, polrelid), '-')
+    FROM pg_policy
+    UNION ALL
+    SELECT 'comment ' || objoid::regclass || '.' || objsubid || ' ' || description
+    FROM pg_description WHERE classoid = 'pg_class'::regclass
+    UNION ALL
+    SELECT 'view ' || viewname || ' ' || definition FROM pg_views WHERE schemaname = 'public'
+    UNION ALL
+    SELECT 'trigger ' || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal
+    UNION ALL
+    SELECT 'function ' || oid::regprocedure FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+) objects(x)
+ORDER BY x;
+";
+
+/// A run that replaces a policy (letting another role in), a comment and a view's query in
+/// place, and creates a policy, a view, a function and its trigger, grants, a column's
+/// comment and a partitioned table with a partition: its guide puts the replaced definitions
+/// back (from the history's `previous`), revokes, drops what was created, and leaves the
+/// catalog as it was — policies, comments, views, triggers and privileges included.
+#[test]
+fn rollback_of_a_run_with_policies_grants_comments_views_triggers_and_partitions() {
+    if common::cluster().is_none() {
+        eprintln!("skipped: it creates roles, which are never made on a DATABASE_URL server");
+        return;
+    }
+    let db = common::fresh_db();
+    db.psql(&format!("{KINDS_ROLES}\n{KINDS_BEFORE}"))
+        .unwrap_or_else(|e| panic!("setup: {e}"));
+    let dev = common::fresh_db();
+    let schema = tempfile::tempdir().expect("schema folder");
+    std::fs::write(schema.path().join("schema.yaml"), KINDS_TABLES).expect("write");
+    std::fs::write(schema.path().join("security.sql"), KINDS_SQL).expect("write");
+    let run = |args: &[&str]| {
+        Command::cargo_bin("reconcile")
+            .expect("binary")
+            .args(args)
+            .args(["--color", "never", "--database-url", &db.url])
+            .args(["--dev-url", &dev.url])
+            .arg("--schema")
+            .arg(schema.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("RECONCILE_DEV_URL")
+            .timeout(TIMEOUT)
+            .output()
+            .expect("run reconcile")
+    };
+    let query = |sql: &str| {
+        db.psql(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .trim()
+            .to_owned()
+    };
+    let before = query(KINDS_CATALOG);
+    assert_exit(&run(&["apply"]), 0);
+    let after = query(KINDS_CATALOG);
+    for needle in [
+        "{rb_reader,rb_writer}",
+        "write own",
+        "New text",
+        "Who",
+        "done_todos",
+        "trigger CREATE TRIGGER touch",
+        "events_2026",
+        "rb_writer=ar",
+    ] {
+        assert!(
+            after.contains(needle),
+            "no {needle:?} after the run:\n{after}"
+        );
+    }
+    let run_id = query("SELECT max(id) FROM reconcile.runs");
+    let output = run(&["rollback", "--run", &run_id]);
+    assert_exit(&output, 0);
+    let script = text(&output.stdout);
+    for needle in [
+        "ALTER POLICY \"own rows\" ON public.todos TO rb_reader USING ((owner = CURRENT_USER));",
+        "COMMENT ON TABLE public.todos IS 'Old text';",
+        "COMMENT ON COLUMN public.todos.owner IS NULL;",
+        "DROP POLICY IF EXISTS \"write own\" ON public.todos;",
+        "DROP VIEW IF EXISTS public.done_todos;",
+        // The trigger's step is `pg_get_triggerdef`'s text, which leaves out a schema on
+        // the search path.
+        "DROP TRIGGER IF EXISTS touch ON ",
+        "DROP FUNCTION IF EXISTS public.touch();",
+        "DROP TABLE IF EXISTS public.events_2026;",
+        "REVOKE insert ON public.todos FROM rb_writer;",
+    ] {
+        assert!(
+            script.contains(needle),
+            "no {needle:?} in the guide:\n{script}"
+        );
+    }
+    assert!(
+        flat(&script).contains("0 that cannot be undone automatically"),
+        "{script}"
+    );
+    run_script(&db, &script);
+    assert_eq!(
+        query(KINDS_CATALOG),
+        before,
+        "the catalog is not back:\n{script}"
+    );
+    assert_eq!(query("SELECT count(*) FROM todos"), "2");
 }

@@ -9,28 +9,40 @@
 //! nullability, defaults and identity flipped, enum labels removed, added or reordered, extra
 //! objects added, function bodies and result types changed (replace steps, and findings for
 //! what needs a DROP); privileges, default privileges and owners (added to the generated
-//! schema here) granted, dropped, added and changed. For each pair, with and without
+//! schema here) granted, dropped, added and changed; views, materialized views, triggers,
+//! row-level security policies and comments (added here too, with string literals, role names
+//! and comment texts that try to break out of a guard, dollar quote or comment) dropped,
+//! replaced, widened, narrowed, switched off and added. For each pair, with and without
 //! `CREATE INDEX CONCURRENTLY`, every planned step is parsed by the real PostgreSQL parser
 //! ([`reconcile::classify`]) — the statements inside its `DO` guard block included — and must
 //! be on the additive allow-list — `REVOKE` never is — except the `ALTER ... OWNER TO` of an
 //! object an earlier step of the same plan creates; the rendered psql script must consist of
 //! exactly the steps plus `SET`/`BEGIN`/`COMMIT`, with the findings' suggested SQL confined to
-//! comments.
+//! comments; every `ALTER POLICY` must let in exactly the desired policy's roles (read by the
+//! parser) with its expressions; and the plan, written as a plan file, must be accepted by
+//! `reconcile apply FILE`'s checks. The negative controls show what those checks refuse:
+//! REVOKE, DETACH PARTITION, DROP POLICY/VIEW/FUNCTION/TRIGGER, row-level security switched
+//! off — and, in a plan file, an `ALTER POLICY` (or any in-place swap) the reviewed desired
+//! state does not call for, such as one that lets every role or every row in.
 
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
+use serde_json::Value;
 
+use reconcile::apply::planfile;
 use reconcile::classify::{self, AlterTableAction, Kind, Statement};
 use reconcile::diff::{self, Diff, Options};
 use reconcile::kinds::aggregate::Aggregate;
 use reconcile::kinds::function::{Function, Routine, RoutineKind, Uses};
+use reconcile::kinds::policy::{PUBLIC, normalise_roles};
 use reconcile::model::{
-    Column, Constraint, ConstraintKind, DefaultGrant, DefaultKey, EnumType, Grant, GrantKey,
-    Grantee, Ident, Identity, Index, IndexKey, IndexTarget, ObjectId, Owner, PartitionOf,
-    Privilege, QualifiedName, Schema, Securable, Sequence, SequenceOptions, SequenceType, Table,
+    Column, Constraint, ConstraintKind, DefaultGrant, DefaultKey, EnumType, Firing, Grant,
+    GrantKey, Grantee, Ident, Identity, Index, IndexKey, IndexTarget, MaterializedView, ObjectId,
+    Owner, PartitionOf, Policy, PolicyCommand, PolicyKey, Privilege, QualifiedName, Schema,
+    Securable, Sequence, SequenceOptions, SequenceType, Table, Trigger, TriggerKey, View,
 };
 use reconcile::plan::{self, Context, Plan, Step, StepKind};
 use reconcile::render::{self, Report};
@@ -269,6 +281,31 @@ enum Mutation {
     ChangeRoutineBody(Pick, Pick),
     RetypeRoutine(Pick),
     ExtraRoutine(Pick, Pick),
+    DropView(Pick),
+    /// (view, query)
+    ChangeView(Pick, Pick),
+    ExtraView(Pick, Pick),
+    DropMaterializedView(Pick),
+    ChangeMaterializedView(Pick, Pick),
+    DropTrigger(Pick),
+    /// (trigger, form, firing)
+    ChangeTrigger(Pick, Pick, Pick),
+    /// (table, name, form)
+    ExtraTrigger(Pick, Pick, Pick),
+    DropPolicy(Pick),
+    /// The database's policy lets fewer roles in (so the desired one widens access).
+    NarrowPolicy(Pick),
+    /// The database's policy lets every role in (so the desired one narrows access).
+    WidenPolicy(Pick),
+    /// (policy, expression)
+    ChangePolicyExpression(Pick, Pick),
+    /// The command or PERMISSIVE/RESTRICTIVE differs (ALTER POLICY cannot change it).
+    ChangePolicyKind(Pick),
+    /// (table, name, roles)
+    ExtraPolicy(Pick, Pick, Pick),
+    DropComment(Pick),
+    ChangeComment(Pick, Pick),
+    ExtraComment(Pick, Pick),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -319,6 +356,23 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         2 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeRoutineBody(a, b)),
         1 => p().prop_map(Mutation::RetypeRoutine),
         1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraRoutine(a, b)),
+        1 => p().prop_map(Mutation::DropView),
+        2 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeView(a, b)),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraView(a, b)),
+        1 => p().prop_map(Mutation::DropMaterializedView),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeMaterializedView(a, b)),
+        1 => p().prop_map(Mutation::DropTrigger),
+        2 => (p(), p(), p()).prop_map(|(a, b, c)| Mutation::ChangeTrigger(a, b, c)),
+        1 => (p(), p(), p()).prop_map(|(a, b, c)| Mutation::ExtraTrigger(a, b, c)),
+        1 => p().prop_map(Mutation::DropPolicy),
+        2 => p().prop_map(Mutation::NarrowPolicy),
+        2 => p().prop_map(Mutation::WidenPolicy),
+        2 => (p(), p()).prop_map(|(a, b)| Mutation::ChangePolicyExpression(a, b)),
+        1 => p().prop_map(Mutation::ChangePolicyKind),
+        1 => (p(), p(), p()).prop_map(|(a, b, c)| Mutation::ExtraPolicy(a, b, c)),
+        1 => p().prop_map(Mutation::DropComment),
+        2 => (p(), p()).prop_map(|(a, b)| Mutation::ChangeComment(a, b)),
+        1 => (p(), p()).prop_map(|(a, b)| Mutation::ExtraComment(a, b)),
     ]
 }
 
@@ -333,6 +387,34 @@ fn extra_name(i: &Pick, taken: impl Fn(&str) -> bool) -> Ident {
         name = format!("{base}_{n}");
     }
     ident(&name)
+}
+
+/// Removes the `i`th entry of `map`, if it has any.
+fn remove_nth<K: Ord + Clone, V>(map: &mut std::collections::BTreeMap<K, V>, i: &Pick) {
+    if let Some(key) = nth_key(map, i) {
+        map.remove(&key);
+    }
+}
+
+/// A plain table of `live` and a name on it that `taken` (table, name) does not use, for an
+/// extra trigger or policy.
+fn extra_on_table(
+    live: &Schema,
+    taken: &[(&QualifiedName, &Ident)],
+    t: &Pick,
+    n: &Pick,
+) -> Option<(QualifiedName, Ident)> {
+    let tables = plain_tables(live);
+    if tables.is_empty() {
+        return None;
+    }
+    let table = pick(&tables, t).clone();
+    let name = extra_name(n, |x| {
+        taken
+            .iter()
+            .any(|(on, name)| **on == table && name.as_str() == x)
+    });
+    Some((table, name))
 }
 
 fn table_mut<'a>(live: &'a mut Schema, t: &Pick) -> Option<&'a mut Table> {
@@ -450,6 +532,9 @@ fn mutate(live: &mut Schema, m: &Mutation) {
                 // A table that is not there has no owner and no privileges.
                 live.owners.remove(&ObjectId::Table(name.clone()));
                 live.grants.retain(|key, _| key.on.table() != Some(&name));
+                live.triggers.retain(|key, _| key.table != name);
+                live.policies.retain(|key, _| key.table != name);
+                live.comments.retain(|on, _| on.table() != Some(&name));
             }
         }
         Mutation::ExtraTable(i, ty) => {
@@ -744,6 +829,91 @@ fn mutate(live: &mut Schema, m: &Mutation) {
             let function = routine(&key, Some("integer"), choose(BODIES, b));
             live.functions.insert(key, function);
         }
+        Mutation::DropView(v) => remove_nth(&mut live.views, v),
+        Mutation::ChangeView(v, q) => {
+            if let Some(name) = nth_key(&live.views, v) {
+                live.views.insert(name, view(q));
+            }
+        }
+        Mutation::ExtraView(n, q) => {
+            let name = extra_name(n, |x| live.views.keys().any(|k| k.name.as_str() == x));
+            live.views
+                .insert(QualifiedName::new(ident("public"), name), view(q));
+        }
+        Mutation::DropMaterializedView(v) => remove_nth(&mut live.materialized_views, v),
+        Mutation::ChangeMaterializedView(v, q) => {
+            if let Some(name) = nth_key(&live.materialized_views, v) {
+                live.materialized_views.insert(name, materialized_view(q));
+            }
+        }
+        Mutation::DropTrigger(t) => remove_nth(&mut live.triggers, t),
+        Mutation::ChangeTrigger(t, form, firing) => {
+            if let Some(key) = nth_key(&live.triggers, t) {
+                let changed = trigger(&key, form, *pick(FIRINGS, firing));
+                live.triggers.insert(key, changed);
+            }
+        }
+        Mutation::ExtraTrigger(t, n, form) => {
+            let taken: Vec<(&QualifiedName, &Ident)> =
+                live.triggers.keys().map(|k| (&k.table, &k.name)).collect();
+            if let Some((table, name)) = extra_on_table(live, &taken, t, n) {
+                let key = TriggerKey::new(table, name);
+                let extra = trigger(&key, form, Firing::Enabled);
+                live.triggers.insert(key, extra);
+            }
+        }
+        Mutation::DropPolicy(p) => remove_nth(&mut live.policies, p),
+        Mutation::NarrowPolicy(p) => {
+            if let Some(key) = nth_key(&live.policies, p) {
+                live.policies.get_mut(&key).unwrap().roles = vec![ROLES[0].to_owned()];
+            }
+        }
+        Mutation::WidenPolicy(p) => {
+            if let Some(key) = nth_key(&live.policies, p) {
+                live.policies.get_mut(&key).unwrap().roles = vec![PUBLIC.to_owned()];
+            }
+        }
+        Mutation::ChangePolicyExpression(p, e) => {
+            if let Some(key) = nth_key(&live.policies, p) {
+                let policy = live.policies.get_mut(&key).unwrap();
+                let expression = choose(POLICY_EXPRESSIONS, e).to_owned();
+                if policy.using.is_some() {
+                    policy.using = Some(expression);
+                } else {
+                    policy.check = Some(expression);
+                }
+            }
+        }
+        Mutation::ChangePolicyKind(p) => {
+            if let Some(key) = nth_key(&live.policies, p) {
+                let policy = live.policies.get_mut(&key).unwrap();
+                policy.permissive = !policy.permissive;
+            }
+        }
+        Mutation::ExtraPolicy(t, n, r) => {
+            let taken: Vec<(&QualifiedName, &Ident)> =
+                live.policies.keys().map(|k| (&k.table, &k.name)).collect();
+            if let Some((table, name)) = extra_on_table(live, &taken, t, n) {
+                let extra = policy(&Pick(0), std::slice::from_ref(r), &Pick(3), true);
+                live.policies.insert(PolicyKey::new(table, name), extra);
+            }
+        }
+        Mutation::DropComment(c) => remove_nth(&mut live.comments, c),
+        Mutation::ChangeComment(c, text) => {
+            if let Some(key) = nth_key(&live.comments, c) {
+                live.comments
+                    .insert(key, format!("was: {}", choose(COMMENTS, text)));
+            }
+        }
+        Mutation::ExtraComment(o, text) => {
+            let objects = commentable(live);
+            if !objects.is_empty() {
+                let object = pick(&objects, o).clone();
+                live.comments
+                    .entry(object)
+                    .or_insert_with(|| choose(COMMENTS, text).to_owned());
+            }
+        }
     }
 }
 
@@ -862,6 +1032,263 @@ fn add_routines(desired: &mut Schema, plans: &[RoutinePlan]) {
                 let function = routine(&key, Some("integer"), choose(BODIES, body));
                 desired.functions.insert(key, function);
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views, materialized views, triggers, policies and comments (issues 14 and 15), added to the
+// generated schema here. They are declared in SQL or hold expressions, so the model holds the
+// server's canonical text — and that text may hold string literals that would break out of a
+// careless guard, dollar quote or comment.
+
+/// `(definition, columns)` as `pg_get_viewdef` prints them. Queries with the same columns
+/// replace each other in place; one with another column type cannot be replaced (a finding).
+const VIEW_QUERIES: &[(&str, &[(&str, &str)])] = &[
+    ("SELECT 42 AS answer", &[("answer", "integer")]),
+    ("SELECT 43 AS answer", &[("answer", "integer")]),
+    (
+        "SELECT 42 AS answer,\n    '$reconcile$; DROP TABLE t; --'::text AS note",
+        &[("answer", "integer"), ("note", "text")],
+    ),
+    (
+        "SELECT 'END $reconcile$; DROP SCHEMA public CASCADE; --'::text AS answer",
+        &[("answer", "text")],
+    ),
+];
+
+/// Trigger bodies after `CREATE TRIGGER name`, with `{table}` for the table.
+const TRIGGER_FORMS: &[&str] = &[
+    "BEFORE UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+    "BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+    "AFTER INSERT ON {table} FOR EACH STATEMENT EXECUTE FUNCTION suppress_redundant_updates_trigger('$reconcile$; DROP TABLE t; --')",
+];
+
+const FIRINGS: &[Firing] = &[
+    Firing::Enabled,
+    Firing::Enabled,
+    Firing::Disabled,
+    Firing::Replica,
+    Firing::Always,
+];
+
+/// Policy expressions as `pg_get_expr` prints them.
+const POLICY_EXPRESSIONS: &[&str] = &[
+    "(CURRENT_USER = 'anon'::name)",
+    "('$reconcile$; DROP TABLE t'::text IS NOT NULL)",
+    "false",
+    "true",
+];
+
+/// Comment texts: quotes, line breaks (a `--` comment ends there), comment and dollar-quote
+/// delimiters.
+const COMMENTS: &[&str] = &[
+    "The table's rows",
+    "line\nDROP TABLE important; --",
+    "*/ DROP TABLE important; /*",
+    "$reconcile$; DROP TABLE important; --",
+    "carriage\rDROP TABLE important; --",
+];
+
+/// Views, materialized views, triggers, policies and comments to add.
+#[derive(Debug, Clone)]
+struct ObjectPlan {
+    /// (schema, name, query)
+    views: Vec<(Pick, Pick, Pick)>,
+    /// (schema, name, query)
+    materialized: Vec<(Pick, Pick, Pick)>,
+    /// (table, name, form, firing)
+    triggers: Vec<(Pick, Pick, Pick, Pick)>,
+    /// (table, name, command, roles, expression, permissive)
+    policies: Vec<(Pick, Pick, Pick, Vec<Pick>, Pick, bool)>,
+    /// (object, text)
+    comments: Vec<(Pick, Pick)>,
+}
+
+fn object_plan() -> impl Strategy<Value = ObjectPlan> {
+    let p = || any::<Pick>();
+    (
+        prop::collection::vec((p(), p(), p()), 0..3),
+        prop::collection::vec((p(), p(), p()), 0..2),
+        prop::collection::vec((p(), p(), p(), p()), 0..3),
+        prop::collection::vec(
+            (
+                p(),
+                p(),
+                p(),
+                prop::collection::vec(p(), 0..3),
+                p(),
+                proptest::bool::weighted(0.8),
+            ),
+            0..4,
+        ),
+        prop::collection::vec((p(), p()), 0..4),
+    )
+        .prop_map(
+            |(views, materialized, triggers, policies, comments)| ObjectPlan {
+                views,
+                materialized,
+                triggers,
+                policies,
+                comments,
+            },
+        )
+}
+
+fn view(query: &Pick) -> View {
+    let (definition, columns) = choose(VIEW_QUERIES, query);
+    View {
+        definition: definition.to_owned(),
+        columns: columns
+            .iter()
+            .map(|(n, t)| (ident(n), (*t).to_owned()))
+            .collect(),
+        options: vec![],
+        relations: vec![],
+        functions: vec![],
+        columns_read: vec![],
+    }
+}
+
+fn materialized_view(query: &Pick) -> MaterializedView {
+    // Built from JSON: the model's catalog facts are not the test's to set.
+    serde_json::from_value(serde_json::json!({
+        "definition": choose(VIEW_QUERIES, query).0,
+    }))
+    .expect("a materialized view")
+}
+
+fn trigger(key: &TriggerKey, form: &Pick, firing: Firing) -> Trigger {
+    Trigger {
+        definition: format!(
+            "CREATE TRIGGER {} {}",
+            key.name.quoted(),
+            choose(TRIGGER_FORMS, form).replace("{table}", &key.table.quoted())
+        ),
+        firing,
+        function: None,
+    }
+}
+
+/// The role names of a policy: PUBLIC (`public`) when none is picked.
+fn policy_roles(picks: &[Pick]) -> Vec<String> {
+    let mut roles: Vec<String> = picks
+        .iter()
+        .map(|r| match r.index(ROLES.len() + 1) {
+            n if n == ROLES.len() => PUBLIC.to_owned(),
+            n => ROLES[n].to_owned(),
+        })
+        .collect();
+    if roles.iter().any(|r| r == PUBLIC) {
+        roles = vec![PUBLIC.to_owned()];
+    }
+    normalise_roles(roles)
+}
+
+fn policy(command: &Pick, roles: &[Pick], expression: &Pick, permissive: bool) -> Policy {
+    let command = *pick(&PolicyCommand::ALL, command);
+    let expression = choose(POLICY_EXPRESSIONS, expression).to_owned();
+    Policy {
+        command,
+        permissive,
+        roles: policy_roles(roles),
+        using: command.has_using().then(|| expression.clone()),
+        check: command.has_check().then_some(expression),
+    }
+}
+
+/// Plain tables (not partitions or partitioned): what triggers and policies go on here.
+fn plain_tables(model: &Schema) -> Vec<QualifiedName> {
+    model
+        .tables
+        .iter()
+        .filter(|(_, t)| t.partition_of.is_none() && t.partition_by.is_none())
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// The objects of a model a comment can be on.
+fn commentable(model: &Schema) -> Vec<ObjectId> {
+    let mut out: Vec<ObjectId> = model.tables.keys().cloned().map(ObjectId::Table).collect();
+    for (name, table) in &model.tables {
+        out.extend(
+            table
+                .columns
+                .iter()
+                .map(|c| ObjectId::column(name, &c.name)),
+        );
+    }
+    out.extend(model.views.keys().cloned().map(ObjectId::View));
+    out.extend(model.policies.keys().map(|k| ObjectId::Policy {
+        table: k.table.clone(),
+        name: k.name.clone(),
+    }));
+    out.extend(model.triggers.keys().map(|k| ObjectId::Trigger {
+        table: k.table.clone(),
+        name: k.name.clone(),
+    }));
+    out
+}
+
+/// Adds the planned objects to `desired` (after its tables, privileges and routines).
+fn add_objects(desired: &mut Schema, plan: &ObjectPlan) {
+    let schemas: Vec<Ident> = desired
+        .schemas
+        .iter()
+        .cloned()
+        .chain([ident("public")])
+        .collect();
+    let taken = |model: &Schema, name: &QualifiedName| {
+        model.tables.contains_key(name)
+            || model.sequences.contains_key(name)
+            || model.views.contains_key(name)
+            || model.materialized_views.contains_key(name)
+    };
+    for (schema, name, query) in &plan.views {
+        let name = QualifiedName::new(
+            pick(&schemas, schema).clone(),
+            ident(&format!("view {}", clip(choose(NAMES, name), 55))),
+        );
+        if !taken(desired, &name) {
+            desired.views.insert(name, view(query));
+        }
+    }
+    for (schema, name, query) in &plan.materialized {
+        let name = QualifiedName::new(
+            pick(&schemas, schema).clone(),
+            ident(&format!("matview {}", clip(choose(NAMES, name), 50))),
+        );
+        if !taken(desired, &name) {
+            desired
+                .materialized_views
+                .insert(name, materialized_view(query));
+        }
+    }
+    let tables = plain_tables(desired);
+    if !tables.is_empty() {
+        for (table, name, form, firing) in &plan.triggers {
+            let key = TriggerKey::new(pick(&tables, table).clone(), ident(choose(NAMES, name)));
+            let firing = *pick(FIRINGS, firing);
+            let trigger = trigger(&key, form, firing);
+            desired.triggers.insert(key, trigger);
+        }
+        for (table, name, command, roles, expression, permissive) in &plan.policies {
+            let key = PolicyKey::new(pick(&tables, table).clone(), ident(choose(NAMES, name)));
+            let policy = policy(command, roles, expression, *permissive);
+            desired.policies.insert(key.clone(), policy);
+            // Policies are enforced once row-level security is on.
+            if let Some(t) = desired.tables.get_mut(&key.table) {
+                t.row_level_security = true;
+            }
+        }
+    }
+    let objects = commentable(desired);
+    if !objects.is_empty() {
+        for (object, text) in &plan.comments {
+            desired.comments.insert(
+                pick(&objects, object).clone(),
+                choose(COMMENTS, text).to_owned(),
+            );
         }
     }
 }
@@ -1002,7 +1429,7 @@ fn drifted_pair() -> impl Strategy<Value = (Schema, Schema, Options)> {
         schema_plan(),
         prop::collection::vec((any::<Pick>(), 0..4usize, any::<bool>()), 0..3),
         access_plan(),
-        routine_plans(),
+        (routine_plans(), object_plan()),
         prop::collection::vec(mutation(), 1..12),
         prop::collection::vec(partition_drift(), 0..3),
         proptest::bool::weighted(0.8),
@@ -1012,7 +1439,7 @@ fn drifted_pair() -> impl Strategy<Value = (Schema, Schema, Options)> {
                 plan,
                 partitioning,
                 access_plan,
-                routines,
+                (routines, objects),
                 mutations,
                 partition_drifts,
                 rename_hints,
@@ -1021,6 +1448,7 @@ fn drifted_pair() -> impl Strategy<Value = (Schema, Schema, Options)> {
                 partition_tables(&mut desired, &partitioning);
                 access(&access_plan, &mut desired);
                 add_routines(&mut desired, &routines);
+                add_objects(&mut desired, &objects);
                 let mut live = desired.clone();
                 for m in &mutations {
                     mutate(&mut live, m);
@@ -1113,7 +1541,13 @@ fn statement_problem(statement: &Statement) -> Option<String> {
     None
 }
 
-fn render_sql(plan: &Plan, live: &Schema, desired: &Schema) -> String {
+/// The plan as `reconcile plan` renders it with `render`.
+fn rendered(
+    plan: &Plan,
+    live: &Schema,
+    desired: &Schema,
+    render: fn(&Report, &mut Vec<u8>) -> std::io::Result<()>,
+) -> Vec<u8> {
     let report = Report {
         command: "plan",
         target: "the property test",
@@ -1123,8 +1557,15 @@ fn render_sql(plan: &Plan, live: &Schema, desired: &Schema) -> String {
         skipped: &[],
     };
     let mut out = Vec::new();
-    render::sql::render(&report, &mut out).expect("rendering to memory cannot fail");
-    String::from_utf8(out).expect("the script is UTF-8")
+    render(&report, &mut out).expect("rendering to memory cannot fail");
+    out
+}
+
+fn render_sql(plan: &Plan, live: &Schema, desired: &Schema) -> String {
+    String::from_utf8(rendered(plan, live, desired, |r, out| {
+        render::sql::render(r, out)
+    }))
+    .expect("the script is UTF-8")
 }
 
 /// Why a plan's step is not what it may be: one additive statement, or — for a `set_owner`
@@ -1206,6 +1647,66 @@ fn script_problem(script: &str, plan: &Plan) -> Option<String> {
     None
 }
 
+/// Why an `ALTER POLICY` in `sql` is not exactly the desired policy — the roles it lets in
+/// (by the parser, not the planner's text), and its expressions — if it is not.
+fn policy_problem(sql: &str, desired: &Schema) -> Option<String> {
+    use pg_query::NodeEnum;
+    let statements = classify::classify(sql).ok()?;
+    for statement in statements.iter().flat_map(Statement::flatten) {
+        if statement.kind != Kind::AlterPolicy {
+            continue;
+        }
+        let tree = match pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) {
+            Ok(tree) => tree,
+            Err(e) => return Some(format!("{e}: {}", statement.text)),
+        };
+        let Some(NodeEnum::AlterPolicyStmt(alter)) = tree
+            .protobuf
+            .stmts
+            .first()
+            .and_then(|s| s.stmt.as_ref())
+            .and_then(|s| s.node.as_ref())
+        else {
+            return Some(format!("not an ALTER POLICY: {}", statement.text));
+        };
+        let table = alter.table.as_ref()?;
+        let key = PolicyKey::new(
+            QualifiedName::new(ident(&table.schemaname), ident(&table.relname)),
+            ident(&alter.policy_name),
+        );
+        let Some(policy) = desired.policies.get(&key) else {
+            return Some(format!("alters {key}, which the desired state lacks"));
+        };
+        let mut roles: Vec<String> = alter
+            .roles
+            .iter()
+            .filter_map(|r| match &r.node {
+                Some(NodeEnum::RoleSpec(r)) if r.rolename.is_empty() => Some(PUBLIC.to_owned()),
+                Some(NodeEnum::RoleSpec(r)) => Some(r.rolename.clone()),
+                _ => None,
+            })
+            .collect();
+        roles.sort();
+        if roles != policy.roles {
+            return Some(format!(
+                "lets {roles:?} in where the desired policy names {:?}: {}",
+                policy.roles, statement.text
+            ));
+        }
+        for (clause, expression) in [("USING", &policy.using), ("WITH CHECK", &policy.check)] {
+            if let Some(e) = expression
+                && !statement.text.contains(&format!("{clause} ({e})"))
+            {
+                return Some(format!(
+                    "does not set {clause} ({e}) as desired: {}",
+                    statement.text
+                ));
+            }
+        }
+    }
+    None
+}
+
 fn build(live: &Schema, desired: &Schema, options: &Options, concurrently: bool) -> (Diff, Plan) {
     let diff = diff::diff(live, desired, options);
     let rows = Default::default();
@@ -1227,7 +1728,9 @@ fn check_pair(live: &Schema, desired: &Schema, options: &Options) -> Result<(), 
         prop_assert_eq!(&plan, &plan_again, "the plan is not deterministic");
 
         for (i, step) in plan.steps.iter().enumerate() {
-            if let Some(problem) = plan_step_problem(step, &plan.steps[..i]) {
+            if let Some(problem) = plan_step_problem(step, &plan.steps[..i])
+                .or_else(|| policy_problem(&step.sql, desired))
+            {
                 return Err(TestCaseError::fail(format!(
                     "step {} ({}, concurrently: {concurrently}) {problem}:\n{}",
                     step.number, step.object, step.sql
@@ -1256,6 +1759,12 @@ fn check_pair(live: &Schema, desired: &Schema, options: &Options) -> Result<(), 
         if let Some(problem) = script_problem(&script, &plan) {
             return Err(TestCaseError::fail(format!(
                 "{problem}\n--- script ---\n{script}"
+            )));
+        }
+        // What the planner writes, `apply` runs from a plan file as it is.
+        if concurrently && let Some(refusal) = file_refusal(&plan_file(&plan, live, desired)) {
+            return Err(TestCaseError::fail(format!(
+                "the plan file is refused: {refusal}"
             )));
         }
     }
@@ -1347,6 +1856,38 @@ fn negative_control_destructive_steps_are_caught() {
         "DO $reconcile$ BEGIN CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $function$ \
          $reconcile$; DROP TABLE public.t; DO $reconcile$ $function$; END $reconcile$"
             .to_owned(),
+        // Views, materialized views, triggers, policies, partitions, row-level security and
+        // comments (issues 14 and 15): taken away, directly, in a guard, or after a replace.
+        "DROP VIEW public.v".to_owned(),
+        "DROP VIEW IF EXISTS public.v CASCADE".to_owned(),
+        "DROP MATERIALIZED VIEW public.m".to_owned(),
+        "DROP TRIGGER tr ON public.t".to_owned(),
+        guard("DROP TRIGGER IF EXISTS tr ON public.t"),
+        "DROP POLICY p ON public.t".to_owned(),
+        guard("DROP POLICY IF EXISTS p ON public.t"),
+        "CREATE OR REPLACE VIEW public.v AS SELECT 1 AS a; DROP VIEW public.w".to_owned(),
+        "CREATE OR REPLACE TRIGGER tr BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION \
+         suppress_redundant_updates_trigger(); DROP TRIGGER other ON public.t"
+            .to_owned(),
+        "ALTER POLICY p ON public.t TO anon USING (true); DROP POLICY q ON public.t".to_owned(),
+        "ALTER POLICY p ON public.t RENAME TO q".to_owned(),
+        "ALTER TABLE public.t DETACH PARTITION public.t_1".to_owned(),
+        "ALTER TABLE public.t DETACH PARTITION public.t_1 CONCURRENTLY".to_owned(),
+        guard("ALTER TABLE public.t DETACH PARTITION public.t_1"),
+        guard("EXECUTE 'ALTER TABLE public.t DETACH PARTITION public.t_1'"),
+        "ALTER TABLE public.t ATTACH PARTITION public.t_1 FOR VALUES IN (1)".to_owned(),
+        "ALTER TABLE public.t DISABLE ROW LEVEL SECURITY".to_owned(),
+        "ALTER TABLE public.t NO FORCE ROW LEVEL SECURITY".to_owned(),
+        guard("ALTER TABLE public.t DISABLE ROW LEVEL SECURITY"),
+        "ALTER TABLE public.t ENABLE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY".to_owned(),
+        "ALTER TABLE public.t DISABLE TRIGGER ALL".to_owned(),
+        "ALTER TABLE public.t DISABLE TRIGGER USER".to_owned(),
+        "COMMENT ON TABLE public.t IS NULL".to_owned(),
+        "COMMENT ON POLICY p ON public.t IS ''".to_owned(),
+        "REFRESH MATERIALIZED VIEW public.m".to_owned(),
+        "REVOKE anon FROM authenticated".to_owned(),
+        "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM anon".to_owned(),
+        guard("REVOKE SELECT (a) ON TABLE public.t FROM anon"),
     ] {
         assert!(step_problem(&sql).is_some(), "not caught: {sql}");
     }
@@ -1358,6 +1899,25 @@ fn negative_control_destructive_steps_are_caught() {
         REPLACE_FUNCTION,
         "CREATE OR REPLACE PROCEDURE public.p(x integer) LANGUAGE sql AS $function$DELETE FROM t$function$",
         "CREATE OR REPLACE AGGREGATE public.a(integer) (SFUNC = int4pl, STYPE = integer)",
+        // The safe forms of the new kinds: creating, replacing in place, switching row-level
+        // security on, setting when one trigger fires. (Whether an ALTER POLICY is the one the
+        // desired state calls for is the plan file's check: see
+        // `negative_control_a_plan_file_cannot_swap_a_definition_the_plan_does_not_call_for`.)
+        "CREATE VIEW public.v AS SELECT 1 AS a",
+        "CREATE OR REPLACE VIEW public.v AS SELECT 1 AS a",
+        "CREATE MATERIALIZED VIEW public.m AS SELECT 1 AS a WITH NO DATA",
+        "CREATE TRIGGER tr BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION \
+         suppress_redundant_updates_trigger()",
+        "CREATE OR REPLACE TRIGGER tr BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION \
+         suppress_redundant_updates_trigger()",
+        "ALTER TABLE public.t DISABLE TRIGGER tr",
+        "CREATE POLICY p ON public.t TO anon USING (owner = CURRENT_USER)",
+        "ALTER POLICY p ON public.t TO anon USING (owner = CURRENT_USER)",
+        "ALTER TABLE public.t ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE public.t FORCE ROW LEVEL SECURITY",
+        "COMMENT ON TABLE public.t IS 'the rows'",
+        "CREATE TABLE public.t_1 PARTITION OF public.t FOR VALUES IN (1)",
+        "ALTER INDEX public.t_a_idx ATTACH PARTITION public.t_1_a_idx",
     ] {
         assert_eq!(step_problem(sql), None, "{sql}");
     }
@@ -1454,6 +2014,7 @@ fn generator_covers_the_interesting_cases() {
     let strategy = drifted_pair();
     let mut kinds = BTreeSet::new();
     let mut codes = BTreeSet::new();
+    let mut replaces: BTreeSet<&str> = BTreeSet::new();
     let (mut with_steps, mut with_do, mut with_destructive_suggestion) = (0, 0, 0);
     let cases = 200;
     for _ in 0..cases {
@@ -1469,6 +2030,14 @@ fn generator_covers_the_interesting_cases() {
         }));
         for step in &plan.steps {
             kinds.insert(format!("{:?}", step.kind));
+            if step.kind == StepKind::Replace {
+                replaces.extend(
+                    REPLACE_FORMS
+                        .iter()
+                        .filter(|f| step.sql.contains(**f))
+                        .copied(),
+                );
+            }
         }
         codes.extend(plan.findings.iter().map(|f| f.code.as_str()));
     }
@@ -1517,13 +2086,35 @@ fn generator_covers_the_interesting_cases() {
         "CreateFunction",
         "CreateAggregate",
         "Replace",
+        "CreateView",
+        "CreateMaterializedView",
+        "CreateTrigger",
+        "CreatePolicy",
+        "Comment",
     ] {
         assert!(
             kinds.contains(kind),
             "no {kind} step in {cases} cases: {kinds:?}"
         );
     }
+    for form in REPLACE_FORMS {
+        assert!(
+            replaces.contains(form),
+            "no replace step with {form} in {cases} cases: {replaces:?}"
+        );
+    }
 }
+
+/// What the replace steps of the generated plans must include between them.
+const REPLACE_FORMS: &[&str] = &[
+    "CREATE OR REPLACE FUNCTION",
+    "CREATE OR REPLACE VIEW",
+    "CREATE OR REPLACE TRIGGER",
+    // When a trigger fires (`ALTER TABLE ... ENABLE/DISABLE ... TRIGGER`).
+    "ALTER TABLE",
+    "ALTER POLICY",
+    "COMMENT ON",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Determinism on a fixed input.
@@ -1637,4 +2228,392 @@ fn a_carriage_return_in_a_label_cannot_escape_a_comment() {
     if let Err(e) = check_pair(&live, &desired, &Options::default()) {
         panic!("{e}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan files: what `reconcile apply FILE` runs is re-checked before anything connects.
+
+/// The JSON plan file `reconcile plan --format json --out FILE` writes for this plan.
+fn plan_file(plan: &Plan, live: &Schema, desired: &Schema) -> Value {
+    let out = rendered(plan, live, desired, render::json::render);
+    serde_json::from_slice(&out).expect("the plan file is JSON")
+}
+
+/// Why `reconcile apply FILE` refuses the plan file, or `None` when it would run it.
+fn file_refusal(file: &Value) -> Option<String> {
+    let dir = tempfile::tempdir().expect("a folder for the plan file");
+    let path = dir.path().join("plan.json");
+    std::fs::write(&path, file.to_string()).expect("write the plan file");
+    planfile::read(&path).err().map(|e| e.to_string())
+}
+
+/// A table with row-level security, a policy, a view, a trigger and comments, and the live
+/// state it differs from in ways a plan swaps in place: the policy lets another role in, the
+/// view's query, the trigger's firing and the table's comment differ; a policy and a
+/// column's comment are missing.
+fn replaceable_pair() -> (Schema, Schema) {
+    let public = ident("public");
+    let t = QualifiedName::new(public.clone(), ident("t"));
+    let mut desired = Schema::default();
+    desired.schemas.insert(public.clone());
+    desired.tables.insert(
+        t.clone(),
+        Table {
+            columns: vec![
+                Column::new(ident("id"), "integer"),
+                Column::new(ident("owner"), "text"),
+            ],
+            row_level_security: true,
+            ..Table::default()
+        },
+    );
+    let own = PolicyKey::new(t.clone(), ident("own rows"));
+    desired.policies.insert(
+        own.clone(),
+        Policy {
+            command: PolicyCommand::Select,
+            permissive: true,
+            roles: vec!["authenticated".to_owned()],
+            using: Some("(owner = CURRENT_USER)".to_owned()),
+            check: None,
+        },
+    );
+    desired.policies.insert(
+        PolicyKey::new(t.clone(), ident("write own")),
+        Policy {
+            command: PolicyCommand::Insert,
+            permissive: true,
+            roles: vec!["authenticated".to_owned()],
+            using: None,
+            check: Some("(owner = CURRENT_USER)".to_owned()),
+        },
+    );
+    let v = QualifiedName::new(public.clone(), ident("v"));
+    desired.views.insert(v.clone(), view(&Pick(0)));
+    let tr = TriggerKey::new(t.clone(), ident("tr"));
+    desired
+        .triggers
+        .insert(tr.clone(), trigger(&tr, &Pick(0), Firing::Enabled));
+    desired
+        .comments
+        .insert(ObjectId::Table(t.clone()), "the rows".to_owned());
+    desired
+        .comments
+        .insert(ObjectId::column(&t, &ident("id")), "the number".to_owned());
+
+    let mut live = desired.clone();
+    live.policies.get_mut(&own).unwrap().roles = vec!["anon".to_owned()];
+    live.policies
+        .remove(&PolicyKey::new(t.clone(), ident("write own")));
+    live.views.insert(v, view(&Pick(1)));
+    live.triggers
+        .insert(tr.clone(), trigger(&tr, &Pick(0), Firing::Disabled));
+    live.comments
+        .insert(ObjectId::Table(t.clone()), "old".to_owned());
+    live.comments.remove(&ObjectId::column(&t, &ident("id")));
+    (live, desired)
+}
+
+/// Statements that take something away, whichever step of a plan file they are put in.
+const SMUGGLED: &[&str] = &[
+    "REVOKE SELECT ON TABLE public.t FROM authenticated",
+    "ALTER TABLE public.t DETACH PARTITION public.t_1",
+    "DROP POLICY \"own rows\" ON public.t",
+    "DROP VIEW public.v",
+    "DROP MATERIALIZED VIEW public.m",
+    "DROP FUNCTION public.f(integer)",
+    "DROP TRIGGER tr ON public.t",
+    "ALTER TABLE public.t DISABLE ROW LEVEL SECURITY",
+    "ALTER TABLE public.t NO FORCE ROW LEVEL SECURITY",
+    "COMMENT ON TABLE public.t IS NULL",
+];
+
+/// A plan file carrying a statement that takes something away (a REVOKE, a DETACH, a DROP
+/// of a policy, view, function or trigger, row-level security switched off) — as a step's
+/// statement, after it, or inside its guard — is refused; so is one that swaps in a
+/// definition the plan's desired state does not call for: an ALTER POLICY that lets more
+/// roles in or every row through, or even one that narrows, a view's query, a comment, a
+/// trigger switched off. The untouched file is accepted.
+#[test]
+fn negative_control_a_plan_file_cannot_swap_a_definition_the_plan_does_not_call_for() {
+    let (live, desired) = replaceable_pair();
+    let (_, plan) = build(&live, &desired, &Options::default(), true);
+    let file = plan_file(&plan, &live, &desired);
+    assert_eq!(file_refusal(&file), None, "the untouched file: {file:#}");
+    let kinds: Vec<String> = plan.steps.iter().map(|s| format!("{:?}", s.kind)).collect();
+    for kind in ["Replace", "CreatePolicy", "Comment"] {
+        assert!(kinds.iter().any(|k| k == kind), "no {kind} step: {kinds:?}");
+    }
+    let position = |prefix: &str| {
+        plan.steps
+            .iter()
+            .position(|s| s.sql.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no step starting {prefix:?}: {:#?}", plan.steps))
+    };
+    let alter_policy = position("ALTER POLICY");
+    let reviewed = plan.steps[alter_policy].sql.clone();
+    assert_eq!(
+        reviewed,
+        "ALTER POLICY \"own rows\" ON public.t TO authenticated USING ((owner = CURRENT_USER))"
+    );
+    let edit = |number: usize, sql: String| {
+        let mut tampered = file.clone();
+        tampered["steps"][number]["sql"] = Value::String(sql);
+        tampered
+    };
+    let widened = [
+        "ALTER POLICY \"own rows\" ON public.t TO PUBLIC USING ((owner = CURRENT_USER))",
+        "ALTER POLICY \"own rows\" ON public.t TO anon, authenticated USING ((owner = CURRENT_USER))",
+        "ALTER POLICY \"own rows\" ON public.t TO authenticated USING (true)",
+        "ALTER POLICY \"own rows\" ON public.t TO authenticated",
+        "ALTER POLICY \"own rows\" ON public.t USING (true)",
+        // Narrowing is not what was reviewed either.
+        "ALTER POLICY \"own rows\" ON public.t TO authenticated USING (false)",
+    ];
+    for sql in widened {
+        let refused = file_refusal(&edit(alter_policy, sql.to_owned()));
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|r| r.contains("edited by hand") && r.contains("does not call for")),
+            "not refused ({refused:?}): {sql}"
+        );
+    }
+    // The reviewed statement in another spelling is the same statement.
+    assert_eq!(
+        file_refusal(&edit(
+            alter_policy,
+            "alter policy \"own rows\" on public.t\n  to authenticated using ((owner = current_user))"
+                .to_owned()
+        )),
+        None
+    );
+    // A widening ALTER POLICY in place of, or inside the guard of, another step.
+    let create_policy = plan
+        .steps
+        .iter()
+        .position(|s| s.kind == StepKind::CreatePolicy)
+        .expect("a create_policy step");
+    let widen = widened[0];
+    for (number, sql) in [
+        (create_policy, widen.to_owned()),
+        (
+            create_policy,
+            plan.steps[create_policy].sql.replacen(
+                "    CREATE POLICY",
+                &format!("    {widen};\n    CREATE POLICY"),
+                1,
+            ),
+        ),
+    ] {
+        assert_ne!(sql, plan.steps[number].sql);
+        assert!(
+            file_refusal(&edit(number, sql.clone())).is_some(),
+            "not refused, step {}: {sql}",
+            number + 1
+        );
+    }
+    // The other in-place swaps, with something the desired state does not say.
+    let view_step = position("CREATE OR REPLACE VIEW");
+    let comment_step = position("COMMENT ON TABLE");
+    let trigger_step = position("ALTER TABLE public.t ENABLE TRIGGER");
+    for (number, sql) in [
+        (
+            view_step,
+            "CREATE OR REPLACE VIEW public.v AS\nSELECT 44 AS answer".to_owned(),
+        ),
+        (
+            comment_step,
+            "COMMENT ON TABLE public.t IS 'pwned'".to_owned(),
+        ),
+        (
+            comment_step,
+            "COMMENT ON TABLE public.t IS 'the rows'; COMMENT ON COLUMN public.t.owner IS 'x'"
+                .to_owned(),
+        ),
+        (
+            trigger_step,
+            "ALTER TABLE public.t DISABLE TRIGGER tr".to_owned(),
+        ),
+        (
+            trigger_step,
+            "ALTER TABLE public.t ENABLE ALWAYS TRIGGER tr".to_owned(),
+        ),
+    ] {
+        assert!(
+            file_refusal(&edit(number, sql.clone())).is_some(),
+            "not refused, step {}: {sql}",
+            number + 1
+        );
+    }
+    // Whatever step they replace or follow.
+    for smuggled in SMUGGLED {
+        for (number, step) in plan.steps.iter().enumerate() {
+            for sql in [
+                (*smuggled).to_owned(),
+                format!("{}; {smuggled}", step.sql),
+                format!("DO $reconcile$ BEGIN {smuggled}; END $reconcile$"),
+            ] {
+                assert!(
+                    file_refusal(&edit(number, sql.clone())).is_some(),
+                    "not refused, step {}: {sql}",
+                    number + 1
+                );
+            }
+        }
+    }
+}
+
+/// Roles of the end-to-end control (the cluster's, shared by every test database).
+const E2E_ROLES: &str = "
+DO $$ BEGIN CREATE ROLE safety_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE safety_writer; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+";
+
+const E2E_LIVE: &str = "
+CREATE TABLE todos (id bigint PRIMARY KEY, owner text NOT NULL);
+ALTER TABLE todos ENABLE ROW LEVEL SECURITY;
+CREATE POLICY \"own rows\" ON todos FOR SELECT TO safety_reader USING (owner = current_user);
+CREATE VIEW open_todos AS SELECT id FROM todos;
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER touch BEFORE UPDATE ON todos FOR EACH ROW EXECUTE FUNCTION touch();
+GRANT SELECT ON todos TO safety_reader;
+";
+
+const E2E_TABLES: &str = "
+tables:
+  todos:
+    row_level_security: true
+    columns:
+      id: { type: bigint, primary_key: true }
+      owner: { type: text, not_null: true }
+grants:
+  tables:
+    todos: { safety_reader: [select] }
+";
+
+/// The live state with the policy letting one more role in and a comment on the table.
+const E2E_SQL: &str = "
+CREATE VIEW open_todos AS SELECT id FROM todos;
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER touch BEFORE UPDATE ON todos FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE POLICY \"own rows\" ON todos FOR SELECT TO safety_reader, safety_writer USING (owner = current_user);
+COMMENT ON TABLE todos IS 'What people have to do';
+";
+
+/// What the end-to-end control checks the database still has after a refused file.
+const E2E_STATE: &str = "
+SELECT (SELECT relrowsecurity FROM pg_class WHERE oid = 'todos'::regclass),
+       (SELECT polroles::regrole[]::text FROM pg_policy WHERE polname = 'own rows'),
+       (SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polname = 'own rows'),
+       (SELECT count(*) FROM pg_views WHERE viewname = 'open_todos'),
+       (SELECT count(*) FROM pg_trigger WHERE tgname = 'touch' AND tgenabled = 'O'),
+       (SELECT count(*) FROM pg_proc WHERE proname = 'touch'),
+       has_table_privilege('safety_reader', 'todos', 'SELECT'),
+       obj_description('todos'::regclass, 'pg_class')
+";
+
+/// End to end, through the binary and a real server: a reviewed plan file whose ALTER POLICY
+/// was edited to let every role and every row in, or into which a REVOKE, a DETACH, a DROP
+/// POLICY/VIEW/FUNCTION/TRIGGER or a DISABLE ROW LEVEL SECURITY was put, is refused before
+/// anything runs, and the database keeps its policy, view, function, trigger, privilege and
+/// row-level security. The untouched file applies.
+#[test]
+fn negative_control_apply_refuses_a_plan_file_that_takes_access_or_widens_it() {
+    if crate::common::cluster().is_none() {
+        eprintln!("skipped: it creates roles, which are never made on a DATABASE_URL server");
+        return;
+    }
+    let (db, dev) = (crate::common::fresh_db(), crate::common::fresh_db());
+    db.psql(&format!("{E2E_ROLES}\n{E2E_LIVE}"))
+        .unwrap_or_else(|e| panic!("setting up the database failed: {e}"));
+    let dir = tempfile::tempdir().expect("a schema folder");
+    std::fs::write(dir.path().join("schema.yaml"), E2E_TABLES).expect("write schema.yaml");
+    std::fs::write(dir.path().join("security.sql"), E2E_SQL).expect("write security.sql");
+    let reconcile = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_reconcile"))
+            .args(args)
+            .args(["--color", "never", "--database-url", &db.url])
+            .args(["--dev-url", &dev.url])
+            .arg("--schema-dir")
+            .arg(dir.path())
+            .env_remove("RECONCILE_DEV_URL")
+            .output()
+            .expect("run reconcile")
+    };
+    let path = dir.path().join("plan.json");
+    let planned = reconcile(&[
+        "plan",
+        "--format",
+        "json",
+        "--out",
+        path.to_str().expect("utf-8"),
+    ]);
+    crate::common::assert_exit(&planned, 2);
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("the plan file"))
+        .expect("JSON");
+    let steps = file["steps"].as_array().expect("steps").clone();
+    let alter = steps
+        .iter()
+        .position(|s| {
+            s["sql"]
+                .as_str()
+                .is_some_and(|sql| sql.starts_with("ALTER POLICY"))
+        })
+        .unwrap_or_else(|| panic!("no ALTER POLICY step: {steps:#?}"));
+    let before = db.psql(E2E_STATE).expect("the state");
+
+    let mut edits: Vec<(usize, String)> = vec![
+        (
+            alter,
+            "ALTER POLICY \"own rows\" ON public.todos TO PUBLIC USING (true)".to_owned(),
+        ),
+        (
+            alter,
+            "ALTER POLICY \"own rows\" ON public.todos TO safety_reader, safety_writer USING (true)"
+                .to_owned(),
+        ),
+    ];
+    for smuggled in [
+        "REVOKE SELECT ON TABLE public.todos FROM safety_reader",
+        "ALTER TABLE public.todos DETACH PARTITION public.todos_old",
+        "DROP POLICY \"own rows\" ON public.todos",
+        "DROP VIEW public.open_todos",
+        "DROP FUNCTION public.touch() CASCADE",
+        "DROP TRIGGER touch ON public.todos",
+        "ALTER TABLE public.todos DISABLE ROW LEVEL SECURITY",
+        "ALTER TABLE public.todos DISABLE TRIGGER touch",
+    ] {
+        for (number, step) in steps.iter().enumerate() {
+            let sql = step["sql"].as_str().expect("sql");
+            edits.push((number, smuggled.to_owned()));
+            edits.push((number, format!("{sql}; {smuggled}")));
+        }
+    }
+    for (i, (number, sql)) in edits.iter().enumerate() {
+        let mut tampered = file.clone();
+        tampered["steps"][*number]["sql"] = Value::String(sql.clone());
+        let edited = dir.path().join(format!("edited{i}.json"));
+        std::fs::write(&edited, tampered.to_string()).expect("write the edited plan");
+        let output = reconcile(&["apply", edited.to_str().expect("utf-8")]);
+        crate::common::assert_exit(&output, 1);
+        let stderr = crate::common::text(&output.stderr);
+        assert!(
+            stderr.contains("edited by hand"),
+            "step {}: {sql}\n{stderr}",
+            number + 1
+        );
+    }
+    assert_eq!(
+        db.psql(E2E_STATE).expect("the state"),
+        before,
+        "a refused plan file changed the database"
+    );
+
+    crate::common::assert_exit(&reconcile(&["apply", path.to_str().expect("utf-8")]), 0);
+    let after = db.psql(E2E_STATE).expect("the state");
+    assert!(
+        after.contains("safety_reader,safety_writer") && after.contains("What people have to do"),
+        "{after}"
+    );
 }
