@@ -9,10 +9,11 @@
 //! privileges or is locked by a running apply is an error *for that target* and never holds
 //! up the rest. The fleet's exit code is the worst of the targets' ([`Exit::fleet_worst`]).
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -20,7 +21,7 @@ use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection as _, PgConnection};
-use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore};
+use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore, watch};
 
 use reconcile::fleet::report::{self, Entry, ErrorKind, Failure, Header, Report, Status};
 use reconcile::fleet::shard::Shard;
@@ -467,6 +468,9 @@ enum TargetIssue {
          it was not audited; audit it again once the apply is done"
     )]
     Locked(String),
+    /// What kept a batch of tenants from being read (the same for each of them).
+    #[error("{}", .0.message)]
+    Batch(Failure),
 }
 
 async fn connect(options: PgConnectOptions, timeout: Duration) -> anyhow::Result<connect::Target> {
@@ -484,6 +488,7 @@ fn classify(error: &anyhow::Error) -> ErrorKind {
                 TargetIssue::Config(_) => ErrorKind::Config,
                 TargetIssue::ConnectTimeout(_) => ErrorKind::Unreachable,
                 TargetIssue::Locked(_) => ErrorKind::Locked,
+                TargetIssue::Batch(failure) => failure.kind,
             };
         }
         if let Some(reconcile::apply::lock::LockError::Timeout { .. }) =
@@ -734,6 +739,8 @@ fn planned(entry: &mut Entry, plan: Plan, fail_on: FailOn) {
 
 struct Context {
     desired: Desired,
+    /// Tenant mode: the catalog reads of the tenants, batch by batch.
+    tenants: Option<TenantReads>,
     scratch: SharedScratch,
     server: Option<PgConnectOptions>,
     options: pipeline::Options,
@@ -741,13 +748,33 @@ struct Context {
     statement_timeout: Duration,
 }
 
-/// One target's audit: connect, refuse a database an apply is changing, read the catalog
-/// (READ ONLY, under the statement timeout), align, diff, plan.
+/// One target's audit: its catalog (a tenant's share of its batch's read, else read on its
+/// own connection), then align, diff, plan.
 async fn audit(context: &Context, target: &Target) -> anyhow::Result<(Plan, bool)> {
-    let (options, _) = options_for(target, context.server.as_ref())?;
-    let mut target_conn = connect(options, context.connect_timeout).await?;
-    let conn = &mut target_conn.conn;
-    let ms = context.statement_timeout.as_millis().max(1);
+    let desired = desired_for(&context.desired, target)?;
+    let scope = pipeline::scope(&desired, &context.options);
+    let share = match (&context.tenants, &target.schema) {
+        (Some(reads), Some(tenant)) if matches!(target.source, Source::Server) => {
+            reads.share(context, tenant, &scope).await?
+        }
+        _ => None,
+    };
+    let live = match share {
+        Some(live) => live,
+        None => read_alone(context, target, &scope).await?,
+    };
+    let mut scratch = context.scratch.borrow();
+    let drift =
+        pipeline::drift_from(desired, &[], live, scope, &mut scratch, &context.options).await?;
+    let touched = scratch.touched();
+    drop(scratch);
+    Ok((drift.plan, touched))
+}
+
+/// The session a catalog read runs in: the statement and lock timeouts, read only; and no
+/// read while an apply holds the database's lock (its schema is being changed).
+async fn session(conn: &mut PgConnection, statement_timeout: Duration) -> anyhow::Result<()> {
+    let ms = statement_timeout.as_millis().max(1);
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "SET statement_timeout = {ms}; SET lock_timeout = {ms}; \
          SET default_transaction_read_only = on"
@@ -758,20 +785,211 @@ async fn audit(context: &Context, target: &Target) -> anyhow::Result<(Plan, bool
     if let Some(holder) = reconcile::apply::lock::holder(conn).await? {
         return Err(TargetIssue::Locked(holder).into());
     }
-    let desired = desired_for(&context.desired, target)?;
-    let scope = pipeline::scope(&desired, &context.options);
-    let mut live = pipeline::read_catalog(conn, &scope).await?;
+    Ok(())
+}
+
+/// One target's catalog, read on a connection of its own (READ ONLY, under the statement
+/// timeout).
+async fn read_alone(
+    context: &Context,
+    target: &Target,
+    scope: &reconcile::introspect::Scope,
+) -> anyhow::Result<reconcile::introspect::Introspected> {
+    let (options, _) = options_for(target, context.server.as_ref())?;
+    let mut target_conn = connect(options, context.connect_timeout).await?;
+    session(&mut target_conn.conn, context.statement_timeout).await?;
+    let mut live = pipeline::read_catalog(&mut target_conn.conn, scope).await?;
     if target.schema.is_some() {
         // The other tenants (and shared schemas) are not this tenant's drift.
         live.undeclared_schemas.clear();
     }
-    let mut scratch = context.scratch.borrow();
-    let drift =
-        pipeline::drift_from(desired, &[], live, scope, &mut scratch, &context.options).await?;
-    let touched = scratch.touched();
-    drop(scratch);
     let _ = target_conn.conn.close().await;
-    Ok((drift.plan, touched))
+    Ok(live)
+}
+
+// ---------------------------------------------------------------------------------------
+// Tenants: one catalog read per batch of tenants.
+
+/// How many tables one catalog read of tenant schemas may hold (the template's tables times
+/// the tenants read at once). Every read walks the whole catalog, so fewer, larger reads are
+/// faster; each read is held in memory until its tenants are audited (two at a time: the
+/// next is read while one is audited), which bounds them.
+const TABLES_PER_READ: usize = 2_500;
+
+/// The catalog reads of `--tenant-schemas` tenants: the tenants (in name order) are cut into
+/// batches, each read once and split per tenant ([`reconcile::introspect::split`]). A batch is
+/// read when its first tenant is audited, and the next one then too, so that reading overlaps
+/// auditing.
+struct TenantReads {
+    batches: Vec<Arc<Batch>>,
+    /// The batch of each tenant.
+    batch_of: BTreeMap<String, usize>,
+    /// The desired state's schemas besides the template (`public`): in every tenant's scope.
+    shared: Vec<String>,
+}
+
+struct Batch {
+    tenants: Vec<String>,
+    started: AtomicBool,
+    read: watch::Sender<Option<Arc<BatchRead>>>,
+}
+
+enum BatchRead {
+    /// Each tenant's share, taken by its audit.
+    Shares(std::sync::Mutex<BTreeMap<String, reconcile::introspect::Introspected>>),
+    /// No connection, or an apply holds the database's lock: the same for every tenant.
+    Failed(Failure),
+    /// The read of the batch failed: each tenant reads its own catalog, so that what one
+    /// tenant's objects make fail is that tenant's error alone.
+    Alone,
+}
+
+impl TenantReads {
+    fn new(chosen: &[Target], shared: Vec<String>, template_tables: usize) -> Option<Self> {
+        let tenants: Vec<&str> = chosen
+            .iter()
+            .filter(|t| matches!(t.source, Source::Server))
+            .filter_map(|t| t.schema.as_deref())
+            .collect();
+        if tenants.is_empty() {
+            return None;
+        }
+        let per_read = (TABLES_PER_READ / template_tables.max(1)).max(1);
+        let mut batch_of = BTreeMap::new();
+        let batches = tenants
+            .chunks(per_read)
+            .enumerate()
+            .map(|(i, chunk)| {
+                batch_of.extend(chunk.iter().map(|t| ((*t).to_owned(), i)));
+                Arc::new(Batch {
+                    tenants: chunk.iter().map(|t| (*t).to_owned()).collect(),
+                    started: AtomicBool::new(false),
+                    read: watch::Sender::new(None),
+                })
+            })
+            .collect();
+        tracing::info!(
+            "{} tenant(s) read {per_read} at a time ({} catalog read(s))",
+            tenants.len(),
+            tenants.len().div_ceil(per_read)
+        );
+        Some(Self {
+            batches,
+            batch_of,
+            shared,
+        })
+    }
+
+    /// The tenant's catalog from its batch's read, or `None` when it must read its own.
+    async fn share(
+        &self,
+        context: &Context,
+        tenant: &str,
+        scope: &reconcile::introspect::Scope,
+    ) -> anyhow::Result<Option<reconcile::introspect::Introspected>> {
+        let Some(&index) = self.batch_of.get(tenant) else {
+            return Ok(None);
+        };
+        // A share is what a read in the shared schemas and the tenant's gives.
+        let wanted: std::collections::BTreeSet<&str> = self
+            .shared
+            .iter()
+            .map(String::as_str)
+            .chain([tenant])
+            .collect();
+        let in_scope: std::collections::BTreeSet<&str> =
+            scope.schemas.iter().flatten().map(String::as_str).collect();
+        if wanted != in_scope {
+            return Ok(None);
+        }
+        self.start(context, index);
+        self.start(context, index + 1);
+        let mut receiver = self.batches[index].read.subscribe();
+        let read = receiver
+            .wait_for(Option::is_some)
+            .await
+            .context("the tenants' catalog read was lost")?
+            .clone();
+        match read.as_deref() {
+            Some(BatchRead::Shares(shares)) => Ok(shares
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the tenants' shares were poisoned"))?
+                .remove(tenant)),
+            Some(BatchRead::Failed(failure)) => Err(TargetIssue::Batch(failure.clone()).into()),
+            Some(BatchRead::Alone) | None => Ok(None),
+        }
+    }
+
+    /// Starts reading batch `index` (once), on a task of its own: a tenant that gives up
+    /// waiting for it (its --target-timeout) does not stop it for the others.
+    fn start(&self, context: &Context, index: usize) {
+        let Some(batch) = self.batches.get(index) else {
+            return;
+        };
+        if batch.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let batch = Arc::clone(batch);
+        let shared = self.shared.clone();
+        let ignore = context.options.ignore_schemas.clone();
+        let server = context.server.clone();
+        let (connect_timeout, statement_timeout) =
+            (context.connect_timeout, context.statement_timeout);
+        tokio::spawn(async move {
+            let clock = Instant::now();
+            let read = read_batch(
+                server,
+                connect_timeout,
+                statement_timeout,
+                &shared,
+                &batch.tenants,
+                &ignore,
+            )
+            .await;
+            tracing::info!(
+                "read the catalog of {} tenant(s), {}..{}, in {:?}",
+                batch.tenants.len(),
+                batch.tenants.first().map_or("", String::as_str),
+                batch.tenants.last().map_or("", String::as_str),
+                clock.elapsed()
+            );
+            batch.read.send_replace(Some(Arc::new(read)));
+        });
+    }
+}
+
+/// One batch's catalog read.
+async fn read_batch(
+    server: Option<PgConnectOptions>,
+    connect_timeout: Duration,
+    statement_timeout: Duration,
+    shared: &[String],
+    tenants: &[String],
+    ignore: &[String],
+) -> BatchRead {
+    let Some(server) = server else {
+        return BatchRead::Alone;
+    };
+    let mut connected = match connect(server, connect_timeout).await {
+        Ok(connected) => connected,
+        Err(e) => return BatchRead::Failed(failure(&e, None)),
+    };
+    let conn = &mut connected.conn;
+    if let Err(e) = session(conn, statement_timeout).await {
+        return BatchRead::Failed(failure(&e, None));
+    }
+    let read = reconcile::introspect::split::tenants(conn, shared, tenants, ignore).await;
+    let _ = connected.conn.close().await;
+    match read {
+        Ok(shares) => BatchRead::Shares(std::sync::Mutex::new(shares)),
+        Err(e) => {
+            tracing::warn!(
+                "reading the catalog of {} tenants at once failed ({e}); each reads its own",
+                tenants.len()
+            );
+            BatchRead::Alone
+        }
+    }
 }
 
 async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exit> {
@@ -781,8 +999,19 @@ async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exi
         None,
     )?);
     let desired = canonicalise(global, &args.selection, &scratch).await?;
+    let tenants = desired.template.as_ref().and_then(|template| {
+        let shared = desired
+            .canonical
+            .schemas
+            .iter()
+            .filter(|s| s.as_str() != template)
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        TenantReads::new(&chosen, shared, desired.canonical.tables.len())
+    });
     let context = Arc::new(Context {
         desired,
+        tenants,
         scratch: scratch.clone(),
         server,
         options: pipeline::Options {
@@ -922,6 +1151,7 @@ async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit>
     let desired = canonicalise(global, &args.selection, &scratch).await?;
     let context = Arc::new(Context {
         desired,
+        tenants: None,
         scratch: scratch.clone(),
         server,
         options: pipeline::Options::default(),
