@@ -57,6 +57,9 @@ struct Args {
     tenants: Vec<usize>,
     #[arg(long, default_value_t = 16)]
     jobs: usize,
+    /// Passed to `fleet verify --tenants-per-read` [default: reconcile's].
+    #[arg(long)]
+    tenants_per_read: Option<usize>,
     /// The reconcile binary [default: target/release/reconcile].
     #[arg(long)]
     bin: Option<PathBuf>,
@@ -392,7 +395,8 @@ fn main() -> anyhow::Result<()> {
             tables_yaml(Some("tpl"), args.tables),
         )?;
         let env = vec![("DATABASE_URL".to_owned(), url.clone())];
-        let argv = [
+        let per_read = args.tenants_per_read.map(|n| n.to_string());
+        let mut argv = vec![
             "--dev-url",
             &dev,
             "fleet",
@@ -402,6 +406,9 @@ fn main() -> anyhow::Result<()> {
             "--jobs",
             &jobs,
         ];
+        if let Some(n) = &per_read {
+            argv.extend(["--tenants-per-read", n.as_str()]);
+        }
         let load = load_average();
         let m = measure(&bin, work.path(), &argv, &env)?;
         let wrong = misclassified(&m.report, &|name| {

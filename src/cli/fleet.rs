@@ -151,6 +151,11 @@ pub struct VerifyArgs {
     /// Report changed definitions PostgreSQL could replace in place as findings.
     #[arg(long)]
     pub no_replace: bool,
+    /// With --tenant-schemas: how many tenants one catalog read covers [default: as many as
+    /// hold about 2,500 of the template's tables]. Each read walks the whole catalog: more
+    /// tenants per read is faster and holds more in memory.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tenants_per_read: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -276,11 +281,13 @@ async fn collect(
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "{option} discovers targets on the server of --database-url (or \
-                     DATABASE_URL), and none was given"
+                     DATABASE_URL), and none was given{}",
+                    connect::empty_url_hint(global.database_url.as_deref())
                 )
             })?;
         let options = connect::parse_url(url, UrlOption::Database)?;
         let mut conn = connect::connect_options(options.clone()).await?;
+        let mut listed = String::new();
         if let Some(pattern) = &selection.databases {
             let names: Vec<String> = sqlx::query_scalar(
                 "SELECT datname::text FROM pg_catalog.pg_database \
@@ -289,6 +296,7 @@ async fn collect(
             .fetch_all(&mut conn)
             .await
             .context("cannot list the server's databases")?;
+            listed = format!(" (its databases: {})", some_of(&names));
             for name in names.into_iter().filter(|n| pattern.matches(n)) {
                 all.push(Target {
                     name: name.clone(),
@@ -307,6 +315,12 @@ async fn collect(
             .fetch_all(&mut conn)
             .await
             .context("cannot list the database's schemas")?;
+            // What there is, for the message when the pattern matches nothing (a typo).
+            listed = format!(
+                " (the schemas of database {}: {})",
+                options.get_database().unwrap_or("?"),
+                some_of(&names)
+            );
             for name in names.into_iter().filter(|n| pattern.matches(n)) {
                 all.push(Target {
                     name: name.clone(),
@@ -320,12 +334,13 @@ async fn collect(
         let _ = conn.close().await;
         if all.is_empty() {
             anyhow::bail!(
-                "{option}: nothing on the server matches {}",
+                "{option}: nothing on the server matches {}{}",
                 selection
                     .databases
                     .as_ref()
                     .or(selection.tenant_schemas.as_ref())
-                    .map_or("", |p| p.as_str())
+                    .map_or("", |p| p.as_str()),
+                listed
             );
         }
         server = Some(options);
@@ -357,6 +372,20 @@ async fn collect(
     }
     chosen.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((chosen, server))
+}
+
+/// The first ten names, for a message.
+fn some_of(names: &[String]) -> String {
+    let mut shown = names
+        .iter()
+        .take(10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > 10 {
+        shown.push_str(&format!(", ... ({} in all)", names.len()));
+    }
+    shown
 }
 
 async fn list(global: &super::Global, args: &ListArgs) -> anyhow::Result<Exit> {
@@ -845,7 +874,7 @@ enum BatchRead {
 }
 
 impl TenantReads {
-    fn new(chosen: &[Target], shared: Vec<String>, template_tables: usize) -> Option<Self> {
+    fn new(chosen: &[Target], shared: Vec<String>, per_read: usize) -> Option<Self> {
         let tenants: Vec<&str> = chosen
             .iter()
             .filter(|t| matches!(t.source, Source::Server))
@@ -854,7 +883,6 @@ impl TenantReads {
         if tenants.is_empty() {
             return None;
         }
-        let per_read = (TABLES_PER_READ / template_tables.max(1)).max(1);
         let mut batch_of = BTreeMap::new();
         let batches = tenants
             .chunks(per_read)
@@ -1007,7 +1035,11 @@ async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exi
             .filter(|s| s.as_str() != template)
             .map(|s| s.as_str().to_owned())
             .collect();
-        TenantReads::new(&chosen, shared, desired.canonical.tables.len())
+        let per_read = args.tenants_per_read.map_or_else(
+            || (TABLES_PER_READ / desired.canonical.tables.len().max(1)).max(1),
+            |n| n as usize,
+        );
+        TenantReads::new(&chosen, shared, per_read)
     });
     let context = Arc::new(Context {
         desired,

@@ -110,6 +110,25 @@ impl Router {
     }
 }
 
+impl Router {
+    /// [`Router::deal`] for a map by schema-qualified name.
+    fn by_name<V: Clone>(
+        &self,
+        map: BTreeMap<QualifiedName, V>,
+        shares: &mut [Introspected],
+        field: fn(&mut Introspected) -> &mut BTreeMap<QualifiedName, V>,
+    ) {
+        self.deal(
+            map,
+            shares,
+            |r, (name, _)| r.home(Some(&name.schema)),
+            |share, (name, value)| {
+                field(share).insert(name, value);
+            },
+        );
+    }
+}
+
 /// The read of many schemas, cut into one unsettled read per tenant (in `tenants`' order).
 fn split(read: Introspected, shared: &[String], tenants: &[String]) -> Vec<Introspected> {
     let router = Router {
@@ -178,22 +197,8 @@ fn split(read: Introspected, shared: &[String], tenants: &[String]) -> Vec<Intro
             share.schema.extensions.insert(name, e);
         },
     );
-    router.deal(
-        enums,
-        &mut shares,
-        |r, (name, _)| r.home(Some(&name.schema)),
-        |share, (name, e)| {
-            share.schema.enums.insert(name, e);
-        },
-    );
-    router.deal(
-        tables,
-        &mut shares,
-        |r, (name, _)| r.home(Some(&name.schema)),
-        |share, (name, t)| {
-            share.schema.tables.insert(name, t);
-        },
-    );
+    router.by_name(enums, &mut shares, |i| &mut i.schema.enums);
+    router.by_name(tables, &mut shares, |i| &mut i.schema.tables);
     // In the order read: a tenant's own read lists them in the same order.
     router.deal(
         skipped,
@@ -201,14 +206,7 @@ fn split(read: Introspected, shared: &[String], tenants: &[String]) -> Vec<Intro
         |r, s| r.home(s.object.schema()),
         |share, s| share.skipped.push(s),
     );
-    router.deal(
-        estimated_rows,
-        &mut shares,
-        |r, (name, _)| r.home(Some(&name.schema)),
-        |share, (name, rows)| {
-            share.estimated_rows.insert(name, rows);
-        },
-    );
+    router.by_name(estimated_rows, &mut shares, |i| &mut i.estimated_rows);
     let names = |names: BTreeSet<QualifiedName>,
                  shares: &mut [Introspected],
                  field: fn(&mut Introspected) -> &mut BTreeSet<QualifiedName>| {

@@ -352,22 +352,7 @@ fn one_bad_target_never_holds_up_the_rest() {
         "postgres://x@127.0.0.1:{}/db",
         silent.local_addr().expect("addr").port()
     );
-    // The apply lock, held as `apply` holds it.
-    let holder = std::process::Command::new(common::psql_bin())
-        .args(["-X", "-q", "-d", &locked.url, "-c"])
-        .arg(
-            "SELECT pg_advisory_lock(1919247215, hashtext(current_database())); \
-             SELECT pg_sleep(600);",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("psql");
-    let holder = KillOnDrop(holder);
-    wait_for(
-        &locked,
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-    );
+    let holder = hold_apply_lock(&locked);
 
     let mut fleet = Fleet::new(DESIRED);
     fleet.targets(&[
@@ -393,6 +378,27 @@ fn one_bad_target_never_holds_up_the_rest() {
     assert_eq!(error_kind(&report, "silent"), "unreachable");
     drop(holder);
     let _ = forbidden.psql(&format!("DROP ROLE IF EXISTS {role}"));
+}
+
+/// The apply lock of `db`, held (as `apply` holds it) until dropped.
+fn hold_apply_lock(db: &TestDb) -> KillOnDrop {
+    let holder = std::process::Command::new(common::psql_bin())
+        .args(["-X", "-q", "-d", &db.url, "-c"])
+        .arg(
+            "SELECT pg_advisory_lock(1919247215, hashtext(current_database())); \
+             SELECT pg_sleep(600);",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("psql");
+    let holder = KillOnDrop(holder);
+    wait_for(
+        db,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    );
+    holder
 }
 
 struct KillOnDrop(std::process::Child);
@@ -571,6 +577,18 @@ tables:
     assert!(text(&output.stderr).contains("--template-schema nope"));
     let output = fleet.run(&["fleet", "verify", "--tenant-schemas", "zzz_*"]);
     assert_exit(&output, 1);
+    // A typo says what there is.
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("nothing on the server matches zzz_*"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("tenant_a, tenant_b"), "{stderr}");
+    // A URL variable that is set but empty (a CI secret that is not) is named as such.
+    fleet.env = vec![("DATABASE_URL".to_owned(), String::new())];
+    let output = fleet.run(&["fleet", "verify", "--tenant-schemas", "tenant_*"]);
+    assert_exit(&output, 1);
+    assert!(text(&output.stderr).contains("set but empty"));
 }
 
 /// Ten shards are disjoint and cover the fleet; their reports merged are the unsharded
@@ -965,21 +983,7 @@ fn a_held_lock_reports_every_tenant_locked() {
         ))
         .expect("tenant");
     }
-    let holder = std::process::Command::new(common::psql_bin())
-        .args(["-X", "-q", "-d", &db.url, "-c"])
-        .arg(
-            "SELECT pg_advisory_lock(1919247215, hashtext(current_database())); \
-             SELECT pg_sleep(600);",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("psql");
-    let holder = KillOnDrop(holder);
-    wait_for(
-        &db,
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-    );
+    let holder = hold_apply_lock(&db);
     let mut fleet = Fleet::new(
         "schema: tpl\ntables:\n  leads:\n    columns:\n      id: { type: bigint, primary_key: true }\n",
     );
@@ -988,7 +992,20 @@ fn a_held_lock_reports_every_tenant_locked() {
     assert_eq!(code, Some(1), "{report:#}");
     assert_eq!(error_kind(&report, "tenant_a"), "locked", "{report:#}");
     assert_eq!(error_kind(&report, "tenant_b"), "locked", "{report:#}");
+    // Released (the server ends the holder's session: a killed psql's backend would sleep on):
+    // the tenants are audited again.
     drop(holder);
+    db.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks
+          WHERE locktype = 'advisory' AND pid <> pg_backend_pid()
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .expect("terminate");
+    wait_for(
+        &db,
+        "SELECT 1 - least(count(*), 1) FROM pg_locks WHERE locktype = 'advisory'
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    );
     let (code, report) = fleet.report(&["fleet", "verify", "--tenant-schemas", "tenant_*"]);
     assert_eq!(code, Some(0), "{report:#}");
 }
