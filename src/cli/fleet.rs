@@ -152,7 +152,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub no_replace: bool,
     /// With --tenant-schemas: how many tenants one catalog read covers [default: as many as
-    /// hold about 2,500 of the template's tables]. Each read walks the whole catalog: more
+    /// hold about 5,000 of the template's tables]. Each read walks the whole catalog: more
     /// tenants per read is faster and holds more in memory.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub tenants_per_read: Option<u32>,
@@ -843,7 +843,7 @@ async fn read_alone(
 /// the tenants read at once). Every read walks the whole catalog, so fewer, larger reads are
 /// faster; each read is held in memory until its tenants are audited (two at a time: the
 /// next is read while one is audited), which bounds them.
-const TABLES_PER_READ: usize = 2_500;
+const TABLES_PER_READ: usize = 5_000;
 
 /// The catalog reads of `--tenant-schemas` tenants: the tenants (in name order) are cut into
 /// batches, each read once and split per tenant ([`reconcile::introspect::split`]). A batch is
@@ -1063,11 +1063,22 @@ async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exi
     let total = chosen.len();
     let fail_on = args.fail_on;
     let target_timeout = args.run.target_timeout;
+    let mut entries = Vec::with_capacity(total);
+    let failures = AtomicUsize::new(0);
     for target in chosen {
         let context = Arc::clone(&context);
-        let semaphore = Arc::clone(&semaphore);
+        // Started in name order (tenants read together are audited together, and their
+        // reads leave memory together); finished ones are collected between starts.
+        let permit = Arc::clone(&semaphore)
+            .acquire_owned()
+            .await
+            .context("the fleet's job limiter closed")?;
+        while let Some(joined) = tasks.try_join_next() {
+            let entry = joined.context("a target's task failed")?;
+            collect_entry(entry, &bar, &failures, &mut entries);
+        }
         tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
+            let _permit = permit;
             let started = Instant::now();
             let mut entry = entry(&target);
             let secret = options_for(&target, context.server.as_ref())
@@ -1096,14 +1107,9 @@ async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exi
             entry
         });
     }
-    let mut entries = Vec::with_capacity(total);
     while let Some(joined) = tasks.join_next().await {
         let entry = joined.context("a target's task failed")?;
-        if let Some(bar) = &bar {
-            bar.inc(1);
-            bar.set_message(entry.name.clone());
-        }
-        entries.push(entry);
+        collect_entry(entry, &bar, &failures, &mut entries);
     }
     if let Some(bar) = &bar {
         bar.finish_and_clear();
