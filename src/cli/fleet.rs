@@ -1067,16 +1067,9 @@ async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exi
     let failures = AtomicUsize::new(0);
     for target in chosen {
         let context = Arc::clone(&context);
-        // Started in name order (tenants read together are audited together, and their
-        // reads leave memory together); finished ones are collected between starts.
-        let permit = Arc::clone(&semaphore)
-            .acquire_owned()
-            .await
-            .context("the fleet's job limiter closed")?;
-        while let Some(joined) = tasks.try_join_next() {
-            let entry = joined.context("a target's task failed")?;
-            collect_entry(entry, &bar, &failures, &mut entries);
-        }
+        // Started in name order: tenants read together are audited together, and their
+        // reads leave memory together.
+        let permit = free_job(&semaphore, &mut tasks, &bar, &failures, &mut entries).await?;
         tasks.spawn(async move {
             let _permit = permit;
             let started = Instant::now();
@@ -1291,15 +1284,7 @@ async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit>
         let semaphore = Arc::new(Semaphore::new(usize::from(args.run.jobs)));
         let mut tasks = tokio::task::JoinSet::new();
         for target in later.by_ref() {
-            let permit = Arc::clone(&semaphore)
-                .acquire_owned()
-                .await
-                .context("the fleet's job limiter closed")?;
-            // Finished targets are counted as they are collected, between starts.
-            while let Some(joined) = tasks.try_join_next() {
-                let entry = joined.context("a target's task failed")?;
-                collect_entry(entry, &bar, &failures, &mut entries);
-            }
+            let permit = free_job(&semaphore, &mut tasks, &bar, &failures, &mut entries).await?;
             if max_failures.is_some_and(|m| failures.load(Ordering::Relaxed) >= m) {
                 stopped = Some("--max-failures was reached");
                 entries.push(not_run(&target));
@@ -1345,6 +1330,26 @@ async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit>
     );
     write_report(&report, &args.output)?;
     Ok(Exit::from_code(report.exit_code))
+}
+
+/// Waits for a free job, collecting the targets that finished meanwhile (between starts, so
+/// that failures are counted and the progress bar moves while targets start in order).
+async fn free_job(
+    semaphore: &Arc<Semaphore>,
+    tasks: &mut tokio::task::JoinSet<Entry>,
+    bar: &Option<ProgressBar>,
+    failures: &AtomicUsize,
+    entries: &mut Vec<Entry>,
+) -> anyhow::Result<tokio::sync::OwnedSemaphorePermit> {
+    let permit = Arc::clone(semaphore)
+        .acquire_owned()
+        .await
+        .context("the fleet's job limiter closed")?;
+    while let Some(joined) = tasks.try_join_next() {
+        let entry = joined.context("a target's task failed")?;
+        collect_entry(entry, bar, failures, entries);
+    }
+    Ok(permit)
 }
 
 fn collect_entry(
