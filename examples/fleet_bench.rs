@@ -22,11 +22,14 @@
 //! 3. For each size: `reconcile fleet verify --databases PATTERN --targets down.toml --jobs J
 //!    --format json`, timed, with peak RSS; every entry's status is checked against the one
 //!    expected.
-//! 4. Tenants: one database with `--tenants` schemas of the same tables (10% drifted the same
-//!    way), audited with `--tenant-schemas`.
+//! 4. Tenants: for each count of `--tenants` (a list), one database with that many schemas of
+//!    the same tables (10% drifted the same way), audited with `--tenant-schemas`.
+//!
+//! Each line also gives the machine's load average before and after the run.
 //!
 //! ```sh
 //! cargo build --release && cargo run --release --example fleet_bench -- --sizes 100,1000
+//! cargo run --release --example fleet_bench -- --sizes 10 --tenants 100,1000
 //! ```
 //!
 //! See docs/benchmarks.md.
@@ -49,11 +52,14 @@ struct Args {
     /// Tables per database (and per tenant schema).
     #[arg(long, default_value_t = 50)]
     tables: usize,
-    /// Tenant schemas in the tenant database (0: skip).
-    #[arg(long, default_value_t = 1000)]
-    tenants: usize,
+    /// Tenant schemas, one database of each count (0: skip).
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    tenants: Vec<usize>,
     #[arg(long, default_value_t = 16)]
     jobs: usize,
+    /// Passed to `fleet verify --tenants-per-read` [default: reconcile's].
+    #[arg(long)]
+    tenants_per_read: Option<usize>,
     /// The reconcile binary [default: target/release/reconcile].
     #[arg(long)]
     bin: Option<PathBuf>,
@@ -324,6 +330,7 @@ fn main() -> anyhow::Result<()> {
             Vec::new()
         };
         argv.extend(keep.iter().map(String::as_str));
+        let load = load_average();
         let m = measure(&bin, work.path(), &argv, &env)?;
         let wrong = misclassified(&m.report, &|name| {
             if name.starts_with("down-") {
@@ -335,12 +342,13 @@ fn main() -> anyhow::Result<()> {
         let targets = m.report["targets"].as_array().map_or(0, Vec::len);
         println!(
             "databases {size:>5} (+5 unreachable): {:.1} s wall, peak RSS {:.0} MiB, {:.1} ms per target, \
-             {} misclassified, exit {}, summary: {}",
+             {} misclassified, exit {}, load average before {load}, after {}, summary: {}",
             m.secs,
             m.rss_mib,
             m.secs * 1000.0 / targets.max(1) as f64,
             wrong.len(),
             m.report["exit_code"],
+            load_average(),
             summary(&m.report)
         );
         for w in wrong.iter().take(10) {
@@ -350,12 +358,13 @@ fn main() -> anyhow::Result<()> {
     }
     drop(held);
 
-    if args.tenants > 0 {
+    for &tenants in args.tenants.iter().filter(|n| **n > 0) {
         let clock = Instant::now();
-        psql(&bindir, &admin, "CREATE DATABASE fleet_tenants;")?;
-        let url = cluster.url("fleet_tenants");
+        let database = format!("fleet_tenants_{tenants}");
+        psql(&bindir, &admin, &format!("CREATE DATABASE {database};"))?;
+        let url = cluster.url(&database);
         let mut sql = String::new();
-        for t in 0..args.tenants {
+        for t in 0..tenants {
             let schema = format!("tenant_{t:04}");
             let _ = writeln!(sql, "CREATE SCHEMA {schema};");
             sql.push_str(&tables_sql(&schema, args.tables));
@@ -367,9 +376,17 @@ fn main() -> anyhow::Result<()> {
             }
         }
         psql(&bindir, &url, &sql)?;
+        // What autovacuum would soon do after so many new catalog rows: the catalog queries'
+        // plans depend on it.
+        psql(
+            &bindir,
+            &url,
+            "ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_depend, \
+             pg_catalog.pg_constraint, pg_catalog.pg_index, pg_catalog.pg_type, \
+             pg_catalog.pg_namespace, pg_catalog.pg_attrdef, pg_catalog.pg_inherits;",
+        )?;
         println!(
-            "set-up: {} tenant schemas x {} tables in {:.1} s",
-            args.tenants,
+            "set-up: {tenants} tenant schemas x {} tables in {:.1} s",
             args.tables,
             clock.elapsed().as_secs_f64()
         );
@@ -378,7 +395,8 @@ fn main() -> anyhow::Result<()> {
             tables_yaml(Some("tpl"), args.tables),
         )?;
         let env = vec![("DATABASE_URL".to_owned(), url.clone())];
-        let argv = [
+        let per_read = args.tenants_per_read.map(|n| n.to_string());
+        let mut argv = vec![
             "--dev-url",
             &dev,
             "fleet",
@@ -388,6 +406,10 @@ fn main() -> anyhow::Result<()> {
             "--jobs",
             &jobs,
         ];
+        if let Some(n) = &per_read {
+            argv.extend(["--tenants-per-read", n.as_str()]);
+        }
+        let load = load_average();
         let m = measure(&bin, work.path(), &argv, &env)?;
         let wrong = misclassified(&m.report, &|name| {
             let i: usize = name.strip_prefix("tenant_")?.parse().ok()?;
@@ -398,14 +420,14 @@ fn main() -> anyhow::Result<()> {
         });
         let targets = m.report["targets"].as_array().map_or(0, Vec::len);
         println!(
-            "tenants {:>5}: {:.1} s wall, peak RSS {:.0} MiB, {:.1} ms per target, {} misclassified, \
-             exit {}, summary: {}",
-            args.tenants,
+            "tenants {tenants:>5}: {:.1} s wall, peak RSS {:.0} MiB, {:.1} ms per target, {} misclassified, \
+             exit {}, load average before {load}, after {}, summary: {}",
             m.secs,
             m.rss_mib,
             m.secs * 1000.0 / targets.max(1) as f64,
             wrong.len(),
             m.report["exit_code"],
+            load_average(),
             summary(&m.report)
         );
         for w in wrong.iter().take(10) {
@@ -413,6 +435,13 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The machine's 1, 5 and 15 minute load averages (other work skews the figures).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn summary(report: &Value) -> String {

@@ -9,10 +9,11 @@
 //! privileges or is locked by a running apply is an error *for that target* and never holds
 //! up the rest. The fleet's exit code is the worst of the targets' ([`Exit::fleet_worst`]).
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -20,7 +21,7 @@ use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection as _, PgConnection};
-use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore};
+use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore, watch};
 
 use reconcile::fleet::report::{self, Entry, ErrorKind, Failure, Header, Report, Status};
 use reconcile::fleet::shard::Shard;
@@ -150,6 +151,11 @@ pub struct VerifyArgs {
     /// Report changed definitions PostgreSQL could replace in place as findings.
     #[arg(long)]
     pub no_replace: bool,
+    /// With --tenant-schemas: how many tenants one catalog read covers [default: as many as
+    /// hold about 5,000 of the template's tables]. Each read walks the whole catalog: more
+    /// tenants per read is faster and holds more in memory.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tenants_per_read: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -275,11 +281,13 @@ async fn collect(
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "{option} discovers targets on the server of --database-url (or \
-                     DATABASE_URL), and none was given"
+                     DATABASE_URL), and none was given{}",
+                    connect::empty_url_hint(global.database_url.as_deref())
                 )
             })?;
         let options = connect::parse_url(url, UrlOption::Database)?;
         let mut conn = connect::connect_options(options.clone()).await?;
+        let mut listed = String::new();
         if let Some(pattern) = &selection.databases {
             let names: Vec<String> = sqlx::query_scalar(
                 "SELECT datname::text FROM pg_catalog.pg_database \
@@ -288,6 +296,7 @@ async fn collect(
             .fetch_all(&mut conn)
             .await
             .context("cannot list the server's databases")?;
+            listed = format!(" (its databases: {})", some_of(&names));
             for name in names.into_iter().filter(|n| pattern.matches(n)) {
                 all.push(Target {
                     name: name.clone(),
@@ -306,6 +315,12 @@ async fn collect(
             .fetch_all(&mut conn)
             .await
             .context("cannot list the database's schemas")?;
+            // What there is, for the message when the pattern matches nothing (a typo).
+            listed = format!(
+                " (the schemas of database {}: {})",
+                options.get_database().unwrap_or("?"),
+                some_of(&names)
+            );
             for name in names.into_iter().filter(|n| pattern.matches(n)) {
                 all.push(Target {
                     name: name.clone(),
@@ -319,12 +334,13 @@ async fn collect(
         let _ = conn.close().await;
         if all.is_empty() {
             anyhow::bail!(
-                "{option}: nothing on the server matches {}",
+                "{option}: nothing on the server matches {}{}",
                 selection
                     .databases
                     .as_ref()
                     .or(selection.tenant_schemas.as_ref())
-                    .map_or("", |p| p.as_str())
+                    .map_or("", |p| p.as_str()),
+                listed
             );
         }
         server = Some(options);
@@ -356,6 +372,20 @@ async fn collect(
     }
     chosen.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((chosen, server))
+}
+
+/// The first ten names, for a message.
+fn some_of(names: &[String]) -> String {
+    let mut shown = names
+        .iter()
+        .take(10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > 10 {
+        shown.push_str(&format!(", ... ({} in all)", names.len()));
+    }
+    shown
 }
 
 async fn list(global: &super::Global, args: &ListArgs) -> anyhow::Result<Exit> {
@@ -467,6 +497,9 @@ enum TargetIssue {
          it was not audited; audit it again once the apply is done"
     )]
     Locked(String),
+    /// What kept a batch of tenants from being read (the same for each of them).
+    #[error("{}", .0.message)]
+    Batch(Failure),
 }
 
 async fn connect(options: PgConnectOptions, timeout: Duration) -> anyhow::Result<connect::Target> {
@@ -484,6 +517,7 @@ fn classify(error: &anyhow::Error) -> ErrorKind {
                 TargetIssue::Config(_) => ErrorKind::Config,
                 TargetIssue::ConnectTimeout(_) => ErrorKind::Unreachable,
                 TargetIssue::Locked(_) => ErrorKind::Locked,
+                TargetIssue::Batch(failure) => failure.kind,
             };
         }
         if let Some(reconcile::apply::lock::LockError::Timeout { .. }) =
@@ -734,6 +768,8 @@ fn planned(entry: &mut Entry, plan: Plan, fail_on: FailOn) {
 
 struct Context {
     desired: Desired,
+    /// Tenant mode: the catalog reads of the tenants, batch by batch.
+    tenants: Option<TenantReads>,
     scratch: SharedScratch,
     server: Option<PgConnectOptions>,
     options: pipeline::Options,
@@ -741,13 +777,33 @@ struct Context {
     statement_timeout: Duration,
 }
 
-/// One target's audit: connect, refuse a database an apply is changing, read the catalog
-/// (READ ONLY, under the statement timeout), align, diff, plan.
+/// One target's audit: its catalog (a tenant's share of its batch's read, else read on its
+/// own connection), then align, diff, plan.
 async fn audit(context: &Context, target: &Target) -> anyhow::Result<(Plan, bool)> {
-    let (options, _) = options_for(target, context.server.as_ref())?;
-    let mut target_conn = connect(options, context.connect_timeout).await?;
-    let conn = &mut target_conn.conn;
-    let ms = context.statement_timeout.as_millis().max(1);
+    let desired = desired_for(&context.desired, target)?;
+    let scope = pipeline::scope(&desired, &context.options);
+    let share = match (&context.tenants, &target.schema) {
+        (Some(reads), Some(tenant)) if matches!(target.source, Source::Server) => {
+            reads.share(context, tenant, &scope).await?
+        }
+        _ => None,
+    };
+    let live = match share {
+        Some(live) => live,
+        None => read_alone(context, target, &scope).await?,
+    };
+    let mut scratch = context.scratch.borrow();
+    let drift =
+        pipeline::drift_from(desired, &[], live, scope, &mut scratch, &context.options).await?;
+    let touched = scratch.touched();
+    drop(scratch);
+    Ok((drift.plan, touched))
+}
+
+/// The session a catalog read runs in: the statement and lock timeouts, read only; and no
+/// read while an apply holds the database's lock (its schema is being changed).
+async fn session(conn: &mut PgConnection, statement_timeout: Duration) -> anyhow::Result<()> {
+    let ms = statement_timeout.as_millis().max(1);
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "SET statement_timeout = {ms}; SET lock_timeout = {ms}; \
          SET default_transaction_read_only = on"
@@ -758,20 +814,210 @@ async fn audit(context: &Context, target: &Target) -> anyhow::Result<(Plan, bool
     if let Some(holder) = reconcile::apply::lock::holder(conn).await? {
         return Err(TargetIssue::Locked(holder).into());
     }
-    let desired = desired_for(&context.desired, target)?;
-    let scope = pipeline::scope(&desired, &context.options);
-    let mut live = pipeline::read_catalog(conn, &scope).await?;
+    Ok(())
+}
+
+/// One target's catalog, read on a connection of its own (READ ONLY, under the statement
+/// timeout).
+async fn read_alone(
+    context: &Context,
+    target: &Target,
+    scope: &reconcile::introspect::Scope,
+) -> anyhow::Result<reconcile::introspect::Introspected> {
+    let (options, _) = options_for(target, context.server.as_ref())?;
+    let mut target_conn = connect(options, context.connect_timeout).await?;
+    session(&mut target_conn.conn, context.statement_timeout).await?;
+    let mut live = pipeline::read_catalog(&mut target_conn.conn, scope).await?;
     if target.schema.is_some() {
         // The other tenants (and shared schemas) are not this tenant's drift.
         live.undeclared_schemas.clear();
     }
-    let mut scratch = context.scratch.borrow();
-    let drift =
-        pipeline::drift_from(desired, &[], live, scope, &mut scratch, &context.options).await?;
-    let touched = scratch.touched();
-    drop(scratch);
     let _ = target_conn.conn.close().await;
-    Ok((drift.plan, touched))
+    Ok(live)
+}
+
+// ---------------------------------------------------------------------------------------
+// Tenants: one catalog read per batch of tenants.
+
+/// How many tables one catalog read of tenant schemas may hold (the template's tables times
+/// the tenants read at once). Every read walks the whole catalog, so fewer, larger reads are
+/// faster; each read is held in memory until its tenants are audited (two at a time: the
+/// next is read while one is audited), which bounds them.
+const TABLES_PER_READ: usize = 5_000;
+
+/// The catalog reads of `--tenant-schemas` tenants: the tenants (in name order) are cut into
+/// batches, each read once and split per tenant ([`reconcile::introspect::split`]). A batch is
+/// read when its first tenant is audited, and the next one then too, so that reading overlaps
+/// auditing.
+struct TenantReads {
+    batches: Vec<Arc<Batch>>,
+    /// The batch of each tenant.
+    batch_of: BTreeMap<String, usize>,
+    /// The desired state's schemas besides the template (`public`): in every tenant's scope.
+    shared: Vec<String>,
+}
+
+struct Batch {
+    tenants: Vec<String>,
+    started: AtomicBool,
+    read: watch::Sender<Option<Arc<BatchRead>>>,
+}
+
+enum BatchRead {
+    /// Each tenant's share, taken by its audit.
+    Shares(std::sync::Mutex<BTreeMap<String, reconcile::introspect::Introspected>>),
+    /// No connection, or an apply holds the database's lock: the same for every tenant.
+    Failed(Failure),
+    /// The read of the batch failed: each tenant reads its own catalog, so that what one
+    /// tenant's objects make fail is that tenant's error alone.
+    Alone,
+}
+
+impl TenantReads {
+    fn new(chosen: &[Target], shared: Vec<String>, per_read: usize) -> Option<Self> {
+        let tenants: Vec<&str> = chosen
+            .iter()
+            .filter(|t| matches!(t.source, Source::Server))
+            .filter_map(|t| t.schema.as_deref())
+            .collect();
+        if tenants.is_empty() {
+            return None;
+        }
+        let mut batch_of = BTreeMap::new();
+        let batches = tenants
+            .chunks(per_read)
+            .enumerate()
+            .map(|(i, chunk)| {
+                batch_of.extend(chunk.iter().map(|t| ((*t).to_owned(), i)));
+                Arc::new(Batch {
+                    tenants: chunk.iter().map(|t| (*t).to_owned()).collect(),
+                    started: AtomicBool::new(false),
+                    read: watch::Sender::new(None),
+                })
+            })
+            .collect();
+        tracing::info!(
+            "{} tenant(s) read {per_read} at a time ({} catalog read(s))",
+            tenants.len(),
+            tenants.len().div_ceil(per_read)
+        );
+        Some(Self {
+            batches,
+            batch_of,
+            shared,
+        })
+    }
+
+    /// The tenant's catalog from its batch's read, or `None` when it must read its own.
+    async fn share(
+        &self,
+        context: &Context,
+        tenant: &str,
+        scope: &reconcile::introspect::Scope,
+    ) -> anyhow::Result<Option<reconcile::introspect::Introspected>> {
+        let Some(&index) = self.batch_of.get(tenant) else {
+            return Ok(None);
+        };
+        // A share is what a read in the shared schemas and the tenant's gives.
+        let wanted: std::collections::BTreeSet<&str> = self
+            .shared
+            .iter()
+            .map(String::as_str)
+            .chain([tenant])
+            .collect();
+        let in_scope: std::collections::BTreeSet<&str> =
+            scope.schemas.iter().flatten().map(String::as_str).collect();
+        if wanted != in_scope {
+            return Ok(None);
+        }
+        self.start(context, index);
+        self.start(context, index + 1);
+        let mut receiver = self.batches[index].read.subscribe();
+        let read = receiver
+            .wait_for(Option::is_some)
+            .await
+            .context("the tenants' catalog read was lost")?
+            .clone();
+        match read.as_deref() {
+            Some(BatchRead::Shares(shares)) => Ok(shares
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the tenants' shares were poisoned"))?
+                .remove(tenant)),
+            Some(BatchRead::Failed(failure)) => Err(TargetIssue::Batch(failure.clone()).into()),
+            Some(BatchRead::Alone) | None => Ok(None),
+        }
+    }
+
+    /// Starts reading batch `index` (once), on a task of its own: a tenant that gives up
+    /// waiting for it (its --target-timeout) does not stop it for the others.
+    fn start(&self, context: &Context, index: usize) {
+        let Some(batch) = self.batches.get(index) else {
+            return;
+        };
+        if batch.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let batch = Arc::clone(batch);
+        let shared = self.shared.clone();
+        let ignore = context.options.ignore_schemas.clone();
+        let server = context.server.clone();
+        let (connect_timeout, statement_timeout) =
+            (context.connect_timeout, context.statement_timeout);
+        tokio::spawn(async move {
+            let clock = Instant::now();
+            let read = read_batch(
+                server,
+                connect_timeout,
+                statement_timeout,
+                &shared,
+                &batch.tenants,
+                &ignore,
+            )
+            .await;
+            tracing::info!(
+                "read the catalog of {} tenant(s), {}..{}, in {:?}",
+                batch.tenants.len(),
+                batch.tenants.first().map_or("", String::as_str),
+                batch.tenants.last().map_or("", String::as_str),
+                clock.elapsed()
+            );
+            batch.read.send_replace(Some(Arc::new(read)));
+        });
+    }
+}
+
+/// One batch's catalog read.
+async fn read_batch(
+    server: Option<PgConnectOptions>,
+    connect_timeout: Duration,
+    statement_timeout: Duration,
+    shared: &[String],
+    tenants: &[String],
+    ignore: &[String],
+) -> BatchRead {
+    let Some(server) = server else {
+        return BatchRead::Alone;
+    };
+    let mut connected = match connect(server, connect_timeout).await {
+        Ok(connected) => connected,
+        Err(e) => return BatchRead::Failed(failure(&e, None)),
+    };
+    let conn = &mut connected.conn;
+    if let Err(e) = session(conn, statement_timeout).await {
+        return BatchRead::Failed(failure(&e, None));
+    }
+    let read = reconcile::introspect::split::tenants(conn, shared, tenants, ignore).await;
+    let _ = connected.conn.close().await;
+    match read {
+        Ok(shares) => BatchRead::Shares(std::sync::Mutex::new(shares)),
+        Err(e) => {
+            tracing::warn!(
+                "reading the catalog of {} tenants at once failed ({e}); each reads its own",
+                tenants.len()
+            );
+            BatchRead::Alone
+        }
+    }
 }
 
 async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exit> {
@@ -781,8 +1027,23 @@ async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exi
         None,
     )?);
     let desired = canonicalise(global, &args.selection, &scratch).await?;
+    let tenants = desired.template.as_ref().and_then(|template| {
+        let shared = desired
+            .canonical
+            .schemas
+            .iter()
+            .filter(|s| s.as_str() != template)
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        let per_read = args.tenants_per_read.map_or_else(
+            || (TABLES_PER_READ / desired.canonical.tables.len().max(1)).max(1),
+            |n| n as usize,
+        );
+        TenantReads::new(&chosen, shared, per_read)
+    });
     let context = Arc::new(Context {
         desired,
+        tenants,
         scratch: scratch.clone(),
         server,
         options: pipeline::Options {
@@ -802,11 +1063,15 @@ async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exi
     let total = chosen.len();
     let fail_on = args.fail_on;
     let target_timeout = args.run.target_timeout;
+    let mut entries = Vec::with_capacity(total);
+    let failures = AtomicUsize::new(0);
     for target in chosen {
         let context = Arc::clone(&context);
-        let semaphore = Arc::clone(&semaphore);
+        // Started in name order: tenants read together are audited together, and their
+        // reads leave memory together.
+        let permit = free_job(&semaphore, &mut tasks, &bar, &failures, &mut entries).await?;
         tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
+            let _permit = permit;
             let started = Instant::now();
             let mut entry = entry(&target);
             let secret = options_for(&target, context.server.as_ref())
@@ -835,14 +1100,9 @@ async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exi
             entry
         });
     }
-    let mut entries = Vec::with_capacity(total);
     while let Some(joined) = tasks.join_next().await {
         let entry = joined.context("a target's task failed")?;
-        if let Some(bar) = &bar {
-            bar.inc(1);
-            bar.set_message(entry.name.clone());
-        }
-        entries.push(entry);
+        collect_entry(entry, &bar, &failures, &mut entries);
     }
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -922,6 +1182,7 @@ async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit>
     let desired = canonicalise(global, &args.selection, &scratch).await?;
     let context = Arc::new(Context {
         desired,
+        tenants: None,
         scratch: scratch.clone(),
         server,
         options: pipeline::Options::default(),
@@ -1023,15 +1284,7 @@ async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit>
         let semaphore = Arc::new(Semaphore::new(usize::from(args.run.jobs)));
         let mut tasks = tokio::task::JoinSet::new();
         for target in later.by_ref() {
-            let permit = Arc::clone(&semaphore)
-                .acquire_owned()
-                .await
-                .context("the fleet's job limiter closed")?;
-            // Finished targets are counted as they are collected, between starts.
-            while let Some(joined) = tasks.try_join_next() {
-                let entry = joined.context("a target's task failed")?;
-                collect_entry(entry, &bar, &failures, &mut entries);
-            }
+            let permit = free_job(&semaphore, &mut tasks, &bar, &failures, &mut entries).await?;
             if max_failures.is_some_and(|m| failures.load(Ordering::Relaxed) >= m) {
                 stopped = Some("--max-failures was reached");
                 entries.push(not_run(&target));
@@ -1077,6 +1330,26 @@ async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit>
     );
     write_report(&report, &args.output)?;
     Ok(Exit::from_code(report.exit_code))
+}
+
+/// Waits for a free job, collecting the targets that finished meanwhile (between starts, so
+/// that failures are counted and the progress bar moves while targets start in order).
+async fn free_job(
+    semaphore: &Arc<Semaphore>,
+    tasks: &mut tokio::task::JoinSet<Entry>,
+    bar: &Option<ProgressBar>,
+    failures: &AtomicUsize,
+    entries: &mut Vec<Entry>,
+) -> anyhow::Result<tokio::sync::OwnedSemaphorePermit> {
+    let permit = Arc::clone(semaphore)
+        .acquire_owned()
+        .await
+        .context("the fleet's job limiter closed")?;
+    while let Some(joined) = tasks.try_join_next() {
+        let entry = joined.context("a target's task failed")?;
+        collect_entry(entry, bar, failures, entries);
+    }
+    Ok(permit)
 }
 
 fn collect_entry(

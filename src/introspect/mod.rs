@@ -15,6 +15,7 @@
 
 mod index;
 mod rows;
+pub mod split;
 
 pub(crate) use index::{KeyLists, from_row as index_from_row};
 pub(crate) use rows::{IndexRow, SeqValues};
@@ -221,11 +222,11 @@ pub(crate) const PRINTING_SETTINGS: &str = "SELECT pg_catalog.set_config('TimeZo
      pg_catalog.set_config('DateStyle', 'ISO, MDY', true), \
      pg_catalog.set_config('IntervalStyle', 'postgres', true)";
 
-/// Reads the schemas in `scope` from the database behind `conn`.
-pub async fn schema(
+/// The transaction a catalog read runs in: one consistent snapshot, read only, printing as
+/// the module's header says.
+async fn begin_read(
     conn: &mut PgConnection,
-    scope: &Scope,
-) -> Result<Introspected, IntrospectError> {
+) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, IntrospectError> {
     let mut tx = conn.begin().await.map_err(q("begin"))?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
@@ -239,6 +240,15 @@ pub async fn schema(
         .execute(&mut *tx)
         .await
         .map_err(q("printing settings"))?;
+    Ok(tx)
+}
+
+/// Reads the schemas in `scope` from the database behind `conn`.
+pub async fn schema(
+    conn: &mut PgConnection,
+    scope: &Scope,
+) -> Result<Introspected, IntrospectError> {
+    let mut tx = begin_read(conn).await?;
     let result = read_in_transaction(&mut tx, scope).await;
     let result = match result {
         Ok(mut read) => match undeclared_schemas(&mut tx, scope).await {
@@ -358,6 +368,33 @@ pub async fn read_in_transaction(
 }
 
 async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, IntrospectError> {
+    let mut out = read_unsettled(r, scope).await?;
+    settle(&mut out);
+    Ok(out)
+}
+
+/// A read of nothing.
+fn empty() -> Introspected {
+    Introspected {
+        schema: Schema::default(),
+        skipped: Vec::new(),
+        estimated_rows: BTreeMap::new(),
+        invalid_indexes: BTreeSet::new(),
+        unmanaged_tables: BTreeSet::new(),
+        partition_indexes: BTreeSet::new(),
+        undeclared_schemas: Vec::new(),
+        roles: BTreeSet::new(),
+        current_role: None,
+        catalog_queries: 0,
+        environment: Environment::default(),
+    }
+}
+
+/// Every row of the schemas in `scope`, each object as its row says, before [`settle`].
+async fn read_unsettled(
+    r: &mut Reader<'_>,
+    scope: &Scope,
+) -> Result<Introspected, IntrospectError> {
     let schema_rows = {
         r.queries += 1;
         sqlx::query(include_str!("sql/schemas.sql"))
@@ -372,19 +409,7 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
         .map(|row| row.try_get::<String, _>("name"))
         .collect::<Result<_, _>>()
         .map_err(q("schemas"))?;
-    let mut out = Introspected {
-        schema: Schema::default(),
-        skipped: Vec::new(),
-        estimated_rows: BTreeMap::new(),
-        invalid_indexes: BTreeSet::new(),
-        unmanaged_tables: BTreeSet::new(),
-        partition_indexes: BTreeSet::new(),
-        undeclared_schemas: Vec::new(),
-        roles: BTreeSet::new(),
-        current_role: None,
-        catalog_queries: 0,
-        environment: Environment::default(),
-    };
+    let mut out = empty();
     out.schema.schemas = names.iter().cloned().map(Ident::from_catalog).collect();
 
     for row in r
@@ -574,14 +599,20 @@ async fn read(r: &mut Reader<'_>, scope: &Scope) -> Result<Introspected, Introsp
     }
 
     out.schema.tables = tables.into_values().collect();
-    settle_partitions(&mut out);
-    drop_dangling_foreign_keys(&mut out);
+    Ok(out)
+}
+
+/// What a read does once every row is in: what refers to what was left out goes too. Apart
+/// from [`read_unsettled`] so that a read of many tenant schemas can settle each tenant's
+/// share on its own, as a read of that tenant alone would (see [`split`]).
+fn settle(out: &mut Introspected) {
+    settle_partitions(out);
+    drop_dangling_foreign_keys(out);
     kinds::settle_all(&mut out.schema);
-    materialized_view_facts(&mut out);
-    skip_on_unmanaged(&mut out);
+    materialized_view_facts(out);
+    skip_on_unmanaged(out);
     // After the views left out: what refers to them (privileges, a comment) goes with them.
     kinds::settle_all(&mut out.schema);
-    Ok(out)
 }
 
 /// What the catalog says about each materialized view besides its definition, where the

@@ -352,22 +352,7 @@ fn one_bad_target_never_holds_up_the_rest() {
         "postgres://x@127.0.0.1:{}/db",
         silent.local_addr().expect("addr").port()
     );
-    // The apply lock, held as `apply` holds it.
-    let holder = std::process::Command::new(common::psql_bin())
-        .args(["-X", "-q", "-d", &locked.url, "-c"])
-        .arg(
-            "SELECT pg_advisory_lock(1919247215, hashtext(current_database())); \
-             SELECT pg_sleep(600);",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("psql");
-    let holder = KillOnDrop(holder);
-    wait_for(
-        &locked,
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-    );
+    let holder = hold_apply_lock(&locked);
 
     let mut fleet = Fleet::new(DESIRED);
     fleet.targets(&[
@@ -393,6 +378,27 @@ fn one_bad_target_never_holds_up_the_rest() {
     assert_eq!(error_kind(&report, "silent"), "unreachable");
     drop(holder);
     let _ = forbidden.psql(&format!("DROP ROLE IF EXISTS {role}"));
+}
+
+/// The apply lock of `db`, held (as `apply` holds it) until dropped.
+fn hold_apply_lock(db: &TestDb) -> KillOnDrop {
+    let holder = std::process::Command::new(common::psql_bin())
+        .args(["-X", "-q", "-d", &db.url, "-c"])
+        .arg(
+            "SELECT pg_advisory_lock(1919247215, hashtext(current_database())); \
+             SELECT pg_sleep(600);",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("psql");
+    let holder = KillOnDrop(holder);
+    wait_for(
+        db,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    );
+    holder
 }
 
 struct KillOnDrop(std::process::Child);
@@ -571,6 +577,18 @@ tables:
     assert!(text(&output.stderr).contains("--template-schema nope"));
     let output = fleet.run(&["fleet", "verify", "--tenant-schemas", "zzz_*"]);
     assert_exit(&output, 1);
+    // A typo says what there is.
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("nothing on the server matches zzz_*"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("tenant_a, tenant_b"), "{stderr}");
+    // A URL variable that is set but empty (a CI secret that is not) is named as such.
+    fleet.env = vec![("DATABASE_URL".to_owned(), String::new())];
+    let output = fleet.run(&["fleet", "verify", "--tenant-schemas", "tenant_*"]);
+    assert_exit(&output, 1);
+    assert!(text(&output.stderr).contains("set but empty"));
 }
 
 /// Ten shards are disjoint and cover the fleet; their reports merged are the unsharded
@@ -790,4 +808,204 @@ tables:
         .expect("history");
     assert!(history.contains("applied"), "{history}");
     assert!(history.trim_end().ends_with("no-op"), "{history}");
+}
+
+/// Objects of every kind in a tenant schema `t`, with references to the shared `public`.
+fn tenant_sql(t: &str) -> String {
+    format!(
+        "CREATE SCHEMA {t};
+         COMMENT ON SCHEMA {t} IS 'tenant {t}';
+         CREATE TYPE {t}.stage AS ENUM ('new', 'won');
+         CREATE DOMAIN {t}.email AS text CHECK (VALUE LIKE '%@%');
+         CREATE TYPE {t}.money_pair AS (amount numeric, currency text);
+         CREATE SEQUENCE {t}.invoice_no;
+         CREATE TABLE {t}.companies (id bigserial PRIMARY KEY,
+             plan_id int REFERENCES public.plans, tier public.tier);
+         CREATE TABLE {t}.leads (
+             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+             company_id bigint NOT NULL REFERENCES {t}.companies,
+             email {t}.email, stage {t}.stage DEFAULT 'new',
+             tenant text DEFAULT public.current_tenant());
+         CREATE INDEX ON {t}.leads (company_id);
+         COMMENT ON COLUMN {t}.leads.email IS 'primary contact';
+         ALTER TABLE {t}.leads ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY by_tenant ON {t}.leads USING (tenant = public.current_tenant());
+         GRANT USAGE ON SCHEMA {t} TO fleet_split_reader;
+         GRANT SELECT ON {t}.leads TO fleet_split_reader;
+         ALTER DEFAULT PRIVILEGES IN SCHEMA {t} GRANT SELECT ON TABLES TO fleet_split_reader;
+         CREATE FUNCTION {t}.touch() RETURNS trigger LANGUAGE plpgsql
+             AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER touch BEFORE UPDATE ON {t}.leads
+             FOR EACH ROW EXECUTE FUNCTION {t}.touch();
+         CREATE FUNCTION {t}.lead_count() RETURNS bigint LANGUAGE sql STABLE
+             AS $$ SELECT count(*) FROM {t}.leads $$;
+         CREATE VIEW {t}.lead_plans AS
+             SELECT l.id, p.name FROM {t}.leads l
+             JOIN {t}.companies c ON c.id = l.company_id JOIN public.plans p ON p.id = c.plan_id;
+         CREATE TABLE {t}.events (at date NOT NULL, what text) PARTITION BY RANGE (at);
+         CREATE TABLE {t}.events_2026 PARTITION OF {t}.events
+             FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+         CREATE TABLE {t}.archived (note text) INHERITS ({t}.companies);
+         ALTER TABLE {t}.archived ADD PRIMARY KEY (id);"
+    )
+}
+
+/// One catalog read of many tenants, split per tenant, gives each tenant exactly what a read
+/// of that tenant (with the shared schema) alone gives — with drift in some tenants, shared
+/// objects in `public`, grants, default privileges, policies, comments, triggers, functions,
+/// views, partitions, an inheritance child, and references from one tenant to another (which
+/// a tenant's own read settles as outside its scope: a view reading another tenant's table is
+/// skipped, a partition of another tenant's table is an orphan, a foreign key to another
+/// tenant's skipped table is kept).
+#[tokio::test]
+async fn one_read_split_per_tenant_equals_each_tenants_own_read() {
+    use reconcile::introspect::{self, Introspected, Scope};
+    let db = common::fresh_db();
+    let mut sql = "DO $$ BEGIN CREATE ROLE fleet_split_reader;
+                   EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+                   CREATE TABLE public.plans (id int PRIMARY KEY, name text);
+                   COMMENT ON TABLE public.plans IS 'shared by every tenant';
+                   GRANT SELECT ON public.plans TO fleet_split_reader;
+                   CREATE TYPE public.tier AS ENUM ('free', 'pro');
+                   CREATE FUNCTION public.current_tenant() RETURNS text LANGUAGE sql STABLE
+                       AS $$ SELECT current_setting('app.tenant', true) $$;"
+        .to_owned();
+    for t in ["tenant_a", "tenant_b", "tenant_c"] {
+        sql.push_str(&tenant_sql(t));
+    }
+    sql.push_str(
+        "ALTER TABLE tenant_b.leads DROP COLUMN stage;
+         ALTER TABLE tenant_c.leads ADD COLUMN legacy integer;
+         CREATE VIEW tenant_c.peek AS SELECT id FROM tenant_a.leads;
+         COMMENT ON VIEW tenant_c.peek IS 'reads another tenant';
+         CREATE TABLE tenant_b.events_of_a PARTITION OF tenant_a.events
+             FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+         ALTER TABLE tenant_c.companies ADD CONSTRAINT archived_in_a
+             FOREIGN KEY (id) REFERENCES tenant_a.archived;
+         CREATE SCHEMA other; CREATE TABLE other.unrelated (id int);",
+    );
+    db.psql(&sql).expect("tenants");
+
+    let mut conn = db.connect().await;
+    let tenants: Vec<String> = ["tenant_a", "tenant_b", "tenant_c", "tenant_gone"]
+        .map(str::to_owned)
+        .to_vec();
+    let mut shares = introspect::split::tenants(&mut conn, &["public".to_owned()], &tenants, &[])
+        .await
+        .expect("one read");
+    assert_eq!(shares.len(), tenants.len());
+    for tenant in &tenants {
+        let mut alone = introspect::schema(
+            &mut conn,
+            &Scope::named(["public".to_owned(), tenant.clone()], &[]),
+        )
+        .await
+        .expect("a tenant's own read");
+        let mut share = shares.remove(tenant).expect("a share per tenant");
+        // What a share documents as different: the other tenants are not listed as
+        // undeclared, and the query count is the whole read's.
+        alone.undeclared_schemas.clear();
+        alone.catalog_queries = 0;
+        share.catalog_queries = 0;
+        let facts = |i: &Introspected| {
+            [
+                format!("{:#?}", i.schema),
+                format!("{:#?}", i.skipped),
+                format!("{:?}", i.estimated_rows),
+                format!("{:?}", i.invalid_indexes),
+                format!("{:?}", i.unmanaged_tables),
+                format!("{:?}", i.partition_indexes),
+                format!("{:?}", i.undeclared_schemas),
+                format!("{:?} {:?}", i.roles, i.current_role),
+                format!("{:?}", i.environment),
+            ]
+        };
+        for (a, b) in facts(&share).iter().zip(facts(&alone).iter()) {
+            assert_eq!(a, b, "{tenant}: the share differs from its own read");
+        }
+    }
+    // Not vacuous: the reads hold what the setup made, and the cross-tenant cases.
+    let c = introspect::schema(
+        &mut conn,
+        &Scope::named(["public".to_owned(), "tenant_c".to_owned()], &[]),
+    )
+    .await
+    .expect("read");
+    let skipped: Vec<String> = c.skipped.iter().map(|s| s.object.to_string()).collect();
+    assert!(
+        skipped.contains(&"view tenant_c.peek".to_owned()),
+        "{skipped:?}"
+    );
+    assert!(
+        c.schema
+            .views
+            .keys()
+            .any(|v| v.to_string() == "tenant_c.lead_plans")
+    );
+    assert!(
+        c.schema
+            .tables
+            .keys()
+            .any(|t| t.to_string() == "public.plans")
+    );
+    assert!(
+        !c.schema
+            .tables
+            .keys()
+            .any(|t| t.schema.as_str() == "tenant_a")
+    );
+    assert!(!c.schema.policies.is_empty() && !c.schema.triggers.is_empty());
+    assert!(!c.schema.grants.is_empty() && !c.schema.comments.is_empty());
+    assert!(!c.schema.default_privileges.is_empty() && !c.schema.functions.is_empty());
+    let b = introspect::schema(
+        &mut conn,
+        &Scope::named(["public".to_owned(), "tenant_b".to_owned()], &[]),
+    )
+    .await
+    .expect("read");
+    assert!(
+        b.skipped
+            .iter()
+            .any(|s| s.object.to_string() == "table tenant_b.events_of_a"),
+        "{:?}",
+        b.skipped
+    );
+}
+
+/// A database whose apply lock is held is reported as locked for every tenant, from the one
+/// read of their batch.
+#[test]
+fn a_held_lock_reports_every_tenant_locked() {
+    let db = common::fresh_db();
+    for tenant in ["tenant_a", "tenant_b"] {
+        db.psql(&format!(
+            "CREATE SCHEMA {tenant}; CREATE TABLE {tenant}.leads (id bigint PRIMARY KEY);"
+        ))
+        .expect("tenant");
+    }
+    let holder = hold_apply_lock(&db);
+    let mut fleet = Fleet::new(
+        "schema: tpl\ntables:\n  leads:\n    columns:\n      id: { type: bigint, primary_key: true }\n",
+    );
+    fleet.env.push(("DATABASE_URL".to_owned(), db.url.clone()));
+    let (code, report) = fleet.report(&["fleet", "verify", "--tenant-schemas", "tenant_*"]);
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(error_kind(&report, "tenant_a"), "locked", "{report:#}");
+    assert_eq!(error_kind(&report, "tenant_b"), "locked", "{report:#}");
+    // Released (the server ends the holder's session: a killed psql's backend would sleep on):
+    // the tenants are audited again.
+    drop(holder);
+    db.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks
+          WHERE locktype = 'advisory' AND pid <> pg_backend_pid()
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .expect("terminate");
+    wait_for(
+        &db,
+        "SELECT 1 - least(count(*), 1) FROM pg_locks WHERE locktype = 'advisory'
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    );
+    let (code, report) = fleet.report(&["fleet", "verify", "--tenant-schemas", "tenant_*"]);
+    assert_eq!(code, Some(0), "{report:#}");
 }
