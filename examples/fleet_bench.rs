@@ -25,11 +25,20 @@
 //! 4. Tenants: for each count of `--tenants` (a list), one database with that many schemas of
 //!    the same tables (10% drifted the same way), audited with `--tenant-schemas`.
 //!
+//! 5. Apply (`--apply N`, 0 to skip): N more databases from the template, 10% of them missing
+//!    a column (the plan adds it) and three of them with a row the desired check refuses
+//!    (its `VALIDATE CONSTRAINT` fails there). `fleet apply` three times: with `--canary 3`,
+//!    where a failing database is among the canaries (the fleet must stop, every other target
+//!    untouched); with `--canary 1 --max-failures 5` (the three fail, every other target is
+//!    applied); and, once the bad rows are deleted, again (everything converges). Each
+//!    database's history (`reconcile.runs`) is then checked against what it went through.
+//!
 //! Each line also gives the machine's load average before and after the run.
 //!
 //! ```sh
 //! cargo build --release && cargo run --release --example fleet_bench -- --sizes 100,1000
 //! cargo run --release --example fleet_bench -- --sizes 10 --tenants 100,1000
+//! cargo run --release --example fleet_bench -- --sizes 10 --tenants 0 --apply 200
 //! ```
 //!
 //! See docs/benchmarks.md.
@@ -57,6 +66,9 @@ struct Args {
     tenants: Vec<usize>,
     #[arg(long, default_value_t = 16)]
     jobs: usize,
+    /// Databases for the fleet apply runs (0: skip).
+    #[arg(long, default_value_t = 0)]
+    apply: usize,
     /// Passed to `fleet verify --tenants-per-read` [default: reconcile's].
     #[arg(long)]
     tenants_per_read: Option<usize>,
@@ -358,6 +370,18 @@ fn main() -> anyhow::Result<()> {
     }
     drop(held);
 
+    if args.apply > 0 {
+        apply_runs(
+            &bin,
+            work.path(),
+            &bindir,
+            &cluster,
+            &dev,
+            &jobs,
+            args.apply,
+        )?;
+    }
+
     for &tenants in args.tenants.iter().filter(|n| **n > 0) {
         let clock = Instant::now();
         let database = format!("fleet_tenants_{tenants}");
@@ -433,6 +457,199 @@ fn main() -> anyhow::Result<()> {
         for w in wrong.iter().take(10) {
             println!("  {w}");
         }
+    }
+    Ok(())
+}
+
+/// The apply databases that refuse the desired check (a negative amount): the first is a
+/// canary of the first run (name order), the others are not.
+fn failing_apply_targets(count: usize) -> [usize; 3] {
+    [1, count / 2, count - 2]
+}
+
+/// Step 5 of the module comment.
+fn apply_runs(
+    bin: &Path,
+    work: &Path,
+    bindir: &Path,
+    cluster: &reconcile::throwaway::Cluster,
+    dev: &str,
+    jobs: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    let clock = Instant::now();
+    let failing = failing_apply_targets(count);
+    let name = |i: usize| format!("apply_{i:04}");
+    let admin = cluster.url("postgres");
+    let mut create = String::new();
+    for i in 0..count {
+        let _ = writeln!(create, "CREATE DATABASE {} TEMPLATE fleet_tpl;", name(i));
+    }
+    psql(bindir, &admin, &create)?;
+    for i in 0..count {
+        let url = cluster.url(&name(i));
+        if failing.contains(&i) {
+            psql(
+                bindir,
+                &url,
+                "ALTER TABLE public.t005 DROP CONSTRAINT t005_amount_check; \
+                 INSERT INTO public.t005 (id, name, amount) VALUES (1, 'refund', -5);",
+            )?;
+        } else if i % 10 == 3 {
+            psql(bindir, &url, "ALTER TABLE public.t007 DROP COLUMN amount;")?;
+        }
+    }
+    println!(
+        "set-up: {count} databases to apply to ({} missing a column, 3 refusing a check: {:?}) in {:.1} s",
+        (0..count)
+            .filter(|i| i % 10 == 3 && !failing.contains(i))
+            .count(),
+        failing,
+        clock.elapsed().as_secs_f64()
+    );
+    let env = vec![("DATABASE_URL".to_owned(), admin.clone())];
+    let base = [
+        "--dev-url",
+        dev,
+        "fleet",
+        "apply",
+        "--databases",
+        "apply_*",
+        "--jobs",
+        jobs,
+    ];
+    let statuses = |report: &Value| -> BTreeMap<String, String> {
+        report["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let status = e["error"]["kind"]
+                    .as_str()
+                    .or(e["status"].as_str())
+                    .unwrap_or_default();
+                (
+                    e["name"].as_str().unwrap_or_default().to_owned(),
+                    status.to_owned(),
+                )
+            })
+            .collect()
+    };
+    let mut problems: Vec<String> = Vec::new();
+    let mut check = |run: &str,
+                     got: &BTreeMap<String, String>,
+                     want: &dyn Fn(usize) -> &'static [&'static str]| {
+        for i in 0..count {
+            let status = got.get(&name(i)).map(String::as_str).unwrap_or("absent");
+            if !want(i).contains(&status) {
+                problems.push(format!(
+                    "{run}: {} is {status}, expected one of {:?}",
+                    name(i),
+                    want(i)
+                ));
+            }
+        }
+    };
+    // 1. A failing canary stops the fleet.
+    let mut argv = base.to_vec();
+    argv.extend(["--canary", "3"]);
+    let load = load_average();
+    let m = measure(bin, work, &argv, &env)?;
+    let first = statuses(&m.report);
+    check("canary run", &first, &|i| match i {
+        0 => &["applied", "in_sync"],
+        1 => &["failed"],
+        _ => &["not_run"],
+    });
+    println!(
+        "apply {count}, --canary 3 (a canary fails): {:.1} s wall, peak RSS {:.0} MiB, exit {}, \
+         load average before {load}, after {}, summary: {}",
+        m.secs,
+        m.rss_mib,
+        m.report["exit_code"],
+        load_average(),
+        summary(&m.report)
+    );
+    // 2. The canary passes; the other two failures stay under --max-failures.
+    let mut argv = base.to_vec();
+    argv.extend(["--canary", "1", "--max-failures", "5"]);
+    let load = load_average();
+    let m = measure(bin, work, &argv, &env)?;
+    let second = statuses(&m.report);
+    check("second run", &second, &|i| {
+        if failing.contains(&i) {
+            &["failed"]
+        } else {
+            &["applied", "in_sync"]
+        }
+    });
+    println!(
+        "apply {count}, --canary 1 --max-failures 5: {:.1} s wall, peak RSS {:.0} MiB, {:.1} ms per target, exit {}, \
+         load average before {load}, after {}, summary: {}",
+        m.secs,
+        m.rss_mib,
+        m.secs * 1000.0 / count as f64,
+        m.report["exit_code"],
+        load_average(),
+        summary(&m.report)
+    );
+    // 3. The bad rows gone, a rerun converges everything.
+    for &i in &failing {
+        psql(
+            bindir,
+            &cluster.url(&name(i)),
+            "DELETE FROM public.t005 WHERE amount < 0;",
+        )?;
+    }
+    let load = load_average();
+    let m = measure(bin, work, &base, &env)?;
+    let third = statuses(&m.report);
+    check("rerun", &third, &|i| {
+        if failing.contains(&i) {
+            &["applied"]
+        } else {
+            &["in_sync"]
+        }
+    });
+    println!(
+        "apply {count}, rerun after the fix: {:.1} s wall, peak RSS {:.0} MiB, exit {}, \
+         load average before {load}, after {}, summary: {}",
+        m.secs,
+        m.rss_mib,
+        m.report["exit_code"],
+        load_average(),
+        summary(&m.report)
+    );
+    // Each history says what happened: a failing database failed (the first of them twice,
+    // as a canary and in the second run) and was then applied; a drifted one was applied once
+    // and then had nothing to do; the rest had nothing to do each time they were visited.
+    for i in 0..count {
+        let out = Command::new(bindir.join("psql"))
+            .args(["-X", "-At", "-d", &cluster.url(&name(i)), "-c"])
+            .arg("SELECT string_agg(outcome, ',' ORDER BY id) FROM reconcile.runs")
+            .output()?;
+        let history = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let want: &[&str] = if i == failing[0] {
+            &["failed,failed,applied"]
+        } else if failing.contains(&i) {
+            &["failed,applied"]
+        } else if i % 10 == 3 {
+            &["applied,no-op"]
+        } else if i == 0 {
+            &["no-op,no-op,no-op"]
+        } else {
+            &["no-op,no-op"]
+        };
+        if !want.contains(&history.as_str()) {
+            problems.push(format!(
+                "history of {}: {history:?}, expected one of {want:?}",
+                name(i)
+            ));
+        }
+    }
+    println!("apply {count}: {} problem(s)", problems.len());
+    for p in problems.iter().take(10) {
+        println!("  {p}");
     }
     Ok(())
 }

@@ -1265,9 +1265,11 @@ async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit>
         }
     };
 
-    // Canaries: one at a time, in name order; any failure stops the fleet.
+    // Canaries: one at a time, in name order; any failure stops the fleet (the canaries
+    // after it are reported as not run, like every other target).
     let mut stopped = None;
-    for target in canary_targets {
+    let mut canaries = canary_targets.into_iter();
+    for target in canaries.by_ref() {
         let entry = one(target).await;
         if let Some(bar) = &bar {
             bar.inc(1);
@@ -1302,7 +1304,7 @@ async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit>
             collect_entry(entry, &bar, &failures, &mut entries);
         }
     }
-    for target in later {
+    for target in canaries.chain(later) {
         entries.push(not_run(&target));
     }
     if let Some(bar) = &bar {
