@@ -628,6 +628,67 @@ pub(crate) fn unmanaged(schema: &Schema) -> Vec<(Routine, &'static str)> {
     out
 }
 
+/// Takes out of a scratch build the functions and aggregates nothing in it may call: every
+/// scratch transaction builds the routines first, and at thousands of them (trigger
+/// functions, say) that was a large part of building a handful of changed tables. A routine is
+/// kept when its name is a word of anything else the build holds (`extra_texts`: what is built
+/// beside the model, a policy's expressions) — an over-approximation — and so is every routine
+/// a kept one calls. What is left out comes back from the desired state afterwards
+/// (`Kind::restore` via `canon`), as it is: nothing built here prints differently without
+/// it, since nothing names it.
+pub(crate) fn leave_out_uncalled(schema: &mut Schema, extra_texts: &[&str]) {
+    if schema.functions.is_empty() && schema.aggregates.is_empty() {
+        return;
+    }
+    let functions = std::mem::take(&mut schema.functions);
+    let aggregates = std::mem::take(&mut schema.aggregates);
+    let mut words: BTreeSet<String> = BTreeSet::new();
+    let mut add_words = |text: &str| {
+        words.extend(
+            text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase),
+        );
+    };
+    if let Ok(text) = serde_json::to_string(&*schema) {
+        add_words(&text);
+    }
+    extra_texts.iter().for_each(|t| add_words(t));
+    let mut keep: BTreeSet<&QualifiedName> = BTreeSet::new();
+    let named = |name: &QualifiedName| words.contains(&name.name.as_str().to_lowercase());
+    keep.extend(functions.keys().map(|k| &k.name).filter(|n| named(n)));
+    keep.extend(aggregates.keys().map(|k| &k.name).filter(|n| named(n)));
+    // And what those call, until nothing is added.
+    loop {
+        let before = keep.len();
+        let calls: Vec<&QualifiedName> = functions
+            .iter()
+            .map(|(k, f)| (k, &f.uses))
+            .chain(aggregates.iter().map(|(k, a)| (k, &a.uses)))
+            .filter(|(k, _)| keep.contains(&k.name))
+            .flat_map(|(_, uses)| {
+                uses.calls
+                    .iter()
+                    .filter_map(|c| signature_of(c).map(|s| s.0))
+            })
+            .collect();
+        keep.extend(calls);
+        if keep.len() == before {
+            break;
+        }
+    }
+    schema.functions = functions
+        .iter()
+        .filter(|(k, _)| keep.contains(&k.name))
+        .map(|(k, f)| (k.clone(), f.clone()))
+        .collect();
+    schema.aggregates = aggregates
+        .iter()
+        .filter(|(k, _)| keep.contains(&k.name))
+        .map(|(k, a)| (k.clone(), a.clone()))
+        .collect();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -759,65 +820,4 @@ mod tests {
         leave_out_unbuildable(&mut schema, &|_| false);
         assert_eq!(schema.functions.keys().collect::<Vec<_>>(), [&key("plain")]);
     }
-}
-
-/// Takes out of a scratch build the functions and aggregates nothing in it may call: every
-/// scratch transaction builds the routines first, and at thousands of them (trigger
-/// functions, say) that was a large part of building a handful of changed tables. A routine is
-/// kept when its name is a word of anything else the build holds (`extra_texts`: what is built
-/// beside the model, a policy's expressions) — an over-approximation — and so is every routine
-/// a kept one calls. What is left out comes back from the desired state afterwards
-/// (`Kind::restore` via `canon`), as it is: nothing built here prints differently without
-/// it, since nothing names it.
-pub(crate) fn leave_out_uncalled(schema: &mut Schema, extra_texts: &[&str]) {
-    if schema.functions.is_empty() && schema.aggregates.is_empty() {
-        return;
-    }
-    let functions = std::mem::take(&mut schema.functions);
-    let aggregates = std::mem::take(&mut schema.aggregates);
-    let mut words: BTreeSet<String> = BTreeSet::new();
-    let mut add_words = |text: &str| {
-        words.extend(
-            text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
-                .filter(|w| !w.is_empty())
-                .map(str::to_lowercase),
-        );
-    };
-    if let Ok(text) = serde_json::to_string(&*schema) {
-        add_words(&text);
-    }
-    extra_texts.iter().for_each(|t| add_words(t));
-    let mut keep: BTreeSet<&QualifiedName> = BTreeSet::new();
-    let named = |name: &QualifiedName| words.contains(&name.name.as_str().to_lowercase());
-    keep.extend(functions.keys().map(|k| &k.name).filter(|n| named(n)));
-    keep.extend(aggregates.keys().map(|k| &k.name).filter(|n| named(n)));
-    // And what those call, until nothing is added.
-    loop {
-        let before = keep.len();
-        let calls: Vec<&QualifiedName> = functions
-            .iter()
-            .map(|(k, f)| (k, &f.uses))
-            .chain(aggregates.iter().map(|(k, a)| (k, &a.uses)))
-            .filter(|(k, _)| keep.contains(&k.name))
-            .flat_map(|(_, uses)| {
-                uses.calls
-                    .iter()
-                    .filter_map(|c| signature_of(c).map(|s| s.0))
-            })
-            .collect();
-        keep.extend(calls);
-        if keep.len() == before {
-            break;
-        }
-    }
-    schema.functions = functions
-        .iter()
-        .filter(|(k, _)| keep.contains(&k.name))
-        .map(|(k, f)| (k.clone(), f.clone()))
-        .collect();
-    schema.aggregates = aggregates
-        .iter()
-        .filter(|(k, _)| keep.contains(&k.name))
-        .map(|(k, a)| (k.clone(), a.clone()))
-        .collect();
 }
