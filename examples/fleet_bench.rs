@@ -536,63 +536,60 @@ fn apply_runs(
             .collect()
     };
     let mut problems: Vec<String> = Vec::new();
-    let mut check = |run: &str,
-                     got: &BTreeMap<String, String>,
-                     want: &dyn Fn(usize) -> &'static [&'static str]| {
+    // One `fleet apply` with `extra` arguments: timed, every target's status checked.
+    let mut run = |label: &str,
+                   extra: &[&str],
+                   want: &dyn Fn(usize) -> &'static [&'static str]|
+     -> anyhow::Result<()> {
+        let mut argv = base.to_vec();
+        argv.extend(extra);
+        let load = load_average();
+        let m = measure(bin, work, &argv, &env)?;
+        let got = statuses(&m.report);
         for i in 0..count {
             let status = got.get(&name(i)).map(String::as_str).unwrap_or("absent");
             if !want(i).contains(&status) {
                 problems.push(format!(
-                    "{run}: {} is {status}, expected one of {:?}",
+                    "{label}: {} is {status}, expected one of {:?}",
                     name(i),
                     want(i)
                 ));
             }
         }
+        println!(
+            "apply {count}, {label}: {:.1} s wall, peak RSS {:.0} MiB, {:.1} ms per target, \
+             exit {}, load average before {load}, after {}, summary: {}",
+            m.secs,
+            m.rss_mib,
+            m.secs * 1000.0 / count as f64,
+            m.report["exit_code"],
+            load_average(),
+            summary(&m.report)
+        );
+        Ok(())
     };
     // 1. A failing canary stops the fleet.
-    let mut argv = base.to_vec();
-    argv.extend(["--canary", "3"]);
-    let load = load_average();
-    let m = measure(bin, work, &argv, &env)?;
-    let first = statuses(&m.report);
-    check("canary run", &first, &|i| match i {
-        0 => &["applied", "in_sync"],
-        1 => &["failed"],
-        _ => &["not_run"],
-    });
-    println!(
-        "apply {count}, --canary 3 (a canary fails): {:.1} s wall, peak RSS {:.0} MiB, exit {}, \
-         load average before {load}, after {}, summary: {}",
-        m.secs,
-        m.rss_mib,
-        m.report["exit_code"],
-        load_average(),
-        summary(&m.report)
-    );
+    run(
+        "--canary 3 (a canary fails)",
+        &["--canary", "3"],
+        &|i| match i {
+            0 => &["applied", "in_sync"],
+            1 => &["failed"],
+            _ => &["not_run"],
+        },
+    )?;
     // 2. The canary passes; the other two failures stay under --max-failures.
-    let mut argv = base.to_vec();
-    argv.extend(["--canary", "1", "--max-failures", "5"]);
-    let load = load_average();
-    let m = measure(bin, work, &argv, &env)?;
-    let second = statuses(&m.report);
-    check("second run", &second, &|i| {
-        if failing.contains(&i) {
-            &["failed"]
-        } else {
-            &["applied", "in_sync"]
-        }
-    });
-    println!(
-        "apply {count}, --canary 1 --max-failures 5: {:.1} s wall, peak RSS {:.0} MiB, {:.1} ms per target, exit {}, \
-         load average before {load}, after {}, summary: {}",
-        m.secs,
-        m.rss_mib,
-        m.secs * 1000.0 / count as f64,
-        m.report["exit_code"],
-        load_average(),
-        summary(&m.report)
-    );
+    run(
+        "--canary 1 --max-failures 5",
+        &["--canary", "1", "--max-failures", "5"],
+        &|i| {
+            if failing.contains(&i) {
+                &["failed"]
+            } else {
+                &["applied", "in_sync"]
+            }
+        },
+    )?;
     // 3. The bad rows gone, a rerun converges everything.
     for &i in &failing {
         psql(
@@ -601,25 +598,13 @@ fn apply_runs(
             "DELETE FROM public.t005 WHERE amount < 0;",
         )?;
     }
-    let load = load_average();
-    let m = measure(bin, work, &base, &env)?;
-    let third = statuses(&m.report);
-    check("rerun", &third, &|i| {
+    run("rerun after the fix", &[], &|i| {
         if failing.contains(&i) {
             &["applied"]
         } else {
             &["in_sync"]
         }
-    });
-    println!(
-        "apply {count}, rerun after the fix: {:.1} s wall, peak RSS {:.0} MiB, exit {}, \
-         load average before {load}, after {}, summary: {}",
-        m.secs,
-        m.rss_mib,
-        m.report["exit_code"],
-        load_average(),
-        summary(&m.report)
-    );
+    })?;
     // Each history says what happened: a failing database failed (the first of them twice,
     // as a canary and in the second run) and was then applied; a drifted one was applied once
     // and then had nothing to do; the rest had nothing to do each time they were visited.

@@ -342,9 +342,18 @@ fn lean(table: &mut crate::model::Table, columns: Option<&BTreeSet<String>>) {
 /// `NATURAL JOIN`) or cannot be scanned. Over-approximate on purpose: a word that is not a
 /// column keeps nothing but itself out of a lean table.
 fn words_of(text: &str) -> Option<BTreeSet<String>> {
+    let (words, all_columns) = scan_words(text)?;
+    (!all_columns).then_some(words)
+}
+
+/// Every identifier and keyword of `text` as the server folds them (quoted ones as written),
+/// and whether the statement may use columns it does not name (`*`, `NATURAL JOIN`); `None`
+/// when it cannot be scanned.
+pub(super) fn scan_words(text: &str) -> Option<(BTreeSet<String>, bool)> {
     use pg_query::protobuf::{KeywordKind, Token};
     let scanned = pg_query::scan(text).ok()?;
     let mut words = BTreeSet::new();
+    let mut all_columns = false;
     for token in &scanned.tokens {
         let (Ok(start), Ok(end)) = (usize::try_from(token.start), usize::try_from(token.end))
         else {
@@ -352,7 +361,7 @@ fn words_of(text: &str) -> Option<BTreeSet<String>> {
         };
         let word = text.get(start..end)?;
         if token.token == Token::Ascii42 as i32 || word.eq_ignore_ascii_case("natural") {
-            return None;
+            all_columns = true;
         }
         if token.token == Token::Ident as i32 {
             words.insert(
@@ -365,7 +374,7 @@ fn words_of(text: &str) -> Option<BTreeSet<String>> {
             words.insert(word.to_lowercase());
         }
     }
-    Some(words)
+    Some((words, all_columns))
 }
 
 /// `schema.name` as pg_query reports a table (unquoted parts) → SQL text whose parts keep

@@ -223,80 +223,44 @@ fn parse(statement: &SqlStatement, live: &Schema) -> Parsed {
             })
             .unwrap_or_default()
     };
-    match node {
-        NodeEnum::ViewStmt(s) => {
-            out.names = s.view.iter().map(|r| r.relname.to_lowercase()).collect();
-            out.referable = true;
-        }
-        NodeEnum::CreateFunctionStmt(s) => {
-            out.names = last(&s.funcname);
-            out.referable = true;
-        }
-        NodeEnum::DefineStmt(s) => {
-            out.names = last(&s.defnames);
-            out.referable = true;
-        }
+    let relation = |r: Option<&pg_query::protobuf::RangeVar>| -> Vec<String> {
+        r.map(|r| r.relname.to_lowercase()).into_iter().collect()
+    };
+    // (the names others refer to it by, whether others can use it, whether it may be taken
+    // from the live catalog). Everything but views, routines and triggers is built: a table
+    // (the YAML side's rules apply to it), an index, a materialized view (its indexes are
+    // statements of their own), a comment, a type.
+    let (names, referable, comparable) = match node {
+        NodeEnum::ViewStmt(s) => (relation(s.view.as_ref()), true, true),
+        NodeEnum::CreateFunctionStmt(s) => (last(&s.funcname), true, true),
+        NodeEnum::DefineStmt(s) => (last(&s.defnames), true, true),
         NodeEnum::CreateTrigStmt(s) => {
-            out.names = s
-                .relation
-                .iter()
-                .map(|r| r.relname.to_lowercase())
-                .chain([s.trigname.to_lowercase()])
-                .collect();
+            let mut names = relation(s.relation.as_ref());
+            names.push(s.trigname.to_lowercase());
+            (names, false, true)
         }
         NodeEnum::CreateSchemaStmt(s) => {
-            out.names = vec![s.schemaname.to_lowercase()];
             if s.schema_elts.is_empty() && s.authrole.is_none() {
                 out.plain_schema = Some(s.schemaname.clone());
             }
-            return out;
+            (vec![s.schemaname.to_lowercase()], false, false)
         }
-        // Everything else is built: a table (the YAML side's rules apply to it), an index, a
-        // materialized view (its indexes are statements of their own), a comment.
-        NodeEnum::CreateTableAsStmt(s) => {
-            out.names = s
-                .into
-                .iter()
-                .filter_map(|i| i.rel.as_ref())
-                .map(|r| r.relname.to_lowercase())
-                .collect();
-            out.referable = true;
-            return out;
-        }
-        NodeEnum::CreateStmt(s) => {
-            out.names = s
-                .relation
-                .iter()
-                .map(|r| r.relname.to_lowercase())
-                .collect();
-            out.referable = true;
-            return out;
-        }
-        NodeEnum::CompositeTypeStmt(s) => {
-            out.names = s.typevar.iter().map(|r| r.relname.to_lowercase()).collect();
-            out.referable = true;
-            return out;
-        }
-        NodeEnum::CreateEnumStmt(s) => {
-            out.names = last(&s.type_name);
-            out.referable = true;
-            return out;
-        }
-        NodeEnum::CreateDomainStmt(s) => {
-            out.names = last(&s.domainname);
-            out.referable = true;
-            return out;
-        }
-        NodeEnum::CreateSeqStmt(s) => {
-            out.names = s
-                .sequence
-                .iter()
-                .map(|r| r.relname.to_lowercase())
-                .collect();
-            out.referable = true;
-            return out;
-        }
-        _ => return out,
+        NodeEnum::CreateTableAsStmt(s) => (
+            relation(s.into.as_ref().and_then(|i| i.rel.as_ref())),
+            true,
+            false,
+        ),
+        NodeEnum::CreateStmt(s) => (relation(s.relation.as_ref()), true, false),
+        NodeEnum::CompositeTypeStmt(s) => (relation(s.typevar.as_ref()), true, false),
+        NodeEnum::CreateEnumStmt(s) => (last(&s.type_name), true, false),
+        NodeEnum::CreateDomainStmt(s) => (last(&s.domainname), true, false),
+        NodeEnum::CreateSeqStmt(s) => (relation(s.sequence.as_ref()), true, false),
+        _ => (Vec::new(), false, false),
+    };
+    out.names = names;
+    out.referable = referable;
+    if !comparable {
+        return out;
     }
     out.normal = normal_form(parsed.protobuf, live);
     out
@@ -526,27 +490,12 @@ fn rewrite(value: &mut Value, columns: &ColumnTypes<'_>) {
     }
 }
 
-/// Every identifier of `text`, lower-cased (quoted ones too: an over-approximation).
+/// Every identifier and keyword of `text`, lower-cased (quoted ones too: an
+/// over-approximation, as the names compared with them are lower-cased).
 fn words(text: &str) -> BTreeSet<String> {
-    use pg_query::protobuf::{KeywordKind, Token};
-    let Ok(scanned) = pg_query::scan(text) else {
-        return BTreeSet::new();
-    };
-    scanned
-        .tokens
-        .iter()
-        .filter(|t| {
-            t.token == Token::Ident as i32 || t.keyword_kind != KeywordKind::NoKeyword as i32
-        })
-        .filter_map(|t| {
-            let word = text.get(usize::try_from(t.start).ok()?..usize::try_from(t.end).ok()?)?;
-            let word = word
-                .strip_prefix('"')
-                .and_then(|w| w.strip_suffix('"'))
-                .unwrap_or(word);
-            Some(word.to_lowercase())
-        })
-        .collect()
+    super::sql::scan_words(text)
+        .map(|(words, _)| words.into_iter().map(|w| w.to_lowercase()).collect())
+        .unwrap_or_default()
 }
 
 /// Names (lower-cased, unqualified) of the tables and objects of every YAML-declared kind that
