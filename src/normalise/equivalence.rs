@@ -13,6 +13,10 @@
 //! * a varchar column passed where text is wanted is cast to text: `(code)::text` (varchar to
 //!   text is a relabelling, never a conversion);
 //! * `a BETWEEN x AND y` becomes `a >= x AND a <= y`;
+//! * a string literal passed to `current_setting` or `set_config`, or used as the key of
+//!   `->` / `->>`, is cast to text: `current_setting('app.tenant_id'::text)`,
+//!   `(claims ->> 'role'::text)` (every candidate of these takes text there, and an unknown
+//!   literal prefers text);
 //! * parentheses and spacing vanish with the parse.
 //!
 //! Every rule only ever makes two trees equal when the server would have stored the same
@@ -240,6 +244,12 @@ impl Rules<'_> {
                         self.strip_literal_cast(l, &ty);
                     }
                 }
+                if e.kind == protobuf::AExprKind::AexprOp as i32
+                    && is_json_field_operator(&e.name)
+                    && let Some(r) = e.rexpr.as_deref_mut()
+                {
+                    strip_text_cast(r);
+                }
                 if e.kind == protobuf::AExprKind::AexprBetween as i32
                     && let Some(between) = expand_between(e)
                 {
@@ -248,7 +258,12 @@ impl Rules<'_> {
             }
             N::BoolExpr(e) => e.args.iter_mut().for_each(|a| self.rewrite(a)),
             N::List(l) => l.items.iter_mut().for_each(|a| self.rewrite(a)),
-            N::FuncCall(f) => f.args.iter_mut().for_each(|a| self.rewrite(a)),
+            N::FuncCall(f) => {
+                f.args.iter_mut().for_each(|a| self.rewrite(a));
+                if takes_text_settings(&f.funcname) {
+                    f.args.iter_mut().for_each(strip_text_cast);
+                }
+            }
             N::NullTest(t) => {
                 if let Some(a) = t.arg.as_deref_mut() {
                     self.rewrite(a)
@@ -338,6 +353,53 @@ impl Rules<'_> {
         if strippable {
             *node = arg.clone();
         }
+    }
+}
+
+/// The names of a function or operator, schema included when written (`pg_catalog.f`).
+fn name_parts(names: &[protobuf::Node]) -> Vec<&str> {
+    names
+        .iter()
+        .filter_map(|n| match &n.node {
+            Some(N::String(s)) => Some(s.sval.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `current_setting` and `set_config` (pg_catalog's, searched first): every overload takes
+/// text at each position a string literal can stand (`current_setting(text[, boolean])`,
+/// `set_config(text, text, boolean)`), so the server casts such a literal to text.
+fn takes_text_settings(funcname: &[protobuf::Node]) -> bool {
+    matches!(
+        name_parts(funcname).as_slice(),
+        ["current_setting" | "set_config"] | ["pg_catalog", "current_setting" | "set_config"]
+    )
+}
+
+/// `->` and `->>`: a string literal on their right is a json(b) key, typed text (the other
+/// candidates take an integer index, and an unknown literal prefers text).
+fn is_json_field_operator(name: &[protobuf::Node]) -> bool {
+    matches!(name_parts(name).as_slice(), ["->" | "->>"])
+}
+
+/// `'x'::text` → `'x'`: for a position where the server types a string literal as text.
+fn strip_text_cast(node: &mut protobuf::Node) {
+    let Some(N::TypeCast(cast)) = &node.node else {
+        return;
+    };
+    let text = BareType {
+        names: vec!["text".into()],
+        array: false,
+    };
+    if !cast_is_to(cast, &text) {
+        return;
+    }
+    if let Some(arg) = cast.arg.as_deref()
+        && let Some(N::AConst(constant)) = &arg.node
+        && matches!(constant.val, Some(a_const::Val::Sval(_)))
+    {
+        *node = arg.clone();
     }
 }
 
@@ -485,6 +547,18 @@ mod tests {
                 "((d > '2020-01-01'::date) OR (d IS NULL))",
                 "d > '2020-01-01' OR d IS NULL",
             ),
+            (
+                "(priority = (current_setting('app.priority'::text))::smallint)",
+                "priority = current_setting('app.priority')::smallint",
+            ),
+            (
+                "(status = (current_setting('app.s'::text, true))::record_status)",
+                "status = current_setting('app.s', true)::record_status",
+            ),
+            (
+                "((((current_setting('request.jwt.claims'::text, true))::jsonb -> 'app'::text) ->> 'role'::text) = 'admin'::text)",
+                "(current_setting('request.jwt.claims', true)::jsonb -> 'app' ->> 'role') = 'admin'::text",
+            ),
         ] {
             assert!(
                 same_expression(live, desired, &columns),
@@ -524,6 +598,19 @@ mod tests {
             // Compared as text only because the column was relabelled; here it was not.
             ("((code)::character varying = 'x'::text)", "code = 'x'"),
             ("((code)::text = 'y'::text)", "code = 'x'"),
+            // Other settings, other keys; an array key path is not a text key.
+            (
+                "(priority = (current_setting('app.other'::text))::smallint)",
+                "priority = current_setting('app.priority')::smallint",
+            ),
+            ("((doc -> 'a'::text) IS NULL)", "doc -> 'b' IS NULL"),
+            ("((doc #> '{a}'::text[]) IS NULL)", "doc #> '{a}' IS NULL"),
+            // Not one of the functions known to take text: the literal's type is unknown.
+            ("(lower('X'::text) = 'x'::text)", "lower('X') = 'x'::text"),
+            (
+                "(public.current_setting('x'::text) = 'x'::text)",
+                "public.current_setting('x') = 'x'::text",
+            ),
         ] {
             assert!(
                 !same_expression(live, desired, &columns),
