@@ -174,7 +174,7 @@ pub async fn drift(
     let scope = scope(&desired, options);
     let live = match read {
         Some((guessed, live)) if guessed == scope => live,
-        _ => read_catalog(target, &scope).await?,
+        _ => read_catalog(target, None, &scope).await?,
     };
     let mut drift = drift_from(desired, sql, live, scope, scratch, options).await?;
     // Creating a materialized view runs its query: its step says what the planner expects
@@ -353,13 +353,15 @@ pub async fn drift_from(
     })
 }
 
-/// Reads the catalog in `scope`, logging how long it took.
+/// Reads the catalog in `scope`, logging how long it took; in two halves when a second
+/// connection to the same database is given (see [`introspect::schema_with`]).
 pub async fn read_catalog(
     conn: &mut PgConnection,
+    helper: Option<&mut PgConnection>,
     scope: &Scope,
 ) -> Result<Introspected, IntrospectError> {
     let clock = std::time::Instant::now();
-    let live = introspect::schema(conn, scope).await?;
+    let live = introspect::schema_with(conn, helper, scope).await?;
     tracing::info!(
         "introspected {} tables in {} catalog queries, {:?}",
         live.schema.tables.len(),

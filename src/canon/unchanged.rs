@@ -72,7 +72,7 @@ struct Parsed {
 /// (the desired state's other objects, with the live spellings adopted).
 pub fn find(sql: &[SqlStatement], yaml: &Schema, live: &Schema) -> Unchanged {
     let clock = std::time::Instant::now();
-    let parsed: Vec<Parsed> = sql.iter().map(|s| parse(s, live)).collect();
+    let parsed: Vec<Parsed> = on_every_core(sql, |s| parse(s, live));
     tracing::debug!("parsed {} statements in {:?}", sql.len(), clock.elapsed());
     let declared: BTreeMap<&str, Vec<usize>> = {
         let mut map: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -83,15 +83,29 @@ pub fn find(sql: &[SqlStatement], yaml: &Schema, live: &Schema) -> Unchanged {
         }
         map
     };
-    let mut from_live: Vec<Option<ObjectId>> = vec![None; sql.len()];
     let mut candidates = Candidates {
-        sql,
         parsed: &parsed,
         declared: &declared,
         live,
-        from_live: &mut from_live,
+        found: Vec::new(),
     };
     kinds::visit_all(&mut candidates);
+    // Parsing the live texts is most of the matching: done on every core, then assigned in
+    // order (a routine's overloads share a name, and each takes the first statement that
+    // declares it as it is).
+    let matches = on_every_core(&candidates.found, |c| c.matches(sql, &parsed, live));
+    let mut from_live: Vec<Option<ObjectId>> = vec![None; sql.len()];
+    for (candidate, matched) in candidates.found.iter().zip(matches) {
+        if let Some(&index) = candidate
+            .indexes
+            .iter()
+            .zip(matched)
+            .find(|(index, matched)| *matched && from_live[**index].is_none())
+            .map(|(index, _)| index)
+        {
+            from_live[index] = Some(candidate.id.clone());
+        }
+    }
     tracing::debug!("matched with the live catalog at {:?}", clock.elapsed());
     for (index, p) in parsed.iter().enumerate() {
         if let Some(schema) = &p.plain_schema
@@ -142,13 +156,50 @@ pub fn find(sql: &[SqlStatement], yaml: &Schema, live: &Schema) -> Unchanged {
     Unchanged { from_live }
 }
 
-/// Matches each statement with the live object it declares, per kind written as SQL.
+/// Pairs each live object with the statements that declare an object of its name, per kind
+/// written as SQL.
 struct Candidates<'a> {
-    sql: &'a [SqlStatement],
     parsed: &'a [Parsed],
     declared: &'a BTreeMap<&'a str, Vec<usize>>,
     live: &'a Schema,
-    from_live: &'a mut [Option<ObjectId>],
+    found: Vec<Candidate>,
+}
+
+/// A live object and the statements that may declare it as it is.
+struct Candidate {
+    id: ObjectId,
+    /// The texts the catalog gives for it ([`Kind::live_spellings`]).
+    spellings: Vec<String>,
+    /// Statements (indexes) declaring an object of its name, in the files' order.
+    indexes: Vec<usize>,
+}
+
+impl Candidate {
+    /// Per statement of [`Candidate::indexes`]: whether it declares this object as it is.
+    fn matches(&self, sql: &[SqlStatement], parsed: &[Parsed], live: &Schema) -> Vec<bool> {
+        let mut normals: Option<Vec<Option<String>>> = None;
+        self.indexes
+            .iter()
+            .map(|&index| {
+                let Some(normal) = &parsed[index].normal else {
+                    return false;
+                };
+                let written = sql[index].text.trim();
+                if self.spellings.iter().any(|text| text.trim() == written) {
+                    return true;
+                }
+                normals
+                    .get_or_insert_with(|| {
+                        self.spellings
+                            .iter()
+                            .map(|text| normalise(text, live))
+                            .collect()
+                    })
+                    .iter()
+                    .any(|n| n.as_ref() == Some(normal))
+            })
+            .collect()
+    }
 }
 
 impl Visitor for Candidates<'_> {
@@ -164,29 +215,49 @@ impl Visitor for Candidates<'_> {
         }
         for (key, object) in objects {
             let id = K::id(key);
+            // An object declared twice is a load error; a routine's overloads share a name.
             let Some(indexes) = self.declared.get(declared_form(&id).as_str()) else {
                 continue;
             };
-            // An object declared twice is a load error; a routine's overloads share a name.
-            for &index in indexes {
-                if self.from_live[index].is_some() {
-                    continue;
-                }
-                let Some(normal) = &self.parsed[index].normal else {
-                    continue;
-                };
-                let spellings = K::live_spellings(key, object);
-                let same = spellings.iter().any(|text| {
-                    text.trim() == self.sql[index].text.trim()
-                        || normalise(text, self.live).as_ref() == Some(normal)
-                });
-                if same {
-                    self.from_live[index] = Some(id.clone());
-                    break;
-                }
+            let indexes: Vec<usize> = indexes
+                .iter()
+                .copied()
+                .filter(|&i| self.parsed[i].normal.is_some())
+                .collect();
+            if indexes.is_empty() {
+                continue;
             }
+            self.found.push(Candidate {
+                spellings: K::live_spellings(key, object),
+                id,
+                indexes,
+            });
         }
     }
+}
+
+/// `f` of every item, the items shared out over the machine's cores (pg_query parses in
+/// each thread's own memory); in the items' order.
+fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8);
+    // Below a few hundred items a thread costs more than it saves.
+    if threads < 2 || items.len() < 256 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// What a statement declaring `id` says it declares (`SqlStatement::declares`): routines by
@@ -584,6 +655,31 @@ pub fn copy_from_live(unchanged: &Unchanged, live: &Schema, built: &mut Schema) 
     for id in wanted {
         if let ObjectId::Schema(schema) = id {
             built.schemas.insert(schema.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_shared_out_over_the_cores_comes_back_in_order() {
+        let items: Vec<usize> = (0..1000).collect();
+        let texts = on_every_core(&items, |i| format!("SELECT {i}"));
+        let expected: Vec<String> = items.iter().map(|i| format!("SELECT {i}")).collect();
+        assert_eq!(texts, expected);
+        // pg_query in several threads at once: each parse is its own.
+        let parsed = on_every_core(&texts, |t| {
+            pg_query::parse(t, pg_query::ParserOptions::DEFAULT)
+                .ok()
+                .and_then(|p| {
+                    pg_query::deparse(&p.protobuf, pg_query::DeparseOptions::default()).ok()
+                })
+        });
+        assert_eq!(parsed.len(), 1000);
+        for (i, p) in parsed.iter().enumerate() {
+            assert_eq!(p.as_deref(), Some(format!("SELECT {i}").as_str()));
         }
     }
 }

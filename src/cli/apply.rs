@@ -347,7 +347,7 @@ pub(super) async fn apply_to(
         Source::File(file) => {
             let (file_plan, models) = file.into_plan();
             let scope = pipeline::scope(&models.desired, &planning);
-            let live = pipeline::read_catalog(&mut target.conn, &scope).await?;
+            let live = pipeline::read_catalog(&mut target.conn, None, &scope).await?;
             let now = plan::fingerprint(&live.schema);
             if now == file_plan.fingerprint {
                 // Exactly the reviewed plan, shown against the live state it was made from.

@@ -235,6 +235,40 @@ pub async fn plan_target(database_url: Option<&str>) -> anyhow::Result<Target> {
     }
 }
 
+/// [`plan_target`], and a second connection to the same database for reading its catalog
+/// in two halves (see `introspect::schema_with`): none for an empty target, nor when only one
+/// connection could be opened (a server at its connection limit still gets its plan).
+pub async fn plan_target_and_helper(
+    database_url: Option<&str>,
+) -> anyhow::Result<(Target, Option<PgConnection>)> {
+    let Some(options) = named_options(database_url)? else {
+        return Ok((empty_target().await?, None));
+    };
+    let (first, second) = tokio::join!(
+        connect_options(options.clone()),
+        connect_options(options.clone())
+    );
+    let (conn, helper) = match (first, second) {
+        (Ok(first), Ok(second)) => (first, Some(second)),
+        (Ok(one), Err(e)) | (Err(e), Ok(one)) => {
+            tracing::debug!("the catalog is read on one connection: {e:#}");
+            (one, None)
+        }
+        (Err(e), Err(_)) => return Err(e),
+    };
+    Ok((
+        Target {
+            conn,
+            description: describe(&options),
+            options,
+            _cluster: None,
+            _lease: None,
+            throwaway: false,
+        },
+        helper,
+    ))
+}
+
 fn named_options(database_url: Option<&str>) -> anyhow::Result<Option<PgConnectOptions>> {
     Ok(match database_url {
         Some(url) if !url.trim().is_empty() => Some(parse_url(url, UrlOption::Database)?),

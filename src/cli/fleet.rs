@@ -827,7 +827,7 @@ async fn read_alone(
     let (options, _) = options_for(target, context.server.as_ref())?;
     let mut target_conn = connect(options, context.connect_timeout).await?;
     session(&mut target_conn.conn, context.statement_timeout).await?;
-    let mut live = pipeline::read_catalog(&mut target_conn.conn, scope).await?;
+    let mut live = pipeline::read_catalog(&mut target_conn.conn, None, scope).await?;
     if target.schema.is_some() {
         // The other tenants (and shared schemas) are not this tenant's drift.
         live.undeclared_schemas.clear();

@@ -361,11 +361,15 @@ async fn pipeline(
             }
         };
         let reading = async {
-            let mut target = super::connect::plan_target(url).await?;
+            let (mut target, mut helper) = super::connect::plan_target_and_helper(url).await?;
             if read_only {
                 target.make_read_only().await?;
             }
-            let live = pipeline::read_catalog(&mut target.conn, &scope).await?;
+            let live = pipeline::read_catalog(&mut target.conn, helper.as_mut(), &scope).await?;
+            if let Some(helper) = helper {
+                // Read only: how it closes changes nothing.
+                let _ = sqlx::Connection::close(helper).await;
+            }
             anyhow::Ok((target, live))
         };
         let (loaded, read) = tokio::join!(loading, reading);

@@ -176,6 +176,9 @@ pub enum IntrospectError {
 struct Reader<'c> {
     conn: &'c mut PgConnection,
     queries: usize,
+    /// A second connection in the same snapshot (see [`schema_with`]): the registered kinds'
+    /// queries run there while the tables' run on `conn`.
+    helper: Option<&'c mut PgConnection>,
 }
 
 impl<'c> Reader<'c> {
@@ -243,13 +246,100 @@ async fn begin_read(
     Ok(tx)
 }
 
+/// The transaction of a second connection reading in the snapshot another transaction
+/// exported (`pg_export_snapshot`), printing as [`begin_read`]'s does.
+async fn begin_read_in<'c>(
+    conn: &'c mut PgConnection,
+    snapshot: &str,
+) -> Result<sqlx::Transaction<'c, sqlx::Postgres>, IntrospectError> {
+    let mut tx = conn.begin().await.map_err(q("begin"))?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(q("set transaction"))?;
+    // Before any query of the transaction, as PostgreSQL requires; the identifier is the
+    // server's own (`00000003-0000001B-1`), quoted all the same.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET TRANSACTION SNAPSHOT {}",
+        crate::ident::quote_literal(snapshot)
+    )))
+    .execute(&mut *tx)
+    .await
+    .map_err(q("set transaction snapshot"))?;
+    sqlx::query("SET LOCAL search_path = public")
+        .execute(&mut *tx)
+        .await
+        .map_err(q("search_path"))?;
+    sqlx::query(PRINTING_SETTINGS)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("printing settings"))?;
+    Ok(tx)
+}
+
 /// Reads the schemas in `scope` from the database behind `conn`.
 pub async fn schema(
     conn: &mut PgConnection,
     scope: &Scope,
 ) -> Result<Introspected, IntrospectError> {
+    schema_with(conn, None, scope).await
+}
+
+/// [`schema`], with a second connection to the same database when one is given: the server
+/// then answers the registered kinds' queries (views, privileges, functions, ...) on one
+/// backend while it answers the tables' (columns, constraints, indexes) on the other, in the
+/// same snapshot (`pg_export_snapshot`), so the read is as consistent as on one connection
+/// and takes about as long as its larger half. Where the snapshot cannot be shared (a server
+/// or pooler that refuses it), everything is read on `conn`, as [`schema`] does.
+pub async fn schema_with(
+    conn: &mut PgConnection,
+    helper: Option<&mut PgConnection>,
+    scope: &Scope,
+) -> Result<Introspected, IntrospectError> {
     let mut tx = begin_read(conn).await?;
-    let result = read_in_transaction(&mut tx, scope).await;
+    let mut shared = None;
+    if let Some(helper) = helper {
+        match sqlx::query_scalar::<_, String>("SELECT pg_catalog.pg_export_snapshot()")
+            .fetch_one(&mut *tx)
+            .await
+        {
+            Ok(snapshot) => shared = Some((helper, snapshot)),
+            Err(e) => {
+                // The failed statement ended the transaction's usefulness: start again alone.
+                tracing::debug!("the catalog is read on one connection: {e}");
+                tx.rollback().await.map_err(q("rollback"))?;
+                tx = begin_read(conn).await?;
+            }
+        }
+    }
+    let helper_tx = match shared {
+        Some((helper, snapshot)) => match begin_read_in(helper, &snapshot).await {
+            Ok(helper_tx) => Some(helper_tx),
+            Err(e) => {
+                tracing::debug!("the catalog is read on one connection: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let result = match helper_tx {
+        Some(mut helper_tx) => {
+            let mut reader = Reader {
+                conn: &mut tx,
+                queries: 0,
+                helper: Some(&mut helper_tx),
+            };
+            let result = read(&mut reader, scope).await;
+            let queries = reader.queries;
+            // Read only: nothing to keep, and an error here changes no answer.
+            let _ = helper_tx.rollback().await;
+            result.map(|mut read| {
+                read.catalog_queries = queries;
+                read
+            })
+        }
+        None => read_in_transaction(&mut tx, scope).await,
+    };
     let result = match result {
         Ok(mut read) => match undeclared_schemas(&mut tx, scope).await {
             Ok(undeclared) => {
@@ -359,7 +449,11 @@ pub async fn read_in_transaction(
     conn: &mut PgConnection,
     scope: &Scope,
 ) -> Result<Introspected, IntrospectError> {
-    let mut reader = Reader { conn, queries: 0 };
+    let mut reader = Reader {
+        conn,
+        queries: 0,
+        helper: None,
+    };
     let result = read(&mut reader, scope).await;
     let queries = reader.queries;
     let mut introspected = result?;
@@ -434,13 +528,83 @@ async fn read_unsettled(
             .enums
             .insert(qualified(e.schema, e.name), EnumType { values: e.labels });
     }
-    read_kinds(r, &names, &mut out.schema).await?;
+    match r.helper.take() {
+        Some(helper) => {
+            let mut kinds_reader = Reader {
+                conn: helper,
+                queries: 0,
+                helper: None,
+            };
+            let mut kinds_read = Schema::default();
+            let (kinds, tables) = tokio::join!(
+                read_kinds(&mut kinds_reader, &names, &mut kinds_read),
+                read_tables(r, &names, &mut out)
+            );
+            kinds?;
+            tables?;
+            r.queries += kinds_reader.queries;
+            kinds::move_all(&mut kinds_read, &mut out.schema);
+        }
+        None => {
+            read_kinds(r, &names, &mut out.schema).await?;
+            read_tables(r, &names, &mut out).await?;
+        }
+    }
 
+    for row in r
+        .rows("unmanaged", include_str!("sql/unmanaged.sql"), &names)
+        .await?
+    {
+        let kind: String = row.try_get("kind").map_err(q("unmanaged"))?;
+        let schema: String = row.try_get("schema").map_err(q("unmanaged"))?;
+        let name: String = row.try_get("name").map_err(q("unmanaged"))?;
+        let on_table: Option<String> = row.try_get("on_table").map_err(q("unmanaged"))?;
+        let reason = match kind.as_str() {
+            "policy" => {
+                "policies on tables reconcile does not manage (partitioned tables, partitions, inheritance children) are not managed either"
+            }
+            _ => "window functions are not managed",
+        };
+        let args: Option<String> = row.try_get("args").map_err(q("unmanaged"))?;
+        let name = qualified(schema, name);
+        let on = |table: Option<String>| {
+            table
+                .map(|t| qualified(name.schema.as_str().to_owned(), t))
+                .ok_or_else(|| IntrospectError::Unexpected(format!("{kind} without its table")))
+        };
+        let args = || -> Vec<String> {
+            args.as_deref()
+                .filter(|a| !a.is_empty())
+                .map(|a| a.split(", ").map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        let object = match kind.as_str() {
+            "policy" => ObjectId::Policy {
+                table: on(on_table)?,
+                name: name.name,
+            },
+            "procedure" => ObjectId::Procedure { name, args: args() },
+            "aggregate" => ObjectId::Aggregate { name, args: args() },
+            _ => ObjectId::Function { name, args: args() },
+        };
+        out.skipped.push(Skipped { object, reason });
+    }
+
+    Ok(out)
+}
+
+/// The tables of the schemas `names`, with their columns, constraints and indexes (attached
+/// by oid), into `out`.
+async fn read_tables(
+    r: &mut Reader<'_>,
+    names: &[String],
+    out: &mut Introspected,
+) -> Result<(), IntrospectError> {
     // Tables first, so columns, constraints and indexes can be attached by oid.
     let mut tables: BTreeMap<i64, (QualifiedName, Table)> = BTreeMap::new();
     let mut skipped_oids = BTreeSet::new();
     for row in r
-        .rows("tables", include_str!("sql/tables.sql"), &names)
+        .rows("tables", include_str!("sql/tables.sql"), names)
         .await?
     {
         let t = rows::TableRow::read(&row).map_err(q("tables"))?;
@@ -477,7 +641,7 @@ async fn read_unsettled(
         };
         tables.insert(t.oid, (name, table));
     }
-    let mut rows = r.stream(include_str!("sql/columns.sql"), &names);
+    let mut rows = r.stream(include_str!("sql/columns.sql"), names);
     while let Some(row) = rows.try_next().await.map_err(q("columns"))? {
         let c = rows::ColumnRow::read(&row).map_err(q("columns"))?;
         let Some((_, table)) = tables.get_mut(&c.table_oid) else {
@@ -490,7 +654,7 @@ async fn read_unsettled(
     for (_, table) in tables.values_mut() {
         table.columns.shrink_to_fit();
     }
-    let mut rows = r.stream(include_str!("sql/constraints.sql"), &names);
+    let mut rows = r.stream(include_str!("sql/constraints.sql"), names);
     while let Some(row) = rows.try_next().await.map_err(q("constraints"))? {
         let c = rows::ConstraintRow::read(&row).map_err(q("constraints"))?;
         let Some((table_name, table)) = tables.get_mut(&c.table_oid) else {
@@ -509,7 +673,7 @@ async fn read_unsettled(
     }
     drop(rows);
     let mut key_lists = index::KeyLists::default();
-    let mut rows = r.stream(include_str!("sql/indexes.sql"), &names);
+    let mut rows = r.stream(include_str!("sql/indexes.sql"), names);
     while let Some(row) = rows.try_next().await.map_err(q("indexes"))? {
         let i = rows::IndexRow::read(&row).map_err(q("indexes"))?;
         let Some((table_name, table)) = tables.get_mut(&i.table_oid) else {
@@ -559,47 +723,8 @@ async fn read_unsettled(
         key_lists.indexes
     );
 
-    for row in r
-        .rows("unmanaged", include_str!("sql/unmanaged.sql"), &names)
-        .await?
-    {
-        let kind: String = row.try_get("kind").map_err(q("unmanaged"))?;
-        let schema: String = row.try_get("schema").map_err(q("unmanaged"))?;
-        let name: String = row.try_get("name").map_err(q("unmanaged"))?;
-        let on_table: Option<String> = row.try_get("on_table").map_err(q("unmanaged"))?;
-        let reason = match kind.as_str() {
-            "policy" => {
-                "policies on tables reconcile does not manage (partitioned tables, partitions, inheritance children) are not managed either"
-            }
-            _ => "window functions are not managed",
-        };
-        let args: Option<String> = row.try_get("args").map_err(q("unmanaged"))?;
-        let name = qualified(schema, name);
-        let on = |table: Option<String>| {
-            table
-                .map(|t| qualified(name.schema.as_str().to_owned(), t))
-                .ok_or_else(|| IntrospectError::Unexpected(format!("{kind} without its table")))
-        };
-        let args = || -> Vec<String> {
-            args.as_deref()
-                .filter(|a| !a.is_empty())
-                .map(|a| a.split(", ").map(str::to_owned).collect())
-                .unwrap_or_default()
-        };
-        let object = match kind.as_str() {
-            "policy" => ObjectId::Policy {
-                table: on(on_table)?,
-                name: name.name,
-            },
-            "procedure" => ObjectId::Procedure { name, args: args() },
-            "aggregate" => ObjectId::Aggregate { name, args: args() },
-            _ => ObjectId::Function { name, args: args() },
-        };
-        out.skipped.push(Skipped { object, reason });
-    }
-
     out.schema.tables = tables.into_values().collect();
-    Ok(out)
+    Ok(())
 }
 
 /// What a read does once every row is in: what refers to what was left out goes too. Apart

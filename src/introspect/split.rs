@@ -42,6 +42,7 @@ pub async fn tenants(
     let mut reader = Reader {
         conn: &mut tx,
         queries: 0,
+        helper: None,
     };
     let read = super::read_unsettled(&mut reader, &scope).await;
     let queries = reader.queries;

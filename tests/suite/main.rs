@@ -21,6 +21,7 @@ mod exit_codes;
 mod fleet;
 mod functions;
 mod held_back;
+mod introspect;
 mod lint;
 mod materialized_views;
 mod migrate;

@@ -541,3 +541,54 @@ async fn what_a_built_statement_uses_is_built_with_it() {
         "the changed view came from the catalog"
     );
 }
+
+/// Hundreds of statements (enough to be parsed and matched on every core at once): those the
+/// target has as written still need no server, and one that differs among them still does.
+#[tokio::test]
+async fn hundreds_of_statements_are_matched_as_a_few_are() {
+    let mut objects = String::new();
+    for i in 0..200 {
+        objects.push_str(&format!(
+            "CREATE FUNCTION public.level_{i}(x integer) RETURNS integer IMMUTABLE \
+             LANGUAGE sql AS 'SELECT x + {i}';\n\
+             CREATE VIEW public.codes_{i} AS SELECT a.id, a.code FROM accounts a \
+             WHERE a.id > {i};\n"
+        ));
+    }
+    let db = common::fresh_db();
+    db.psql(&format!("{UNCHANGED_TABLES}{objects}"))
+        .expect("the target builds");
+    let mut conn = db.connect().await;
+    let live = introspect::schema(&mut conn, &Scope::default())
+        .await
+        .expect("introspect")
+        .schema;
+    let desired = |objects: &str| {
+        let mut files: Vec<(PathBuf, String)> = reconcile::pull::render(&live)
+            .into_iter()
+            .filter(|(name, _)| name.ends_with(".yaml"))
+            .map(|(name, text)| (PathBuf::from("schema").join(name), text))
+            .collect();
+        files.push((PathBuf::from("schema/objects.sql"), objects.to_owned()));
+        reconcile::load::from_sources_located(&files).expect("the files load")
+    };
+
+    let same = desired(&objects);
+    assert_eq!(same.sql.len(), 400);
+    let mut none = Unreachable { asked: false };
+    let taken = canon::sql::build_against(&same.schema, &same.sql, Some(&live), &mut none)
+        .await
+        .expect("nothing to build");
+    assert!(!none.asked, "the scratch database was asked for");
+    assert_eq!(taken.schema.views.len(), 200);
+    assert_eq!(taken.schema.functions.len(), 200);
+
+    let changed = desired(&objects.replace("SELECT x + 137'", "SELECT x + 1370'"));
+    let mut none = Unreachable { asked: false };
+    let result =
+        canon::sql::build_against(&changed.schema, &changed.sql, Some(&live), &mut none).await;
+    assert!(
+        none.asked && result.is_err(),
+        "a changed function among 400 statements was taken from the catalog"
+    );
+}
