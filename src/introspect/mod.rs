@@ -3,9 +3,11 @@
 //! Reads `pg_catalog` (not `information_schema`, which is slow and has no indexes) with one
 //! query per object kind, each filtered to the schemas in scope inside the SQL, so the number
 //! of round trips is the same for 10 tables or 10,000. The queries live in `sql/` beside this
-//! file. Everything runs in one REPEATABLE READ, READ ONLY transaction (one consistent
-//! snapshot, no write locks) with `search_path = public`, which fixes how the server prints
-//! type and expression text: objects in `public` unqualified, everything else qualified.
+//! file. Everything runs in one REPEATABLE READ, READ ONLY snapshot (no write locks) with
+//! `search_path = public`, which fixes how the server prints type and expression text:
+//! objects in `public` unqualified, everything else qualified. Given a second connection
+//! ([`schema_with`]), the registered kinds are read there in the same snapshot while the
+//! tables are read on the first, so the server works on both halves at once.
 //!
 //! Partitioned tables and partitions are tables (with their key, parent and bound); a
 //! partition's copy of its parent's checks, keys, foreign keys and indexes belongs to the
