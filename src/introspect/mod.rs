@@ -11,9 +11,9 @@
 //!
 //! Partitioned tables and partitions are tables (with their key, parent and bound); a
 //! partition's copy of its parent's checks, keys, foreign keys and indexes belongs to the
-//! parent and is not read as the partition's own. Object kinds that come in later issues
-//! (views, functions, triggers, policies, inheritance children) are skipped and listed in
-//! [`Introspected::skipped`], never an error.
+//! parent and is not read as the partition's own. What reconcile does not manage
+//! (inheritance children, window functions, NOT VALID constraints, views over such things)
+//! is skipped and listed in [`Introspected::skipped`] with the reason, never an error.
 
 mod index;
 mod rows;
