@@ -563,7 +563,7 @@ async fn read_unsettled(
         let on_table: Option<String> = row.try_get("on_table").map_err(q("unmanaged"))?;
         let reason = match kind.as_str() {
             "policy" => {
-                "policies on tables reconcile does not manage (partitioned tables, partitions, inheritance children) are not managed either"
+                "policies on tables reconcile does not manage (inheritance children) are not managed either"
             }
             _ => "window functions are not managed",
         };

@@ -493,7 +493,7 @@ impl Kind for PolicyKind {
         ))
     }
 
-    /// Policies on relations the model leaves out (partitioned tables, partitions) are not
+    /// Policies on relations the model leaves out (inheritance children) are not
     /// managed with them; introspection lists them as skipped.
     fn settle(schema: &mut Schema) {
         let tables = &schema.tables;

@@ -718,3 +718,88 @@ fn read_all(dir: &Path) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+/// Partitioned tables and partitions are tables: their policies are managed like any other
+/// (pulled, compared, reported when extra) and never listed as skipped; only an inheritance
+/// child's, a table reconcile leaves out, is.
+#[test]
+fn policies_on_partitioned_tables_and_partitions_are_managed() {
+    let db = database(
+        "CREATE TABLE public.events (id bigint NOT NULL, at date NOT NULL, tenant text NOT NULL,
+             PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+         CREATE TABLE public.events_2026 PARTITION OF public.events
+             FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+         ALTER TABLE public.events ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY tenant_rows ON public.events TO reconcile_pol_reader
+             USING (tenant = current_setting('app.tenant'));
+         ALTER TABLE public.events_2026 ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY this_year ON public.events_2026 FOR SELECT USING (at >= '2026-01-01');
+         CREATE TABLE public.legacy (id int);
+         CREATE TABLE public.legacy_child (note text) INHERITS (public.legacy);
+         CREATE POLICY child_rows ON public.legacy_child USING (id > 0);",
+    );
+    let dev = common::fresh_db();
+    let empty = schema_dir(&[]);
+    let pulled = tempfile::tempdir().expect("pull folder");
+    let out = pulled.path().join("schema");
+    let output = run(
+        "pull",
+        &db,
+        &dev,
+        empty.path(),
+        &["--out", out.to_str().expect("utf-8 path")],
+    );
+    assert_exit(&output, 0);
+    let yaml: String = read_all(&out).into_iter().map(|(_, text)| text).collect();
+    for needle in ["tenant_rows:", "this_year:"] {
+        assert!(yaml.contains(needle), "{needle} is not pulled:\n{yaml}");
+    }
+    assert!(!yaml.contains("child_rows"), "{yaml}");
+
+    let report = plan(&db, &dev, &out, &[]);
+    let skipped: Vec<String> = report["skipped"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["object"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        skipped.iter().any(|s| s.contains("child_rows")),
+        "the inheritance child's policy is not listed: {skipped:?}"
+    );
+    assert!(
+        !skipped
+            .iter()
+            .any(|s| s.contains("tenant_rows") || s.contains("this_year")),
+        "a managed policy is listed as skipped: {skipped:?}"
+    );
+    assert!(
+        steps(&report).is_empty()
+            && findings(&report)
+                .iter()
+                .all(|f| !f["object"].as_str().unwrap_or_default().contains("events")),
+        "the pulled state is not in sync: {report:#}"
+    );
+
+    // The partition's policy removed from the desired state: an extra policy, never dropped.
+    let edited = schema_dir(&[]);
+    for (name, text) in read_all(&out) {
+        let text = text.replace("this_year", "renamed_in_yaml");
+        let path = edited.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("folder");
+        }
+        std::fs::write(path, text).expect("write");
+    }
+    let report = plan(&db, &dev, edited.path(), &[]);
+    finding(
+        &findings(&report),
+        "D142",
+        "policy this_year on public.events_2026",
+    );
+    step(
+        &steps(&report),
+        "create_policy",
+        "policy renamed_in_yaml on public.events_2026",
+    );
+}

@@ -19,8 +19,9 @@ SELECT kind, schema, name, on_table, args FROM (
   JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = ANY ($1::text[])
-    AND (c.relkind <> 'r' OR c.relispartition
-         OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid))
+    AND (c.relkind NOT IN ('r', 'p')
+         OR (NOT c.relispartition
+             AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)))
 ) o
 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                   WHERE d.classid = o.catalog AND d.objid = o.oid AND d.deptype = 'e')

@@ -1,8 +1,8 @@
 -- Row-level security policies on the tables in scope: command, PERMISSIVE or RESTRICTIVE,
 -- roles by name (PUBLIC, stored as role 0, as `public`), and the USING / WITH CHECK
 -- expressions as the server prints them (pg_get_expr, the form reconcile compares). Policies
--- on relations the model leaves out (partitioned tables, partitions) are dropped once every
--- table is read; introspection lists them as skipped.
+-- on relations the model leaves out (inheritance children) are dropped once every table is
+-- read; introspection lists them as skipped (src/introspect/sql/unmanaged.sql).
 SELECT n.nspname::text AS schema, c.relname::text AS table_name, p.polname::text AS name,
        p.polcmd::text AS command, p.polpermissive AS permissive,
        ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(r.oid)::text END
