@@ -1,4 +1,5 @@
-//! Owners of schemas, tables, standalone sequences and types.
+//! Owners of schemas, tables, standalone sequences, types, views, materialized views,
+//! functions, procedures and aggregates.
 //!
 //! Owners are compared only where the desired state names one (`owner:` for the objects in
 //! a schema, `owners:` for the schema itself and for exceptions): then a different owner in the database is a finding
@@ -9,6 +10,11 @@
 //!
 //! A sequence OWNED BY a column (a serial) always has its table's owner, so it has none of
 //! its own here.
+//!
+//! Views, materialized views and routines are declared in `.sql` files, which join the desired
+//! state only once they are built on the scratch server — after the YAML is resolved. So the
+//! YAML's `owner:` is kept aside per schema and given to them then ([`complete`]), and an
+//! `owners:` exception naming one is checked then too (`privilege::undeclared`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
+use super::grant::routine_key;
 use super::{Catalog, Kind, NoYaml};
 use crate::diff::{Change, Code, Diff, Finding, Severity};
 use crate::ident::quote_literal;
@@ -24,7 +31,7 @@ use crate::load::error::{LoadError, Origin};
 use crate::load::format::FileSpec;
 use crate::load::format::{At, Entries};
 use crate::load::resolve::{ParsedFile, Resolver};
-use crate::model::{Ident, ObjectId, QualifiedName, Schema};
+use crate::model::{Ident, ObjectId, QualifiedName, RoutineKind, Schema};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, guard, stage};
 use crate::pull::yaml::scalar;
 
@@ -60,6 +67,27 @@ pub fn owner_step_sql(on: &ObjectId, role: &Ident) -> String {
              AND typowner = {me}",
             quote_literal(&n.quoted())
         ),
+        ObjectId::View(n) | ObjectId::MaterializedView(n) => format!(
+            "SELECT FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass({}) \
+             AND relkind = {} AND relowner = {me}",
+            quote_literal(&n.quoted()),
+            if matches!(on, ObjectId::View(_)) {
+                "'v'"
+            } else {
+                "'m'"
+            }
+        ),
+        ObjectId::Function { name, args }
+        | ObjectId::Procedure { name, args }
+        | ObjectId::Aggregate { name, args } => format!(
+            "{} AND prokind = {} AND proowner = {me}",
+            guard::routine_exists(name, args),
+            match on {
+                ObjectId::Procedure { .. } => "'p'",
+                ObjectId::Aggregate { .. } => "'a'",
+                _ => "'f'",
+            }
+        ),
         _ => "SELECT WHERE false".to_owned(),
     };
     guard::if_exists(&owned_by_me, &owner_sql(on, role))
@@ -78,9 +106,24 @@ pub fn owner_sql_prefix(on: &ObjectId) -> String {
         ObjectId::Sequence(s) => ("SEQUENCE", s.quoted()),
         ObjectId::Type(t) => ("TYPE", t.quoted()),
         ObjectId::Domain(t) => ("DOMAIN", t.quoted()),
+        ObjectId::View(v) => ("VIEW", v.quoted()),
+        ObjectId::MaterializedView(v) => ("MATERIALIZED VIEW", v.quoted()),
+        ObjectId::Function { name, args } => ("FUNCTION", signature(name, args)),
+        ObjectId::Procedure { name, args } => ("PROCEDURE", signature(name, args)),
+        // An aggregate of no arguments is written `(*)`; an ordered-set aggregate's direct
+        // and aggregated arguments may be run into one list (ALTER AGGREGATE's short form).
+        ObjectId::Aggregate { name, args } if args.is_empty() => {
+            ("AGGREGATE", format!("{}(*)", name.quoted()))
+        }
+        ObjectId::Aggregate { name, args } => ("AGGREGATE", signature(name, args)),
         other => ("", other.to_string()),
     };
     format!("ALTER {keyword} {name} OWNER TO ")
+}
+
+/// `public.f(integer, text)`.
+fn signature(name: &QualifiedName, args: &[String]) -> String {
+    format!("{}({})", name.quoted(), args.join(", "))
 }
 
 /// The objects in `schema` that a model holds and that can have an owner of their own here
@@ -96,12 +139,23 @@ fn owned_objects<'s>(model: &'s Schema, schema: &'s Ident) -> impl Iterator<Item
     let enums = model.enums.keys().filter(in_schema).cloned();
     let composites = model.composites.keys().filter(in_schema).cloned();
     let domains = model.domains.keys().filter(in_schema).cloned();
+    let views = model.views.keys().filter(in_schema).cloned();
+    let materialized_views = model.materialized_views.keys().filter(in_schema).cloned();
+    let routines = model
+        .functions
+        .keys()
+        .chain(model.aggregates.keys())
+        .filter(move |k| &k.name.schema == schema)
+        .map(crate::model::Routine::id);
     tables
         .map(ObjectId::Table)
         .chain(sequences)
         .chain(enums.map(ObjectId::Type))
         .chain(composites.map(ObjectId::Type))
         .chain(domains.map(ObjectId::Domain))
+        .chain(views.map(ObjectId::View))
+        .chain(materialized_views.map(ObjectId::MaterializedView))
+        .chain(routines)
 }
 
 /// Whether a database model has the object though it has no owner of its own there (a
@@ -118,8 +172,48 @@ fn holds(model: &Schema, on: &ObjectId) -> bool {
         ObjectId::Sequence(s) => model.sequences.get(s).is_some_and(|s| s.owned_by.is_none()),
         ObjectId::Type(t) => model.enums.contains_key(t) || model.composites.contains_key(t),
         ObjectId::Domain(t) => model.domains.contains_key(t),
+        ObjectId::View(v) => model.views.contains_key(v),
+        ObjectId::MaterializedView(v) => model.materialized_views.contains_key(v),
+        ObjectId::Function { .. } | ObjectId::Procedure { .. } => {
+            model.functions.keys().any(|k| k.id() == *on)
+        }
+        ObjectId::Aggregate { .. } => model.aggregates.keys().any(|k| k.id() == *on),
         _ => false,
     }
+}
+
+/// Gives the objects the `.sql` files declared (now in `desired`) the `owner:` of their
+/// schema, unless an `owners:` exception names another; and the objects of the YAML files
+/// already have theirs. Run once the `.sql` files' objects are in `desired`: the YAML is
+/// resolved before they are built (see the module's introduction).
+pub fn complete(desired: &mut Schema) {
+    let defaults = desired.origins.owner_defaults.clone();
+    for (schema, role) in &defaults {
+        let objects: Vec<ObjectId> = owned_objects(desired, schema).collect();
+        for on in objects {
+            desired
+                .owners
+                .entry(on)
+                .or_insert_with(|| Owner { role: role.clone() });
+        }
+    }
+}
+
+/// Takes out of `out` the owner of any object the same plan does not create (one held back
+/// with a column it uses, or whose name another kind of object has): reconcile sets an owner
+/// only right after creating its object, and a plan file whose owner step follows no creation
+/// is refused (`apply::planfile`).
+pub(crate) fn only_after_creation(out: &mut Diff) {
+    let created: std::collections::BTreeSet<ObjectId> = out
+        .additive
+        .iter()
+        .filter(|c| !matches!(c, Change::Create(super::Created::Owner(..))))
+        .map(Change::object)
+        .collect();
+    out.additive.retain(|c| match c {
+        Change::Create(super::Created::Owner(on, _)) => created.contains(on),
+        _ => true,
+    });
 }
 
 pub(crate) struct OwnerKind;
@@ -181,6 +275,11 @@ impl Kind for OwnerKind {
                 ),
                 Some(_) => {}
                 None => {
+                    // For the objects of the `.sql` files, given theirs once they are read.
+                    r.schema_mut()
+                        .origins
+                        .owner_defaults
+                        .insert(schema.clone(), role.clone());
                     defaults.insert(schema, (role, origin));
                 }
             }
@@ -233,6 +332,7 @@ impl Kind for OwnerKind {
                     exception(r, &file.path, on, role);
                 }
             }
+            sql_exceptions(r, &file.path, schema, spec);
         }
         // The schema's `owner:` for every object in it the exceptions do not name.
         for (schema, (role, _)) in defaults {
@@ -276,14 +376,21 @@ impl Kind for OwnerKind {
                 continue;
             }
             let (section, name) = match on {
-                ObjectId::Table(n) => ("tables", n),
-                ObjectId::Sequence(n) => ("sequences", n),
-                ObjectId::Type(n) | ObjectId::Domain(n) => ("types", n),
+                ObjectId::Table(n) => ("tables", n.name.as_str().to_owned()),
+                ObjectId::Sequence(n) => ("sequences", n.name.as_str().to_owned()),
+                ObjectId::Type(n) | ObjectId::Domain(n) => ("types", n.name.as_str().to_owned()),
+                ObjectId::View(n) => ("views", n.name.as_str().to_owned()),
+                ObjectId::MaterializedView(n) => ("materialized_views", n.name.as_str().to_owned()),
+                // As `grants:` names routines: the name as SQL writes it, the argument types
+                // as PostgreSQL prints them.
+                ObjectId::Function { name, args } => ("functions", routine_key(name, args)),
+                ObjectId::Procedure { name, args } => ("procedures", routine_key(name, args)),
+                ObjectId::Aggregate { name, args } => ("aggregates", routine_key(name, args)),
                 _ => continue,
             };
             exceptions.entry(section).or_default().push(format!(
                 "    {}: {}",
-                scalar(name.name.as_str()),
+                scalar(&name),
                 scalar(role.as_str())
             ));
         }
@@ -312,6 +419,11 @@ impl Kind for OwnerKind {
         let kind: String = row.try_get("kind")?;
         let schema = Ident::from_catalog(row.try_get("schema")?);
         let name: Option<String> = row.try_get("name")?;
+        let args = || -> Result<Vec<String>, sqlx::Error> {
+            Ok(row
+                .try_get::<Option<Vec<String>>, _>("args")?
+                .unwrap_or_default())
+        };
         let qualified = || {
             QualifiedName::new(
                 schema.clone(),
@@ -323,6 +435,20 @@ impl Kind for OwnerKind {
             "table" => ObjectId::Table(qualified()),
             "sequence" => ObjectId::Sequence(qualified()),
             "domain" => ObjectId::Domain(qualified()),
+            "view" => ObjectId::View(qualified()),
+            "materialized view" => ObjectId::MaterializedView(qualified()),
+            "function" => ObjectId::Function {
+                name: qualified(),
+                args: args()?,
+            },
+            "procedure" => ObjectId::Procedure {
+                name: qualified(),
+                args: args()?,
+            },
+            "aggregate" => ObjectId::Aggregate {
+                name: qualified(),
+                args: args()?,
+            },
             _ => ObjectId::Type(qualified()),
         };
         Ok((
@@ -415,6 +541,13 @@ impl Kind for OwnerKind {
                 .requires(Key::OwnedSequences(t.clone())),
             ObjectId::Sequence(s) => b.requires(Key::Sequence(s.clone())),
             ObjectId::Type(t) | ObjectId::Domain(t) => b.requires(Key::Type(t.clone())),
+            // A view's creation provides its relation name, as a table's does.
+            ObjectId::View(v) | ObjectId::MaterializedView(v) => b.requires(Key::Table(v.clone())),
+            ObjectId::Function { name, args }
+            | ObjectId::Procedure { name, args }
+            | ObjectId::Aggregate { name, args } => {
+                b.requires(Key::Routine(name.clone(), args.clone()))
+            }
             _ => b,
         };
         b.push(out);
@@ -454,6 +587,56 @@ fn exception(r: &mut Resolver, file: &std::path::Path, on: ObjectId, role: &At<S
     }
 }
 
+/// The `owners:` entries naming objects of the `.sql` files — views, materialized views and
+/// routines — which are read after the YAML: whether the desired state declares each is
+/// checked once they are (`privilege::undeclared`).
+fn sql_exceptions(r: &mut Resolver, file: &std::path::Path, schema: &Ident, spec: &OwnersSpec) {
+    for (views, materialized) in [(&spec.views, false), (&spec.materialized_views, true)] {
+        for (name, role) in &views.0 {
+            let origin = r.origin(file, name);
+            let what = if materialized {
+                "materialized view"
+            } else {
+                "view"
+            };
+            let Some(ident) = r.ident(&name.value, &origin, what) else {
+                continue;
+            };
+            let qualified = QualifiedName::new(schema.clone(), ident);
+            let on = if materialized {
+                ObjectId::MaterializedView(qualified)
+            } else {
+                ObjectId::View(qualified)
+            };
+            super::privilege::expect_in_sql(r.schema_mut(), &on, &origin, OwnerKind::SECTION);
+            exception(r, file, on, role);
+        }
+    }
+    let routines = [
+        (&spec.functions, RoutineKind::Function),
+        (&spec.procedures, RoutineKind::Procedure),
+        (&spec.aggregates, RoutineKind::Aggregate),
+    ];
+    for (entries, kind) in routines {
+        for (text, role) in &entries.0 {
+            let origin = r.origin(file, text);
+            let Some((name, args)) =
+                super::grant::routine_signature(r, &text.value, schema, &origin)
+            else {
+                continue;
+            };
+            let on = crate::model::Routine {
+                name: QualifiedName::new(schema.clone(), name),
+                args,
+                kind,
+            }
+            .id();
+            super::privilege::expect_in_sql(r.schema_mut(), &on, &origin, OwnerKind::SECTION);
+            exception(r, file, on, role);
+        }
+    }
+}
+
 /// `owners:` of a file: objects owned by another role than the schema's `owner:`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -470,4 +653,19 @@ pub(crate) struct OwnersSpec {
     /// Enum, composite type or domain → owning role.
     #[serde(default)]
     pub types: Entries<At<String>>,
+    /// View (declared in a `.sql` file) → owning role.
+    #[serde(default)]
+    pub views: Entries<At<String>>,
+    /// Materialized view (declared in a `.sql` file) → owning role.
+    #[serde(default)]
+    pub materialized_views: Entries<At<String>>,
+    /// `name(argument types)`, as PostgreSQL prints them (as under `grants:`) → owning role.
+    #[serde(default)]
+    pub functions: Entries<At<String>>,
+    /// `name(argument types)` → owning role.
+    #[serde(default)]
+    pub procedures: Entries<At<String>>,
+    /// `name(argument types)` (`name()` for an aggregate of `*`) → owning role.
+    #[serde(default)]
+    pub aggregates: Entries<At<String>>,
 }

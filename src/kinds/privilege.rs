@@ -18,7 +18,7 @@ use crate::ident::quote_ident;
 use crate::load::format::{At, Entries};
 use crate::load::resolve::Resolver;
 use crate::load::{LoadError, Origin};
-use crate::model::{Ident, ObjectId, QualifiedName, Schema};
+use crate::model::{Ident, ObjectId, Schema};
 
 /// One privilege, as `GRANT` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -192,9 +192,28 @@ impl Securable {
 pub struct Origins {
     pub roles: BTreeMap<Ident, Origin>,
     pub routines: BTreeMap<ObjectId, Origin>,
-    /// Views named under `grants: views:` (views are declared in `.sql` files, read after the
-    /// YAML: see [`undeclared_views`]).
-    pub views: BTreeMap<QualifiedName, Origin>,
+    /// Objects of the `.sql` files (views, materialized views, routines) that the YAML names
+    /// under a section (`grants`, `owners`): the `.sql` files are read after the YAML, so
+    /// whether they declare each is checked then (see [`undeclared`]).
+    pub in_sql: BTreeMap<ObjectId, (Origin, &'static str)>,
+    /// The `owner:` of each schema, for the objects the `.sql` files declare in it (see
+    /// [`super::owner::complete`]).
+    pub owner_defaults: BTreeMap<Ident, Ident>,
+}
+
+/// Notes that the YAML's `section` names `on`, an object a `.sql` file must declare, at
+/// `origin` (the first place is kept).
+pub(crate) fn expect_in_sql(
+    schema: &mut Schema,
+    on: &ObjectId,
+    origin: &Origin,
+    section: &'static str,
+) {
+    schema
+        .origins
+        .in_sql
+        .entry(on.clone())
+        .or_insert_with(|| (origin.clone(), section));
 }
 
 impl PartialEq for Origins {
@@ -218,6 +237,9 @@ pub fn missing_roles(desired: &Schema, roles: &BTreeSet<String>) -> Vec<LoadErro
         needed.extend(key.grantee.role());
     }
     needed.extend(desired.owners.values().map(|o| &o.role));
+    // The `owner:` of a schema whose objects are all declared in `.sql` files, which are
+    // checked before those are read.
+    needed.extend(desired.origins.owner_defaults.values());
     let mut errors: Vec<LoadError> =
         needed
             .into_iter()
@@ -258,32 +280,85 @@ pub fn missing_roles(desired: &Schema, roles: &BTreeSet<String>) -> Vec<LoadErro
     errors
 }
 
-/// The views `desired` grants privileges on and does not declare (in its `.sql` files), each an
+/// Completes `desired` once the objects of its `.sql` files are in it: the schemas' `owner:`
+/// for them ([`super::owner::complete`]); and the objects the YAML names under `grants:` or
+/// `owners:` that no `.sql` file declares ([`undeclared`]), each an error at the place that
+/// names it.
+pub fn after_sql(desired: &mut Schema) -> Vec<LoadError> {
+    super::owner::complete(desired);
+    undeclared(desired)
+}
+
+/// The views and materialized views `desired` grants privileges on or names an owner of, and
+/// the routines it names an owner of, that it does not declare (in its `.sql` files), each an
 /// error at the place that names it. Run once the `.sql` files' objects are in `desired`.
-pub fn undeclared_views(desired: &Schema) -> Vec<LoadError> {
-    let views: BTreeSet<&QualifiedName> = desired
+/// (Privileges on routines are compared wherever the database has the routine: see
+/// [`missing_routines`].)
+pub fn undeclared(desired: &Schema) -> Vec<LoadError> {
+    let named = desired
         .grants
         .keys()
-        .filter_map(|key| match &key.on {
-            ObjectId::View(v) if !desired.views.contains_key(v) => Some(v),
-            _ => None,
-        })
-        .collect();
-    views
+        .map(|key| (&key.on, "grants"))
+        .filter(|(on, _)| matches!(on, ObjectId::View(_) | ObjectId::MaterializedView(_)))
+        .chain(desired.owners.keys().map(|on| (on, "owners")));
+    let mut missing: BTreeMap<&ObjectId, &str> = BTreeMap::new();
+    for (on, section) in named {
+        if declared_in_sql(desired, on) == Some(false) {
+            missing.entry(on).or_insert(section);
+        }
+    }
+    missing
         .into_iter()
-        .map(|view| {
-            let origin = desired.origins.views.get(view).cloned().unwrap_or_else(|| {
-                Origin::new(Path::new("the plan's desired state"), 0, 0)
+        .map(|(on, section)| {
+            let (origin, section) = desired.origins.in_sql.get(on).cloned().unwrap_or_else(|| {
+                (
+                    Origin::new(Path::new("the plan's desired state"), 0, 0),
+                    section,
+                )
             });
-            LoadError::new(
-                origin,
-                format!("grants: no view {view} in the desired state"),
-            )
-            .help(
-                "declare it in a .sql file of the desired state (CREATE VIEW ...), or remove                  its grants",
-            )
+            let help = match other_routine_kind(desired, on) {
+                Some(kind) => {
+                    format!("the .sql files declare it as a {kind}: list it under `{kind}s:`")
+                }
+                None => format!(
+                    "declare it in a .sql file of the desired state (CREATE {} ...), or remove \
+                     its {}",
+                    on.kind().to_uppercase(),
+                    if section == "grants" {
+                        "grants"
+                    } else {
+                        "owner"
+                    }
+                ),
+            };
+            LoadError::new(origin, format!("{section}: no {on} in the desired state")).help(help)
         })
         .collect()
+}
+
+/// Whether `desired` declares `on`, an object of the `.sql` files (`None` for other kinds).
+fn declared_in_sql(desired: &Schema, on: &ObjectId) -> Option<bool> {
+    Some(match on {
+        ObjectId::View(v) => desired.views.contains_key(v),
+        ObjectId::MaterializedView(v) => desired.materialized_views.contains_key(v),
+        ObjectId::Function { .. } | ObjectId::Procedure { .. } => {
+            desired.functions.keys().any(|k| k.id() == *on)
+        }
+        ObjectId::Aggregate { .. } => desired.aggregates.keys().any(|k| k.id() == *on),
+        _ => return None,
+    })
+}
+
+/// The kind (`function`, `procedure`, `aggregate`) of the routine `desired` declares with
+/// the name and argument types of `on`, a routine of another kind.
+fn other_routine_kind(desired: &Schema, on: &ObjectId) -> Option<&'static str> {
+    let (name, args) = super::function::signature_of(on)?;
+    desired
+        .functions
+        .keys()
+        .chain(desired.aggregates.keys())
+        .find(|k| k.name == *name && k.args == args && k.id() != *on)
+        .map(|k| k.id().kind())
 }
 
 /// The routines `desired` lists privileges of that the target lacks (`routines`: the ones it
