@@ -199,11 +199,11 @@ pub fn complete(desired: &mut Schema) {
     }
 }
 
-/// Takes out of `out` the owner of any object the same plan does not create (one held back
-/// with a column it uses, or whose name another kind of object has): reconcile sets an owner
-/// only right after creating its object, and a plan file whose owner step follows no creation
-/// is refused (`apply::planfile`).
-pub(crate) fn only_after_creation(out: &mut Diff) {
+/// Takes out of `out` the owner of any object the plan neither creates nor finds in the
+/// database (one held back with a column it uses, or whose name another kind of object has):
+/// reconcile sets an owner only right after creating its object, and a plan file whose owner
+/// step follows no creation is refused (`apply::planfile`).
+pub(crate) fn only_after_creation(out: &mut Diff, live: &Schema) {
     let created: std::collections::BTreeSet<ObjectId> = out
         .additive
         .iter()
@@ -211,7 +211,7 @@ pub(crate) fn only_after_creation(out: &mut Diff) {
         .map(Change::object)
         .collect();
     out.additive.retain(|c| match c {
-        Change::Create(super::Created::Owner(on, _)) => created.contains(on),
+        Change::Create(super::Created::Owner(on, _)) => created.contains(on) || holds(live, on),
         _ => true,
     });
 }
