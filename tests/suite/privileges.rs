@@ -38,7 +38,7 @@ const ROLES: &[&str] = &[
 ];
 
 /// Makes the roles on our own cluster; `false` (with a note) on a `DATABASE_URL` server.
-fn roles_made(test: &str) -> bool {
+pub(super) fn roles_made(test: &str) -> bool {
     if common::cluster().is_none() {
         eprintln!(
             "{test}: skipped: it creates roles, which are never made on a DATABASE_URL server"
@@ -60,13 +60,13 @@ fn roles_made(test: &str) -> bool {
     true
 }
 
-fn run_sql(db: &TestDb, sql: &str) {
+pub(super) fn run_sql(db: &TestDb, sql: &str) {
     db.psql(sql)
         .unwrap_or_else(|e| panic!("{e}\n--- SQL:\n{sql}"));
 }
 
 /// `reconcile <args> --database-url DB --dev-url DEV --schema-dir DIR`.
-fn reconcile(db: &TestDb, dev: &TestDb, dir: &Path, args: &[&str]) -> Output {
+pub(super) fn reconcile(db: &TestDb, dev: &TestDb, dir: &Path, args: &[&str]) -> Output {
     let mut command = std::process::Command::new(BIN);
     command
         .args(args)
@@ -89,13 +89,13 @@ fn reconcile(db: &TestDb, dev: &TestDb, dir: &Path, args: &[&str]) -> Output {
         .expect("run reconcile")
 }
 
-fn write_yaml(dir: &Path, yaml: &str) -> PathBuf {
+pub(super) fn write_yaml(dir: &Path, yaml: &str) -> PathBuf {
     let path = dir.join("public.yaml");
     std::fs::write(&path, yaml).expect("write the YAML");
     path
 }
 
-async fn read(db: &TestDb) -> Schema {
+pub(super) async fn read(db: &TestDb) -> Schema {
     let mut conn = db.connect().await;
     introspect::schema(&mut conn, &Scope::default())
         .await
@@ -103,7 +103,7 @@ async fn read(db: &TestDb) -> Schema {
         .schema
 }
 
-fn query(db: &TestDb, sql: &str) -> String {
+pub(super) fn query(db: &TestDb, sql: &str) -> String {
     db.psql(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .trim()
