@@ -232,7 +232,7 @@ pub async fn canonical(
     scratch: &mut impl Scratch,
 ) -> Result<Schema, PipelineError> {
     build_sql(&mut desired, sql, None, scratch).await?;
-    let undeclared = crate::kinds::privilege::after_sql(&mut desired);
+    let undeclared = crate::kinds::privilege::undeclared(&desired);
     if !undeclared.is_empty() {
         return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(
             undeclared,
@@ -273,7 +273,7 @@ pub async fn drift_from(
         tracing::debug!("adopted the live spellings");
     }
     build_sql(&mut desired, sql, Some(&live.schema), scratch).await?;
-    let undeclared = crate::kinds::privilege::after_sql(&mut desired);
+    let undeclared = crate::kinds::privilege::undeclared(&desired);
     if !undeclared.is_empty() {
         return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(
             undeclared,

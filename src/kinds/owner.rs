@@ -13,8 +13,9 @@
 //!
 //! Views, materialized views and routines are declared in `.sql` files, which join the desired
 //! state only once they are built on the scratch server — after the YAML is resolved. So the
-//! YAML's `owner:` is kept aside per schema and given to them then ([`complete`]), and an
-//! `owners:` exception naming one is checked then too (`privilege::undeclared`).
+//! YAML's `owner:` is kept aside per schema and given to them when they join it ([`complete`],
+//! from `canon::sql::merge`), and an `owners:` exception naming one is checked then too
+//! (`privilege::undeclared`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -183,9 +184,9 @@ fn holds(model: &Schema, on: &ObjectId) -> bool {
 }
 
 /// Gives the objects the `.sql` files declared (now in `desired`) the `owner:` of their
-/// schema, unless an `owners:` exception names another; and the objects of the YAML files
-/// already have theirs. Run once the `.sql` files' objects are in `desired`: the YAML is
-/// resolved before they are built (see the module's introduction).
+/// schema, unless an `owners:` exception names another (the objects of the YAML files already
+/// have theirs). Run as the `.sql` files' objects join `desired` (`canon::sql::merge`): the
+/// YAML is resolved before they are built (see the module's introduction).
 pub fn complete(desired: &mut Schema) {
     let defaults = desired.origins.owner_defaults.clone();
     for (schema, role) in &defaults {

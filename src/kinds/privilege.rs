@@ -280,15 +280,6 @@ pub fn missing_roles(desired: &Schema, roles: &BTreeSet<String>) -> Vec<LoadErro
     errors
 }
 
-/// Completes `desired` once the objects of its `.sql` files are in it: the schemas' `owner:`
-/// for them ([`super::owner::complete`]); and the objects the YAML names under `grants:` or
-/// `owners:` that no `.sql` file declares ([`undeclared`]), each an error at the place that
-/// names it.
-pub fn after_sql(desired: &mut Schema) -> Vec<LoadError> {
-    super::owner::complete(desired);
-    undeclared(desired)
-}
-
 /// The views and materialized views `desired` grants privileges on or names an owner of, and
 /// the routines it names an owner of, that it does not declare (in its `.sql` files), each an
 /// error at the place that names it. Run once the `.sql` files' objects are in `desired`.
