@@ -505,6 +505,29 @@ fn predict_default_privileges(
                 .push(ObjectId::Domain(name.clone()));
         }
     }
+    // Default privileges ON TABLES are given to views and materialized views too, and ON
+    // FUNCTIONS to procedures (aggregates' privileges are not read: not predicted either).
+    for name in desired.views.keys() {
+        if !live.views.contains_key(name) {
+            new.entry((&name.schema, Securable::Table))
+                .or_default()
+                .push(ObjectId::View(name.clone()));
+        }
+    }
+    for name in desired.materialized_views.keys() {
+        if !live.materialized_views.contains_key(name) {
+            new.entry((&name.schema, Securable::Table))
+                .or_default()
+                .push(ObjectId::MaterializedView(name.clone()));
+        }
+    }
+    for key in desired.functions.keys() {
+        if !live.functions.contains_key(key) {
+            new.entry((&key.name.schema, Securable::Function))
+                .or_default()
+                .push(key.id());
+        }
+    }
     for (default, grant) in &live.default_privileges {
         if &default.role != role {
             continue;
@@ -513,6 +536,11 @@ fn predict_default_privileges(
             continue;
         };
         for on in objects {
+            // The role the plan then gives the object to holds it as its owner (the owner's
+            // own privileges are never listed).
+            if default.grantee.role() == desired.owners.get(on).map(|o| &o.role) {
+                continue;
+            }
             let key = GrantKey {
                 on: on.clone(),
                 grantee: default.grantee.clone(),

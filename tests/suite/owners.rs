@@ -534,3 +534,46 @@ fn owners_and_grants_in_sql_files_are_refused_at_their_line() {
     }
     assert!(stderr.contains("owners are YAML"), "{stderr}");
 }
+
+/// The default privileges of the role applying a plan are reported before the apply for the
+/// views, materialized views and routines it creates (as for tables), as they are after it —
+/// except for the role the plan makes the object's owner, whose privileges are its own.
+/// (Before, only tables, sequences and types were predicted.)
+#[test]
+fn default_privileges_of_created_views_and_routines_are_reported_before_the_apply() {
+    if !roles_made("default_privileges_of_created_views_and_routines_are_reported_before_the_apply")
+    {
+        return;
+    }
+    let (db, dev) = (common::fresh_db(), common::fresh_db());
+    run_sql(
+        &db,
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO priv_anon;\n\
+         ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO priv_anon;",
+    );
+    let dir = desired(&format!(
+        "{TABLE_OWNED}owners:\n  materialized_views: {{ mv: priv_anon }}\n"
+    ));
+    let extra_grants = |plan: &Value| -> Vec<String> {
+        plan["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["code"] == "D180")
+            .map(|f| f["object"].as_str().expect("object").to_owned())
+            .collect()
+    };
+    let before = extra_grants(&plan_json(&db, &dev, dir.path(), 3));
+    assert_eq!(
+        before,
+        [
+            "grant EXECUTE to priv_anon on function public.f(integer)",
+            "grant EXECUTE to priv_anon on function public.f(integer, text)",
+            "grant EXECUTE to priv_anon on procedure public.p(integer)",
+            "grant SELECT to priv_anon on table public.t",
+            "grant SELECT to priv_anon on view public.v",
+        ]
+    );
+    assert_exit(&reconcile(&db, &dev, dir.path(), &["apply"]), 0);
+    assert_eq!(extra_grants(&plan_json(&db, &dev, dir.path(), 3)), before);
+}
