@@ -240,7 +240,7 @@ pub fn missing_roles(desired: &Schema, roles: &BTreeSet<String>) -> Vec<LoadErro
     // The `owner:` of a schema whose objects are all declared in `.sql` files, which are
     // checked before those are read.
     needed.extend(desired.origins.owner_defaults.values());
-    let mut errors: Vec<LoadError> =
+    let errors: Vec<LoadError> =
         needed
             .into_iter()
             .filter(|role| !roles.contains(role.as_str()))
@@ -260,6 +260,12 @@ pub fn missing_roles(desired: &Schema, roles: &BTreeSet<String>) -> Vec<LoadErro
             ))
             })
             .collect();
+    in_file_order(errors)
+}
+
+/// Errors found after loading, in file order, each with its line of the file shown (as the
+/// loader's own errors are).
+fn in_file_order(mut errors: Vec<LoadError>) -> Vec<LoadError> {
     errors.sort_by(|a, b| {
         (&a.origin.file, a.origin.line, a.origin.column).cmp(&(
             &b.origin.file,
@@ -298,7 +304,7 @@ pub fn undeclared(desired: &Schema) -> Vec<LoadError> {
             missing.entry(on).or_insert(section);
         }
     }
-    missing
+    let errors = missing
         .into_iter()
         .map(|(on, section)| {
             let (origin, section) = desired.origins.in_sql.get(on).cloned().unwrap_or_else(|| {
@@ -313,18 +319,25 @@ pub fn undeclared(desired: &Schema) -> Vec<LoadError> {
                 }
                 None => format!(
                     "declare it in a .sql file of the desired state (CREATE {} ...), or remove \
-                     its {}",
+                     its {}{}",
                     on.kind().to_uppercase(),
                     if section == "grants" {
                         "grants"
                     } else {
                         "owner"
+                    },
+                    if super::function::signature_of(on).is_some() {
+                        " (argument types are written as PostgreSQL prints them: `integer`, \
+                         `character varying`)"
+                    } else {
+                        ""
                     }
                 ),
             };
             LoadError::new(origin, format!("{section}: no {on} in the desired state")).help(help)
         })
-        .collect()
+        .collect();
+    in_file_order(errors)
 }
 
 /// Whether `desired` declares `on`, an object of the `.sql` files (`None` for other kinds).
