@@ -5,8 +5,7 @@
 //!   the `ALTER ... OWNER TO` a human would run, `verify` says drift, and `apply` never runs it;
 //! * the ones a plan creates get the schema's `owner:` (or their `owners:` exception) in a
 //!   guarded step after their creation — also from a plan file — and the plan after is empty;
-//! * a missing GRANT on a materialized view is granted, an extra one is a finding with its
-//!   REVOKE and never revoked;
+//! * (privileges on materialized views are granted, reported and pulled: `privileges`);
 //! * `pull` writes all of it, and the plan against the database it was pulled from is empty,
 //!   and rebuilding an empty database from it gives the same owners and privileges;
 //! * a view or routine named under `owners:` that no `.sql` file declares is an error at its
@@ -301,76 +300,6 @@ fn an_object_the_plan_does_not_create_gets_no_owner_step() {
             .iter()
             .any(|s| s["object"] == "owner of table public.w"),
         "{plan:#}"
-    );
-}
-
-/// A materialized view's privileges: a missing one is granted after the materialized view is
-/// created, the plan after is empty; one granted by hand is D180 with its REVOKE, never run.
-/// (Before, relacl of materialized views was not read: the plan granted again and again.)
-#[test]
-fn grants_on_materialized_views_are_granted_and_extra_ones_reported() {
-    if !roles_made("grants_on_materialized_views_are_granted_and_extra_ones_reported") {
-        return;
-    }
-    let (db, dev) = (common::fresh_db(), common::fresh_db());
-    let dir = tempfile::tempdir().expect("a folder");
-    write_yaml(
-        dir.path(),
-        "tables:\n  t:\n    columns:\n      id: integer\ngrants:\n  materialized_views:\n    \
-         mv: { priv_anon: [select], priv_service: [select with grant option] }\n",
-    );
-    std::fs::write(
-        dir.path().join("mv.sql"),
-        "CREATE MATERIALIZED VIEW public.mv AS SELECT id FROM public.t;\n",
-    )
-    .expect("write the SQL");
-    let plan = plan_json(&db, &dev, dir.path(), 2);
-    let sqls: Vec<&str> = plan["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .map(|s| s["sql"].as_str().expect("sql"))
-        .collect();
-    let create = sqls
-        .iter()
-        .position(|s| s.contains("CREATE MATERIALIZED VIEW"))
-        .unwrap_or_else(|| panic!("{sqls:#?}"));
-    let grant = sqls
-        .iter()
-        .position(|s| *s == "GRANT SELECT ON TABLE public.mv TO priv_anon")
-        .unwrap_or_else(|| panic!("{sqls:#?}"));
-    assert!(create < grant, "{sqls:#?}");
-    assert_exit(&reconcile(&db, &dev, dir.path(), &["apply"]), 0);
-    assert_eq!(
-        query(
-            &db,
-            "SELECT has_table_privilege('priv_anon', 'public.mv', 'SELECT'), \
-             has_table_privilege('priv_service', 'public.mv', 'SELECT WITH GRANT OPTION')"
-        ),
-        "t|t"
-    );
-    assert_exit(&reconcile(&db, &dev, dir.path(), &["plan"]), 0);
-
-    run_sql(&db, "GRANT DELETE ON public.mv TO priv_anon;");
-    let plan = plan_json(&db, &dev, dir.path(), 3);
-    assert_eq!(plan["steps"], Value::Array(Vec::new()), "{plan:#}");
-    let finding = &plan["findings"][0];
-    assert_eq!(finding["code"], "D180", "{plan:#}");
-    assert_eq!(
-        finding["object"], "grant DELETE to priv_anon on materialized view public.mv",
-        "{plan:#}"
-    );
-    assert_eq!(
-        finding["suggestion"], "REVOKE DELETE ON TABLE public.mv FROM priv_anon",
-        "{plan:#}"
-    );
-    assert_exit(&reconcile(&db, &dev, dir.path(), &["apply"]), 0);
-    assert_eq!(
-        query(
-            &db,
-            "SELECT has_table_privilege('priv_anon', 'public.mv', 'DELETE')"
-        ),
-        "t"
     );
 }
 

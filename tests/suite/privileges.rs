@@ -8,9 +8,9 @@
 //!   would run — and applying never revokes it;
 //! * a grant to a role the server lacks is an error at plan time naming the role and its
 //!   file:line; wrong privileges are load errors with their line;
-//! * privileges on views (declared in `.sql` files) are granted after the view, reported when
-//!   extra, pulled and loaded back; a grant on a view the desired state lacks is an error at
-//!   its file:line;
+//! * privileges on views and materialized views (declared in `.sql` files) are granted after
+//!   the view, reported when extra, pulled and loaded back; a grant on a view the desired
+//!   state lacks is an error at its file:line;
 //! * `owner:` is applied only to objects the plan creates, and a plan file whose owner step was
 //!   pointed at an existing object is refused.
 //!
@@ -706,25 +706,41 @@ fn a_grant_on_a_missing_routine_is_attempted_and_skipped_with_a_warning() {
     );
 }
 
-/// Views are declared in `.sql` files and their privileges under `grants: views:`: a missing
-/// one is granted after the view is created, the plan after the apply is empty, an extra one
-/// is reported (D180, with the REVOKE) and never revoked, and pull writes them so they load
-/// back the same.
+/// Views and materialized views are declared in `.sql` files and their privileges under
+/// `grants: views:` and `grants: materialized_views:`: a missing one is granted after the view
+/// is created, the plan after the apply is empty, an extra one is reported (D180, with the
+/// REVOKE) and never revoked, and pull writes them so they load back the same. (The ACLs of
+/// materialized views were once not read: a plan granted them again and again.)
 #[tokio::test]
 async fn privileges_on_views_are_granted_reported_and_pulled() {
     if !roles_made("privileges_on_views_are_granted_reported_and_pulled") {
         return;
     }
+    for (section, create, kind) in [
+        ("views", "CREATE VIEW", "view"),
+        (
+            "materialized_views",
+            "CREATE MATERIALIZED VIEW",
+            "materialized view",
+        ),
+    ] {
+        privileges_on_a_view(section, create, kind).await;
+    }
+}
+
+async fn privileges_on_a_view(section: &str, create: &str, kind: &str) {
     let (db, dev) = (common::fresh_db(), common::fresh_db());
     let dir = tempfile::tempdir().expect("a folder");
     write_yaml(
         dir.path(),
-        "tables:\n  t:\n    columns:\n      id: integer\ngrants:\n  views:\n    v: { priv_anon: \
-         [select], priv_service: [select with grant option, insert] }\n",
+        &format!(
+            "tables:\n  t:\n    columns:\n      id: integer\ngrants:\n  {section}:\n    v: {{ \
+             priv_anon: [select], priv_service: [select with grant option, insert] }}\n"
+        ),
     );
     std::fs::write(
         dir.path().join("views.sql"),
-        "CREATE VIEW public.v AS SELECT id FROM public.t;\n",
+        format!("{create} public.v AS SELECT id FROM public.t;\n"),
     )
     .expect("write the SQL");
     let output = reconcile(&db, &dev, dir.path(), &["plan", "--format", "json"]);
@@ -738,15 +754,15 @@ async fn privileges_on_views_are_granted_reported_and_pulled() {
         .collect();
     let view = steps
         .iter()
-        .position(|s| s.contains("CREATE VIEW"))
-        .unwrap_or_else(|| panic!("no CREATE VIEW: {steps:#?}"));
+        .position(|s| s.contains(create))
+        .unwrap_or_else(|| panic!("no {create}: {steps:#?}"));
     let grant = steps
         .iter()
         .position(|s| s.contains("GRANT SELECT ON TABLE public.v TO priv_anon"))
-        .unwrap_or_else(|| panic!("no GRANT on the view: {steps:#?}"));
+        .unwrap_or_else(|| panic!("no GRANT on the {kind}: {steps:#?}"));
     assert!(
         view < grant,
-        "the grant runs before the view exists: {steps:#?}"
+        "the grant runs before the {kind} exists: {steps:#?}"
     );
 
     assert_exit(&reconcile(&db, &dev, dir.path(), &["apply"]), 0);
@@ -773,7 +789,10 @@ async fn privileges_on_views_are_granted_reported_and_pulled() {
         .expect("a YAML file")
         .1;
     assert!(
-        yaml.contains("  views:\n    v: { priv_anon: [select], priv_service: [select with grant option, insert] }"),
+        yaml.contains(&format!(
+            "  {section}:\n    v: {{ priv_anon: [select], priv_service: [select with grant \
+             option, insert] }}"
+        )),
         "{yaml}"
     );
     let pulled = tempfile::tempdir().expect("a folder");
@@ -791,13 +810,12 @@ async fn privileges_on_views_are_granted_reported_and_pulled() {
     let finding = &plan["findings"][0];
     assert_eq!(finding["code"], "D180", "{plan:#}");
     assert_eq!(
-        finding["object"], "grant DELETE to priv_anon on view public.v",
+        finding["object"],
+        format!("grant DELETE to priv_anon on {kind} public.v"),
         "{plan:#}"
     );
-    assert!(
-        finding["suggestion"]
-            .to_string()
-            .contains("REVOKE DELETE ON TABLE public.v FROM priv_anon"),
+    assert_eq!(
+        finding["suggestion"], "REVOKE DELETE ON TABLE public.v FROM priv_anon",
         "{plan:#}"
     );
     assert_exit(&reconcile(&db, &dev, dir.path(), &["apply"]), 0);
