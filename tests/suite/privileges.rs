@@ -653,6 +653,23 @@ fn rollback_guides_revoke_what_was_granted() {
     );
     let (sql, _) = inverse("ALTER TABLE public.t OWNER TO app");
     assert_eq!(sql, "ALTER TABLE public.t OWNER TO CURRENT_USER");
+    // The owner steps of views, materialized views and routines the plan creates.
+    for (owned, back) in [
+        (
+            "ALTER MATERIALIZED VIEW public.mv OWNER TO app",
+            "ALTER MATERIALIZED VIEW public.mv OWNER TO CURRENT_USER",
+        ),
+        (
+            "ALTER FUNCTION public.f(integer, text) OWNER TO app",
+            "ALTER FUNCTION public.f(int, text) OWNER TO CURRENT_USER",
+        ),
+        (
+            "ALTER AGGREGATE public.tally(*) OWNER TO app",
+            "ALTER AGGREGATE public.tally(*) OWNER TO CURRENT_USER",
+        ),
+    ] {
+        assert_eq!(inverse(owned).0, back);
+    }
 }
 
 /// A GRANT on a routine the database does not have (reconcile does not create routines yet)
