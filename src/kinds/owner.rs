@@ -32,7 +32,7 @@ use crate::load::error::{LoadError, Origin};
 use crate::load::format::FileSpec;
 use crate::load::format::{At, Entries};
 use crate::load::resolve::{ParsedFile, Resolver};
-use crate::model::{Ident, ObjectId, QualifiedName, RoutineKind, Schema};
+use crate::model::{Ident, ObjectId, QualifiedName, Routine, RoutineKind, Schema};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, guard, stage};
 use crate::pull::yaml::scalar;
 
@@ -127,10 +127,13 @@ fn signature(name: &QualifiedName, args: &[String]) -> String {
     format!("{}({})", name.quoted(), args.join(", "))
 }
 
-/// The objects in `schema` that a model holds and that can have an owner of their own here
-/// (the schema itself not included).
-fn owned_objects<'s>(model: &'s Schema, schema: &'s Ident) -> impl Iterator<Item = ObjectId> + 's {
-    let in_schema = move |n: &&QualifiedName| &n.schema == schema;
+/// The objects in `schema` (`None`: in every schema) that a model holds and that can have an
+/// owner of their own here (schemas themselves not included).
+fn owned_objects<'s>(
+    model: &'s Schema,
+    schema: Option<&'s Ident>,
+) -> impl Iterator<Item = ObjectId> + 's {
+    let in_schema = move |n: &&QualifiedName| schema.is_none_or(|s| &n.schema == s);
     let sequences = model
         .sequences
         .iter()
@@ -146,8 +149,8 @@ fn owned_objects<'s>(model: &'s Schema, schema: &'s Ident) -> impl Iterator<Item
         .functions
         .keys()
         .chain(model.aggregates.keys())
-        .filter(move |k| &k.name.schema == schema)
-        .map(crate::model::Routine::id);
+        .filter(move |k| in_schema(&&k.name))
+        .map(Routine::id);
     tables
         .map(ObjectId::Table)
         .chain(sequences)
@@ -176,9 +179,11 @@ fn holds(model: &Schema, on: &ObjectId) -> bool {
         ObjectId::View(v) => model.views.contains_key(v),
         ObjectId::MaterializedView(v) => model.materialized_views.contains_key(v),
         ObjectId::Function { .. } | ObjectId::Procedure { .. } => {
-            model.functions.keys().any(|k| k.id() == *on)
+            Routine::of(on).is_some_and(|k| model.functions.contains_key(&k))
         }
-        ObjectId::Aggregate { .. } => model.aggregates.keys().any(|k| k.id() == *on),
+        ObjectId::Aggregate { .. } => {
+            Routine::of(on).is_some_and(|k| model.aggregates.contains_key(&k))
+        }
         _ => false,
     }
 }
@@ -188,15 +193,19 @@ fn holds(model: &Schema, on: &ObjectId) -> bool {
 /// have theirs). Run as the `.sql` files' objects join `desired` (`canon::sql::merge`): the
 /// YAML is resolved before they are built (see the module's introduction).
 pub fn complete(desired: &mut Schema) {
-    let defaults = desired.origins.owner_defaults.clone();
-    for (schema, role) in &defaults {
-        let objects: Vec<ObjectId> = owned_objects(desired, schema).collect();
-        for on in objects {
-            desired
-                .owners
-                .entry(on)
-                .or_insert_with(|| Owner { role: role.clone() });
-        }
+    let defaults = &desired.origins.owner_defaults;
+    if defaults.is_empty() {
+        return;
+    }
+    let owned: Vec<(ObjectId, Ident)> = owned_objects(desired, None)
+        .filter(|on| !desired.owners.contains_key(on))
+        .filter_map(|on| {
+            let role = defaults.get(on.schema()?)?.clone();
+            Some((on, role))
+        })
+        .collect();
+    for (on, role) in owned {
+        desired.owners.insert(on, Owner { role });
     }
 }
 
@@ -337,7 +346,7 @@ impl Kind for OwnerKind {
         }
         // The schema's `owner:` for every object in it the exceptions do not name.
         for (schema, (role, _)) in defaults {
-            let objects: Vec<ObjectId> = owned_objects(r.schema(), schema).collect();
+            let objects: Vec<ObjectId> = owned_objects(r.schema(), Some(schema)).collect();
             for on in objects {
                 r.schema_mut()
                     .owners
@@ -348,7 +357,7 @@ impl Kind for OwnerKind {
     }
 
     fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
-        let owners: Vec<(ObjectId, &Ident)> = owned_objects(schema, namespace)
+        let owners: Vec<(ObjectId, &Ident)> = owned_objects(schema, Some(namespace))
             .filter_map(|on| schema.owners.get(&on).map(|o| (on, &o.role)))
             .collect();
         let schema_owner = schema
@@ -626,7 +635,7 @@ fn sql_exceptions(r: &mut Resolver, file: &std::path::Path, schema: &Ident, spec
             else {
                 continue;
             };
-            let on = crate::model::Routine {
+            let on = Routine {
                 name: QualifiedName::new(schema.clone(), name),
                 args,
                 kind,

@@ -346,9 +346,11 @@ fn declared_in_sql(desired: &Schema, on: &ObjectId) -> Option<bool> {
         ObjectId::View(v) => desired.views.contains_key(v),
         ObjectId::MaterializedView(v) => desired.materialized_views.contains_key(v),
         ObjectId::Function { .. } | ObjectId::Procedure { .. } => {
-            desired.functions.keys().any(|k| k.id() == *on)
+            super::function::Routine::of(on).is_some_and(|k| desired.functions.contains_key(&k))
         }
-        ObjectId::Aggregate { .. } => desired.aggregates.keys().any(|k| k.id() == *on),
+        ObjectId::Aggregate { .. } => {
+            super::function::Routine::of(on).is_some_and(|k| desired.aggregates.contains_key(&k))
+        }
         _ => return None,
     })
 }
