@@ -679,3 +679,115 @@ pub(crate) struct OwnersSpec {
     #[serde(default)]
     pub aggregates: Entries<At<String>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::Created;
+    use crate::kinds::view::ViewKind;
+
+    fn name(schema: &str, name: &str) -> QualifiedName {
+        QualifiedName::new(
+            Ident::from_catalog(schema.into()),
+            Ident::from_catalog(name.into()),
+        )
+    }
+
+    #[test]
+    fn owner_statements_name_each_kind_as_alter_does() {
+        let role = Ident::from_catalog("App Owner".into());
+        let routine = |kind, args: &[&str]| {
+            Routine {
+                name: name("app", "Total"),
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
+                kind,
+            }
+            .id()
+        };
+        for (on, sql) in [
+            (
+                ObjectId::View(name("app", "v")),
+                "ALTER VIEW app.v OWNER TO \"App Owner\"",
+            ),
+            (
+                ObjectId::MaterializedView(name("app", "mv")),
+                "ALTER MATERIALIZED VIEW app.mv OWNER TO \"App Owner\"",
+            ),
+            (
+                routine(RoutineKind::Function, &["integer", "character varying"]),
+                "ALTER FUNCTION app.\"Total\"(integer, character varying) OWNER TO \"App Owner\"",
+            ),
+            (
+                routine(RoutineKind::Procedure, &[]),
+                "ALTER PROCEDURE app.\"Total\"() OWNER TO \"App Owner\"",
+            ),
+            (
+                routine(RoutineKind::Aggregate, &[]),
+                "ALTER AGGREGATE app.\"Total\"(*) OWNER TO \"App Owner\"",
+            ),
+            (
+                routine(RoutineKind::Aggregate, &["integer"]),
+                "ALTER AGGREGATE app.\"Total\"(integer) OWNER TO \"App Owner\"",
+            ),
+        ] {
+            assert_eq!(owner_sql(&on, &role), sql);
+            // The guarded step runs exactly that statement, and only on the object's kind.
+            let step = owner_step_sql(&on, &role);
+            assert!(step.contains(&format!("{sql};")), "{step}");
+            let kind_check = match on {
+                ObjectId::View(_) => "relkind = 'v'",
+                ObjectId::MaterializedView(_) => "relkind = 'm'",
+                ObjectId::Procedure { .. } => "prokind = 'p'",
+                ObjectId::Aggregate { .. } => "prokind = 'a'",
+                _ => "prokind = 'f'",
+            };
+            assert!(step.contains(kind_check), "{step}");
+        }
+    }
+
+    /// `ignore_objects` patterns match the owner of a view or routine by its name.
+    #[test]
+    fn the_owner_of_a_view_is_ignored_with_the_view() {
+        let options = crate::pipeline::Options {
+            ignore_objects: vec![glob::Pattern::new("public.tmp_*").expect("a pattern")],
+            ..Default::default()
+        };
+        let owner = ObjectId::Owner(Box::new(ObjectId::View(name("public", "tmp_v"))));
+        assert!(options.ignores(&owner));
+        let owner = ObjectId::Owner(Box::new(ObjectId::View(name("public", "kept"))));
+        assert!(!options.ignores(&owner));
+    }
+
+    /// An owner change is kept only for an object the diff creates (or that the database has).
+    #[test]
+    fn owners_follow_only_creations() {
+        let view = |n: &str| ObjectId::View(name("public", n));
+        let owner = Owner {
+            role: Ident::from_catalog("app".into()),
+        };
+        let (key, object) = ViewKind::samples();
+        let mut out = Diff::default();
+        out.additive.push(Change::Create(Created::View(
+            name("public", "made"),
+            object[0].clone(),
+        )));
+        for n in ["made", "not_made"] {
+            out.additive
+                .push(Change::Create(Created::Owner(view(n), owner.clone())));
+        }
+        let mut live = Schema::default();
+        live.views.insert(key.clone(), object[0].clone());
+        out.additive
+            .push(Change::Create(Created::Owner(ObjectId::View(key), owner)));
+        only_after_creation(&mut out, &live);
+        let kept: Vec<ObjectId> = out.additive.iter().map(Change::object).collect();
+        assert_eq!(
+            kept,
+            [
+                view("made"),
+                ObjectId::Owner(Box::new(view("made"))),
+                ObjectId::Owner(Box::new(ObjectId::View(ViewKind::samples().0))),
+            ]
+        );
+    }
+}
