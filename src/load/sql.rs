@@ -278,7 +278,7 @@ fn refusal(kind: &Kind) -> Option<&'static str> {
             "ALTER POLICY changes a policy; write the policy as it should be (CREATE POLICY) \
              instead",
         ),
-        // Built on the scratch server, which has not the roles, and never read back from it:
+        // Built on the scratch server (which lacks the roles) and never read back from it:
         // accepted, they would be ignored without a word.
         Kind::Grant | Kind::Revoke | Kind::AlterDefaultPrivileges { .. } => Some(
             "privileges are YAML (`grants:`, `default_privileges:`; pg_dump --no-privileges \
