@@ -92,8 +92,10 @@ pub enum PipelineError {
     /// the place the desired state names it.
     #[error("the desired state names roles the target database does not have")]
     MissingOnTarget(#[source] crate::load::LoadErrors),
-    /// Views the desired state grants privileges on and does not declare.
-    #[error("the desired state grants privileges on views it does not declare")]
+    /// Views and routines the desired state names (grants, owners) and does not declare.
+    #[error(
+        "the desired state names views or routines (under grants: or owners:) it does not declare"
+    )]
     UndeclaredViews(#[source] crate::load::LoadErrors),
     /// Objects of the desired state that PostgreSQL itself rejects (a default of the wrong
     /// type, a check on a column that does not exist): an error in the input, never a step.
@@ -230,7 +232,7 @@ pub async fn canonical(
     scratch: &mut impl Scratch,
 ) -> Result<Schema, PipelineError> {
     build_sql(&mut desired, sql, None, scratch).await?;
-    let undeclared = crate::kinds::privilege::undeclared_views(&desired);
+    let undeclared = crate::kinds::privilege::undeclared(&desired);
     if !undeclared.is_empty() {
         return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(
             undeclared,
@@ -271,7 +273,7 @@ pub async fn drift_from(
         tracing::debug!("adopted the live spellings");
     }
     build_sql(&mut desired, sql, Some(&live.schema), scratch).await?;
-    let undeclared = crate::kinds::privilege::undeclared_views(&desired);
+    let undeclared = crate::kinds::privilege::undeclared(&desired);
     if !undeclared.is_empty() {
         return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(
             undeclared,

@@ -491,6 +491,8 @@ pub fn merge(desired: &mut Schema, built: Schema) {
         desired,
         built: &built,
     });
+    // The schema's `owner:` for what the statements declared (resolved before they were).
+    kinds::owner::complete(desired);
 }
 
 #[cfg(test)]

@@ -133,6 +133,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: &Options) -> Diff {
     kinds::diff_all(live, desired, options, &mut out);
     table::tables(live, desired, options, &mut out);
     hold_back::dependants(&mut out, live, desired);
+    kinds::owner::only_after_creation(&mut out, live);
     out.findings.sort_by_cached_key(Finding::sort_key);
     out
 }

@@ -57,6 +57,22 @@ impl Routine {
         }
     }
 
+    /// The routine an id names (`None` for an id of another kind).
+    pub fn of(id: &ObjectId) -> Option<Routine> {
+        let kind = match id {
+            ObjectId::Function { .. } => RoutineKind::Function,
+            ObjectId::Procedure { .. } => RoutineKind::Procedure,
+            ObjectId::Aggregate { .. } => RoutineKind::Aggregate,
+            _ => return None,
+        };
+        let (name, args) = signature_of(id)?;
+        Some(Routine {
+            name: name.clone(),
+            args: args.to_vec(),
+            kind,
+        })
+    }
+
     /// `schema.name(type, type)`, as `DROP FUNCTION` takes it.
     pub fn signature(&self) -> String {
         format!("{}({})", self.name.quoted(), self.args.join(", "))

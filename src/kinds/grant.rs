@@ -90,7 +90,7 @@ pub fn securable(on: &ObjectId) -> Option<Securable> {
     Some(match on {
         ObjectId::Schema(_) => Securable::Schema,
         // A view takes a table's privileges (`GRANT ... ON TABLE view`).
-        ObjectId::Table(_) | ObjectId::View(_) => Securable::Table,
+        ObjectId::Table(_) | ObjectId::View(_) | ObjectId::MaterializedView(_) => Securable::Table,
         ObjectId::Column { .. } => Securable::Column,
         ObjectId::Sequence(_) => Securable::Sequence,
         ObjectId::Type(_) | ObjectId::Domain(_) => Securable::Type,
@@ -121,7 +121,9 @@ fn target(on: &ObjectId) -> (String, String) {
         |name: &QualifiedName, args: &[String]| format!("{}({})", name.quoted(), args.join(", "));
     match on {
         ObjectId::Schema(s) => (format!("SCHEMA {}", s.quoted()), String::new()),
-        ObjectId::Table(t) | ObjectId::View(t) => (format!("TABLE {}", t.quoted()), String::new()),
+        ObjectId::Table(t) | ObjectId::View(t) | ObjectId::MaterializedView(t) => {
+            (format!("TABLE {}", t.quoted()), String::new())
+        }
         ObjectId::Column { table, column } => (
             format!("TABLE {}", table.quoted()),
             format!(" ({})", column.quoted()),
@@ -181,6 +183,7 @@ fn described(desired: &Schema, on: &ObjectId) -> bool {
             .is_some_and(|t| t.column(column.as_str()).is_some()),
         ObjectId::Sequence(s) => desired.sequences.contains_key(s),
         ObjectId::View(v) => desired.views.contains_key(v),
+        ObjectId::MaterializedView(v) => desired.materialized_views.contains_key(v),
         ObjectId::Type(t) => desired.enums.contains_key(t) || desired.composites.contains_key(t),
         ObjectId::Domain(t) => desired.domains.contains_key(t),
         // Routines are not modelled yet: their privileges are compared in every schema the
@@ -281,6 +284,7 @@ impl Kind for GrantKind {
             },
             "sequence" => ObjectId::Sequence(qualified()),
             "view" => ObjectId::View(qualified()),
+            "materialized view" => ObjectId::MaterializedView(qualified()),
             "type" => ObjectId::Type(qualified()),
             "domain" => ObjectId::Domain(qualified()),
             "procedure" => ObjectId::Procedure {
@@ -423,7 +427,7 @@ impl Kind for GrantKind {
                 .requires(Key::Column(table.clone(), column.as_str().to_owned())),
             ObjectId::Sequence(s) => b.requires(Key::Sequence(s.clone())),
             // A view's creation provides its relation name, as a table's does.
-            ObjectId::View(v) => b.requires(Key::Table(v.clone())),
+            ObjectId::View(v) | ObjectId::MaterializedView(v) => b.requires(Key::Table(v.clone())),
             ObjectId::Type(t) | ObjectId::Domain(t) => b.requires(Key::Type(t.clone())),
             // Routines are not created by reconcile (yet): they exist before the plan runs.
             _ => b,
@@ -501,6 +505,29 @@ fn predict_default_privileges(
                 .push(ObjectId::Domain(name.clone()));
         }
     }
+    // Default privileges ON TABLES are given to views and materialized views too, and ON
+    // FUNCTIONS to procedures (aggregates' privileges are not read: not predicted either).
+    for name in desired.views.keys() {
+        if !live.views.contains_key(name) {
+            new.entry((&name.schema, Securable::Table))
+                .or_default()
+                .push(ObjectId::View(name.clone()));
+        }
+    }
+    for name in desired.materialized_views.keys() {
+        if !live.materialized_views.contains_key(name) {
+            new.entry((&name.schema, Securable::Table))
+                .or_default()
+                .push(ObjectId::MaterializedView(name.clone()));
+        }
+    }
+    for key in desired.functions.keys() {
+        if !live.functions.contains_key(key) {
+            new.entry((&key.name.schema, Securable::Function))
+                .or_default()
+                .push(key.id());
+        }
+    }
     for (default, grant) in &live.default_privileges {
         if &default.role != role {
             continue;
@@ -509,6 +536,11 @@ fn predict_default_privileges(
             continue;
         };
         for on in objects {
+            // The role the plan then gives the object to holds it as its owner (the owner's
+            // own privileges are never listed).
+            if default.grantee.role() == desired.owners.get(on).map(|o| &o.role) {
+                continue;
+            }
             let key = GrantKey {
                 on: on.clone(),
                 grantee: default.grantee.clone(),
@@ -572,9 +604,12 @@ pub(crate) struct GrantsSpec {
     #[serde(default)]
     pub sequences: Entries<Grantees>,
     /// View (declared in a `.sql` file) → grantee → privileges. Checked once the `.sql`
-    /// files are read (see [`super::privilege::undeclared_views`]).
+    /// files are read (see [`super::privilege::undeclared`]).
     #[serde(default)]
     pub views: Entries<Grantees>,
+    /// Materialized view (declared in a `.sql` file) → grantee → privileges, as for a view.
+    #[serde(default)]
+    pub materialized_views: Entries<Grantees>,
     /// Enum, composite type or domain → grantee → `[usage]`.
     #[serde(default)]
     pub types: Entries<Grantees>,
@@ -653,18 +688,24 @@ fn resolve_file(r: &mut Resolver, file: &std::path::Path, schema: &Ident, spec: 
         }
         grant_all(r, file, ObjectId::Sequence(sequence), grantees);
     }
-    for (name, grantees) in &spec.views.0 {
-        let Some((view, origin)) = qualified(r, name, "view") else {
-            continue;
-        };
-        // Views come from the .sql files, read after the YAML: whether the desired state
-        // declares this one is checked once they are (`privilege::undeclared_views`).
-        r.schema_mut()
-            .origins
-            .views
-            .entry(view.clone())
-            .or_insert(origin);
-        grant_all(r, file, ObjectId::View(view), grantees);
+    for (views, what) in [
+        (&spec.views, "view"),
+        (&spec.materialized_views, "materialized view"),
+    ] {
+        for (name, grantees) in &views.0 {
+            let Some((view, origin)) = qualified(r, name, what) else {
+                continue;
+            };
+            let on = if what == "view" {
+                ObjectId::View(view)
+            } else {
+                ObjectId::MaterializedView(view)
+            };
+            // Views come from the .sql files, read after the YAML: whether the desired state
+            // declares this one is checked once they are (`privilege::undeclared`).
+            super::privilege::expect_in_sql(r.schema_mut(), &on, &origin, GrantKind::SECTION);
+            grant_all(r, file, on, grantees);
+        }
     }
     for (name, grantees) in &spec.types.0 {
         let Some((type_name, origin)) = qualified(r, name, "type") else {
@@ -761,10 +802,16 @@ fn grant_all(r: &mut Resolver, file: &std::path::Path, on: ObjectId, grantees: &
     }
 }
 
+/// `f(integer, text)`: a routine as `grants:` and `owners:` name it (read back by
+/// [`routine_signature`]).
+pub(crate) fn routine_key(name: &QualifiedName, args: &[String]) -> String {
+    format!("{}({})", quote_ident(name.name.as_str()), args.join(", "))
+}
+
 /// `name(type, type)` → the routine's name and its argument types as PostgreSQL prints them
 /// in a signature (`format_type` without type modifiers: `varchar(10)` is
 /// `character varying`).
-fn routine_signature(
+pub(crate) fn routine_signature(
     r: &mut Resolver,
     text: &str,
     schema: &Ident,
@@ -897,6 +944,7 @@ fn pull_grants(schema: &Schema, namespace: &Ident) -> Option<String> {
     let mut sections: BTreeMap<Securable, Vec<String>> = BTreeMap::new();
     let mut columns: BTreeMap<&Ident, Vec<String>> = BTreeMap::new();
     let mut views: Vec<String> = Vec::new();
+    let mut materialized_views: Vec<String> = Vec::new();
     for (on, by) in &objects {
         let line = grantees(on, by);
         match on {
@@ -908,7 +956,7 @@ fn pull_grants(schema: &Schema, namespace: &Ident) -> Option<String> {
                 .or_default()
                 .push(format!("      {}: {line}", scalar(column.as_str()))),
             ObjectId::Function { name, args } | ObjectId::Procedure { name, args } => {
-                let signature = format!("{}({})", quote_ident(name.name.as_str()), args.join(", "));
+                let signature = routine_key(name, args);
                 if let Some(kind) = securable(on) {
                     sections
                         .entry(kind)
@@ -917,6 +965,9 @@ fn pull_grants(schema: &Schema, namespace: &Ident) -> Option<String> {
                 }
             }
             ObjectId::View(n) => views.push(format!("    {}: {line}", scalar(n.name.as_str()))),
+            ObjectId::MaterializedView(n) => {
+                materialized_views.push(format!("    {}: {line}", scalar(n.name.as_str())));
+            }
             ObjectId::Table(n)
             | ObjectId::Sequence(n)
             | ObjectId::Type(n)
@@ -939,10 +990,15 @@ fn pull_grants(schema: &Schema, namespace: &Ident) -> Option<String> {
             }
         }
     }
-    if !views.is_empty() {
-        let _ = writeln!(out, "  views:");
-        for line in &views {
-            let _ = writeln!(out, "{line}");
+    for (section, lines) in [
+        ("views", &views),
+        ("materialized_views", &materialized_views),
+    ] {
+        if !lines.is_empty() {
+            let _ = writeln!(out, "  {section}:");
+            for line in lines {
+                let _ = writeln!(out, "{line}");
+            }
         }
     }
     if !columns.is_empty() {

@@ -1,4 +1,5 @@
-//! Owners of schemas, tables, standalone sequences and types.
+//! Owners of schemas, tables, standalone sequences, types, views, materialized views,
+//! functions, procedures and aggregates.
 //!
 //! Owners are compared only where the desired state names one (`owner:` for the objects in
 //! a schema, `owners:` for the schema itself and for exceptions): then a different owner in the database is a finding
@@ -9,6 +10,12 @@
 //!
 //! A sequence OWNED BY a column (a serial) always has its table's owner, so it has none of
 //! its own here.
+//!
+//! Views, materialized views and routines are declared in `.sql` files, which join the desired
+//! state only once they are built on the scratch server — after the YAML is resolved. So the
+//! YAML's `owner:` is kept aside per schema and given to them when they join it ([`complete`],
+//! from `canon::sql::merge`), and an `owners:` exception naming one is checked then too
+//! (`privilege::undeclared`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
+use super::grant::routine_key;
 use super::{Catalog, Kind, NoYaml};
 use crate::diff::{Change, Code, Diff, Finding, Severity};
 use crate::ident::quote_literal;
@@ -24,7 +32,7 @@ use crate::load::error::{LoadError, Origin};
 use crate::load::format::FileSpec;
 use crate::load::format::{At, Entries};
 use crate::load::resolve::{ParsedFile, Resolver};
-use crate::model::{Ident, ObjectId, QualifiedName, Schema};
+use crate::model::{Ident, ObjectId, QualifiedName, Routine, RoutineKind, Schema};
 use crate::plan::{Draft, Key, StepBuilder, StepKind, guard, stage};
 use crate::pull::yaml::scalar;
 
@@ -60,6 +68,27 @@ pub fn owner_step_sql(on: &ObjectId, role: &Ident) -> String {
              AND typowner = {me}",
             quote_literal(&n.quoted())
         ),
+        ObjectId::View(n) | ObjectId::MaterializedView(n) => format!(
+            "SELECT FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass({}) \
+             AND relkind = {} AND relowner = {me}",
+            quote_literal(&n.quoted()),
+            if matches!(on, ObjectId::View(_)) {
+                "'v'"
+            } else {
+                "'m'"
+            }
+        ),
+        ObjectId::Function { name, args }
+        | ObjectId::Procedure { name, args }
+        | ObjectId::Aggregate { name, args } => format!(
+            "{} AND prokind = {} AND proowner = {me}",
+            guard::routine_exists(name, args),
+            match on {
+                ObjectId::Procedure { .. } => "'p'",
+                ObjectId::Aggregate { .. } => "'a'",
+                _ => "'f'",
+            }
+        ),
         _ => "SELECT WHERE false".to_owned(),
     };
     guard::if_exists(&owned_by_me, &owner_sql(on, role))
@@ -78,15 +107,33 @@ pub fn owner_sql_prefix(on: &ObjectId) -> String {
         ObjectId::Sequence(s) => ("SEQUENCE", s.quoted()),
         ObjectId::Type(t) => ("TYPE", t.quoted()),
         ObjectId::Domain(t) => ("DOMAIN", t.quoted()),
+        ObjectId::View(v) => ("VIEW", v.quoted()),
+        ObjectId::MaterializedView(v) => ("MATERIALIZED VIEW", v.quoted()),
+        ObjectId::Function { name, args } => ("FUNCTION", signature(name, args)),
+        ObjectId::Procedure { name, args } => ("PROCEDURE", signature(name, args)),
+        // An aggregate of no arguments is written `(*)`; an ordered-set aggregate's direct
+        // and aggregated arguments may be run into one list (ALTER AGGREGATE's short form).
+        ObjectId::Aggregate { name, args } if args.is_empty() => {
+            ("AGGREGATE", format!("{}(*)", name.quoted()))
+        }
+        ObjectId::Aggregate { name, args } => ("AGGREGATE", signature(name, args)),
         other => ("", other.to_string()),
     };
     format!("ALTER {keyword} {name} OWNER TO ")
 }
 
-/// The objects in `schema` that a model holds and that can have an owner of their own here
-/// (the schema itself not included).
-fn owned_objects<'s>(model: &'s Schema, schema: &'s Ident) -> impl Iterator<Item = ObjectId> + 's {
-    let in_schema = move |n: &&QualifiedName| &n.schema == schema;
+/// `public.f(integer, text)`.
+fn signature(name: &QualifiedName, args: &[String]) -> String {
+    format!("{}({})", name.quoted(), args.join(", "))
+}
+
+/// The objects in `schema` (`None`: in every schema) that a model holds and that can have an
+/// owner of their own here (schemas themselves not included).
+fn owned_objects<'s>(
+    model: &'s Schema,
+    schema: Option<&'s Ident>,
+) -> impl Iterator<Item = ObjectId> + 's {
+    let in_schema = move |n: &&QualifiedName| schema.is_none_or(|s| &n.schema == s);
     let sequences = model
         .sequences
         .iter()
@@ -96,12 +143,23 @@ fn owned_objects<'s>(model: &'s Schema, schema: &'s Ident) -> impl Iterator<Item
     let enums = model.enums.keys().filter(in_schema).cloned();
     let composites = model.composites.keys().filter(in_schema).cloned();
     let domains = model.domains.keys().filter(in_schema).cloned();
+    let views = model.views.keys().filter(in_schema).cloned();
+    let materialized_views = model.materialized_views.keys().filter(in_schema).cloned();
+    let routines = model
+        .functions
+        .keys()
+        .chain(model.aggregates.keys())
+        .filter(move |k| in_schema(&&k.name))
+        .map(Routine::id);
     tables
         .map(ObjectId::Table)
         .chain(sequences)
         .chain(enums.map(ObjectId::Type))
         .chain(composites.map(ObjectId::Type))
         .chain(domains.map(ObjectId::Domain))
+        .chain(views.map(ObjectId::View))
+        .chain(materialized_views.map(ObjectId::MaterializedView))
+        .chain(routines)
 }
 
 /// Whether a database model has the object though it has no owner of its own there (a
@@ -118,8 +176,54 @@ fn holds(model: &Schema, on: &ObjectId) -> bool {
         ObjectId::Sequence(s) => model.sequences.get(s).is_some_and(|s| s.owned_by.is_none()),
         ObjectId::Type(t) => model.enums.contains_key(t) || model.composites.contains_key(t),
         ObjectId::Domain(t) => model.domains.contains_key(t),
+        ObjectId::View(v) => model.views.contains_key(v),
+        ObjectId::MaterializedView(v) => model.materialized_views.contains_key(v),
+        ObjectId::Function { .. } | ObjectId::Procedure { .. } => {
+            Routine::of(on).is_some_and(|k| model.functions.contains_key(&k))
+        }
+        ObjectId::Aggregate { .. } => {
+            Routine::of(on).is_some_and(|k| model.aggregates.contains_key(&k))
+        }
         _ => false,
     }
+}
+
+/// Gives the objects the `.sql` files declared (now in `desired`) the `owner:` of their
+/// schema, unless an `owners:` exception names another (the objects of the YAML files already
+/// have theirs). Run as the `.sql` files' objects join `desired` (`canon::sql::merge`): the
+/// YAML is resolved before they are built (see the module's introduction).
+pub fn complete(desired: &mut Schema) {
+    let defaults = &desired.origins.owner_defaults;
+    if defaults.is_empty() {
+        return;
+    }
+    let owned: Vec<(ObjectId, Ident)> = owned_objects(desired, None)
+        .filter(|on| !desired.owners.contains_key(on))
+        .filter_map(|on| {
+            let role = defaults.get(on.schema()?)?.clone();
+            Some((on, role))
+        })
+        .collect();
+    for (on, role) in owned {
+        desired.owners.insert(on, Owner { role });
+    }
+}
+
+/// Takes out of `out` the owner of any object the plan neither creates nor finds in the
+/// database (one held back with a column it uses, or whose name another kind of object has):
+/// reconcile sets an owner only right after creating its object, and a plan file whose owner
+/// step follows no creation is refused (`apply::planfile`).
+pub(crate) fn only_after_creation(out: &mut Diff, live: &Schema) {
+    let created: std::collections::BTreeSet<ObjectId> = out
+        .additive
+        .iter()
+        .filter(|c| !matches!(c, Change::Create(super::Created::Owner(..))))
+        .map(Change::object)
+        .collect();
+    out.additive.retain(|c| match c {
+        Change::Create(super::Created::Owner(on, _)) => created.contains(on) || holds(live, on),
+        _ => true,
+    });
 }
 
 pub(crate) struct OwnerKind;
@@ -181,6 +285,11 @@ impl Kind for OwnerKind {
                 ),
                 Some(_) => {}
                 None => {
+                    // For the objects of the `.sql` files, given theirs once they are read.
+                    r.schema_mut()
+                        .origins
+                        .owner_defaults
+                        .insert(schema.clone(), role.clone());
                     defaults.insert(schema, (role, origin));
                 }
             }
@@ -233,10 +342,11 @@ impl Kind for OwnerKind {
                     exception(r, &file.path, on, role);
                 }
             }
+            sql_exceptions(r, &file.path, schema, spec);
         }
         // The schema's `owner:` for every object in it the exceptions do not name.
         for (schema, (role, _)) in defaults {
-            let objects: Vec<ObjectId> = owned_objects(r.schema(), schema).collect();
+            let objects: Vec<ObjectId> = owned_objects(r.schema(), Some(schema)).collect();
             for on in objects {
                 r.schema_mut()
                     .owners
@@ -247,7 +357,7 @@ impl Kind for OwnerKind {
     }
 
     fn pull_section(schema: &Schema, namespace: &Ident) -> Option<String> {
-        let owners: Vec<(ObjectId, &Ident)> = owned_objects(schema, namespace)
+        let owners: Vec<(ObjectId, &Ident)> = owned_objects(schema, Some(namespace))
             .filter_map(|on| schema.owners.get(&on).map(|o| (on, &o.role)))
             .collect();
         let schema_owner = schema
@@ -276,14 +386,21 @@ impl Kind for OwnerKind {
                 continue;
             }
             let (section, name) = match on {
-                ObjectId::Table(n) => ("tables", n),
-                ObjectId::Sequence(n) => ("sequences", n),
-                ObjectId::Type(n) | ObjectId::Domain(n) => ("types", n),
+                ObjectId::Table(n) => ("tables", n.name.as_str().to_owned()),
+                ObjectId::Sequence(n) => ("sequences", n.name.as_str().to_owned()),
+                ObjectId::Type(n) | ObjectId::Domain(n) => ("types", n.name.as_str().to_owned()),
+                ObjectId::View(n) => ("views", n.name.as_str().to_owned()),
+                ObjectId::MaterializedView(n) => ("materialized_views", n.name.as_str().to_owned()),
+                // As `grants:` names routines: the name as SQL writes it, the argument types
+                // as PostgreSQL prints them.
+                ObjectId::Function { name, args } => ("functions", routine_key(name, args)),
+                ObjectId::Procedure { name, args } => ("procedures", routine_key(name, args)),
+                ObjectId::Aggregate { name, args } => ("aggregates", routine_key(name, args)),
                 _ => continue,
             };
             exceptions.entry(section).or_default().push(format!(
                 "    {}: {}",
-                scalar(name.name.as_str()),
+                scalar(&name),
                 scalar(role.as_str())
             ));
         }
@@ -312,6 +429,11 @@ impl Kind for OwnerKind {
         let kind: String = row.try_get("kind")?;
         let schema = Ident::from_catalog(row.try_get("schema")?);
         let name: Option<String> = row.try_get("name")?;
+        let args = || -> Result<Vec<String>, sqlx::Error> {
+            Ok(row
+                .try_get::<Option<Vec<String>>, _>("args")?
+                .unwrap_or_default())
+        };
         let qualified = || {
             QualifiedName::new(
                 schema.clone(),
@@ -323,6 +445,20 @@ impl Kind for OwnerKind {
             "table" => ObjectId::Table(qualified()),
             "sequence" => ObjectId::Sequence(qualified()),
             "domain" => ObjectId::Domain(qualified()),
+            "view" => ObjectId::View(qualified()),
+            "materialized view" => ObjectId::MaterializedView(qualified()),
+            "function" => ObjectId::Function {
+                name: qualified(),
+                args: args()?,
+            },
+            "procedure" => ObjectId::Procedure {
+                name: qualified(),
+                args: args()?,
+            },
+            "aggregate" => ObjectId::Aggregate {
+                name: qualified(),
+                args: args()?,
+            },
             _ => ObjectId::Type(qualified()),
         };
         Ok((
@@ -415,6 +551,13 @@ impl Kind for OwnerKind {
                 .requires(Key::OwnedSequences(t.clone())),
             ObjectId::Sequence(s) => b.requires(Key::Sequence(s.clone())),
             ObjectId::Type(t) | ObjectId::Domain(t) => b.requires(Key::Type(t.clone())),
+            // A view's creation provides its relation name, as a table's does.
+            ObjectId::View(v) | ObjectId::MaterializedView(v) => b.requires(Key::Table(v.clone())),
+            ObjectId::Function { name, args }
+            | ObjectId::Procedure { name, args }
+            | ObjectId::Aggregate { name, args } => {
+                b.requires(Key::Routine(name.clone(), args.clone()))
+            }
             _ => b,
         };
         b.push(out);
@@ -454,6 +597,56 @@ fn exception(r: &mut Resolver, file: &std::path::Path, on: ObjectId, role: &At<S
     }
 }
 
+/// The `owners:` entries naming objects of the `.sql` files — views, materialized views and
+/// routines — which are read after the YAML: whether the desired state declares each is
+/// checked once they are (`privilege::undeclared`).
+fn sql_exceptions(r: &mut Resolver, file: &std::path::Path, schema: &Ident, spec: &OwnersSpec) {
+    for (views, materialized) in [(&spec.views, false), (&spec.materialized_views, true)] {
+        for (name, role) in &views.0 {
+            let origin = r.origin(file, name);
+            let what = if materialized {
+                "materialized view"
+            } else {
+                "view"
+            };
+            let Some(ident) = r.ident(&name.value, &origin, what) else {
+                continue;
+            };
+            let qualified = QualifiedName::new(schema.clone(), ident);
+            let on = if materialized {
+                ObjectId::MaterializedView(qualified)
+            } else {
+                ObjectId::View(qualified)
+            };
+            super::privilege::expect_in_sql(r.schema_mut(), &on, &origin, OwnerKind::SECTION);
+            exception(r, file, on, role);
+        }
+    }
+    let routines = [
+        (&spec.functions, RoutineKind::Function),
+        (&spec.procedures, RoutineKind::Procedure),
+        (&spec.aggregates, RoutineKind::Aggregate),
+    ];
+    for (entries, kind) in routines {
+        for (text, role) in &entries.0 {
+            let origin = r.origin(file, text);
+            let Some((name, args)) =
+                super::grant::routine_signature(r, &text.value, schema, &origin)
+            else {
+                continue;
+            };
+            let on = Routine {
+                name: QualifiedName::new(schema.clone(), name),
+                args,
+                kind,
+            }
+            .id();
+            super::privilege::expect_in_sql(r.schema_mut(), &on, &origin, OwnerKind::SECTION);
+            exception(r, file, on, role);
+        }
+    }
+}
+
 /// `owners:` of a file: objects owned by another role than the schema's `owner:`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -470,4 +663,131 @@ pub(crate) struct OwnersSpec {
     /// Enum, composite type or domain → owning role.
     #[serde(default)]
     pub types: Entries<At<String>>,
+    /// View (declared in a `.sql` file) → owning role.
+    #[serde(default)]
+    pub views: Entries<At<String>>,
+    /// Materialized view (declared in a `.sql` file) → owning role.
+    #[serde(default)]
+    pub materialized_views: Entries<At<String>>,
+    /// `name(argument types)`, as PostgreSQL prints them (as under `grants:`) → owning role.
+    #[serde(default)]
+    pub functions: Entries<At<String>>,
+    /// `name(argument types)` → owning role.
+    #[serde(default)]
+    pub procedures: Entries<At<String>>,
+    /// `name(argument types)` (`name()` for an aggregate of `*`) → owning role.
+    #[serde(default)]
+    pub aggregates: Entries<At<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::Created;
+    use crate::kinds::view::ViewKind;
+
+    fn name(schema: &str, name: &str) -> QualifiedName {
+        QualifiedName::new(
+            Ident::from_catalog(schema.into()),
+            Ident::from_catalog(name.into()),
+        )
+    }
+
+    #[test]
+    fn owner_statements_name_each_kind_as_alter_does() {
+        let role = Ident::from_catalog("App Owner".into());
+        let routine = |kind, args: &[&str]| {
+            Routine {
+                name: name("app", "Total"),
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
+                kind,
+            }
+            .id()
+        };
+        for (on, sql) in [
+            (
+                ObjectId::View(name("app", "v")),
+                "ALTER VIEW app.v OWNER TO \"App Owner\"",
+            ),
+            (
+                ObjectId::MaterializedView(name("app", "mv")),
+                "ALTER MATERIALIZED VIEW app.mv OWNER TO \"App Owner\"",
+            ),
+            (
+                routine(RoutineKind::Function, &["integer", "character varying"]),
+                "ALTER FUNCTION app.\"Total\"(integer, character varying) OWNER TO \"App Owner\"",
+            ),
+            (
+                routine(RoutineKind::Procedure, &[]),
+                "ALTER PROCEDURE app.\"Total\"() OWNER TO \"App Owner\"",
+            ),
+            (
+                routine(RoutineKind::Aggregate, &[]),
+                "ALTER AGGREGATE app.\"Total\"(*) OWNER TO \"App Owner\"",
+            ),
+            (
+                routine(RoutineKind::Aggregate, &["integer"]),
+                "ALTER AGGREGATE app.\"Total\"(integer) OWNER TO \"App Owner\"",
+            ),
+        ] {
+            assert_eq!(owner_sql(&on, &role), sql);
+            // The guarded step runs exactly that statement, and only on the object's kind.
+            let step = owner_step_sql(&on, &role);
+            assert!(step.contains(&format!("{sql};")), "{step}");
+            let kind_check = match on {
+                ObjectId::View(_) => "relkind = 'v'",
+                ObjectId::MaterializedView(_) => "relkind = 'm'",
+                ObjectId::Procedure { .. } => "prokind = 'p'",
+                ObjectId::Aggregate { .. } => "prokind = 'a'",
+                _ => "prokind = 'f'",
+            };
+            assert!(step.contains(kind_check), "{step}");
+        }
+    }
+
+    /// `ignore_objects` patterns match the owner of a view or routine by its name.
+    #[test]
+    fn the_owner_of_a_view_is_ignored_with_the_view() {
+        let options = crate::pipeline::Options {
+            ignore_objects: vec![glob::Pattern::new("public.tmp_*").expect("a pattern")],
+            ..Default::default()
+        };
+        let owner = ObjectId::Owner(Box::new(ObjectId::View(name("public", "tmp_v"))));
+        assert!(options.ignores(&owner));
+        let owner = ObjectId::Owner(Box::new(ObjectId::View(name("public", "kept"))));
+        assert!(!options.ignores(&owner));
+    }
+
+    /// An owner change is kept only for an object the diff creates (or that the database has).
+    #[test]
+    fn owners_follow_only_creations() {
+        let view = |n: &str| ObjectId::View(name("public", n));
+        let owner = Owner {
+            role: Ident::from_catalog("app".into()),
+        };
+        let (key, object) = ViewKind::samples();
+        let mut out = Diff::default();
+        out.additive.push(Change::Create(Created::View(
+            name("public", "made"),
+            object[0].clone(),
+        )));
+        for n in ["made", "not_made"] {
+            out.additive
+                .push(Change::Create(Created::Owner(view(n), owner.clone())));
+        }
+        let mut live = Schema::default();
+        live.views.insert(key.clone(), object[0].clone());
+        out.additive
+            .push(Change::Create(Created::Owner(ObjectId::View(key), owner)));
+        only_after_creation(&mut out, &live);
+        let kept: Vec<ObjectId> = out.additive.iter().map(Change::object).collect();
+        assert_eq!(
+            kept,
+            [
+                view("made"),
+                ObjectId::Owner(Box::new(view("made"))),
+                ObjectId::Owner(Box::new(ObjectId::View(ViewKind::samples().0))),
+            ]
+        );
+    }
 }

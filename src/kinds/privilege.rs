@@ -18,7 +18,7 @@ use crate::ident::quote_ident;
 use crate::load::format::{At, Entries};
 use crate::load::resolve::Resolver;
 use crate::load::{LoadError, Origin};
-use crate::model::{Ident, ObjectId, QualifiedName, Schema};
+use crate::model::{Ident, ObjectId, Schema};
 
 /// One privilege, as `GRANT` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -192,9 +192,28 @@ impl Securable {
 pub struct Origins {
     pub roles: BTreeMap<Ident, Origin>,
     pub routines: BTreeMap<ObjectId, Origin>,
-    /// Views named under `grants: views:` (views are declared in `.sql` files, read after the
-    /// YAML: see [`undeclared_views`]).
-    pub views: BTreeMap<QualifiedName, Origin>,
+    /// Objects of the `.sql` files (views, materialized views, routines) that the YAML names
+    /// under a section (`grants`, `owners`): the `.sql` files are read after the YAML, so
+    /// whether they declare each is checked then (see [`undeclared`]).
+    pub in_sql: BTreeMap<ObjectId, (Origin, &'static str)>,
+    /// The `owner:` of each schema, for the objects the `.sql` files declare in it (see
+    /// [`super::owner::complete`]).
+    pub owner_defaults: BTreeMap<Ident, Ident>,
+}
+
+/// Notes that the YAML's `section` names `on`, an object a `.sql` file must declare, at
+/// `origin` (the first place is kept).
+pub(crate) fn expect_in_sql(
+    schema: &mut Schema,
+    on: &ObjectId,
+    origin: &Origin,
+    section: &'static str,
+) {
+    schema
+        .origins
+        .in_sql
+        .entry(on.clone())
+        .or_insert_with(|| (origin.clone(), section));
 }
 
 impl PartialEq for Origins {
@@ -218,7 +237,10 @@ pub fn missing_roles(desired: &Schema, roles: &BTreeSet<String>) -> Vec<LoadErro
         needed.extend(key.grantee.role());
     }
     needed.extend(desired.owners.values().map(|o| &o.role));
-    let mut errors: Vec<LoadError> =
+    // The `owner:` of a schema whose objects are all declared in `.sql` files, which are
+    // checked before those are read.
+    needed.extend(desired.origins.owner_defaults.values());
+    let errors: Vec<LoadError> =
         needed
             .into_iter()
             .filter(|role| !roles.contains(role.as_str()))
@@ -238,6 +260,12 @@ pub fn missing_roles(desired: &Schema, roles: &BTreeSet<String>) -> Vec<LoadErro
             ))
             })
             .collect();
+    in_file_order(errors)
+}
+
+/// Errors found after loading, in file order, each with its line of the file shown (as the
+/// loader's own errors are).
+fn in_file_order(mut errors: Vec<LoadError>) -> Vec<LoadError> {
     errors.sort_by(|a, b| {
         (&a.origin.file, a.origin.line, a.origin.column).cmp(&(
             &b.origin.file,
@@ -258,32 +286,85 @@ pub fn missing_roles(desired: &Schema, roles: &BTreeSet<String>) -> Vec<LoadErro
     errors
 }
 
-/// The views `desired` grants privileges on and does not declare (in its `.sql` files), each an
+/// The views and materialized views `desired` grants privileges on or names an owner of, and
+/// the routines it names an owner of, that it does not declare (in its `.sql` files), each an
 /// error at the place that names it. Run once the `.sql` files' objects are in `desired`.
-pub fn undeclared_views(desired: &Schema) -> Vec<LoadError> {
-    let views: BTreeSet<&QualifiedName> = desired
+/// (Privileges on routines are compared wherever the database has the routine: see
+/// [`missing_routines`].)
+pub fn undeclared(desired: &Schema) -> Vec<LoadError> {
+    let named = desired
         .grants
         .keys()
-        .filter_map(|key| match &key.on {
-            ObjectId::View(v) if !desired.views.contains_key(v) => Some(v),
-            _ => None,
+        .map(|key| (&key.on, "grants"))
+        .filter(|(on, _)| matches!(on, ObjectId::View(_) | ObjectId::MaterializedView(_)))
+        .chain(desired.owners.keys().map(|on| (on, "owners")));
+    let mut missing: BTreeMap<&ObjectId, &str> = BTreeMap::new();
+    for (on, section) in named {
+        if declared_in_sql(desired, on) == Some(false) {
+            missing.entry(on).or_insert(section);
+        }
+    }
+    let errors = missing
+        .into_iter()
+        .map(|(on, section)| {
+            let (origin, section) = desired.origins.in_sql.get(on).cloned().unwrap_or_else(|| {
+                (
+                    Origin::new(Path::new("the plan's desired state"), 0, 0),
+                    section,
+                )
+            });
+            let help = match other_routine_kind(desired, on) {
+                Some(kind) => {
+                    format!("the .sql files declare it as a {kind}: list it under `{kind}s:`")
+                }
+                None => format!(
+                    "declare it in a .sql file of the desired state (CREATE {} ...), or remove \
+                     its {}{}",
+                    on.kind().to_uppercase(),
+                    if section == "grants" {
+                        "grants"
+                    } else {
+                        "owner"
+                    },
+                    if super::function::signature_of(on).is_some() {
+                        " (argument types are written as PostgreSQL prints them: `integer`, \
+                         `character varying`)"
+                    } else {
+                        ""
+                    }
+                ),
+            };
+            LoadError::new(origin, format!("{section}: no {on} in the desired state")).help(help)
         })
         .collect();
-    views
-        .into_iter()
-        .map(|view| {
-            let origin = desired.origins.views.get(view).cloned().unwrap_or_else(|| {
-                Origin::new(Path::new("the plan's desired state"), 0, 0)
-            });
-            LoadError::new(
-                origin,
-                format!("grants: no view {view} in the desired state"),
-            )
-            .help(
-                "declare it in a .sql file of the desired state (CREATE VIEW ...), or remove                  its grants",
-            )
-        })
-        .collect()
+    in_file_order(errors)
+}
+
+/// Whether `desired` declares `on`, an object of the `.sql` files (`None` for other kinds).
+fn declared_in_sql(desired: &Schema, on: &ObjectId) -> Option<bool> {
+    Some(match on {
+        ObjectId::View(v) => desired.views.contains_key(v),
+        ObjectId::MaterializedView(v) => desired.materialized_views.contains_key(v),
+        ObjectId::Function { .. } | ObjectId::Procedure { .. } => {
+            super::function::Routine::of(on).is_some_and(|k| desired.functions.contains_key(&k))
+        }
+        ObjectId::Aggregate { .. } => {
+            super::function::Routine::of(on).is_some_and(|k| desired.aggregates.contains_key(&k))
+        }
+        _ => return None,
+    })
+}
+
+/// The kind (`function`, `procedure`, `aggregate`) of the routine `desired` declares with
+/// the name and argument types of `on`, a routine of another kind.
+fn other_routine_kind(desired: &Schema, on: &ObjectId) -> Option<&'static str> {
+    let (name, args) = super::function::signature_of(on)?;
+    desired
+        .functions
+        .keys()
+        .chain(desired.aggregates.keys())
+        .find(|k| k.name == *name && k.args == args && k.id() != *on)
+        .map(|k| k.id().kind())
 }
 
 /// The routines `desired` lists privileges of that the target lacks (`routines`: the ones it

@@ -278,18 +278,25 @@ fn refusal(kind: &Kind) -> Option<&'static str> {
             "ALTER POLICY changes a policy; write the policy as it should be (CREATE POLICY) \
              instead",
         ),
-        Kind::Other(node) if node == "GrantStmt" => {
-            Some("privileges are not managed yet (pg_dump --no-privileges leaves them out)")
-        }
-        Kind::Other(node) if node == "AlterOwnerStmt" => {
-            Some("owners are not part of the desired state (pg_dump --no-owner leaves them out)")
-        }
+        // Built on the scratch server (which lacks the roles) and never read back from it:
+        // accepted, they would be ignored without a word.
+        Kind::Grant | Kind::Revoke | Kind::AlterDefaultPrivileges { .. } => Some(
+            "privileges are YAML (`grants:`, `default_privileges:`; pg_dump --no-privileges \
+             leaves them out)",
+        ),
+        Kind::AlterOwner { .. } => Some(
+            "owners are YAML (`owner:` for a schema's objects, `owners:` for exceptions; \
+             pg_dump --no-owner leaves them out)",
+        ),
         Kind::AlterTable { actions, .. }
             if actions.iter().any(
                 |a| matches!(a, classify::AlterTableAction::Other(x) if x.contains("Owner")),
             ) =>
         {
-            Some("owners are not part of the desired state (pg_dump --no-owner leaves them out)")
+            Some(
+                "owners are YAML (`owner:` for a schema's objects, `owners:` for exceptions; \
+                 pg_dump --no-owner leaves them out)",
+            )
         }
         Kind::Other(_) => Some("reconcile does not know what this statement declares"),
         _ => None,

@@ -214,6 +214,11 @@ impl ObjectId {
             | ObjectId::Function { name: n, .. }
             | ObjectId::Procedure { name: n, .. }
             | ObjectId::Aggregate { name: n, .. } => Some(n),
+            // A privilege, owner or comment of a view or routine goes with it (a table's are
+            // found by `table()` too).
+            ObjectId::Grant { on, .. } | ObjectId::Owner(on) | ObjectId::Comment(on) => {
+                on.owner_name()
+            }
             other => other.table(),
         }
     }

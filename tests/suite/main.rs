@@ -27,6 +27,7 @@ mod materialized_views;
 mod migrate;
 mod ordering;
 mod output;
+mod owners;
 mod partitions;
 mod plan_output;
 mod policies;

@@ -8,9 +8,9 @@
 //!   would run — and applying never revokes it;
 //! * a grant to a role the server lacks is an error at plan time naming the role and its
 //!   file:line; wrong privileges are load errors with their line;
-//! * privileges on views (declared in `.sql` files) are granted after the view, reported when
-//!   extra, pulled and loaded back; a grant on a view the desired state lacks is an error at
-//!   its file:line;
+//! * privileges on views and materialized views (declared in `.sql` files) are granted after
+//!   the view, reported when extra, pulled and loaded back; a grant on a view the desired
+//!   state lacks is an error at its file:line;
 //! * `owner:` is applied only to objects the plan creates, and a plan file whose owner step was
 //!   pointed at an existing object is refused.
 //!
@@ -38,7 +38,7 @@ const ROLES: &[&str] = &[
 ];
 
 /// Makes the roles on our own cluster; `false` (with a note) on a `DATABASE_URL` server.
-fn roles_made(test: &str) -> bool {
+pub(super) fn roles_made(test: &str) -> bool {
     if common::cluster().is_none() {
         eprintln!(
             "{test}: skipped: it creates roles, which are never made on a DATABASE_URL server"
@@ -60,13 +60,13 @@ fn roles_made(test: &str) -> bool {
     true
 }
 
-fn run_sql(db: &TestDb, sql: &str) {
+pub(super) fn run_sql(db: &TestDb, sql: &str) {
     db.psql(sql)
         .unwrap_or_else(|e| panic!("{e}\n--- SQL:\n{sql}"));
 }
 
 /// `reconcile <args> --database-url DB --dev-url DEV --schema-dir DIR`.
-fn reconcile(db: &TestDb, dev: &TestDb, dir: &Path, args: &[&str]) -> Output {
+pub(super) fn reconcile(db: &TestDb, dev: &TestDb, dir: &Path, args: &[&str]) -> Output {
     let mut command = std::process::Command::new(BIN);
     command
         .args(args)
@@ -89,13 +89,13 @@ fn reconcile(db: &TestDb, dev: &TestDb, dir: &Path, args: &[&str]) -> Output {
         .expect("run reconcile")
 }
 
-fn write_yaml(dir: &Path, yaml: &str) -> PathBuf {
+pub(super) fn write_yaml(dir: &Path, yaml: &str) -> PathBuf {
     let path = dir.join("public.yaml");
     std::fs::write(&path, yaml).expect("write the YAML");
     path
 }
 
-async fn read(db: &TestDb) -> Schema {
+pub(super) async fn read(db: &TestDb) -> Schema {
     let mut conn = db.connect().await;
     introspect::schema(&mut conn, &Scope::default())
         .await
@@ -103,7 +103,7 @@ async fn read(db: &TestDb) -> Schema {
         .schema
 }
 
-fn query(db: &TestDb, sql: &str) -> String {
+pub(super) fn query(db: &TestDb, sql: &str) -> String {
     db.psql(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .trim()
@@ -653,6 +653,23 @@ fn rollback_guides_revoke_what_was_granted() {
     );
     let (sql, _) = inverse("ALTER TABLE public.t OWNER TO app");
     assert_eq!(sql, "ALTER TABLE public.t OWNER TO CURRENT_USER");
+    // The owner steps of views, materialized views and routines the plan creates.
+    for (owned, back) in [
+        (
+            "ALTER MATERIALIZED VIEW public.mv OWNER TO app",
+            "ALTER MATERIALIZED VIEW public.mv OWNER TO CURRENT_USER",
+        ),
+        (
+            "ALTER FUNCTION public.f(integer, text) OWNER TO app",
+            "ALTER FUNCTION public.f(int, text) OWNER TO CURRENT_USER",
+        ),
+        (
+            "ALTER AGGREGATE public.tally(*) OWNER TO app",
+            "ALTER AGGREGATE public.tally(*) OWNER TO CURRENT_USER",
+        ),
+    ] {
+        assert_eq!(inverse(owned).0, back);
+    }
 }
 
 /// A GRANT on a routine the database does not have (reconcile does not create routines yet)
@@ -706,25 +723,41 @@ fn a_grant_on_a_missing_routine_is_attempted_and_skipped_with_a_warning() {
     );
 }
 
-/// Views are declared in `.sql` files and their privileges under `grants: views:`: a missing
-/// one is granted after the view is created, the plan after the apply is empty, an extra one
-/// is reported (D180, with the REVOKE) and never revoked, and pull writes them so they load
-/// back the same.
+/// Views and materialized views are declared in `.sql` files and their privileges under
+/// `grants: views:` and `grants: materialized_views:`: a missing one is granted after the view
+/// is created, the plan after the apply is empty, an extra one is reported (D180, with the
+/// REVOKE) and never revoked, and pull writes them so they load back the same. (The ACLs of
+/// materialized views were once not read: a plan granted them again and again.)
 #[tokio::test]
 async fn privileges_on_views_are_granted_reported_and_pulled() {
     if !roles_made("privileges_on_views_are_granted_reported_and_pulled") {
         return;
     }
+    for (section, create, kind) in [
+        ("views", "CREATE VIEW", "view"),
+        (
+            "materialized_views",
+            "CREATE MATERIALIZED VIEW",
+            "materialized view",
+        ),
+    ] {
+        privileges_on_a_view(section, create, kind).await;
+    }
+}
+
+async fn privileges_on_a_view(section: &str, create: &str, kind: &str) {
     let (db, dev) = (common::fresh_db(), common::fresh_db());
     let dir = tempfile::tempdir().expect("a folder");
     write_yaml(
         dir.path(),
-        "tables:\n  t:\n    columns:\n      id: integer\ngrants:\n  views:\n    v: { priv_anon: \
-         [select], priv_service: [select with grant option, insert] }\n",
+        &format!(
+            "tables:\n  t:\n    columns:\n      id: integer\ngrants:\n  {section}:\n    v: {{ \
+             priv_anon: [select], priv_service: [select with grant option, insert] }}\n"
+        ),
     );
     std::fs::write(
         dir.path().join("views.sql"),
-        "CREATE VIEW public.v AS SELECT id FROM public.t;\n",
+        format!("{create} public.v AS SELECT id FROM public.t;\n"),
     )
     .expect("write the SQL");
     let output = reconcile(&db, &dev, dir.path(), &["plan", "--format", "json"]);
@@ -738,15 +771,15 @@ async fn privileges_on_views_are_granted_reported_and_pulled() {
         .collect();
     let view = steps
         .iter()
-        .position(|s| s.contains("CREATE VIEW"))
-        .unwrap_or_else(|| panic!("no CREATE VIEW: {steps:#?}"));
+        .position(|s| s.contains(create))
+        .unwrap_or_else(|| panic!("no {create}: {steps:#?}"));
     let grant = steps
         .iter()
         .position(|s| s.contains("GRANT SELECT ON TABLE public.v TO priv_anon"))
-        .unwrap_or_else(|| panic!("no GRANT on the view: {steps:#?}"));
+        .unwrap_or_else(|| panic!("no GRANT on the {kind}: {steps:#?}"));
     assert!(
         view < grant,
-        "the grant runs before the view exists: {steps:#?}"
+        "the grant runs before the {kind} exists: {steps:#?}"
     );
 
     assert_exit(&reconcile(&db, &dev, dir.path(), &["apply"]), 0);
@@ -773,7 +806,10 @@ async fn privileges_on_views_are_granted_reported_and_pulled() {
         .expect("a YAML file")
         .1;
     assert!(
-        yaml.contains("  views:\n    v: { priv_anon: [select], priv_service: [select with grant option, insert] }"),
+        yaml.contains(&format!(
+            "  {section}:\n    v: {{ priv_anon: [select], priv_service: [select with grant \
+             option, insert] }}"
+        )),
         "{yaml}"
     );
     let pulled = tempfile::tempdir().expect("a folder");
@@ -791,13 +827,12 @@ async fn privileges_on_views_are_granted_reported_and_pulled() {
     let finding = &plan["findings"][0];
     assert_eq!(finding["code"], "D180", "{plan:#}");
     assert_eq!(
-        finding["object"], "grant DELETE to priv_anon on view public.v",
+        finding["object"],
+        format!("grant DELETE to priv_anon on {kind} public.v"),
         "{plan:#}"
     );
-    assert!(
-        finding["suggestion"]
-            .to_string()
-            .contains("REVOKE DELETE ON TABLE public.v FROM priv_anon"),
+    assert_eq!(
+        finding["suggestion"], "REVOKE DELETE ON TABLE public.v FROM priv_anon",
         "{plan:#}"
     );
     assert_exit(&reconcile(&db, &dev, dir.path(), &["apply"]), 0);

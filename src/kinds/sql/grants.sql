@@ -1,7 +1,7 @@
 -- Privileges in scope, one row per (object, grantee, privilege): the ACL of every schema,
--- table, view, column, sequence, type and routine that has one, exploded, without the owner's own
--- entries (the owner holds them implicitly) and with the grantors merged (`grantable` is true
--- when any grantor gave the grant option). Objects whose ACL is NULL have PostgreSQL's
+-- table, view, materialized view, column, sequence, type and routine that has one, exploded,
+-- without the owner's own entries (the owner holds them implicitly) and with the grantors
+-- merged (`grantable` is true when any grantor gave the grant option). Objects whose ACL is NULL have PostgreSQL's
 -- built-in default and give no row, and PUBLIC's default privilege is no row either. A type or routine whose ACL lacks PUBLIC's built-in
 -- default privilege, and schema public lacking the PUBLIC USAGE initdb gives it, give a row
 -- with `grantable` NULL: the default is revoked. An identity column's sequence (an internal
@@ -14,12 +14,13 @@ WITH objects AS (
   FROM pg_catalog.pg_namespace n
   WHERE n.nspacl IS NOT NULL AND n.nspname = ANY ($1::text[])
   UNION ALL
-  SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' ELSE 'table' END,
+  SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'
+                        WHEN 'm' THEN 'materialized view' ELSE 'table' END,
          n.nspname::text,
          c.relname::text, NULL, NULL, c.relacl, c.relowner, NULL
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'S', 'v')
+  WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'S', 'v', 'm')
     AND n.nspname = ANY ($1::text[])
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
