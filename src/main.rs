@@ -5,8 +5,10 @@ mod cli;
 
 /// mimalloc instead of glibc's malloc: a plan allocates millions of small strings and maps
 /// (the models, the YAML's spans, the catalog rows) on several threads at once, and spent a
-/// sixth of its time in malloc and free. Measured at 10,000 tables: 35% less CPU, 15% less
-/// wall time, 3% more peak memory (docs/benchmarks.md, tenth measurements).
+/// sixth of its time in malloc and free. Without transparent huge pages (`no_thp`), which
+/// raised the peak memory of a 1,000-table plan by a third. Measured at 10,000 tables: a
+/// third less CPU, a fifth less wall time, no more memory (docs/benchmarks.md, tenth
+/// measurements).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
