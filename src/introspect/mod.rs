@@ -232,42 +232,31 @@ pub(crate) const PRINTING_SETTINGS: &str = "SELECT pg_catalog.set_config('TimeZo
 async fn begin_read(
     conn: &mut PgConnection,
 ) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, IntrospectError> {
-    let mut tx = conn.begin().await.map_err(q("begin"))?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await
-        .map_err(q("set transaction"))?;
-    sqlx::query("SET LOCAL search_path = public")
-        .execute(&mut *tx)
-        .await
-        .map_err(q("search_path"))?;
-    sqlx::query(PRINTING_SETTINGS)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("printing settings"))?;
-    Ok(tx)
+    begin_read_in(conn, None).await
 }
 
-/// The transaction of a second connection reading in the snapshot another transaction
-/// exported (`pg_export_snapshot`), printing as [`begin_read`]'s does.
+/// [`begin_read`], in the snapshot another transaction exported (`pg_export_snapshot`) when
+/// one is named.
 async fn begin_read_in<'c>(
     conn: &'c mut PgConnection,
-    snapshot: &str,
+    snapshot: Option<&str>,
 ) -> Result<sqlx::Transaction<'c, sqlx::Postgres>, IntrospectError> {
     let mut tx = conn.begin().await.map_err(q("begin"))?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await
         .map_err(q("set transaction"))?;
-    // Before any query of the transaction, as PostgreSQL requires; the identifier is the
-    // server's own (`00000003-0000001B-1`), quoted all the same.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SET TRANSACTION SNAPSHOT {}",
-        crate::ident::quote_literal(snapshot)
-    )))
-    .execute(&mut *tx)
-    .await
-    .map_err(q("set transaction snapshot"))?;
+    if let Some(snapshot) = snapshot {
+        // Before any query of the transaction, as PostgreSQL requires; the identifier is the
+        // server's own (`00000003-0000001B-1`), quoted all the same.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SET TRANSACTION SNAPSHOT {}",
+            crate::ident::quote_literal(snapshot)
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(q("set transaction snapshot"))?;
+    }
     sqlx::query("SET LOCAL search_path = public")
         .execute(&mut *tx)
         .await
@@ -315,7 +304,7 @@ pub async fn schema_with(
         }
     }
     let helper_tx = match shared {
-        Some((helper, snapshot)) => match begin_read_in(helper, &snapshot).await {
+        Some((helper, snapshot)) => match begin_read_in(helper, Some(&snapshot)).await {
             Ok(helper_tx) => Some(helper_tx),
             Err(e) => {
                 tracing::debug!("the catalog is read on one connection: {e}");
@@ -574,12 +563,7 @@ async fn read_unsettled(
                 .map(|t| qualified(name.schema.as_str().to_owned(), t))
                 .ok_or_else(|| IntrospectError::Unexpected(format!("{kind} without its table")))
         };
-        let args = || -> Vec<String> {
-            args.as_deref()
-                .filter(|a| !a.is_empty())
-                .map(|a| a.split(", ").map(str::to_owned).collect())
-                .unwrap_or_default()
-        };
+        let args = || kinds::function::argument_types(args.as_deref());
         let object = match kind.as_str() {
             "policy" => ObjectId::Policy {
                 table: on(on_table)?,

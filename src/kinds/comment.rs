@@ -190,12 +190,7 @@ impl Kind for CommentKind {
                 sqlx::Error::Decode(format!("a {kind} comment without its table").into())
             })
         };
-        let args = || -> Vec<String> {
-            args.as_deref()
-                .filter(|a| !a.is_empty())
-                .map(|a| a.split(", ").map(str::to_owned).collect())
-                .unwrap_or_default()
-        };
+        let args = || super::function::argument_types(args.as_deref());
         let object = match kind.as_str() {
             "schema" => ObjectId::Schema(schema.clone()),
             "table" => ObjectId::Table(qualified(name)),

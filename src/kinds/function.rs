@@ -644,6 +644,15 @@ pub(crate) fn unmanaged(schema: &Schema) -> Vec<(Routine, &'static str)> {
     out
 }
 
+/// A routine's argument types as `pg_catalog.oidvectortypes` prints them (`integer, text`;
+/// empty for none), one per argument: how catalog queries name a routine's overload.
+pub(crate) fn argument_types(printed: Option<&str>) -> Vec<String> {
+    printed
+        .filter(|a| !a.is_empty())
+        .map(|a| a.split(", ").map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 /// Takes out of a scratch build the functions and aggregates nothing in it may call: every
 /// scratch transaction builds the routines first, and at thousands of them (trigger
 /// functions, say) that was a large part of building a handful of changed tables. A routine is

@@ -269,12 +269,7 @@ impl Kind for GrantKind {
                 Ident::from_catalog(name.clone().unwrap_or_default()),
             )
         };
-        let args = || -> Vec<String> {
-            args.as_deref()
-                .filter(|a| !a.is_empty())
-                .map(|a| a.split(", ").map(str::to_owned).collect())
-                .unwrap_or_default()
-        };
+        let args = || super::function::argument_types(args.as_deref());
         let on = match kind.as_str() {
             "schema" => ObjectId::Schema(schema.clone()),
             "table" => ObjectId::Table(qualified()),

@@ -646,17 +646,9 @@ CREATE POLICY deletes ON app.members FOR DELETE TO reconcile_pol_writer USING (u
 fn pulled_policies_and_comments_load_back_identically() {
     let db = database(EVERYTHING);
     let dev = common::fresh_db();
-    let empty = schema_dir(&[]);
     let pulled = tempfile::tempdir().expect("pull folder");
     let out = pulled.path().join("schema");
-    let output = run(
-        "pull",
-        &db,
-        &dev,
-        empty.path(),
-        &["--out", out.to_str().expect("utf-8 path")],
-    );
-    assert_exit(&output, 0);
+    pull_into(&db, &dev, &out);
     let files = read_all(&out);
     let yaml: String = files.iter().map(|(_, text)| text.as_str()).collect();
     for needle in [
@@ -677,14 +669,7 @@ fn pulled_policies_and_comments_load_back_identically() {
     apply(&copy, &dev, &out, &[]);
     assert_converged(&copy, &dev, &out);
     let again = pulled.path().join("again");
-    let output = run(
-        "pull",
-        &copy,
-        &dev,
-        empty.path(),
-        &["--out", again.to_str().expect("utf-8 path")],
-    );
-    assert_exit(&output, 0);
+    pull_into(&copy, &dev, &again);
     assert_eq!(read_all(&again), files);
     let policies = "SELECT string_agg(format('%s %s %s %s %s %s %s', polrelid::regclass, polname, \
                     polcmd, polpermissive, polroles::regrole[], pg_get_expr(polqual, polrelid), \
@@ -694,6 +679,19 @@ fn pulled_policies_and_comments_load_back_identically() {
     let descriptions = "SELECT string_agg(description, E'\\n' ORDER BY description) \
                         FROM pg_description WHERE objoid >= 16384";
     assert_eq!(query(&copy, descriptions), query(&db, descriptions));
+}
+
+/// `reconcile pull --out out` from `db`, which must succeed.
+fn pull_into(db: &TestDb, dev: &TestDb, out: &Path) {
+    let empty = schema_dir(&[]);
+    let output = run(
+        "pull",
+        db,
+        dev,
+        empty.path(),
+        &["--out", out.to_str().expect("utf-8 path")],
+    );
+    assert_exit(&output, 0);
 }
 
 /// Every file under `dir` with its text, by path relative to `dir`, sorted.
@@ -739,17 +737,9 @@ fn policies_on_partitioned_tables_and_partitions_are_managed() {
          CREATE POLICY child_rows ON public.legacy_child USING (id > 0);",
     );
     let dev = common::fresh_db();
-    let empty = schema_dir(&[]);
     let pulled = tempfile::tempdir().expect("pull folder");
     let out = pulled.path().join("schema");
-    let output = run(
-        "pull",
-        &db,
-        &dev,
-        empty.path(),
-        &["--out", out.to_str().expect("utf-8 path")],
-    );
-    assert_exit(&output, 0);
+    pull_into(&db, &dev, &out);
     let yaml: String = read_all(&out).into_iter().map(|(_, text)| text).collect();
     for needle in ["tenant_rows:", "this_year:"] {
         assert!(yaml.contains(needle), "{needle} is not pulled:\n{yaml}");

@@ -390,21 +390,35 @@ async fn unchanged_pair(
     objects: &str,
     edit_yaml: impl Fn(String) -> String,
 ) -> (reconcile::model::Schema, reconcile::load::Located) {
-    db.psql(&format!("{UNCHANGED_TABLES}{UNCHANGED_OBJECTS}"))
-        .expect("the target builds");
+    let live = build_target(db, &format!("{UNCHANGED_TABLES}{UNCHANGED_OBJECTS}")).await;
+    let located = desired_files(&live, objects, edit_yaml);
+    (live, located)
+}
+
+/// The target's model once `sql` has built it.
+async fn build_target(db: &common::TestDb, sql: &str) -> reconcile::model::Schema {
+    db.psql(sql).expect("the target builds");
     let mut conn = db.connect().await;
-    let live = introspect::schema(&mut conn, &Scope::default())
+    introspect::schema(&mut conn, &Scope::default())
         .await
         .expect("introspect")
-        .schema;
-    let mut files: Vec<(PathBuf, String)> = reconcile::pull::render(&live)
+        .schema
+}
+
+/// The desired state: `live`'s tables pulled as YAML (edited), beside `objects` as a `.sql`
+/// file.
+fn desired_files(
+    live: &reconcile::model::Schema,
+    objects: &str,
+    edit_yaml: impl Fn(String) -> String,
+) -> reconcile::load::Located {
+    let mut files: Vec<(PathBuf, String)> = reconcile::pull::render(live)
         .into_iter()
         .filter(|(name, _)| name.ends_with(".yaml"))
         .map(|(name, text)| (PathBuf::from("schema").join(name), edit_yaml(text)))
         .collect();
     files.push((PathBuf::from("schema/objects.sql"), objects.to_owned()));
-    let located = reconcile::load::from_sources_located(&files).expect("the files load");
-    (live, located)
+    reconcile::load::from_sources_located(&files).expect("the files load")
 }
 
 /// In sync, written by hand: nothing is built, and what is taken from the catalog is what
@@ -556,22 +570,8 @@ async fn hundreds_of_statements_are_matched_as_a_few_are() {
         ));
     }
     let db = common::fresh_db();
-    db.psql(&format!("{UNCHANGED_TABLES}{objects}"))
-        .expect("the target builds");
-    let mut conn = db.connect().await;
-    let live = introspect::schema(&mut conn, &Scope::default())
-        .await
-        .expect("introspect")
-        .schema;
-    let desired = |objects: &str| {
-        let mut files: Vec<(PathBuf, String)> = reconcile::pull::render(&live)
-            .into_iter()
-            .filter(|(name, _)| name.ends_with(".yaml"))
-            .map(|(name, text)| (PathBuf::from("schema").join(name), text))
-            .collect();
-        files.push((PathBuf::from("schema/objects.sql"), objects.to_owned()));
-        reconcile::load::from_sources_located(&files).expect("the files load")
-    };
+    let live = build_target(&db, &format!("{UNCHANGED_TABLES}{objects}")).await;
+    let desired = |objects: &str| desired_files(&live, objects, |yaml| yaml);
 
     let same = desired(&objects);
     assert_eq!(same.sql.len(), 400);
