@@ -677,6 +677,49 @@ async fn canonicalise(
     })
 }
 
+/// The history schema `apply` writes to unless told otherwise (`--history-schema`).
+const DEFAULT_HISTORY_SCHEMA: &str = "reconcile";
+
+/// Schemas a `--tenant-schemas` pattern matched that are not tenants: `public` (never a
+/// template, see [`template_of`]), the others the desired state shares with every tenant, and
+/// reconcile's own history schema. Audited as tenants they would be reported as the template
+/// with everything missing; they are left out, and said so.
+fn leave_out_non_tenants(
+    chosen: &mut Vec<Target>,
+    desired: &Desired,
+    history_schema: &str,
+) -> anyhow::Result<()> {
+    let Some(template) = &desired.template else {
+        return Ok(());
+    };
+    let not_tenants: std::collections::BTreeSet<&str> = desired
+        .canonical
+        .schemas
+        .iter()
+        .map(Ident::as_str)
+        .filter(|s| s != template)
+        .chain(["public", history_schema])
+        .collect();
+    let is_tenant = |t: &Target| t.schema.as_deref().is_none_or(|s| !not_tenants.contains(s));
+    let left_out: Vec<&str> = chosen
+        .iter()
+        .filter(|t| !is_tenant(t))
+        .filter_map(|t| t.schema.as_deref())
+        .collect();
+    if left_out.is_empty() {
+        return Ok(());
+    }
+    note!(
+        "note: not tenants, left out: {} (shared by every tenant, or reconcile's history)",
+        left_out.join(", ")
+    );
+    chosen.retain(is_tenant);
+    if chosen.is_empty() {
+        anyhow::bail!("--tenant-schemas: the pattern matches no tenant, only shared schemas");
+    }
+    Ok(())
+}
+
 fn template_of(desired: &Schema, selection: &Selection) -> anyhow::Result<String> {
     let declared: Vec<&str> = desired
         .schemas
@@ -1021,12 +1064,13 @@ async fn read_batch(
 }
 
 async fn verify(global: &super::Global, args: &VerifyArgs) -> anyhow::Result<Exit> {
-    let (chosen, server) = collect(global, &args.selection).await?;
+    let (mut chosen, server) = collect(global, &args.selection).await?;
     let scratch = SharedScratch::new(connect::Scratch::standalone(
         global.dev_url.as_deref(),
         None,
     )?);
     let desired = canonicalise(global, &args.selection, &scratch).await?;
+    leave_out_non_tenants(&mut chosen, &desired, DEFAULT_HISTORY_SCHEMA)?;
     let tenants = desired.template.as_ref().and_then(|template| {
         let shared = desired
             .canonical
@@ -1174,12 +1218,13 @@ fn write_report(report: &Report, output: &Output) -> anyhow::Result<()> {
 async fn apply(global: &super::Global, args: &ApplyArgs) -> anyhow::Result<Exit> {
     let history_schema = Ident::new(args.apply.history_schema.clone())
         .map_err(|e| anyhow::anyhow!("--history-schema: {e}"))?;
-    let (chosen, server) = collect(global, &args.selection).await?;
+    let (mut chosen, server) = collect(global, &args.selection).await?;
     let scratch = SharedScratch::new(connect::Scratch::standalone(
         global.dev_url.as_deref(),
         None,
     )?);
     let desired = canonicalise(global, &args.selection, &scratch).await?;
+    leave_out_non_tenants(&mut chosen, &desired, history_schema.as_str())?;
     let context = Arc::new(Context {
         desired,
         tenants: None,

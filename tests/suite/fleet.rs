@@ -564,6 +564,35 @@ tables:
     assert_exit(&output, 0);
     let (code, report) = fleet.report(&["fleet", "verify", "--tenant-schemas", "tenant_*"]);
     assert_eq!(code, Some(0), "{report:#}");
+    // `*` matches the shared schema and apply's history schema too: they are not tenants.
+    let output = fleet.run(&[
+        "fleet",
+        "verify",
+        "--tenant-schemas",
+        "*",
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let names: Vec<&str> = report["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["other", "tenant_a", "tenant_b", "tenant_c"],
+        "{report:#}"
+    );
+    assert!(
+        text(&output.stderr).contains("not tenants, left out: public, reconcile"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = fleet.run(&["fleet", "verify", "--tenant-schemas", "publi[c]"]);
+    assert_exit(&output, 1);
+    assert!(text(&output.stderr).contains("matches no tenant, only shared schemas"));
     // A template that is not declared, and no pattern match, are errors.
     let output = fleet.run(&[
         "fleet",
