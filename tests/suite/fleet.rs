@@ -889,7 +889,7 @@ fn tenant_sql(t: &str) -> String {
 /// tenant's skipped table is kept).
 #[tokio::test]
 async fn one_read_split_per_tenant_equals_each_tenants_own_read() {
-    use reconcile::introspect::{self, Introspected, Scope};
+    use reconcile::introspect::{self, Scope};
     let db = common::fresh_db();
     let mut sql = "DO $$ BEGIN CREATE ROLE fleet_split_reader;
                    EXCEPTION WHEN duplicate_object THEN NULL; END $$;
@@ -937,22 +937,11 @@ async fn one_read_split_per_tenant_equals_each_tenants_own_read() {
         alone.undeclared_schemas.clear();
         alone.catalog_queries = 0;
         share.catalog_queries = 0;
-        let facts = |i: &Introspected| {
-            [
-                format!("{:#?}", i.schema),
-                format!("{:#?}", i.skipped),
-                format!("{:?}", i.estimated_rows),
-                format!("{:?}", i.invalid_indexes),
-                format!("{:?}", i.unmanaged_tables),
-                format!("{:?}", i.partition_indexes),
-                format!("{:?}", i.undeclared_schemas),
-                format!("{:?}", i.current_role),
-                format!("{:?}", i.environment.functions),
-            ]
-        };
-        for (a, b) in facts(&share).iter().zip(facts(&alone).iter()) {
-            assert_eq!(a, b, "{tenant}: the share differs from its own read");
-        }
+        crate::introspect::assert_same_read(
+            &share,
+            &alone,
+            &format!("{tenant}: the share differs from its own read"),
+        );
         // Roles are the cluster's: tests running beside this one create theirs between the
         // two reads, so only this test's own role is compared.
         for read in [&share, &alone] {

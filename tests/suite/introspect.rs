@@ -6,9 +6,15 @@ use reconcile::introspect::{self, Introspected, Scope};
 
 use crate::common;
 
-/// Every fact a read hands the pipeline, as text (the model types need not be `PartialEq`).
-/// Not the roles: they are the cluster's, and tests running beside this one create theirs
-/// between two reads (see [`has_own_role`]).
+/// Asserts that two reads hand the pipeline the same facts, compared as text (the model
+/// types need not be `PartialEq`). Not the roles: they are the cluster's, and tests running
+/// beside this one create theirs between two reads (see [`has_own_role`]).
+pub(crate) fn assert_same_read(read: &Introspected, expected: &Introspected, what: &str) {
+    for (a, b) in facts(read).iter().zip(facts(expected).iter()) {
+        assert_eq!(a, b, "{what}");
+    }
+}
+
 fn facts(read: &Introspected) -> Vec<String> {
     vec![
         format!("{:#?}", read.schema),
@@ -30,9 +36,25 @@ fn has_own_role(read: &Introspected) -> bool {
         && read.environment.roles.as_ref() == Some(&read.roles)
 }
 
+async fn backend_pid(conn: &mut sqlx::PgConnection) -> i32 {
+    sqlx::query_scalar("SELECT pg_catalog.pg_backend_pid()")
+        .fetch_one(conn)
+        .await
+        .expect("backend pid")
+}
+
+/// The last statement the backend `pid` ran, as the server's activity view shows it.
+async fn last_statement(conn: &mut sqlx::PgConnection, pid: i32) -> String {
+    sqlx::query_scalar("SELECT query FROM pg_catalog.pg_stat_activity WHERE pid = $1")
+        .bind(pid)
+        .fetch_one(conn)
+        .await
+        .expect("the backend's activity")
+}
+
 const EVERY_KIND: &str = "
     DO $$ BEGIN CREATE ROLE introspect_halves_reader;
-    EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
     CREATE SCHEMA app;
     CREATE TYPE app.tier AS ENUM ('free', 'pro');
     CREATE DOMAIN app.email AS text CHECK (VALUE LIKE '%@%');
@@ -85,12 +107,17 @@ async fn a_read_in_two_halves_equals_a_read_on_one_connection() {
     let mut conn = db.connect().await;
     let alone = introspect::schema(&mut conn, &scope).await.expect("read");
     let mut helper = db.connect().await;
+    let helper_pid = backend_pid(&mut helper).await;
     let halves = introspect::schema_with(&mut conn, Some(&mut helper), &scope)
         .await
         .expect("read in halves");
-    for (a, b) in facts(&halves).iter().zip(facts(&alone).iter()) {
-        assert_eq!(a, b, "the read in two halves differs");
-    }
+    assert_same_read(&halves, &alone, "the read in two halves differs");
+    // The second connection did read: its last statement is its transaction's end (an
+    // equal read on one connection alone would pass the comparison above).
+    assert_eq!(
+        last_statement(&mut conn, helper_pid).await.trim(),
+        "ROLLBACK"
+    );
     assert!(has_own_role(&halves) && has_own_role(&alone));
     // Not vacuous: both halves were read (the kinds' objects and the tables').
     assert!(
@@ -152,15 +179,18 @@ async fn a_helper_that_cannot_share_the_snapshot_is_not_used() {
     let mut conn = db.connect().await;
     let alone = introspect::schema(&mut conn, &scope).await.expect("read");
     let mut foreign = other.connect().await;
+    let foreign_pid = backend_pid(&mut foreign).await;
     let read = introspect::schema_with(&mut conn, Some(&mut foreign), &scope)
         .await
         .expect("read despite the unusable helper");
-    for (a, b) in facts(&read).iter().zip(facts(&alone).iter()) {
-        assert_eq!(
-            a, b,
-            "the fallback read differs from a read on one connection"
-        );
-    }
+    assert_same_read(
+        &read,
+        &alone,
+        "the fallback read differs from a read on one connection",
+    );
+    // The snapshot was offered to the helper, which refused it.
+    let tried = last_statement(&mut conn, foreign_pid).await;
+    assert!(tried.starts_with("SET TRANSACTION SNAPSHOT"), "{tried}");
     assert!(has_own_role(&read));
     assert!(
         !read
