@@ -256,17 +256,7 @@ pub async fn plan_target_and_helper(
         }
         (Err(e), Err(_)) => return Err(e),
     };
-    Ok((
-        Target {
-            conn,
-            description: describe(&options),
-            options,
-            _cluster: None,
-            _lease: None,
-            throwaway: false,
-        },
-        helper,
-    ))
+    Ok((named_target(conn, options), helper))
 }
 
 fn named_options(database_url: Option<&str>) -> anyhow::Result<Option<PgConnectOptions>> {
@@ -278,15 +268,22 @@ fn named_options(database_url: Option<&str>) -> anyhow::Result<Option<PgConnectO
 }
 
 pub(super) async fn connect_target(options: PgConnectOptions) -> anyhow::Result<Target> {
-    let description = describe(&options);
-    Ok(Target {
-        conn: connect_options(options.clone()).await?,
+    Ok(named_target(
+        connect_options(options.clone()).await?,
         options,
-        description,
+    ))
+}
+
+/// The target a connection made with `options` reaches (a database named by the user).
+fn named_target(conn: PgConnection, options: PgConnectOptions) -> Target {
+    Target {
+        conn,
+        description: describe(&options),
+        options,
         _cluster: None,
         _lease: None,
         throwaway: false,
-    })
+    }
 }
 
 /// An empty database for `plan` to preview against: one of the warm scratch server's
