@@ -402,7 +402,7 @@ pub async fn canonicalise_in(
         let got = build_in_chunks(&fallback, &build, &probed, &prerequisites, scratch).await?;
         merge(&mut result, got);
     }
-    kinds::restore_all(&desired, &mut result.schema);
+    kinds::restore_all_from(&mut desired, &mut result.schema);
     let foreign_key_rejections = foreign_keys::check(&desired, live, scratch).await?;
     for (name, table) in desired.tables {
         match result.schema.tables.get_mut(&name) {

@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::{Connection, Row};
 
-use super::scratch::{run_all, run_one, statements};
+use super::scratch::{run_all, statements};
 use super::{CanonError, Rejection, Scratch, ServerError, prerequisites_of};
 use crate::introspect::Environment;
 use crate::kinds;
@@ -359,42 +359,53 @@ async fn build_chunk(
             calls.extend(functions_called(expression));
         }
     }
-    for name in &tables {
-        let Some(table) = desired.tables.get(*name) else {
-            continue;
-        };
-        let columns: Vec<String> = table
-            .columns
-            .iter()
-            .map(|c| {
-                let mut column = format!("{} {}", c.name.quoted(), c.data_type);
-                if let Some(collation) = &c.collation {
-                    column.push_str(&format!(" COLLATE {collation}"));
-                }
-                column
-            })
+    // Each group in one round trip when the server takes all of it (statement by statement
+    // only to learn which it rejects): a round trip per table or policy was most of the time
+    // here with a few hundred of them.
+    let mut tables_and_stubs: Vec<String> = tables
+        .iter()
+        .filter_map(|name| {
+            let table = desired.tables.get(*name)?;
+            let columns: Vec<String> = table
+                .columns
+                .iter()
+                .map(|c| {
+                    let mut column = format!("{} {}", c.name.quoted(), c.data_type);
+                    if let Some(collation) = &c.collation {
+                        column.push_str(&format!(" COLLATE {collation}"));
+                    }
+                    column
+                })
+                .collect();
+            Some(format!(
+                "CREATE TABLE IF NOT EXISTS {} ({})",
+                name.quoted(),
+                columns.join(", ")
+            ))
+        })
+        .collect();
+    tables_and_stubs.extend(stubs(&calls, environment));
+    run_all(&mut tx, tables_and_stubs.iter().map(String::as_str)).await?;
+    let creates: Vec<(usize, String, String)> = chunk
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let name = format!("reconcile_{n}");
+            let sql = create(&name, &items[i]);
+            (i, name, sql)
+        })
+        .collect();
+    let mut errors: BTreeMap<usize, ServerError> =
+        run_all(&mut tx, creates.iter().map(|(_, _, sql)| sql.as_str()))
+            .await?
+            .into_iter()
+            .map(|(n, error)| (creates[n].0, error))
             .collect();
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({})",
-            name.quoted(),
-            columns.join(", ")
-        );
-        let _ = run_one(&mut tx, &sql).await?;
-    }
-    for stub in stubs(&calls, environment) {
-        let _ = run_one(&mut tx, &stub).await?;
-    }
-    let mut names = Vec::new();
-    let mut errors: BTreeMap<usize, ServerError> = BTreeMap::new();
-    for (n, &i) in chunk.iter().enumerate() {
-        let name = format!("reconcile_{n}");
-        match run_one(&mut tx, &create(&name, &items[i])).await? {
-            Ok(()) => names.push((i, name)),
-            Err(error) => {
-                errors.insert(i, error);
-            }
-        }
-    }
+    let names: Vec<(usize, String)> = creates
+        .into_iter()
+        .filter(|(i, _, _)| !errors.contains_key(i))
+        .map(|(i, name, _)| (i, name))
+        .collect();
     let mut printed = read_back(&mut tx, &names).await?;
     // A second build of the printed forms that are not a fixpoint (desired ones only: a live
     // text is re-parsed once, as `canon::align_live` does).
@@ -410,23 +421,34 @@ async fn build_chunk(
         })
         .map(|(i, name)| (*i, format!("{name}_again")))
         .collect();
-    let mut built_again = Vec::new();
-    for (i, name) in &again {
-        let Some((using, check)) = printed.get(i).cloned() else {
-            continue;
-        };
-        let item = Item {
-            policy: Policy {
-                using,
-                check,
-                ..items[*i].policy.clone()
-            },
-            ..items[*i].clone()
-        };
-        if let Ok(()) = run_one(&mut tx, &create(name, &item)).await? {
-            built_again.push((*i, name.clone()));
-        }
-    }
+    let recreates: Vec<(usize, String, String)> = again
+        .into_iter()
+        .filter_map(|(i, name)| {
+            let (using, check) = printed.get(&i).cloned()?;
+            let item = Item {
+                policy: Policy {
+                    using,
+                    check,
+                    ..items[i].policy.clone()
+                },
+                ..items[i].clone()
+            };
+            let sql = create(&name, &item);
+            Some((i, name, sql))
+        })
+        .collect();
+    let failed: BTreeSet<usize> =
+        run_all(&mut tx, recreates.iter().map(|(_, _, sql)| sql.as_str()))
+            .await?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+    let built_again: Vec<(usize, String)> = recreates
+        .into_iter()
+        .enumerate()
+        .filter(|(n, _)| !failed.contains(n))
+        .map(|(_, (i, name, _))| (i, name))
+        .collect();
     printed.extend(read_back(&mut tx, &built_again).await?);
     tx.rollback().await?;
     Ok(chunk

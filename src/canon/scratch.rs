@@ -65,7 +65,13 @@ pub(super) async fn canonicalise_once(
         });
     }
     let scope = Scope::of(desired, &[]);
-    let read = introspect::read_in_transaction(&mut tx, &scope).await;
+    // Only what was built is read back (a few queries instead of every kind's): the scratch
+    // database was empty, and what reconcile does not manage is not asked about here.
+    let leave_out = introspect::LeaveOut {
+        kinds: kinds::not_read_back(Some(desired)),
+        unmanaged: true,
+    };
+    let read = introspect::read_in_transaction_of(&mut tx, &scope, leave_out).await;
     tx.rollback().await?;
     let mut schema = read?.schema;
     restore_unverified(desired, &mut schema);
@@ -84,7 +90,7 @@ pub(super) async fn run_all<'s>(
     tx: &mut PgConnection,
     statements: impl Iterator<Item = &'s str> + Clone,
 ) -> Result<Vec<(usize, ServerError)>, CanonError> {
-    if run_at_once(tx, statements.clone()).await? {
+    if statements.clone().next().is_none() || run_at_once(tx, statements.clone()).await? {
         return Ok(Vec::new());
     }
     let mut failed = Vec::new();

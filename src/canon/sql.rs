@@ -135,7 +135,12 @@ async fn build_all(
     scope_schemas.dedup();
     let scope = Scope::named(scope_schemas, &[]);
     tracing::debug!("statements built (whole tables: {whole}); reading them back");
-    let read = introspect::read_in_transaction(&mut tx, &scope).await;
+    // Owners and privileges are the desired state's as written (see `merge`): not read.
+    let leave_out = introspect::LeaveOut {
+        kinds: kinds::not_read_back(None),
+        unmanaged: false,
+    };
+    let read = introspect::read_in_transaction_of(&mut tx, &scope, leave_out).await;
     tx.rollback().await?;
     let read = read?;
     rejected.extend(unmanageable(sql, &read.skipped));

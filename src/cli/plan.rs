@@ -504,6 +504,7 @@ async fn pipeline(
     // The process exits next: freeing models of tens of thousands of objects one allocation at
     // a time would only delay that (~2% of a plan's time).
     std::mem::forget(drift);
+    std::mem::forget(positions);
     Ok(code)
 }
 

@@ -175,9 +175,20 @@ pub enum IntrospectError {
     Unexpected(String),
 }
 
+/// Queries a read may leave out because the caller knows their answer is empty or unused
+/// (a scratch read-back of what it just built: see [`read_in_transaction_of`]).
+#[derive(Debug, Clone, Default)]
+pub struct LeaveOut {
+    /// Registered kinds, by [`kinds::Catalog`] name.
+    pub kinds: BTreeSet<&'static str>,
+    /// The objects reconcile does not manage ([`Introspected::skipped`]).
+    pub unmanaged: bool,
+}
+
 struct Reader<'c> {
     conn: &'c mut PgConnection,
     queries: usize,
+    leave_out: LeaveOut,
     /// A second connection in the same snapshot (see [`schema_with`]): the registered kinds'
     /// queries run there while the tables' run on `conn`.
     helper: Option<&'c mut PgConnection>,
@@ -318,6 +329,7 @@ pub async fn schema_with(
             let mut reader = Reader {
                 conn: &mut tx,
                 queries: 0,
+                leave_out: LeaveOut::default(),
                 helper: Some(&mut helper_tx),
             };
             let result = read(&mut reader, scope).await;
@@ -440,9 +452,20 @@ pub async fn read_in_transaction(
     conn: &mut PgConnection,
     scope: &Scope,
 ) -> Result<Introspected, IntrospectError> {
+    read_in_transaction_of(conn, scope, LeaveOut::default()).await
+}
+
+/// [`read_in_transaction`] without the queries `leave_out` names: what they would read is
+/// left empty.
+pub async fn read_in_transaction_of(
+    conn: &mut PgConnection,
+    scope: &Scope,
+    leave_out: LeaveOut,
+) -> Result<Introspected, IntrospectError> {
     let mut reader = Reader {
         conn,
         queries: 0,
+        leave_out,
         helper: None,
     };
     let result = read(&mut reader, scope).await;
@@ -524,6 +547,7 @@ async fn read_unsettled(
             let mut kinds_reader = Reader {
                 conn: helper,
                 queries: 0,
+                leave_out: r.leave_out.clone(),
                 helper: None,
             };
             let mut kinds_read = Schema::default();
@@ -542,10 +566,13 @@ async fn read_unsettled(
         }
     }
 
-    for row in r
-        .rows("unmanaged", include_str!("sql/unmanaged.sql"), &names)
-        .await?
-    {
+    let unmanaged = if r.leave_out.unmanaged {
+        Vec::new()
+    } else {
+        r.rows("unmanaged", include_str!("sql/unmanaged.sql"), &names)
+            .await?
+    };
+    for row in unmanaged {
         let kind: String = row.try_get("kind").map_err(q("unmanaged"))?;
         let schema: String = row.try_get("schema").map_err(q("unmanaged"))?;
         let name: String = row.try_get("name").map_err(q("unmanaged"))?;
@@ -763,6 +790,9 @@ async fn read_kinds(
     let mut queries = Queries(Vec::new());
     kinds::visit_all(&mut queries);
     for catalog in queries.0 {
+        if r.leave_out.kinds.contains(catalog.name) {
+            continue;
+        }
         let rows = r.rows(catalog.name, catalog.sql, names).await?;
         kinds::insert_rows(catalog.name, &rows, schema).map_err(q(catalog.name))?;
     }

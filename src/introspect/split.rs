@@ -42,6 +42,7 @@ pub async fn tenants(
     let mut reader = Reader {
         conn: &mut tx,
         queries: 0,
+        leave_out: Default::default(),
         helper: None,
     };
     let read = super::read_unsettled(&mut reader, &scope).await;

@@ -48,7 +48,7 @@ pub mod sequence;
 pub mod trigger;
 pub mod view;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::path::Path;
 
@@ -81,6 +81,9 @@ pub(crate) trait Kind: Registered + Sized + 'static {
     /// them back (see `canon`). Privileges and owners name roles the scratch server does not
     /// have, and have no text the server would print differently: they stay as written.
     const BUILT: bool = true;
+    /// Whether the server creates objects of the kind for statements of other kinds (a
+    /// `serial` column's sequence): a scratch build of none of them may still read some back.
+    const IMPLICIT: bool = false;
     /// Whether `pull` writes the kind's section after the tables (grants are about them).
     const PULLED_AFTER_TABLES: bool = false;
 
@@ -777,6 +780,65 @@ pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
     visit_all(&mut Copy { from, to });
 }
 
+/// The catalog queries (by [`Catalog`] name) a read-back of `built` on the empty scratch
+/// server can leave out: kinds it reads only to overwrite ([`Kind::BUILT`]), and, unless
+/// `built` is `None` (statements of any kind were run), kinds of which `built` has no object
+/// and which nothing else creates ([`Kind::IMPLICIT`]).
+pub(crate) fn not_read_back(built: Option<&Schema>) -> BTreeSet<&'static str> {
+    struct NotReadBack<'a> {
+        built: Option<&'a Schema>,
+        out: BTreeSet<&'static str>,
+    }
+    impl Visitor for NotReadBack<'_> {
+        fn visit<K: Kind>(&mut self) {
+            let none_built = self
+                .built
+                .is_some_and(|built| !K::IMPLICIT && K::objects(built).is_empty());
+            if !K::BUILT || none_built {
+                self.out.insert(K::CATALOG.name);
+            }
+        }
+    }
+    let mut visitor = NotReadBack {
+        built,
+        out: BTreeSet::new(),
+    };
+    visit_all(&mut visitor);
+    visitor.out
+}
+
+/// [`restore_all`], but the objects of kinds never built ([`Kind::BUILT`]: hundreds of
+/// thousands of privileges at 10,000 tables) are moved out of `desired`, not copied.
+pub(crate) fn restore_all_from(desired: &mut Schema, printed: &mut Schema) {
+    struct Restore<'a> {
+        desired: &'a mut Schema,
+        printed: &'a mut Schema,
+    }
+    impl Visitor for Restore<'_> {
+        fn visit<K: Kind>(&mut self) {
+            if K::BUILT {
+                restore_built::<K>(self.desired, self.printed);
+            } else {
+                *K::objects_mut(self.printed) = std::mem::take(K::objects_mut(self.desired));
+            }
+        }
+    }
+    visit_all(&mut Restore { desired, printed });
+}
+
+/// [`restore_all`] for a kind the scratch server builds.
+fn restore_built<K: Kind>(desired: &Schema, printed: &mut Schema) {
+    let printed = K::objects_mut(printed);
+    for (name, object) in K::objects(desired) {
+        match printed.get_mut(name) {
+            Some(got) => K::restore(got, object),
+            None => {
+                printed.insert(name.clone(), object.clone());
+            }
+        }
+    }
+}
+
 /// Puts into the scratch server's `printed` model every desired object it lacks, and into
 /// the ones it has what it does not print ([`Kind::restore`]), for every registered kind.
 pub(crate) fn restore_all(desired: &Schema, printed: &mut Schema) {
@@ -791,15 +853,7 @@ pub(crate) fn restore_all(desired: &Schema, printed: &mut Schema) {
                 K::objects_mut(self.printed).clone_from(K::objects(self.desired));
                 return;
             }
-            let printed = K::objects_mut(self.printed);
-            for (name, object) in K::objects(self.desired) {
-                match printed.get_mut(name) {
-                    Some(got) => K::restore(got, object),
-                    None => {
-                        printed.insert(name.clone(), object.clone());
-                    }
-                }
-            }
+            restore_built::<K>(self.desired, self.printed);
         }
     }
     visit_all(&mut Restore { desired, printed });

@@ -73,6 +73,8 @@ impl Kind for SequenceKind {
     const IS_TYPE: bool = false;
     const IS_RELATION: bool = true;
     const PREREQUISITE: bool = true;
+    // A `serial` column's.
+    const IMPLICIT: bool = true;
     type Key = QualifiedName;
     type Object = Sequence;
     type Spec = SequenceSpec;

@@ -184,7 +184,7 @@ fn column_origin(
     table: &crate::model::QualifiedName,
     column: &crate::model::Ident,
 ) -> Option<Origin> {
-    let (path, text) = sources.iter().find(|(p, _)| *p == at_table.file)?;
+    let (path, text) = sources.iter().find(|(p, _)| **p == *at_table.file)?;
     let spec = parse_file(path, text).ok()?;
     let (_, table_spec) = spec
         .tables
