@@ -506,8 +506,15 @@ pub(crate) fn diff_kind<K: Kind>(
     out: &mut Diff,
 ) {
     let (have, want) = (K::objects(live), K::objects(desired));
-    for (name, wanted) in want {
-        match have.get(name) {
+    // One pass over both maps (a lookup per object was most of the diff's time with 120,000
+    // privileges); extras are reported after the rest, as they always were.
+    let mut extra: Vec<&K::Key> = Vec::new();
+    for (name, existing, wanted) in paired(have, want) {
+        let Some(wanted) = wanted else {
+            extra.push(name);
+            continue;
+        };
+        match existing {
             None => match K::relation_name(name)
                 .and_then(|r| {
                     relation_kind(live, r).or_else(|| {
@@ -563,16 +570,42 @@ pub(crate) fn diff_kind<K: Kind>(
             Some(_) => {}
         }
     }
-    for name in have.keys() {
+    for name in extra {
         let declared = match K::type_name(name) {
             Some(type_name) => declares_type(desired, type_name),
-            None => want.contains_key(name),
+            None => false,
         };
         if !declared && desired.schemas.contains(K::schema_of(name)) {
             out.findings
                 .extend(K::extra(name, &have[name], live, desired));
         }
     }
+}
+
+/// Every key of `left` and `right`, in order, with what each map has under it: one pass over
+/// both sorted maps instead of a lookup per key.
+pub(crate) fn paired<'a, K: Ord, A, B>(
+    left: &'a BTreeMap<K, A>,
+    right: &'a BTreeMap<K, B>,
+) -> impl Iterator<Item = (&'a K, Option<&'a A>, Option<&'a B>)> {
+    let (mut left, mut right) = (left.iter().peekable(), right.iter().peekable());
+    std::iter::from_fn(move || {
+        let order = match (left.peek(), right.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((l, _)), Some((r, _))) => l.cmp(r),
+        };
+        Some(match order {
+            std::cmp::Ordering::Less => left.next().map(|(k, a)| (k, Some(a), None))?,
+            std::cmp::Ordering::Greater => right.next().map(|(k, b)| (k, None, Some(b)))?,
+            std::cmp::Ordering::Equal => {
+                let (k, a) = left.next()?;
+                let (_, b) = right.next()?;
+                (k, Some(a), Some(b))
+            }
+        })
+    })
 }
 
 /// What the database has under a relation name: `table`, `view`, `sequence`, ...; `None`

@@ -322,3 +322,26 @@ async fn read_back<K: Kind>(
         .map_err(|e| e.to_string())?;
     Ok(K::objects(&read.schema).get(name).cloned())
 }
+
+#[test]
+fn paired_walks_both_maps_in_key_order_once() {
+    use std::collections::BTreeMap;
+    let left: BTreeMap<u32, &str> = [(1, "a"), (3, "c"), (4, "d")].into();
+    let right: BTreeMap<u32, char> = [(2, 'B'), (3, 'C'), (5, 'E')].into();
+    let got: Vec<(u32, Option<&str>, Option<char>)> = super::paired(&left, &right)
+        .map(|(k, a, b)| (*k, a.copied(), b.copied()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, Some("a"), None),
+            (2, None, Some('B')),
+            (3, Some("c"), Some('C')),
+            (4, Some("d"), None),
+            (5, None, Some('E')),
+        ]
+    );
+    let empty: BTreeMap<u32, &str> = BTreeMap::new();
+    assert_eq!(super::paired(&empty, &right).count(), 3);
+    assert_eq!(super::paired(&left, &BTreeMap::<u32, ()>::new()).count(), 3);
+}
