@@ -41,6 +41,7 @@ pub use adopt::adopt_live_spellings;
 pub use align::align_live;
 use probe::{probe, unprobe};
 use scratch::canonicalise_once;
+pub use unchanged::{Preparation, prepare_until};
 use units::{Part, Units};
 
 #[derive(Debug, Clone)]

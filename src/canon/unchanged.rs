@@ -16,7 +16,10 @@
 //! changed view over it, an `ALTER TABLE ... DISABLE TRIGGER`, a `COMMENT ON`). Words are an
 //! over-approximation on purpose: a false match costs a build, never a wrong plan.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use pg_query::NodeEnum;
 use serde_json::Value;
@@ -52,11 +55,12 @@ impl Unchanged {
     }
 }
 
-/// One statement, as far as this module cares.
-struct Parsed {
-    /// The statement's tree in a form where equal means "declares the same": `None` when it
-    /// cannot be taken from the live catalog at all.
-    normal: Option<String>,
+/// What this module needs of one statement whatever the target: parsing every statement is
+/// most of [`find`]'s work, and it can be done ahead of time — `plan` does it on the loader
+/// thread while the catalog is read ([`prepare_until`]).
+#[derive(Debug)]
+pub struct Prepared {
+    normal: Normal,
     /// Lower-cased identifiers of the statement (what it may refer to).
     words: BTreeSet<String>,
     /// Words that must all appear in another statement for it to refer to this one's object.
@@ -68,11 +72,66 @@ struct Parsed {
     plain_schema: Option<String>,
 }
 
+/// The statement's tree in a form where equal means "declares the same".
+#[derive(Debug)]
+enum Normal {
+    /// It cannot be taken from the live catalog at all.
+    Not,
+    Ready(String),
+    /// A view's: it depends on the live columns' types (see [`normal_form`]).
+    View,
+}
+
+/// A statement's [`Prepared`] form, computed at most once and shared by the statement's
+/// copies. Equal whatever its state: it is a function of the statement's text.
+#[derive(Debug, Clone, Default)]
+pub struct Preparation(Arc<OnceLock<Prepared>>);
+
+impl PartialEq for Preparation {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Preparation {}
+
+impl Preparation {
+    fn of(&self, statement: &SqlStatement) -> &Prepared {
+        self.0.get_or_init(|| prepare(statement))
+    }
+}
+
+/// Prepares `statements`, in order, until `enough` is set (the caller then needs them, and
+/// [`find`] prepares the rest on every core).
+pub fn prepare_until(statements: &[SqlStatement], enough: &AtomicBool) {
+    for statement in statements {
+        if enough.load(Ordering::Relaxed) {
+            return;
+        }
+        statement.preparation.of(statement);
+    }
+}
+
+/// One statement against the live catalog.
+struct Parsed<'a> {
+    prepared: &'a Prepared,
+    /// See [`Normal`]: `None` when the statement cannot be taken from the live catalog.
+    normal: Option<Cow<'a, str>>,
+}
+
 /// Finds the statements of `sql` whose object `live` already has as written, given `yaml`
 /// (the desired state's other objects, with the live spellings adopted).
 pub fn find(sql: &[SqlStatement], yaml: &Schema, live: &Schema) -> Unchanged {
     let clock = std::time::Instant::now();
-    let parsed: Vec<Parsed> = on_every_core(sql, |s| parse(s, live));
+    let parsed: Vec<Parsed> = on_every_core(sql, |s| {
+        let prepared = s.preparation.of(s);
+        let normal = match &prepared.normal {
+            Normal::Not => None,
+            Normal::Ready(text) => Some(Cow::Borrowed(text.as_str())),
+            Normal::View => normalise(&s.text, live).map(Cow::Owned),
+        };
+        Parsed { prepared, normal }
+    });
     tracing::debug!("parsed {} statements in {:?}", sql.len(), clock.elapsed());
     let declared: BTreeMap<&str, Vec<usize>> = {
         let mut map: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -108,7 +167,7 @@ pub fn find(sql: &[SqlStatement], yaml: &Schema, live: &Schema) -> Unchanged {
     }
     tracing::debug!("matched with the live catalog at {:?}", clock.elapsed());
     for (index, p) in parsed.iter().enumerate() {
-        if let Some(schema) = &p.plain_schema
+        if let Some(schema) = &p.prepared.plain_schema
             && let Some(live) = live.schemas.iter().find(|s| s.as_str() == schema)
         {
             from_live[index] = Some(ObjectId::Schema(live.clone()));
@@ -123,10 +182,11 @@ pub fn find(sql: &[SqlStatement], yaml: &Schema, live: &Schema) -> Unchanged {
         // Which built statements have each word (a candidate they may use or alter is built).
         let mut by_word: HashMap<&str, Vec<usize>> = HashMap::new();
         for &index in &building {
-            if parsed[index].referable {
-                changed.extend(parsed[index].names.iter().cloned());
+            let p = parsed[index].prepared;
+            if p.referable {
+                changed.extend(p.names.iter().cloned());
             }
-            for word in &parsed[index].words {
+            for word in &p.words {
                 by_word.entry(word.as_str()).or_default().push(index);
             }
         }
@@ -135,14 +195,15 @@ pub fn find(sql: &[SqlStatement], yaml: &Schema, live: &Schema) -> Unchanged {
             if from_live[index].is_none() {
                 continue;
             }
-            let p = &parsed[index];
+            let p = parsed[index].prepared;
             let reads_changed = p.words.iter().any(|w| changed.contains(w));
             // A built statement may use it, or alter it (ALTER TABLE ... DISABLE TRIGGER).
             let used_by_built = p.names.split_first().is_some_and(|(first, rest)| {
                 by_word.get(first.as_str()).is_some_and(|users| {
-                    users
-                        .iter()
-                        .any(|&other| rest.iter().all(|n| parsed[other].words.contains(n)))
+                    users.iter().any(|&other| {
+                        rest.iter()
+                            .all(|n| parsed[other].prepared.words.contains(n))
+                    })
                 })
             });
             if reads_changed || used_by_built {
@@ -160,7 +221,7 @@ pub fn find(sql: &[SqlStatement], yaml: &Schema, live: &Schema) -> Unchanged {
 /// Pairs each live object with the statements that declare an object of its name, per kind
 /// written as SQL.
 struct Candidates<'a> {
-    parsed: &'a [Parsed],
+    parsed: &'a [Parsed<'a>],
     declared: &'a BTreeMap<&'a str, Vec<usize>>,
     live: &'a Schema,
     found: Vec<Candidate>,
@@ -182,7 +243,7 @@ impl Candidate {
         self.indexes
             .iter()
             .map(|&index| {
-                let Some(normal) = &parsed[index].normal else {
+                let Some(normal) = parsed[index].normal.as_deref() else {
                     return false;
                 };
                 let written = sql[index].text.trim();
@@ -197,7 +258,7 @@ impl Candidate {
                             .collect()
                     })
                     .iter()
-                    .any(|n| n.as_ref() == Some(normal))
+                    .any(|n| n.as_deref() == Some(normal))
             })
             .collect()
     }
@@ -239,7 +300,7 @@ impl Visitor for Candidates<'_> {
 
 /// `f` of every item, the items shared out over the machine's cores (pg_query parses in
 /// each thread's own memory); in the items' order.
-fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+fn on_every_core<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(&'a T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(8);
@@ -272,9 +333,9 @@ fn declared_form(id: &ObjectId) -> String {
     }
 }
 
-fn parse(statement: &SqlStatement, live: &Schema) -> Parsed {
-    let mut out = Parsed {
-        normal: None,
+fn prepare(statement: &SqlStatement) -> Prepared {
+    let mut out = Prepared {
+        normal: Normal::Not,
         words: words(&statement.text),
         names: Vec::new(),
         referable: false,
@@ -334,7 +395,14 @@ fn parse(statement: &SqlStatement, live: &Schema) -> Parsed {
     if !comparable {
         return out;
     }
-    out.normal = normal_form(parsed.protobuf, live);
+    out.normal = if matches!(node, NodeEnum::ViewStmt(_)) {
+        Normal::View
+    } else {
+        match routine_normal_form(parsed.protobuf) {
+            Some(text) => Normal::Ready(text),
+            None => Normal::Not,
+        }
+    };
     out
 }
 
@@ -367,21 +435,29 @@ fn normal_form(mut parsed: pg_query::protobuf::ParseResult, live: &Schema) -> Op
     let [one] = parsed.stmts.as_mut_slice() else {
         return None;
     };
+    // A view's query needs the rewrites below, on its whole tree.
+    if let NodeEnum::ViewStmt(s) = one.stmt.as_mut()?.node.as_mut()? {
+        s.replace = false;
+        let mut tree = serde_json::to_value(&one.stmt).ok()?;
+        let mut relations = Relations::default();
+        relations.collect(&tree);
+        let columns = ColumnTypes {
+            relations: &relations,
+            live,
+        };
+        rewrite(&mut tree, &columns);
+        return Some(tree.to_string());
+    }
+    routine_normal_form(parsed)
+}
+
+/// [`normal_form`] of anything but a view (what does not depend on the live catalog).
+fn routine_normal_form(mut parsed: pg_query::protobuf::ParseResult) -> Option<String> {
+    let [one] = parsed.stmts.as_mut_slice() else {
+        return None;
+    };
     match one.stmt.as_mut()?.node.as_mut()? {
-        // A view's query needs the rewrites below, on its whole tree.
-        NodeEnum::ViewStmt(s) => {
-            s.replace = false;
-            let mut tree = serde_json::to_value(&one.stmt).ok()?;
-            let mut relations = Relations::default();
-            relations.collect(&tree);
-            let columns = ColumnTypes {
-                relations: &relations,
-                live,
-            };
-            rewrite(&mut tree, &columns);
-            return Some(tree.to_string());
-        }
-        // The rest only where the rewrites can apply, and printed back (much cheaper).
+        // Only where the rewrites can apply, and printed back (much cheaper than JSON).
         NodeEnum::CreateTrigStmt(s) => {
             s.replace = false;
             if let Some(relation) = s.relation.as_mut() {
@@ -692,5 +768,62 @@ mod tests {
         for (i, p) in parsed.iter().enumerate() {
             assert_eq!(p.as_deref(), Some(format!("SELECT {i}").as_str()));
         }
+    }
+
+    fn statements() -> Vec<SqlStatement> {
+        crate::load::sql::statements(
+            std::path::Path::new("objects.sql"),
+            "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 1';\n\
+             CREATE VIEW v AS SELECT 1 AS one;\n\
+             CREATE TABLE t (id int);\n\
+             CREATE TRIGGER tr BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION f();\n",
+        )
+        .expect("the statements load")
+    }
+
+    #[test]
+    fn statements_are_prepared_ahead_only_until_told_to_stop() {
+        let sql = statements();
+        prepare_until(&sql, &AtomicBool::new(true));
+        assert!(sql.iter().all(|s| s.preparation.0.get().is_none()));
+        prepare_until(&sql, &AtomicBool::new(false));
+        assert!(sql.iter().all(|s| s.preparation.0.get().is_some()));
+        // A copy shares its statement's preparation.
+        let copy = sql[0].clone();
+        assert!(copy.preparation.0.get().is_some());
+    }
+
+    #[test]
+    fn a_statement_prepared_ahead_is_prepared_as_it_would_be_on_demand() {
+        let ahead = statements();
+        prepare_until(&ahead, &AtomicBool::new(false));
+        let on_demand = statements();
+        for (a, b) in ahead.iter().zip(&on_demand) {
+            let (a, b) = (a.preparation.of(a), prepare(b));
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+        let [function, view, table, trigger] = ahead.as_slice() else {
+            panic!("four statements");
+        };
+        let normal = |s: &SqlStatement| match &s.preparation.of(s).normal {
+            Normal::Not => "not",
+            Normal::Ready(_) => "ready",
+            Normal::View => "view",
+        };
+        // The routine and the trigger are normalised ahead (the public. of the function's
+        // name is not part of its normal form); the view waits for the live columns; a
+        // table is built, never taken from the live catalog.
+        assert_eq!(normal(function), "ready");
+        assert_eq!(normal(trigger), "ready");
+        assert_eq!(normal(view), "view");
+        assert_eq!(normal(table), "not");
+        let Normal::Ready(text) = &function.preparation.of(function).normal else {
+            unreachable!()
+        };
+        assert!(!text.contains("public."), "{text}");
+        assert_eq!(
+            function.preparation.of(function).names,
+            vec!["f".to_owned()]
+        );
     }
 }

@@ -29,6 +29,8 @@ pub struct SqlStatement {
     /// What it declares, as `kind schema.name` words for messages (`view public.v`), and the
     /// schema it puts it in (`public` when unqualified: statements run with that search path).
     pub declares: Option<(String, String)>,
+    /// Its parse as the unchanged-statement check needs it, once computed.
+    pub preparation: crate::canon::Preparation,
 }
 
 impl SqlStatement {
@@ -93,6 +95,7 @@ pub(crate) fn statements(path: &Path, text: &str) -> Result<Vec<SqlStatement>, V
             line,
             text: statement.text.to_owned(),
             declares: declared(statement.node),
+            preparation: Default::default(),
         });
     }
     if errors.is_empty() {
