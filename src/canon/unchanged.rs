@@ -10,11 +10,12 @@
 //! "As written" is decided on PostgreSQL's own parse trees (pg_query), so spacing, case,
 //! comments, parentheses and `CREATE` versus `CREATE OR REPLACE` do not matter; anything else
 //! does. A parse tree only means the same object in the same context, so a statement is taken
-//! from the live catalog only when nothing it may refer to differs from the target: every word
-//! of it that names a table, type or routine the desired state changes keeps it on the scratch
-//! server, and so does every statement another built statement may refer to or alter (a
-//! changed view over it, an `ALTER TABLE ... DISABLE TRIGGER`, a `COMMENT ON`). Words are an
-//! over-approximation on purpose: a false match costs a build, never a wrong plan.
+//! from the live catalog only when nothing it may refer to differs from the target in a way
+//! that changes how it prints: every word of it that names a table whose columns the desired
+//! state changes (not its indexes, keys or privileges), or a type or routine it changes, keeps
+//! it on the scratch server, and so does every statement another built statement may refer to
+//! or alter (a changed view over it, an `ALTER TABLE ... DISABLE TRIGGER`, a `COMMENT ON`).
+//! Words are an over-approximation on purpose: a false match costs a build, never a wrong plan.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -646,15 +647,22 @@ fn words(text: &str) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// Names (lower-cased, unqualified) of the tables and objects of every YAML-declared kind that
-/// the desired state has differently from `live`, or that `live` lacks.
+/// Names (lower-cased, unqualified) of the tables whose columns the desired state has
+/// differently from `live`, and of the objects of every YAML-declared kind that it has
+/// differently, or that `live` lacks.
+///
+/// Only a table's columns (names, types, order, ...) decide how what reads it prints: a view's
+/// query, a trigger's `UPDATE OF` and `WHEN`, a routine's `%TYPE`. Its indexes, keys,
+/// privileges or policies do not, and a tenth of a schema's tables gaining an index must not
+/// send every view and trigger on them to the scratch server.
 fn changed_names(yaml: &Schema, live: &Schema) -> BTreeSet<String> {
     let name = |q: &QualifiedName| q.name.as_str().to_lowercase();
-    let mut out: BTreeSet<String> = yaml
-        .tables
-        .iter()
-        .filter(|(n, t)| live.tables.get(*n) != Some(*t))
-        .map(|(n, _)| name(n))
+    let mut out: BTreeSet<String> = kinds::paired(&live.tables, &yaml.tables)
+        .filter_map(|(n, have, want)| match (have, want) {
+            (Some(have), Some(want)) if have.columns == want.columns => None,
+            (_, Some(_)) => Some(name(n)),
+            (_, None) => None,
+        })
         .collect();
     out.extend(
         yaml.enums

@@ -331,11 +331,19 @@ impl Kind for GrantKind {
             out.additive
                 .push(Change::Create(super::Created::Grant(key.clone(), grant)));
         };
-        for (key, wanted) in want {
+        // One pass over both (sorted) maps: a lookup per privilege was most of the diff's
+        // time at 120,000 of them. Those only the database has come after the predictions,
+        // as they always did.
+        let mut extras: Vec<(&GrantKey, &Grant)> = Vec::new();
+        for (key, had, wanted) in super::paired(have, want) {
+            let Some(wanted) = wanted else {
+                extras.extend(had.map(|had| (key, had)));
+                continue;
+            };
             if unmanaged(key) {
                 continue;
             }
-            match (have.get(key), *wanted) {
+            match (had, *wanted) {
                 // PUBLIC's default privilege is not modelled when held (the loader never
                 // makes one): nothing to grant, and a revoked one is never granted back.
                 (_, Grant::Granted { .. }) if is_public_default(key) => {}
@@ -366,8 +374,8 @@ impl Kind for GrantKind {
             }
         }
         predict_default_privileges(live, desired, options, out);
-        for (key, had) in have {
-            if want.contains_key(key) || !described(desired, &key.on) {
+        for (key, had) in extras {
+            if !described(desired, &key.on) {
                 continue;
             }
             match had {

@@ -528,6 +528,44 @@ async fn statements_that_may_differ_are_built() {
     }
 }
 
+/// A table that differs from the target's only in what does not change how a statement
+/// reading it prints (an index here): its views and triggers are still taken from the catalog.
+#[tokio::test]
+async fn a_table_changed_only_in_an_index_keeps_its_statements_from_the_catalog() {
+    let db = common::fresh_db();
+    let live = build_target(
+        &db,
+        &format!(
+            "{UNCHANGED_TABLES}{UNCHANGED_OBJECTS}CREATE INDEX accounts_name_idx ON accounts (name);\n"
+        ),
+    )
+    .await;
+    // Pulled without its name: PostgreSQL's own choice for it.
+    let index = "    indexes:\n      - { columns: [name] }\n";
+    let desired = desired_files(&live, UNCHANGED_OBJECTS, |yaml| {
+        if yaml.contains("accounts:") {
+            assert!(yaml.contains(index), "the index is pulled as {yaml}");
+        }
+        yaml.replace(index, "")
+    });
+    let accounts = reconcile::model::QualifiedName::new(
+        reconcile::model::Ident::new("public".to_owned()).unwrap(),
+        reconcile::model::Ident::new("accounts".to_owned()).unwrap(),
+    );
+    assert_ne!(
+        desired.schema.tables.get(&accounts),
+        live.tables.get(&accounts),
+        "the desired accounts table lacks the index"
+    );
+    let mut none = Unreachable { asked: false };
+    let taken = canon::sql::build_against(&desired.schema, &desired.sql, Some(&live), &mut none)
+        .await
+        .expect("nothing to build");
+    assert!(!none.asked, "the scratch database was asked for");
+    assert_eq!(taken.schema.views, live.views);
+    assert_eq!(taken.schema.triggers, live.triggers);
+}
+
 /// A changed view over an unchanged one: the unchanged one is built too (the changed one
 /// cannot be built without it), and the result is the full build's.
 #[tokio::test]
