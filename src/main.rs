@@ -9,6 +9,10 @@ mod cli;
 /// raised the peak memory of a 1,000-table plan by a third. Measured at 10,000 tables: a
 /// third less CPU, a fifth less wall time, no more memory (docs/benchmarks.md, tenth
 /// measurements).
+///
+/// The `system-allocator` feature keeps glibc's, for heap profilers that watch malloc
+/// (heaptrack): `cargo build --release --features system-allocator`.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
