@@ -83,7 +83,7 @@ enum Normal {
     View,
 }
 
-/// A statement's [`Prepared`] form, computed at most once and shared by the statement's
+/// A statement's `Prepared` form, computed at most once and shared by the statement's
 /// copies. Equal whatever its state: it is a function of the statement's text.
 #[derive(Debug, Clone, Default)]
 pub struct Preparation(Arc<OnceLock<Prepared>>);
@@ -103,7 +103,7 @@ impl Preparation {
 }
 
 /// Prepares `statements`, in order, until `enough` is set (the caller then needs them, and
-/// [`find`] prepares the rest on every core).
+/// `find` prepares the rest on every core).
 pub fn prepare_until(statements: &[SqlStatement], enough: &AtomicBool) {
     for statement in statements {
         if enough.load(Ordering::Relaxed) {

@@ -179,7 +179,7 @@ pub enum IntrospectError {
 /// (a scratch read-back of what it just built: see [`read_in_transaction_of`]).
 #[derive(Debug, Clone, Default)]
 pub struct LeaveOut {
-    /// Registered kinds, by [`kinds::Catalog`] name.
+    /// Registered kinds, by the name of their catalog query.
     pub kinds: BTreeSet<&'static str>,
     /// The objects reconcile does not manage ([`Introspected::skipped`]).
     pub unmanaged: bool,

@@ -29,6 +29,10 @@
 //! not have, so they are never built there ([`Kind::BUILT`]): they are compared structurally,
 //! as written.
 //!
+//! A scratch read-back queries only the kinds it built objects of ([`not_read_back`]): a kind
+//! whose objects the server also creates for statements of other kinds (a `serial`
+//! column's sequence) must say so ([`Kind::IMPLICIT`]), or those objects go unread.
+//!
 //! Tables (with their columns, constraints and indexes) and enums stay hand-written in
 //! `diff::table`, `diff` and `plan::generate`: a table's diff is many rules, not one, and an
 //! enum grows label by label.
