@@ -135,9 +135,13 @@ async fn build_all(
     scope_schemas.dedup();
     let scope = Scope::named(scope_schemas, &[]);
     tracing::debug!("statements built (whole tables: {whole}); reading them back");
-    // Owners and privileges are the desired state's as written (see `merge`): not read.
+    // Owners and privileges are the desired state's as written (see `merge`): not read; nor
+    // are kinds the statements create nothing of (the YAML's objects are dropped below).
     let leave_out = introspect::LeaveOut {
-        kinds: kinds::not_read_back(None),
+        kinds: match super::unchanged::kinds_created(sql) {
+            Some(created) => kinds::not_read_back_but(&created),
+            None => kinds::not_read_back(None),
+        },
         unmanaged: false,
     };
     let read = introspect::read_in_transaction_of(&mut tx, &scope, leave_out).await;

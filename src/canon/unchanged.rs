@@ -71,6 +71,36 @@ pub struct Prepared {
     referable: bool,
     /// `CREATE SCHEMA name` with nothing else in it.
     plain_schema: Option<String>,
+    /// What reads back what it creates on the scratch server (see [`kinds_created`]).
+    creates: Creates,
+}
+
+/// Which catalog query reads back what a statement creates.
+#[derive(Debug, Clone, Copy)]
+enum Creates {
+    /// The tables' and enums' (a table, an index, an enum, a schema).
+    TablesOrEnums,
+    /// A registered kind's, by its catalog query's name.
+    Kind(&'static str),
+    /// Anything, as far as this module knows.
+    Anything,
+}
+
+/// The registered kinds (by their catalog queries' names) whose objects `sql` creates, when
+/// every statement is known to create one object of a known kind: a read-back of their build
+/// needs no other kind's query. `None` when one may create anything.
+pub fn kinds_created(sql: &[SqlStatement]) -> Option<BTreeSet<&'static str>> {
+    let mut out = BTreeSet::new();
+    for statement in sql {
+        match statement.preparation.of(statement).creates {
+            Creates::TablesOrEnums => {}
+            Creates::Kind(name) => {
+                out.insert(name);
+            }
+            Creates::Anything => return None,
+        }
+    }
+    Some(out)
 }
 
 /// The statement's tree in a form where equal means "declares the same".
@@ -341,6 +371,7 @@ fn prepare(statement: &SqlStatement) -> Prepared {
         names: Vec::new(),
         referable: false,
         plain_schema: None,
+        creates: Creates::Anything,
     };
     let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
         return out;
@@ -393,6 +424,7 @@ fn prepare(statement: &SqlStatement) -> Prepared {
     };
     out.names = names;
     out.referable = referable;
+    out.creates = creates(node);
     if !comparable {
         return out;
     }
@@ -405,6 +437,40 @@ fn prepare(statement: &SqlStatement) -> Prepared {
         }
     };
     out
+}
+
+/// See [`Creates`].
+fn creates(node: &NodeEnum) -> Creates {
+    use crate::kinds::{
+        aggregate::AggregateKind, composite::CompositeKind, domain::DomainKind,
+        function::FunctionKind, materialized_view::MaterializedViewKind, sequence::SequenceKind,
+        trigger::TriggerKind, view::ViewKind,
+    };
+    fn of<K: Kind>() -> Creates {
+        Creates::Kind(K::CATALOG.name)
+    }
+    match node {
+        NodeEnum::ViewStmt(_) => of::<ViewKind>(),
+        NodeEnum::CreateTableAsStmt(_) => of::<MaterializedViewKind>(),
+        NodeEnum::CreateFunctionStmt(_) => of::<FunctionKind>(),
+        NodeEnum::DefineStmt(s)
+            if s.kind == pg_query::protobuf::ObjectType::ObjectAggregate as i32 =>
+        {
+            of::<AggregateKind>()
+        }
+        NodeEnum::CreateTrigStmt(_) => of::<TriggerKind>(),
+        NodeEnum::CreateDomainStmt(_) => of::<DomainKind>(),
+        NodeEnum::CompositeTypeStmt(_) => of::<CompositeKind>(),
+        NodeEnum::CreateSeqStmt(_) => of::<SequenceKind>(),
+        // A comment is kept only if what it is on is read back too, and that may be of any
+        // kind (a policy the YAML declares, say).
+        NodeEnum::CommentStmt(_) => Creates::Anything,
+        NodeEnum::CreateStmt(_) | NodeEnum::IndexStmt(_) | NodeEnum::CreateEnumStmt(_) => {
+            Creates::TablesOrEnums
+        }
+        NodeEnum::CreateSchemaStmt(s) if s.schema_elts.is_empty() => Creates::TablesOrEnums,
+        _ => Creates::Anything,
+    }
 }
 
 /// The one statement of a parse, if it is one.
@@ -799,6 +865,42 @@ mod tests {
         // A copy shares its statement's preparation.
         let copy = sql[0].clone();
         assert!(copy.preparation.0.get().is_some());
+    }
+
+    #[test]
+    fn a_read_back_asks_for_the_kinds_the_statements_create() {
+        use crate::kinds::{
+            domain::DomainKind, function::FunctionKind, grant::GrantKind,
+            materialized_view::MaterializedViewKind, sequence::SequenceKind, trigger::TriggerKind,
+            view::ViewKind,
+        };
+        let sql = statements();
+        let created = kinds_created(&sql).expect("every statement is known");
+        let names = |list: &[&'static str]| list.iter().copied().collect::<BTreeSet<_>>();
+        assert_eq!(
+            created,
+            names(&[
+                FunctionKind::CATALOG.name,
+                ViewKind::CATALOG.name,
+                TriggerKind::CATALOG.name
+            ])
+        );
+        let left_out = crate::kinds::not_read_back_but(&created);
+        assert!(left_out.contains(GrantKind::CATALOG.name), "never built");
+        assert!(!left_out.contains(SequenceKind::CATALOG.name), "a serial's");
+        assert!(!left_out.contains(ViewKind::CATALOG.name));
+        assert!(
+            !left_out.contains(DomainKind::CATALOG.name),
+            "a prerequisite"
+        );
+        assert!(left_out.contains(MaterializedViewKind::CATALOG.name));
+        // A statement of another shape: anything may have been created.
+        let altering = crate::load::sql::statements(
+            std::path::Path::new("alter.sql"),
+            "ALTER TABLE public.t DISABLE TRIGGER tr;\n",
+        )
+        .expect("the statement loads");
+        assert_eq!(kinds_created(&[sql, altering].concat()), None);
     }
 
     #[test]

@@ -844,6 +844,31 @@ pub(crate) fn not_read_back(built: Option<&Schema>) -> BTreeSet<&'static str> {
     visitor.out
 }
 
+/// [`not_read_back`] of a build of statements that create objects of the kinds `created`
+/// (by their catalog queries' names) only, over the desired state's prerequisites
+/// ([`Kind::PREREQUISITE`]), which are read too: a routine whose argument or result type is
+/// not in the model read back is left out of it as unmanaged.
+pub(crate) fn not_read_back_but(created: &BTreeSet<&'static str>) -> BTreeSet<&'static str> {
+    struct NotReadBack<'a> {
+        created: &'a BTreeSet<&'static str>,
+        out: BTreeSet<&'static str>,
+    }
+    impl Visitor for NotReadBack<'_> {
+        fn visit<K: Kind>(&mut self) {
+            let read = K::IMPLICIT || K::PREREQUISITE || self.created.contains(K::CATALOG.name);
+            if !K::BUILT || !read {
+                self.out.insert(K::CATALOG.name);
+            }
+        }
+    }
+    let mut visitor = NotReadBack {
+        created,
+        out: BTreeSet::new(),
+    };
+    visit_all(&mut visitor);
+    visitor.out
+}
+
 /// [`restore_all`], but the objects of kinds never built ([`Kind::BUILT`]: hundreds of
 /// thousands of privileges at 10,000 tables) are moved out of `desired`, not copied.
 pub(crate) fn restore_all_from(desired: &mut Schema, printed: &mut Schema) {
