@@ -91,8 +91,10 @@ enum Creates {
 /// needs no other kind's query. `None` when one may create anything.
 pub fn kinds_created(sql: &[SqlStatement]) -> Option<BTreeSet<&'static str>> {
     let mut out = BTreeSet::new();
-    for statement in sql {
-        match statement.preparation.of(statement).creates {
+    // Statements not prepared yet (a fleet's build of the whole desired state) are parsed on
+    // every core.
+    for creates in on_every_core(sql, |s| s.preparation.of(s).creates) {
+        match creates {
             Creates::TablesOrEnums => {}
             Creates::Kind(name) => {
                 out.insert(name);
