@@ -68,7 +68,7 @@ pub(super) async fn canonicalise_once(
     // Only what was built is read back (a few queries instead of every kind's): the scratch
     // database was empty, and what reconcile does not manage is not asked about here.
     let leave_out = introspect::LeaveOut {
-        kinds: kinds::not_read_back(Some(desired)),
+        kinds: kinds::not_read_back(kinds::Built::Objects(desired)),
         unmanaged: true,
     };
     let read = introspect::read_in_transaction_of(&mut tx, &scope, leave_out).await;

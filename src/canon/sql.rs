@@ -139,8 +139,8 @@ async fn build_all(
     // are kinds the statements create nothing of (the YAML's objects are dropped below).
     let leave_out = introspect::LeaveOut {
         kinds: match super::unchanged::kinds_created(sql) {
-            Some(created) => kinds::not_read_back_but(&created),
-            None => kinds::not_read_back(None),
+            Some(created) => kinds::not_read_back(kinds::Built::KindsOverPrerequisites(&created)),
+            None => kinds::not_read_back(kinds::Built::Anything),
         },
         unmanaged: false,
     };

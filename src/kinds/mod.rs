@@ -817,52 +817,46 @@ pub(crate) fn copy_all(from: &Schema, to: &mut Schema) {
     visit_all(&mut Copy { from, to });
 }
 
-/// The catalog queries (by [`Catalog`] name) a read-back of `built` on the empty scratch
-/// server can leave out: kinds it reads only to overwrite ([`Kind::BUILT`]), and, unless
-/// `built` is `None` (statements of any kind were run), kinds of which `built` has no object
-/// and which nothing else creates ([`Kind::IMPLICIT`]).
-pub(crate) fn not_read_back(built: Option<&Schema>) -> BTreeSet<&'static str> {
-    struct NotReadBack<'a> {
-        built: Option<&'a Schema>,
-        out: BTreeSet<&'static str>,
-    }
-    impl Visitor for NotReadBack<'_> {
-        fn visit<K: Kind>(&mut self) {
-            let none_built = self
-                .built
-                .is_some_and(|built| !K::IMPLICIT && K::objects(built).is_empty());
-            if !K::BUILT || none_built {
-                self.out.insert(K::CATALOG.name);
-            }
-        }
-    }
-    let mut visitor = NotReadBack {
-        built,
-        out: BTreeSet::new(),
-    };
-    visit_all(&mut visitor);
-    visitor.out
+/// What a scratch build ran, as far as reading it back is concerned (see [`not_read_back`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Built<'a> {
+    /// Statements of any kind.
+    Anything,
+    /// The objects of this model, on an empty database.
+    Objects(&'a Schema),
+    /// Statements that create objects of these kinds only (by their catalog queries' names),
+    /// over the desired state's prerequisites ([`Kind::PREREQUISITE`]), which are read too:
+    /// a routine whose argument or result type is not in the model read back is left out of
+    /// it as unmanaged.
+    KindsOverPrerequisites(&'a BTreeSet<&'static str>),
 }
 
-/// [`not_read_back`] of a build of statements that create objects of the kinds `created`
-/// (by their catalog queries' names) only, over the desired state's prerequisites
-/// ([`Kind::PREREQUISITE`]), which are read too: a routine whose argument or result type is
-/// not in the model read back is left out of it as unmanaged.
-pub(crate) fn not_read_back_but(created: &BTreeSet<&'static str>) -> BTreeSet<&'static str> {
+/// The catalog queries (by [`Catalog`] name) a read-back of what was `built` on the empty
+/// scratch server can leave out: kinds it reads only to overwrite ([`Kind::BUILT`]), and
+/// kinds nothing built has objects of — which a kind the server creates for statements of
+/// other kinds ([`Kind::IMPLICIT`]) never is.
+pub(crate) fn not_read_back(built: Built<'_>) -> BTreeSet<&'static str> {
     struct NotReadBack<'a> {
-        created: &'a BTreeSet<&'static str>,
+        built: Built<'a>,
         out: BTreeSet<&'static str>,
     }
     impl Visitor for NotReadBack<'_> {
         fn visit<K: Kind>(&mut self) {
-            let read = K::IMPLICIT || K::PREREQUISITE || self.created.contains(K::CATALOG.name);
+            let read = K::IMPLICIT
+                || match self.built {
+                    Built::Anything => true,
+                    Built::Objects(schema) => !K::objects(schema).is_empty(),
+                    Built::KindsOverPrerequisites(created) => {
+                        K::PREREQUISITE || created.contains(K::CATALOG.name)
+                    }
+                };
             if !K::BUILT || !read {
                 self.out.insert(K::CATALOG.name);
             }
         }
     }
     let mut visitor = NotReadBack {
-        created,
+        built,
         out: BTreeSet::new(),
     };
     visit_all(&mut visitor);
