@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes.
@@ -220,31 +221,31 @@ pub enum IdentError {
 /// A schema-unqualified name: a column, a constraint, an index, a schema.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Ident(String);
+pub struct Ident(CompactString);
 
 /// The schema of an object outside any schema (an extension), for code that walks objects
 /// by schema: no schema has this name (a real one is never empty), so it matches none.
-pub(crate) static NO_SCHEMA: Ident = Ident(String::new());
+pub(crate) static NO_SCHEMA: Ident = Ident(CompactString::const_new(""));
 
 impl Ident {
     /// Checks the name against PostgreSQL's limits; anything else (quotes, spaces, any case,
     /// semicolons) is a legal name and is kept verbatim.
-    pub fn new(name: impl Into<String>) -> Result<Self, IdentError> {
-        let name = name.into();
+    pub fn new(name: impl AsRef<str>) -> Result<Self, IdentError> {
+        let name = name.as_ref();
         if name.is_empty() {
             Err(IdentError::Empty)
         } else if name.len() > MAX_IDENT_BYTES {
-            Err(IdentError::TooLong(name))
+            Err(IdentError::TooLong(name.to_owned()))
         } else if name.contains('\0') {
             Err(IdentError::Nul)
         } else {
-            Ok(Self(name))
+            Ok(Self(CompactString::from(name)))
         }
     }
 
     /// For names read from the catalog, which are valid by construction.
     pub fn from_catalog(name: String) -> Self {
-        Self(name)
+        Self(CompactString::from(name))
     }
 
     pub fn as_str(&self) -> &str {

@@ -11,9 +11,10 @@ use super::{CanonError, Rejection, Scratch, build_in_chunks, prerequisites_of};
 use crate::model::{
     Column, Constraint, ConstraintKind, ForeignKey, Ident, ObjectId, QualifiedName, Schema, Table,
 };
+use compact_str::CompactString;
 
 /// The column types of one foreign key and of the key it references.
-type Shape = (Vec<String>, Vec<String>);
+type Shape = (Vec<CompactString>, Vec<CompactString>);
 
 /// The foreign keys of `desired` that `live` does not have as they are, whose every column
 /// type is known on both sides, by shape.
@@ -31,7 +32,7 @@ fn shapes(desired: &Schema, live: Option<&Schema>) -> BTreeMap<Shape, Vec<Object
             let Some(referenced) = desired.tables.get(&fk.references) else {
                 continue;
             };
-            let types = |t: &Table, columns: &[Ident]| -> Option<Vec<String>> {
+            let types = |t: &Table, columns: &[Ident]| -> Option<Vec<CompactString>> {
                 columns
                     .iter()
                     .map(|c| t.column(c.as_str()).map(|c| c.data_type.clone()))
@@ -85,7 +86,7 @@ pub(super) async fn check(
     let mut tables: BTreeMap<QualifiedName, Table> = BTreeMap::new();
     let mut referencing: BTreeMap<QualifiedName, Vec<ObjectId>> = BTreeMap::new();
     for (i, ((from, to), keys)) in shapes.into_iter().enumerate() {
-        let column = |n: usize, data_type: &String| {
+        let column = |n: usize, data_type: &CompactString| {
             Column::new(Ident::from_catalog(format!("c{n}")), data_type.clone())
         };
         let names = |count: usize| -> Vec<Ident> {

@@ -15,6 +15,7 @@ use super::scratch::canonicalise_once;
 use super::{CanonError, Rejection, Scratch};
 use crate::kinds;
 use crate::model::{Column, Ident, ObjectId, PartitionOf, QualifiedName, Schema, Table};
+use compact_str::CompactString;
 
 /// Tables per scratch transaction (each relation built holds a lock until the rollback).
 const TABLES_PER_TRANSACTION: usize = 250;
@@ -38,7 +39,7 @@ pub(super) fn strip(table: &mut Table) {
 /// What decides how a parent's key and its partitions' bounds print: the schema (for names in
 /// a key expression), the key's text, and the types and collations of the columns it uses
 /// (of every column when the key has an expression).
-type Signature = (Ident, String, Vec<(Ident, String, Option<String>)>);
+type Signature = (Ident, String, Vec<(Ident, CompactString, Option<String>)>);
 
 fn signature(name: &QualifiedName, parent: &Table) -> Option<Signature> {
     let key = parent.partition_by.clone()?;

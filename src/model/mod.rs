@@ -11,6 +11,7 @@ mod sequence;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 pub use crate::ident::{Ident, QualifiedName};
@@ -204,8 +205,9 @@ impl Table {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: Ident,
-    /// Canonical type text, e.g. `character varying(255)`, `integer[]`, `lead_status`.
-    pub data_type: String,
+    /// Canonical type text, e.g. `character varying(255)`, `integer[]`, `lead_status`:
+    /// inline up to 24 bytes (nearly every type), no allocation for each of ~450,000 columns.
+    pub data_type: CompactString,
     pub not_null: bool,
     pub default: Option<String>,
     /// Boxed: most columns have none, and an inline one would make every column 50 bytes
@@ -218,7 +220,7 @@ pub struct Column {
 }
 
 impl Column {
-    pub fn new(name: Ident, data_type: impl Into<String>) -> Self {
+    pub fn new(name: Ident, data_type: impl Into<CompactString>) -> Self {
         Self {
             name,
             data_type: data_type.into(),

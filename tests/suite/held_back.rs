@@ -167,7 +167,7 @@ fn mutate(live: &mut Schema, mutation: &Mutation) {
             if column.starts_with("old_") || column == "t0_id" {
                 return;
             }
-            table.columns[position].data_type = TYPES[ty % TYPES.len()].to_owned();
+            table.columns[position].data_type = TYPES[ty % TYPES.len()].into();
             // The live objects over it fit its live type (the database could not hold them
             // otherwise): they are left out, so the plan wants to add them.
             table

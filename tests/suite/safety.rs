@@ -576,7 +576,7 @@ fn mutate(live: &mut Schema, m: &Mutation) {
                 && !table.columns.is_empty()
             {
                 let position = c.index(table.columns.len());
-                table.columns[position].data_type = choose(BASE_TYPES, ty).to_string();
+                table.columns[position].data_type = choose(BASE_TYPES, ty).into();
             }
         }
         Mutation::ToggleNotNull(t, c) => {

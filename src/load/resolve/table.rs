@@ -242,7 +242,7 @@ impl Resolver {
         };
         let mut column = Column::new(column_name.clone(), String::new());
         if let Some(kind) = serial_kind(type_text) {
-            column.data_type = kind.sql().to_owned();
+            column.data_type = kind.sql().into();
             column.not_null = true;
             let sequence = self.serial_sequence(b, &column_name, kind, &type_origin);
             column.default = Some(format!(
@@ -252,7 +252,7 @@ impl Resolver {
         } else if let Some(t) =
             self.column_type(type_text, &b.name, b.table.columns.len(), &type_origin)
         {
-            column.data_type = t;
+            column.data_type = t.into();
         }
         // Column-level constraints look the column up in the table, so it goes in first.
         b.table.columns.push(column.clone());

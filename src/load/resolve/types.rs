@@ -117,7 +117,7 @@ impl Resolver {
                 .get_mut(&deferred.table)
                 .and_then(|t| t.columns.get_mut(deferred.index));
             if let (Some(resolved), Some(column)) = (resolved, column) {
-                column.data_type = resolved;
+                column.data_type = resolved.into();
             }
         }
     }
