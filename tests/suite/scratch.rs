@@ -148,7 +148,7 @@ async fn something_to_build_asks_for_the_server() {
         .map(|(n, d)| (n.clone(), d.clone()))
         .expect("a domain");
     let mut renamed = name.clone();
-    renamed.name = reconcile::model::Ident::new("amount_two".to_owned()).expect("an identifier");
+    renamed.name = reconcile::model::Ident::new("amount_two").expect("an identifier");
     new_domain.domains.insert(renamed, domain);
     let mut none = Unreachable { asked: false };
     let error = canon::canonicalise_against(&new_domain, Some(&live), &mut none)
@@ -549,8 +549,8 @@ async fn a_table_changed_only_in_an_index_keeps_its_statements_from_the_catalog(
         yaml.replace(index, "")
     });
     let accounts = reconcile::model::QualifiedName::new(
-        reconcile::model::Ident::new("public".to_owned()).unwrap(),
-        reconcile::model::Ident::new("accounts".to_owned()).unwrap(),
+        reconcile::model::Ident::new("public").unwrap(),
+        reconcile::model::Ident::new("accounts").unwrap(),
     );
     assert_ne!(
         desired.schema.tables.get(&accounts),
