@@ -147,7 +147,7 @@ pub struct Desired {
 /// The desired state's files and where each object was declared in them.
 pub struct Positions {
     origins: load::Origins,
-    sources: Vec<(PathBuf, String)>,
+    sources: load::SourceFiles,
     /// What the `.sql` files declare, where.
     statements: Vec<(reconcile::model::ObjectId, load::Origin)>,
 }
@@ -157,8 +157,7 @@ impl Positions {
     /// declare are placed when a format needs a place for each (SARIF).
     pub fn first_file(&self) -> Option<(String, u32)> {
         self.sources
-            .iter()
-            .map(|(p, _)| p)
+            .paths()
             .min()
             .map(|p| (p.display().to_string(), 1))
     }
@@ -189,7 +188,8 @@ impl Desired {
             sql: located.sql,
             positions: Positions {
                 origins: located.origins,
-                sources,
+                // The texts are dropped here (see `SourceFiles`).
+                sources: load::SourceFiles::remember(&sources),
                 statements: Vec::new(),
             },
         })

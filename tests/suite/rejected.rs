@@ -104,6 +104,19 @@ fn a_desired_state_the_server_rejects_is_an_error_at_its_line() {
                 "{case}, {command}: expected {object} at {at} with SQLSTATE {sqlstate}:\n{stderr}"
             );
             assert!(!stderr.contains("at line"), "{case}: {stderr}");
+            // The line is shown under the error, read again from the file (the loader keeps
+            // no texts).
+            let line: usize = at
+                .rsplit(':')
+                .nth(1)
+                .and_then(|l| l.parse().ok())
+                .expect("line");
+            let written = desired(bad);
+            let shown = written.lines().nth(line - 1).expect("the line").trim();
+            assert!(
+                stderr.contains(&format!("{line} | ")) && stderr.contains(shown),
+                "{case}, {command}: expected line {line} ({shown}) shown:\n{stderr}"
+            );
         }
         let after = db
             .psql("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace")
