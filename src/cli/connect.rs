@@ -475,18 +475,10 @@ impl reconcile::canon::Scratch for Scratch {
     async fn connection(&mut self) -> Result<&mut PgConnection, reconcile::canon::CanonError> {
         let opened = match self.opened.take() {
             Some(opened) => opened,
-            None => {
-                let mut opened = self
-                    .open()
-                    .await
-                    .map_err(|e| reconcile::canon::CanonError::NoScratch(e.into()))?;
-                // A plan reads back what it built up to four times with the same catalog
-                // queries; planned once each instead of at every run (1–3 ms apiece).
-                sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
-                    .execute(&mut opened.conn)
-                    .await?;
-                opened
-            }
+            None => self
+                .open()
+                .await
+                .map_err(|e| reconcile::canon::CanonError::NoScratch(e.into()))?,
         };
         Ok(&mut self.opened.insert(opened).conn)
     }
