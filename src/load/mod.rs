@@ -141,7 +141,7 @@ pub struct Located {
 /// shown under an error, the key of a column a finding is placed at. Both are rare, so each
 /// file is read again when first needed instead of every text being kept for the whole run
 /// (15 MiB at 10,000 tables, alive at a plan's peak). A file changed since it was loaded is
-/// not read again: its lines would no longer match the positions found in it.
+/// not used (its hash differs): its lines would no longer match the positions found in it.
 #[derive(Debug, Default)]
 pub struct SourceFiles(Vec<SourceFile>);
 
