@@ -65,16 +65,32 @@ fn one_malloc_arena() {
     }
 }
 
-/// mimalloc gives freed pages back to the system 10 ms after they empty (its `purge_delay`);
-/// a plan frees the parsed YAML, the catalog rows and the scratch read-backs in bursts and
-/// allocates again within that time, so each burst stayed resident on top of the next. At
-/// once: peak RSS of a tables-only plan 42 → 40 MiB at 1,000 tables, 222 → 215 MiB at
+/// mimalloc gives freed pages back to the system a second after they empty (its
+/// `purge_delay`, 1,000 ms in v3); a plan frees the parsed YAML, the catalog rows and the
+/// scratch read-backs in bursts and allocates again within that time, so each burst stayed
+/// resident on top of the next. At once: peak RSS of a tables-only plan 42 → 40 MiB at 1,000 tables, 222 → 215 MiB at
 /// 10,000, with the same CPU time (docs/benchmarks.md, twelfth measurements).
 #[cfg(not(feature = "system-allocator"))]
 fn return_freed_memory_at_once() {
-    // `mi_option_purge_delay` in mimalloc.h (v3's enum; libmimalloc-sys names no constant
-    // for it). The setting is read at each purge, so setting it now covers the whole run.
-    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // The setting is read at each purge, so setting it now covers the whole run.
     // SAFETY: mi_option_set only stores the value in mimalloc's option table.
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) }
+}
+
+/// `mi_option_purge_delay` in mimalloc.h (v3's enum; libmimalloc-sys names no constant for
+/// it).
+#[cfg(not(feature = "system-allocator"))]
+const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+#[cfg(all(test, not(feature = "system-allocator")))]
+mod tests {
+    /// The number set in `return_freed_memory_at_once` is mimalloc's purge delay, whose
+    /// default is 1,000 ms in v3 (its neighbours' are 1 and 0): an upgrade of mimalloc that
+    /// renumbered its options would otherwise change some other setting, silently.
+    #[test]
+    fn the_option_set_is_mimallocs_purge_delay() {
+        // SAFETY: mi_option_get only reads mimalloc's option table.
+        let default = unsafe { libmimalloc_sys::mi_option_get(super::PURGE_DELAY) };
+        assert_eq!(default, 1000);
+    }
 }
