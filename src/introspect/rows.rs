@@ -70,6 +70,8 @@ pub struct TableRow {
     pub rls: bool,
     pub force_rls: bool,
     pub estimated_rows: f64,
+    /// Columns the table has had room for (`relnatts`: its columns, dropped ones included).
+    pub column_slots: i32,
     pub partition_by: Option<String>,
     pub parent_schema: Option<String>,
     pub parent_name: Option<String>,
@@ -87,6 +89,7 @@ impl TableRow {
             rls: row.try_get("rls")?,
             force_rls: row.try_get("force_rls")?,
             estimated_rows: row.try_get("estimated_rows")?,
+            column_slots: row.try_get("column_slots")?,
             partition_by: row.try_get("partition_by")?,
             parent_schema: row.try_get("parent_schema")?,
             parent_name: row.try_get("parent_name")?,

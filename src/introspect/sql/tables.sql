@@ -7,6 +7,7 @@ SELECT c.oid::bigint AS oid, n.nspname::text AS schema, c.relname::text AS name,
         AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)) AS inherits,
        c.relrowsecurity AS rls, c.relforcerowsecurity AS force_rls,
        c.reltuples::float8 AS estimated_rows,
+       c.relnatts::int4 AS column_slots,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_by,
        pn.nspname::text AS parent_schema, p.relname::text AS parent_name,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS bound
