@@ -1921,10 +1921,11 @@ mod tests {
             },
             Change::AddColumn {
                 table: other.clone(),
-                column: Column {
-                    not_null: true,
-                    default: Some("gen_random_uuid()".into()),
-                    ..Column::new(id("uid"), "uuid")
+                column: {
+                    let mut column = Column::new(id("uid"), "uuid");
+                    column.not_null = true;
+                    column.default = Some("gen_random_uuid()".into());
+                    column
                 },
             },
             Change::EnableRowLevelSecurity {

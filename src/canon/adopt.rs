@@ -50,9 +50,13 @@ fn adopt_table(table: &mut crate::model::Table, live: &crate::model::Table) {
                 equivalence::same_default(t, o, ty)
             });
         }
-        adopt(&mut column.generated, &l.generated, &|t, o| {
-            equivalence::same_expression(t, o, &types)
-        });
+        let mut generated = column.take_generated();
+        adopt(
+            &mut generated,
+            &l.generated().map(str::to_owned),
+            &|t, o| equivalence::same_expression(t, o, &types),
+        );
+        column.set_generated(generated);
     }
     for (cname, constraint) in table.constraints.iter_mut() {
         let Some(l) = live.constraints.get(cname) else {

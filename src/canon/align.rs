@@ -84,7 +84,7 @@ fn texts_differ(live: &crate::model::Table, desired: &crate::model::Table) -> bo
     live.columns.iter().enumerate().any(|(i, c)| {
         desired
             .column_near(c.name.as_str(), i)
-            .is_some_and(|d| d.default != c.default || d.generated != c.generated)
+            .is_some_and(|d| d.default != c.default || d.generated() != c.generated())
     }) || live
         .constraints
         .iter()

@@ -376,10 +376,7 @@ pub async fn canonicalise_in(
             match part {
                 Part::Column { name, printed_as } => {
                     if let Some(c) = unit.column(printed_as.as_str()) {
-                        table.columns.push(crate::model::Column {
-                            name: name.clone(),
-                            ..c.clone()
-                        });
+                        table.columns.push(c.renamed(name.clone()));
                     }
                 }
                 Part::Constraint(constraint) => {
@@ -532,8 +529,7 @@ fn needs_second_pass(schema: &Schema) -> bool {
         |text: &str| text.contains("ARRAY[") || text.contains("ANY (") || text.contains("ALL (");
     let tables = schema.tables.values().any(|t| {
         t.columns.iter().any(|c| {
-            c.default.as_deref().is_some_and(suspicious)
-                || c.generated.as_deref().is_some_and(suspicious)
+            c.default.as_deref().is_some_and(suspicious) || c.generated().is_some_and(suspicious)
         }) || t.constraints.values().any(|c| match &c.kind {
             ConstraintKind::Check { expression, .. } => suspicious(expression),
             ConstraintKind::Exclusion { definition } => suspicious(definition),

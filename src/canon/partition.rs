@@ -51,7 +51,13 @@ fn signature(name: &QualifiedName, parent: &Table) -> Option<Signature> {
             used.as_ref()
                 .is_none_or(|u| u.iter().any(|n| n == c.name.as_str()))
         })
-        .map(|c| (c.name.clone(), c.data_type.clone(), c.collation.clone()))
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.data_type.clone(),
+                c.collation().map(str::to_owned),
+            )
+        })
         .collect();
     Some((name.schema.clone(), key, columns))
 }
@@ -256,9 +262,8 @@ async fn build(
             .signature
             .2
             .iter()
-            .map(|(name, data_type, collation)| Column {
-                collation: collation.clone(),
-                ..Column::new(name.clone(), data_type.clone())
+            .map(|(name, data_type, collation)| {
+                Column::new(name.clone(), data_type.clone()).with_collation(collation.clone())
             })
             .collect();
         subset.tables.insert(

@@ -371,7 +371,7 @@ async fn build_chunk(
                 .iter()
                 .map(|c| {
                     let mut column = format!("{} {}", c.name.quoted(), c.data_type);
-                    if let Some(collation) = &c.collation {
+                    if let Some(collation) = &c.collation() {
                         column.push_str(&format!(" COLLATE {collation}"));
                     }
                     column

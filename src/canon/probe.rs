@@ -22,11 +22,11 @@ pub(super) fn probe(desired: &Table, live: &Table) -> Table {
         if l.default == column.default {
             column.default = None;
         }
-        if l.generated == column.generated {
-            column.generated = None;
+        if l.generated() == column.generated() {
+            column.set_generated(None);
         }
-        if l.identity == column.identity {
-            column.identity = None;
+        if l.identity() == column.identity() {
+            column.set_identity(None);
         }
     }
     probe
@@ -90,7 +90,7 @@ fn needed_columns(desired: &Table, live: &Table, probe: &Table) -> Option<BTreeS
         .columns
         .iter()
         .filter(|c| needed.contains(c.name.as_str()))
-        .filter_map(|c| c.generated.as_deref())
+        .filter_map(|c| c.generated())
         .collect();
     for text in generated {
         needed.extend(equivalence::column_references(text)?);
@@ -114,11 +114,11 @@ pub(super) fn unprobe(canonical: &mut Table, desired: &Table) {
                 if column.default.is_none() {
                     column.default = d.default.clone();
                 }
-                if column.generated.is_none() {
-                    column.generated = d.generated.clone();
+                if column.generated().is_none() {
+                    column.set_generated(d.generated().map(str::to_owned));
                 }
-                if column.identity.is_none() {
-                    column.identity = d.identity.clone();
+                if column.identity().is_none() {
+                    column.set_identity(d.identity().cloned());
                 }
                 column
             }

@@ -341,8 +341,8 @@ fn lean(table: &mut crate::model::Table, columns: Option<&BTreeSet<String>>) {
     table.force_row_level_security = false;
     for column in &mut table.columns {
         column.default = None;
-        column.identity = None;
-        column.generated = None;
+        column.set_identity(None);
+        column.set_generated(None);
     }
 }
 

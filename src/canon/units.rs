@@ -55,10 +55,7 @@ impl Units {
         column: &crate::model::Column,
         desired: &Schema,
     ) -> Option<(QualifiedName, Part)> {
-        let anonymous = crate::model::Column {
-            name: crate::model::Ident::from_catalog(String::new()),
-            ..column.clone()
-        };
+        let anonymous = column.renamed(crate::model::Ident::from_catalog(String::new()));
         let key = format!(
             "{}\u{0}{}",
             schema.as_str(),
@@ -80,10 +77,7 @@ impl Units {
                 };
                 let columns = &mut self.tables.get_mut(&unit).expect("just added").columns;
                 let printed_as = crate::model::Ident::from_catalog(format!("c{}", columns.len()));
-                columns.push(crate::model::Column {
-                    name: printed_as.clone(),
-                    ..column.clone()
-                });
+                columns.push(column.renamed(printed_as.clone()));
                 self.packed.insert(key, (unit.clone(), printed_as.clone()));
                 (unit, printed_as)
             }
@@ -113,12 +107,12 @@ impl Units {
             if live.column(name_of).is_some() && live.column(name_of) == table.column(name_of) {
                 continue;
             }
-            if column.generated.is_none() && column.identity.is_none() {
+            if column.generated().is_none() && column.identity().is_none() {
                 parts.push(self.pack(&name.schema, column, desired)?);
                 continue;
             }
             let mut table = Table::default();
-            if let Some(expression) = &column.generated {
+            if let Some(expression) = &column.generated() {
                 let uses = references(name, expression)?;
                 table.columns = helpers(probe, &uses, Some(column.name.as_str()));
             }
@@ -245,11 +239,10 @@ fn helpers(
         .columns
         .iter()
         .filter(|c| uses.contains(c.name.as_str()) && Some(c.name.as_str()) != except)
-        .map(|c| crate::model::Column {
-            default: None,
-            identity: None,
-            generated: None,
-            ..c.clone()
+        .map(|c| {
+            let mut column = c.clone().with_identity(None).with_generated(None);
+            column.default = None;
+            column
         })
         .collect()
 }

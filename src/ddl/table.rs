@@ -6,10 +6,10 @@ use crate::model::{Column, ConstraintKind, QualifiedName, Table};
 
 pub fn column_definition(c: &Column) -> String {
     let mut sql = format!("{} {}", c.name.quoted(), c.data_type);
-    if let Some(collation) = &c.collation {
+    if let Some(collation) = &c.collation() {
         sql.push_str(&format!(" COLLATE {collation}"));
     }
-    if let Some(identity) = &c.identity {
+    if let Some(identity) = &c.identity() {
         let kind = if identity.always {
             "ALWAYS"
         } else {
@@ -20,7 +20,7 @@ pub fn column_definition(c: &Column) -> String {
             identity_options(&identity.options)
         ));
     }
-    if let Some(generated) = &c.generated {
+    if let Some(generated) = &c.generated() {
         sql.push_str(&format!(" GENERATED ALWAYS AS ({generated}) STORED"));
     }
     if let Some(default) = &c.default {

@@ -155,7 +155,7 @@ fn uses(change: &Change) -> Uses {
     };
     match change {
         Change::AddColumn { table, column } => {
-            if let Some(expression) = &column.generated {
+            if let Some(expression) = &column.generated() {
                 add(table, column_references(expression));
             }
         }

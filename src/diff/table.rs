@@ -384,7 +384,7 @@ fn column_attributes(
             Finding::new(Code::Nullability, Severity::Risky, object.clone(), message).suggest(sql),
         );
     }
-    if have.default != want.default && have.identity.is_none() && want.identity.is_none() {
+    if have.default != want.default && have.identity().is_none() && want.identity().is_none() {
         let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".to_owned());
         let sql = match &want.default {
             Some(d) => format!("{alter} SET DEFAULT {d}"),
@@ -404,8 +404,8 @@ fn column_attributes(
             .suggest(sql),
         );
     }
-    if have.identity != want.identity {
-        let describe = |c: &Column| match &c.identity {
+    if have.identity() != want.identity() {
+        let describe = |c: &Column| match &c.identity() {
             None => "not an identity column".to_owned(),
             Some(i) => format!(
                 "GENERATED {} AS IDENTITY ({})",
@@ -413,12 +413,12 @@ fn column_attributes(
                 ddl::identity_options(&i.options)
             ),
         };
-        let sql = match (&have.identity, &want.identity) {
+        let sql = match (&have.identity(), &want.identity()) {
             (Some(_), None) => format!("{alter} DROP IDENTITY"),
             (None, Some(_)) => format!("{alter} ADD {}", describe(want)),
             _ => format!(
                 "{alter} SET GENERATED {}",
-                if want.identity.as_ref().is_some_and(|i| i.always) {
+                if want.identity().as_ref().is_some_and(|i| i.always) {
                     "ALWAYS"
                 } else {
                     "BY DEFAULT"
@@ -439,9 +439,9 @@ fn column_attributes(
             .suggest(sql),
         );
     }
-    if have.generated != want.generated {
-        let show = |g: &Option<String>| {
-            g.as_ref().map_or("not generated".to_owned(), |g| {
+    if have.generated() != want.generated() {
+        let show = |g: Option<&str>| {
+            g.map_or("not generated".to_owned(), |g| {
                 format!("GENERATED ALWAYS AS ({g})")
             })
         };
@@ -452,13 +452,13 @@ fn column_attributes(
             format!(
                 "{} in the database; {} in the desired state (PostgreSQL 15 can only change \
                  this by dropping and re-adding the column)",
-                show(&have.generated),
-                show(&want.generated)
+                show(have.generated()),
+                show(want.generated())
             ),
         ));
     }
-    if have.collation != want.collation {
-        let show = |c: &Option<String>| c.clone().unwrap_or_else(|| "default".to_owned());
+    if have.collation() != want.collation() {
+        let show = |c: Option<&str>| c.unwrap_or("default").to_owned();
         out.findings.push(
             Finding::new(
                 Code::ColumnCollation,
@@ -466,14 +466,14 @@ fn column_attributes(
                 object,
                 format!(
                     "collation is {} in the database, {} in the desired state",
-                    show(&have.collation),
-                    show(&want.collation)
+                    show(have.collation()),
+                    show(want.collation())
                 ),
             )
             .suggest(format!(
                 "{alter} TYPE {} COLLATE {}",
                 want.data_type,
-                want.collation.as_deref().unwrap_or("\"default\"")
+                want.collation().unwrap_or("\"default\"")
             )),
         );
     }

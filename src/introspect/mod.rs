@@ -907,9 +907,9 @@ fn qualified(schema: String, name: String) -> QualifiedName {
 fn column(c: rows::ColumnRow) -> Result<Column, IntrospectError> {
     let mut column = Column::new(Ident::from_catalog(c.name), c.data_type);
     column.not_null = c.not_null;
-    column.collation = c.collation;
+    column.set_collation(c.collation);
     match c.generated.as_str() {
-        "s" => column.generated = c.default_expr,
+        "s" => column.set_generated(c.default_expr),
         _ => column.default = c.default_expr,
     }
     if !c.identity.is_empty() {
@@ -918,7 +918,7 @@ fn column(c: rows::ColumnRow) -> Result<Column, IntrospectError> {
             .ok_or_else(|| format!("identity column {} has no sequence", column.name))
             .and_then(|s| s.options())
             .map_err(IntrospectError::Unexpected)?;
-        column.identity = Some(Box::new(Identity {
+        column.set_identity(Some(Identity {
             always: c.identity == "a",
             options,
         }));

@@ -522,8 +522,9 @@ pub(crate) fn used_by(schema: &Schema, key: &Routine) -> Vec<ObjectId> {
             if column
                 .default
                 .iter()
-                .chain(&column.generated)
-                .any(|e| names(e))
+                .map(String::as_str)
+                .chain(column.generated())
+                .any(&names)
             {
                 out.insert(ObjectId::column(table_name, &column.name));
             }

@@ -153,7 +153,12 @@ fn column_requirements(column: &Column) -> Vec<Key> {
     if let Some(t) = refs::type_name(&column.data_type) {
         keys.push(Key::Type(t));
     }
-    for expression in column.default.iter().chain(&column.generated) {
+    for expression in column
+        .default
+        .as_deref()
+        .into_iter()
+        .chain(column.generated())
+    {
         keys.extend(refs::sequences(expression).into_iter().map(Key::Sequence));
         keys.extend(refs::functions(expression).into_iter().map(Key::Function));
     }
@@ -384,7 +389,7 @@ fn add_column(
         .requires_all(column_requirements(column))
         .requires_all(
             column
-                .generated
+                .generated()
                 .iter()
                 .flat_map(|g| refs::column_names(g))
                 .filter(|c| c != column.name.as_str())
@@ -393,7 +398,7 @@ fn add_column(
         .provides(Key::NewColumns(table.clone()))
         .provides(Key::Column(table.clone(), column.name.as_str().to_owned()));
     let fills_itself =
-        column.default.is_some() || column.identity.is_some() || column.generated.is_some();
+        column.default.is_some() || column.identity().is_some() || column.generated().is_some();
     if column.not_null && !fills_itself && may_have_rows(context, table) {
         b = b.hazard(
             HazardCode::NotNullWithoutDefault,
@@ -403,9 +408,9 @@ fn add_column(
             ),
         );
     }
-    let rewrite = if column.identity.is_some() {
+    let rewrite = if column.identity().is_some() {
         Some("an identity column")
-    } else if column.generated.is_some() {
+    } else if column.generated().is_some() {
         Some("a stored generated column")
     } else if column
         .default

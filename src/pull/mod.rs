@@ -152,7 +152,7 @@ pub(crate) fn serial_of<'s>(
         && seq_name.name.as_str() == expected_name
         && column.default.as_deref() == Some(expected_default.as_str())
         && column.not_null
-        && column.identity.is_none()
+        && column.identity().is_none()
         && kind == sequence.options.data_type
         && sequence.options == SequenceOptions::defaults(sequence.options.data_type, 1);
     matches.then_some((kind, owner))
@@ -577,7 +577,7 @@ fn render_column(
         None => type_name(schema, namespace, &column.data_type),
     };
     pairs.push(("type", scalar(&type_text)));
-    let implied_not_null = serial.is_some() || column.identity.is_some() || in_pk;
+    let implied_not_null = serial.is_some() || column.identity().is_some() || in_pk;
     if column.not_null && !implied_not_null {
         pairs.push(("not_null", "true".into()));
     }
@@ -586,7 +586,7 @@ fn render_column(
     {
         pairs.push(("default", quoted(default)));
     }
-    if let Some(identity) = &column.identity {
+    if let Some(identity) = &column.identity() {
         let kind = if identity.always {
             "always"
         } else {
@@ -604,10 +604,10 @@ fn render_column(
             pairs.push(("identity", flow(&long)));
         }
     }
-    if let Some(generated) = &column.generated {
+    if let Some(generated) = &column.generated() {
         pairs.push(("generated", quoted(generated)));
     }
-    if let Some(collation) = &column.collation {
+    if let Some(collation) = &column.collation() {
         pairs.push(("collation", yaml::collation(collation)));
     }
     if is_pk {

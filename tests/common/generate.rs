@@ -1049,18 +1049,18 @@ impl Build {
                 .sequences
                 .insert(sequence, Sequence { options, owned_by });
         } else if let (Some((always, options)), true) = (&c.identity, ty.is_integer()) {
-            column.identity = Some(Box::new(Identity {
+            column.set_identity(Some(Identity {
                 always: *always,
                 options: sequence_options(sequence_type(&ty.text), options),
             }));
             column.not_null = true;
         } else if c.generated && ty.is_integer() {
-            column.generated = Some("(1 + 1)".to_owned());
+            column.set_generated(Some("(1 + 1)".to_owned()));
         } else if let Some(d) = &c.default {
             column.default = ty.default(d, &self.sequences);
         }
         if let Some(coll) = c.collation.filter(|_| ty.is_text()) {
-            column.collation = Some(collation(&coll, &self.all_schemas));
+            column.set_collation(Some(collation(&coll, &self.all_schemas)));
         }
         column
     }
@@ -1355,7 +1355,7 @@ fn foreign_keys(
             for r in &referenced {
                 let name = column_names[position].fresh("", &format!("{} ref", r.name));
                 let mut col = Column::new(name.clone(), r.data_type.clone());
-                col.collation = r.collation.clone();
+                col.set_collation(r.collation().map(str::to_owned));
                 if let Some(table) = out.tables.get_mut(&source) {
                     table.columns.push(col);
                 }

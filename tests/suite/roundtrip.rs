@@ -173,25 +173,28 @@ fn describe_column(live: &Column, declared: &Column) -> String {
             live.default, declared.default
         );
     }
-    if live.identity != declared.identity {
+    if live.identity() != declared.identity() {
         let _ = write!(
             out,
             " identity live {:?} vs yaml {:?};",
-            live.identity, declared.identity
+            live.identity(),
+            declared.identity()
         );
     }
-    if live.generated != declared.generated {
+    if live.generated() != declared.generated() {
         let _ = write!(
             out,
             " generated live {:?} vs yaml {:?};",
-            live.generated, declared.generated
+            live.generated(),
+            declared.generated()
         );
     }
-    if live.collation != declared.collation {
+    if live.collation() != declared.collation() {
         let _ = write!(
             out,
             " collation live {:?} vs yaml {:?};",
-            live.collation, declared.collation
+            live.collation(),
+            declared.collation()
         );
     }
     out
@@ -584,14 +587,12 @@ async fn hostile_identifiers_round_trip() {
             Some("'a\\b'::text")
         );
         assert_eq!(
-            long_table
-                .column(UPPER)
-                .and_then(|c| c.generated.as_deref()),
+            long_table.column(UPPER).and_then(|c| c.generated()),
             Some("(\"select\" * 2)")
         );
         assert_eq!(
-            long_table.column(UNICODE).and_then(|c| c.collation.clone()),
-            Some(qi(COLLATION))
+            long_table.column(UNICODE).and_then(|c| c.collation()),
+            Some(qi(COLLATION).as_str())
         );
         assert!(
             long_table.constraints.values().any(

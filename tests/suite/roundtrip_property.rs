@@ -195,14 +195,14 @@ fn generator_covers_the_round_trip_shapes() {
                 saw(
                     "identity with options",
                     column
-                        .identity
+                        .identity()
                         .as_ref()
                         .is_some_and(|i| !i.options.is_default()),
                 );
-                saw("identity", column.identity.is_some());
-                saw("generated column", column.generated.is_some());
+                saw("identity", column.identity().is_some());
+                saw("generated column", column.generated().is_some());
                 saw("column default", column.default.is_some());
-                saw("column collation", column.collation.is_some());
+                saw("column collation", column.collation().is_some());
             }
             for constraint in table.constraints.values() {
                 saw(
@@ -341,7 +341,7 @@ fn negative_control_non_canonical_text_is_caught() {
         .values_mut()
         .find_map(|t| t.columns.first_mut())
         .expect("a column");
-    column.collation = Some("Not Quoted".to_owned());
+    column.set_collation(Some("Not Quoted".to_owned()));
     let error = round_trip(&model).expect_err("a non-canonical collation drifts");
     assert!(
         error.contains("-model") && error.contains("Not Quoted"),

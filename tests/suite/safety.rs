@@ -605,13 +605,14 @@ fn mutate(live: &mut Schema, m: &Mutation) {
             {
                 let position = c.index(table.columns.len());
                 let column = &mut table.columns[position];
-                column.identity = match column.identity {
+                let identity = match column.identity() {
                     Some(_) => None,
-                    None => Some(Box::new(Identity {
+                    None => Some(Identity {
                         always: false,
                         options: SequenceOptions::defaults(SequenceType::Bigint, 1),
-                    })),
+                    }),
                 };
+                column.set_identity(identity);
             }
         }
         Mutation::DropConstraint(t, c) => {
@@ -2127,7 +2128,7 @@ fn fixed_desired() -> Schema {
     let mut table = Table::default();
     let mut id = Column::new(ident("id"), "bigint");
     id.not_null = true;
-    id.identity = Some(Box::new(Identity {
+    id.set_identity(Some(Identity {
         always: true,
         options: SequenceOptions::defaults(SequenceType::Bigint, 1),
     }));

@@ -441,9 +441,9 @@ impl Resolver {
                 for column in &mut table.columns {
                     if let Some(from) = inherited.iter().find(|c| c.name == column.name) {
                         column.data_type.clone_from(&from.data_type);
-                        column.collation.clone_from(&from.collation);
-                        column.generated.clone_from(&from.generated);
-                        column.identity = None;
+                        column.set_collation(from.collation().map(str::to_owned));
+                        column.set_generated(from.generated().map(str::to_owned));
+                        column.set_identity(None);
                     }
                 }
             }

@@ -324,23 +324,23 @@ impl Resolver {
                     "an identity column cannot also have a default or be serial",
                 ));
             }
-            column.identity = self
-                .identity(&identity.value, &column.data_type, &origin)
-                .map(Box::new);
+            let identity = self.identity(&identity.value, &column.data_type, &origin);
+            column.set_identity(identity);
             column.not_null = true;
         }
         if let Some(generated) = &spec.generated {
             let origin = self.origin(b.file, generated);
-            if column.default.is_some() || column.identity.is_some() {
+            if column.default.is_some() || column.identity().is_some() {
                 self.error(LoadError::new(
                     origin.clone(),
                     "a generated column cannot also have a default or an identity",
                 ));
             }
-            column.generated = self.expression(&generated.value, &origin, "generated expression");
+            let generated = self.expression(&generated.value, &origin, "generated expression");
+            column.set_generated(generated);
         }
         if let Some(collation) = &spec.collation {
-            column.collation = Some(names::collation(&collation.value));
+            column.set_collation(Some(names::collation(&collation.value)));
         }
         let name = column.name.clone();
         if spec.primary_key {
