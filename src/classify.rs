@@ -502,6 +502,14 @@ pub fn classify(sql: &str) -> Result<Vec<Statement>, ClassifyError> {
     classify_script(&script, None)
 }
 
+/// [`classify`] of one statement of a [`Script`] already parsed, as if its text were given
+/// alone (its location is 0): the text is not parsed again.
+pub fn classify_parsed(
+    statement: &crate::sql::split::Statement,
+) -> Result<Statement, ClassifyError> {
+    self::statement(statement.node, statement.text, 0)
+}
+
 /// Classifies the statements of a parsed text; `within` is the location of an enclosing
 /// top-level statement (for text embedded in a DO block).
 fn classify_script(

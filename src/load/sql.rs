@@ -60,8 +60,9 @@ pub(crate) fn statements(path: &Path, text: &str) -> Result<Vec<SqlStatement>, V
     for statement in script.statements() {
         let line = statement.line as u32;
         let origin = Origin::new(path, line, 1);
-        let kind = match classify::classify(statement.text) {
-            Ok(all) => all.into_iter().next().map(|s| s.kind),
+        // Classified from the file's parse: parsing each statement again took as long.
+        let kind = match classify::classify_parsed(&statement) {
+            Ok(classified) => Some(classified.kind),
             Err(e) => {
                 errors.push(LoadError::new(origin, e.to_string()));
                 continue;
@@ -117,6 +118,11 @@ pub(crate) fn absorb(
     use pg_query::protobuf::AlterTableType;
     let mut errors = Vec::new();
     statements.retain(|statement| {
+        // A statement that declares an object is neither a policy nor an ALTER TABLE: only
+        // the others are parsed again.
+        if statement.declares.is_some() {
+            return true;
+        }
         let Ok(parsed) = pg_query::parse(&statement.text, pg_query::ParserOptions::DEFAULT) else {
             return true;
         };
@@ -585,4 +591,48 @@ fn clause_texts(text: &str) -> Result<(Option<String>, Option<String>), String> 
         }
     }
     Ok((using, check))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Each statement is classified from its file's parse: what declares nothing is refused
+    /// at its own line, with why; settings are skipped; declarations are kept in order.
+    #[test]
+    fn statements_are_classified_at_their_lines() {
+        let text = "SET search_path = public;\n\
+                    CREATE VIEW v AS SELECT 1 AS one;\n\
+                    DELETE FROM t;\n\
+                    \n\
+                    DROP VIEW v;\n\
+                    DO $$ BEGIN PERFORM 1; END $$;\n\
+                    CREATE FUNCTION f() RETURNS integer LANGUAGE sql AS 'SELECT 1';\n";
+        let errors = super::statements(Path::new("s.sql"), text).expect_err("refused");
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 3, "{shown:#?}");
+        for (line, why) in [
+            (3, "it changes data"),
+            (5, "a DROP removes objects"),
+            (6, "a DO block runs code"),
+        ] {
+            assert!(
+                shown
+                    .iter()
+                    .any(|e| e.contains(&format!("s.sql:{line}:")) && e.contains(why)),
+                "line {line}: {shown:#?}"
+            );
+        }
+        let kept = super::statements(
+            Path::new("s.sql"),
+            "SET search_path = public;\nCREATE VIEW v AS SELECT 1 AS one;\n\n\
+             CREATE FUNCTION f() RETURNS integer LANGUAGE sql AS 'SELECT 1';\n",
+        )
+        .expect("declarations");
+        let declared: Vec<(u32, &str)> = kept
+            .iter()
+            .map(|s| (s.line, s.declares.as_ref().map_or("", |d| d.0.as_str())))
+            .collect();
+        assert_eq!(declared, [(2, "view public.v"), (4, "function public.f")]);
+    }
 }
