@@ -537,8 +537,11 @@ fn normal_form(mut parsed: pg_query::protobuf::ParseResult, live: &Schema) -> Op
                 }
             }
         }
-        // Printed back: positions are not printed, and this is much cheaper than comparing
-        // the trees as JSON (what this did before: a third of the unchanged-statement check).
+        // pg_query's walk visits the expressions a view's query holds (joins, subqueries,
+        // function calls, CASE, ...); a node it skips keeps its casts and `public.`, so such a
+        // view is built on the scratch server rather than taken as it is — a build, never a
+        // wrong plan. Printed back: positions are not printed, and this is much cheaper than
+        // comparing the trees as JSON (what this did before: a third of the check).
         return pg_query::deparse(&parsed, pg_query::DeparseOptions::default()).ok();
     }
     routine_normal_form(parsed)
