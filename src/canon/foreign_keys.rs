@@ -137,7 +137,15 @@ pub(super) async fn check(
     let names: Vec<&QualifiedName> = tables.keys().collect();
     let prerequisites = prerequisites_of(desired);
     let none_probed = Default::default();
-    let built = build_in_chunks(&names, &tables, &none_probed, &prerequisites, scratch).await?;
+    let built = build_in_chunks(
+        &names,
+        &tables,
+        &none_probed,
+        &prerequisites,
+        &desired.tables,
+        scratch,
+    )
+    .await?;
     let mut out = Vec::new();
     for rejection in built.unverified {
         let Some(keys) = rejection.object.table().and_then(|t| referencing.get(t)) else {

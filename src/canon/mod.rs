@@ -287,6 +287,7 @@ pub async fn canonicalise_in(
                 &units.tables,
                 &none_probed,
                 &prerequisites,
+                &desired.tables,
                 scratch,
             )
             .await?,
@@ -341,7 +342,17 @@ pub async fn canonicalise_in(
             unverified: Vec::new(),
             rejected_parts: Vec::new(),
         },
-        _ => build_in_chunks(&names, &build, &probed, &prerequisites, scratch).await?,
+        _ => {
+            build_in_chunks(
+                &names,
+                &build,
+                &probed,
+                &prerequisites,
+                &desired.tables,
+                scratch,
+            )
+            .await?
+        }
     };
     let printed = printed.map(|p| p.schema).unwrap_or_default();
     let mut fallback: BTreeSet<&QualifiedName> = split
@@ -397,7 +408,15 @@ pub async fn canonicalise_in(
     }
     if !fallback.is_empty() {
         let fallback: Vec<&QualifiedName> = fallback.into_iter().collect();
-        let got = build_in_chunks(&fallback, &build, &probed, &prerequisites, scratch).await?;
+        let got = build_in_chunks(
+            &fallback,
+            &build,
+            &probed,
+            &prerequisites,
+            &desired.tables,
+            scratch,
+        )
+        .await?;
         merge(&mut result, got);
     }
     kinds::restore_all_from(&mut desired, &mut result.schema);
@@ -455,11 +474,15 @@ const TABLES_PER_TRANSACTION: usize = 300;
 
 /// Builds the named tables (and the prerequisites) in transactions of at most
 /// [`TABLES_PER_TRANSACTION`] tables.
+///
+/// `tables` are the desired state's: a table whose row type a built column uses (`x a`) and
+/// that the transaction does not build is built as a stand-in (see [`row_type_stand_ins`]).
 async fn build_in_chunks(
     names: &[&QualifiedName],
     build: &BTreeMap<QualifiedName, Table>,
     probed: &BTreeSet<QualifiedName>,
     prerequisites: &Schema,
+    tables: &BTreeMap<QualifiedName, Table>,
     scratch: &mut impl Scratch,
 ) -> Result<Canonical, CanonError> {
     let chunks: Vec<&[&QualifiedName]> = if names.is_empty() {
@@ -489,13 +512,62 @@ async fn build_in_chunks(
             in_chunk.contains(table) && !probed.contains(table)
         });
         kinds::function::leave_out_uncalled(&mut subset, &[]);
-        let got = canonicalise_to_fixpoint(&subset, scratch.connection().await?).await?;
+        let stand_ins = row_type_stand_ins(&subset, tables);
+        subset.tables.extend(stand_ins.clone());
+        let mut got = canonicalise_to_fixpoint(&subset, scratch.connection().await?).await?;
+        for name in stand_ins.keys() {
+            got.schema.tables.remove(name);
+        }
+        got.unverified
+            .retain(|r| r.object.table().is_none_or(|t| !stand_ins.contains_key(t)));
         match &mut result {
             None => result = Some(got),
             Some(so_far) => merge(so_far, got),
         }
     }
     Ok(result.expect("at least one transaction"))
+}
+
+/// The tables whose row types the columns of `subset` use (`x a`, `y a[]`) that `subset`
+/// does not build, each with its columns' names and types only (what its row type is made
+/// of), and so on for their columns: without them the columns typed with them cannot be built
+/// (`type "a" does not exist`). They are taken out of what the build gives back.
+fn row_type_stand_ins(
+    subset: &Schema,
+    tables: &BTreeMap<QualifiedName, Table>,
+) -> BTreeMap<QualifiedName, Table> {
+    let mut out: BTreeMap<QualifiedName, Table> = BTreeMap::new();
+    let mut pending: Vec<&Table> = subset.tables.values().collect();
+    while let Some(table) = pending.pop() {
+        for column in &table.columns {
+            let Some(name) = crate::plan::refs::type_name(&column.data_type) else {
+                continue;
+            };
+            if subset.tables.contains_key(&name) || out.contains_key(&name) {
+                continue;
+            }
+            let Some(used) = tables.get(&name) else {
+                continue;
+            };
+            let columns = used
+                .columns
+                .iter()
+                .map(|c| {
+                    crate::model::Column::new(c.name.clone(), c.data_type.clone())
+                        .with_collation(c.collation().map(str::to_owned))
+                })
+                .collect();
+            out.insert(
+                name,
+                Table {
+                    columns,
+                    ..Table::default()
+                },
+            );
+            pending.push(used);
+        }
+    }
+    out
 }
 
 fn merge(so_far: &mut Canonical, got: Canonical) {

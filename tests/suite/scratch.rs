@@ -114,6 +114,80 @@ async fn in_sync_canonicalisation_needs_no_server_and_agrees_with_one() {
     assert_eq!(without.unverified, with.unverified);
 }
 
+/// A column typed with the row type of a table the scratch server does not build (it is
+/// unchanged): a new table with such a column, and a new one on a table that exists. The
+/// table is built beside them as a stand-in, so they are checked like any column; they
+/// were "type does not exist" (hazard H012) before. The stand-in is not part of the result.
+#[tokio::test]
+async fn columns_of_an_unchanged_tables_row_type_are_checked() {
+    let db = common::fresh_db();
+    db.psql(
+        "CREATE TABLE point2 (x integer, y integer, label text COLLATE \"C\");
+         CREATE TABLE shapes (id integer);",
+    )
+    .expect("the target builds");
+    let mut conn = db.connect().await;
+    let live = introspect::schema(&mut conn, &Scope::default())
+        .await
+        .expect("introspect")
+        .schema;
+    let mut desired = live.clone();
+    let name = |table: &str| {
+        live.tables
+            .keys()
+            .find(|n| n.name.as_str() == table)
+            .expect("a table of the target")
+            .clone()
+    };
+    let column = |name: &str, data_type: &str| {
+        reconcile::model::Column::new(
+            reconcile::model::Ident::new(name).expect("an identifier"),
+            data_type,
+        )
+    };
+    desired
+        .tables
+        .get_mut(&name("shapes"))
+        .expect("shapes")
+        .columns
+        .push(column("corner", "point2"));
+    let mut traces = name("shapes");
+    traces.name = reconcile::model::Ident::new("traces").expect("an identifier");
+    desired.tables.insert(
+        traces.clone(),
+        reconcile::model::Table {
+            columns: vec![column("id", "integer"), column("points", "point2[]")],
+            ..Default::default()
+        },
+    );
+
+    let scratch = common::fresh_db();
+    let mut scratch_conn = scratch.connect().await;
+    let canonical = canon::canonicalise_against(&desired, Some(&live), &mut scratch_conn)
+        .await
+        .expect("canonicalise on a real scratch database");
+    assert!(
+        canonical.unverified.is_empty(),
+        "{:#?}",
+        canonical.unverified
+    );
+    let data_type = |table: &reconcile::model::QualifiedName, column: &str| {
+        canonical.schema.tables[table]
+            .column(column)
+            .map(|c| c.data_type.to_string())
+    };
+    assert_eq!(
+        data_type(&name("shapes"), "corner").as_deref(),
+        Some("point2")
+    );
+    assert_eq!(data_type(&traces, "points").as_deref(), Some("point2[]"));
+    // The stand-in is not what the desired state says of the table: that is unchanged.
+    assert_eq!(
+        canonical.schema.tables[&name("point2")],
+        live.tables[&name("point2")]
+    );
+}
+
 /// Something to build (a changed default, a new domain): the server is asked for, and its
 /// absence is an error naming the scratch database, never a silently uncanonicalised plan.
 #[tokio::test]
