@@ -142,7 +142,7 @@ pub(super) async fn check(
         &tables,
         &none_probed,
         &prerequisites,
-        &desired.tables,
+        desired,
         scratch,
     )
     .await?;

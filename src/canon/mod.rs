@@ -31,6 +31,7 @@ mod units;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use compact_str::CompactString;
 use sqlx::PgConnection;
 
 use crate::introspect::IntrospectError;
@@ -287,7 +288,7 @@ pub async fn canonicalise_in(
                 &units.tables,
                 &none_probed,
                 &prerequisites,
-                &desired.tables,
+                &desired,
                 scratch,
             )
             .await?,
@@ -342,17 +343,7 @@ pub async fn canonicalise_in(
             unverified: Vec::new(),
             rejected_parts: Vec::new(),
         },
-        _ => {
-            build_in_chunks(
-                &names,
-                &build,
-                &probed,
-                &prerequisites,
-                &desired.tables,
-                scratch,
-            )
-            .await?
-        }
+        _ => build_in_chunks(&names, &build, &probed, &prerequisites, &desired, scratch).await?,
     };
     let printed = printed.map(|p| p.schema).unwrap_or_default();
     let mut fallback: BTreeSet<&QualifiedName> = split
@@ -413,7 +404,7 @@ pub async fn canonicalise_in(
             &build,
             &probed,
             &prerequisites,
-            &desired.tables,
+            &desired,
             scratch,
         )
         .await?;
@@ -475,14 +466,15 @@ const TABLES_PER_TRANSACTION: usize = 300;
 /// Builds the named tables (and the prerequisites) in transactions of at most
 /// [`TABLES_PER_TRANSACTION`] tables.
 ///
-/// `tables` are the desired state's: a table whose row type a built column uses (`x a`) and
-/// that the transaction does not build is built as a stand-in (see [`row_type_stand_ins`]).
+/// `desired` is the whole desired state: a table or view whose row type a built column uses
+/// (`x a`) and that the transaction does not build is built as a stand-in (see
+/// [`row_type_stand_ins`]).
 async fn build_in_chunks(
     names: &[&QualifiedName],
     build: &BTreeMap<QualifiedName, Table>,
     probed: &BTreeSet<QualifiedName>,
     prerequisites: &Schema,
-    tables: &BTreeMap<QualifiedName, Table>,
+    desired: &Schema,
     scratch: &mut impl Scratch,
 ) -> Result<Canonical, CanonError> {
     let chunks: Vec<&[&QualifiedName]> = if names.is_empty() {
@@ -512,7 +504,7 @@ async fn build_in_chunks(
             in_chunk.contains(table) && !probed.contains(table)
         });
         kinds::function::leave_out_uncalled(&mut subset, &[]);
-        let stand_ins = row_type_stand_ins(&subset, tables);
+        let stand_ins = row_type_stand_ins(&subset, desired);
         subset.tables.extend(stand_ins.clone());
         let mut got = canonicalise_to_fixpoint(&subset, scratch.connection().await?).await?;
         for name in stand_ins.keys() {
@@ -528,44 +520,62 @@ async fn build_in_chunks(
     Ok(result.expect("at least one transaction"))
 }
 
-/// The tables whose row types the columns of `subset` use (`x a`, `y a[]`) that `subset`
-/// does not build, each with its columns' names and types only (what its row type is made
-/// of), and so on for their columns: without them the columns typed with them cannot be built
-/// (`type "a" does not exist`). They are taken out of what the build gives back.
-fn row_type_stand_ins(
-    subset: &Schema,
-    tables: &BTreeMap<QualifiedName, Table>,
-) -> BTreeMap<QualifiedName, Table> {
-    let mut out: BTreeMap<QualifiedName, Table> = BTreeMap::new();
-    let mut pending: Vec<&Table> = subset.tables.values().collect();
-    while let Some(table) = pending.pop() {
-        for column in &table.columns {
-            let Some(name) = crate::plan::refs::type_name(&column.data_type) else {
-                continue;
-            };
-            if subset.tables.contains_key(&name) || out.contains_key(&name) {
-                continue;
-            }
-            let Some(used) = tables.get(&name) else {
-                continue;
-            };
-            let columns = used
-                .columns
-                .iter()
-                .map(|c| {
-                    crate::model::Column::new(c.name.clone(), c.data_type.clone())
-                        .with_collation(c.collation().map(str::to_owned))
-                })
-                .collect();
-            out.insert(
-                name,
-                Table {
-                    columns,
-                    ..Table::default()
-                },
+/// The relations whose row types the columns of `subset` use (`x a`, `y a[]`) that `subset`
+/// does not build, as tables with the columns' names and types only (what the row type is
+/// made of; none for a materialized view, whose columns the model does not list), and so on
+/// for their columns: without them the columns typed with them cannot be built (`type "a"
+/// does not exist`). A row type prints as its relation's name, whatever the relation is.
+/// They are taken out of what the build gives back.
+fn row_type_stand_ins(subset: &Schema, desired: &Schema) -> BTreeMap<QualifiedName, Table> {
+    use crate::model::{Column, Ident};
+    let row_type = |name: &QualifiedName| -> Option<Vec<(Ident, CompactString, Option<&str>)>> {
+        if let Some(table) = desired.tables.get(name) {
+            return Some(
+                table
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.data_type.clone(), c.collation()))
+                    .collect(),
             );
-            pending.push(used);
         }
+        if let Some(view) = desired.views.get(name) {
+            return Some(
+                view.columns
+                    .iter()
+                    .map(|(n, t)| (n.clone(), CompactString::from(t.as_str()), None))
+                    .collect(),
+            );
+        }
+        desired.materialized_views.contains_key(name).then(Vec::new)
+    };
+    let mut out: BTreeMap<QualifiedName, Table> = BTreeMap::new();
+    let mut pending: Vec<CompactString> = subset
+        .tables
+        .values()
+        .flat_map(|t| t.columns.iter().map(|c| c.data_type.clone()))
+        .collect();
+    while let Some(data_type) = pending.pop() {
+        let Some(name) = crate::plan::refs::type_name(&data_type) else {
+            continue;
+        };
+        if subset.tables.contains_key(&name) || out.contains_key(&name) {
+            continue;
+        }
+        let Some(columns) = row_type(&name) else {
+            continue;
+        };
+        pending.extend(columns.iter().map(|(_, t, _)| t.clone()));
+        let columns = columns
+            .into_iter()
+            .map(|(n, t, collation)| Column::new(n, t).with_collation(collation.map(str::to_owned)))
+            .collect();
+        out.insert(
+            name,
+            Table {
+                columns,
+                ..Table::default()
+            },
+        );
     }
     out
 }

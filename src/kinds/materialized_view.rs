@@ -296,6 +296,8 @@ impl Kind for MaterializedViewKind {
             ]
         }))
         .provides(Key::Table(name.clone()))
+        // Its row type, which a table's column may use.
+        .provides(Key::Type(name.clone()))
         .push(out);
         // On the new materialized view nobody reads yet: built plainly, in the transaction.
         for (index, definition) in &view.indexes {

@@ -184,6 +184,8 @@ impl Kind for ViewKind {
             .requires(Key::Extensions)
             .requires_all(requirements(view))
             .provides(Key::Table(name.clone()))
+            // Its row type, which a table's column may use.
+            .provides(Key::Type(name.clone()))
             .push(out);
     }
 

@@ -376,6 +376,7 @@ pub fn from_sources_located(sources: &[(PathBuf, String)]) -> Result<Located, Lo
         }
     }
     if errors.is_empty() {
+        build.declare_types_from_sql(statements.iter().filter_map(SqlStatement::type_declared));
         match build.finish() {
             Ok((mut schema, mut declared)) => {
                 errors = sql::absorb(&mut schema, &mut declared, &mut statements);

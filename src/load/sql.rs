@@ -414,6 +414,20 @@ fn declared(node: &NodeEnum) -> Option<(String, String)> {
 }
 
 impl SqlStatement {
+    /// The type the statement declares, if any: a type or domain, or the row type every
+    /// table, view and materialized view has (a YAML column may be of that type).
+    pub(crate) fn type_declared(&self) -> Option<crate::model::QualifiedName> {
+        let (what, _) = self.declares.as_ref()?;
+        match what.parse::<ObjectId>().ok()? {
+            ObjectId::Type(name)
+            | ObjectId::Domain(name)
+            | ObjectId::Table(name)
+            | ObjectId::View(name)
+            | ObjectId::MaterializedView(name) => Some(name),
+            _ => None,
+        }
+    }
+
     /// The schema the statement puts an object in: a `COMMENT ON` puts none (it names an
     /// object declared elsewhere).
     pub fn schema_declared(&self) -> Option<&str> {

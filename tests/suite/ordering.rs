@@ -406,6 +406,56 @@ fn enum_used_by_new_table_and_new_column_from_partial() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Columns typed with the row types of a table and of a view declared in a `.sql` file.
+
+fn assert_row_types_work(db: &TestDb) {
+    assert_eq!(
+        query(
+            db,
+            "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' \
+             ORDER BY attnum) FROM pg_attribute \
+             WHERE attrelid = 'shapes'::regclass AND attnum > 0 AND NOT attisdropped"
+        ),
+        "id bigint, origin points, corners points[], summary point_labels"
+    );
+    assert_eq!(
+        query(
+            db,
+            "INSERT INTO shapes VALUES (100, ROW(1, 'a'), ARRAY[ROW(2, 'b')::points], \
+             ROW('c', 3)) RETURNING (origin).label || (corners[1]).x || (summary).label"
+        ),
+        "a2c"
+    );
+}
+
+#[test]
+fn row_types_of_a_table_and_a_view_from_empty() {
+    let db = database("");
+    let sql = converge(&db, "row_types", &[]);
+    let position = |what: &str| {
+        sql.find(what)
+            .unwrap_or_else(|| panic!("no `{what}` in the plan:\n{sql}"))
+    };
+    assert!(position("CREATE VIEW public.point_labels") < position("public.shapes ("));
+    assert_row_types_work(&db);
+}
+
+/// The table and the view exist, unchanged; `shapes` exists without the columns typed with
+/// them. Before, these columns could not be built on the scratch server (`type "points" does
+/// not exist`, hazard H012), the table and the view not being built there.
+#[test]
+fn row_types_of_a_table_and_a_view_from_partial() {
+    let db = database(
+        "CREATE TABLE points (x integer, label text);
+         CREATE VIEW point_labels AS SELECT label, x FROM points;
+         CREATE TABLE shapes (id bigint PRIMARY KEY); INSERT INTO shapes VALUES (1);",
+    );
+    let sql = converge(&db, "row_types", &[]);
+    assert!(!sql.contains("H012"), "{sql}");
+    assert_row_types_work(&db);
+}
+
+// ---------------------------------------------------------------------------------------
 // An existing enum gains labels at the start, in the middle and at the end; the new labels
 // are used at once by defaults (a new column of an existing table, a new table) and a check.
 

@@ -1354,14 +1354,9 @@ async fn user_range_types_round_trip() {
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// A managed table with a column of the row type of a relation reconcile skips (a
-/// partitioned table, a view): the type is not declared in the pulled YAML.
+/// A managed table with a column of the row type of a partitioned table and of a view: the
+/// view is pulled as SQL, and its row type is a type the YAML may use.
 #[tokio::test]
-#[ignore = "reason: the partitioned table's row type `p` loads now, but not the view's: \
-            the loader knows no type a .sql file declares, so the pulled YAML column of type \
-            `v` is an `unknown type`. Declaring them (tried, 2026-12-07) makes it load, but a \
-            plan then orders the table before the view (a view provides no type key) and the \
-            scratch server cannot build the table without the view (H012); needs both"]
 async fn row_types_of_skipped_relations_round_trip() {
     let db = common::fresh_db();
     run_sql(

@@ -114,6 +114,12 @@ impl Build {
         self.files.push((file, schema));
     }
 
+    /// Types the `.sql` files declare (a view's row type, say), which YAML columns and domains
+    /// may use: they are built on the scratch server with the rest of the statements.
+    pub(super) fn declare_types_from_sql(&mut self, names: impl Iterator<Item = QualifiedName>) {
+        self.r.user_types.extend(names);
+    }
+
     /// The schema, or every problem found, ordered by file (in the order added), line and
     /// column.
     pub(super) fn finish(self) -> Result<(Schema, BTreeMap<ObjectId, Origin>), Vec<LoadError>> {
