@@ -121,16 +121,12 @@ async fn in_sync_canonicalisation_needs_no_server_and_agrees_with_one() {
 #[tokio::test]
 async fn columns_of_an_unchanged_tables_row_type_are_checked() {
     let db = common::fresh_db();
-    db.psql(
+    let live = build_target(
+        &db,
         "CREATE TABLE point2 (x integer, y integer, label text COLLATE \"C\");
          CREATE TABLE shapes (id integer);",
     )
-    .expect("the target builds");
-    let mut conn = db.connect().await;
-    let live = introspect::schema(&mut conn, &Scope::default())
-        .await
-        .expect("introspect")
-        .schema;
+    .await;
     let mut desired = live.clone();
     let name = |table: &str| {
         live.tables
