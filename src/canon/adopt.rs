@@ -9,8 +9,20 @@ use crate::normalise::equivalence;
 /// desired model's memory). Tables that then equal their live copy need no scratch build at
 /// all; the rest are built as before.
 pub fn adopt_live_spellings(desired: &mut Schema, live: &Schema) {
+    adopt_live_spellings_of(desired, live, |_| true);
+}
+
+/// [`adopt_live_spellings`] for the tables `chosen` picks. Adopting twice changes nothing
+/// (an adopted expression is the live one; another was proven different), so a caller that
+/// adopted once only needs to adopt the tables added since.
+pub fn adopt_live_spellings_of(
+    desired: &mut Schema,
+    live: &Schema,
+    chosen: impl Fn(&crate::model::QualifiedName) -> bool,
+) {
     for (name, table) in desired.tables.iter_mut() {
-        if let Some(live_table) = live.tables.get(name)
+        if chosen(name)
+            && let Some(live_table) = live.tables.get(name)
             && live_table != table
         {
             adopt_table(table, live_table);

@@ -38,7 +38,7 @@ use crate::introspect::IntrospectError;
 use crate::kinds;
 use crate::model::{ConstraintKind, ObjectId, QualifiedName, Schema, Table};
 
-pub use adopt::adopt_live_spellings;
+pub use adopt::{adopt_live_spellings, adopt_live_spellings_of};
 pub use align::align_live;
 use probe::{probe, unprobe};
 use scratch::canonicalise_once;
@@ -234,6 +234,17 @@ pub async fn canonicalise_in(
     if let Some(live) = live {
         adopt_live_spellings(&mut desired, live);
     }
+    canonicalise_adopted(desired, live, environment, scratch).await
+}
+
+/// [`canonicalise_in`] for a desired state whose live spellings were adopted already (see
+/// [`adopt_live_spellings`]).
+pub async fn canonicalise_adopted(
+    mut desired: Schema,
+    live: Option<&Schema>,
+    environment: Option<&crate::introspect::Environment>,
+    scratch: &mut impl Scratch,
+) -> Result<Canonical, CanonError> {
     // What each table needs: nothing when it is identical to the live one (the live text
     // came from the server, so it is canonical already); a probe of the parts that differ
     // when the live database has it; the whole table when it is new.
