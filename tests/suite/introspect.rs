@@ -95,13 +95,24 @@ const EVERY_KIND: &str = "
     COMMENT ON TABLE app.accounts IS 'who pays';
     COMMENT ON COLUMN app.accounts.email IS 'where invoices go';
     COMMENT ON VIEW app.pro_accounts IS 'the paying ones';
+    ALTER TABLE app.accounts ADD CONSTRAINT notes_short CHECK (length(notes) < 1000) NOT VALID;
+    CREATE TABLE app.duplicates (a int);
+    INSERT INTO app.duplicates VALUES (1), (1);
     CREATE SCHEMA elsewhere; CREATE TABLE elsewhere.unrelated (id int);
 ";
+
+/// A failed concurrent build: an INVALID index, which the read skips (psql runs it outside
+/// a transaction).
+const INVALID_INDEX: &str = "CREATE UNIQUE INDEX CONCURRENTLY duplicates_a ON app.duplicates (a);";
 
 #[tokio::test]
 async fn a_read_in_two_halves_equals_a_read_on_one_connection() {
     let db = common::fresh_db();
     db.psql(EVERY_KIND).expect("schema");
+    assert!(
+        db.psql(INVALID_INDEX).is_err(),
+        "the duplicates fail the build"
+    );
     let scope = Scope::named(["app".to_owned(), "public".to_owned()], &[]);
 
     let mut conn = db.connect().await;
@@ -149,6 +160,24 @@ async fn a_read_in_two_halves_equals_a_read_on_one_connection() {
         "{:?} {:?}",
         halves.skipped,
         halves.undeclared_schemas
+    );
+    // The constraints are read on the second connection and attached after both halves:
+    // their skips still come where one connection lists them, after the tables' and before
+    // the indexes'.
+    let skipped: Vec<String> = halves
+        .skipped
+        .iter()
+        .map(|s| s.object.to_string())
+        .collect();
+    let at = |what: &str| {
+        skipped
+            .iter()
+            .position(|s| s.contains(what))
+            .unwrap_or_else(|| panic!("{what} is not among the skipped: {skipped:?}"))
+    };
+    assert!(
+        at("legacy_child") < at("notes_short") && at("notes_short") < at("duplicates_a"),
+        "{skipped:?}"
     );
     // Both connections are usable afterwards (each transaction was ended).
     for c in [&mut conn, &mut helper] {
