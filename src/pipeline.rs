@@ -192,8 +192,8 @@ pub async fn drift(
 }
 
 /// What the `.sql` files declare, built on the scratch server and read back, joins the
-/// desired state (in the server's words).
-/// Returns the names of the tables the statements declare.
+/// desired state (in the server's words). Returns the names of the tables the statements
+/// declare.
 async fn build_sql(
     desired: &mut Schema,
     sql: &[SqlStatement],
