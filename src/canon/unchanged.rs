@@ -250,6 +250,15 @@ pub fn find(sql: &[SqlStatement], yaml: &Schema, live: &Schema) -> Unchanged {
     Unchanged { from_live }
 }
 
+/// Whether `objects` (one kind's, all of them) are written as SQL statements: kinds declared
+/// in YAML (a hundred thousand privileges at 10,000 tables) have no statement to match.
+fn written_as_sql<K: Kind>(objects: &BTreeMap<K::Key, K::Object>) -> bool {
+    objects
+        .iter()
+        .next()
+        .is_some_and(|(key, object)| K::pull_sql(key, object).is_some())
+}
+
 /// Pairs each live object with the statements that declare an object of its name, per kind
 /// written as SQL.
 struct Candidates<'a> {
@@ -299,12 +308,7 @@ impl Candidate {
 impl Visitor for Candidates<'_> {
     fn visit<K: Kind>(&mut self) {
         let objects = K::objects(self.live);
-        // Kinds declared in YAML (thousands of privileges) have no statement to match.
-        if objects
-            .iter()
-            .next()
-            .is_none_or(|(key, object)| K::pull_sql(key, object).is_none())
-        {
+        if !written_as_sql::<K>(objects) {
             return;
         }
         for (key, object) in objects {
@@ -816,14 +820,9 @@ pub fn copy_from_live(unchanged: &Unchanged, live: &Schema, built: &mut Schema) 
     }
     impl Visitor for Copy<'_> {
         fn visit<K: Kind>(&mut self) {
+            // Only kinds written as SQL have candidates to take (see `Candidates`).
             let objects = K::objects(self.live);
-            // Only kinds written as SQL are taken from the live catalog (see `Candidates`):
-            // the others (a hundred thousand privileges at 10,000 tables) are not looked at.
-            if objects
-                .iter()
-                .next()
-                .is_none_or(|(key, object)| K::pull_sql(key, object).is_none())
-            {
+            if !written_as_sql::<K>(objects) {
                 return;
             }
             for (key, object) in objects {
