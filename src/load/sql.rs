@@ -61,6 +61,10 @@ pub(crate) fn statements(path: &Path, text: &str) -> Result<Vec<SqlStatement>, V
         let line = statement.line as u32;
         let origin = Origin::new(path, line, 1);
         // Classified from the file's parse: parsing each statement again took as long.
+        if is_set_config(statement.node) {
+            // pg_dump's `SELECT pg_catalog.set_config('search_path', '', false)`: a SET.
+            continue;
+        }
         let kind = match classify::classify_parsed(&statement) {
             Ok(classified) => Some(classified.kind),
             Err(e) => {
@@ -259,6 +263,52 @@ fn checked(key: &PolicyKey, policy: &Policy, statement: &SqlStatement) -> Option
         }
     }
     None
+}
+
+/// Whether the statement is `SELECT [pg_catalog.]set_config('name', 'value', false)` and
+/// nothing else: a session setting written as a query, as every pg_dump preamble has it.
+/// Anything more (a FROM, a second column, a computed argument) is a query and refused.
+fn is_set_config(node: &NodeEnum) -> bool {
+    let NodeEnum::SelectStmt(select) = node else {
+        return false;
+    };
+    let plain = select.from_clause.is_empty()
+        && select.where_clause.is_none()
+        && select.with_clause.is_none()
+        && select.into_clause.is_none()
+        && select.group_clause.is_empty()
+        && select.having_clause.is_none()
+        && select.values_lists.is_empty()
+        && select.sort_clause.is_empty()
+        && select.limit_count.is_none()
+        && select.locking_clause.is_empty()
+        && select.larg.is_none()
+        && select.target_list.len() == 1;
+    if !plain {
+        return false;
+    }
+    let Some(NodeEnum::ResTarget(target)) = select.target_list[0].node.as_ref() else {
+        return false;
+    };
+    let Some(NodeEnum::FuncCall(call)) = target.val.as_ref().and_then(|v| v.node.as_ref()) else {
+        return false;
+    };
+    let name: Vec<&str> = call
+        .funcname
+        .iter()
+        .filter_map(|n| match n.node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+            _ => None,
+        })
+        .collect();
+    let constant = |arg: &pg_query::protobuf::Node| matches!(arg.node, Some(NodeEnum::AConst(_)));
+    matches!(
+        name.as_slice(),
+        ["set_config"] | ["pg_catalog", "set_config"]
+    ) && call.args.len() == 3
+        && call.args.iter().all(constant)
+        && call.agg_filter.is_none()
+        && call.over.is_none()
 }
 
 /// Why a statement of this kind cannot be part of a desired state, or `None` when it can.
@@ -648,5 +698,39 @@ mod tests {
             .map(|s| (s.line, s.declares.as_ref().map_or("", |d| d.0.as_str())))
             .collect();
         assert_eq!(declared, [(2, "view public.v"), (4, "function public.f")]);
+    }
+
+    #[test]
+    fn pg_dumps_set_config_preamble_is_a_setting_and_other_queries_are_refused() {
+        // As pg_dump writes it, qualified or not.
+        let kept = super::statements(
+            Path::new("dump.sql"),
+            "SET statement_timeout = 0;
+             SELECT pg_catalog.set_config('search_path', '', false);
+             select set_config('search_path', 'public', false);
+             CREATE TABLE public.t (id integer);
+",
+        )
+        .expect("the preamble is accepted");
+        let declared: Vec<(u32, &str)> = kept
+            .iter()
+            .map(|s| (s.line, s.declares.as_ref().map_or("", |d| d.0.as_str())))
+            .collect();
+        assert_eq!(declared, [(4, "table public.t")]);
+        // A computed value, a FROM, a second column or another function is a query.
+        let text = "SELECT set_config('search_path', current_user, false);
+                    SELECT set_config('search_path', '', false) FROM t;
+                    SELECT set_config('search_path', '', false), 1;
+                    SELECT pg_catalog.current_setting('search_path');
+";
+        let errors = super::statements(Path::new("q.sql"), text).expect_err("refused");
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        for line in 1..=4 {
+            assert!(
+                shown.iter().any(|e| e.contains(&format!("q.sql:{line}:"))
+                    && e.contains("a query declares nothing")),
+                "line {line}: {shown:#?}"
+            );
+        }
     }
 }
