@@ -516,13 +516,14 @@ async fn build_in_chunks(
         });
         kinds::function::leave_out_uncalled(&mut subset, &[]);
         let stand_ins = row_type_stand_ins(&subset, desired);
-        subset.tables.extend(stand_ins.clone());
+        let stand_in_names: BTreeSet<QualifiedName> = stand_ins.keys().cloned().collect();
+        subset.tables.extend(stand_ins);
         let mut got = canonicalise_to_fixpoint(&subset, scratch.connection().await?).await?;
-        for name in stand_ins.keys() {
-            got.schema.tables.remove(name);
-        }
+        got.schema
+            .tables
+            .retain(|name, _| !stand_in_names.contains(name));
         got.unverified
-            .retain(|r| r.object.table().is_none_or(|t| !stand_ins.contains_key(t)));
+            .retain(|r| r.object.table().is_none_or(|t| !stand_in_names.contains(t)));
         match &mut result {
             None => result = Some(got),
             Some(so_far) => merge(so_far, got),

@@ -164,7 +164,7 @@ fn unmanageable(sql: &[SqlStatement], skipped: &[Skipped]) -> Vec<(usize, Server
     sql.iter()
         .enumerate()
         .filter_map(|(index, statement)| {
-            let object: ObjectId = statement.declares.as_ref()?.0.parse().ok()?;
+            let object = statement.declared_object()?;
             if !matches!(
                 object,
                 ObjectId::View(_) | ObjectId::MaterializedView(_) | ObjectId::Trigger { .. }

@@ -241,9 +241,7 @@ impl Positions {
                             Some("42P07" | "42710" | "42723" | "42P06")
                         );
                         let first = statement
-                            .declares
-                            .as_ref()
-                            .and_then(|(what, _)| what.parse().ok())
+                            .declared_object()
                             .and_then(|object| self.origins.find(&object, &self.sources));
                         let message = match (&statement.declares, declared_twice, first) {
                             (Some((what, _)), true, Some(first)) => {
@@ -297,7 +295,7 @@ pub async fn drift(
     } = desired;
     positions.statements = sql
         .iter()
-        .filter_map(|s| Some((s.declares.as_ref()?.0.parse().ok()?, s.origin())))
+        .filter_map(|s| Some((s.declared_object()?, s.origin())))
         .collect();
     let drift = pipeline::drift(schema, &sql, &mut target.conn, read, &mut scratch, &options)
         .await

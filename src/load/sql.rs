@@ -60,11 +60,11 @@ pub(crate) fn statements(path: &Path, text: &str) -> Result<Vec<SqlStatement>, V
     for statement in script.statements() {
         let line = statement.line as u32;
         let origin = Origin::new(path, line, 1);
-        // Classified from the file's parse: parsing each statement again took as long.
         if is_set_config(statement.node) {
             // pg_dump's `SELECT pg_catalog.set_config('search_path', '', false)`: a SET.
             continue;
         }
+        // Classified from the file's parse: parsing each statement again took as long.
         let kind = match classify::classify_parsed(&statement) {
             Ok(classified) => Some(classified.kind),
             Err(e) => {
@@ -464,11 +464,15 @@ fn declared(node: &NodeEnum) -> Option<(String, String)> {
 }
 
 impl SqlStatement {
+    /// The object the statement declares, if any.
+    pub fn declared_object(&self) -> Option<ObjectId> {
+        self.declares.as_ref()?.0.parse().ok()
+    }
+
     /// The type the statement declares, if any: a type or domain, or the row type every
     /// table, view and materialized view has (a YAML column may be of that type).
     pub(crate) fn type_declared(&self) -> Option<crate::model::QualifiedName> {
-        let (what, _) = self.declares.as_ref()?;
-        match what.parse::<ObjectId>().ok()? {
+        match self.declared_object()? {
             ObjectId::Type(name)
             | ObjectId::Domain(name)
             | ObjectId::Table(name)
