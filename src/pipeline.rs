@@ -268,14 +268,21 @@ pub async fn drift_from(
     }
     let routines: BTreeSet<&ObjectId> = live.skipped.iter().map(|s| &s.object).collect();
     let missing_routines = crate::kinds::privilege::missing_routines(&desired, &routines);
+    // The plan's fingerprint is of the model as read, which alignment changes in place; it
+    // is hashed on another core while the scratch server builds and canonicalises.
+    let as_read = Arc::new(std::mem::take(&mut live.schema));
+    let hashing = tokio::task::spawn_blocking({
+        let as_read = Arc::clone(&as_read);
+        move || plan::fingerprint(&as_read)
+    });
     // Spellings proven equal to the live ones first: which statements can be taken from the
     // live catalog depends on which tables are unchanged. Adopting is idempotent, so of the
     // tables the statements add only those are left to adopt (at 10,000 tables a second pass
     // over all of them cost ~0.1 s).
-    canon::adopt_live_spellings(&mut desired, &live.schema);
+    canon::adopt_live_spellings(&mut desired, &as_read);
     tracing::debug!("adopted the live spellings");
-    let from_sql = build_sql(&mut desired, sql, Some(&live.schema), scratch).await?;
-    canon::adopt_live_spellings_of(&mut desired, &live.schema, |name| from_sql.contains(name));
+    let from_sql = build_sql(&mut desired, sql, Some(&as_read), scratch).await?;
+    canon::adopt_live_spellings_of(&mut desired, &as_read, |name| from_sql.contains(name));
     let undeclared = crate::kinds::privilege::undeclared(&desired);
     if !undeclared.is_empty() {
         return Err(PipelineError::UndeclaredViews(crate::load::LoadErrors(
@@ -283,13 +290,6 @@ pub async fn drift_from(
         )));
     }
     let clock = std::time::Instant::now();
-    // The plan's fingerprint is of the model as read, which alignment changes in place; it
-    // is hashed on another core while the scratch server canonicalises.
-    let as_read = Arc::new(std::mem::take(&mut live.schema));
-    let hashing = tokio::task::spawn_blocking({
-        let as_read = Arc::clone(&as_read);
-        move || plan::fingerprint(&as_read)
-    });
     let canonical =
         canon::canonicalise_adopted(desired, Some(&as_read), Some(&live.environment), scratch)
             .await;

@@ -10,15 +10,16 @@ use crate::model::Schema;
 
 /// `sha256:<hex>` of the model's canonical JSON.
 pub fn fingerprint(schema: &Schema) -> String {
-    // Streamed into the hash: at 10,000 tables the JSON text alone is ~70 MB.
-    let mut hashing = Hashing(Sha256::new());
-    if serde_json::to_writer(&mut hashing, schema).is_err() {
+    // Streamed into the hash: at 10,000 tables the JSON text alone is ~70 MB. Buffered: the
+    // serializer writes a token at a time.
+    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, Hashing(Sha256::new()));
+    let written = serde_json::to_writer(&mut buffered, schema).is_ok();
+    let digest = match buffered.into_inner() {
+        Ok(hashing) if written => hashing.0.finalize(),
         // The model is plain data with string keys; should that ever change, hash its
         // (equally deterministic) debug form rather than a constant.
-        hashing = Hashing(Sha256::new());
-        hashing.0.update(format!("{schema:?}").as_bytes());
-    }
-    let digest = hashing.0.finalize();
+        _ => Sha256::digest(format!("{schema:?}").as_bytes()),
+    };
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
     for byte in digest {
