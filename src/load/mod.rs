@@ -50,20 +50,10 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, LoadErrors> {
 pub fn schema_names_hint(sources: &[(PathBuf, String)]) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for (_, text) in sources {
-        let named = text.lines().filter_map(|line| {
-            let value = line.strip_prefix("schema:")?;
-            let value = value.split(" #").next().unwrap_or_default().trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(value);
-            (!value.is_empty()).then(|| value.to_owned())
-        });
         let mut found = false;
-        for name in named {
+        for (_, name) in schema_lines(text) {
             found = true;
-            names.insert(name);
+            names.insert(name.to_owned());
         }
         if !found {
             names.insert("public".to_owned());
@@ -80,19 +70,11 @@ pub fn reject_ignored(sources: &[(PathBuf, String)], ignore: &[String]) -> Resul
     let mut errors = Vec::new();
     for (path, text) in sources {
         let mut named = false;
-        for (i, line) in text.lines().enumerate() {
-            let Some(value) = line.strip_prefix("schema:") else {
-                continue;
-            };
+        for (at, name) in schema_lines(text) {
             named = true;
-            let value = value.split(" #").next().unwrap_or_default().trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(value);
-            if ignore.iter().any(|s| s == value) {
-                errors.push(ignored(path, i as u32 + 1, value));
+            if ignore.iter().any(|s| s == name) {
+                let line = text[..at].matches('\n').count() + 1;
+                errors.push(ignored(path, line as u32, name));
             }
         }
         if !named && ignore.iter().any(|s| s == "public") {
@@ -106,6 +88,27 @@ pub fn reject_ignored(sources: &[(PathBuf, String)], ignore: &[String]) -> Resul
         error::with_source_lines(&mut errors, path, text);
     }
     Err(LoadErrors(errors))
+}
+
+/// Each line of `text` that starts with `schema:` and names one: (the line's byte offset, the
+/// name, unquoted, without a trailing comment). Found by substring search, not line by line:
+/// both callers run on every byte of the desired state before the catalog is read (19 MB at
+/// 10,000 tables).
+fn schema_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.match_indices("schema:").filter_map(|(at, key)| {
+        if at > 0 && text.as_bytes()[at - 1] != b'\n' {
+            return None;
+        }
+        let rest = &text[at + key.len()..];
+        let value = &rest[..rest.find('\n').unwrap_or(rest.len())];
+        let value = value.split(" #").next().unwrap_or_default().trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        (!value.is_empty()).then_some((at, value))
+    })
 }
 
 fn ignored(path: &Path, line: u32, schema: &str) -> LoadError {
@@ -655,6 +658,41 @@ mod tests {
         list.iter()
             .map(|(p, t)| (PathBuf::from(p), (*t).to_owned()))
             .collect()
+    }
+
+    /// The guess is each file's top-level `schema:` line (quoted or not, a comment after it),
+    /// else `public`; an indented `schema:` belongs to something else.
+    #[test]
+    fn the_schema_hint_reads_top_level_schema_lines_only() {
+        let sources = files(&[
+            ("a.yaml", "schema: sales # the shop\ntables: {}\n"),
+            (
+                "b.yaml",
+                "# no schema line\ntables:\n  t:\n    schema: nested\n",
+            ),
+            ("c.yaml", "tables: {}\nschema: \"Quoted One\"\r\n"),
+            ("d.yaml", "schema: 'single'"),
+            ("e.yaml", "x: 1\nmyschema: no\n"),
+        ]);
+        let hint: Vec<String> = super::schema_names_hint(&sources).into_iter().collect();
+        assert_eq!(hint, ["Quoted One", "public", "sales", "single"]);
+    }
+
+    /// A file for an ignored schema is refused at its `schema:` line.
+    #[test]
+    fn a_file_for_an_ignored_schema_is_refused_at_its_schema_line() {
+        let sources = files(&[
+            ("keep.yaml", "schema: app\n"),
+            ("auth.yaml", "# Supabase's\n\ntables: {}\nschema: auth\n"),
+        ]);
+        let errors =
+            super::reject_ignored(&sources, &["auth".to_owned()]).expect_err("auth is ignored");
+        let [error] = errors.0.as_slice() else {
+            panic!("one error: {errors:?}");
+        };
+        assert_eq!(*error.origin.file, *std::path::Path::new("auth.yaml"));
+        assert_eq!(error.origin.line, 4);
+        assert!(super::reject_ignored(&sources, &["other".to_owned()]).is_ok());
     }
 
     /// Files are resolved one by one as they are parsed; a column may still use a type that a
