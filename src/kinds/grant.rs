@@ -249,20 +249,14 @@ impl Kind for GrantKind {
 
     /// Privileges on objects the model leaves out (an inheritance child, a view) go with them.
     fn settle(schema: &mut Schema) {
-        let mut grants = std::mem::take(&mut schema.grants);
-        // Sorted by object first: an object's privileges (per grantee and privilege) are
-        // neighbours, and the model is looked up once for them all (at 10,000 tables, 119,000
-        // privileges).
-        let mut last: Option<(ObjectId, bool)> = None;
-        grants.retain(|key, _| match &last {
-            Some((on, kept)) if *on == key.on => *kept,
-            _ => {
-                let kept = described(schema, &key.on);
-                last = Some((key.on.clone(), kept));
-                kept
-            }
-        });
-        schema.grants = grants;
+        let all = std::mem::take(&mut schema.grants);
+        // Collected, not `retain`ed: the map is rebuilt with full nodes (the catalog read
+        // inserted its entries one by one). `retain` kept ~13 MiB more at 10,000 tables.
+        let kept: BTreeMap<GrantKey, Grant> = all
+            .into_iter()
+            .filter(|(key, _)| described(schema, &key.on))
+            .collect();
+        schema.grants = kept;
     }
 
     fn from_row(row: &PgRow) -> Result<(GrantKey, Grant), sqlx::Error> {
