@@ -69,4 +69,26 @@ mod tests {
         let json = serde_json::to_string(&one).unwrap();
         assert!(json.contains(r#""public.\"My Table\"""#), "{json}");
     }
+
+    /// A model whose JSON is many times the hashing buffer hashes as its whole text does.
+    #[test]
+    fn a_large_model_hashes_as_its_whole_text() {
+        let mut large = Schema::default();
+        for i in 0..5_000 {
+            large.tables.insert(
+                QualifiedName::new(
+                    Ident::new("public").unwrap(),
+                    Ident::new(&format!("table_{i}")).unwrap(),
+                ),
+                Table::default(),
+            );
+        }
+        let text = serde_json::to_vec(&large).unwrap();
+        assert!(text.len() > 4 * 64 * 1024, "{} bytes", text.len());
+        let hex: String = Sha256::digest(&text)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(fingerprint(&large), format!("sha256:{hex}"));
+    }
 }
