@@ -78,7 +78,7 @@ mod tests {
             large.tables.insert(
                 QualifiedName::new(
                     Ident::new("public").unwrap(),
-                    Ident::new(&format!("table_{i}")).unwrap(),
+                    Ident::new(format!("table_{i}")).unwrap(),
                 ),
                 Table::default(),
             );
