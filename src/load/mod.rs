@@ -73,7 +73,7 @@ pub fn reject_ignored(sources: &[(PathBuf, String)], ignore: &[String]) -> Resul
         for (at, name) in schema_lines(text) {
             named = true;
             if ignore.iter().any(|s| s == name) {
-                let line = text[..at].matches('\n').count() + 1;
+                let line = crate::sql::split::line_of(text, at);
                 errors.push(ignored(path, line as u32, name));
             }
         }
